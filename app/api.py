@@ -1,0 +1,101 @@
+"""The JSON API: gradients, the step trace (whole or streamed) and health.
+
+Handlers are plain ``def`` so FastAPI runs the engine in its thread pool and
+the event loop stays free for other requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from app import __version__
+from app.errors import InputError
+from app.schemas import (
+    ErrorBody,
+    GradientRequest,
+    GradientResponse,
+    Health,
+    LayerValues,
+    TraceRequest,
+    TraceResponse,
+)
+from engine import Trace, backprop, trace
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": "The body is larger than the limit."},
+    415: {"model": ErrorBody, "description": "The body is not JSON."},
+    422: {"model": ErrorBody, "description": "A field is missing, malformed or out of bounds; the message names it."},
+}
+
+OVERFLOW = "the numbers overflow to infinity in this network; use smaller weights, inputs or targets"
+
+
+@router.get("/health", response_model=Health)
+def health() -> Health:
+    """Liveness: answers while gradients are being computed."""
+    return Health(status="ok", version=__version__)
+
+
+@router.post("/gradients", response_model=GradientResponse, responses=ERRORS)
+def gradients(req: GradientRequest) -> GradientResponse:
+    """∂C/∂w and ∂C/∂b of the mean cost over the batch, by BP1–BP4."""
+    g = backprop(req.network.build(), req.inputs, req.targets, req.cost)
+    if not g.finite:
+        raise InputError("network", OVERFLOW)
+    layers = None
+    if req.trace:
+        layers = [
+            LayerValues(layer=i + 2, z=z.tolist(), a=a.tolist(), sigma_prime=sp.tolist(), delta=d.tolist())
+            for i, (z, a, sp, d) in enumerate(
+                zip(g.forward.zs, g.forward.activations[1:], g.sigma_primes, g.deltas, strict=True)
+            )
+        ]
+    return GradientResponse(
+        cost=g.cost,
+        nabla_w=[w.tolist() for w in g.nabla_w],
+        nabla_b=[b.tolist() for b in g.nabla_b],
+        layers=layers,
+    )
+
+
+def run_trace(req: TraceRequest) -> Trace:
+    """The engine's trace of a validated request; a 422 where numbers overflow.
+
+    Also a dependency, so the stream's errors are raised before its 200 is sent.
+    """
+    t = trace(req.network.build(), req.inputs, req.targets, req.cost, req.eta)
+    if not (t.gradients.finite and math.isfinite(t.cost_after)):
+        raise InputError("network", OVERFLOW)
+    return t
+
+
+Traced = Annotated[Trace, Depends(run_trace)]
+
+
+@router.post("/trace", response_model=TraceResponse, responses=ERRORS)
+def trace_json(t: Traced) -> dict[str, object]:
+    """Every step of one forward pass, one backward pass and one update, in the book's order."""
+    return t.to_dict()
+
+
+@router.post(
+    "/trace/stream",
+    response_class=EventSourceResponse,
+    responses=ERRORS,
+    summary="The trace as Server-Sent Events",
+)
+def trace_stream(t: Traced) -> Iterator[ServerSentEvent]:
+    """One `step` event per step (its JSON as data), then a final `done` event; the stream ends there."""
+    for step in t.steps:
+        yield ServerSentEvent(data=step.to_dict(), event="step", id=str(step.index))
+    yield ServerSentEvent(
+        data={"steps": len(t.steps), "cost_before": t.cost_before, "cost_after": t.cost_after},
+        event="done",
+    )

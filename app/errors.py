@@ -1,0 +1,76 @@
+"""Error bodies: every 4xx names the field and what was expected, and never echoes input.
+
+Pydantic's own 422 body repeats the offending input, which may be NaN or a
+megabyte of numbers; these handlers keep the location and the message only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.schemas import ErrorBody, ErrorItem
+
+
+class InputError(Exception):
+    """A request that validated but that the engine cannot compute (e.g. overflow)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _loc_text(loc: Sequence[str | int]) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    text = ""
+    for p in parts:
+        text += f"[{p}]" if p.isdigit() else (f".{p}" if text else p)
+    return text or "body"
+
+
+def _clean(errors: Sequence[Any]) -> list[ErrorItem]:
+    items = []
+    for e in errors:
+        loc = [p if isinstance(p, int) else str(p) for p in e.get("loc", ())]
+        msg = str(e.get("msg", "invalid value")).removeprefix("Value error, ")
+        items.append(ErrorItem(loc=loc, msg=msg, type=str(e.get("type", "value_error"))))
+    return items
+
+
+def validation_message(item: ErrorItem) -> str:
+    """The one-line message of an error: the field, then what was wrong."""
+    if item.type == "json_invalid":
+        return f"body: not valid JSON ({item.msg}) at character {item.loc[-1]}"
+    head, sep, _ = item.msg.partition(": ")
+    if item.type == "value_error" and sep and " " not in head:
+        return item.msg  # our cross-field messages already start with the field's name
+    return f"{_loc_text(item.loc)}: {item.msg}"
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = _clean(exc.errors())
+    if not items:
+        items = [ErrorItem(loc=["body"], msg="invalid request", type="value_error")]
+    body = ErrorBody(message=validation_message(items[0]), detail=items)
+    return JSONResponse(body.model_dump(), status_code=422)
+
+
+async def on_input_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InputError)
+    item = ErrorItem(loc=["body", *exc.field.split(".")], msg=exc.message, type="value_error")
+    body = ErrorBody(message=f"{exc.field}: {exc.message}", detail=[item])
+    return JSONResponse(body.model_dump(), status_code=422)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    body = ErrorBody(message=detail, detail=detail)
+    return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)

@@ -1,0 +1,38 @@
+"""Create the app: routers, static files, error handlers, body limit and security headers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import __version__, api
+from app.errors import InputError, on_http_error, on_input_error, on_validation_error
+from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="backprop-lens",
+        version=__version__,
+        description=(
+            "Exact gradients and the step-by-step trace of backpropagation, as in chapter 2 of "
+            "Michael Nielsen's *Neural Networks and Deep Learning*. Matrices are lists of rows; "
+            "examples in a batch are rows."
+        ),
+    )
+    app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(InputError, on_input_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.include_router(api.router)
+    app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+app = create_app()

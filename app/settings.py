@@ -1,0 +1,42 @@
+"""Every limit the server enforces, in one object, overridable from the environment.
+
+Each field can be set with an environment variable named ``BACKPROP_LENS_`` plus
+the field's name in capitals, e.g. ``BACKPROP_LENS_MAX_LAYERS=10``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKPROP_LENS_", frozen=True)
+
+    max_layers: int = Field(8, ge=2, description="Layers in a network, counting the input layer.")
+    max_width: int = Field(1024, ge=1, description="Neurons in one layer.")
+    max_parameters: int = Field(200_000, ge=1, description="Weights plus biases of one network.")
+    max_batch: int = Field(1000, ge=1, description="Examples in one request.")
+    max_batch_values: int = Field(1_000_000, ge=1, description="Examples × layer width of one request.")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Size of one request body.")
+    max_abs_value: float = Field(1e6, gt=0, description="Magnitude of any number in a request.")
+    max_eta: float = Field(1e3, gt=0, description="Largest learning rate η.")
+    max_trace_layers_page: int = Field(8, ge=2, description="Layers the page draws.")
+    max_stream_steps: int = Field(200, ge=1, description="Events in one stream.")
+    max_stream_seconds: float = Field(120.0, gt=0, description="Lifetime of one stream.")
+    max_streams: int = Field(256, ge=1, description="Concurrent event streams.")
+    max_runs: int = Field(512, ge=1, description="Runs kept in the run store.")
+    run_ttl_seconds: float = Field(3600.0, gt=0, description="How long an unused run is kept.")
+    stream_send_timeout: float = Field(5.0, gt=0, description="Seconds a stalled client may hold a stream.")
+    static_dir: Path = ROOT / "static"
+    templates_dir: Path = ROOT / "templates"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,203 @@
+"""Feedforward and the four equations of backpropagation, chapter 2.
+
+Two implementations of the same gradient:
+
+* ``backprop``: fully matrix-based over a mini-batch (the chapter's closing
+  problem). Examples are rows: A^{l} is (m, n_l), so eq. 25 reads
+  Z^l = A^{l−1} (w^l)^T + b^l and BP2 reads Δ^l = (Δ^{l+1} w^{l+1}) ⊙ σ'(Z^l).
+* ``backprop_per_example``: the book's loop, one column vector at a time,
+  kept as the reference that tests and benchmarks compare against.
+
+Both return the gradient of the mean cost C = (1/m) Σ_x C_x.
+
+Left out: regularisation and momentum; the update itself lives in ``sgd``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.costs import Cost, get_cost
+from engine.network import Network
+
+Array = NDArray[np.float64]
+
+
+# --- one function per equation -------------------------------------------------
+
+
+def weighted_input(w: Array, a_prev: Array, b: Array) -> Array:
+    """Eq. 25: z^l = w^l a^{l−1} + b^l, for every example (row) of a_prev."""
+    return a_prev @ w.T + b
+
+
+def output_error(nabla_a: Array, sigma_prime_L: Array) -> Array:
+    """BP1: δ^L = ∇_aC ⊙ σ'(z^L)."""
+    return nabla_a * sigma_prime_L
+
+
+def backpropagate_error(w_next: Array, delta_next: Array, sigma_prime_l: Array) -> Array:
+    """BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ σ'(z^l), for every example (row)."""
+    return (delta_next @ w_next) * sigma_prime_l
+
+
+def nabla_b_of(delta: Array) -> Array:
+    """BP3: ∂C/∂b^l_j = δ^l_j, averaged over the examples of the batch."""
+    return np.asarray(delta.mean(axis=0))
+
+
+def nabla_w_of(delta: Array, a_prev: Array) -> Array:
+    """BP4: ∂C/∂w^l_jk = a^{l−1}_k δ^l_j, averaged over the batch: (1/m) Δ^T A^{l−1}."""
+    return np.asarray(delta.T @ a_prev) / delta.shape[0]
+
+
+# --- the passes ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForwardPass:
+    """What the backward pass needs: z^l and a^l for every layer.
+
+    ``activations[0]`` is a^1 = x; ``zs[i]`` and ``activations[i + 1]`` belong
+    to layer i + 2.
+    """
+
+    zs: list[Array]
+    activations: list[Array]
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """∇C of the mean cost over a batch, with the intermediate values.
+
+    ``nabla_w[i]`` has the shape of ``net.weights[i]``; ``deltas[i]`` is δ of
+    layer i + 2 with one row per example; ``sigma_primes[i]`` is σ'(z) there.
+    """
+
+    cost: float
+    nabla_w: list[Array]
+    nabla_b: list[Array]
+    forward: ForwardPass
+    nabla_a: Array
+    sigma_primes: list[Array]
+    deltas: list[Array]
+
+    @property
+    def finite(self) -> bool:
+        """True when no number overflowed to ±inf or became NaN."""
+        arrays = [*self.nabla_w, *self.nabla_b, *self.forward.zs, *self.forward.activations, *self.deltas]
+        return bool(np.isfinite(self.cost)) and all(bool(np.isfinite(a).all()) for a in arrays)
+
+
+def as_batch(x: Sequence[Sequence[float]] | Array, width: int, name: str) -> Array:
+    """A 2-D float64 array of m rows of ``width``; a single example may be 1-D."""
+    arr = np.array(x, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] == 0:
+        raise ValueError(f"{name}: expected m ≥ 1 rows of {width} numbers, got shape {arr.shape}")
+    return arr
+
+
+def feedforward(net: Network, x: Array) -> ForwardPass:
+    """Eq. 25 layer by layer, keeping every z^l and a^l."""
+    a = x
+    zs: list[Array] = []
+    activations: list[Array] = [x]
+    for w, b, act in zip(net.weights, net.biases, net.activations, strict=True):
+        z = weighted_input(w, a, b)
+        a = act.fn(z)
+        zs.append(z)
+        activations.append(a)
+    return ForwardPass(zs=zs, activations=activations)
+
+
+def backprop(
+    net: Network,
+    x: Sequence[Sequence[float]] | Array,
+    y: Sequence[Sequence[float]] | Array,
+    cost: str | Cost = "quadratic",
+) -> Gradients:
+    """The gradient of C = (1/m) Σ_x C_x by BP1–BP4, all examples at once."""
+    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    X = as_batch(x, net.sizes[0], "inputs")
+    Y = as_batch(y, net.sizes[-1], "targets")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"targets: expected {X.shape[0]} rows, one per input, got {Y.shape[0]}")
+
+    fwd = feedforward(net, X)
+    sigma_primes = [
+        act.prime(z, a)
+        for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)
+    ]
+    nabla_a = cost_fn.nabla_a(fwd.activations[-1], Y)
+    deltas: list[Array] = [output_error(nabla_a, sigma_primes[-1])]
+    for i in range(len(net.weights) - 2, -1, -1):
+        deltas.insert(0, backpropagate_error(net.weights[i + 1], deltas[0], sigma_primes[i]))
+
+    nabla_b = [nabla_b_of(d) for d in deltas]
+    nabla_w = [nabla_w_of(d, a_prev) for d, a_prev in zip(deltas, fwd.activations[:-1], strict=True)]
+    return Gradients(
+        cost=cost_fn.fn(fwd.activations[-1], Y),
+        nabla_w=nabla_w,
+        nabla_b=nabla_b,
+        forward=fwd,
+        nabla_a=nabla_a,
+        sigma_primes=sigma_primes,
+        deltas=deltas,
+    )
+
+
+def backprop_per_example(
+    net: Network,
+    x: Sequence[Sequence[float]] | Array,
+    y: Sequence[Sequence[float]] | Array,
+    cost: str | Cost = "quadratic",
+) -> tuple[float, list[Array], list[Array]]:
+    """The book's algorithm (network.py): one example at a time, column vectors.
+
+    Returns (cost, nabla_w, nabla_b) of the mean cost. Deliberately plain: it
+    is the reference the matrix form is checked and benchmarked against.
+    """
+    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    X = as_batch(x, net.sizes[0], "inputs")
+    Y = as_batch(y, net.sizes[-1], "targets")
+    m = X.shape[0]
+    nabla_b = [np.zeros((b.shape[0], 1)) for b in net.biases]
+    nabla_w = [np.zeros(w.shape) for w in net.weights]
+    total = 0.0
+    for xi, yi in zip(X, Y, strict=True):
+        activation = xi.reshape(-1, 1)
+        activations = [activation]
+        zs = []
+        for w, b, act in zip(net.weights, net.biases, net.activations, strict=True):
+            z = np.dot(w, activation) + b.reshape(-1, 1)
+            zs.append(z)
+            activation = act.fn(z)
+            activations.append(activation)
+        total += cost_fn.fn(activations[-1].T, yi.reshape(1, -1))
+        delta = cost_fn.nabla_a(activations[-1].T, yi.reshape(1, -1)).T * net.activations[-1].prime(
+            zs[-1], activations[-1]
+        )
+        nabla_b[-1] += delta
+        nabla_w[-1] += np.dot(delta, activations[-2].T)
+        for back in range(2, net.num_layers):
+            sp = net.activations[-back].prime(zs[-back], activations[-back])
+            delta = np.dot(net.weights[-back + 1].T, delta) * sp
+            nabla_b[-back] += delta
+            nabla_w[-back] += np.dot(delta, activations[-back - 1].T)
+    return (
+        total / m,
+        [nw / m for nw in nabla_w],
+        [nb.reshape(-1) / m for nb in nabla_b],
+    )
+
+
+def cost_of(net: Network, x: Array, y: Array, cost: str | Cost = "quadratic") -> float:
+    """C = (1/m) Σ_x C_x after a plain forward pass."""
+    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    return cost_fn.fn(feedforward(net, x).activations[-1], y)

@@ -1,0 +1,142 @@
+"""The network: layer sizes, weights w^l, biases b^l and an activation per layer.
+
+Notation is the book's. Layer 1 is the input; layers 2..L have a weight
+matrix w^l of shape (n_l, n_{l−1}), whose row j holds the weights into neuron
+j, and a bias vector b^l of shape (n_l,). Python lists are 0-based, so
+``weights[0]`` is w^2 and ``weights[-1]`` is w^L.
+
+A network is built from explicit weights and biases, or from sizes and a seed.
+Initialisation draws from NumPy's PCG64 generator, so the same seed gives the
+same network bit for bit on every machine.
+
+Left out: dropout, batch norm and any layer that is not fully connected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.activations import Activation, get_activation
+
+Array = NDArray[np.float64]
+Init = Literal["standard", "scaled"]
+"""``standard``: w, b ~ N(0, 1) as in chapter 1. ``scaled``: w ~ N(0, 1/n_in), b ~ N(0, 1) (chapter 3)."""
+
+
+class Network:
+    """Sizes, parameters and per-layer activations of a feedforward network."""
+
+    sizes: list[int]
+    weights: list[Array]
+    biases: list[Array]
+    activations: list[Activation]
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        weights: Sequence[Sequence[Sequence[float]] | Array] | None = None,
+        biases: Sequence[Sequence[float] | Array] | None = None,
+        activation: str | Sequence[str] = "sigmoid",
+        seed: int | None = 0,
+        init: Init = "standard",
+    ) -> None:
+        sizes = [int(n) for n in sizes]
+        if len(sizes) < 2:
+            raise ValueError("sizes: a network needs at least an input and an output layer")
+        if any(n < 1 for n in sizes):
+            raise ValueError("sizes: every layer needs at least one neuron")
+        self.sizes = sizes
+        n_layers = len(sizes) - 1
+
+        names = [activation] * n_layers if isinstance(activation, str) else list(activation)
+        if len(names) != n_layers:
+            raise ValueError(
+                f"activation: expected one name or {n_layers} names (one per layer 2..L), "
+                f"got {len(names)}"
+            )
+        self.activations = [get_activation(name) for name in names]
+
+        if (weights is None) != (biases is None):
+            raise ValueError("weights and biases: give both or neither")
+        if weights is None or biases is None:
+            self.weights, self.biases = _initial_parameters(sizes, seed, init)
+        else:
+            self.weights = [np.array(w, dtype=np.float64) for w in weights]
+            self.biases = [np.array(b, dtype=np.float64) for b in biases]
+            _check_shapes(sizes, self.weights, self.biases)
+
+    @property
+    def activation_names(self) -> list[str]:
+        return [act.name for act in self.activations]
+
+    @property
+    def num_layers(self) -> int:
+        """L, counting the input layer."""
+        return len(self.sizes)
+
+    @property
+    def num_parameters(self) -> int:
+        return parameter_count(self.sizes)
+
+    def copy(self) -> Network:
+        """A deep copy: the update step must not change the network it started from."""
+        return self.with_parameters(
+            [w.copy() for w in self.weights], [b.copy() for b in self.biases]
+        )
+
+    def with_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> Network:
+        """The same architecture and activations with other weights and biases."""
+        return Network(
+            self.sizes, weights=list(weights), biases=list(biases), activation=self.activation_names
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form the API accepts back: sizes, activation, weights, biases."""
+        return {
+            "sizes": list(self.sizes),
+            "activation": self.activation_names,
+            "weights": [w.tolist() for w in self.weights],
+            "biases": [b.tolist() for b in self.biases],
+        }
+
+
+def parameter_count(sizes: Sequence[int]) -> int:
+    """P = Σ_l n_l (n_{l−1} + 1): weights plus biases."""
+    return sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def _initial_parameters(sizes: list[int], seed: int | None, init: Init) -> tuple[list[Array], list[Array]]:
+    rng = np.random.default_rng(seed)
+    weights: list[Array] = []
+    biases: list[Array] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False):
+        scale = 1.0 if init == "standard" else 1.0 / np.sqrt(n_in)
+        weights.append(rng.standard_normal((n_out, n_in)) * scale)
+        biases.append(rng.standard_normal(n_out))
+    return weights, biases
+
+
+def _check_shapes(sizes: list[int], weights: list[Array], biases: list[Array]) -> None:
+    n_layers = len(sizes) - 1
+    if len(weights) != n_layers:
+        raise ValueError(f"weights: expected {n_layers} matrices (layers 2..L), got {len(weights)}")
+    if len(biases) != n_layers:
+        raise ValueError(f"biases: expected {n_layers} vectors (layers 2..L), got {len(biases)}")
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        expected = (sizes[i + 1], sizes[i])
+        if w.shape != expected:
+            raise ValueError(
+                f"weights[{i}]: w^{i + 2} must be {expected[0]}×{expected[1]} "
+                f"(n_{i + 2} rows of n_{i + 1}), got shape {'×'.join(map(str, w.shape))}"
+            )
+        if b.shape != (sizes[i + 1],):
+            raise ValueError(
+                f"biases[{i}]: b^{i + 2} must have {sizes[i + 1]} entries, "
+                f"got shape {'×'.join(map(str, b.shape))}"
+            )
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise ValueError(f"weights[{i}] / biases[{i}]: every entry must be a finite number")

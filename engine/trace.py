@@ -1,0 +1,195 @@
+"""The step-by-step record of one forward pass, one backward pass and one update.
+
+The steps follow the book's statement of the algorithm (chapter 2, "The
+backpropagation algorithm"), each naming its equation and carrying every
+number it produced:
+
+1. input: a^1 = x
+2. feedforward, l = 2..L (eq. 25): z^l, a^l
+3. output error (BP1): ∇_aC, σ'(z^L), δ^L
+4. backpropagate, l = L−1..2 (BP2): (w^{l+1})^T δ^{l+1}, σ'(z^l), δ^l
+5. gradients, l = L..2 (BP3, BP4): ∂C/∂b^l = δ^l, ∂C/∂w^l = δ^l (a^{l−1})^T
+6. update (eqs. 20–21): w^l − η ∂C/∂w^l, b^l − η ∂C/∂b^l; C before and after
+
+Per-example quantities (z, a, δ, …) have one row per example of the batch;
+gradients are means over the batch. Every step is an immutable value that
+serialises alone, so step k can be rendered or sent without the others.
+
+Left out: rendering. The app turns steps into HTML and JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.backprop import Gradients, as_batch, backprop, cost_of
+from engine.costs import Cost, get_cost
+from engine.network import Network
+from engine.sgd import gradient_descent
+
+Array = NDArray[np.float64]
+StepKind = Literal["input", "feedforward", "output_error", "backpropagate", "gradients", "update"]
+Value = Array | tuple[Array, ...]
+
+
+def _frozen(arr: Array) -> Array:
+    out = np.array(arr, dtype=np.float64, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the algorithm and what it produced."""
+
+    index: int
+    kind: StepKind
+    equation: str
+    layer: int | None
+    title: str
+    values: Mapping[str, Value]
+    scalars: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready form: arrays become nested lists."""
+        values: dict[str, object] = {}
+        for key, v in self.values.items():
+            values[key] = [m.tolist() for m in v] if isinstance(v, tuple) else v.tolist()
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "equation": self.equation,
+            "layer": self.layer,
+            "title": self.title,
+            "values": values,
+            "scalars": dict(self.scalars),
+        }
+
+
+@dataclass(frozen=True)
+class Trace:
+    """All steps of one iteration, with the networks before and after it."""
+
+    steps: tuple[Step, ...]
+    network: Network
+    updated: Network
+    cost: str
+    eta: float
+    gradients: Gradients
+    cost_before: float
+    cost_after: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "cost": self.cost,
+            "eta": self.eta,
+            "cost_before": self.cost_before,
+            "cost_after": self.cost_after,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+def trace(
+    net: Network,
+    x: Sequence[Sequence[float]] | Array,
+    y: Sequence[Sequence[float]] | Array,
+    cost: str | Cost = "quadratic",
+    eta: float = 0.5,
+) -> Trace:
+    """Run one iteration of backpropagation and gradient descent, recording every step."""
+    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    X = as_batch(x, net.sizes[0], "inputs")
+    Y = as_batch(y, net.sizes[-1], "targets")
+    g = backprop(net, X, Y, cost_fn)
+    L = net.num_layers
+    steps: list[Step] = []
+
+    def add(
+        kind: StepKind,
+        equation: str,
+        layer: int | None,
+        title: str,
+        values: dict[str, Value],
+        scalars: dict[str, float] | None = None,
+    ) -> None:
+        frozen = {
+            k: tuple(_frozen(m) for m in v) if isinstance(v, tuple) else _frozen(v)
+            for k, v in values.items()
+        }
+        steps.append(
+            Step(
+                index=len(steps),
+                kind=kind,
+                equation=equation,
+                layer=layer,
+                title=title,
+                values=MappingProxyType(frozen),
+                scalars=MappingProxyType(dict(scalars or {})),
+            )
+        )
+
+    add("input", "input", 1, "Input: set a¹ = x", {"a": X})
+    for i, (z, a) in enumerate(zip(g.forward.zs, g.forward.activations[1:], strict=True)):
+        add("feedforward", "eq. 25", i + 2, f"Feedforward: layer {i + 2}", {"z": z, "a": a})
+    add(
+        "output_error",
+        "BP1",
+        L,
+        f"Output error: δ^{L}",
+        {
+            "nabla_a": g.nabla_a,
+            "sigma_prime": g.sigma_primes[-1],
+            "delta": g.deltas[-1],
+            "y": Y,
+        },
+        {"cost": g.cost},
+    )
+    for i in range(len(net.weights) - 2, -1, -1):
+        add(
+            "backpropagate",
+            "BP2",
+            i + 2,
+            f"Backpropagate the error: δ^{i + 2}",
+            {
+                "w_next_T_delta_next": g.deltas[i + 1] @ net.weights[i + 1],
+                "sigma_prime": g.sigma_primes[i],
+                "delta": g.deltas[i],
+            },
+        )
+    for i in range(len(net.weights) - 1, -1, -1):
+        add(
+            "gradients",
+            "BP3, BP4",
+            i + 2,
+            f"Gradient: ∂C/∂b^{i + 2} and ∂C/∂w^{i + 2}",
+            {"nabla_b": g.nabla_b[i], "nabla_w": g.nabla_w[i]},
+        )
+    updated = net.with_parameters(
+        [gradient_descent(w, nw, eta) for w, nw in zip(net.weights, g.nabla_w, strict=True)],
+        [gradient_descent(b, nb, eta) for b, nb in zip(net.biases, g.nabla_b, strict=True)],
+    )
+    cost_after = cost_of(updated, X, Y, cost_fn)
+    add(
+        "update",
+        "eqs. 20–21",
+        None,
+        "Update: gradient descent with η",
+        {"weights": tuple(updated.weights), "biases": tuple(updated.biases)},
+        {"eta": float(eta), "cost_before": g.cost, "cost_after": cost_after},
+    )
+    return Trace(
+        steps=tuple(steps),
+        network=net,
+        updated=updated,
+        cost=cost_fn.name,
+        eta=float(eta),
+        gradients=g,
+        cost_before=g.cost,
+        cost_after=cost_after,
+    )
