@@ -116,13 +116,18 @@ def feedforward(net: Network, x: Array) -> ForwardPass:
     return ForwardPass(zs=zs, activations=activations)
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def backprop(
     net: Network,
     x: Sequence[Sequence[float]] | Array,
     y: Sequence[Sequence[float]] | Array,
     cost: str | Cost = "quadratic",
 ) -> Gradients:
-    """The gradient of C = (1/m) Σ_x C_x by BP1–BP4, all examples at once."""
+    """The gradient of C = (1/m) Σ_x C_x by BP1–BP4, all examples at once.
+
+    Overflow is not raised as a warning: ``Gradients.finite`` reports it, and
+    callers decide (the API answers 422).
+    """
     cost_fn = get_cost(cost) if isinstance(cost, str) else cost
     X = as_batch(x, net.sizes[0], "inputs")
     Y = as_batch(y, net.sizes[-1], "targets")

@@ -95,6 +95,7 @@ class Trace:
         }
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def trace(
     net: Network,
     x: Sequence[Sequence[float]] | Array,
