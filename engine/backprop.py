@@ -52,7 +52,7 @@ def nabla_b_of(delta: Array) -> Array:
 
 def nabla_w_of(delta: Array, a_prev: Array) -> Array:
     """BP4: ∂C/∂w^l_jk = a^{l−1}_k δ^l_j, averaged over the batch: (1/m) Δ^T A^{l−1}."""
-    return np.asarray(delta.T @ a_prev) / delta.shape[0]
+    return np.asarray((delta.T @ a_prev) / delta.shape[0])
 
 
 # --- the passes ----------------------------------------------------------------

@@ -46,7 +46,7 @@ class QuadraticCost:
 
     def per_example(self, a: Array, y: Array) -> Array:
         d = a - y
-        return 0.5 * np.einsum("ij,ij->i", d, d)
+        return np.asarray(0.5 * np.einsum("ij,ij->i", d, d))
 
     def fn(self, a: Array, y: Array) -> float:
         return float(np.mean(self.per_example(a, y)))
@@ -67,7 +67,7 @@ class CrossEntropyCost:
     def per_example(self, a: Array, y: Array) -> Array:
         a_c = np.clip(a, _EPS, 1.0 - 1e-16)
         one_minus = np.clip(1.0 - a, _EPS, None)
-        return -np.sum(y * np.log(a_c) + (1.0 - y) * np.log(one_minus), axis=1)
+        return np.asarray(-np.sum(y * np.log(a_c) + (1.0 - y) * np.log(one_minus), axis=1))
 
     def fn(self, a: Array, y: Array) -> float:
         return float(np.mean(self.per_example(a, y)))

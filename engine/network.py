@@ -14,6 +14,7 @@ Left out: dropout, batch norm and any layer that is not fully connected.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -106,14 +107,14 @@ class Network:
 
 def parameter_count(sizes: Sequence[int]) -> int:
     """P = Σ_l n_l (n_{l−1} + 1): weights plus biases."""
-    return sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
+    return sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
 
 
 def _initial_parameters(sizes: list[int], seed: int | None, init: Init) -> tuple[list[Array], list[Array]]:
     rng = np.random.default_rng(seed)
     weights: list[Array] = []
     biases: list[Array] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False):
+    for n_in, n_out in itertools.pairwise(sizes):
         scale = 1.0 if init == "standard" else 1.0 / np.sqrt(n_in)
         weights.append(rng.standard_normal((n_out, n_in)) * scale)
         biases.append(rng.standard_normal(n_out))

@@ -166,7 +166,7 @@ def test_equation_functions_compose_to_backprop() -> None:
 
 
 def test_single_example_may_be_one_dimensional() -> None:
-    g1 = backprop(MAZUR, [0.05, 0.10], [0.01, 0.99])
+    g1 = backprop(MAZUR, [0.05, 0.10], [0.01, 0.99])  # type: ignore[list-item]
     g2 = backprop(MAZUR, [[0.05, 0.10]], [[0.01, 0.99]])
     assert g1.cost == g2.cost
 
