@@ -33,6 +33,21 @@ class Settings(BaseSettings):
     max_runs: int = Field(512, ge=1, description="Runs kept in the run store.")
     run_ttl_seconds: float = Field(3600.0, gt=0, description="How long an unused run is kept.")
     stream_send_timeout: float = Field(5.0, gt=0, description="Seconds a stalled client may hold a stream.")
+    max_gradcheck_parameters: int = Field(
+        2000, ge=1, description="Parameters P of a network compared with finite differences (2P + 1 passes)."
+    )
+    max_gradcheck_work: int = Field(
+        200_000, ge=1, description="Parameters × examples of one finite-difference comparison."
+    )
+    max_nudges: int = Field(12, ge=1, description="Nudges Δz in one request to the demon.")
+    max_nudge: float = Field(1000.0, gt=0, description="Largest |Δz| the demon may add to z.")
+    max_paths_listed: int = Field(50, ge=1, description="Strongest paths listed by the sum over paths.")
+    max_path_width: int = Field(128, ge=1, description="Widest layer in the sum-over-paths instrument.")
+    max_matrix_form_width: int = Field(16, ge=1, description="Widest layer shown as matrices (eqs. 33–35).")
+    max_minibatch_values: int = Field(
+        100_000, ge=1, description="Examples × parameters shown per example inside a mini-batch."
+    )
+    max_slow_weights_listed: int = Field(100, ge=1, description="Slow-learning weights listed by saturation.")
     static_dir: Path = ROOT / "static"
     templates_dir: Path = ROOT / "templates"
 

@@ -1,0 +1,92 @@
+"""The demon: what δ^l_j means (chapter 2, "The four fundamental equations").
+
+A demon sits at neuron j of layer l and adds Δz to its weighted input, so the
+neuron outputs σ(z^l_j + Δz) and the rest of the network runs on from there.
+The cost then changes by about ∂C/∂z^l_j Δz = δ^l_j Δz (eq. 29 defines
+δ^l_j ≡ ∂C/∂z^l_j). The linear estimate holds for small Δz and breaks for large
+ones; this module computes both numbers so the person can see where.
+
+C here is the cost C_x of one example, as δ is defined per example.
+
+Left out: nudging several neurons at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.backprop import backprop
+from engine.costs import Cost, get_cost
+from engine.insight.forward import check_neuron, feedforward_tweaked, single_example
+from engine.network import Network
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """One nudge Δz of z^l_j, the predicted and the actual change of the cost."""
+
+    dz: float
+    predicted: float
+    actual: float
+
+    @property
+    def ratio(self) -> float | None:
+        """actual / predicted, None when the prediction is exactly 0."""
+        return None if self.predicted == 0.0 else self.actual / self.predicted
+
+
+@dataclass(frozen=True)
+class Demon:
+    layer: int
+    j: int
+    example: int
+    z: float
+    delta: float
+    cost: float
+    nudges: tuple[Nudge, ...]
+
+
+def predicted_change(delta: float, dz: float) -> float:
+    """ΔC ≈ (∂C/∂z^l_j) Δz^l_j = δ^l_j Δz, the demon's linear estimate (eq. 29)."""
+    return delta * dz
+
+
+def demon(
+    net: Network,
+    x: Sequence[Sequence[float]] | Array,
+    y: Sequence[Sequence[float]] | Array,
+    cost: str | Cost,
+    layer: int,
+    j: int,
+    dzs: Sequence[float],
+    example: int = 0,
+) -> Demon:
+    """For each Δz: δ^l_j Δz against C_x(z^l_j + Δz) − C_x(z^l_j) from a nudged forward pass.
+
+    ``layer`` is the book's l (2..L); ``j`` is the 0-based index of the neuron in it.
+    """
+    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    check_neuron(net, layer, j)
+    X, Y = single_example(net, x, y, example)
+    g = backprop(net, X, Y, cost_fn)
+    delta = float(g.deltas[layer - 2][0, j])
+    nudges = []
+    for dz in dzs:
+        fwd = feedforward_tweaked(net, X, layer, j, dz=float(dz))
+        actual = cost_fn.fn(fwd.activations[-1], Y) - g.cost
+        nudges.append(Nudge(dz=float(dz), predicted=predicted_change(delta, float(dz)), actual=actual))
+    return Demon(
+        layer=layer,
+        j=j,
+        example=example,
+        z=float(g.forward.zs[layer - 2][0, j]),
+        delta=delta,
+        cost=g.cost,
+        nudges=tuple(nudges),
+    )

@@ -1,0 +1,82 @@
+"""Inside a mini-batch: each example's δ and ∂C_x/∂w before they are averaged.
+
+The chapter's algorithm for a mini-batch of m examples runs BP1–BP4 for every
+example x, giving δ^{x,l} and ∂C_x/∂w^l = δ^{x,l} (a^{x,l−1})^T, and then takes
+one gradient-descent step with their mean (1/m) Σ_x (eqs. 20–21 with ∇C the mean).
+Examples can pull a weight in opposite directions; the mean is what survives.
+To show how much each example agrees with the step taken, each example's whole
+gradient is compared with the mean by cosine similarity, and each weight by
+the share of examples whose ∂C_x/∂w has the sign of the mean.
+
+Left out: the update itself (``engine.sgd``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.backprop import as_batch, backprop
+from engine.costs import Cost, get_cost
+from engine.network import Network
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class MiniBatch:
+    """``deltas[i]``, ``nabla_w_x[i]`` and ``nabla_b_x[i]`` belong to layer i + 2; first axis is the example."""
+
+    costs: Array
+    deltas: list[Array]
+    nabla_w_x: list[Array]
+    nabla_b_x: list[Array]
+    nabla_w: list[Array]
+    nabla_b: list[Array]
+    cosine: Array
+    agreement_w: list[Array]
+
+
+def per_example_nabla_w(delta: Array, a_prev: Array) -> Array:
+    """BP4 for each example x separately: ∂C_x/∂w^l = δ^{x,l} (a^{x,l−1})^T, shape (m, n_l, n_{l−1})."""
+    return np.asarray(np.einsum("xj,xk->xjk", delta, a_prev))
+
+
+def inside_minibatch(
+    net: Network,
+    x: Sequence[Sequence[float]] | Array,
+    y: Sequence[Sequence[float]] | Array,
+    cost: str | Cost = "quadratic",
+) -> MiniBatch:
+    """Every example's δ^l, ∂C_x/∂w^l and ∂C_x/∂b^l, their means, and how far each agrees with the mean."""
+    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    X = as_batch(x, net.sizes[0], "inputs")
+    Y = as_batch(y, net.sizes[-1], "targets")
+    g = backprop(net, X, Y, cost_fn)
+    nabla_w_x = [per_example_nabla_w(d, a) for d, a in zip(g.deltas, g.forward.activations[:-1], strict=True)]
+    nabla_b_x = [np.array(d) for d in g.deltas]  # BP3 for each example
+    nabla_w = [nw.mean(axis=0) for nw in nabla_w_x]
+    nabla_b = [nb.mean(axis=0) for nb in nabla_b_x]
+
+    m = X.shape[0]
+    flat_x = np.concatenate([a.reshape(m, -1) for a in (*nabla_w_x, *nabla_b_x)], axis=1)
+    flat_mean = flat_x.mean(axis=0)
+    norms = np.linalg.norm(flat_x, axis=1) * np.linalg.norm(flat_mean)
+    dots = flat_x @ flat_mean
+    cosine = np.divide(dots, norms, out=np.zeros(m), where=norms > 0)
+    agreement_w = [
+        (np.sign(nw) == np.sign(mean)[None]).mean(axis=0) for nw, mean in zip(nabla_w_x, nabla_w, strict=True)
+    ]
+    return MiniBatch(
+        costs=cost_fn.per_example(g.forward.activations[-1], Y),
+        deltas=[np.array(d) for d in g.deltas],
+        nabla_w_x=nabla_w_x,
+        nabla_b_x=nabla_b_x,
+        nabla_w=nabla_w,
+        nabla_b=nabla_b,
+        cosine=cosine,
+        agreement_w=agreement_w,
+    )
