@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app import __version__
@@ -26,7 +26,18 @@ from app.schemas import (
 )
 from engine import Trace, backprop, trace
 
-router = APIRouter(prefix="/api", tags=["api"])
+
+def require_json(request: Request) -> None:
+    """POST bodies are JSON: another content type is a 415 that says what to send."""
+    if request.method == "POST":
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            raise HTTPException(
+                415, f"content-type: expected application/json, got {media or 'none'}"
+            )
+
+
+router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body is larger than the limit."},

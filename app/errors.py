@@ -74,3 +74,4 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
     body = ErrorBody(message=detail, detail=detail)
     return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
+

@@ -6,8 +6,11 @@ Both are plain ASGI so they also wrap streaming responses and static files.
 from __future__ import annotations
 
 import json
+import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("backprop_lens")
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -32,35 +35,36 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in SECURITY_HEADERS if k not in names]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # The last resort: the traceback goes to the log, never to the client.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await _send_json(send, 500, "internal error: the request could not be computed")
 
 
-class _BodyTooLargeError(Exception):
-    pass
+async def _send_json(send: Send, status: int, message: str) -> None:
+    """An ErrorBody-shaped JSON response, sent from below the app."""
+    body = json.dumps({"message": message, "detail": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, *SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _reject(send: Send, max_bytes: int) -> None:
-    body = json.dumps(
-        {
-            "message": f"body: larger than the limit of {max_bytes} bytes",
-            "detail": f"body: larger than the limit of {max_bytes} bytes",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await _send_json(send, 413, f"body: larger than the limit of {max_bytes} bytes")
 
 
 class BodyLimitMiddleware:
@@ -85,25 +89,29 @@ class BodyLimitMiddleware:
                     return
 
         received = 0
-        started = False
+        started = False  # by the app
+        rejected = False  # by us, with a 413
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLargeError
+                    # Answer now and tell the app the client is gone, so it stops reading;
+                    # whatever the app sends afterwards is dropped.
+                    if not started and not rejected:
+                        rejected = True
+                        await _reject(send, self.max_bytes)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLargeError:
-            if not started:
-                await _reject(send, self.max_bytes)
+        await self.app(scope, limited_receive, guarded_send)

@@ -170,6 +170,10 @@ class GradientRequest(Strict):
                 f"the limit is {_S.max_batch_values}"
             )
         if self.cost == "cross_entropy":
+            if self.network.activation_list()[-1] != "sigmoid":
+                raise ValueError(
+                    "network.activation: cross_entropy needs a sigmoid output layer, whose a^L lies in (0, 1)"
+                )
             for k, row in enumerate(self.targets):
                 if any(not 0.0 <= v <= 1.0 for v in row):
                     raise ValueError(f"targets[{k}]: cross_entropy needs targets between 0 and 1")
