@@ -4,18 +4,33 @@ The update is eqs. 20–21 of chapter 1 with the gradient from backpropagation:
 w^l → w^l − η ∂C/∂w^l and b^l → b^l − η ∂C/∂b^l, where C is the mean cost of
 the mini-batch (so η is not divided by m again).
 
+``update_mini_batch`` returns a new network and leaves its argument alone, which
+the step-through wants. Training takes thousands of steps, so ``sgd_step``
+updates the weights and biases in place instead (same numbers, no new Network
+per step), and ``mini_batches`` drives it epoch by epoch for ``SGD`` and for a
+training session that reports as it goes.
+
 Left out: momentum, regularisation and learning-rate schedules (chapter 3).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import as_batch, backprop, cost_of
+from engine.backprop import (
+    as_batch,
+    backprop,
+    backpropagate_error,
+    cost_of,
+    nabla_b_of,
+    nabla_w_of,
+    output_error,
+    weighted_input,
+)
 from engine.costs import Cost, get_cost
 from engine.network import Network
 
@@ -25,6 +40,39 @@ Array = NDArray[np.float64]
 def gradient_descent(param: Array, nabla: Array, eta: float) -> Array:
     """Eqs. 20–21: v → v' = v − η ∇C, returned as a new array."""
     return param - eta * nabla
+
+
+def gradient_descent_in_place(param: Array, nabla: Array, eta: float) -> None:
+    """Eqs. 20–21: v → v − η ∇C, overwriting v (the same numbers as ``gradient_descent``)."""
+    nabla *= eta
+    param -= nabla
+
+
+def sgd_step(net: Network, x: Array, y: Array, eta: float, cost_fn: Cost) -> None:
+    """One gradient-descent step on the mini-batch (x, y), changing ``net`` in place.
+
+    The gradient is backpropagation's, equation by equation (eq. 25, BP1, BP2,
+    BP3, BP4); each layer is updated as soon as its δ has been passed back,
+    since BP2 needs w^{l+1} from before the update.
+    """
+    a = x
+    zs: list[Array] = []
+    activations: list[Array] = [x]
+    for w, b, act in zip(net.weights, net.biases, net.activations, strict=True):
+        z = weighted_input(w, a, b)
+        a = act.fn(z)
+        zs.append(z)
+        activations.append(a)
+    delta = output_error(cost_fn.nabla_a(a, y), net.activations[-1].prime(zs[-1], a))
+    for i in range(len(net.weights) - 1, -1, -1):
+        nabla_b = nabla_b_of(delta)
+        nabla_w = nabla_w_of(delta, activations[i])
+        if i > 0:
+            delta = backpropagate_error(
+                net.weights[i], delta, net.activations[i - 1].prime(zs[i - 1], activations[i])
+            )
+        gradient_descent_in_place(net.weights[i], nabla_w, eta)
+        gradient_descent_in_place(net.biases[i], nabla_b, eta)
 
 
 def update_mini_batch(
@@ -52,6 +100,35 @@ class Progress:
     cost: float
 
 
+def mini_batches(
+    net: Network,
+    X: Array,
+    Y: Array,
+    epochs: int,
+    mini_batch_size: int,
+    eta: float,
+    cost_fn: Cost,
+    seed: int | None = 0,
+) -> Iterator[tuple[int, int, int, NDArray[np.intp]]]:
+    """Train ``net`` in place; after each mini-batch yield (epoch, batch, batches per epoch, its indices).
+
+    Each epoch shuffles the examples with a generator seeded once from ``seed``,
+    as the book's ``network.py`` does with ``random.shuffle``. The caller may stop
+    at any yield; the network then holds the weights after that mini-batch.
+    """
+    if mini_batch_size < 1:
+        raise ValueError(f"mini_batch_size: expected at least 1, got {mini_batch_size}")
+    n = X.shape[0]
+    rng = np.random.default_rng(seed)
+    batches = (n + mini_batch_size - 1) // mini_batch_size
+    for epoch in range(1, epochs + 1):
+        order: NDArray[np.intp] = rng.permutation(n)
+        for k in range(batches):
+            idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
+            sgd_step(net, X[idx], Y[idx], eta, cost_fn)
+            yield epoch, k + 1, batches, idx
+
+
 def SGD(  # noqa: N802 - the book's name
     net: Network,
     x: Sequence[Sequence[float]] | Array,
@@ -67,22 +144,17 @@ def SGD(  # noqa: N802 - the book's name
 
     Each epoch shuffles the examples with a generator seeded once from
     ``seed`` and steps through mini-batches of ``mini_batch_size``. The
-    callback sees the current network after every mini-batch; returning True
-    stops training early. Returns the trained network.
+    callback sees (a copy of) the network after every mini-batch and the cost
+    of that mini-batch; returning True stops training early. ``net`` is left
+    unchanged; returns the trained network.
     """
     cost_fn = get_cost(cost) if isinstance(cost, str) else cost
     X = as_batch(x, net.sizes[0], "inputs")
     Y = as_batch(y, net.sizes[-1], "targets")
-    n = X.shape[0]
-    rng = np.random.default_rng(seed)
-    batches = (n + mini_batch_size - 1) // mini_batch_size
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(n)
-        for k in range(batches):
-            idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
-            net = update_mini_batch(net, X[idx], Y[idx], eta, cost_fn)
-            if callback is not None:
-                progress = Progress(epoch, k + 1, batches, cost_of(net, X[idx], Y[idx], cost_fn))
-                if callback(net, progress):
-                    return net
-    return net
+    trained = net.copy()
+    for epoch, k, batches, idx in mini_batches(trained, X, Y, epochs, mini_batch_size, eta, cost_fn, seed):
+        if callback is not None:
+            progress = Progress(epoch, k, batches, cost_of(trained, X[idx], Y[idx], cost_fn))
+            if callback(trained.copy(), progress):
+                break
+    return trained

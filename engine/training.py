@@ -1,0 +1,274 @@
+"""A training session: SGD over a data set that reports as it goes and can be paused, resumed and stopped.
+
+``TrainingSession.run`` trains with ``engine.sgd.mini_batches`` (call it in a
+thread; the web app does). After every epoch it measures the cost on the
+training set and the accuracy on the training and test sets; at most every
+``report_interval`` seconds (and at the end) it publishes a ``Report``: where
+training is, the time left, and a copy of the current weights. A reader polls
+``report()`` and ``history_since()`` from another thread.
+
+Divergence is not hidden: when the cost or a weight becomes NaN or infinite,
+training stops, the report says in which epoch and why, and the session keeps
+the weights from the end of the last epoch whose cost was finite.
+
+Left out: early stopping on the test set, learning-rate schedules and checkpoints on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.backprop import feedforward
+from engine.costs import Cost, get_cost
+from engine.datasets import Dataset
+from engine.network import Network
+from engine.sgd import mini_batches
+
+Array = NDArray[np.float64]
+State = Literal["ready", "running", "paused", "finished", "stopped", "diverged"]
+FINAL_STATES: frozenset[str] = frozenset({"finished", "stopped", "diverged"})
+
+
+def classify(a: Array) -> NDArray[np.int64]:
+    """The class a network's output stands for: a ≥ ½ for one output neuron, else the largest output."""
+    if a.shape[1] == 1:
+        return (a[:, 0] >= 0.5).astype(np.int64)
+    return np.asarray(np.argmax(a, axis=1), dtype=np.int64)
+
+
+def accuracy(net: Network, x: Array, y: Array) -> float | None:
+    """The fraction of examples whose output's class is the target's class; None without examples."""
+    if x.shape[0] == 0:
+        return None
+    return float(np.mean(classify(feedforward(net, x).activations[-1]) == classify(y)))
+
+
+def decision_grid(net: Network, bounds: tuple[float, float, float, float], n: int) -> Array:
+    """The first output a^L_1 at the centres of an n × n grid over (x_min, x_max, y_min, y_max).
+
+    Row 0 is the top of the picture (largest x₂), column 0 the left (smallest x₁).
+    """
+    x_min, x_max, y_min, y_max = bounds
+    xs = x_min + (np.arange(n) + 0.5) * (x_max - x_min) / n
+    ys = y_max - (np.arange(n) + 0.5) * (y_max - y_min) / n
+    gx, gy = np.meshgrid(xs, ys)
+    points = np.column_stack([gx.ravel(), gy.ravel()])
+    return feedforward(net, points).activations[-1][:, 0].reshape(n, n)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch achieved, measured after its last mini-batch."""
+
+    epoch: int
+    cost: float
+    train_accuracy: float | None
+    test_accuracy: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """Where a session is; ``network`` is a copy of the latest finite weights."""
+
+    state: State
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    epochs: int
+    seconds: float
+    seconds_left: float | None
+    network: Network
+    message: str | None
+    version: int
+
+    @property
+    def fraction(self) -> float:
+        """Mini-batches done over mini-batches in all epochs."""
+        done = max(self.epoch - 1, 0) * self.batches_per_epoch + self.batch
+        return min(done / (self.epochs * self.batches_per_epoch), 1.0)
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+def _finite(net: Network) -> bool:
+    return all(bool(np.isfinite(p).all()) for p in (*net.weights, *net.biases))
+
+
+def divergence_message(epoch: int, cost: float, eta: float) -> str:
+    """Why training stopped, in words, with the likely cause."""
+    what = "not a number (NaN)" if math.isnan(cost) else "infinite"
+    return (
+        f"Training diverged in epoch {epoch}: the cost became {what}. The likely cause is a learning rate "
+        f"η = {eta:g} that is too large (each step overshoots and the weights blow up); try η = {eta / 10:g}. "
+        f"The weights shown are the last finite ones, from the end of epoch {epoch - 1}."
+    )
+
+
+class TrainingSession:
+    """Mini-batch SGD on ``data`` from ``net`` (which is copied, never changed)."""
+
+    def __init__(
+        self,
+        net: Network,
+        data: Dataset,
+        epochs: int,
+        mini_batch_size: int,
+        eta: float,
+        cost: str | Cost = "quadratic",
+        seed: int | None = 0,
+        report_interval: float = 0.1,
+        epoch_delay: float = 0.0,
+    ) -> None:
+        if epochs < 1:
+            raise ValueError(f"epochs: expected at least 1, got {epochs}")
+        if mini_batch_size < 1:
+            raise ValueError(f"mini_batch_size: expected at least 1, got {mini_batch_size}")
+        if net.sizes[0] != data.n_inputs or net.sizes[-1] != data.n_outputs:
+            raise ValueError(
+                f"sizes: the data set has {data.n_inputs} inputs and {data.n_outputs} outputs, "
+                f"the network {net.sizes[0]} and {net.sizes[-1]}"
+            )
+        self.data = data
+        self.epochs = epochs
+        self.mini_batch_size = mini_batch_size
+        self.eta = eta
+        self.cost = get_cost(cost) if isinstance(cost, str) else cost
+        self.seed = seed
+        self.report_interval = report_interval
+        self.epoch_delay = epoch_delay
+        self.initial = net.copy()
+        self._net = net.copy()
+        self._lock = threading.Lock()
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        self._stop_reason = "stopped"
+        self._history: list[EpochRecord] = []
+        self._thread: threading.Thread | None = None
+        n = data.x_train.shape[0]
+        self._report = Report(
+            "ready", 0, 0, (n + mini_batch_size - 1) // mini_batch_size, epochs, 0.0, None, net.copy(), None, 0
+        )
+
+    # --- controls, safe from any thread ---------------------------------------------
+
+    def start(self) -> None:
+        """Run in a daemon thread (once; later calls do nothing)."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self.run, name="backprop-lens-training", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Stop after the current mini-batch; ``reason`` ends up in the final report's message."""
+        self._stop_reason = reason
+        self._stop.set()
+        self._running.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def report(self) -> Report:
+        with self._lock:
+            return self._report
+
+    def history_since(self, k: int) -> list[EpochRecord]:
+        with self._lock:
+            return self._history[k:]
+
+    def network(self) -> Network:
+        """The latest finite weights (a copy)."""
+        return self.report().network.copy()
+
+    # --- the training loop -----------------------------------------------------------
+
+    def _publish(self, state: State, epoch: int, batch: int, busy: float, net: Network, message: str | None) -> None:
+        with self._lock:
+            old = self._report
+            report = Report(state, epoch, batch, old.batches_per_epoch, self.epochs, busy, None, net, message, 0)
+            f = report.fraction
+            left = busy * (1.0 - f) / f if f > 0 and state not in FINAL_STATES else None
+            self._report = Report(
+                state, epoch, batch, old.batches_per_epoch, self.epochs, busy, left, net, message, old.version + 1
+            )
+
+    def _evaluate(self, epoch: int, busy: float) -> EpochRecord:
+        d = self.data
+        return EpochRecord(
+            epoch=epoch,
+            cost=self.cost.fn(feedforward(self._net, d.x_train).activations[-1], d.y_train),
+            train_accuracy=accuracy(self._net, d.x_train, d.y_train),
+            test_accuracy=accuracy(self._net, d.x_test, d.y_test),
+            seconds=busy,
+        )
+
+    @np.errstate(all="ignore")  # overflow is expected when η is too large; divergence is reported instead
+    def run(self, on_epoch: Callable[[EpochRecord], None] | None = None) -> Report:
+        """Train to the end (or until stopped or diverged) in this thread; returns the final report."""
+        d = self.data
+        last_finite = self._net.copy()
+        t0 = time.perf_counter()
+        waited = 0.0  # seconds paused or slowed down on purpose: not training time
+        last_publish = -math.inf
+        epoch = batch = 0
+        self._publish("running", 0, 0, 0.0, last_finite.copy(), None)
+        steps = mini_batches(
+            self._net, d.x_train, d.y_train, self.epochs, self.mini_batch_size, self.eta, self.cost, self.seed
+        )
+        for epoch, batch, batches, _ in steps:
+            if batch == batches:
+                record = self._evaluate(epoch, time.perf_counter() - t0 - waited)
+                if not (math.isfinite(record.cost) and _finite(self._net)):
+                    message = divergence_message(epoch, record.cost, self.eta)
+                    self._publish("diverged", epoch - 1, batches, record.seconds, last_finite, message)
+                    return self.report()
+                last_finite = self._net.copy()
+                with self._lock:
+                    self._history.append(record)
+                if on_epoch is not None:
+                    on_epoch(record)
+            if self._stop.is_set():
+                break
+            now = time.perf_counter()
+            if now - last_publish >= self.report_interval and _finite(self._net):
+                self._publish("running", epoch, batch, now - t0 - waited, self._net.copy(), None)
+                last_publish = now
+            if (batch == batches and self.epoch_delay > 0) or not self._running.is_set():
+                if not self._running.is_set():
+                    self._publish("paused", epoch, batch, now - t0 - waited, self._net.copy(), None)
+                    self._running.wait()
+                    last_publish = -math.inf
+                else:
+                    self._stop.wait(self.epoch_delay)
+                waited += time.perf_counter() - now
+        busy = time.perf_counter() - t0 - waited
+        if self._stop.is_set():
+            message = f"Training {self._stop_reason} in epoch {epoch} after mini-batch {batch}."
+            net = self._net.copy() if _finite(self._net) else last_finite
+            self._publish("stopped", epoch, batch, busy, net, message)
+        else:
+            self._publish("finished", epoch, batch, busy, last_finite, None)
+        return self.report()
