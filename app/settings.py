@@ -48,6 +48,15 @@ class Settings(BaseSettings):
         100_000, ge=1, description="Examples × parameters shown per example inside a mini-batch."
     )
     max_slow_weights_listed: int = Field(100, ge=1, description="Slow-learning weights listed by saturation.")
+    max_epochs: int = Field(10_000, ge=1, description="Epochs of one training run.")
+    max_training_examples: int = Field(2000, ge=4, description="Examples of a generated or CSV data set.")
+    max_csv_bytes: int = Field(256 * 1024, ge=1024, description="Size of an uploaded CSV data set.")
+    max_csv_rows: int = Field(2000, ge=2, description="Data rows of an uploaded CSV.")
+    max_csv_cols: int = Field(64, ge=1, description="Feature columns of an uploaded CSV.")
+    max_trainings: int = Field(4, ge=1, description="Trainings running at once (another gets a 429).")
+    max_training_seconds: float = Field(600.0, gt=0, description="Wall-clock lifetime of one training run.")
+    max_training_parameters: int = Field(20_000, ge=1, description="Weights plus biases of a trained network.")
+    trainings_kept: int = Field(32, ge=1, description="Finished trainings kept for inspecting and download.")
     static_dir: Path = ROOT / "static"
     templates_dir: Path = ROOT / "templates"
 
