@@ -26,7 +26,7 @@ from engine.insight.exercises import (
     linear_network,
     modified_neuron,
 )
-from engine.insight.forward import feedforward_tweaked, single_example
+from engine.insight.forward import all_finite, feedforward_tweaked, single_example
 from engine.insight.matrix_form import MatrixForm, matrix_form, sigma_prime_matrix
 from engine.insight.minibatch import MiniBatch, inside_minibatch
 from engine.insight.paths import Path, PathSum, path_count, path_factors, path_sum
@@ -48,6 +48,7 @@ __all__ = [
     "Saturation",
     "SlowWeight",
     "SpeedComparison",
+    "all_finite",
     "compare_costs",
     "compare_speed",
     "demon",

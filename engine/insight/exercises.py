@@ -169,6 +169,7 @@ class CostComparison:
     z: Array
     a: Array
     y: Array
+    a_minus_y: Array
     quadratic: OutputError
     cross_entropy: OutputError
 
@@ -195,6 +196,7 @@ def compare_costs(
         z=fwd.zs[-1][0],
         a=fwd.activations[-1][0],
         y=Y[0],
+        a_minus_y=fwd.activations[-1][0] - Y[0],
         quadratic=sides[0],
         cross_entropy=sides[1],
     )

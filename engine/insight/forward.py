@@ -35,6 +35,15 @@ def single_example(
     return X[example : example + 1], Y[example : example + 1]
 
 
+def all_finite(*values: float | Array | Sequence[Array]) -> bool:
+    """True when no number among ``values`` overflowed to ±inf or became NaN."""
+    for v in values:
+        parts = v if isinstance(v, list | tuple) else [v]
+        if not all(bool(np.isfinite(p).all()) for p in parts):
+            return False
+    return True
+
+
 def check_neuron(net: Network, layer: int, j: int) -> None:
     """ValueError unless layer l is 2..L and j is a neuron of it (0-based)."""
     if not 2 <= layer <= net.num_layers:
