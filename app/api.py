@@ -40,9 +40,16 @@ def require_json(request: Request) -> None:
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read as text (not UTF-8)."},
     413: {"model": ErrorBody, "description": "The body is larger than the limit."},
     415: {"model": ErrorBody, "description": "The body is not JSON."},
     422: {"model": ErrorBody, "description": "A field is missing, malformed or out of bounds; the message names it."},
+}
+
+# The stream answers errors in JSON, not as events: say so, or clients and fuzzers are misled.
+STREAM_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {**spec, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for code, spec in ERRORS.items()
 }
 
 OVERFLOW = "the numbers overflow to infinity in this network; use smaller weights, inputs or targets"
@@ -99,7 +106,7 @@ def trace_json(t: Traced) -> dict[str, object]:
 @router.post(
     "/trace/stream",
     response_class=EventSourceResponse,
-    responses=ERRORS,
+    responses=STREAM_ERRORS,
     summary="The trace as Server-Sent Events",
 )
 def trace_stream(t: Traced) -> Iterator[ServerSentEvent]:

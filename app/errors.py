@@ -72,6 +72,8 @@ async def on_input_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = "body: could not be read as JSON text (is it UTF-8?)"  # FastAPI's words name no field
     body = ErrorBody(message=detail, detail=detail)
     return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 

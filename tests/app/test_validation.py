@@ -131,7 +131,13 @@ def test_non_finite_literals_are_rejected(client: TestClient, literal: str, wher
 def test_malformed_bodies(client: TestClient, raw: bytes) -> None:
     r = client.post("/api/gradients", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 422
-    assert r.json()["message"]
+    assert r.json()["message"].startswith("body")
+
+
+def test_body_that_is_not_utf8(client: TestClient) -> None:
+    r = client.post("/api/trace", content=b"\xd4\xdc\xa49G\x01\xe9", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("body: could not be read as JSON text")
 
 
 @pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", None])
