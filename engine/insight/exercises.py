@@ -85,7 +85,8 @@ def modified_neuron(
         act.prime(z, a) for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)
     ]
     i = layer - 2
-    sigma_prime = np.array(sigma_primes[i][:, j])
+    z_j = fwd.zs[i][:, j]
+    sigma_prime = net.activations[i].prime(z_j, net.activations[i].fn(z_j))  # σ' had the neuron not changed
     f_prime = f_act.prime(fwd.zs[i][:, j], fwd.activations[i + 1][:, j])
     sigma_primes[i][:, j] = f_prime
     deltas = backward(net, sigma_primes, cost_fn.nabla_a(fwd.activations[-1], Y))
