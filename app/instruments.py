@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from app.api import ERRORS
+from app.api import ERRORS, require_json
 from app.errors import InputError
 from app.instrument_schemas import (
     CostComparisonRequest,
@@ -46,7 +46,7 @@ from engine.insight import (
     saturation,
 )
 
-router = APIRouter(prefix="/api/instruments", tags=["instruments"])
+router = APIRouter(prefix="/api/instruments", tags=["instruments"], dependencies=[Depends(require_json)])
 
 OVERFLOW = "the numbers overflow to infinity in this network; use smaller weights, inputs or targets"
 RESPONSES: dict[int | str, dict[str, Any]] = ERRORS

@@ -190,3 +190,8 @@ def test_openapi_documents_every_instrument_with_its_bounds(client: TestClient) 
     assert demon["nudges"]["items"]["maximum"] == S.max_nudge
     assert doc["components"]["schemas"]["PathsRequest"]["properties"]["top"]["maximum"] == S.max_paths_listed
     assert "trace" not in doc["components"]["schemas"]["DemonRequest"]["properties"]
+
+
+def test_a_body_that_is_not_json_is_415(client: TestClient) -> None:
+    r = client.post(URL + "demon", content=b"layer=2", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415
