@@ -7,11 +7,10 @@ the event loop stays free for other requests.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app import __version__
 from app.errors import InputError
@@ -24,6 +23,7 @@ from app.schemas import (
     TraceRequest,
     TraceResponse,
 )
+from app.slots import FINAL_EVENT, SlottedEventStream, sse, stream_slot
 from engine import Trace, backprop, trace
 
 
@@ -105,15 +105,29 @@ def trace_json(t: Traced) -> dict[str, object]:
 
 @router.post(
     "/trace/stream",
-    response_class=EventSourceResponse,
-    responses=STREAM_ERRORS,
+    status_code=200,
+    response_class=SlottedEventStream,
+    responses={
+        **STREAM_ERRORS,
+        503: {
+            "description": "Every stream slot is in use; retry after the Retry-After seconds.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        },
+    },
     summary="The trace as Server-Sent Events",
 )
-def trace_stream(t: Traced) -> Iterator[ServerSentEvent]:
+def trace_stream(t: Traced, request: Request) -> SlottedEventStream:
     """One `step` event per step (its JSON as data), then a final `done` event; the stream ends there."""
-    for step in t.steps:
-        yield ServerSentEvent(data=step.to_dict(), event="step", id=str(step.index))
-    yield ServerSentEvent(
-        data={"steps": len(t.steps), "cost_before": t.cost_before, "cost_after": t.cost_after},
-        event="done",
+    settings = request.app.state.settings
+    return SlottedEventStream(
+        _step_events(t),
+        stream_slot(request),
+        send_timeout=settings.stream_send_timeout,
+        max_seconds=settings.max_stream_seconds,
     )
+
+
+async def _step_events(t: Trace) -> AsyncIterator[bytes]:
+    for step in t.steps:
+        yield sse("step", step.to_dict(), str(step.index))
+    yield sse(FINAL_EVENT, {"steps": len(t.steps), "cost_before": t.cost_before, "cost_after": t.cost_after})

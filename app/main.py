@@ -7,10 +7,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import __version__, api, instruments
+from app import __version__, api, instruments, training
 from app.errors import InputError, on_http_error, on_input_error, on_validation_error
 from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
+from app.slots import StreamSlots
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,11 +26,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.state.settings = settings
+    app.state.streams = StreamSlots(settings.max_streams)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(InputError, on_input_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.include_router(api.router)
     app.include_router(instruments.router)
+    app.include_router(training.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -1,0 +1,143 @@
+"""Bounded, finite event streams: a slot per open stream, released however the stream ends.
+
+* At most ``Settings.max_streams`` streams are open at once; the next one gets a
+  503 with ``Retry-After`` before anything is computed.
+* A stream ends with its final named event (``done``), also when it runs out of
+  time (``Settings.max_stream_seconds``), so a browser never reconnects into a replay.
+* A client that disconnects, even before the first event, ends its stream at
+  once: the disconnect is listened for while the events are sent.
+* A client that stops reading cannot hold a slot: every send has a timeout
+  (``Settings.stream_send_timeout``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
+import anyio
+from fastapi import HTTPException, Request
+from fastapi.sse import format_sse_event
+from starlette.responses import StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+FINAL_EVENT = "done"
+
+
+class Slot:
+    """One open stream's claim on the pool; releasing twice is harmless."""
+
+    def __init__(self, pool: StreamSlots) -> None:
+        self._pool = pool
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._pool._release()
+
+
+class StreamSlots:
+    """A counter of open streams with a hard limit, safe across threads."""
+
+    def __init__(self, limit: int, retry_after_seconds: int = 5) -> None:
+        self.limit = limit
+        self.retry_after_seconds = retry_after_seconds
+        self._open = 0
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> int:
+        return self._open
+
+    def acquire(self) -> Slot:
+        """A slot, or a 503 that says when to try again."""
+        with self._lock:
+            if self._open >= self.limit:
+                raise HTTPException(
+                    503,
+                    f"streams: all {self.limit} stream slots are in use; try again shortly",
+                    headers={"Retry-After": str(self.retry_after_seconds)},
+                )
+            self._open += 1
+        return Slot(self)
+
+    def _release(self) -> None:
+        with self._lock:
+            self._open -= 1
+
+
+def stream_slot(request: Request) -> Slot:
+    """Dependency-style accessor: a slot from the app's pool (``app.state.streams``)."""
+    pool: StreamSlots = request.app.state.streams
+    return pool.acquire()
+
+
+def sse(event: str, data: Any, ident: str | None = None) -> bytes:
+    """One event in the wire format, its data as JSON."""
+    return format_sse_event(data_str=json.dumps(data), event=event, id=ident)
+
+
+async def within_time(
+    events: AsyncIterable[bytes], max_seconds: float, final: bytes
+) -> AsyncIterator[bytes]:
+    """Pass events through until they end or time runs out; then, if it ran out, the final event."""
+    deadline = time.monotonic() + max_seconds
+    async for chunk in events:
+        if time.monotonic() > deadline:
+            yield final
+            return
+        yield chunk
+
+
+class SlottedEventStream(StreamingResponse):
+    """An event stream that holds ``slot`` exactly as long as the client is being served.
+
+    Deliberately not FastAPI's ``EventSourceResponse``: FastAPI treats a route
+    with that class as a generator to drive itself, and here the response
+    drives its own events, timeouts and disconnects.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        content: AsyncIterable[bytes],
+        slot: Slot,
+        send_timeout: float,
+        max_seconds: float,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.slot = slot
+        self.send_timeout = send_timeout
+        timeout_event = sse(FINAL_EVENT, {"reason": "time limit", "seconds": max_seconds})
+        super().__init__(
+            within_time(content, max_seconds, timeout_event),
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def timed_send(message: Message) -> None:
+            with anyio.fail_after(self.send_timeout):
+                await send(message)
+
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def serve() -> None:
+                    await self.stream_response(timed_send)
+                    tg.cancel_scope.cancel()
+
+                async def watch() -> None:
+                    await self.listen_for_disconnect(receive)
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(serve)
+                tg.start_soon(watch)
+        except* (TimeoutError, OSError):
+            pass  # a stalled or vanished client: drop it, the slot is freed below
+        finally:
+            self.slot.release()
