@@ -108,10 +108,11 @@ def _finite(net: Network) -> bool:
 def divergence_message(epoch: int, cost: float, eta: float) -> str:
     """Why training stopped, in words, with the likely cause."""
     what = "not a number (NaN)" if math.isnan(cost) else "infinite"
+    kept = "the initial ones" if epoch == 1 else f"those after epoch {epoch - 1}"
     return (
         f"Training diverged in epoch {epoch}: the cost became {what}. The likely cause is a learning rate "
         f"η = {eta:g} that is too large (each step overshoots and the weights blow up); try η = {eta / 10:g}. "
-        f"The weights shown are the last finite ones, from the end of epoch {epoch - 1}."
+        f"The last finite weights are kept: {kept}."
     )
 
 

@@ -1,0 +1,391 @@
+"""Training mode: the /train page, its fragments, its controls and its progress stream.
+
+A run is created by the form (POST /train/runs) and starts training when its
+event stream is opened; the stream sends ``progress`` events and ends with one
+``done`` event. Closing the page closes the stream, and that stops the training.
+Pause, resume, stop and inspect are plain POSTs answered with fragments.
+
+The engine does the work (``engine.training``, ``engine.trace``); this module
+parses, validates, keeps a bounded set of runs and renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from threading import Lock
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.schemas import ErrorBody
+from app.settings import get_settings
+from app.training_schemas import CSV_HELP, DATASET_LABELS, EpochPoint, ProgressEvent, TrainConfig
+from engine import Trace, trace
+from engine.datasets import Dataset
+from engine.training import EpochRecord, Report, TrainingSession, classify, decision_grid
+
+_S = get_settings()
+router = APIRouter(prefix="/train", tags=["training"])
+templates = Jinja2Templates(directory=_S.templates_dir)
+
+GRID = 40  # cells per side of the decision-boundary heat map
+STREAM_POLL_SECONDS = 0.05
+STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
+
+HTML_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": "The body is larger than the limit."},
+    415: {"model": ErrorBody, "description": "The body is not a form (application/x-www-form-urlencoded)."},
+    422: {"description": "A field is out of bounds or malformed; the HTML fragment names it."},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such training run (it may have been replaced by newer ones)."}
+}
+
+
+# --- the runs ---------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    id: str
+    config: TrainConfig
+    data: Dataset
+    session: TrainingSession
+    created: float
+    bounds: tuple[float, float, float, float] | None
+
+    @property
+    def busy(self) -> bool:
+        """Holding (or about to hold) a training thread."""
+        state = self.session.report().state
+        fresh = time.monotonic() - self.created < _S.stream_send_timeout * 12
+        return state in ("running", "paused") or (state == "ready" and fresh)
+
+
+class RunStore:
+    """The last ``kept`` runs, at most ``running`` of them training at once."""
+
+    def __init__(self, kept: int, running: int) -> None:
+        self.kept = kept
+        self.running = running
+        self._runs: OrderedDict[str, Run] = OrderedDict()
+        self._lock = Lock()
+
+    def add(self, run: Run) -> bool:
+        """Keep ``run``; False when too many are training already."""
+        with self._lock:
+            if sum(r.busy for r in self._runs.values()) >= self.running:
+                return False
+            self._runs[run.id] = run
+            while len(self._runs) > self.kept:
+                _, old = self._runs.popitem(last=False)
+                old.session.stop("stopped: replaced by newer runs")
+            return True
+
+    def get(self, run_id: str) -> Run:
+        with self._lock:
+            run = self._runs.get(run_id)
+        if run is None:
+            raise HTTPException(404, f"run_id: no training run {run_id!r}; start a new one at /train")
+        return run
+
+
+STORE = RunStore(_S.trainings_kept, _S.max_trainings)
+RunId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,32}$", description="The id of a training run.")]
+
+
+def get_run(run_id: RunId) -> Run:
+    return STORE.get(run_id)
+
+
+RunDep = Annotated[Run, Depends(get_run)]
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The fields of an urlencoded form (the app has no multipart parser, and needs none)."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise HTTPException(415, "body: expected a form (application/x-www-form-urlencoded)")
+    text = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=64))
+
+
+Form = Annotated[dict[str, str], Depends(form_fields)]
+
+
+# --- rendering helpers (presentation only) ------------------------------------------------
+
+
+def _error_text(exc: ValidationError) -> str:
+    first = exc.errors(include_input=False)[0]
+    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    head, sep, _ = msg.partition(": ")
+    if sep and " " not in head:
+        return msg  # our own messages already start with the field
+    where = ".".join(str(p) for p in first.get("loc", ())) or "form"
+    return f"{where}: {msg}"
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers["vary"] = "HX-Request"
+    return response
+
+
+def _form_error(request: Request, message: str, status: int) -> HTMLResponse:
+    """The message beside the form; the run on screen stays (htmx retargets the swap)."""
+    response = _render(request, "train/errors.html", {"message": message}, status)
+    response.headers["hx-retarget"] = "#train-errors"
+    response.headers["hx-reswap"] = "innerHTML"
+    return response
+
+
+def _page_context(config: TrainConfig, run: Run | None) -> dict[str, Any]:
+    return {
+        "config": config,
+        "datasets": DATASET_LABELS,
+        "csv_help": CSV_HELP,
+        "run": run,
+        "limits": _S,
+    }
+
+
+def _run_context(run: Run) -> dict[str, Any]:
+    data = run.data
+    return {
+        "run": run,
+        "datasets": DATASET_LABELS,
+        "kind": "2d" if data.is_2d else ("image" if data.image_shape else "plain"),
+        "hidden": run.session.initial.sizes[1] if len(run.session.initial.sizes) > 2 else 0,
+        "points": list(zip(data.x_train.tolist(), data.y_train[:, 0].tolist(), strict=True)) if data.is_2d else [],
+        "test_points": list(zip(data.x_test.tolist(), data.y_test[:, 0].tolist(), strict=True)) if data.is_2d else [],
+    }
+
+
+# --- the page and the run ------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse, summary="The training page")
+def page(request: Request) -> HTMLResponse:
+    """The whole page: the form, and an empty run region until a run starts."""
+    return _render(request, "train/page.html", _page_context(TrainConfig(), None))
+
+
+@router.post(
+    "/runs",
+    response_class=HTMLResponse,
+    responses={**HTML_ERRORS, 429: {"description": "Too many trainings are running; the fragment says so."}},
+    summary="Create a training run",
+)
+def create_run(request: Request, fields: Form) -> HTMLResponse:
+    """Validate the form, build the data set and the network, keep the run; training starts with its stream."""
+    try:
+        config = TrainConfig.model_validate(fields)
+        data = config.build_dataset()
+        net = config.build_network(data)
+        delay = config.delay_ms / 1000
+        session = TrainingSession(
+            net, data, config.epochs, config.batch, config.eta, config.cost, config.seed, epoch_delay=delay
+        )
+    except ValidationError as exc:
+        return _form_error(request, _error_text(exc), 422)
+    except ValueError as exc:
+        return _form_error(request, str(exc), 422)
+    run = Run(secrets.token_urlsafe(12), config, data, session, time.monotonic(), data.bounds() if data.is_2d else None)
+    if not STORE.add(run):
+        return _form_error(
+            request, f"training: {_S.max_trainings} trainings are running already; try again when one ends", 429
+        )
+    if _is_htmx(request):
+        return _render(request, "train/run.html", _run_context(run))
+    return _render(request, "train/page.html", {**_page_context(config, run), **_run_context(run)})
+
+
+def _event(run: Run, report: Report, history: list[EpochRecord]) -> ProgressEvent:
+    net = report.network
+    small = net.num_parameters <= STREAMED_PARAMETERS
+    return ProgressEvent(
+        state=report.state,
+        epoch=report.epoch,
+        epochs=report.epochs,
+        batch=report.batch,
+        batches_per_epoch=report.batches_per_epoch,
+        fraction=report.fraction,
+        seconds=report.seconds,
+        seconds_left=report.seconds_left,
+        message=report.message,
+        history=[
+            EpochPoint(epoch=h.epoch, cost=h.cost, train_accuracy=h.train_accuracy, test_accuracy=h.test_accuracy)
+            for h in history
+        ],
+        grid=decision_grid(net, run.bounds, GRID).tolist() if run.bounds is not None else None,
+        network=net.to_dict() if small else None,
+    )
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=EventSourceResponse,
+    responses=NOT_FOUND,
+    summary="The training's progress as Server-Sent Events",
+)
+async def events(run: RunDep) -> AsyncIterator[ServerSentEvent]:
+    """Starts the training. `progress` events (at most about ten a second), then one `done` event.
+
+    The stream ends with the training; a client that goes away stops it, and so does the
+    time limit ``max_training_seconds``.
+    """
+    session = run.session
+    session.start()
+    deadline = time.monotonic() + _S.max_training_seconds
+    version, seen = -1, 0
+    try:
+        while True:
+            report = session.report()
+            if report.version != version:
+                version = report.version
+                history = session.history_since(seen)
+                seen += len(history)
+                payload = _event(run, report, history)
+                yield ServerSentEvent(data=payload, event="progress", id=str(version))
+                if report.final:
+                    yield ServerSentEvent(data=payload, event="done")
+                    return
+            if time.monotonic() > deadline:
+                session.stop("stopped at the time limit")
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+    finally:
+        if not session.report().final:
+            session.stop("stopped because the page was closed")
+
+
+Action = Literal["pause", "resume", "stop"]
+
+
+@router.post(
+    "/runs/{run_id}/controls/{action}",
+    response_class=HTMLResponse,
+    responses=NOT_FOUND,
+    summary="Pause, resume or stop a training",
+)
+def control(request: Request, run: RunDep, action: Action) -> HTMLResponse:
+    """Answers with the controls fragment for the new state."""
+    session = run.session
+    if action == "pause":
+        session.pause()
+    elif action == "resume":
+        session.resume()
+    else:
+        session.stop("stopped by you")
+    return _render(request, "train/controls.html", {"run": run, "paused": session.paused})
+
+
+@router.get(
+    "/runs/{run_id}/network.json",
+    responses=NOT_FOUND,
+    summary="The current network as JSON",
+)
+def network_json(run: RunDep) -> JSONResponse:
+    """The latest finite weights in the form `POST /api/gradients` and `/api/trace` accept as `network`."""
+    return JSONResponse(run.session.network().to_dict(), headers={"cache-control": "no-store"})
+
+
+# --- inspect one example ---------------------------------------------------------------------
+
+
+class InspectForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    split: Literal["train", "test"] = "train"
+    index: Annotated[int, Field(ge=0, le=_S.max_training_examples)] = 0
+
+
+@router.post(
+    "/runs/{run_id}/inspect",
+    response_class=HTMLResponse,
+    responses={**HTML_ERRORS, **NOT_FOUND},
+    summary="The step-through of one example with the current weights",
+)
+def inspect(request: Request, run: RunDep, fields: Form) -> Response:
+    """One forward and backward pass of the chosen example through the current network."""
+    try:
+        form = InspectForm.model_validate(fields)
+    except ValidationError as exc:
+        return _render(request, "train/errors.html", {"message": _error_text(exc)}, 422)
+    data = run.data
+    x, y = (data.x_train, data.y_train) if form.split == "train" else (data.x_test, data.y_test)
+    if form.index >= x.shape[0]:
+        message = (
+            f"index: the {form.split} set has {x.shape[0]} examples"
+            + (f" (0 to {x.shape[0] - 1})" if x.shape[0] else "")
+        )
+        return _render(request, "train/errors.html", {"message": message}, 422)
+    net = run.session.network()
+    t = trace(net, x[form.index], y[form.index], run.config.cost, run.config.eta)
+    return _render(request, "train/inspect.html", _inspect_context(run, form, t))
+
+
+def _inspect_context(run: Run, form: InspectForm, t: Trace) -> dict[str, Any]:
+    g = t.gradients
+    output = g.forward.activations[-1]
+    target = next(s for s in t.steps if s.kind == "output_error").values["y"]
+    assert not isinstance(target, tuple)
+    image_rows: list[tuple[int, float, list[float]]] = []
+    scale = 1.0
+    if run.data.image_shape is not None and len(g.nabla_w) > 1:
+        rows = g.nabla_w[0].tolist()
+        deltas = g.deltas[0][0].tolist()
+        image_rows = [(j, d, r) for j, (d, r) in enumerate(zip(deltas, rows, strict=True))]
+        scale = max((abs(v) for r in rows for v in r), default=0.0) or 1.0
+    return {
+        "run": run,
+        "form": form,
+        "trace": t,
+        "x": t.steps[0].values["a"],
+        "output": output[0].tolist(),
+        "target": target[0].tolist(),
+        "predicted": run.data.classes[int(classify(output)[0])],
+        "actual": run.data.classes[int(classify(target)[0])],
+        "layers": [
+            {"layer": i + 2, "a": a[0].tolist(), "delta": d[0].tolist()}
+            for i, (a, d) in enumerate(zip(g.forward.activations[1:], g.deltas, strict=True))
+        ],
+        "image_rows": image_rows,
+        "scale": scale,
+        "image_shape": run.data.image_shape,
+    }
+
+
+# --- colour filters for the templates ------------------------------------------------------
+
+
+def gray(v: float) -> str:
+    """A pixel in [0, 1] as ink on paper: 0 white, 1 black."""
+    level = round(255 * (1.0 - min(max(v, 0.0), 1.0)))
+    return f"rgb({level},{level},{level})"
+
+
+def diverging(v: float, scale: float) -> str:
+    """Blue for negative, orange for positive, white at zero (safe for red/green colour blindness)."""
+    t = 0.0 if scale <= 0 or not math.isfinite(v) else min(abs(v) / scale, 1.0)
+    end = (33, 102, 172) if v < 0 else (230, 97, 1)
+    r, g, b = (round(255 + (c - 255) * t) for c in end)
+    return f"rgb({r},{g},{b})"
+
+
+templates.env.filters["gray"] = gray
+templates.env.filters["diverging"] = diverging

@@ -1,0 +1,146 @@
+"""The training form (and the CLI's arguments) as one bounded model, and what the stream sends.
+
+The same ``TrainConfig`` validates the page's form fields (strings, so this
+model is lax about "30" meaning 30) and the ``train`` command's options. Every
+bound comes from ``Settings``; cross-field errors start with the field's name.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.schemas import ActivationName, CostName, InitName
+from app.settings import get_settings
+from engine import Network, parameter_count
+from engine.datasets import GENERATED, Dataset, digits, from_csv, generated
+
+_S = get_settings()
+
+DatasetName = Literal["xor", "moons", "circles", "spirals", "digits", "csv"]
+DATASET_LABELS: dict[str, str] = {
+    "xor": "XOR (four blurred corners)",
+    "moons": "Two moons",
+    "circles": "Concentric circles",
+    "spirals": "Two spirals",
+    "digits": "Handwritten digits, 8×8 (1797 images)",
+    "csv": "My own CSV",
+}
+assert set(DATASET_LABELS) - {"digits", "csv"} == set(GENERATED)
+DIGITS_INPUTS, DIGITS_OUTPUTS = 64, 10
+CSV_HELP = "Each row: numeric features, then a label (a class name or number); an optional header row."
+
+
+class TrainConfig(BaseModel):
+    """A data set, a network and the SGD hyper-parameters of one training run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: DatasetName = "xor"
+    points: Annotated[int, Field(ge=4, le=_S.max_training_examples)] = Field(
+        200, description="Points of a generated data set."
+    )
+    noise: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = Field(
+        0.1, description="σ of the Gaussian noise added to a generated data set."
+    )
+    test_fraction: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)] = Field(
+        0.2, description="Share of the examples held out for testing."
+    )
+    hidden: Annotated[list[Annotated[int, Field(ge=1, le=_S.max_width)]], Field(max_length=_S.max_layers - 2)] = (
+        Field(default_factory=lambda: [4], description="Widths of the hidden layers, e.g. 30 or 8,8.")
+    )
+    activation: ActivationName = Field("sigmoid", description="σ of the hidden layers.")
+    output_activation: ActivationName = Field("sigmoid", description="σ of the output layer.")
+    cost: CostName = "cross_entropy"
+    init: InitName = Field("scaled", description="standard: w ~ N(0, 1); scaled: w ~ N(0, 1/n_in).")
+    epochs: Annotated[int, Field(ge=1, le=_S.max_epochs)] = 300
+    batch: Annotated[int, Field(ge=1, le=_S.max_batch)] = Field(10, description="Mini-batch size m.")
+    eta: Annotated[float, Field(gt=0.0, le=_S.max_eta, allow_inf_nan=False)] = Field(
+        2.0, description="Learning rate η."
+    )
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    delay_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
+        0, description="A pause after every epoch so that a person can watch; not counted as training time."
+    )
+    csv: Annotated[str, Field(max_length=_S.max_csv_bytes)] = Field("", description=CSV_HELP)
+
+    @field_validator("hidden", mode="before")
+    @classmethod
+    def _widths(cls, v: object) -> object:
+        if isinstance(v, str):
+            parts = [p.strip() for p in v.replace(" ", ",").split(",") if p.strip()]
+            for p in parts:
+                if not p.isdigit():
+                    raise ValueError(f"{p[:12]!r} is not a whole number; give widths like 30 or 8,8")
+            return [int(p) for p in parts]
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.cost == "cross_entropy" and self.output_activation != "sigmoid":
+            raise ValueError("output_activation: cross_entropy needs a sigmoid output layer, whose a^L lies in (0, 1)")
+        if self.dataset == "csv" and not self.csv.strip():
+            raise ValueError("csv: paste or choose a CSV file to train on your own data")
+        return self
+
+    def build_dataset(self) -> Dataset:
+        """The engine's data set; ValueError (naming ``csv``) for a bad file."""
+        if self.dataset == "digits":
+            return digits(self.test_fraction, self.seed)
+        if self.dataset == "csv":
+            return from_csv(self.csv, self.test_fraction, self.seed, _S.max_csv_rows, _S.max_csv_cols)
+        return generated(self.dataset, self.points, self.noise, self.test_fraction, self.seed)
+
+    def sizes_for(self, data: Dataset) -> list[int]:
+        return [data.n_inputs, *self.hidden, data.n_outputs]
+
+    def build_network(self, data: Dataset) -> Network:
+        """The starting network; ValueError (naming ``hidden``) over the parameter budget."""
+        sizes = self.sizes_for(data)
+        params = parameter_count(sizes)
+        if params > _S.max_training_parameters:
+            raise ValueError(
+                f"hidden: the network {sizes} has {params} weights and biases; "
+                f"the limit for training is {_S.max_training_parameters}"
+            )
+        acts = [self.activation] * len(self.hidden) + [self.output_activation]
+        return Network(sizes, activation=acts, seed=self.seed, init=self.init)
+
+
+def hidden_from_sizes(sizes: list[int], data: Dataset) -> list[int]:
+    """The hidden widths of a full ``--sizes`` list, checked against the data set's inputs and outputs."""
+    if len(sizes) < 2 or sizes[0] != data.n_inputs or sizes[-1] != data.n_outputs:
+        raise ValueError(
+            f"sizes: the {data.name} data set has {data.n_inputs} inputs and {data.n_outputs} outputs, "
+            f"so sizes must start with {data.n_inputs} and end with {data.n_outputs}; got {sizes}"
+        )
+    return sizes[1:-1]
+
+
+class EpochPoint(BaseModel):
+    epoch: int
+    cost: float
+    train_accuracy: float | None
+    test_accuracy: float | None
+
+
+class ProgressEvent(BaseModel):
+    """One ``progress`` event of the training stream (also the data of the final ``done`` event)."""
+
+    state: Literal["ready", "running", "paused", "finished", "stopped", "diverged"]
+    epoch: int = Field(description="Epochs completed or under way.")
+    epochs: int
+    batch: int
+    batches_per_epoch: int
+    fraction: float = Field(description="Mini-batches done over all mini-batches of the run.")
+    seconds: float = Field(description="Training time so far, without pauses.")
+    seconds_left: float | None
+    message: str | None = Field(description="Why training ended, when it was stopped or diverged.")
+    history: list[EpochPoint] = Field(description="Epochs measured since the previous event.")
+    grid: list[list[float]] | None = Field(
+        None, description="Two-dimensional sets: a^L_1 over the plot, row 0 at the top."
+    )
+    network: dict[str, object] | None = Field(
+        None, description="The current weights, when the network is small enough to stream."
+    )
