@@ -42,6 +42,7 @@ templates = Jinja2Templates(directory=_S.templates_dir)
 GRID = 40  # cells per side of the decision-boundary heat map
 STREAM_POLL_SECONDS = 0.05
 STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
+UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its training slot this long
 
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body is larger than the limit."},
@@ -69,7 +70,7 @@ class Run:
     def busy(self) -> bool:
         """Holding (or about to hold) a training thread."""
         state = self.session.report().state
-        fresh = time.monotonic() - self.created < _S.stream_send_timeout * 12
+        fresh = time.monotonic() - self.created < UNOPENED_SECONDS
         return state in ("running", "paused") or (state == "ready" and fresh)
 
 
