@@ -28,7 +28,7 @@ from engine.insight.exercises import (
 )
 from engine.insight.forward import all_finite, feedforward_tweaked, single_example
 from engine.insight.matrix_form import MatrixForm, matrix_form, sigma_prime_matrix
-from engine.insight.minibatch import MiniBatch, inside_minibatch
+from engine.insight.minibatch import MiniBatch, example_batch, inside_minibatch
 from engine.insight.paths import Path, PathSum, path_count, path_factors, path_sum
 from engine.insight.saturation import QuietNeuron, SaturatedNeuron, Saturation, SlowWeight, saturation
 from engine.insight.speed import SpeedComparison, compare_speed, widen
@@ -52,6 +52,7 @@ __all__ = [
     "compare_costs",
     "compare_speed",
     "demon",
+    "example_batch",
     "feedforward_tweaked",
     "inside_minibatch",
     "linear_network",

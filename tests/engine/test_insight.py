@@ -20,6 +20,7 @@ from engine.insight import (
     compare_costs,
     compare_speed,
     demon,
+    example_batch,
     inside_minibatch,
     linear_network,
     matrix_form,
@@ -414,3 +415,16 @@ def test_cross_entropy_drops_the_sigma_prime_factor() -> None:
         compare_costs(Network([2, 2], activation="tanh"), X, Y)
     with pytest.raises(ValueError, match="between 0 and 1"):
         compare_costs(net, X, np.array([[2.0, 0.0]]))
+
+
+def test_example_batch_keeps_the_example_first_and_is_seeded() -> None:
+    x, y = np.array([0.05, 0.10]), np.array([0.01, 0.99])
+    X, Y = example_batch(x, y, 4, seed=3)
+    assert X.shape == (4, 2) and Y.shape == (4, 2)
+    np.testing.assert_array_equal(X[0], x)
+    np.testing.assert_array_equal(Y[0], y)
+    assert np.all((X[1:] >= -1) & (X[1:] <= 1)) and np.all((Y[1:] >= 0) & (Y[1:] <= 1))
+    X2, Y2 = example_batch(x, y, 4, seed=3)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(Y, Y2)
+    assert not np.array_equal(X, example_batch(x, y, 4, seed=4)[0])
