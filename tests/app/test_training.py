@@ -154,7 +154,7 @@ def test_divergence_is_reported_with_the_epoch_and_the_cause(client: TestClient)
 
 
 def test_inspect_a_digit_shows_bp4_images(client: TestClient) -> None:
-    run_id = start(client, dataset="digits", hidden="30", epochs="1", batch="10", eta="1", seed="0", test_fraction="0.2")
+    run_id = start(client, dataset="digits", hidden="30", epochs="1", eta="1", seed="0", test_fraction="0.2")
     read_events(client, run_id)
     r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "index": "5"})
     assert r.status_code == 200
@@ -225,7 +225,7 @@ def test_cli_trains_saves_and_reports_divergence(tmp_path: Path, capsys: pytest.
             "--init", "standard", "--cost", "quadratic", "--eta", "4", "--batch", "4", "--epochs", "600"]  # fmt: skip
     assert cli_main([*args, "--save", str(out)]) == 0
     text = capsys.readouterr().out
-    last = [line for line in text.splitlines() if "epoch 600/600" in line][0]
+    last = next(line for line in text.splitlines() if "epoch 600/600" in line)
     assert last.startswith("[########################]") and "train 100.0%" in last
     saved = json.loads(out.read_text())
     net = Network(saved["sizes"], weights=saved["weights"], biases=saved["biases"])
