@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.activations import Sigmoid
 from engine.costs import Cost, get_cost
 from engine.network import Network
 
@@ -32,7 +33,11 @@ Array = NDArray[np.float64]
 
 def weighted_input(w: Array, a_prev: Array, b: Array) -> Array:
     """Eq. 25: z^l = w^l a^{l−1} + b^l, for every example (row) of a_prev."""
-    return a_prev @ w.T + b
+    # np.dot dispatches faster than the @ gufunc on small matrices (same BLAS
+    # call, same numbers); the bias is added in place, sparing a temporary.
+    z: Array = np.dot(a_prev, w.T)
+    z += b
+    return z
 
 
 def output_error(nabla_a: Array, sigma_prime_L: Array) -> Array:
@@ -42,17 +47,28 @@ def output_error(nabla_a: Array, sigma_prime_L: Array) -> Array:
 
 def backpropagate_error(w_next: Array, delta_next: Array, sigma_prime_l: Array) -> Array:
     """BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ σ'(z^l), for every example (row)."""
-    return (delta_next @ w_next) * sigma_prime_l
+    delta: Array = np.dot(delta_next, w_next)
+    delta *= sigma_prime_l
+    return delta
 
 
 def nabla_b_of(delta: Array) -> Array:
     """BP3: ∂C/∂b^l_j = δ^l_j, averaged over the examples of the batch."""
-    return np.asarray(delta.mean(axis=0))
+    # The sum and division of ndarray.mean, without its Python-level overhead.
+    nabla_b: Array = np.add.reduce(delta, axis=0)
+    if delta.shape[0] > 1:
+        nabla_b /= delta.shape[0]
+    return nabla_b
 
 
 def nabla_w_of(delta: Array, a_prev: Array) -> Array:
     """BP4: ∂C/∂w^l_jk = a^{l−1}_k δ^l_j, averaged over the batch: (1/m) Δ^T A^{l−1}."""
-    return np.asarray((delta.T @ a_prev) / delta.shape[0])
+    m = delta.shape[0]
+    # Dividing the m × n_l matrix Δ before the product costs m·n_l divisions
+    # instead of n_l·n_{l−1} (a 30 × 784 gradient from a batch of 10: 300
+    # against 23,520); the result differs from dividing afterwards by rounding only.
+    nabla_w: Array = np.dot((delta / m).T if m > 1 else delta.T, a_prev)
+    return nabla_w
 
 
 # --- the passes ----------------------------------------------------------------
@@ -94,13 +110,38 @@ class Gradients:
 
 
 def as_batch(x: Sequence[Sequence[float]] | Array, width: int, name: str) -> Array:
-    """A 2-D float64 array of m rows of ``width``; a single example may be 1-D."""
-    arr = np.array(x, dtype=np.float64)
+    """A 2-D float64 array of m rows of ``width``; a single example may be 1-D.
+
+    A float64 array is used as it is, not copied: nothing here writes into
+    its inputs, and a batch of 1000 MNIST images is 6 MB to copy.
+    """
+    arr = np.asarray(x, dtype=np.float64)
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] == 0:
         raise ValueError(f"{name}: expected m ≥ 1 rows of {width} numbers, got shape {arr.shape}")
     return arr
+
+
+def _sigmoid(z: Array) -> Array:
+    """activations.sigmoid(z), bit for bit, in 6 NumPy calls instead of 11.
+
+    The same formula, e^{min(z,0)} / (1 + e^{−|z|}), with −|z| from one
+    copysign and the exponential taken in place: on the small layers of the
+    step-through the calls, not the arithmetic, are the cost.
+    """
+    e = np.copysign(z, -1.0)
+    np.exp(e, out=e)
+    numerator = np.where(z >= 0, 1.0, e)
+    e += 1.0
+    numerator /= e
+    return numerator
+
+
+def _mean_cost(cost_fn: Cost, a: Array, y: Array) -> float:
+    """cost_fn.fn(a, y), bit for bit: the mean of the per-example costs, summed
+    and divided as ndarray.mean does, without its Python-level overhead."""
+    return float(np.add.reduce(cost_fn.per_example(a, y)) / a.shape[0])
 
 
 def feedforward(net: Network, x: Array) -> ForwardPass:
@@ -110,7 +151,7 @@ def feedforward(net: Network, x: Array) -> ForwardPass:
     activations: list[Array] = [x]
     for w, b, act in zip(net.weights, net.biases, net.activations, strict=True):
         z = weighted_input(w, a, b)
-        a = act.fn(z)
+        a = _sigmoid(z) if type(act) is Sigmoid else act.fn(z)
         zs.append(z)
         activations.append(a)
     return ForwardPass(zs=zs, activations=activations)
@@ -135,19 +176,22 @@ def backprop(
         raise ValueError(f"targets: expected {X.shape[0]} rows, one per input, got {Y.shape[0]}")
 
     fwd = feedforward(net, X)
+    a_L = fwd.activations[-1]
     sigma_primes = [
         act.prime(z, a)
         for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)
     ]
-    nabla_a = cost_fn.nabla_a(fwd.activations[-1], Y)
-    deltas: list[Array] = [output_error(nabla_a, sigma_primes[-1])]
-    for i in range(len(net.weights) - 2, -1, -1):
-        deltas.insert(0, backpropagate_error(net.weights[i + 1], deltas[0], sigma_primes[i]))
+    nabla_a = cost_fn.nabla_a(a_L, Y)
+    n = len(net.weights)
+    deltas: list[Array] = [nabla_a] * n  # every slot is overwritten below, from L down
+    deltas[-1] = output_error(nabla_a, sigma_primes[-1])
+    for i in range(n - 2, -1, -1):
+        deltas[i] = backpropagate_error(net.weights[i + 1], deltas[i + 1], sigma_primes[i])
 
     nabla_b = [nabla_b_of(d) for d in deltas]
-    nabla_w = [nabla_w_of(d, a_prev) for d, a_prev in zip(deltas, fwd.activations[:-1], strict=True)]
+    nabla_w = [nabla_w_of(d, a_prev) for d, a_prev in zip(deltas, fwd.activations, strict=False)]
     return Gradients(
-        cost=cost_fn.fn(fwd.activations[-1], Y),
+        cost=_mean_cost(cost_fn, a_L, Y),
         nabla_w=nabla_w,
         nabla_b=nabla_b,
         forward=fwd,
@@ -205,4 +249,4 @@ def backprop_per_example(
 def cost_of(net: Network, x: Array, y: Array, cost: str | Cost = "quadratic") -> float:
     """C = (1/m) Σ_x C_x after a plain forward pass."""
     cost_fn = get_cost(cost) if isinstance(cost, str) else cost
-    return cost_fn.fn(feedforward(net, x).activations[-1], y)
+    return _mean_cost(cost_fn, feedforward(net, x).activations[-1], y)

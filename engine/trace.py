@@ -20,6 +20,7 @@ Left out: rendering. The app turns steps into HTML and JSON.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,15 +34,27 @@ from engine.costs import Cost, get_cost
 from engine.network import Network
 from engine.sgd import gradient_descent
 
+try:  # an optional accelerator for Step.to_json; json does the same job without it
+    import orjson
+except ModuleNotFoundError:  # pragma: no cover - depends on the environment
+    orjson = None  # type: ignore[assignment]
+
 Array = NDArray[np.float64]
 StepKind = Literal["input", "feedforward", "output_error", "backpropagate", "gradients", "update"]
 Value = Array | tuple[Array, ...]
 
 
 def _frozen(arr: Array) -> Array:
+    """A read-only copy, for an array someone else may still change."""
     out = np.array(arr, dtype=np.float64, copy=True)
     out.setflags(write=False)
     return out
+
+
+def _owned(arr: Array) -> Array:
+    """An array made by this trace alone, made read-only without a copy."""
+    arr.setflags(write=False)
+    return arr
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,37 @@ class Step:
             "values": values,
             "scalars": dict(self.scalars),
         }
+
+    def to_json(self) -> str:
+        """The JSON text of ``to_dict()``, for one event of the stream.
+
+        With orjson installed (the ``bench`` extra) the arrays are written
+        straight from memory, about 20 times faster than ``tolist`` and
+        ``json.dumps``; without it, ``json.dumps(self.to_dict())``. Both parse
+        to the same numbers (only the spelling of exponents differs: 1e-5 and 1e-05).
+        """
+        if orjson is None:
+            return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        return orjson.dumps(
+            {
+                "index": self.index,
+                "kind": self.kind,
+                "equation": self.equation,
+                "layer": self.layer,
+                "title": self.title,
+                "values": dict(self.values),
+                "scalars": dict(self.scalars),
+            },
+            option=orjson.OPT_SERIALIZE_NUMPY,
+            default=_json_default,
+        ).decode()
+
+
+def _json_default(obj: object) -> object:
+    """What orjson cannot write itself: arrays that are not C-contiguous."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
 @dataclass(frozen=True)
@@ -105,9 +149,16 @@ def trace(
 ) -> Trace:
     """Run one iteration of backpropagation and gradient descent, recording every step."""
     cost_fn = get_cost(cost) if isinstance(cost, str) else cost
-    X = as_batch(x, net.sizes[0], "inputs")
-    Y = as_batch(y, net.sizes[-1], "targets")
+    # The caller's arrays stay theirs: copy x and y once. Every other array
+    # recorded below is fresh from this call, so it is frozen where it lies
+    # instead of copied (on [784, 30, 10] the copies cost as much as the pass).
+    X = _frozen(as_batch(x, net.sizes[0], "inputs"))
+    Y = _frozen(as_batch(y, net.sizes[-1], "targets"))
     g = backprop(net, X, Y, cost_fn)
+    for arr in (
+        *g.forward.zs, *g.forward.activations, g.nabla_a, *g.sigma_primes, *g.deltas, *g.nabla_w, *g.nabla_b
+    ):
+        arr.setflags(write=False)
     L = net.num_layers
     steps: list[Step] = []
 
@@ -119,10 +170,6 @@ def trace(
         values: dict[str, Value],
         scalars: dict[str, float] | None = None,
     ) -> None:
-        frozen = {
-            k: tuple(_frozen(m) for m in v) if isinstance(v, tuple) else _frozen(v)
-            for k, v in values.items()
-        }
         steps.append(
             Step(
                 index=len(steps),
@@ -130,8 +177,8 @@ def trace(
                 equation=equation,
                 layer=layer,
                 title=title,
-                values=MappingProxyType(frozen),
-                scalars=MappingProxyType(dict(scalars or {})),
+                values=MappingProxyType(values),
+                scalars=MappingProxyType(scalars or {}),
             )
         )
 
@@ -158,7 +205,7 @@ def trace(
             i + 2,
             f"Backpropagate the error: δ^{i + 2}",
             {
-                "w_next_T_delta_next": g.deltas[i + 1] @ net.weights[i + 1],
+                "w_next_T_delta_next": _owned(np.dot(g.deltas[i + 1], net.weights[i + 1])),
                 "sigma_prime": g.sigma_primes[i],
                 "delta": g.deltas[i],
             },
@@ -171,17 +218,17 @@ def trace(
             f"Gradient: ∂C/∂b^{i + 2} and ∂C/∂w^{i + 2}",
             {"nabla_b": g.nabla_b[i], "nabla_w": g.nabla_w[i]},
         )
-    updated = net.with_parameters(
-        [gradient_descent(w, nw, eta) for w, nw in zip(net.weights, g.nabla_w, strict=True)],
-        [gradient_descent(b, nb, eta) for b, nb in zip(net.biases, g.nabla_b, strict=True)],
-    )
+    # The step keeps these new arrays; the updated Network copies them for itself.
+    weights = tuple(_owned(gradient_descent(w, nw, eta)) for w, nw in zip(net.weights, g.nabla_w, strict=True))
+    biases = tuple(_owned(gradient_descent(b, nb, eta)) for b, nb in zip(net.biases, g.nabla_b, strict=True))
+    updated = net.with_parameters(weights, biases)
     cost_after = cost_of(updated, X, Y, cost_fn)
     add(
         "update",
         "eqs. 20–21",
         None,
         "Update: gradient descent with η",
-        {"weights": tuple(updated.weights), "biases": tuple(updated.biases)},
+        {"weights": weights, "biases": biases},
         {"eta": float(eta), "cost_before": g.cost, "cost_after": cost_after},
     )
     return Trace(
