@@ -10,7 +10,8 @@ import math
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+import anyio
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from app import __version__
 from app.errors import InputError
@@ -116,18 +117,26 @@ def trace_json(t: Traced) -> dict[str, object]:
     },
     summary="The trace as Server-Sent Events",
 )
-def trace_stream(t: Traced, request: Request) -> SlottedEventStream:
+def trace_stream(
+    t: Traced,
+    request: Request,
+    interval_ms: Annotated[
+        int, Query(ge=0, le=3000, description="Pause between steps, for clients that animate as they read.")
+    ] = 0,
+) -> SlottedEventStream:
     """One `step` event per step (its JSON as data), then a final `done` event; the stream ends there."""
     settings = request.app.state.settings
     return SlottedEventStream(
-        _step_events(t),
+        _step_events(t, interval_ms / 1000),
         stream_slot(request),
         send_timeout=settings.stream_send_timeout,
         max_seconds=settings.max_stream_seconds,
     )
 
 
-async def _step_events(t: Trace) -> AsyncIterator[bytes]:
+async def _step_events(t: Trace, interval: float) -> AsyncIterator[bytes]:
     for step in t.steps:
+        if interval and step.index:
+            await anyio.sleep(interval)
         yield sse("step", step.to_dict(), str(step.index))
     yield sse(FINAL_EVENT, {"steps": len(t.steps), "cost_before": t.cost_before, "cost_after": t.cost_after})
