@@ -24,7 +24,7 @@ from app.schemas import (
     TraceRequest,
     TraceResponse,
 )
-from app.slots import FINAL_EVENT, SlottedEventStream, sse, stream_slot
+from app.slots import FINAL_EVENT, SlottedEventStream, sse, sse_text, stream_slot
 from engine import Trace, backprop, trace
 
 
@@ -138,5 +138,5 @@ async def _step_events(t: Trace, interval: float) -> AsyncIterator[bytes]:
     for step in t.steps:
         if interval and step.index:
             await anyio.sleep(interval)
-        yield sse("step", step.to_dict(), str(step.index))
+        yield sse_text("step", step.to_json(), str(step.index))
     yield sse(FINAL_EVENT, {"steps": len(t.steps), "cost_before": t.cost_before, "cost_after": t.cost_after})

@@ -78,7 +78,12 @@ def stream_slot(request: Request) -> Slot:
 
 def sse(event: str, data: Any, ident: str | None = None) -> bytes:
     """One event in the wire format, its data as JSON."""
-    return format_sse_event(data_str=json.dumps(data), event=event, id=ident)
+    return sse_text(event, json.dumps(data), ident)
+
+
+def sse_text(event: str, json_text: str, ident: str | None = None) -> bytes:
+    """One event whose data is already JSON text."""
+    return format_sse_event(data_str=json_text, event=event, id=ident)
 
 
 async def within_time(
