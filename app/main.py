@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import __version__, api, instruments, training
+from app import __version__, api, instruments, pages, stream, training
 from app.errors import InputError, on_http_error, on_input_error, on_validation_error
 from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
@@ -31,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(InputError, on_input_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(stream.router)
     app.include_router(instruments.router)
     app.include_router(training.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

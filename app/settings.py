@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_runs: int = Field(512, ge=1, description="Runs kept in the run store.")
     run_ttl_seconds: float = Field(3600.0, gt=0, description="How long an unused run is kept.")
     stream_send_timeout: float = Field(5.0, gt=0, description="Seconds a stalled client may hold a stream.")
+    max_page_iterations: int = Field(1000, ge=0, description="Gradient steps a page permalink may replay.")
     max_gradcheck_parameters: int = Field(
         2000, ge=1, description="Parameters P of a network compared with finite differences (2P + 1 passes)."
     )

@@ -1,0 +1,194 @@
+// backprop-lens: the player of the step-through page.
+//
+// htmx does the requests and the swaps; this file only does what animation and
+// the controls need: play and pause (by opening and closing the step stream),
+// stepping, the keyboard, the speed, the inspector line under the diagram and
+// copying the permalink. No inline scripts: the page's CSP forbids them.
+//
+// Other scripts can follow the step: #run carries data-run-id and data-step,
+// and a "lens:step" event (detail: {runId, step, steps}) fires on #run after
+// every change.
+(() => {
+  "use strict";
+
+  let playing = false;
+  let speedMs = 700;
+
+  const $ = (id) => document.getElementById(id);
+  const run = () => $("run");
+  const num = (el, name) => Number(el?.dataset[name] ?? 0);
+
+  function current() {
+    const r = run();
+    return { id: r?.dataset.runId, step: num(r, "step"), steps: num(r, "steps") };
+  }
+
+  function setPlaying(on) {
+    playing = on;
+    const b = $("btn-play");
+    if (!b) return;
+    b.setAttribute("aria-pressed", on ? "true" : "false");
+    b.setAttribute("aria-label", on ? "Pause" : "Play");
+    run()?.classList.toggle("playing", on);
+  }
+
+  // After any swap into the page: copy the step shown into #run and the buttons.
+  function sync() {
+    const r = run();
+    const meta = $("step-meta");
+    if (!r || !meta) return;
+    const step = num(meta, "step");
+    const steps = num(meta, "steps");
+    const changed = r.dataset.step !== String(step);
+    r.dataset.step = String(step);
+    r.dataset.steps = String(steps);
+    $("btn-back").disabled = step <= 0;
+    $("btn-restart").disabled = step <= 0;
+    $("btn-forward").disabled = step >= steps - 1;
+    $("btn-end").disabled = step >= steps - 1;
+    const speed = $("speed");
+    if (speed && Number(speed.value) !== speedMs) {
+      speed.value = String(speedMs);
+      showSpeed();
+    }
+    if (changed) {
+      r.dispatchEvent(new CustomEvent("lens:step", { bubbles: true, detail: { runId: r.dataset.runId, step, steps } }));
+    }
+  }
+
+  function go(k) {
+    const { id, steps } = current();
+    if (!id) return;
+    stop();
+    const step = Math.max(0, Math.min(steps - 1, k));
+    htmx.ajax("GET", `/runs/${id}/steps/${step}`, { target: "#stage", swap: "innerMorph" });
+  }
+
+  function play() {
+    stop();
+    const { id, step, steps } = current();
+    const player = $("player");
+    if (!id || !player) return;
+    const from = step >= steps - 1 ? 0 : step + 1;
+    $("stream-status").hidden = true;
+    player.setAttribute("hx-sse:connect", `/runs/${id}/stream?from=${from}&interval=${speedMs}`);
+    player.setAttribute("hx-sse:close", "done");
+    player.setAttribute("hx-target", "#stage");
+    player.setAttribute("hx-swap", "innerMorph");
+    htmx.process(player);
+    setPlaying(true);
+  }
+
+  // Closing the stream: clean the player up (htmx aborts its fetch) and put a
+  // fresh one in its place, so the old stream's last events touch nothing.
+  function stop() {
+    const player = $("player");
+    if (player && player.hasAttribute("hx-sse:connect")) {
+      player.removeAttribute("hx-sse:connect");
+      htmx.process(player, true);
+      const fresh = document.createElement("div");
+      fresh.id = "player";
+      fresh.hidden = true;
+      player.replaceWith(fresh);
+    }
+    setPlaying(false);
+  }
+
+  function toggle() {
+    if (playing) stop();
+    else play();
+  }
+
+  function showSpeed() {
+    const out = $("speed-out");
+    if (out) out.textContent = `${(speedMs / 1000).toFixed(1)} s`;
+  }
+
+  const actions = {
+    "btn-restart": () => go(0),
+    "btn-back": () => go(current().step - 1),
+    "btn-play": toggle,
+    "btn-forward": () => go(current().step + 1),
+    "btn-end": () => go(current().steps - 1),
+    "btn-resume": play,
+  };
+
+  document.addEventListener("click", (e) => {
+    const target = e.target instanceof Element ? e.target.closest("button") : null;
+    if (!target) return;
+    if (target.id in actions) {
+      e.preventDefault();
+      actions[target.id]();
+    } else if (target.id === "btn-copy") {
+      const url = new URL(target.dataset.href, location.href).href;
+      const done = () => {
+        target.textContent = "Copied";
+        setTimeout(() => (target.textContent = "Copy link"), 1500);
+      };
+      navigator.clipboard?.writeText(url).then(done, () => prompt("Copy this link", url));
+    } else if (target.id === "btn-next" || target.id === "btn-apply") {
+      stop();
+    }
+  });
+
+  document.addEventListener("input", (e) => {
+    if (e.target.id !== "speed") return;
+    speedMs = Number(e.target.value);
+    showSpeed();
+    if (playing) play(); // reopen the stream at the new pace, from the step shown
+  });
+
+  const typing = (el) =>
+    el instanceof Element && (el.closest("input, textarea, select, [contenteditable]") || el.closest("#config-panel"));
+
+  document.addEventListener("keydown", (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey || typing(e.target) || !run()) return;
+    const onControl = e.target instanceof Element && e.target.closest("button, a, summary");
+    const keys = {
+      ArrowLeft: () => go(current().step - 1),
+      ArrowRight: () => go(current().step + 1),
+      Home: () => go(0),
+      End: () => go(current().steps - 1),
+    };
+    if (e.key === " " && !onControl) {
+      e.preventDefault();
+      toggle();
+    } else if (e.key in keys) {
+      e.preventDefault();
+      keys[e.key]();
+    }
+  });
+
+  // The inspector: the numbers of the neuron or edge under the pointer or the focus.
+  function inspect(e) {
+    const item = e.target instanceof Element ? e.target.closest("#diagram [data-info]") : null;
+    const out = $("inspect");
+    if (!item || !out) return;
+    document.querySelectorAll("#diagram .inspected").forEach((el) => el.classList.remove("inspected"));
+    item.classList.add("inspected");
+    out.textContent = item.dataset.info;
+  }
+  document.addEventListener("mouseover", inspect);
+  document.addEventListener("focusin", inspect);
+
+  document.addEventListener("htmx:after:swap", sync);
+  document.addEventListener("htmx:before:swap", (e) => {
+    // A new run replaces #run (and with it the player): nothing is playing then.
+    if (e.detail?.ctx?.target?.id === "run") setPlaying(false);
+  });
+  const fromPlayer = (e) => e.target instanceof Element && e.target === $("player");
+  document.addEventListener("done", (e) => {
+    if (fromPlayer(e)) setPlaying(false);
+  });
+  document.addEventListener("htmx:sse:close", (e) => {
+    if (fromPlayer(e)) setPlaying(false);
+  });
+  document.addEventListener("htmx:sse:error", (e) => {
+    if (!fromPlayer(e)) return;
+    const status = $("stream-status");
+    if (status) status.hidden = false;
+    stop();
+  });
+
+  document.addEventListener("DOMContentLoaded", sync);
+})();
