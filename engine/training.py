@@ -206,12 +206,15 @@ class TrainingSession:
 
     # --- the training loop -----------------------------------------------------------
 
-    def _publish(self, state: State, epoch: int, batch: int, busy: float, net: Network, message: str | None) -> None:
+    def _publish(
+        self, state: State, epoch: int, batch: int, busy: float, net: Network, message: str | None, paced: float = 0.0
+    ) -> None:
+        """Make a new report current; the time left extrapolates training and pacing time so far."""
         with self._lock:
             old = self._report
             report = Report(state, epoch, batch, old.batches_per_epoch, self.epochs, busy, None, net, message, 0)
             f = report.fraction
-            left = busy * (1.0 - f) / f if f > 0 and state not in FINAL_STATES else None
+            left = (busy + paced) * (1.0 - f) / f if f > 0 and state not in FINAL_STATES else None
             self._report = Report(
                 state, epoch, batch, old.batches_per_epoch, self.epochs, busy, left, net, message, old.version + 1
             )
@@ -232,7 +235,8 @@ class TrainingSession:
         d = self.data
         last_finite = self._net.copy()
         t0 = time.perf_counter()
-        waited = 0.0  # seconds paused or slowed down on purpose: not training time
+        waited = 0.0  # seconds paused: not training time, and not in the time-left estimate
+        paced = 0.0  # seconds slowed down on purpose (epoch_delay): not training time, but they recur
         last_publish = -math.inf
         epoch = batch = 0
         self._publish("running", 0, 0, 0.0, last_finite.copy(), None)
@@ -241,7 +245,7 @@ class TrainingSession:
         )
         for epoch, batch, batches, _ in steps:
             if batch == batches:
-                record = self._evaluate(epoch, time.perf_counter() - t0 - waited)
+                record = self._evaluate(epoch, time.perf_counter() - t0 - waited - paced)
                 if not (math.isfinite(record.cost) and _finite(self._net)):
                     message = divergence_message(epoch, record.cost, self.eta)
                     self._publish("diverged", epoch - 1, batches, record.seconds, last_finite, message)
@@ -255,17 +259,19 @@ class TrainingSession:
                 break
             now = time.perf_counter()
             if now - last_publish >= self.report_interval and _finite(self._net):
-                self._publish("running", epoch, batch, now - t0 - waited, self._net.copy(), None)
+                self._publish("running", epoch, batch, now - t0 - waited - paced, self._net.copy(), None, paced)
                 last_publish = now
-            if (batch == batches and self.epoch_delay > 0) or not self._running.is_set():
-                if not self._running.is_set():
-                    self._publish("paused", epoch, batch, now - t0 - waited, self._net.copy(), None)
-                    self._running.wait()
-                    last_publish = -math.inf
-                else:
-                    self._stop.wait(self.epoch_delay)
-                waited += time.perf_counter() - now
-        busy = time.perf_counter() - t0 - waited
+            if batch == batches and self.epoch_delay > 0:
+                pace_start = time.perf_counter()
+                self._stop.wait(self.epoch_delay)
+                paced += time.perf_counter() - pace_start
+            if not self._running.is_set():
+                pause_start = time.perf_counter()
+                self._publish("paused", epoch, batch, pause_start - t0 - waited - paced, self._net.copy(), None, paced)
+                self._running.wait()
+                waited += time.perf_counter() - pause_start
+                last_publish = -math.inf
+        busy = time.perf_counter() - t0 - waited - paced
         if self._stop.is_set():
             message = f"Training {self._stop_reason} in epoch {epoch} after mini-batch {batch}."
             net = self._net.copy() if _finite(self._net) else last_finite

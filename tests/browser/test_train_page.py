@@ -1,0 +1,216 @@
+"""The training page in Chromium: train XOR, watch the progress bar and the curve move, pause, inspect
+an example (its cost checked against POST /api/trace), digits' hidden-weight images, divergence."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from engine.datasets import generated
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("BACKPROP_LENS_SHOTS", "/tmp/backprop-lens-shots"))
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def train_server() -> Iterator[str]:
+    """uvicorn on a free loopback port in a subprocess, polled until it answers."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def train_browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def problems() -> list[str]:
+    """Console errors and failed responses of the test's page; a test may remove the ones it expects."""
+    return []
+
+
+@pytest.fixture
+def train_page(train_browser: Browser, train_server: str, problems: list[str]) -> Iterator[Page]:
+    context = train_browser.new_context(base_url=train_server, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+
+    def watch(msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            problems.append(msg.text)
+
+    page.on("console", watch)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    yield page
+    context.close()
+    assert problems == [], f"console errors (CSP violations, script errors): {problems}"
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def _points(page: Page, selector: str) -> int:
+    return int(page.eval_on_selector(selector, "el => el.getAttribute('points').split(' ').filter(Boolean).length"))
+
+
+def test_train_xor_pause_and_inspect(train_page: Page) -> None:
+    page = train_page
+    page.goto("/train")
+    expect(page.locator("a[href='/']").first).to_be_visible()
+    page.select_option("#f-dataset", "xor")
+    page.fill("#f-points", "80")
+    page.fill("#f-hidden", "4")
+    page.fill("#f-epochs", "600")
+    page.fill("#f-batch", "8")
+    page.fill("#f-eta", "2")
+    page.select_option("#f-delay", "20")
+    page.click("#train-start")
+
+    page.wait_for_function("() => document.getElementById('train-progress')?.value > 0", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('train-cost-line').getAttribute('points').length > 0")
+    before = _points(page, "#train-cost-line")
+    progress_before = float(page.eval_on_selector("#train-progress", "el => el.value"))
+    page.wait_for_function(
+        "n => document.getElementById('train-cost-line').getAttribute('points').split(' ').length > n",
+        arg=before + 3,
+        timeout=10_000,
+    )
+    assert float(page.eval_on_selector("#train-progress", "el => el.value")) > progress_before
+    assert page.get_attribute("#train-heat", "href", timeout=5000).startswith("data:image/png")  # type: ignore[union-attr]
+    expect(page.locator("#train-epoch")).to_contain_text("/ 600")
+    expect(page.locator("#train-left")).to_contain_text("left")
+
+    page.click("#train-pause")
+    expect(page.locator("#train-state")).to_have_text("paused", timeout=5000)
+    expect(page.locator("#train-resume")).to_be_visible()
+    paused_at = page.eval_on_selector("#train-progress", "el => el.value")
+    page.wait_for_timeout(400)
+    assert page.eval_on_selector("#train-progress", "el => el.value") == paused_at
+    _shot(page, "train-xor-paused.png")
+
+    page.fill("#i-index", "2")
+    page.click("#train-inspect-go")
+    expect(page.locator("#train-inspect-result")).to_be_visible()
+    shown = float(page.get_attribute("#train-inspect-cost", "title") or "nan")
+    # the same example through POST /api/trace with the network the page offers for download
+    href = page.get_attribute(".train-download", "href")
+    network = page.request.get(href or "").json()
+    data = generated("xor", 80, 0.1, 0.2, 0)
+    body = {
+        "network": network,
+        "cost": "cross_entropy",
+        "inputs": [data.x_train[2].tolist()],
+        "targets": [data.y_train[2].tolist()],
+        "eta": 2.0,
+    }
+    api = page.request.post("/api/trace", data=body).json()
+    assert shown == pytest.approx(api["cost_before"], rel=1e-12)
+    _shot(page, "train-xor-inspect.png")
+
+    page.click("#train-resume")
+    expect(page.locator("#train-state")).not_to_have_text("paused", timeout=5000)
+    page.click("#train-stop")
+    expect(page.locator("#train-state")).to_have_text("stopped", timeout=5000)
+    expect(page.locator("#train-message")).to_contain_text("stopped by you")
+
+
+def test_digits_show_hidden_weights_and_bp4_images(train_page: Page) -> None:
+    page = train_page
+    page.goto("/train")
+    page.select_option("#f-dataset", "digits")
+    page.fill("#f-hidden", "30")
+    page.fill("#f-epochs", "5")
+    page.fill("#f-batch", "10")
+    page.fill("#f-eta", "1")
+    page.click("#train-start")
+    expect(page.locator("#train-state")).to_have_text("finished", timeout=20_000)
+    expect(page.locator("canvas.train-neuron")).to_have_count(30)
+    # a drawn 8×8 canvas has coloured (not blank) pixels
+    alpha = page.eval_on_selector(
+        "canvas.train-neuron", "c => Array.from(c.getContext('2d').getImageData(0, 0, 8, 8).data).filter((v, i) => i % 4 === 3 && v > 0).length"
+    )  # fmt: skip
+    assert alpha == 64
+    page.select_option("#i-split", "test")
+    page.fill("#i-index", "7")
+    page.click("#train-inspect-go")
+    expect(page.locator(".train-grad")).to_have_count(30)
+    expect(page.locator("#train-inspect-result")).to_contain_text("BP4")
+    _shot(page, "train-digits.png")
+
+
+def test_divergence_is_shown(train_page: Page) -> None:
+    page = train_page
+    page.goto("/train")
+    page.select_option("#f-activation", "linear")
+    page.select_option("#f-output", "linear")
+    page.select_option("#f-cost", "quadratic")
+    page.fill("#f-eta", "500")
+    page.fill("#f-epochs", "50")
+    page.click("#train-start")
+    expect(page.locator("#train-state")).to_have_text("diverged", timeout=10_000)
+    expect(page.locator("#train-message")).to_contain_text("Training diverged in epoch")
+    expect(page.locator("#train-message")).to_contain_text("too large")
+
+
+def test_a_bad_field_is_named_and_the_run_stays(train_page: Page, problems: list[str]) -> None:
+    page = train_page
+    page.goto("/train")
+    page.fill("#f-epochs", "3")
+    page.click("#train-start")
+    expect(page.locator("#train-state")).to_have_text("finished", timeout=10_000)
+    page.fill("#f-hidden", "4,x")
+    page.click("#train-start")
+    expect(page.locator("#train-errors")).to_contain_text("hidden: 'x' is not a whole number")
+    expect(page.locator("#train-state")).to_have_text("finished")
+    expected = [p for p in problems if "422" in p]
+    assert len(expected) == 2, problems  # the response and the console's note of it
+    problems[:] = [p for p in problems if p not in expected]
