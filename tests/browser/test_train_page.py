@@ -174,11 +174,14 @@ def test_digits_show_hidden_weights_and_bp4_images(train_page: Page) -> None:
     page.click("#train-start")
     expect(page.locator("#train-state")).to_have_text("finished", timeout=20_000)
     expect(page.locator("canvas.train-neuron")).to_have_count(30)
-    # a drawn 8×8 canvas has coloured (not blank) pixels
-    alpha = page.eval_on_selector(
-        "canvas.train-neuron", "c => Array.from(c.getContext('2d').getImageData(0, 0, 8, 8).data).filter((v, i) => i % 4 === 3 && v > 0).length"
-    )  # fmt: skip
-    assert alpha == 64
+    # neuron 1's 8×8 image: every pixel drawn, blue where its weight is negative, orange where positive
+    rgba = page.eval_on_selector(
+        "canvas.train-neuron", "c => Array.from(c.getContext('2d').getImageData(0, 0, 8, 8).data)"
+    )
+    href = page.get_attribute(".train-download", "href")
+    w = page.request.get(href or "").json()["weights"][0][0]
+    assert len(w) == 64 and all(rgba[4 * k + 3] == 255 for k in range(64))
+    assert all((rgba[4 * k + 2] > rgba[4 * k]) == (v < 0) for k, v in enumerate(w) if v != 0)
     page.select_option("#i-split", "test")
     page.fill("#i-index", "7")
     page.click("#train-inspect-go")
