@@ -12,6 +12,7 @@ parses, validates, keeps a bounded set of runs and renders.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import secrets
 import time
@@ -20,7 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from threading import Lock
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -42,6 +43,7 @@ templates = Jinja2Templates(directory=_S.templates_dir)
 GRID = 40  # cells per side of the decision-boundary heat map
 STREAM_POLL_SECONDS = 0.05
 STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
+STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
 UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its training slot this long
 
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -340,6 +342,27 @@ def inspect(request: Request, run: RunDep, fields: Form) -> Response:
     return _render(request, "train/inspect.html", _inspect_context(run, form, t))
 
 
+def step_through_link(t: Trace, x: list[float], y: list[float]) -> str | None:
+    """A permalink to the step-through page ("/") for this network and example, if it is short enough.
+
+    It carries the page's form texts: sizes, activations, cost, x, y, η and the weights as JSON.
+    """
+    net = t.network
+    query = urlencode(
+        {
+            "sizes": ", ".join(str(n) for n in net.sizes),
+            "activation": ", ".join(net.activation_names),
+            "cost": t.cost,
+            "x": ", ".join(repr(v) for v in x),
+            "y": ", ".join(repr(v) for v in y),
+            "eta": repr(t.eta),
+            "weights": json.dumps([w.tolist() for w in net.weights]),
+            "biases": json.dumps([b.tolist() for b in net.biases]),
+        }
+    )
+    return f"/?{query}" if len(query) <= STEP_THROUGH_LINK_CHARS else None
+
+
 def _inspect_context(run: Run, form: InspectForm, t: Trace) -> dict[str, Any]:
     g = t.gradients
     output = g.forward.activations[-1]
@@ -352,13 +375,16 @@ def _inspect_context(run: Run, form: InspectForm, t: Trace) -> dict[str, Any]:
         deltas = g.deltas[0][0].tolist()
         image_rows = [(j, d, r) for j, (d, r) in enumerate(zip(deltas, rows, strict=True))]
         scale = max((abs(v) for r in rows for v in r), default=0.0) or 1.0
+    x = t.steps[0].values["a"]
+    assert not isinstance(x, tuple)
     return {
         "run": run,
         "form": form,
         "trace": t,
-        "x": t.steps[0].values["a"],
+        "x": x,
         "output": output[0].tolist(),
         "target": target[0].tolist(),
+        "step_through": step_through_link(t, x[0].tolist(), target[0].tolist()),
         "predicted": run.data.classes[int(classify(output)[0])],
         "actual": run.data.classes[int(classify(target)[0])],
         "layers": [

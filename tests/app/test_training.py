@@ -8,6 +8,7 @@ import re
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from app import training
 from app.cli import main as cli_main
+from app.page_schemas import parse_form
 from engine import Network, backprop_per_example
 from engine.datasets import digits, generated
 from engine.sgd import SGD
@@ -172,6 +174,24 @@ def test_inspect_a_digit_shows_bp4_images(client: TestClient) -> None:
     values = [float(v) for v in re.findall(r"<title>([^<]+)</title>", cells)]
     np.testing.assert_allclose(values, nabla_w[0][0], rtol=1e-3, atol=1e-12)
     assert str(int(y.argmax())) in re.search(r"target <b>(\d)</b>", html).group(1)  # type: ignore[union-attr]
+    assert 'id="train-step-through"' not in html and "too large to pass to the step-through" in html
+
+
+def test_inspect_links_to_the_step_through_with_the_current_weights(client: TestClient) -> None:
+    run_id = start(client, epochs="5")
+    read_events(client, run_id)
+    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "index": "3"}).text
+    match = re.search(r'id="train-step-through" class="train-step-through" href="([^"]+)"', html)
+    assert match is not None
+    link = match.group(1).replace("&amp;", "&")
+    query = dict(parse_qsl(urlsplit(link).query))
+    page = parse_form(query, 8, 0)  # the step-through page's own reading of its permalink
+    network = client.get(f"/train/runs/{run_id}/network.json").json()
+    assert page.request.network.weights == network["weights"] and page.request.network.biases == network["biases"]
+    data = generated("xor", 40, 0.1, 0.25, 3)
+    assert page.request.inputs == [data.x_train[3].tolist()] and page.request.targets == [data.y_train[3].tolist()]
+    assert page.request.cost == "cross_entropy" and page.request.eta == 2.0
+    assert client.get(link).status_code == 200
 
 
 @pytest.mark.parametrize(

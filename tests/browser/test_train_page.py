@@ -1,73 +1,21 @@
 """The training page in Chromium: train XOR, watch the progress bar and the curve move, pause, inspect
-an example (its cost checked against POST /api/trace), digits' hidden-weight images, divergence."""
+an example (its cost checked against POST /api/trace) and open it in the step-through, digits'
+hidden-weight images, divergence. The server and the browser come from tests/browser/conftest.py."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from engine.datasets import generated
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("BACKPROP_LENS_SHOTS", "/tmp/backprop-lens-shots"))
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def train_server() -> Iterator[str]:
-    """uvicorn on a free loopback port in a subprocess, polled until it answers."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("the server did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def train_browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -77,8 +25,8 @@ def problems() -> list[str]:
 
 
 @pytest.fixture
-def train_page(train_browser: Browser, train_server: str, problems: list[str]) -> Iterator[Page]:
-    context = train_browser.new_context(base_url=train_server, viewport={"width": 1280, "height": 900})
+def train_page(chromium: Browser, live_server: str, problems: list[str]) -> Iterator[Page]:
+    context = chromium.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     page = context.new_page()
 
     def watch(msg: ConsoleMessage) -> None:
@@ -161,6 +109,11 @@ def test_train_xor_pause_and_inspect(train_page: Page) -> None:
     page.click("#train-stop")
     expect(page.locator("#train-state")).to_have_text("stopped", timeout=5000)
     expect(page.locator("#train-message")).to_contain_text("stopped by you")
+
+    link = page.get_attribute("#train-step-through", "href")
+    assert link is not None and link.startswith("/?")
+    response = page.goto(link)
+    assert response is not None and response.status == 200
 
 
 def test_digits_show_hidden_weights_and_bp4_images(train_page: Page) -> None:
