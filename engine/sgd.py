@@ -123,10 +123,11 @@ def mini_batches(
     batches = (n + mini_batch_size - 1) // mini_batch_size
     for epoch in range(1, epochs + 1):
         order: NDArray[np.intp] = rng.permutation(n)
+        X_epoch, Y_epoch = X[order], Y[order]  # one shuffled copy per epoch; mini-batches are views of it
         for k in range(batches):
-            idx = order[k * mini_batch_size : (k + 1) * mini_batch_size]
-            sgd_step(net, X[idx], Y[idx], eta, cost_fn)
-            yield epoch, k + 1, batches, idx
+            part = slice(k * mini_batch_size, (k + 1) * mini_batch_size)
+            sgd_step(net, X_epoch[part], Y_epoch[part], eta, cost_fn)
+            yield epoch, k + 1, batches, order[part]
 
 
 def SGD(  # noqa: N802 - the book's name
