@@ -169,7 +169,7 @@ def _parse_fields(form: Mapping[str, str], max_layers: int, max_iterations: int)
     text = form.get("iteration", "").strip()
     if text:
         if not text.isdigit() or int(text) > max_iterations:
-            errors["iteration"] = f"iteration: a whole number from 0 to {max_iterations}, got {text!r}"
+            errors["form"] = f"iteration: a whole number from 0 to {max_iterations}, got {text!r}"
         else:
             iteration = int(text)
     if errors:

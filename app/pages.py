@@ -67,20 +67,20 @@ def _is_htmx(request: Request) -> bool:
 def compute(page: PageRequest) -> Trace:
     """The trace of the configuration after ``page.iteration`` gradient steps; FormError if it overflows."""
     req = page.request
-    if page.iteration:
-        net = req.network.build()
-        # Diverging updates (a large η) may overflow on the way; the final trace reports it.
-        with np.errstate(all="ignore"):
-            for _ in range(page.iteration):
-                net = update_mini_batch(net, req.inputs, req.targets, req.eta, req.cost)
-        spec = NetworkSpec.model_construct(
-            sizes=net.sizes,
-            activation=req.network.activation_list(),
-            weights=[w.tolist() for w in net.weights],
-            biases=[b.tolist() for b in net.biases],
-        )
-        req = req.model_copy(update={"network": spec})
     try:
+        if page.iteration:
+            net = req.network.build()
+            # Diverging updates (a large η) overflow on the way: the engine refuses the non-finite network.
+            with np.errstate(all="ignore"):
+                for _ in range(page.iteration):
+                    net = update_mini_batch(net, req.inputs, req.targets, req.eta, req.cost)
+            spec = NetworkSpec.model_construct(
+                sizes=net.sizes,
+                activation=req.network.activation_list(),
+                weights=[w.tolist() for w in net.weights],
+                biases=[b.tolist() for b in net.biases],
+            )
+            req = req.model_copy(update={"network": spec})
         return run_trace(req)
     except (InputError, ValueError) as e:
         message = e.message if isinstance(e, InputError) else str(e)
