@@ -181,6 +181,7 @@ class NudgeResult(BaseModel):
     predicted: float = Field(description="δ^l_j Δz, the linear estimate.")
     actual: float = Field(description="C_x with z^l_j + Δz minus C_x, from a forward pass.")
     ratio: float | None = Field(description="actual / predicted; null when the prediction is 0.")
+    linear_error: float = Field(description="|actual − predicted| / max(|actual|, |predicted|).")
 
 
 class DemonResponse(BaseModel):
@@ -201,7 +202,9 @@ class DemonResponse(BaseModel):
             z=d.z,
             delta=d.delta,
             cost=d.cost,
-            nudges=[NudgeResult(dz=n.dz, predicted=n.predicted, actual=n.actual, ratio=n.ratio) for n in d.nudges],
+            nudges=[NudgeResult(
+                    dz=n.dz, predicted=n.predicted, actual=n.actual, ratio=n.ratio, linear_error=n.linear_error
+                ) for n in d.nudges],
         )
 
 
@@ -486,6 +489,8 @@ class LinearNetworkRequest(SingleExampleRequest):
     @model_validator(mode="after")
     def _check_size(self) -> LinearNetworkRequest:
         _check_widths(self.network, 2, _S.max_matrix_form_width, "the linear-network exercise")
+        if self.cost != "quadratic":
+            raise ValueError("cost: the linear-network exercise needs the quadratic cost (linear outputs leave (0, 1))")
         return self
 
 

@@ -40,6 +40,12 @@ class Nudge:
         """actual / predicted, None when the prediction is exactly 0."""
         return None if self.predicted == 0.0 else self.actual / self.predicted
 
+    @property
+    def linear_error(self) -> float:
+        """|actual − predicted| / max(|actual|, |predicted|): 0 where the linear estimate is exact."""
+        scale = max(abs(self.actual), abs(self.predicted))
+        return 0.0 if scale == 0.0 else abs(self.actual - self.predicted) / scale
+
 
 @dataclass(frozen=True)
 class Demon:

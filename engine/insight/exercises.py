@@ -133,6 +133,8 @@ def linear_network(
 ) -> LinearNetwork:
     """Eq. 35 with every Σ' = I: δ^l = (w^{l+1})^T … (w^L)^T ∇_aC, beside BP1/BP2's δ^l."""
     cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    if cost_fn.name == "cross_entropy":
+        raise ValueError("cost: cross-entropy needs outputs in (0, 1); linear neurons do not keep them there")
     linear = as_linear(net)
     X, Y = single_example(linear, x, y, example)
     g = backprop(linear, X, Y, cost_fn)

@@ -45,19 +45,22 @@ def per_example_nabla_w(delta: Array, a_prev: Array) -> Array:
     return np.asarray(np.einsum("xj,xk->xjk", delta, a_prev))
 
 
-def example_batch(x: Array, y: Array, m: int, seed: int = 0) -> tuple[Array, Array]:
+def example_batch(
+    x: Sequence[float] | Array, y: Sequence[float] | Array, m: int, seed: int = 0
+) -> tuple[Array, Array]:
     """A mini-batch of m examples: the given (x, y) first, then m − 1 drawn from a seeded generator.
 
     The extra inputs are uniform on [−1, 1] and the extra targets uniform on [0, 1], so they
-    suit every cost the engine has.
+    suit every cost the engine has; they are rounded to two decimals, short enough for a
+    person to read and edit.
     """
     X = np.asarray(x, dtype=np.float64).reshape(1, -1)
     Y = np.asarray(y, dtype=np.float64).reshape(1, -1)
     if m < 1:
         raise ValueError(f"m: expected at least 1 example, got {m}")
     rng = np.random.default_rng(seed)
-    extra_x = rng.uniform(-1.0, 1.0, (m - 1, X.shape[1]))
-    extra_y = rng.uniform(0.0, 1.0, (m - 1, Y.shape[1]))
+    extra_x = np.round(rng.uniform(-1.0, 1.0, (m - 1, X.shape[1])), 2)
+    extra_y = np.round(rng.uniform(0.0, 1.0, (m - 1, Y.shape[1])), 2)
     return np.vstack([X, extra_x]), np.vstack([Y, extra_y])
 
 

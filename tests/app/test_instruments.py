@@ -154,6 +154,7 @@ def test_saturation_names_neurons_from_one(client: TestClient, worked: dict[str,
         ("matrix-form", {"layer": 1}, "layer"),
         ("saturation", {"sigma_prime_threshold": 0}, "sigma_prime_threshold"),
         ("gradcheck", {"epsilon": 1.0}, "epsilon"),
+        ("linear-network", {"cost": "cross_entropy"}, "cost"),
     ],
 )
 def test_bad_requests_name_the_field(client: TestClient, worked: dict[str, Any], route: str,

@@ -172,6 +172,8 @@ def test_demon_actual_change_is_a_nudged_forward_pass(sizes: list[int], layer: i
         nudged = cost_x(net, x, y, at=(layer, j), dz=n.dz)
         assert n.actual == pytest.approx(nudged - base, abs=1e-13)
         assert n.predicted == pytest.approx(d.delta * n.dz, rel=1e-15)
+        gap = abs((nudged - base) - d.delta * n.dz) / max(abs(nudged - base), abs(d.delta * n.dz))
+        assert n.linear_error == pytest.approx(gap, rel=1e-6, abs=1e-9)
     small = d.nudges[2]
     assert small.ratio is not None and small.ratio == pytest.approx(1.0, abs=1e-3)
     big = d.nudges[-1]
@@ -428,3 +430,9 @@ def test_example_batch_keeps_the_example_first_and_is_seeded() -> None:
     np.testing.assert_array_equal(X, X2)
     np.testing.assert_array_equal(Y, Y2)
     assert not np.array_equal(X, example_batch(x, y, 4, seed=4)[0])
+
+
+def test_linear_network_refuses_cross_entropy() -> None:
+    net, X, Y = random_case([2, 3, 2], seed=0)
+    with pytest.raises(ValueError, match="cross-entropy"):
+        linear_network(net, X, Y, "cross_entropy")

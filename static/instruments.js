@@ -1,0 +1,108 @@
+// The instruments panel: tabs (click or arrow keys), loading a tab's fragment the first time it
+// is shown, remembering the open tab across runs, and marking the diagram for the open
+// instrument (saturated and quiet neurons, the strongest paths). No inline handlers: the CSP
+// allows scripts from /static only, so everything is wired here by event delegation.
+(function () {
+  "use strict";
+  if (window.backpropLensInstruments) return; // htmx re-runs this script when #run is swapped
+  window.backpropLensInstruments = true;
+
+  var KEY = "backprop-lens:instrument";
+  var MARKS = ["instrument-saturated", "instrument-quiet", "instrument-path"];
+
+  function remembered() {
+    try { return window.sessionStorage.getItem(KEY); } catch (e) { return null; }
+  }
+
+  function remember(name) {
+    try { window.sessionStorage.setItem(KEY, name); } catch (e) { /* private mode: forget */ }
+  }
+
+  function tabs(panel) {
+    return Array.prototype.slice.call(panel.querySelectorAll('[role="tab"]'));
+  }
+
+  function select(tab, focus) {
+    var panel = tab.closest(".instruments");
+    tabs(panel).forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+      var section = document.getElementById(t.getAttribute("aria-controls"));
+      if (section) section.hidden = !on;
+    });
+    if (focus) tab.focus();
+    remember(tab.dataset.instrument);
+    var form = document.getElementById("form-" + tab.dataset.instrument);
+    if (form && window.htmx) window.htmx.trigger(form, "instrument-show");
+    mark();
+  }
+
+  function openInstrument() {
+    var tab = document.querySelector('.instruments [role="tab"][aria-selected="true"]');
+    return tab ? tab.dataset.instrument : null;
+  }
+
+  // Marks on the step-through diagram (#net), for the open instrument only. The diagram is
+  // re-rendered at every step, so the marks are put back after every change of the page.
+  function mark() {
+    var net = document.getElementById("net");
+    if (!net) return;
+    MARKS.forEach(function (cls) {
+      Array.prototype.forEach.call(net.querySelectorAll("." + cls), function (el) { el.classList.remove(cls); });
+    });
+    var open = openInstrument();
+    var add = function (ids, cls) {
+      (ids || "").split(" ").forEach(function (id) {
+        var el = id && document.getElementById(id);
+        if (el && net.contains(el)) el.classList.add(cls);
+      });
+    };
+    var result;
+    if (open === "saturation" && (result = document.getElementById("saturation-result"))) {
+      add(result.dataset.saturated, "instrument-saturated");
+      add(result.dataset.quiet, "instrument-quiet");
+    } else if (open === "paths" && (result = document.getElementById("paths-result"))) {
+      add(result.dataset.edges, "instrument-path");
+    }
+  }
+
+  function init(root) {
+    var panels = root.querySelectorAll ? root.querySelectorAll(".instruments:not([data-ready])") : [];
+    Array.prototype.forEach.call(panels, function (panel) {
+      panel.setAttribute("data-ready", "");
+      var name = remembered();
+      var tab = name && panel.querySelector('[role="tab"][data-instrument="' + name + '"]');
+      if (tab && tab.getAttribute("aria-selected") !== "true") select(tab, false);
+    });
+  }
+
+  document.addEventListener("click", function (e) {
+    var tab = e.target.closest && e.target.closest('.instruments [role="tab"]');
+    if (tab) select(tab, false);
+  });
+
+  document.addEventListener("keydown", function (e) {
+    var tab = e.target.closest && e.target.closest('.instruments [role="tab"]');
+    if (!tab) return;
+    var all = tabs(tab.closest(".instruments"));
+    var i = all.indexOf(tab);
+    var next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: all.length - 1 }[e.key];
+    if (next === undefined) return;
+    e.preventDefault();
+    select(all[(next + all.length) % all.length], true);
+  });
+
+  var pending = false;
+  new MutationObserver(function () {
+    if (pending) return;
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; mark(); init(document); });
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { init(document); });
+  } else {
+    init(document);
+  }
+})();
