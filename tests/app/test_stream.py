@@ -33,9 +33,7 @@ def parse(lines: Iterator[str]) -> list[Event]:
         if line == "":
             if data or kind:
                 events.append(Event(kind or "message", ident, "\n".join(data)))
-            kind: str = ""
-    ident: str | None = None
-    data: list[str] = []
+            kind, ident, data = "", None, []
         elif line.startswith(":"):
             continue
         else:
