@@ -1,0 +1,159 @@
+"""``backprop-lens bench`` and ``python -m bench``: run the benchmarks, print the table, write JSON.
+
+The engine is measured in a subprocess per thread setting, since the BLAS and
+PyTorch thread counts must be fixed before NumPy is imported: first one thread
+for every library (the figures the targets apply to: on two shared cores two
+libraries' thread pools in one process fight each other), then the libraries'
+own defaults. ``--quick`` runs two gradient cases, one thread only, short
+samples and a short server load: seconds, not minutes, for CI to prove that
+the command works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.report import Row, server_rows, table, worker_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+REPORTED_ENVIRONMENT = (
+    *THREAD_VARIABLES,
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_MMAP_THRESHOLD_",
+)
+WORKER_TIMEOUT = 1800.0
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="a reduced set in seconds (what CI runs)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON to FILE")
+    p.add_argument(
+        "--skip",
+        action="append",
+        choices=["default-threads", "server"],
+        default=[],
+        help="leave out a part (may be repeated)",
+    )
+
+
+def worker_environment(threads: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env["JAX_PLATFORMS"] = "cpu"
+    if threads == "one":
+        env |= {name: "1" for name in THREAD_VARIABLES}
+        env["XLA_FLAGS"] = " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), ONE_THREAD_XLA) if f)
+    return env
+
+
+def run_worker(threads: str, quick: bool) -> dict[str, Any]:
+    """``bench.worker`` in a fresh interpreter with the thread variables of ``threads``."""
+    cmd = [sys.executable, "-m", "bench.worker", "--threads", threads, *(["--quick"] if quick else [])]
+    done = subprocess.run(
+        cmd, cwd=ROOT, env=worker_environment(threads), capture_output=True, text=True, timeout=WORKER_TIMEOUT
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def cpu_model() -> str:
+    if shutil.which("lscpu"):
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine(workers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": workers[0]["numpy"] if workers else None,
+        "blas": {w["threads"]: w["blas"] for w in workers},
+        "environment": {k: os.environ[k] for k in REPORTED_ENVIRONMENT if k in os.environ},
+    }
+
+
+def describe(m: dict[str, Any]) -> str:
+    lines = [
+        f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; {m['platform']}",
+        f"Python {m['python']}, NumPy {m['numpy']}",
+    ]
+    for threads, pools in m["blas"].items():
+        shown = "; ".join(
+            f"{p.get('internal_api') or p.get('name')} {p.get('version') or ''} "
+            f"{p.get('architecture') or ''} threads={p.get('num_threads')}".replace("  ", " ")
+            for p in pools
+        )
+        lines.append(f"thread pools ({threads}): {shown}")
+    env = m["environment"]
+    lines.append(
+        "environment: "
+        + (", ".join(f"{k}={v}" for k, v in env.items()) if env else "no thread, OpenBLAS or malloc variables set")
+    )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = ["one"] if args.quick or "default-threads" in args.skip else ["one", "default"]
+    workers = [run_worker(threads, args.quick) for threads in settings]
+    rows: list[Row] = [r for w in workers for r in worker_rows(w)]
+    server: dict[str, Any] | None = None
+    if "server" not in args.skip:
+        from bench.server import measure_server
+
+        server = measure_server(args.quick)
+        rows += server_rows(server)
+    m = machine(workers)
+    print(describe(m))
+    print()
+    print(table(rows))
+    if args.json is not None:
+        document = {
+            "quick": bool(args.quick),
+            "machine": m,
+            "rows": [r.as_dict() for r in rows],
+            "raw": {"workers": workers, "server": server},
+        }
+        args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0
+
+
+try:
+    from app.cli import command
+except ImportError:  # pragma: no cover - the bench runs without the app's console script
+    pass
+else:
+    command("bench", "measure the engine, the API and the page against baselines", configure)(run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Measure the engine, the API and the page against baselines."
+    )
+    configure(parser)
+    return run(parser.parse_args(argv))

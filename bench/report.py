@@ -1,0 +1,329 @@
+"""The measurements as rows: medians, ratios against the baselines of the same run, and the issue's targets.
+
+Every ratio is oriented so that the target reads as the issue states it:
+"loop ÷ matrix ≥ 10×" means the matrix form is at least ten times faster;
+"matrix ÷ floor ≤ 1.3×" means within 1.3 times the arithmetic floor.
+
+Left out: measuring anything (``bench.worker``, ``bench.server``).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SMALL = ([2, 3, 2], [2, 4, 4, 1])
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    test: Callable[[float], bool]
+
+    @staticmethod
+    def at_least(x: float) -> Target:
+        return Target(f"≥ {x:g}×", lambda r: operator.ge(r, x))
+
+    @staticmethod
+    def at_most(x: float, unit: str = "×") -> Target:
+        return Target(f"≤ {x:g}{unit}", lambda r: operator.le(r, x))
+
+
+@dataclass(frozen=True)
+class Row:
+    section: str
+    case: str
+    measure: str
+    value: float | None
+    unit: str
+    ratio: float | None = None
+    target: str | None = None
+    met: bool | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def row(
+    section: str,
+    case: str,
+    measure: str,
+    value: float | None,
+    unit: str,
+    ratio: float | None = None,
+    target: Target | None = None,
+    note: str = "",
+    judged: float | None = None,
+) -> Row:
+    """A row; the target is judged on ``judged`` when given, else on the ratio."""
+    subject = judged if judged is not None else ratio
+    met = None if target is None or subject is None else target.test(subject)
+    return Row(section, case, measure, value, unit, ratio, target.text if target else None, met, note)
+
+
+def case_name(sizes: list[int], m: int) -> str:
+    return f"{sizes} m={m}"
+
+
+def gradient_targets(sizes: list[int], m: int) -> dict[str, Target]:
+    targets: dict[str, Target] = {}
+    if sizes == [784, 30, 10] and m == 10:
+        targets |= {"loop": Target.at_least(10), "floor": Target.at_most(3), "torch": Target.at_least(3)}
+    elif sizes == [784, 100, 10] and m == 100:
+        targets |= {"loop": Target.at_least(25), "floor": Target.at_most(1.3), "torch": Target.at_least(1.2)}
+    elif sizes == [784, 30, 10] and m == 1000:
+        targets |= {"floor": Target.at_most(1.3), "torch": Target.at_least(1.2)}
+    elif sizes in SMALL:
+        targets |= {"torch": Target.at_least(3), "jax": Target.at_least(1)}
+    return targets
+
+
+def worker_rows(result: dict[str, Any]) -> list[Row]:
+    """The engine's rows of one thread setting; targets apply to the one-thread run only."""
+    one = result["threads"] == "one"
+    section = "gradient, 1 thread" if one else "gradient, default threads"
+    rows: list[Row] = [
+        row(
+            section,
+            f"{result['gemm_size']}² GEMM",
+            "matrix-multiply rate",
+            result["gemm_flops_per_second"],
+            "flop/s",
+            note="float64, NumPy's BLAS; the floor below divides by it",
+        ),
+    ]
+    for case in result["cases"]:
+        name = case_name(case["sizes"], case["batch"])
+        t = case["seconds"]
+        targets = gradient_targets(case["sizes"], case["batch"]) if one else {}
+        matrix = t["matrix"]
+        rows.append(row(section, name, "per-example loop (baseline)", t["loop"], "s"))
+        rows.append(
+            row(section, name, "matrix form: loop ÷ matrix", matrix, "s", t["loop"] / matrix, targets.get("loop"))
+        )
+        for key in ("torch", "jax"):
+            meta = case["comparators"].get(key)
+            if key in t and meta is not None:
+                threads = f", {meta['threads']} thread(s)" if meta.get("threads") is not None else ""
+                rows.append(
+                    row(
+                        section,
+                        name,
+                        f"{meta['label']} ÷ matrix",
+                        t[key],
+                        "s",
+                        t[key] / matrix,
+                        targets.get(key),
+                        note=f"{meta['version']}{threads}",
+                    )
+                )
+            else:
+                label = {"torch": "PyTorch autograd", "jax": "JAX jit(value_and_grad)"}[key]
+                rows.append(row(section, name, f"{label} ÷ matrix", None, "s", note=case["notes"].get(key, "")))
+        if "finite_differences" in t:
+            rows.append(
+                row(
+                    section,
+                    name,
+                    "central differences ÷ matrix",
+                    t["finite_differences"],
+                    "s",
+                    t["finite_differences"] / matrix,
+                    note=f"{case['forward_passes_fd']} forward passes",
+                )
+            )
+        rows.append(
+            row(
+                section,
+                name,
+                "matrix ÷ arithmetic floor",
+                case["floor_seconds"],
+                "s",
+                matrix / case["floor_seconds"],
+                targets.get("floor"),
+                note=f"6·P·m = {case['floor_flops']:.3g} flop at the measured rate",
+            )
+        )
+    tr = result["trace"]
+    ts = tr["seconds"]
+    tname = case_name(tr["sizes"], tr["batch"])
+    tsec = "trace, 1 thread" if one else "trace, default threads"
+    g = ts["gradient"]
+    n = tr["steps"]
+    rows += [
+        row(tsec, tname, "bare gradient (backprop)", g, "s"),
+        row(
+            tsec,
+            tname,
+            "full trace ÷ bare gradient",
+            ts["trace"],
+            "s",
+            ts["trace"] / g,
+            Target.at_most(1.3) if one else None,
+            note="the trace also updates and takes C after: one more forward pass",
+        ),
+        row(
+            tsec,
+            tname,
+            "full trace ÷ same iteration unrecorded",
+            ts["unrecorded"],
+            "s",
+            ts["trace"] / ts["unrecorded"],
+            note="unrecorded: backprop + update + cost after, nothing kept",
+        ),
+        row(
+            tsec,
+            tname,
+            "one step, tolist + json.dumps ÷ gradient",
+            ts["json_all"] / n,
+            "s",
+            ts["json_all"] / n / g,
+            note=f"mean over the {n} steps",
+        ),
+        row(
+            tsec,
+            tname,
+            f"one step, Step.to_json ({tr['serializer']}) ÷ gradient",
+            ts["to_json_all"] / n,
+            "s",
+            ts["to_json_all"] / n / g,
+            Target.at_most(1) if one else None,
+            note=f"mean over the {n} steps",
+        ),
+        row(
+            tsec,
+            tname,
+            "largest step, tolist + json.dumps ÷ gradient",
+            ts["json_largest"],
+            "s",
+            ts["json_largest"] / g,
+            note=tr["largest_step"],
+        ),
+        row(
+            tsec,
+            tname,
+            f"largest step, Step.to_json ({tr['serializer']}) ÷ gradient",
+            ts["to_json_largest"],
+            "s",
+            ts["to_json_largest"] / g,
+            Target.at_most(1) if one else None,
+            note=tr["largest_step"],
+        ),
+    ]
+    tg = result["training"]
+    per_epoch = tg["seconds_per_epoch"]
+    rows += [
+        row(
+            "training, 1 thread" if one else "training, default threads",
+            f"digits {tg['sizes']} m={tg['mini_batch']}",
+            "seconds per epoch",
+            per_epoch,
+            "s",
+            note=f"{tg['examples']} examples, median of {tg['runs']} run(s) of {tg['epochs_per_run']} epoch(s); "
+            f"training accuracy {tg['training_accuracy']:.1%}; data: {tg['source']}",
+        ),
+        row(
+            "training, 1 thread" if one else "training, default threads",
+            f"digits {tg['sizes']} m={tg['mini_batch']}",
+            "30 epochs (30 × seconds per epoch)",
+            30 * per_epoch,
+            "s",
+            target=Target.at_most(1, " s") if one else None,
+            judged=30 * per_epoch,
+        ),
+    ]
+    return rows
+
+
+def server_rows(s: dict[str, Any]) -> list[Row]:
+    h, g = s["health"], s["gradients"]
+    load = f"{s['connections']} connections, {s['rounds']} × {s['seconds_per_round']:g} s"
+    fe, st, page = s["first_event"], s["stream"], s["page"]
+    ratio = g["requests_per_second"] / h["requests_per_second"]
+    return [
+        row("server", "GET /api/health", "requests per second", h["requests_per_second"], "req/s", note=load),
+        row(
+            "server",
+            "GET /api/health",
+            "p50 / p99 latency",
+            h["p50_seconds"],
+            "s",
+            note=f"p99 {h['p99_seconds'] * 1e3:.1f} ms",
+        ),
+        row(
+            "server",
+            "POST /api/gradients",
+            "req/s, gradients ÷ health",
+            g["requests_per_second"],
+            "req/s",
+            ratio,
+            Target.at_least(0.8),
+            note=f"default 2-2-2 network; {g['errors']} errors",
+        ),
+        row(
+            "server",
+            "POST /api/gradients",
+            "p50 / p99 latency",
+            g["p50_seconds"],
+            "s",
+            note=f"p99 {g['p99_seconds'] * 1e3:.1f} ms",
+        ),
+        row(
+            "server",
+            "POST /api/trace/stream",
+            "time to the first event (p50)",
+            fe["p50_seconds"],
+            "s",
+            target=Target.at_most(0.05, " s"),
+            judged=fe["p50_seconds"],
+            note=f"{fe['tries']} new connections; p99 {fe['p99_seconds'] * 1e3:.1f} ms",
+        ),
+        row(
+            "server",
+            "POST /api/trace/stream",
+            "events per second, back-to-back streams",
+            st["events_per_second"],
+            "events/s",
+            note=f"{st['sizes']}: {st['events'] // max(st['streams'], 1)} events a stream, {st['streams']} streams",
+        ),
+        row("page", "script + style", "bytes, raw", page["raw_bytes"], "bytes", note=page["source"]),
+        row(
+            "page",
+            "script + style",
+            "bytes, gzip -6 each file",
+            page["gzip_bytes"],
+            "bytes",
+            target=Target.at_most(60_000, " bytes"),
+            judged=page["gzip_bytes"],
+            note=", ".join(page["files"]),
+        ),
+    ]
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "s":
+        for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+            if value >= scale:
+                return f"{value / scale:.3g} {name}"
+        return f"{value * 1e9:.3g} ns"
+    if unit == "flop/s":
+        return f"{value / 1e9:.3g} GFLOP/s"
+    if unit == "bytes":
+        return f"{value / 1000:.1f} KB"
+    return f"{value:,.0f} {unit}"
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as a Markdown table (it reads well in a terminal too)."""
+    out = ["| section | case | measure | median | ratio | target | met |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = "" if r.ratio is None else f"{r.ratio:.2f}×"
+        met = "" if r.met is None else ("yes" if r.met else "**no**")
+        value = fmt_value(r.value, r.unit) if r.value is not None else (r.note or "—")
+        out.append(f"| {r.section} | {r.case} | {r.measure} | {value} | {ratio} | {r.target or ''} | {met} |")
+    return "\n".join(out)

@@ -1,0 +1,237 @@
+"""The engine's measurements, run in a subprocess whose thread settings were fixed before NumPy loaded.
+
+``python -m bench.worker --threads one|default [--quick]`` prints one JSON
+object on standard output: the machine's matrix-multiply rate, the gradient of
+each case by every method, the trace and serialisation costs, and training
+time on the digits. ``bench.cli`` starts it once per thread setting.
+
+Left out: the server and the page (``bench.server``), and any judgement of
+the numbers (``bench.report``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bench.comparators import Comparator, jax_jit, optional, torch_autograd
+from bench.timing import Budget, interleaved_medians, median
+from engine import (
+    SGD,
+    Network,
+    backprop,
+    backprop_per_example,
+    cost_of,
+    numerical_gradient,
+    trace,
+)
+from engine.sgd import gradient_descent
+
+Array = NDArray[np.float64]
+
+FULL_CASES: list[tuple[list[int], int]] = [
+    ([2, 3, 2], 1),
+    ([2, 4, 4, 1], 4),
+    ([784, 30, 10], 10),
+    ([784, 100, 10], 100),
+    ([784, 30, 10], 1000),
+]
+QUICK_CASES: list[tuple[list[int], int]] = [([2, 3, 2], 1), ([784, 30, 10], 10)]
+TRACE_CASE: tuple[list[int], int] = ([784, 30, 10], 10)
+FINITE_DIFFERENCES_MAX_PARAMETERS = 100
+DIGITS_SIZES = [64, 30, 10]
+DIGITS_FILE = Path(__file__).resolve().parent.parent / "engine" / "data" / "digits.csv.gz"
+
+
+def case_data(sizes: list[int], m: int) -> tuple[Network, Array, Array]:
+    """A seeded network with N(0, 1/n_in) weights, inputs in [0, 1) and targets in [0, 1)."""
+    rng = np.random.default_rng(m)
+    net = Network(sizes, seed=0, init="scaled")
+    return net, rng.random((m, sizes[0])), rng.random((m, sizes[-1]))
+
+
+def gemm_rate(n: int, budget: Budget) -> float:
+    """Floating-point operations per second of an n×n float64 matrix product (2n³ of them)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n)), rng.random((n, n))
+    seconds = interleaved_medians({"gemm": lambda: a @ b}, budget)["gemm"]
+    return 2.0 * n**3 / seconds
+
+
+def agrees(comparator: Comparator, net: Network, x: Array, y: Array) -> str | None:
+    """None when the comparator's cost and gradient equal the engine's to 1e-9; else what differs."""
+    g = backprop(net, x, y)
+    ours = [arr for pair in zip(g.nabla_w, g.nabla_b, strict=True) for arr in pair]
+    cost, theirs = comparator.check()
+    if not np.isclose(cost, g.cost, rtol=1e-9, atol=0):
+        return f"cost {cost!r} differs from the engine's {g.cost!r}"
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        if not np.allclose(a, b, rtol=1e-9, atol=1e-12):
+            return f"gradient {i} differs from the engine's"
+    return None
+
+
+def gradient_case(sizes: list[int], m: int, budget: Budget, one_thread: bool, gflops: float) -> dict[str, Any]:
+    net, x, y = case_data(sizes, m)
+    candidates: dict[str, Callable[[], object]] = {
+        "matrix": lambda: backprop(net, x, y),
+        "loop": lambda: backprop_per_example(net, x, y),
+    }
+    notes: dict[str, str] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    for key in ("torch", "jax"):
+        comparator = torch_autograd(net, x, y, one_thread) if key == "torch" else jax_jit(net, x, y)
+        if comparator is None:
+            notes[key] = "not installed"
+            continue
+        problem = agrees(comparator, net, x, y)
+        if problem is not None:
+            notes[key] = f"not timed: {problem}"
+            continue
+        candidates[key] = comparator.gradient
+        meta[key] = {"label": comparator.label, "version": comparator.version, "threads": comparator.threads}
+    if net.num_parameters <= FINITE_DIFFERENCES_MAX_PARAMETERS:
+        candidates["finite_differences"] = lambda: numerical_gradient(net, x, y)
+    seconds = interleaved_medians(candidates, budget)
+    flops = 6.0 * net.num_parameters * m
+    return {
+        "sizes": sizes,
+        "batch": m,
+        "parameters": net.num_parameters,
+        "seconds": seconds,
+        "floor_seconds": flops / gflops,
+        "floor_flops": flops,
+        "forward_passes_fd": 2 * net.num_parameters + 1,
+        "comparators": meta,
+        "notes": notes,
+    }
+
+
+def trace_case(budget: Budget) -> dict[str, Any]:
+    """The trace against the bare gradient, and one step's JSON by both serialisers."""
+    sizes, m = TRACE_CASE
+    net, x, y = case_data(sizes, m)
+    eta = 0.5
+
+    def unrecorded() -> float:
+        # the arithmetic of one traced iteration, with nothing recorded
+        g = backprop(net, x, y)
+        updated = net.with_parameters(
+            [gradient_descent(w, nw, eta) for w, nw in zip(net.weights, g.nabla_w, strict=True)],
+            [gradient_descent(b, nb, eta) for b, nb in zip(net.biases, g.nabla_b, strict=True)],
+        )
+        return cost_of(updated, x, y)
+
+    t = trace(net, x, y, eta=eta)
+    steps = t.steps
+    largest = max(steps, key=lambda s: len(json.dumps(s.to_dict())))
+    seconds = interleaved_medians(
+        {
+            "gradient": lambda: backprop(net, x, y),
+            "trace": lambda: trace(net, x, y, eta=eta),
+            "unrecorded": unrecorded,
+            "json_all": lambda: [json.dumps(s.to_dict()) for s in steps],
+            "to_json_all": lambda: [s.to_json() for s in steps],
+            "json_largest": lambda: json.dumps(largest.to_dict()),
+            "to_json_largest": largest.to_json,
+        },
+        budget,
+    )
+    orjson = optional("orjson")  # Step.to_json uses it exactly when it is installed
+    return {
+        "sizes": sizes,
+        "batch": m,
+        "steps": len(steps),
+        "largest_step": f"{largest.kind} (layer {largest.layer}), {len(largest.to_json())} bytes",
+        "serializer": f"orjson {orjson.__version__}" if orjson is not None else "json: orjson not installed",
+        "seconds": seconds,
+    }
+
+
+def load_digits() -> tuple[Array, Array, str]:
+    """All 1797 digits: pixels scaled to [0, 1] and one-hot targets, and where they came from."""
+    try:
+        from engine.datasets import load_digits_file, one_hot
+    except ImportError:
+        with gzip.open(DIGITS_FILE, "rt") as f:
+            rows = np.loadtxt(f, delimiter=",")
+        pixels, labels = rows[:, :64] / 16.0, rows[:, 64].astype(np.int64)
+        return pixels, np.eye(10)[labels], f"{DIGITS_FILE.name} read by the bench"
+    raw, labels = load_digits_file()
+    return raw / 16.0, one_hot(labels, 10), "engine.datasets.load_digits_file"
+
+
+def training(epochs: int, runs: int) -> dict[str, Any]:
+    """Seconds per epoch of SGD on the digits, [64, 30, 10], mini-batch 10, η = 3."""
+    x, y, source = load_digits()
+    per_epoch: list[float] = []
+    accuracy = 0.0
+    for run in range(runs):
+        start = time.perf_counter()
+        trained = SGD(Network(DIGITS_SIZES, seed=run), x, y, epochs=epochs, mini_batch_size=10, eta=3.0)
+        per_epoch.append((time.perf_counter() - start) / epochs)
+        guesses = np.argmax(backprop(trained, x, y).forward.activations[-1], axis=1)
+        accuracy = float(np.mean(guesses == np.argmax(y, axis=1)))
+    return {
+        "examples": int(x.shape[0]),
+        "sizes": DIGITS_SIZES,
+        "mini_batch": 10,
+        "epochs_per_run": epochs,
+        "runs": runs,
+        "seconds_per_epoch": median(per_epoch),
+        "training_accuracy": accuracy,
+        "source": source,
+    }
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """The BLAS NumPy loaded, its thread count and kernel, from threadpoolctl when installed."""
+    threadpoolctl = optional("threadpoolctl")
+    if threadpoolctl is None:
+        config: Any = np.show_config(mode="dicts")
+        blas = config.get("Build Dependencies", {}).get("blas", {}) if isinstance(config, dict) else {}
+        return [{"name": blas.get("name"), "version": blas.get("version"), "num_threads": "unknown"}]
+    return [
+        {k: info.get(k) for k in ("internal_api", "version", "num_threads", "architecture", "threading_layer")}
+        for info in threadpoolctl.threadpool_info()
+    ]
+
+
+def run(threads: str, quick: bool) -> dict[str, Any]:
+    one_thread = threads == "one"
+    budget = Budget(0.002, 3) if quick else Budget(0.02, 11)
+    gflops = gemm_rate(400 if quick else 1000, budget)
+    cases = [gradient_case(s, m, budget, one_thread, gflops) for s, m in (QUICK_CASES if quick else FULL_CASES)]
+    return {
+        "threads": threads,
+        "quick": quick,
+        "numpy": np.__version__,
+        "blas": blas_info(),
+        "gemm_flops_per_second": gflops,
+        "gemm_size": 400 if quick else 1000,
+        "cases": cases,
+        "trace": trace_case(budget),
+        "training": training(1, 1) if quick else training(10, 3),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.worker")
+    parser.add_argument("--threads", choices=["one", "default"], required=True)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    json.dump(run(args.threads, args.quick), sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

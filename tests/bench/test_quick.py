@@ -1,0 +1,100 @@
+"""The benchmark command's quick mode, run once as a user would: it works and reports every row.
+
+No timing threshold is asserted: only that each measurement exists and is a
+positive number, and that the ratios are the quotients of the medians shown.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.timing import median, percentile
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    document: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    document["stdout"] = done.stdout
+    return document
+
+
+def rows_of(document: dict[str, Any], section: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["case"], r["measure"]): r for r in document["rows"] if r["section"] == section}
+
+
+def test_gradient_rows_have_positive_medians_and_consistent_ratios(quick: dict[str, Any]) -> None:
+    rows = rows_of(quick, "gradient, 1 thread")
+    for case in ("[2, 3, 2] m=1", "[784, 30, 10] m=10"):
+        loop = rows[(case, "per-example loop (baseline)")]
+        matrix = rows[(case, "matrix form: loop ÷ matrix")]
+        floor = rows[(case, "matrix ÷ arithmetic floor")]
+        assert loop["value"] > 0 and matrix["value"] > 0 and floor["value"] > 0
+        assert matrix["ratio"] == pytest.approx(loop["value"] / matrix["value"])
+        assert floor["ratio"] == pytest.approx(matrix["value"] / floor["value"])
+        for label in ("PyTorch autograd ÷ matrix", "JAX jit(value_and_grad) ÷ matrix"):
+            r = rows[(case, label)]
+            # timed when installed; otherwise the row says why it is empty
+            assert (r["value"] is not None and r["value"] > 0) or r["note"]
+    fd = rows[("[2, 3, 2] m=1", "central differences ÷ matrix")]
+    assert fd["value"] > 0 and "35 forward passes" in fd["note"]  # 2P + 1 with P = 17
+    assert ("[784, 30, 10] m=10", "central differences ÷ matrix") not in rows
+
+
+def test_trace_training_server_and_page_rows(quick: dict[str, Any]) -> None:
+    trace = rows_of(quick, "trace, 1 thread")
+    assert {m for _, m in trace} >= {
+        "bare gradient (backprop)",
+        "full trace ÷ bare gradient",
+        "one step, tolist + json.dumps ÷ gradient",
+    }
+    assert all(r["value"] > 0 for r in trace.values())
+    training = rows_of(quick, "training, 1 thread")
+    (per_epoch,) = (r for (_, m), r in training.items() if m == "seconds per epoch")
+    assert per_epoch["value"] > 0
+    server = rows_of(quick, "server")
+    health = server[("GET /api/health", "requests per second")]
+    grads = server[("POST /api/gradients", "req/s, gradients ÷ health")]
+    assert health["value"] > 0 and grads["value"] > 0
+    assert "0 errors" in grads["note"]
+    assert server[("POST /api/trace/stream", "time to the first event (p50)")]["value"] > 0
+    assert server[("POST /api/trace/stream", "events per second, back-to-back streams")]["value"] > 0
+    page = rows_of(quick, "page")
+    raw = page[("script + style", "bytes, raw")]["value"]
+    gz = page[("script + style", "bytes, gzip -6 each file")]["value"]
+    assert 0 < gz < raw
+
+
+def test_table_and_machine_are_printed(quick: dict[str, Any]) -> None:
+    out = quick["stdout"]
+    assert out.startswith("machine: ")
+    assert "| section | case | measure | median | ratio | target | met |" in out
+    assert quick["machine"]["blas"]["one"]  # the thread pools the worker saw
+    assert quick["quick"] is True
+
+
+def test_median_and_percentile() -> None:
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
+    values = [float(i) for i in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([5.0], 99) == 5.0
+    assert percentile([], 50) == 0.0
