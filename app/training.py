@@ -3,7 +3,9 @@
 A run is created by the form (POST /train/runs) and starts training when its
 event stream is opened; the stream sends ``progress`` events and ends with one
 ``done`` event. Closing the page closes the stream, and that stops the training.
-Pause, resume, stop and inspect are plain POSTs answered with fragments.
+Pause, resume, stop and inspect are plain POSTs answered with fragments. These are the
+page's own routes, left out of the OpenAPI document (as the step-through page's are); only
+the network download, JSON, is in it.
 
 The engine does the work (``engine.training``, ``engine.trace``); this module
 parses, validates, keeps a bounded set of runs and renders.
@@ -182,7 +184,7 @@ def _run_context(run: Run) -> dict[str, Any]:
 # --- the page and the run ------------------------------------------------------------------
 
 
-@router.get("", response_class=HTMLResponse, summary="The training page")
+@router.get("", response_class=HTMLResponse, include_in_schema=False)
 def page(request: Request) -> HTMLResponse:
     """The whole page: the form, and an empty run region until a run starts."""
     return _render(request, "train/page.html", _page_context(TrainConfig(), None))
@@ -191,6 +193,7 @@ def page(request: Request) -> HTMLResponse:
 @router.post(
     "/runs",
     response_class=HTMLResponse,
+    include_in_schema=False,
     responses={**HTML_ERRORS, 429: {"description": "Too many trainings are running; the fragment says so."}},
     summary="Create a training run",
 )
@@ -243,6 +246,7 @@ def _event(run: Run, report: Report, history: list[EpochRecord]) -> ProgressEven
 @router.get(
     "/runs/{run_id}/events",
     response_class=EventSourceResponse,
+    include_in_schema=False,
     responses=NOT_FOUND,
     summary="The training's progress as Server-Sent Events",
 )
@@ -282,6 +286,7 @@ Action = Literal["pause", "resume", "stop"]
 @router.post(
     "/runs/{run_id}/controls/{action}",
     response_class=HTMLResponse,
+    include_in_schema=False,
     responses=NOT_FOUND,
     summary="Pause, resume or stop a training",
 )
@@ -320,6 +325,7 @@ class InspectForm(BaseModel):
 @router.post(
     "/runs/{run_id}/inspect",
     response_class=HTMLResponse,
+    include_in_schema=False,
     responses={**HTML_ERRORS, **NOT_FOUND},
     summary="The step-through of one example with the current weights",
 )
