@@ -8,6 +8,7 @@ engine tests check against autograd and finite differences.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ ROUTES = [
     "gradcheck", "demon", "saturation", "paths", "matrix-form", "minibatch",
     "modified-neuron", "linear-network", "cost-comparison",
 ]
+PAGE_ROUTES = ["speed", *ROUTES[1:]]  # the page's first tab is about speed; its API route is gradcheck
 
 # Mazur's hand-worked numbers: δ³₁ = ∂E/∂net_o1, ∂E/∂w5 = ∂C/∂w³₁₁, ∂E/∂w1 = ∂C/∂w²₁₁ = 0.05 δ²₁
 MAZUR_DELTA_3_1 = 0.138498562
@@ -196,3 +198,64 @@ def test_openapi_documents_every_instrument_with_its_bounds(client: TestClient) 
 def test_a_body_that_is_not_json_is_415(client: TestClient) -> None:
     r = client.post(URL + "demon", content=b"layer=2", headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 415
+
+
+# --- the page's fragments ----------------------------------------------------------------------
+
+
+def run_id(client: TestClient) -> str:
+    """A fresh run of the worked example, made by the step-through page."""
+    match = re.search(r'data-run-id="([^"]+)"', client.get("/").text)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_page_includes_the_panel_loader(client: TestClient) -> None:
+    html = client.get("/").text
+    rid = run_id(client)
+    assert 'id="instruments-slot"' in html and 'hx-get="/instruments/' in html
+    panel = client.get(f"/instruments/{rid}")
+    assert panel.status_code == 200
+    for route in PAGE_ROUTES:
+        assert f'id="tab-{route}"' in panel.text and f'hx-get="/instruments/{rid}/{route}"' in panel.text
+
+
+@pytest.mark.parametrize("route", PAGE_ROUTES)
+def test_every_fragment_renders_for_a_run(client: TestClient, route: str) -> None:
+    r = client.get(f"/instruments/{run_id(client)}/{route}")
+    assert r.status_code == 200, r.text
+    assert f'id="{route}-result"' in r.text
+    assert "<script" not in r.text and "style=" not in r.text
+
+
+def test_fragment_numbers_are_the_apis(client: TestClient, worked: dict[str, Any]) -> None:
+    rid = run_id(client)
+    html = client.get(f"/instruments/{rid}/paths", params={"layer": "3", "neuron": "2", "input": "1"}).text
+    api = post(client, "paths", {**worked, "layer": 3, "neuron": 2, "input": 1}).json()
+    total = re.search(r'id="bp4-total"><span class="num [a-z]+" title="([^"]+)"', html)
+    assert total is not None and float(total.group(1)) == api["total"]
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "message"),
+    [
+        ("demon", {"layer": "5"}, "layer: expected l from 2 to L = 3"),
+        ("demon", {"nudges": "1, x"}, "nudges[1]"),
+        ("paths", {"top": "999"}, "top"),
+        ("speed", {"width": "wide"}, "width"),
+        ("speed", {"width": "1000"}, "network.sizes"),
+        ("minibatch", {"inputs": "0.1, 0.2\n0.3", "targets": "0, 1\n1, 0"}, "inputs[1]"),
+    ],
+)
+def test_bad_settings_come_back_as_a_fragment_naming_them(client: TestClient, route: str, params: dict[str, str],
+                                                          message: str) -> None:
+    r = client.get(f"/instruments/{run_id(client)}/{route}", params=params)
+    assert r.status_code == 422
+    assert 'class="instrument-error"' in r.text and message in r.text
+
+
+def test_an_unknown_run_is_a_404_fragment(client: TestClient) -> None:
+    r = client.get("/instruments/no-such-run/demon")
+    assert r.status_code == 404 and "expired" in r.text
+    assert client.get("/instruments/no-such-run").status_code == 404
+    assert client.get(f"/instruments/{run_id(client)}/no-such-instrument").status_code == 422
