@@ -187,7 +187,8 @@ def _form_field(message: str) -> str:
 
 def parse_form(form: Mapping[str, str], max_layers: int, max_iterations: int) -> PageRequest:
     """The validated configuration, or ``FormError`` naming each field at fault."""
-    texts = {name: form.get(name, "") for name in FIELDS}
+    texts = {name: form.get(name, "").strip() for name in FIELDS}
+    texts["cost"] = texts["cost"] or "quadratic"
     body, iteration = _parse_fields(form, max_layers, max_iterations)
     try:
         request = TraceRequest.model_validate(body)

@@ -193,7 +193,7 @@ class Timeline:
 
 # --- the diagram -------------------------------------------------------------------
 
-WIDTH, MAX_HEIGHT, MIN_HEIGHT = 760, 460, 250
+MAX_WIDTH, MAX_HEIGHT, MIN_HEIGHT = 760, 460, 250
 MAX_DRAWN = 16  # a wider layer shows its first and last neurons and a count
 EDGES_FOCUSABLE = 48  # above this many drawn edges, edges are for the mouse only
 
@@ -412,9 +412,10 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
     phase = PHASES[step.kind]
     L = r.L
     mx, top, bottom = 80.0, 56.0, 20.0
+    svg_width = max(460, min(MAX_WIDTH, 230 * (L - 1) + 2 * int(mx)))
     tallest = max(len(drawn(n)) for n in r.sizes)
     height = int(min(MAX_HEIGHT, max(MIN_HEIGHT, top + bottom + 80 * tallest)))
-    xs = [mx + (WIDTH - 2 * mx) * i / (L - 1) for i in range(L)]
+    xs = [mx + (svg_width - 2 * mx) * i / (L - 1) for i in range(L)]
     positions: dict[tuple[int, int], tuple[float, float, float]] = {}
     neurons: list[NeuronView] = []
     gaps: list[GapView] = []
@@ -527,7 +528,7 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
         "update": "neurons shaded by δ, edges by the updated weights",
     }[phase]
     title = f"A {'-'.join(map(str, r.sizes))} network at step {k + 1}: {pretty(step.title)}"
-    return Diagram(WIDTH, height, neurons, edges, gaps, labels, title, f"{title}; {shading}.")
+    return Diagram(svg_width, height, neurons, edges, gaps, labels, title, f"{title}; {shading}.")
 
 
 def _cell(value: float | None, q: str, current: bool, sig: int = 4) -> Cell:
@@ -712,7 +713,7 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
             f"gradient. On this example the cost is now {fmt(r.t.cost_after, 6)}, {change} than "
             f"{fmt(r.t.cost_before, 6)}."
         )
-    return Equation([mathml(s) for s in symbolic], [mathml(s) for s in lines], words, more)
+    return Equation([mathml(s) for s in symbolic], [mathml(s) for s in lines], pretty(words), more)
 
 
 def step_view(run_id: str, t: Trace, k: int) -> StepView:

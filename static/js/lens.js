@@ -56,13 +56,38 @@
     }
   }
 
+  // Steps are fetched one at a time; keys pressed faster than the server answers
+  // count from the step last asked for, and only the newest wish is fetched next.
+  let inflight = false;
+  let wanted = null;
+  let requested = null;
+
   function go(k) {
     const { id, steps } = current();
     if (!id) return;
     stop();
-    const step = Math.max(0, Math.min(steps - 1, k));
-    htmx.ajax("GET", `/runs/${id}/steps/${step}`, { target: "#stage", swap: "innerMorph" });
+    wanted = requested = Math.max(0, Math.min(steps - 1, k));
+    if (!inflight) fetchWanted();
   }
+
+  function fetchWanted() {
+    const { id } = current();
+    if (wanted === null || !id) {
+      requested = null;
+      return;
+    }
+    const k = wanted;
+    wanted = null;
+    inflight = true;
+    Promise.resolve(htmx.ajax("GET", `/runs/${id}/steps/${k}`, { target: "#stage", swap: "innerMorph" }))
+      .catch(() => {})
+      .finally(() => {
+        inflight = false;
+        fetchWanted();
+      });
+  }
+
+  const by = (delta) => () => go((requested ?? current().step) + delta);
 
   function play() {
     stop();
@@ -106,9 +131,9 @@
 
   const actions = {
     "btn-restart": () => go(0),
-    "btn-back": () => go(current().step - 1),
+    "btn-back": by(-1),
     "btn-play": toggle,
-    "btn-forward": () => go(current().step + 1),
+    "btn-forward": by(1),
     "btn-end": () => go(current().steps - 1),
     "btn-resume": play,
   };
@@ -145,8 +170,8 @@
     if (e.altKey || e.ctrlKey || e.metaKey || typing(e.target) || !run()) return;
     const onControl = e.target instanceof Element && e.target.closest("button, a, summary");
     const keys = {
-      ArrowLeft: () => go(current().step - 1),
-      ArrowRight: () => go(current().step + 1),
+      ArrowLeft: by(-1),
+      ArrowRight: by(1),
       Home: () => go(0),
       End: () => go(current().steps - 1),
     };
