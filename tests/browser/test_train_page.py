@@ -46,22 +46,28 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
+def start_training(page: Page, selects: dict[str, str], fills: dict[str, str]) -> None:
+    """Open the page, set the form's fields (by element id) and press Train."""
+    page.goto("/train")
+    for selector, value in selects.items():
+        page.select_option(selector, value)
+    for selector, value in fills.items():
+        page.fill(selector, value)
+    page.click("#train-start")
+
+
 def _points(page: Page, selector: str) -> int:
     return int(page.eval_on_selector(selector, "el => el.getAttribute('points').split(' ').filter(Boolean).length"))
 
 
 def test_train_xor_pause_and_inspect(train_page: Page) -> None:
     page = train_page
-    page.goto("/train")
+    start_training(
+        page,
+        {"#f-dataset": "xor", "#f-delay": "20"},
+        {"#f-points": "80", "#f-hidden": "4", "#f-epochs": "600", "#f-batch": "8", "#f-eta": "2"},
+    )
     expect(page.locator("a[href='/']").first).to_be_visible()
-    page.select_option("#f-dataset", "xor")
-    page.fill("#f-points", "80")
-    page.fill("#f-hidden", "4")
-    page.fill("#f-epochs", "600")
-    page.fill("#f-batch", "8")
-    page.fill("#f-eta", "2")
-    page.select_option("#f-delay", "20")
-    page.click("#train-start")
 
     page.wait_for_function("() => document.getElementById('train-progress')?.value > 0", timeout=10_000)
     page.wait_for_function("() => document.getElementById('train-cost-line').getAttribute('points').length > 0")
@@ -118,13 +124,9 @@ def test_train_xor_pause_and_inspect(train_page: Page) -> None:
 
 def test_digits_show_hidden_weights_and_bp4_images(train_page: Page) -> None:
     page = train_page
-    page.goto("/train")
-    page.select_option("#f-dataset", "digits")
-    page.fill("#f-hidden", "30")
-    page.fill("#f-epochs", "5")
-    page.fill("#f-batch", "10")
-    page.fill("#f-eta", "1")
-    page.click("#train-start")
+    start_training(
+        page, {"#f-dataset": "digits"}, {"#f-hidden": "30", "#f-epochs": "5", "#f-batch": "10", "#f-eta": "1"}
+    )
     expect(page.locator("#train-state")).to_have_text("finished", timeout=20_000)
     expect(page.locator("canvas.train-neuron")).to_have_count(30)
     # neuron 1's 8×8 image: every pixel drawn, blue where its weight is negative, orange where positive
@@ -145,13 +147,11 @@ def test_digits_show_hidden_weights_and_bp4_images(train_page: Page) -> None:
 
 def test_divergence_is_shown(train_page: Page) -> None:
     page = train_page
-    page.goto("/train")
-    page.select_option("#f-activation", "linear")
-    page.select_option("#f-output", "linear")
-    page.select_option("#f-cost", "quadratic")
-    page.fill("#f-eta", "500")
-    page.fill("#f-epochs", "50")
-    page.click("#train-start")
+    start_training(
+        page,
+        {"#f-activation": "linear", "#f-output": "linear", "#f-cost": "quadratic"},
+        {"#f-eta": "500", "#f-epochs": "50"},
+    )
     expect(page.locator("#train-state")).to_have_text("diverged", timeout=10_000)
     expect(page.locator("#train-message")).to_contain_text("Training diverged in epoch")
     expect(page.locator("#train-message")).to_contain_text("too large")
@@ -159,9 +159,7 @@ def test_divergence_is_shown(train_page: Page) -> None:
 
 def test_a_bad_field_is_named_and_the_run_stays(train_page: Page, problems: list[str]) -> None:
     page = train_page
-    page.goto("/train")
-    page.fill("#f-epochs", "3")
-    page.click("#train-start")
+    start_training(page, {}, {"#f-epochs": "3"})
     expect(page.locator("#train-state")).to_have_text("finished", timeout=10_000)
     page.fill("#f-hidden", "4,x")
     page.click("#train-start")
