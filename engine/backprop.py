@@ -15,6 +15,7 @@ Left out: regularisation and momentum; the update itself lives in ``sgd``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -106,7 +107,18 @@ class Gradients:
     def finite(self) -> bool:
         """True when no number overflowed to ±inf or became NaN."""
         arrays = [*self.nabla_w, *self.nabla_b, *self.forward.zs, *self.forward.activations, *self.deltas]
-        return bool(np.isfinite(self.cost)) and all(bool(np.isfinite(a).all()) for a in arrays)
+        # On the small networks of the step-through the calls are the cost: the
+        # small arrays are joined and summed in two calls, since a NaN or ±inf
+        # anywhere makes the sum non-finite. Huge finite entries can overflow
+        # the sum too, so only a non-finite sum sends us entry by entry.
+        small = [a.ravel() for a in arrays if a.size <= 4096]
+        large = [a for a in arrays if a.size > 4096]
+        if small:
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = float(np.add.reduce(np.concatenate(small))) + self.cost
+            if not math.isfinite(total):
+                large = arrays
+        return bool(np.isfinite(self.cost)) and all(bool(np.isfinite(a).all()) for a in large)
 
 
 def as_batch(x: Sequence[Sequence[float]] | Array, width: int, name: str) -> Array:

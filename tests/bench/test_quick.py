@@ -85,7 +85,7 @@ def test_trace_training_server_and_page_rows(quick: dict[str, Any]) -> None:
 def test_table_and_machine_are_printed(quick: dict[str, Any]) -> None:
     out = quick["stdout"]
     assert out.startswith("machine: ")
-    assert "| section | case | measure | median | ratio | target | met |" in out
+    assert "| section | case | measure | median | ratio | target | met | note |" in out
     assert quick["machine"]["blas"]["one"]  # the thread pools the worker saw
     assert quick["quick"] is True
 
