@@ -105,7 +105,7 @@ class GradcheckLayer(BaseModel):
     layer: int
     nabla_w_backprop: Matrix
     nabla_w_numerical: Matrix
-    relative_error_w: Matrix = Field(description="|g_bp − g_fd| / max(|g_bp|, |g_fd|, 1e-12) per weight.")
+    relative_error_w: Matrix = Field(description="|g_bp − g_fd| / max(|g_bp|, |g_fd|, 1e-8) per weight.")
     nabla_b_backprop: list[float]
     nabla_b_numerical: list[float]
     relative_error_b: list[float]
@@ -128,6 +128,7 @@ class GradcheckResponse(BaseModel):
     forward_passes: Passes
     seconds: Seconds = Field(description="Measured wall-clock time of each method on the server.")
     max_relative_error: float
+    max_absolute_error: float = Field(description="max |g_bp − g_fd| over every parameter.")
     layers: list[GradcheckLayer]
 
     @classmethod
@@ -140,6 +141,7 @@ class GradcheckResponse(BaseModel):
             forward_passes=Passes(backprop=s.backprop_passes, finite_differences=s.numerical_passes),
             seconds=Seconds(backprop=s.backprop_seconds, finite_differences=s.numerical_seconds),
             max_relative_error=s.max_relative_error,
+            max_absolute_error=s.max_absolute_error,
             layers=[
                 GradcheckLayer(
                     layer=i + 2,

@@ -53,6 +53,7 @@ def test_gradcheck_counts_passes_and_matches_hand_worked_gradient(client: TestCl
     assert top["nabla_w_backprop"][0][0] == pytest.approx(MAZUR_W3_11, abs=1e-9)
     assert top["nabla_w_numerical"][0][0] == pytest.approx(MAZUR_W3_11, abs=1e-9)
     assert body["max_relative_error"] < 1e-5
+    assert body["max_absolute_error"] < 1e-9
 
 
 def test_demon_uses_book_indices(client: TestClient, worked: dict[str, Any]) -> None:

@@ -142,8 +142,12 @@ def test_speed_counts_passes_and_agrees_with_reference_differences(sizes: list[i
     for err, bp, fd in zip(s.relative_error_w, s.backprop.nabla_w, s.numerical.nabla_w, strict=True):
         for idx in np.ndindex(bp.shape):
             g_bp, g_fd = float(bp[idx]), float(fd[idx])
-            assert err[idx] == pytest.approx(abs(g_bp - g_fd) / max(abs(g_bp), abs(g_fd), 1e-12))
+            assert err[idx] == pytest.approx(abs(g_bp - g_fd) / max(abs(g_bp), abs(g_fd), 1e-8))
     assert s.max_relative_error < 1e-4
+    diffs = [abs(float(a) - float(b)) for bp, fd in zip(s.backprop.nabla_w + s.backprop.nabla_b,
+                                                         s.numerical.nabla_w + s.numerical.nabla_b, strict=True)
+             for a, b in zip(bp.ravel(), fd.ravel(), strict=True)]
+    assert s.max_absolute_error == max(diffs)
 
 
 def test_widen_keeps_ends_and_grows_parameters() -> None:
