@@ -46,12 +46,13 @@ GRID = 40  # cells per side of the decision-boundary heat map
 STREAM_POLL_SECONDS = 0.05
 STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
 STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
+MAX_FORM_FIELDS = 64
 UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its training slot this long
 
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body is larger than the limit."},
     415: {"model": ErrorBody, "description": "The body is not a form (application/x-www-form-urlencoded)."},
-    422: {"description": "A field is out of bounds or malformed; the HTML fragment names it."},
+    422: {"description": "A field is out of bounds or malformed; the HTML fragment (or JSON body) names it."},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such training run (it may have been replaced by newer ones)."}
@@ -95,7 +96,7 @@ class RunStore:
             self._runs[run.id] = run
             while len(self._runs) > self.kept:
                 _, old = self._runs.popitem(last=False)
-                old.session.stop("stopped: replaced by newer runs")
+                old.session.stop("stopped because newer runs replaced it")
             return True
 
     def get(self, run_id: str) -> Run:
@@ -122,7 +123,10 @@ async def form_fields(request: Request) -> dict[str, str]:
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise HTTPException(415, "body: expected a form (application/x-www-form-urlencoded)")
     text = (await request.body()).decode("utf-8", errors="replace")
-    return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=64))
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+    except ValueError:  # more fields than any of the forms has
+        raise HTTPException(422, f"body: more than {MAX_FORM_FIELDS} form fields") from None
 
 
 Form = Annotated[dict[str, str], Depends(form_fields)]

@@ -220,6 +220,9 @@ def test_bad_forms_get_a_422_naming_the_field(client: TestClient, changes: dict[
 def test_other_errors(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     r = client.post("/train/runs", json=FORM)
     assert r.status_code == 415 and r.json()["message"].startswith("body: expected a form")
+    r = client.post("/train/runs", content="&".join(f"f{i}=1" for i in range(100)), headers={
+        "content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert r.status_code == 422 and r.json()["message"] == "body: more than 64 form fields"
     assert client.get("/train/runs/unknown123/network.json").status_code == 404
     assert client.post("/train/runs/unknown123/controls/pause").status_code == 404
     run_id = start(client, epochs="1")
