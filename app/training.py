@@ -178,10 +178,10 @@ def _run_context(run: Run) -> dict[str, Any]:
     return {
         "run": run,
         "datasets": DATASET_LABELS,
-        "kind": "2d" if data.is_2d else ("image" if data.image_shape else "plain"),
+        "kind": "2d" if run.bounds is not None else ("image" if data.image_shape else "plain"),
         "hidden": run.session.initial.sizes[1] if len(run.session.initial.sizes) > 2 else 0,
-        "points": list(zip(data.x_train.tolist(), data.y_train[:, 0].tolist(), strict=True)) if data.is_2d else [],
-        "test_points": list(zip(data.x_test.tolist(), data.y_test[:, 0].tolist(), strict=True)) if data.is_2d else [],
+        "points": list(zip(data.x_train.tolist(), data.y_train[:, 0].tolist(), strict=True)) if run.bounds else [],
+        "test_points": list(zip(data.x_test.tolist(), data.y_test[:, 0].tolist(), strict=True)) if run.bounds else [],
     }
 
 
@@ -215,7 +215,8 @@ def create_run(request: Request, fields: Form) -> HTMLResponse:
         return _form_error(request, _error_text(exc), 422)
     except ValueError as exc:
         return _form_error(request, str(exc), 422)
-    run = Run(secrets.token_urlsafe(12), config, data, session, time.monotonic(), data.bounds() if data.is_2d else None)
+    plane = data.is_2d and data.n_outputs == 1  # one output a^L_1 to draw over the plane
+    run = Run(secrets.token_urlsafe(12), config, data, session, time.monotonic(), data.bounds() if plane else None)
     if not STORE.add(run):
         return _form_error(
             request, f"training: {_S.max_trainings} trainings are running already; try again when one ends", 429

@@ -164,9 +164,21 @@
     if (!(input instanceof HTMLInputElement) || input.id !== "f-csv-file" || !input.files.length) return;
     input.files[0].text().then((text) => {
       $("f-csv").value = text;
-      $("f-dataset").value = "csv";
     });
   });
+
+  // Points and noise belong to the generated sets, the CSV fields to "My own CSV": show only what applies.
+  function showDatasetFields() {
+    const dataset = $("f-dataset");
+    if (!dataset) return;
+    const generated = ["xor", "moons", "circles", "spirals"].includes(dataset.value);
+    document.querySelectorAll(".train-generated").forEach((el) => (el.hidden = !generated));
+    document.querySelectorAll(".train-csv").forEach((el) => (el.hidden = dataset.value !== "csv"));
+  }
+  document.addEventListener("change", (ev) => {
+    if (ev.target.id === "f-dataset") showDatasetFields();
+  });
+  document.addEventListener("DOMContentLoaded", showDatasetFields);
 
   document.addEventListener("submit", (ev) => {
     if (ev.target.id === "train-form") $("train-errors").textContent = "";

@@ -242,6 +242,15 @@ def test_csv_run_and_full_page_without_htmx(client: TestClient) -> None:
     assert r.headers["vary"] == "HX-Request"
 
 
+def test_two_features_and_three_classes_draw_no_boundary(client: TestClient) -> None:
+    csv = "\n".join(f"{i % 4},{i % 5},{'abc'[i % 3]}" for i in range(30))
+    r = client.post("/train/runs", data={**FORM, "dataset": "csv", "csv": csv, "epochs": "2"}, headers=HX)
+    assert r.status_code == 200 and 'data-kind="plain"' in r.text and "train-boundary" not in r.text
+    run_id = re.search(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text).group(1)  # type: ignore[union-attr]
+    done = read_events(client, run_id)[-1][1]
+    assert done["grid"] is None and done["network"]["sizes"] == [2, 4, 3]
+
+
 def test_cli_trains_saves_and_reports_divergence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "net.json"
     args = ["train", "--dataset", "xor", "--points", "4", "--noise", "0", "--test-fraction", "0", "--sizes", "2,4,1",

@@ -168,3 +168,20 @@ def test_a_bad_field_is_named_and_the_run_stays(train_page: Page, problems: list
     expected = [p for p in problems if "422" in p]
     assert len(expected) == 2, problems  # the response and the console's note of it
     problems[:] = [p for p in problems if p not in expected]
+
+
+def test_own_csv_from_a_file(train_page: Page, tmp_path: Path) -> None:
+    page = train_page
+    page.goto("/train")
+    expect(page.locator("#f-csv")).to_be_hidden()
+    page.select_option("#f-dataset", "csv")
+    expect(page.locator("#f-points")).to_be_hidden()
+    rows = "\n".join(f"{i % 5},{(i * 7) % 11},{'cat' if i % 2 else 'dog'}" for i in range(40))
+    csv = tmp_path / "pets.csv"
+    csv.write_text("paws,whiskers,kind\n" + rows + "\n", encoding="utf-8")
+    page.set_input_files("#f-csv-file", str(csv))
+    expect(page.locator("#f-csv")).to_have_value(csv.read_text(encoding="utf-8"))
+    page.fill("#f-epochs", "5")
+    page.click("#train-start")
+    expect(page.locator("#train-state")).to_have_text("finished", timeout=10_000)
+    expect(page.locator(".train-run-sub")).to_contain_text("32 training examples, 8 held out")
