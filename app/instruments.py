@@ -175,6 +175,7 @@ TABS: tuple[tuple[InstrumentName, str], ...] = (
     ("cost-comparison", "Cross-entropy"),
 )
 GROWTH_WIDTHS = (2, 4, 8, 16, 32, 64)
+RUN_FIELDS = {"network", "cost", "inputs", "targets"}
 EXPIRED = "This run is unknown or has expired: reload the page."
 BATCH_SIZE = 3
 
@@ -219,6 +220,8 @@ def _body(run: Run, query: dict[str, str], name: InstrumentName) -> dict[str, An
         "targets": req.targets,
     }
     settings = {k: v for k, v in query.items() if v != ""}
+    for key in RUN_FIELDS & settings.keys() - ({"inputs", "targets"} if name == "minibatch" else set()):
+        raise ValueError(f"{key}: set by the run; change it in the configuration above")
     if name == "demon" and "nudges" in settings:
         settings["nudges"] = _numbers(settings["nudges"])  # type: ignore[assignment]
     if name == "minibatch":

@@ -246,6 +246,7 @@ def test_fragment_numbers_are_the_apis(client: TestClient, worked: dict[str, Any
         ("speed", {"width": "wide"}, "width"),
         ("speed", {"width": "1000"}, "network.sizes"),
         ("minibatch", {"inputs": "0.1, 0.2\n0.3", "targets": "0, 1\n1, 0"}, "inputs[1]"),
+        ("demon", {"cost": "cross_entropy"}, "cost: set by the run"),
     ],
 )
 def test_bad_settings_come_back_as_a_fragment_naming_them(client: TestClient, route: str, params: dict[str, str],
