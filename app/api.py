@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from app import __version__
 from app.errors import InputError
@@ -51,6 +51,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 STREAM_ERRORS: dict[int | str, dict[str, Any]] = {
     code: {**spec, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
     for code, spec in ERRORS.items()
+}
+
+SSE_ITEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["step", "done"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
 }
 
 OVERFLOW = "the numbers overflow to infinity in this network; use smaller weights, inputs or targets"
@@ -107,8 +118,12 @@ def trace_json(t: Traced) -> dict[str, object]:
 @router.post(
     "/trace/stream",
     status_code=200,
-    response_class=SlottedEventStream,
+    response_class=Response,  # the documented 200 above; the handler returns a SlottedEventStream
     responses={
+        200: {
+            "description": "`step` events, one per step (data: the step's JSON), then one `done` event.",
+            "content": {"text/event-stream": {"itemSchema": SSE_ITEM}},
+        },
         **STREAM_ERRORS,
         503: {
             "description": "Every stream slot is in use; retry after the Retry-After seconds.",
