@@ -168,8 +168,7 @@ def _run_region(request: Request, run: Run, config: bool = False) -> HTMLRespons
     html = templates.get_template("page/_run.html").render(ctx)
     if config:
         # Clear earlier error messages; the panel stays open for the next change.
-        panel = templates.get_template("page/_config.html").render(ctx)
-        html += panel.replace('<details id="config-panel"', '<details id="config-panel" hx-swap-oob="true" open', 1)
+        html += templates.get_template("page/_config.html").render(ctx, oob=True)
     return HTMLResponse(html)
 
 

@@ -195,7 +195,7 @@ class Timeline:
 
 MAX_WIDTH, MAX_HEIGHT, MIN_HEIGHT = 760, 460, 250
 MAX_DRAWN = 16  # a wider layer shows its first and last neurons and a count
-EDGES_FOCUSABLE = 48  # above this many drawn edges, edges are for the mouse only
+EDGES_FOCUSABLE = 64  # above this many drawn edges, edges carry no read-out and take no focus
 
 
 def drawn(n: int) -> list[int | None]:
@@ -415,7 +415,7 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
     svg_width = max(460, min(MAX_WIDTH, 230 * (L - 1) + 2 * int(mx)))
     tallest = max(len(drawn(n)) for n in r.sizes)
     height = int(min(MAX_HEIGHT, max(MIN_HEIGHT, top + bottom + 80 * tallest)))
-    xs = [mx + (svg_width - 2 * mx) * i / (L - 1) for i in range(L)]
+    xs = [round(mx + (svg_width - 2 * mx) * i / (L - 1), 1) for i in range(L)]
     positions: dict[tuple[int, int], tuple[float, float, float]] = {}
     neurons: list[NeuronView] = []
     gaps: list[GapView] = []
@@ -428,12 +428,12 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
         slots = drawn(n)
         spacing = min(80.0, (height - top - bottom) / len(slots))
         y0 = top + (height - top - bottom - spacing * len(slots)) / 2 + spacing / 2
-        radius = max(5.0, min(29.0, spacing * 0.37))
+        radius = round(max(5.0, min(29.0, spacing * 0.37)), 1)
         role = "input" if layer == 1 else ("output" if layer == L else "hidden")
         act = "" if layer == 1 else f" · {r.acts[li - 1]}"
         labels.append(LayerLabel(xs[li], f"layer {layer}", f"{role}{act} · {n}"))
         for s, j in enumerate(slots):
-            y = y0 + s * spacing
+            y = round(y0 + s * spacing, 1)
             if j is None:
                 gaps.append(GapView(xs[li], y, f"⋮ {n - (MAX_DRAWN - 2)} more"))
                 continue
@@ -473,6 +473,9 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
             )
 
     edges: list[EdgeView] = []
+    # Many edges: drawn only. Their numbers are in the ∂C/∂w tables, and a page of a
+    # thousand read-outs would weigh a megabyte per step.
+    focusable = total_edges <= EDGES_FOCUSABLE
     for layer in range(2, L + 1):
         grads_shown = phase == "gradient" and r.seen(r.timeline.grad, layer, k)
         w = r.w_new if phase == "update" else r.w
@@ -515,9 +518,9 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
                         colour=colour,
                         width=round(width, 2),
                         dashed=dashed,
-                        info=_edge_info(r, layer, j, i, k),
+                        info=_edge_info(r, layer, j, i, k) if focusable else "",
                         classes=" ".join(classes),
-                        focusable=total_edges <= EDGES_FOCUSABLE,
+                        focusable=focusable,
                         pulse=pulse,
                     )
                 )

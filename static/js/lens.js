@@ -96,10 +96,8 @@
     if (!id || !player) return;
     const from = step >= steps - 1 ? 0 : step + 1;
     $("stream-status").hidden = true;
+    // The template gives the player hx-sse:close="done", its target and its swap.
     player.setAttribute("hx-sse:connect", `/runs/${id}/stream?from=${from}&interval=${speedMs}`);
-    player.setAttribute("hx-sse:close", "done");
-    player.setAttribute("hx-target", "#stage");
-    player.setAttribute("hx-swap", "innerMorph");
     htmx.process(player);
     setPlaying(true);
   }
@@ -111,10 +109,7 @@
     if (player && player.hasAttribute("hx-sse:connect")) {
       player.removeAttribute("hx-sse:connect");
       htmx.process(player, true);
-      const fresh = document.createElement("div");
-      fresh.id = "player";
-      fresh.hidden = true;
-      player.replaceWith(fresh);
+      player.replaceWith(player.cloneNode(false));
     }
     setPlaying(false);
   }

@@ -75,6 +75,7 @@ def test_first_load_is_the_worked_example_ready_to_play(page_client: TestClient)
     assert 'data-step="0"' in html and 'id="btn-play"' in html and 'id="instruments-slot"' in html
     assert html.index('id="numbers"') < html.index('id="instruments-slot"'), "the slot is below the numbers"
     assert 'name="htmx-config"' in html and '"includeIndicatorCSS": false' in html
+    assert re.search(r'<div id="player"[^>]*hx-sse:close="done"', html), "a finished stream is not replayed"
     assert "/static/vendor/htmx.min.js" in html and "/static/vendor/hx-sse.min.js" in html
     assert_no_inline_code(html)
     shown = values(html)

@@ -97,8 +97,11 @@ def assert_matches_api(page: Page, body: dict[str, Any]) -> None:
 
 def freeze(page: Page, ms: int = 420) -> None:
     """Settle the fills and stop every animation at the same moment, for a screenshot that is stable."""
-    page.wait_for_timeout(1100)
-    page.evaluate(f"document.getAnimations().forEach(a => {{ a.pause(); a.currentTime = {ms}; }})")
+    page.wait_for_timeout(1300)  # the fills' transitions end after at most 1 s
+    page.evaluate(
+        "document.getAnimations().filter(a => a instanceof CSSAnimation)"
+        f".forEach(a => {{ a.pause(); a.currentTime = {ms}; }})"
+    )
 
 
 def set_speed(page: Page, ms: int) -> None:
