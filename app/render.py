@@ -296,7 +296,7 @@ class Table:
 @dataclass(frozen=True)
 class Equation:
     symbolic: list[Markup]
-    numeric: list[Markup]
+    numeric: list[tuple[Markup, str]]  # each line with the ids of the diagram's items it is about
     words: str
     more: str = ""
 
@@ -599,8 +599,11 @@ def _tables(r: _Run, k: int) -> list[Table]:
 def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
     layer = step.layer or r.L
     L = r.L
-    lines: list[str] = []
+    lines: list[tuple[str, str]] = []
     more = ""
+
+    def add(latex: str, *ids: str) -> None:
+        lines.append((latex, " ".join(ids)))
 
     def neurons(n: int) -> range:
         nonlocal more
@@ -611,7 +614,7 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
     if step.kind == "input":
         symbolic = ["a^{1} = x"]
         for j in neurons(r.sizes[0]):
-            lines.append(f"a^{{1}}_{{{j + 1}}} = x_{{{j + 1}}} = {tex(float(r.a[1][j]))}")
+            add(f"a^{{1}}_{{{j + 1}}} = x_{{{j + 1}}} = {tex(float(r.a[1][j]))}", f"n-1-{j + 1}")
         words = "The input layer simply holds the example x: its activations are the input."
     elif step.kind == "feedforward":
         act = r.acts[layer - 2]
@@ -625,11 +628,15 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
                 for i in range(r.sizes[layer - 2])
             ]
             z = float(r.z[layer][j])
-            lines.append(
-                f"z^{{{layer}}}_{{{j + 1}}} = {_sum_tex(terms)} + {tex(float(r.b[layer][j]))} = {tex(z)}"
+            into = [f"e-{layer}-{j + 1}-{i + 1}" for i in range(r.sizes[layer - 2])]
+            add(
+                f"z^{{{layer}}}_{{{j + 1}}} = {_sum_tex(terms)} + {tex(float(r.b[layer][j]))} = {tex(z)}",
+                f"n-{layer}-{j + 1}",
+                *into,
             )
-            lines.append(
-                f"a^{{{layer}}}_{{{j + 1}}} = {_activation_tex(act, tex(z))} = {tex(float(r.a[layer][j]))}"
+            add(
+                f"a^{{{layer}}}_{{{j + 1}}} = {_activation_tex(act, tex(z))} = {tex(float(r.a[layer][j]))}",
+                f"n-{layer}-{j + 1}",
             )
         words = (
             f"Eq. 25: each neuron of layer {layer} adds up its inputs a^{layer - 1} weighted by w^{layer}, "
@@ -646,9 +653,10 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
                 if quadratic
                 else tex(float(r.nabla_a[j]))
             )
-            lines.append(
+            add(
                 f"\\delta^{{{L}}}_{{{j + 1}}} = {grad} \\times {tex(float(r.sp[L][j]))} "
-                f"= {tex(float(r.delta[L][j]))}"
+                f"= {tex(float(r.delta[L][j]))}",
+                f"n-{L}-{j + 1}",
             )
         cost = "½‖y − a‖², so ∇aC = a − y" if quadratic else "the cross-entropy"
         words = (
@@ -666,9 +674,13 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
                 f"{tex(float(r.w[layer + 1][q, j]))} \\cdot {tex(float(r.delta[layer + 1][q]))}"
                 for q in range(r.sizes[layer])
             ]
-            lines.append(
+            out = [f"e-{layer + 1}-{q + 1}-{j + 1}" for q in range(r.sizes[layer])]
+            add(
                 f"\\delta^{{{layer}}}_{{{j + 1}}} = \\left({_sum_tex(terms)}\\right) \\times "
-                f"{tex(float(r.sp[layer][j]))} = {tex(float(r.delta[layer][j]))}"
+                f"{tex(float(r.sp[layer][j]))} = {tex(float(r.delta[layer][j]))}",
+                f"n-{layer}-{j + 1}",
+                *out,
+                *(f"n-{layer + 1}-{q + 1}" for q in range(r.sizes[layer])),
             )
         words = (
             f"BP2: the error of layer {layer + 1} travels backward through the transposed weights, and each "
@@ -683,11 +695,14 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
         ]
         for j in neurons(r.sizes[layer - 1]):
             d = float(r.delta[layer][j])
-            lines.append(f"\\frac{{\\partial C}}{{\\partial b^{{{layer}}}_{{{j + 1}}}}} = {tex(d)}")
+            add(f"\\frac{{\\partial C}}{{\\partial b^{{{layer}}}_{{{j + 1}}}}} = {tex(d)}", f"n-{layer}-{j + 1}")
             for i in range(min(r.sizes[layer - 2], 3)):
-                lines.append(
+                add(
                     f"\\frac{{\\partial C}}{{\\partial w^{{{layer}}}_{{{j + 1}{i + 1}}}}} = "
-                    f"{tex(float(r.a[layer - 1][i]))} \\times {tex(d)} = {tex(float(r.nabla_w[layer][j, i]))}"
+                    f"{tex(float(r.a[layer - 1][i]))} \\times {tex(d)} = {tex(float(r.nabla_w[layer][j, i]))}",
+                    f"e-{layer}-{j + 1}-{i + 1}",
+                    f"n-{layer - 1}-{i + 1}",
+                    f"n-{layer}-{j + 1}",
                 )
         words = (
             f"BP3 and BP4: the bias gradient is the error itself; a weight's gradient is the activation at its "
@@ -701,22 +716,24 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
         ]
         for j in range(min(r.sizes[-1], 2)):
             for i in range(min(r.sizes[-2], 2)):
-                lines.append(
+                add(
                     f"w^{{{L}}}_{{{j + 1}{i + 1}}} = {tex(float(r.w[L][j, i]))} - {tex(eta)} \\times "
-                    f"{tex(float(r.nabla_w[L][j, i]))} = {tex(float(r.w_new[L][j, i]))}"
+                    f"{tex(float(r.nabla_w[L][j, i]))} = {tex(float(r.w_new[L][j, i]))}",
+                    f"e-{L}-{j + 1}-{i + 1}",
                 )
-            lines.append(
+            add(
                 f"b^{{{L}}}_{{{j + 1}}} = {tex(float(r.b[L][j]))} - {tex(eta)} \\times "
-                f"{tex(float(r.nabla_b[L][j]))} = {tex(float(r.b_new[L][j]))}"
+                f"{tex(float(r.nabla_b[L][j]))} = {tex(float(r.b_new[L][j]))}",
+                f"n-{L}-{j + 1}",
             )
-        lines.append(f"C: {tex(r.t.cost_before, 6)} \\rightarrow {tex(r.t.cost_after, 6)}")
+        add(f"C: {tex(r.t.cost_before, 6)} \\rightarrow {tex(r.t.cost_after, 6)}")
         change = "lower" if r.t.cost_after < r.t.cost_before else "not lower"
         words = (
             f"Gradient descent (eqs. 20–21): every weight and bias moves a step η = {fmt(eta)} against its "
             f"gradient. On this example the cost is now {fmt(r.t.cost_after, 6)}, {change} than "
             f"{fmt(r.t.cost_before, 6)}."
         )
-    return Equation([mathml(s) for s in symbolic], [mathml(s) for s in lines], pretty(words), more)
+    return Equation([mathml(s) for s in symbolic], [(mathml(s), ids) for s, ids in lines], pretty(words), more)
 
 
 def step_view(run_id: str, t: Trace, k: int) -> StepView:

@@ -191,6 +191,16 @@
   document.addEventListener("mouseover", inspect);
   document.addEventListener("focusin", inspect);
 
+  // A line of the equation with its numbers marks the neurons and edges it is about.
+  function highlight(e) {
+    const line = e.target instanceof Element ? e.target.closest(".eq-line[data-highlight]") : null;
+    document.querySelectorAll("#diagram .highlight").forEach((el) => el.classList.remove("highlight"));
+    if (!line) return;
+    for (const id of line.dataset.highlight.split(" ")) $(id)?.classList.add("highlight");
+  }
+  document.addEventListener("mouseover", highlight);
+  document.addEventListener("focusin", highlight);
+
   document.addEventListener("htmx:after:swap", sync);
   document.addEventListener("htmx:before:swap", (e) => {
     // A new run replaces #run (and with it the player): nothing is playing then.

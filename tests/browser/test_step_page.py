@@ -187,6 +187,12 @@ def test_screenshots_of_the_forward_pass_the_backward_pass_and_the_gradient_step
     expect(page.locator("#equation")).to_contain_text("BP2")
     freeze(page)
     page.screenshot(path=SHOTS / "backward.png")
+    # pointing at δ²₁'s line marks neuron 1 of layer 2 and the edges its error came back along
+    page.hover("#equation .eq-line >> nth=0")
+    expect(page.locator("#n-2-1")).to_have_class("neuron shows-delta current highlight")
+    expect(page.locator("#e-3-2-1")).to_have_class("edge active highlight")
+    expect(page.locator("#n-2-2")).not_to_have_class("neuron shows-delta current highlight")
+    page.mouse.move(5, 5)
     page.click("#mark-5")
     at_step(page, 5)
     expect(page.locator("#diagram .edge.shows-grad")).to_have_count(4)
