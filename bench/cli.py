@@ -86,7 +86,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def machine(workers: list[dict[str, Any]]) -> dict[str, Any]:
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on every platform
+        return None
+
+
+def machine(workers: list[dict[str, Any]], load_before: list[float] | None) -> dict[str, Any]:
     return {
         "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
@@ -95,6 +102,8 @@ def machine(workers: list[dict[str, Any]]) -> dict[str, Any]:
         "numpy": workers[0]["numpy"] if workers else None,
         "blas": {w["threads"]: w["blas"] for w in workers},
         "environment": {k: os.environ[k] for k in REPORTED_ENVIRONMENT if k in os.environ},
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
     }
 
 
@@ -102,6 +111,8 @@ def describe(m: dict[str, Any]) -> str:
     lines = [
         f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; {m['platform']}",
         f"Python {m['python']}, NumPy {m['numpy']}",
+        f"load average (1, 5, 15 min) before: {m['load_average_before']}, after: {m['load_average_after']}"
+        " (other people's work on the same cores slows every figure; the ratios hold better)",
     ]
     for threads, pools in m["blas"].items():
         shown = "; ".join(
@@ -119,6 +130,7 @@ def describe(m: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    load_before = load_average()
     settings = ["one"] if args.quick or "default-threads" in args.skip else ["one", "default"]
     workers = [run_worker(threads, args.quick) for threads in settings]
     rows: list[Row] = [r for w in workers for r in worker_rows(w)]
@@ -128,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
         server = measure_server(args.quick)
         rows += server_rows(server)
-    m = machine(workers)
+    m = machine(workers, load_before)
     print(describe(m))
     print()
     print(table(rows))
