@@ -1,9 +1,13 @@
 """Fixtures for the browser tests: one live server per session, Debian's Chromium through Playwright.
 
+``open_page`` gives a fresh page whose console errors (CSP violations, script
+errors) and failed responses are collected in ``problems``; a test fails at
+teardown if any are left. Screenshots go to artifacts/screenshots/, or to
+$BACKPROP_LENS_SCREENSHOTS (docs/screenshots refreshes the README's).
+
 The server is uvicorn in a subprocess on a free loopback port, polled until it
-answers. The browser is launched once per test module: Playwright's sync API
-cannot run two instances at once in one process, so a module that starts its
-own must find none left open by another module.
+answers. The browser is launched once per session (Playwright's sync API runs
+one instance per process); each test gets its own browser context.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / os.environ.get("BACKPROP_LENS_SCREENSHOTS", "artifacts/screenshots")
+OpenPage = Callable[..., Page]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -70,7 +76,7 @@ def live_server() -> Iterator[str]:
             proc.wait(5)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless."""
     if not Path(CHROMIUM).exists():
@@ -81,3 +87,48 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def shot_path(name: str) -> Path:
+    """Where a screenshot called ``name`` is written."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS / name
+
+
+@pytest.fixture
+def problems() -> list[str]:
+    """Console errors and failed responses of the test's pages; a test may remove the ones it expects."""
+    return []
+
+
+@pytest.fixture
+def open_page(chromium: Browser, live_server: str, problems: list[str]) -> Iterator[OpenPage]:
+    """A factory of watched pages on the live server: ``open_page(width=1280, height=900, expected=())``.
+
+    ``expected`` lists HTTP statuses that are the page's normal answer (a 422 to a form mistake).
+    """
+    contexts = []
+
+    def make(width: int = 1280, height: int = 900, expected: Collection[int] = ()) -> Page:
+        context = chromium.new_context(base_url=live_server, viewport={"width": width, "height": height})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+
+        def on_console(msg: ConsoleMessage) -> None:
+            if msg.type == "error" and not any(f"status of {code}" in msg.text for code in expected):
+                problems.append(msg.text)
+
+        def on_response(r: Response) -> None:
+            if r.status >= 400 and r.status not in expected:
+                problems.append(f"{r.status} {r.url}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("response", on_response)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert problems == [], f"console errors (CSP violations, script errors) or failed requests: {problems}"

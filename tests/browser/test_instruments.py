@@ -10,51 +10,31 @@ tests/browser/conftest.py.
 from __future__ import annotations
 
 import math
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from engine import Network, backprop, backprop_per_example
+from tests.browser.conftest import OpenPage, shot_path
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(os.environ.get("BACKPROP_LENS_SHOTS", "/tmp/backprop-lens-shots"))
 MAZUR_DELTA_3_1 = 0.138498562  # ∂E/∂net_o1
 MAZUR_W2_11 = 0.000438568  # ∂E/∂w1 = a¹₁ δ²₁ with a¹₁ = 0.05
 MAZUR_OUT_O1 = 0.75136507
 
 
 @pytest.fixture
-def problems() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def page(chromium: Browser, live_server: str, problems: list[str]) -> Iterator[Page]:
-    context = chromium.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-
-    def watch(msg: ConsoleMessage) -> None:
-        if msg.type == "error":
-            problems.append(msg.text)
-
-    pg.on("console", watch)
-    pg.on("pageerror", lambda exc: problems.append(str(exc)))
-    pg.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+def page(open_page: OpenPage) -> Page:
+    pg = open_page(1280, 900)
     pg.goto("/")
-    yield pg
-    context.close()
-    assert problems == [], f"console errors (CSP violations, script errors) or failed requests: {problems}"
+    return pg
 
 
 def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("#instruments").screenshot(path=str(SHOTS / name))
+    page.locator("#instruments").screenshot(path=str(shot_path(name)))
 
 
 def value(page: Page, selector: str) -> float:
@@ -113,7 +93,7 @@ def test_every_instrument_on_the_worked_example(page: Page) -> None:
     assert value(page, "#listed-sum .num") == pytest.approx(MAZUR_W2_11, abs=1e-9)
     expect(page.locator("#e-2-1-1")).to_have_class(has_class("instrument-path"))
     expect(page.locator("#n-3-1")).not_to_have_class(has_class("instrument-saturated"))
-    page.locator("#diagram").screenshot(path=str(SHOTS / "instruments-paths-diagram.png"))
+    page.locator("#diagram").screenshot(path=str(shot_path("instruments-paths-diagram.png")))
     shot(page, "instruments-paths.png")
 
     # 5. matrix form: the product equals the layer-by-layer δ², which is Mazur's ∂E/∂w1 / a¹₁

@@ -2,45 +2,31 @@
 iteration, the permalink, the download, a phone screen; the numbers shown against POST /api/gradients.
 
 Screenshots of the forward pass, the backward pass and the gradient step (1280×800) and of a phone
-(375 px) are written to docs/screenshots/, with the animations paused at a fixed moment so they are
-the same from run to run.
+(375 px) are written to artifacts/screenshots/ (or to $BACKPROP_LENS_SCREENSHOTS, e.g. docs/screenshots
+to refresh the README's), with the animations paused at a fixed moment so they are the same from run
+to run.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from app.schemas import WORKED_EXAMPLE
+from tests.browser.conftest import OpenPage, shot_path
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 STEPS = 8
 
 
 @pytest.fixture
-def tab(chromium: Browser, live_server: str) -> Iterator[Page]:
-    context = chromium.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems: list[str] = []
-
-    def watch(msg: ConsoleMessage) -> None:
-        # CSP violations and failed requests land here too; a 422 is the form's answer to a mistake
-        if msg.type == "error" and "status of 422" not in msg.text:
-            problems.append(msg.text)
-
-    page.on("console", watch)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    yield page
-    context.close()
-    assert problems == []
+def tab(open_page: OpenPage) -> Page:
+    return open_page(1280, 800, expected={422})  # a 422 is the form's answer to a mistake
 
 
 def step_of(page: Page) -> int:
@@ -174,19 +160,18 @@ def test_the_numbers_shown_equal_the_json_api(tab: Page) -> None:
 
 def test_screenshots_of_the_forward_pass_the_backward_pass_and_the_gradient_step(tab: Page) -> None:
     page = tab
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.goto("/")
     page.click("#mark-2")  # eq. 25 for the output layer
     at_step(page, 2)
     expect(page.locator(".pulse-forward")).to_have_count(4)
     freeze(page)
-    page.screenshot(path=SHOTS / "forward.png")
+    page.screenshot(path=shot_path("forward.png"))
     page.click("#mark-4")  # BP2: δ travels back from layer 3 to layer 2
     at_step(page, 4)
     expect(page.locator(".pulse-back")).to_have_count(4)
     expect(page.locator("#equation")).to_contain_text("BP2")
     freeze(page)
-    page.screenshot(path=SHOTS / "backward.png")
+    page.screenshot(path=shot_path("backward.png"))
     # pointing at δ²₁'s line marks neuron 1 of layer 2 and the edges its error came back along
     page.hover("#equation .eq-line >> nth=0")
     expect(page.locator("#n-2-1")).to_have_class("neuron shows-delta current highlight")
@@ -197,9 +182,9 @@ def test_screenshots_of_the_forward_pass_the_backward_pass_and_the_gradient_step
     at_step(page, 5)
     expect(page.locator("#diagram .edge.shows-grad")).to_have_count(4)
     freeze(page)
-    page.screenshot(path=SHOTS / "gradient.png")
+    page.screenshot(path=shot_path("gradient.png"))
     for name in ("forward", "backward", "gradient"):
-        assert (SHOTS / f"{name}.png").stat().st_size < 400_000
+        assert shot_path(f"{name}.png").stat().st_size < 400_000
 
 
 def test_step_back_and_forth_with_buttons_keys_and_the_scrubber(tab: Page) -> None:
@@ -312,6 +297,6 @@ def test_a_phone_screen_stacks_the_panels(chromium: Browser, live_server: str) -
         equation = page.locator("#equation").bounding_box()
         assert diagram and equation and equation["y"] >= diagram["y"] + diagram["height"] - 1
         freeze(page)
-        page.screenshot(path=SHOTS / "phone.png")
+        page.screenshot(path=shot_path("phone.png"))
     finally:
         context.close()

@@ -4,46 +4,23 @@ hidden-weight images, divergence. The server and the browser come from tests/bro
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Page, expect
 
 from engine.datasets import generated
+from tests.browser.conftest import OpenPage, shot_path
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(os.environ.get("BACKPROP_LENS_SHOTS", "/tmp/backprop-lens-shots"))
-
-
 @pytest.fixture
-def problems() -> list[str]:
-    """Console errors and failed responses of the test's page; a test may remove the ones it expects."""
-    return []
-
-
-@pytest.fixture
-def train_page(chromium: Browser, live_server: str, problems: list[str]) -> Iterator[Page]:
-    context = chromium.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-
-    def watch(msg: ConsoleMessage) -> None:
-        if msg.type == "error":
-            problems.append(msg.text)
-
-    page.on("console", watch)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    yield page
-    context.close()
-    assert problems == [], f"console errors (CSP violations, script errors): {problems}"
+def train_page(open_page: OpenPage) -> Page:
+    return open_page(1280, 900)
 
 
 def _shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=True)
+    page.screenshot(path=str(shot_path(name)), full_page=True)
 
 
 def start_training(page: Page, selects: dict[str, str], fills: dict[str, str]) -> None:
