@@ -1,0 +1,37 @@
+"""The README keeps its promises: its two commands open it, .ci/run runs the second, every limit is listed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def fenced_commands() -> list[str]:
+    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S)]
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    first, second = fenced_commands()[:2]
+    assert first.startswith("pip install -e .") and "backprop-lens" in first
+    assert "python -m pytest" in second and '".[test]"' in second
+    before_first_block = README.split("```bash", 1)[0]
+    assert before_first_block.count("\n#") == 0  # nothing but the title and the pitch before them
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert fenced_commands()[1] in ci.splitlines()
+
+
+def test_every_limit_is_listed_with_its_environment_variable() -> None:
+    for name, field in Settings.model_fields.items():
+        if name.endswith("_dir"):
+            continue
+        row = next((line for line in README.splitlines() if f"`BACKPROP_LENS_{name.upper()}`" in line), None)
+        assert row is not None, f"README lacks the limit {name}"
+        assert str(field.default).replace("_", "") in row.replace(",", "").replace("_", ""), row
