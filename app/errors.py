@@ -34,7 +34,7 @@ def _loc_text(loc: Sequence[str | int]) -> str:
     return text or "body"
 
 
-def _clean(errors: Sequence[Any]) -> list[ErrorItem]:
+def clean_errors(errors: Sequence[Any]) -> list[ErrorItem]:
     items = []
     for e in errors:
         loc = [p if isinstance(p, int) else str(p) for p in e.get("loc", ())]
@@ -55,7 +55,7 @@ def validation_message(item: ErrorItem) -> str:
 
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    items = _clean(exc.errors())
+    items = clean_errors(exc.errors())
     if not items:
         items = [ErrorItem(loc=["body"], msg="invalid request", type="value_error")]
     body = ErrorBody(message=validation_message(items[0]), detail=items)

@@ -13,11 +13,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 
 from app.api import ERRORS, require_json
-from app.errors import InputError, _clean, validation_message
+from app.errors import InputError, clean_errors, validation_message
 from app.instrument_schemas import (
     CostComparisonRequest,
     CostComparisonResponse,
@@ -44,6 +43,7 @@ from app.render import fmt, full, mathml, sub, sup, tex
 from app.runs import Run
 from app.schemas import NetworkSpec
 from app.settings import get_settings
+from app.templating import templates
 from engine.insight import (
     all_finite,
     compare_costs,
@@ -180,7 +180,6 @@ EXPIRED = "This run is unknown or has expired: reload the page."
 BATCH_SIZE = 3
 
 page_router = APIRouter(prefix="/instruments", tags=["instruments"], include_in_schema=False)
-templates = Jinja2Templates(directory=get_settings().templates_dir)
 templates.env.filters["num"] = fmt
 templates.env.filters["full"] = full
 templates.env.globals["sub"] = sub
@@ -329,7 +328,7 @@ def instrument_fragment(request: Request, run_id: str, name: InstrumentName, sto
         out = HANDLERS[name](req)
         growth = _growth(run, req) if isinstance(req, GradcheckRequest) else []
     except ValidationError as e:
-        return _error(request, name, validation_message(_clean(e.errors())[0]))
+        return _error(request, name, validation_message(clean_errors(e.errors())[0]))
     except (InputError, ValueError) as e:
         return _error(request, name, str(e))
     context = {

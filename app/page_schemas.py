@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from app.errors import _clean, validation_message
+from app.errors import clean_errors, validation_message
 from app.schemas import WORKED_EXAMPLE, TraceRequest
 
 FIELDS = ("sizes", "activation", "cost", "x", "y", "eta", "seed", "weights", "biases")
@@ -194,7 +194,7 @@ def parse_form(form: Mapping[str, str], max_layers: int, max_iterations: int) ->
         request = TraceRequest.model_validate(body)
     except ValidationError as e:
         errors: dict[str, str] = {}
-        for item in _clean(e.errors()):
+        for item in clean_errors(e.errors()):
             message = validation_message(item)
             errors.setdefault(_form_field(message), message)
         raise FormError(errors, texts) from None

@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from app.api import run_trace
 from app.errors import InputError
@@ -28,10 +27,9 @@ from app.page_schemas import FormError, PageRequest, default_form, parse_form
 from app.render import step_view
 from app.runs import Run, RunStore
 from app.schemas import ErrorBody, NetworkSpec
-from app.settings import Settings, get_settings
+from app.settings import Settings
+from app.templating import templates
 from engine import Trace, update_mini_batch
-
-templates = Jinja2Templates(directory=get_settings().templates_dir)
 
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "The run is unknown or has expired: an HTML page linking back to /."},

@@ -28,11 +28,11 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.schemas import ErrorBody
 from app.settings import get_settings
+from app.templating import templates
 from app.training_schemas import CSV_HELP, DATASET_LABELS, EpochPoint, ProgressEvent, TrainConfig
 from engine import Trace, trace
 from engine.datasets import Dataset
@@ -40,7 +40,6 @@ from engine.training import EpochRecord, Report, TrainingSession, classify, deci
 
 _S = get_settings()
 router = APIRouter(prefix="/train", tags=["training"])
-templates = Jinja2Templates(directory=_S.templates_dir)
 
 GRID = 40  # cells per side of the decision-boundary heat map
 STREAM_POLL_SECONDS = 0.05
