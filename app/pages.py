@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
@@ -23,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from app.api import run_trace
 from app.errors import InputError
+from app.forms import Form
 from app.page_schemas import FormError, PageRequest, default_form, parse_form
 from app.render import step_view
 from app.runs import Run, RunStore
@@ -134,15 +134,8 @@ def index(request: Request, store: Store) -> HTMLResponse:
 
 
 @router.post("/runs", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-async def create_run(request: Request, store: Store) -> Response:
+def create_run(request: Request, store: Store, form: Form) -> Response:
     """A new run from the form: its region for htmx, a redirect to its permalink otherwise."""
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media != "application/x-www-form-urlencoded":
-        return HTMLResponse(
-            f"content-type: expected application/x-www-form-urlencoded, got {media or 'none'}", status_code=415
-        )
-    body = (await request.body()).decode("utf-8", errors="replace")
-    form = dict(parse_qsl(body, keep_blank_values=True, max_num_fields=64))
     try:
         run = _new_run(store, _parse(request, form))
     except FormError as e:

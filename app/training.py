@@ -23,13 +23,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from threading import Lock
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.forms import Form
 from app.schemas import ErrorBody
 from app.settings import get_settings
 from app.templating import templates
@@ -45,7 +46,6 @@ GRID = 40  # cells per side of the decision-boundary heat map
 STREAM_POLL_SECONDS = 0.05
 STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
 STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
-MAX_FORM_FIELDS = 64
 UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its training slot this long
 
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -117,18 +117,6 @@ def get_run(run_id: RunId) -> Run:
 RunDep = Annotated[Run, Depends(get_run)]
 
 
-async def form_fields(request: Request) -> dict[str, str]:
-    """The fields of an urlencoded form (the app has no multipart parser, and needs none)."""
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        raise HTTPException(415, "body: expected a form (application/x-www-form-urlencoded)")
-    text = (await request.body()).decode("utf-8", errors="replace")
-    try:
-        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
-    except ValueError:  # more fields than any of the forms has
-        raise HTTPException(422, f"body: more than {MAX_FORM_FIELDS} form fields") from None
-
-
-Form = Annotated[dict[str, str], Depends(form_fields)]
 
 
 # --- rendering helpers (presentation only) ------------------------------------------------
