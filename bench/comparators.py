@@ -73,8 +73,11 @@ def torch_autograd(net: Network, x: Array, y: Array, one_thread: bool) -> Compar
     return Comparator("PyTorch autograd", torch.__version__, torch.get_num_threads(), cost_and_grads, check)
 
 
-def jax_jit(net: Network, x: Array, y: Array) -> Comparator | None:
-    """JAX ``jit(value_and_grad(C))`` in float64: the cost and the gradient, as the engine returns."""
+def jax_jit(net: Network, x: Array, y: Array, one_thread: bool) -> Comparator | None:
+    """JAX ``jit(value_and_grad(C))`` in float64: the cost and the gradient, as the engine returns.
+
+    XLA's threads come from ``XLA_FLAGS``, set by the worker before JAX loads; ``one_thread`` only labels them.
+    """
     jax = optional("jax")
     if jax is None:
         return None
@@ -100,4 +103,4 @@ def jax_jit(net: Network, x: Array, y: Array) -> Comparator | None:
         return float(c), [np.asarray(g) for pair in grads for g in pair]
 
     gradient()  # compile outside the timing
-    return Comparator("JAX jit(value_and_grad)", jax.__version__, None, gradient, check)
+    return Comparator("JAX jit(value_and_grad)", jax.__version__, 1 if one_thread else None, gradient, check)

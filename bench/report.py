@@ -98,7 +98,7 @@ def worker_rows(result: dict[str, Any]) -> list[Row]:
         for key in ("torch", "jax"):
             meta = case["comparators"].get(key)
             if key in t and meta is not None:
-                threads = f", {meta['threads']} thread(s)" if meta.get("threads") is not None else ""
+                threads = f", {meta['threads']} thread(s)" if meta.get("threads") is not None else ", default threads"
                 rows.append(
                     row(
                         section,

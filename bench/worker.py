@@ -92,7 +92,7 @@ def gradient_case(sizes: list[int], m: int, budget: Budget, one_thread: bool, ge
     notes: dict[str, str] = {}
     meta: dict[str, dict[str, Any]] = {}
     for key in ("torch", "jax"):
-        comparator = torch_autograd(net, x, y, one_thread) if key == "torch" else jax_jit(net, x, y)
+        comparator = torch_autograd(net, x, y, one_thread) if key == "torch" else jax_jit(net, x, y, one_thread)
         if comparator is None:
             notes[key] = "not installed"
             continue
