@@ -190,3 +190,13 @@ def test_overflow_is_reported_not_hidden() -> None:
     g = backprop(net, [[1e10]], [[0.0]])  # no RuntimeWarning: warnings are errors here
     assert not g.finite
     assert backprop(MAZUR, [[0.05, 0.10]], [[0.01, 0.99]]).finite
+
+
+def test_huge_but_finite_values_are_finite() -> None:
+    """Entries near the float64 limit overflow a sum of them, but none is infinite: still finite."""
+    net = Network([1, 2], weights=[[[1e308], [1e308]]], biases=[[0.0, 0.0]], activation="linear")
+    g = backprop(net, [[1.0]], [[1e308, 1e308]])
+    assert g.cost == 0.0
+    assert g.finite
+    g = backprop(net, [[1.0]], [[0.0, 0.0]])  # now the cost ½‖a − y‖² itself overflows
+    assert not g.finite
