@@ -26,10 +26,10 @@ from engine.backprop import (
     backprop,
     backpropagate_error,
     cost_of,
+    feedforward,
     nabla_b_of,
     nabla_w_of,
     output_error,
-    weighted_input,
 )
 from engine.costs import Cost, get_cost
 from engine.network import Network
@@ -55,14 +55,9 @@ def sgd_step(net: Network, x: Array, y: Array, eta: float, cost_fn: Cost) -> Non
     BP3, BP4); each layer is updated as soon as its δ has been passed back,
     since BP2 needs w^{l+1} from before the update.
     """
-    a = x
-    zs: list[Array] = []
-    activations: list[Array] = [x]
-    for w, b, act in zip(net.weights, net.biases, net.activations, strict=True):
-        z = weighted_input(w, a, b)
-        a = act.fn(z)
-        zs.append(z)
-        activations.append(a)
+    fwd = feedforward(net, x)
+    zs, activations = fwd.zs, fwd.activations
+    a = activations[-1]
     delta = output_error(cost_fn.nabla_a(a, y), net.activations[-1].prime(zs[-1], a))
     for i in range(len(net.weights) - 1, -1, -1):
         nabla_b = nabla_b_of(delta)
