@@ -1,43 +1,37 @@
-"""The load script runs end to end on a tiny, bounded load (figures are for the README, not asserted)."""
+"""The load script runs end to end on a tiny, bounded load (figures are for the README, not asserted).
+
+It runs as a user runs it, in its own process: its asyncio loop must not meet the browser tests' loop.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
-
-import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "load.py"
 
 
-def load_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("load_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_small_load_holds_every_stream_and_serves_every_request(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "report.json"
-    code = load_module().main(
-        ["--streams", "6", "--requests", "60", "--connections", "2", "--seconds", "20", "--json", str(out)]
+def run_script(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def test_small_load_holds_every_stream_and_serves_every_request(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    done = run_script("--streams", "6", "--requests", "60", "--connections", "2", "--seconds", "20",
+                      "--json", str(out))  # fmt: skip
     report = json.loads(out.read_text())
-    assert code == 0, report["errors"]
+    assert done.returncode == 0, report["errors"]
     assert report["streams_completed"] == 6 and report["streams_peak_open"] >= 1
     assert report["requests_ok"] == 60 and report["requests_failed"] == 0
     assert report["rss_kib_warm"] > 0
-    assert "requests_per_second" in capsys.readouterr().out
+    assert "requests_per_second" in done.stdout
 
 
-def test_bounds_are_enforced(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        load_module().main(["--requests", "1000000"])
-    assert "bounds" in capsys.readouterr().err
+def test_bounds_are_enforced() -> None:
+    done = run_script("--requests", "1000000")
+    assert done.returncode == 2
+    assert "bounds" in done.stderr
