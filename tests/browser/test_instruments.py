@@ -27,7 +27,7 @@ MAZUR_OUT_O1 = 0.75136507
 
 
 @pytest.fixture
-def page(open_page: OpenPage) -> Page:
+def panel(open_page: OpenPage) -> Page:
     pg = open_page(1280, 900)
     pg.goto("/")
     return pg
@@ -54,7 +54,8 @@ def open_tab(page: Page, name: str) -> None:
     expect(page.locator(f"#{name}-result")).to_be_visible()
 
 
-def test_every_instrument_on_the_worked_example(page: Page) -> None:
+def test_every_instrument_on_the_worked_example(panel: Page) -> None:
+    page = panel
     # 1. why backprop is fast: loads with the page
     expect(page.locator("#speed-result")).to_be_visible()
     expect(page.locator("#passes-backprop")).to_have_text("2")
@@ -145,7 +146,8 @@ def test_every_instrument_on_the_worked_example(page: Page) -> None:
     shot(page, "instruments-cost-comparison.png")
 
 
-def test_the_panel_follows_a_new_run(page: Page) -> None:
+def test_the_panel_follows_a_new_run(panel: Page) -> None:
+    page = panel
     expect(page.locator("#speed-result")).to_be_visible()
     first = page.locator("#instruments").get_attribute("data-run-id")
     open_tab(page, "paths")
