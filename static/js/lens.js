@@ -213,12 +213,17 @@
   document.addEventListener("htmx:sse:close", (e) => {
     if (fromPlayer(e)) setPlaying(false);
   });
-  document.addEventListener("htmx:sse:error", (e) => {
+  // A lost stream: an error while reading it (htmx:sse:error), a connection that failed before any answer
+  // (htmx:error) or an error status such as 503 when every stream slot is taken (htmx:response:error).
+  const streamLost = (e) => {
     if (!fromPlayer(e)) return;
     const status = $("stream-status");
     if (status) status.hidden = false;
     stop();
-  });
+  };
+  for (const name of ["htmx:sse:error", "htmx:error", "htmx:response:error"]) {
+    document.addEventListener(name, streamLost);
+  }
 
   document.addEventListener("DOMContentLoaded", sync);
 })();

@@ -10,11 +10,12 @@ to run.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from app.schemas import WORKED_EXAMPLE
 from tests.browser.conftest import OpenPage, shot_path
@@ -132,6 +133,33 @@ def test_pause_stops_the_stream_where_it_is(tab: Page) -> None:
     held = step_of(page)
     page.wait_for_timeout(1400)
     assert step_of(page) == held
+
+
+def test_a_lost_stream_says_so_and_resumes_from_the_current_step(tab: Page, problems: list[str]) -> None:
+    page = tab
+    page.goto("/")
+    page.click("#mark-3")
+    at_step(page, 3)
+    cut = [True]
+
+    def flaky(route: Route) -> None:
+        if cut[0]:
+            cut[0] = False
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/runs/[^/]+/stream\b.*"), flaky)
+    set_speed(page, 100)
+    page.click("#btn-play")
+    expect(page.locator("#stream-status")).to_be_visible()
+    expect(page.locator("#stream-status")).to_contain_text("interrupted")
+    at_step(page, 3)  # nothing was lost: the page is where it was
+    page.click("#btn-resume")
+    at_step(page, STEPS - 1)
+    expected = [p for p in problems if "ERR_CONNECTION_RESET" in p or "Failed to fetch" in p]
+    assert expected, "the cut connection should show in the console"
+    problems[:] = [p for p in problems if p not in expected]
 
 
 def test_the_numbers_shown_equal_the_json_api(tab: Page) -> None:
