@@ -134,6 +134,17 @@ def as_batch(x: Sequence[Sequence[float]] | Array, width: int, name: str) -> Arr
     return arr
 
 
+def as_examples(
+    net: Network, x: Sequence[Sequence[float]] | Array, y: Sequence[Sequence[float]] | Array
+) -> tuple[Array, Array]:
+    """Inputs (m, n_1) and targets (m, n_L) for ``net``, one example per row; ValueError names the argument."""
+    X = as_batch(x, net.sizes[0], "inputs")
+    Y = as_batch(y, net.sizes[-1], "targets")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"targets: expected {X.shape[0]} rows, one per input, got {Y.shape[0]}")
+    return X, Y
+
+
 def _mean_cost(cost_fn: Cost, a: Array, y: Array) -> float:
     """cost_fn.fn(a, y), bit for bit: the mean of the per-example costs, summed
     and divided as ndarray.mean does, without its Python-level overhead."""
@@ -165,11 +176,8 @@ def backprop(
     Overflow is not raised as a warning: ``Gradients.finite`` reports it, and
     callers decide (the API answers 422).
     """
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
-    X = as_batch(x, net.sizes[0], "inputs")
-    Y = as_batch(y, net.sizes[-1], "targets")
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"targets: expected {X.shape[0]} rows, one per input, got {Y.shape[0]}")
+    cost_fn = get_cost(cost)
+    X, Y = as_examples(net, x, y)
 
     fwd = feedforward(net, X)
     a_L = fwd.activations[-1]
@@ -208,9 +216,8 @@ def backprop_per_example(
     Returns (cost, nabla_w, nabla_b) of the mean cost. Deliberately plain: it
     is the reference the matrix form is checked and benchmarked against.
     """
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
-    X = as_batch(x, net.sizes[0], "inputs")
-    Y = as_batch(y, net.sizes[-1], "targets")
+    cost_fn = get_cost(cost)
+    X, Y = as_examples(net, x, y)
     m = X.shape[0]
     nabla_b = [np.zeros((b.shape[0], 1)) for b in net.biases]
     nabla_w = [np.zeros(w.shape) for w in net.weights]
@@ -244,5 +251,5 @@ def backprop_per_example(
 
 def cost_of(net: Network, x: Array, y: Array, cost: str | Cost = "quadratic") -> float:
     """C = (1/m) Σ_x C_x after a plain forward pass."""
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    cost_fn = get_cost(cost)
     return _mean_cost(cost_fn, feedforward(net, x).activations[-1], y)

@@ -80,8 +80,10 @@ class CrossEntropyCost:
 COSTS: dict[str, Cost] = {c.name: c for c in (QuadraticCost(), CrossEntropyCost())}
 
 
-def get_cost(name: str) -> Cost:
-    """The registered cost called ``name``; ValueError names the choices."""
+def get_cost(name: str | Cost) -> Cost:
+    """The registered cost called ``name`` (a cost given as such is returned as it is); ValueError names the choices."""
+    if not isinstance(name, str):
+        return name
     try:
         return COSTS[name]
     except KeyError:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import as_batch, cost_of
+from engine.backprop import as_examples, cost_of
 from engine.costs import Cost, get_cost
 from engine.network import Network
 
@@ -39,9 +39,8 @@ def numerical_gradient(
     epsilon: float = 1e-6,
 ) -> NumericalGradient:
     """Eq. 46 with central differences for every weight and bias."""
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
-    X = as_batch(x, net.sizes[0], "inputs")
-    Y = as_batch(y, net.sizes[-1], "targets")
+    cost_fn = get_cost(cost)
+    X, Y = as_examples(net, x, y)
     probe = net.copy()
     passes = 1
     base = cost_of(probe, X, Y, cost_fn)

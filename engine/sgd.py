@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.backprop import (
-    as_batch,
+    as_examples,
     backprop,
     backpropagate_error,
     cost_of,
@@ -144,9 +144,8 @@ def SGD(  # noqa: N802 - the book's name
     of that mini-batch; returning True stops training early. ``net`` is left
     unchanged; returns the trained network.
     """
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
-    X = as_batch(x, net.sizes[0], "inputs")
-    Y = as_batch(y, net.sizes[-1], "targets")
+    cost_fn = get_cost(cost)
+    X, Y = as_examples(net, x, y)
     trained = net.copy()
     for epoch, k, batches, idx in mini_batches(trained, X, Y, epochs, mini_batch_size, eta, cost_fn, seed):
         if callback is not None:

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import Gradients, as_batch, backprop, cost_of
+from engine.backprop import Gradients, as_examples, backprop, cost_of
 from engine.costs import Cost, get_cost
 from engine.network import Network
 from engine.sgd import gradient_descent
@@ -148,12 +148,12 @@ def trace(
     eta: float = 0.5,
 ) -> Trace:
     """Run one iteration of backpropagation and gradient descent, recording every step."""
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    cost_fn = get_cost(cost)
     # The caller's arrays stay theirs: copy x and y once. Every other array
     # recorded below is fresh from this call, so it is frozen where it lies
     # instead of copied (on [784, 30, 10] the copies cost as much as the pass).
-    X = _frozen(as_batch(x, net.sizes[0], "inputs"))
-    Y = _frozen(as_batch(y, net.sizes[-1], "targets"))
+    X, Y = as_examples(net, x, y)
+    X, Y = _frozen(X), _frozen(Y)
     g = backprop(net, X, Y, cost_fn)
     for arr in (
         *g.forward.zs, *g.forward.activations, g.nabla_a, *g.sigma_primes, *g.deltas, *g.nabla_w, *g.nabla_b

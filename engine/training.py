@@ -144,7 +144,7 @@ class TrainingSession:
         self.epochs = epochs
         self.mini_batch_size = mini_batch_size
         self.eta = eta
-        self.cost = get_cost(cost) if isinstance(cost, str) else cost
+        self.cost = get_cost(cost)
         self.seed = seed
         self.report_interval = report_interval
         self.epoch_delay = epoch_delay

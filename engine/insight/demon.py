@@ -77,7 +77,7 @@ def demon(
 
     ``layer`` is the book's l (2..L); ``j`` is the 0-based index of the neuron in it.
     """
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    cost_fn = get_cost(cost)
     check_neuron(net, layer, j)
     X, Y = single_example(net, x, y, example)
     g = backprop(net, X, Y, cost_fn)

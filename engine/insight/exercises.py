@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from engine.activations import get_activation
 from engine.backprop import (
     ForwardPass,
-    as_batch,
+    as_examples,
     backprop,
     backpropagate_error,
     nabla_b_of,
@@ -76,10 +76,9 @@ def modified_neuron(
     f: str,
 ) -> ModifiedNeuron:
     """BP1–BP4 with f'(z^l_j) in place of σ'(z^l_j) at the modified neuron, for the whole batch."""
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    cost_fn = get_cost(cost)
     f_act = get_activation(f)
-    X = as_batch(x, net.sizes[0], "inputs")
-    Y = as_batch(y, net.sizes[-1], "targets")
+    X, Y = as_examples(net, x, y)
     fwd = feedforward_tweaked(net, X, layer, j, f=f_act)
     sigma_primes = [
         act.prime(z, a) for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)
@@ -132,7 +131,7 @@ def linear_network(
     example: int = 0,
 ) -> LinearNetwork:
     """Eq. 35 with every Σ' = I: δ^l = (w^{l+1})^T … (w^L)^T ∇_aC, beside BP1/BP2's δ^l."""
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    cost_fn = get_cost(cost)
     if cost_fn.name == "cross_entropy":
         raise ValueError("cost: cross-entropy needs outputs in (0, 1); linear neurons do not keep them there")
     linear = as_linear(net)

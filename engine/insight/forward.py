@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.activations import Activation
-from engine.backprop import ForwardPass, as_batch, weighted_input
+from engine.backprop import ForwardPass, as_examples, weighted_input
 from engine.network import Network
 
 Array = NDArray[np.float64]
@@ -28,8 +28,7 @@ def single_example(
     example: int,
 ) -> tuple[Array, Array]:
     """Row ``example`` of the batch as a batch of one: (1, n_1) inputs and (1, n_L) targets."""
-    X = as_batch(x, net.sizes[0], "inputs")
-    Y = as_batch(y, net.sizes[-1], "targets")
+    X, Y = as_examples(net, x, y)
     if not 0 <= example < X.shape[0]:
         raise ValueError(f"example: expected a row index from 0 to {X.shape[0] - 1}, got {example}")
     return X[example : example + 1], Y[example : example + 1]

@@ -64,7 +64,7 @@ def matrix_form(
     example: int = 0,
 ) -> MatrixForm:
     """Eq. 35 for layer l (2..L): the matrices, ∇_aC, their product, and BP1/BP2's δ^l."""
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    cost_fn = get_cost(cost)
     if not 2 <= layer <= net.num_layers:
         raise ValueError(f"layer: expected l from 2 to {net.num_layers}, got {layer}")
     X, Y = single_example(net, x, y, example)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import as_batch, backprop
+from engine.backprop import as_examples, backprop
 from engine.costs import Cost, get_cost
 from engine.network import Network
 
@@ -71,9 +71,8 @@ def inside_minibatch(
     cost: str | Cost = "quadratic",
 ) -> MiniBatch:
     """Every example's δ^l, ∂C_x/∂w^l and ∂C_x/∂b^l, their means, and how far each agrees with the mean."""
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
-    X = as_batch(x, net.sizes[0], "inputs")
-    Y = as_batch(y, net.sizes[-1], "targets")
+    cost_fn = get_cost(cost)
+    X, Y = as_examples(net, x, y)
     g = backprop(net, X, Y, cost_fn)
     nabla_w_x = [per_example_nabla_w(d, a) for d, a in zip(g.deltas, g.forward.activations[:-1], strict=True)]
     nabla_b_x = [np.array(d) for d in g.deltas]  # BP3 for each example

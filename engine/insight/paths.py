@@ -116,7 +116,7 @@ def path_sum(
     example: int = 0,
 ) -> PathSum:
     """Eq. 53 for w^l_jk: the ``top`` strongest paths, their sum, and the exact rest (BP4 total − listed)."""
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    cost_fn = get_cost(cost)
     check_neuron(net, layer, j)
     if not 0 <= k < net.sizes[layer - 2]:
         raise ValueError(f"input: layer {layer - 1} has {net.sizes[layer - 2]} neurons, got index {k}")

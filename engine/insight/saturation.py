@@ -119,7 +119,7 @@ def saturation(
     Slow weights are listed smallest |∂C/∂w| first, at most ``max_listed`` of them;
     ``slow_weight_count`` counts them all.
     """
-    cost_fn = get_cost(cost) if isinstance(cost, str) else cost
+    cost_fn = get_cost(cost)
     X, Y = single_example(net, x, y, example)
     g = backprop(net, X, Y, cost_fn)
     L = net.num_layers
