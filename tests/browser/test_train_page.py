@@ -55,7 +55,10 @@ def test_train_xor_pause_and_inspect(train_page: Page) -> None:
         arg=before + 3,
         timeout=10_000,
     )
-    assert float(page.eval_on_selector("#train-progress", "el => el.value")) > progress_before
+    # the bar and the curve are updated by separate events: wait for the bar as expect() would
+    page.wait_for_function(
+        "v => document.getElementById('train-progress').value > v", arg=progress_before, timeout=10_000
+    )
     assert page.get_attribute("#train-heat", "href", timeout=5000).startswith("data:image/png")  # type: ignore[union-attr]
     expect(page.locator("#train-epoch")).to_contain_text("/ 600")
     expect(page.locator("#train-left")).to_contain_text("left")
