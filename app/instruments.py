@@ -7,7 +7,6 @@ when the engine cannot compute (a layer out of range, numbers overflowing).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.api import ERRORS, require_json
 from app.errors import InputError, clean_errors, validation_message
+from app.forms import number_tokens
 from app.instrument_schemas import (
     CostComparisonRequest,
     CostComparisonResponse,
@@ -188,7 +188,7 @@ templates.env.globals["TABS"] = TABS
 
 
 def _numbers(text: str) -> list[str]:
-    return [t for t in re.split(r"[\s,;]+", text.replace("−", "-").strip()) if t]
+    return number_tokens(text)  # the forms' one reader: every minus sign a person may paste, "−" included
 
 
 def _rows(text: str) -> list[list[str]]:
