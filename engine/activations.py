@@ -1,9 +1,9 @@
 """Activation functions σ and their derivatives σ', behind one interface.
 
 Every activation has its value ``fn(z)`` and its derivative ``prime(z, a)``.
-The derivative receives both z and a = fn(z) because the forward pass has
-already computed a, and for sigmoid and tanh σ'(z) is cheapest from a:
-σ'(z) = a(1 − a) and 1 − a². Adding an activation is one small class and one
+The derivative receives both z and a = fn(z). Sigmoid and tanh take it from z
+rather than as a(1 − a) and 1 − a²: where a has rounded to 0, 1 or ±1 those
+forms give 0 while σ'(z) is still a tiny, exact number. Adding an activation is one small class and one
 line in ``ACTIVATIONS``.
 
 Left out: parametrised activations (leaky ReLU slopes, softmax across a layer).
@@ -37,8 +37,12 @@ def sigmoid(z: Array) -> Array:
 
 
 def sigmoid_prime(z: Array) -> Array:
-    """σ'(z) = σ(z)(1 − σ(z)), the derivative used in BP1 and BP2."""
-    s = sigmoid(z)
+    """σ'(z) = σ(z)(1 − σ(z)) = σ(z)σ(−z), the derivative used in BP1 and BP2.
+
+    Taken as s(1 − s) with s = σ(−|z|), the small one of the two: once |z| > 37
+    σ(|z|) rounds to 1 and a(1 − a) would give 0 where σ'(z) is e^{−|z|}.
+    """
+    s = sigmoid(np.negative(np.abs(z)))
     return s * (1.0 - s)
 
 
@@ -63,7 +67,7 @@ class Sigmoid:
         return sigmoid(z)
 
     def prime(self, z: Array, a: Array) -> Array:
-        return a * (1.0 - a)
+        return sigmoid_prime(z)
 
 
 class Tanh:
@@ -73,7 +77,11 @@ class Tanh:
         return np.tanh(z)
 
     def prime(self, z: Array, a: Array) -> Array:
-        return 1.0 - a * a
+        """tanh'(z) = 1 − tanh²(z) = 4e^{−2|z|}/(1 + e^{−2|z|})², which keeps its digits
+        where tanh(z) has rounded to ±1 (|z| > 19) and 1 − a² would be 0."""
+        e = np.exp(-2.0 * np.abs(z))
+        d = 1.0 + e
+        return np.asarray(4.0 * e / (d * d))
 
 
 class ReLU:

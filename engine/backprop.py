@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.activations import Activation
 from engine.costs import Cost, get_cost
 from engine.network import Network
 
@@ -40,9 +41,13 @@ def weighted_input(w: Array, a_prev: Array, b: Array) -> Array:
     return z
 
 
-def output_error(nabla_a: Array, sigma_prime_L: Array) -> Array:
-    """BP1: δ^L = ∇_aC ⊙ σ'(z^L)."""
-    return nabla_a * sigma_prime_L
+def output_error(cost_fn: Cost, z_L: Array, a_L: Array, y: Array, output: Activation) -> Array:
+    """BP1: δ^L = ∇_aC ⊙ σ'(z^L), in the form the cost gives (network2.py's ``delta``).
+
+    For the quadratic cost that is (a^L − y) ⊙ σ'(z^L); for cross-entropy on
+    sigmoid outputs the σ'(z^L) cancels and δ^L = a^L − y.
+    """
+    return cost_fn.delta(z_L, a_L, y, output)
 
 
 def backpropagate_error(w_next: Array, delta_next: Array, sigma_prime_l: Array) -> Array:
@@ -145,10 +150,9 @@ def as_examples(
     return X, Y
 
 
-def _mean_cost(cost_fn: Cost, a: Array, y: Array) -> float:
-    """cost_fn.fn(a, y), bit for bit: the mean of the per-example costs, summed
-    and divided as ndarray.mean does, without its Python-level overhead."""
-    return float(np.add.reduce(cost_fn.per_example(a, y)) / a.shape[0])
+def output_cost(net: Network, cost_fn: Cost, fwd: ForwardPass, y: Array) -> float:
+    """C = (1/m) Σ_x C_x of a forward pass, from z^L and a^L (the cost needs z^L to stay exact in saturation)."""
+    return cost_fn.fn(fwd.zs[-1], fwd.activations[-1], y, net.activations[-1])
 
 
 def feedforward(net: Network, x: Array) -> ForwardPass:
@@ -177,25 +181,27 @@ def backprop(
     callers decide (the API answers 422).
     """
     cost_fn = get_cost(cost)
+    output = net.activations[-1]
+    cost_fn.check_output(output)
     X, Y = as_examples(net, x, y)
 
     fwd = feedforward(net, X)
-    a_L = fwd.activations[-1]
+    z_L, a_L = fwd.zs[-1], fwd.activations[-1]
     sigma_primes = [
         act.prime(z, a)
         for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)
     ]
-    nabla_a = cost_fn.nabla_a(a_L, Y)
+    nabla_a = cost_fn.nabla_a(z_L, a_L, Y, output)
     n = len(net.weights)
     deltas: list[Array] = [nabla_a] * n  # every slot is overwritten below, from L down
-    deltas[-1] = output_error(nabla_a, sigma_primes[-1])
+    deltas[-1] = output_error(cost_fn, z_L, a_L, Y, output)
     for i in range(n - 2, -1, -1):
         deltas[i] = backpropagate_error(net.weights[i + 1], deltas[i + 1], sigma_primes[i])
 
     nabla_b = [nabla_b_of(d) for d in deltas]
     nabla_w = [nabla_w_of(d, a_prev) for d, a_prev in zip(deltas, fwd.activations, strict=False)]
     return Gradients(
-        cost=_mean_cost(cost_fn, a_L, Y),
+        cost=cost_fn.fn(z_L, a_L, Y, output),
         nabla_w=nabla_w,
         nabla_b=nabla_b,
         forward=fwd,
@@ -231,10 +237,9 @@ def backprop_per_example(
             zs.append(z)
             activation = act.fn(z)
             activations.append(activation)
-        total += cost_fn.fn(activations[-1].T, yi.reshape(1, -1))
-        delta = cost_fn.nabla_a(activations[-1].T, yi.reshape(1, -1)).T * net.activations[-1].prime(
-            zs[-1], activations[-1]
-        )
+        z_L, a_L, y_row = zs[-1].T, activations[-1].T, yi.reshape(1, -1)
+        total += cost_fn.fn(z_L, a_L, y_row, net.activations[-1])
+        delta = output_error(cost_fn, z_L, a_L, y_row, net.activations[-1]).T
         nabla_b[-1] += delta
         nabla_w[-1] += np.dot(delta, activations[-2].T)
         for back in range(2, net.num_layers):
@@ -251,5 +256,4 @@ def backprop_per_example(
 
 def cost_of(net: Network, x: Array, y: Array, cost: str | Cost = "quadratic") -> float:
     """C = (1/m) Σ_x C_x after a plain forward pass."""
-    cost_fn = get_cost(cost)
-    return _mean_cost(cost_fn, feedforward(net, x).activations[-1], y)
+    return output_cost(net, get_cost(cost), feedforward(net, x), y)

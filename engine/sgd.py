@@ -58,7 +58,7 @@ def sgd_step(net: Network, x: Array, y: Array, eta: float, cost_fn: Cost) -> Non
     fwd = feedforward(net, x)
     zs, activations = fwd.zs, fwd.activations
     a = activations[-1]
-    delta = output_error(cost_fn.nabla_a(a, y), net.activations[-1].prime(zs[-1], a))
+    delta = output_error(cost_fn, zs[-1], a, y, net.activations[-1])
     for i in range(len(net.weights) - 1, -1, -1):
         nabla_b = nabla_b_of(delta)
         nabla_w = nabla_w_of(delta, activations[i])

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import feedforward
+from engine.backprop import feedforward, output_cost
 from engine.costs import Cost, get_cost
 from engine.datasets import Dataset
 from engine.network import Network
@@ -223,7 +223,7 @@ class TrainingSession:
         d = self.data
         return EpochRecord(
             epoch=epoch,
-            cost=self.cost.fn(feedforward(self._net, d.x_train).activations[-1], d.y_train),
+            cost=output_cost(self._net, self.cost, feedforward(self._net, d.x_train), d.y_train),
             train_accuracy=accuracy(self._net, d.x_train, d.y_train),
             test_accuracy=accuracy(self._net, d.x_test, d.y_test),
             seconds=busy,

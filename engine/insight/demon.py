@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import backprop
+from engine.backprop import backprop, output_cost
 from engine.costs import Cost, get_cost
 from engine.insight.forward import check_neuron, feedforward_tweaked, single_example
 from engine.network import Network
@@ -37,8 +37,10 @@ class Nudge:
 
     @property
     def ratio(self) -> float | None:
-        """actual / predicted, None when the prediction is exactly 0."""
-        return None if self.predicted == 0.0 else self.actual / self.predicted
+        """actual / predicted; None when the prediction is 0 or so small that the ratio passes 10^308."""
+        if self.predicted == 0.0 or abs(self.actual) > abs(self.predicted) * 1e308:
+            return None
+        return self.actual / self.predicted
 
     @property
     def linear_error(self) -> float:
@@ -85,7 +87,7 @@ def demon(
     nudges = []
     for dz in dzs:
         fwd = feedforward_tweaked(net, X, layer, j, dz=float(dz))
-        actual = cost_fn.fn(fwd.activations[-1], Y) - g.cost
+        actual = output_cost(net, cost_fn, fwd, Y) - g.cost
         nudges.append(Nudge(dz=float(dz), predicted=predicted_change(delta, float(dz)), actual=actual))
     return Demon(
         layer=layer,

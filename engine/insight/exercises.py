@@ -58,9 +58,9 @@ class ModifiedNeuron:
     nabla_b: list[Array]
 
 
-def backward(net: Network, sigma_primes: list[Array], nabla_a: Array) -> list[Array]:
-    """BP1 then BP2 layer by layer, with whatever σ'(z) each neuron has; δ per layer, rows are examples."""
-    deltas = [output_error(nabla_a, sigma_primes[-1])]
+def backward(net: Network, sigma_primes: list[Array], delta_L: Array) -> list[Array]:
+    """BP2 layer by layer from BP1's δ^L, with whatever σ'(z) each neuron has; δ per layer, rows are examples."""
+    deltas = [delta_L]
     for i in range(len(net.weights) - 2, -1, -1):
         deltas.insert(0, backpropagate_error(net.weights[i + 1], deltas[0], sigma_primes[i]))
     return deltas
@@ -78,6 +78,13 @@ def modified_neuron(
     """BP1–BP4 with f'(z^l_j) in place of σ'(z^l_j) at the modified neuron, for the whole batch."""
     cost_fn = get_cost(cost)
     f_act = get_activation(f)
+    output = net.activations[-1]
+    cost_fn.check_output(output)
+    if layer == net.num_layers and f_act.name != output.name and cost_fn.name == "cross_entropy":
+        raise ValueError(
+            "f: cross-entropy needs every output neuron to be a sigmoid; modify a hidden neuron, "
+            "or use the quadratic cost"
+        )
     X, Y = as_examples(net, x, y)
     fwd = feedforward_tweaked(net, X, layer, j, f=f_act)
     sigma_primes = [
@@ -88,12 +95,19 @@ def modified_neuron(
     sigma_prime = net.activations[i].prime(z_j, net.activations[i].fn(z_j))  # σ' had the neuron not changed
     f_prime = f_act.prime(fwd.zs[i][:, j], fwd.activations[i + 1][:, j])
     sigma_primes[i][:, j] = f_prime
-    deltas = backward(net, sigma_primes, cost_fn.nabla_a(fwd.activations[-1], Y))
+    z_L, a_L = fwd.zs[-1], fwd.activations[-1]
+    # With a modified output neuron a^L is no longer σ(z^L) in every column, so the cost may not
+    # recompute a from z: it is told the output is linear, which takes a^L as it stands.
+    output_as_is = get_activation("linear") if layer == net.num_layers and f_act.name != output.name else output
+    delta_L = output_error(cost_fn, z_L, a_L, Y, output_as_is) if output_as_is is output else (
+        cost_fn.nabla_a(z_L, a_L, Y, output_as_is) * sigma_primes[-1]  # BP1 with f'(z) at the modified neuron
+    )
+    deltas = backward(net, sigma_primes, delta_L)
     return ModifiedNeuron(
         layer=layer,
         j=j,
         f=f_act.name,
-        cost=cost_fn.fn(fwd.activations[-1], Y),
+        cost=cost_fn.fn(z_L, a_L, Y, output_as_is),
         forward=fwd,
         f_prime=f_prime,
         sigma_prime=sigma_prime,

@@ -40,6 +40,23 @@ class MiniBatch:
     agreement_w: list[Array]
 
 
+def _unit(v: Array) -> Array:
+    """v / ‖v‖ along the last axis (zero rows stay zero), scaled by max |v| first.
+
+    Without the scaling ‖v‖ overflows for entries near 10^154 and underflows
+    for entries near 10^−154, and the cosine would read 0 or NaN.
+    """
+    top = np.max(np.abs(v), axis=-1, keepdims=True)
+    scaled = np.divide(v, top, out=np.zeros_like(v), where=top > 0)
+    norm = np.linalg.norm(scaled, axis=-1, keepdims=True)
+    return np.asarray(np.divide(scaled, norm, out=np.zeros_like(v), where=norm > 0))
+
+
+def cosines(rows: Array, v: Array) -> Array:
+    """cos θ between each row and v: (row · v) / (‖row‖ ‖v‖), 0 where either is zero; exact at any scale."""
+    return np.clip(_unit(rows) @ _unit(v), -1.0, 1.0)
+
+
 def per_example_nabla_w(delta: Array, a_prev: Array) -> Array:
     """BP4 for each example x separately: ∂C_x/∂w^l = δ^{x,l} (a^{x,l−1})^T, shape (m, n_l, n_{l−1})."""
     return np.asarray(np.einsum("xj,xk->xjk", delta, a_prev))
@@ -82,14 +99,12 @@ def inside_minibatch(
     m = X.shape[0]
     flat_x = np.concatenate([a.reshape(m, -1) for a in (*nabla_w_x, *nabla_b_x)], axis=1)
     flat_mean = flat_x.mean(axis=0)
-    norms = np.linalg.norm(flat_x, axis=1) * np.linalg.norm(flat_mean)
-    dots = flat_x @ flat_mean
-    cosine = np.divide(dots, norms, out=np.zeros(m), where=norms > 0)
+    cosine = cosines(flat_x, flat_mean)
     agreement_w = [
         (np.sign(nw) == np.sign(mean)[None]).mean(axis=0) for nw, mean in zip(nabla_w_x, nabla_w, strict=True)
     ]
     return MiniBatch(
-        costs=cost_fn.per_example(g.forward.activations[-1], Y),
+        costs=cost_fn.per_example(g.forward.zs[-1], g.forward.activations[-1], Y, net.activations[-1]),
         deltas=[np.array(d) for d in g.deltas],
         nabla_w_x=nabla_w_x,
         nabla_b_x=nabla_b_x,

@@ -15,6 +15,7 @@ from engine.backprop import (
     output_error,
     weighted_input,
 )
+from engine.costs import get_cost
 from tests.autograd import reference_gradients
 
 ACTS = ["sigmoid", "tanh", "relu", "linear"]
@@ -152,7 +153,8 @@ def test_equation_functions_compose_to_backprop() -> None:
     a3 = 1 / (1 + np.exp(-z3))
     z4 = weighted_input(net.weights[2], a3, net.biases[2])
     a4 = 1 / (1 + np.exp(-z4))
-    d4 = output_error(a4 - y, a4 * (1 - a4))
+    d4 = output_error(get_cost("quadratic"), z4, a4, y, net.activations[-1])
+    np.testing.assert_allclose(d4, (a4 - y) * a4 * (1 - a4), rtol=1e-13)  # BP1 as the book writes it
     d3 = backpropagate_error(net.weights[2], d4, a3 * (1 - a3))
     d2 = backpropagate_error(net.weights[1], d3, a2 * (1 - a2))
     g = backprop(net, x, y)
