@@ -32,7 +32,7 @@ from engine.backprop import (
     nabla_w_of,
     output_error,
 )
-from engine.costs import Cost, get_cost
+from engine.costs import Cost, get_cost, residual
 from engine.insight.forward import feedforward_tweaked, single_example
 from engine.network import Network
 
@@ -212,7 +212,7 @@ def compare_costs(
         z=fwd.zs[-1][0],
         a=fwd.activations[-1][0],
         y=Y[0],
-        a_minus_y=fwd.activations[-1][0] - Y[0],
+        a_minus_y=residual(fwd.zs[-1], fwd.activations[-1], Y, net.activations[-1])[0],
         quadratic=sides[0],
         cross_entropy=sides[1],
     )
