@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from engine.activations import Activation
 from engine.costs import Cost, get_cost
-from engine.network import Network
+from engine.network import Network, check_batch
 
 Array = NDArray[np.float64]
 
@@ -55,6 +55,20 @@ def backpropagate_error(w_next: Array, delta_next: Array, sigma_prime_l: Array) 
     delta: Array = np.dot(delta_next, w_next)
     delta *= sigma_prime_l
     return delta
+
+
+def backpropagate(weights: Sequence[Array], sigma_primes: Sequence[Array], delta_L: Array) -> list[Array]:
+    """BP2 from layer L − 1 down to layer 2, starting from BP1's δ^L; returns δ of layers 2..L in order.
+
+    ``weights[i]`` and ``sigma_primes[i]`` belong to layer i + 2. The one loop
+    that every gradient of the engine runs (``backprop``, ``sgd_step``, the
+    modified-neuron exercise), whatever σ'(z) each neuron has.
+    """
+    n = len(weights)
+    deltas: list[Array] = [delta_L] * n  # every slot is overwritten below, from L − 1 down
+    for i in range(n - 2, -1, -1):
+        deltas[i] = backpropagate_error(weights[i + 1], deltas[i + 1], sigma_primes[i])
+    return deltas
 
 
 def nabla_b_of(delta: Array) -> Array:
@@ -132,11 +146,9 @@ def as_batch(x: Sequence[Sequence[float]] | Array, width: int, name: str) -> Arr
     its inputs, and a batch of 1000 MNIST images is 6 MB to copy.
     """
     arr = np.asarray(x, dtype=np.float64)
-    if arr.ndim == 1:
+    if arr.ndim == 1 and arr.shape[0] == width:
         arr = arr.reshape(1, -1)
-    if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] == 0:
-        raise ValueError(f"{name}: expected m ≥ 1 rows of {width} numbers, got shape {arr.shape}")
-    return arr
+    return check_batch(arr, width, name)
 
 
 def as_examples(
@@ -191,12 +203,7 @@ def backprop(
         act.prime(z, a)
         for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)
     ]
-    nabla_a = cost_fn.nabla_a(z_L, a_L, Y, output)
-    n = len(net.weights)
-    deltas: list[Array] = [nabla_a] * n  # every slot is overwritten below, from L down
-    deltas[-1] = output_error(cost_fn, z_L, a_L, Y, output)
-    for i in range(n - 2, -1, -1):
-        deltas[i] = backpropagate_error(net.weights[i + 1], deltas[i + 1], sigma_primes[i])
+    deltas = backpropagate(net.weights, sigma_primes, output_error(cost_fn, z_L, a_L, Y, output))
 
     nabla_b = [nabla_b_of(d) for d in deltas]
     nabla_w = [nabla_w_of(d, a_prev) for d, a_prev in zip(deltas, fwd.activations, strict=False)]
@@ -205,7 +212,7 @@ def backprop(
         nabla_w=nabla_w,
         nabla_b=nabla_b,
         forward=fwd,
-        nabla_a=nabla_a,
+        nabla_a=cost_fn.nabla_a(z_L, a_L, Y, output),
         sigma_primes=sigma_primes,
         deltas=deltas,
     )
@@ -220,7 +227,10 @@ def backprop_per_example(
     """The book's algorithm (network.py): one example at a time, column vectors.
 
     Returns (cost, nabla_w, nabla_b) of the mean cost. Deliberately plain: it
-    is the reference the matrix form is checked and benchmarked against.
+    is what the matrix form is checked and benchmarked against. It shares the
+    activations' σ' and the costs' δ^L with ``backprop``, so it checks the
+    batching (rows against columns, the 1/m), not the derivatives: those are
+    checked against the scalar autograd and mpmath finite differences.
     """
     cost_fn = get_cost(cost)
     X, Y = as_examples(net, x, y)

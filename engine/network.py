@@ -45,6 +45,18 @@ class Network:
         seed: int | None = 0,
         init: Init = "standard",
     ) -> None:
+        """A network of ``sizes`` = [n_1, …, n_L] neurons per layer, layer 1 the input.
+
+        ``weights[i]`` is w^{i+2}, an n_{i+2} × n_{i+1} matrix (row j: the weights
+        into neuron j); ``biases[i]`` is b^{i+2}, a vector of n_{i+2} entries. Give
+        both or neither: without them they are drawn from ``seed`` by ``init``
+        (``standard`` N(0, 1); ``scaled`` w ~ N(0, 1/n_in)). ``activation`` is
+        one name for every layer or one per layer 2..L.
+
+        Examples are rows, not the book's columns: a batch of m inputs is an
+        m × n_1 array, so a whole mini-batch goes through one matrix product
+        (z = a w^T + b) and the arrays print as the tables students read.
+        """
         sizes = [int(n) for n in sizes]
         if len(sizes) < 2:
             raise ValueError("sizes: a network needs at least an input and an output layer")
@@ -69,6 +81,21 @@ class Network:
             self.weights = [np.array(w, dtype=np.float64) for w in weights]
             self.biases = [np.array(b, dtype=np.float64) for b in biases]
             _check_shapes(sizes, self.weights, self.biases)
+
+    def __repr__(self) -> str:
+        names = self.activation_names
+        act = names[0] if len(set(names)) == 1 else ", ".join(names)
+        sizes = "-".join(map(str, self.sizes))
+        return f"Network({sizes}, activation={act}, {self.num_parameters} parameters)"
+
+    def __call__(self, x: Sequence[float] | Sequence[Sequence[float]] | Array) -> Array:
+        """a^L for the input x (eq. 25 layer by layer): one example as a vector, or a batch of rows."""
+        a = np.asarray(x, dtype=np.float64)
+        single = a.ndim == 1 and a.shape[0] == self.sizes[0]
+        a = check_batch(a.reshape(1, -1) if single else a, self.sizes[0], "x")
+        for w, b, act in zip(self.weights, self.biases, self.activations, strict=True):
+            a = act.fn(a @ w.T + b)
+        return a[0] if single else a
 
     @property
     def activation_names(self) -> list[str]:
@@ -103,6 +130,24 @@ class Network:
             "weights": [w.tolist() for w in self.weights],
             "biases": [b.tolist() for b in self.biases],
         }
+
+
+def check_batch(arr: Array, width: int, name: str) -> Array:
+    """``arr`` if it is m ≥ 1 rows of ``width`` numbers; otherwise ValueError in words a student can act on.
+
+    A batch passed as the book's columns (width × m) is named as such when it
+    can be told apart; a square batch cannot, and is read as rows.
+    """
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] != width:
+        shape = f"a vector of {arr.shape[0]} numbers" if arr.ndim == 1 else "×".join(map(str, arr.shape)) or "a scalar"
+        shape = shape if arr.ndim == 1 else f"shape {shape}"
+        hint = ""
+        if arr.ndim == 2 and arr.shape[0] == width and arr.shape[1] >= 1:
+            hint = "; it looks transposed (the book's columns): examples are rows here, pass its .T"
+        elif arr.ndim > 2:
+            hint = "; expected a 2-D array of examples as rows"
+        raise ValueError(f"{name}: expected m ≥ 1 rows of {width} numbers, got {shape}{hint}")
+    return arr
 
 
 def parameter_count(sizes: Sequence[int]) -> int:

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from engine.backprop import (
     as_examples,
     backprop,
-    backpropagate_error,
+    backpropagate,
     cost_of,
     feedforward,
     nabla_b_of,
@@ -52,20 +52,17 @@ def sgd_step(net: Network, x: Array, y: Array, eta: float, cost_fn: Cost) -> Non
     """One gradient-descent step on the mini-batch (x, y), changing ``net`` in place.
 
     The gradient is backpropagation's, equation by equation (eq. 25, BP1, BP2,
-    BP3, BP4); each layer is updated as soon as its δ has been passed back,
-    since BP2 needs w^{l+1} from before the update.
+    BP3, BP4), then every layer takes the step of eqs. 20–21.
     """
     fwd = feedforward(net, x)
     zs, activations = fwd.zs, fwd.activations
-    a = activations[-1]
-    delta = output_error(cost_fn, zs[-1], a, y, net.activations[-1])
-    for i in range(len(net.weights) - 1, -1, -1):
-        nabla_b = nabla_b_of(delta)
+    sigma_primes = [act.prime(z, a) for act, z, a in zip(net.activations, zs, activations[1:], strict=True)]
+    delta_L = output_error(cost_fn, zs[-1], activations[-1], y, net.activations[-1])
+    deltas = backpropagate(net.weights, sigma_primes, delta_L)
+    # Every δ is known before any w changes, as BP2 needs w^{l+1} from before the update.
+    for i, delta in enumerate(deltas):
         nabla_w = nabla_w_of(delta, activations[i])
-        if i > 0:
-            delta = backpropagate_error(
-                net.weights[i], delta, net.activations[i - 1].prime(zs[i - 1], activations[i])
-            )
+        nabla_b = nabla_b_of(delta)
         gradient_descent_in_place(net.weights[i], nabla_w, eta)
         gradient_descent_in_place(net.biases[i], nabla_b, eta)
 
@@ -141,8 +138,11 @@ def SGD(  # noqa: N802 - the book's name
     Each epoch shuffles the examples with a generator seeded once from
     ``seed`` and steps through mini-batches of ``mini_batch_size``. The
     callback sees (a copy of) the network after every mini-batch and the cost
-    of that mini-batch; returning True stops training early. ``net`` is left
-    unchanged; returns the trained network.
+    of that mini-batch; returning True stops training early.
+
+    Unlike the book's method, which trains ``self`` in place, this returns a
+    trained copy and leaves ``net`` as it was: ``net = SGD(net, ...)``. The
+    in-place form is ``mini_batches``, which the training page uses.
     """
     cost_fn = get_cost(cost)
     X, Y = as_examples(net, x, y)

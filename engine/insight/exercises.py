@@ -27,7 +27,7 @@ from engine.backprop import (
     ForwardPass,
     as_examples,
     backprop,
-    backpropagate_error,
+    backpropagate,
     nabla_b_of,
     nabla_w_of,
     output_error,
@@ -56,14 +56,6 @@ class ModifiedNeuron:
     deltas: list[Array]
     nabla_w: list[Array]
     nabla_b: list[Array]
-
-
-def backward(net: Network, sigma_primes: list[Array], delta_L: Array) -> list[Array]:
-    """BP2 layer by layer from BP1's δ^L, with whatever σ'(z) each neuron has; δ per layer, rows are examples."""
-    deltas = [delta_L]
-    for i in range(len(net.weights) - 2, -1, -1):
-        deltas.insert(0, backpropagate_error(net.weights[i + 1], deltas[0], sigma_primes[i]))
-    return deltas
 
 
 def modified_neuron(
@@ -102,7 +94,7 @@ def modified_neuron(
     delta_L = output_error(cost_fn, z_L, a_L, Y, output_as_is) if output_as_is is output else (
         cost_fn.nabla_a(z_L, a_L, Y, output_as_is) * sigma_primes[-1]  # BP1 with f'(z) at the modified neuron
     )
-    deltas = backward(net, sigma_primes, delta_L)
+    deltas = backpropagate(net.weights, sigma_primes, delta_L)
     return ModifiedNeuron(
         layer=layer,
         j=j,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Network, parameter_count
+from engine import Network, backprop, parameter_count
 
 
 def test_shapes_follow_the_book() -> None:
@@ -66,3 +66,32 @@ def test_to_dict_round_trips() -> None:
 def test_bad_networks_name_the_field(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         Network(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_network_in_a_notebook() -> None:
+    """repr says what it is; net(x) is a^L for one example (a vector) or a batch (rows)."""
+    net = Network([2, 3, 1], activation=["tanh", "sigmoid"], seed=1)
+    assert repr(net) == "Network(2-3-1, activation=tanh, sigmoid, 13 parameters)"
+    assert repr(Network([4, 2])) == "Network(4-2, activation=sigmoid, 10 parameters)"
+    x = np.array([0.5, -1.0])
+    hidden = np.tanh(net.weights[0] @ x + net.biases[0])  # eq. 25 written out, independently of feedforward
+    expected = 1.0 / (1.0 + np.exp(-(net.weights[1] @ hidden + net.biases[1])))
+    np.testing.assert_allclose(net(x), expected, rtol=1e-15)
+    assert net(x).shape == (1,)
+    np.testing.assert_allclose(net(np.stack([x, x])), np.stack([expected, expected]), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("x", "match"),
+    [
+        (np.ones((2, 5)), "got shape 2×5; it looks transposed"),
+        ([1.0, 2.0, 3.0], "got a vector of 3 numbers"),
+        (np.ones((1, 1, 2)), "got shape 1×1×2; expected a 2-D array"),
+    ],
+)
+def test_a_batch_of_the_wrong_shape_is_named(x: object, match: str) -> None:
+    net = Network([2, 3, 1])
+    with pytest.raises(ValueError, match=match):
+        net(x)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=match):
+        backprop(net, x, np.ones((5, 1)))  # type: ignore[arg-type]
