@@ -129,7 +129,6 @@ def test_speed_counts_passes_and_agrees_with_reference_differences(sizes: list[i
     P = sum(w.size for w in net.weights) + sum(b.size for b in net.biases)
     assert s.parameters == P
     assert (s.backprop_passes, s.numerical_passes) == (2, 2 * P + 1)
-    assert s.backprop_seconds > 0 and s.numerical_seconds > 0
 
     def mean_cost(n: Network) -> float:
         return sum(cost_x(n, x, y) for x, y in zip(X, Y, strict=True)) / len(X)

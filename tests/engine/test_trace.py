@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from engine import Network, backprop, cost_of, trace
+from engine import Network, trace
+from tests.autograd import reference_gradients
 
 
 def test_steps_follow_the_books_order() -> None:
@@ -31,18 +32,22 @@ def test_steps_follow_the_books_order() -> None:
 
 
 def test_delta_of_each_example_is_its_nabla_b() -> None:
+    """δ^l of example x is ∂C_x/∂b^l (BP3), here from the scalar autograd, which shares no code with the trace."""
     rng = np.random.default_rng(5)
-    net = Network([2, 3, 2], activation=["tanh", "sigmoid"], seed=2)
+    acts = ["tanh", "sigmoid"]
+    net = Network([2, 3, 2], activation=acts, seed=2)
     x = rng.normal(size=(3, 2))
     y = rng.uniform(size=(3, 2))
     t = trace(net, x, y, cost="cross_entropy", eta=1.0)
     deltas = {s.layer: s.values["delta"] for s in t.steps if s.kind in ("output_error", "backpropagate")}
+    weights = [w.tolist() for w in net.weights]
+    biases = [b.tolist() for b in net.biases]
     for i in range(3):
-        single = backprop(net, x[i : i + 1], y[i : i + 1], "cross_entropy")
+        _, _, nabla_b = reference_gradients(weights, biases, acts, "cross_entropy", [x[i].tolist()], [y[i].tolist()])
         for layer in (2, 3):
             delta = deltas[layer]
             assert isinstance(delta, np.ndarray)
-            np.testing.assert_allclose(delta[i], single.nabla_b[layer - 2], atol=1e-15)
+            np.testing.assert_allclose(delta[i], nabla_b[layer - 2], rtol=1e-12, atol=1e-15)
 
 
 def test_bp1_and_bp2_steps_are_products_of_their_parts() -> None:
@@ -61,18 +66,30 @@ def test_gradient_steps_equal_backprop_and_update_is_gradient_descent() -> None:
                   biases=[[0.35, 0.35], [0.6, 0.6]])
     x, y, eta = [[0.05, 0.1]], [[0.01, 0.99]], 0.5
     t = trace(net, x, y, eta=eta)
-    g = backprop(net, x, y)
+    # the independent reference: the scalar autograd, and Mazur's hand-worked figures
+    _, ref_w, ref_b = reference_gradients(
+        [w.tolist() for w in net.weights], [b.tolist() for b in net.biases], ["sigmoid", "sigmoid"], "quadratic", x, y
+    )
     for s in t.steps:
         if s.kind == "gradients":
             assert s.layer is not None
-            np.testing.assert_array_equal(s.values["nabla_w"], g.nabla_w[s.layer - 2])
-            np.testing.assert_array_equal(s.values["nabla_b"], g.nabla_b[s.layer - 2])
+            np.testing.assert_allclose(s.values["nabla_w"], ref_w[s.layer - 2], rtol=1e-12)
+            np.testing.assert_allclose(s.values["nabla_b"], ref_b[s.layer - 2], rtol=1e-12)
     update = t.steps[-1]
     for i in range(2):
-        np.testing.assert_allclose(update.values["weights"][i], net.weights[i] - eta * g.nabla_w[i], atol=0)
-        np.testing.assert_allclose(update.values["biases"][i], net.biases[i] - eta * g.nabla_b[i], atol=0)
+        np.testing.assert_allclose(update.values["weights"][i], net.weights[i] - eta * np.array(ref_w[i]), rtol=1e-12)
+        np.testing.assert_allclose(update.values["biases"][i], net.biases[i] - eta * np.array(ref_b[i]), rtol=1e-12)
+    # Mazur: w5⁺ = 0.35891648 (our w³₁₁), w1⁺ = 0.149780716 (our w²₁₁)
+    assert update.values["weights"][1][0][0] == pytest.approx(0.35891648, abs=5e-9)
+    assert update.values["weights"][0][0][0] == pytest.approx(0.149780716, abs=5e-10)
     assert update.scalars["cost_before"] == pytest.approx(0.298371109, abs=5e-10)
-    assert update.scalars["cost_after"] == cost_of(t.updated, np.array(x), np.array(y))
+    w2 = np.asarray(update.values["weights"][0])
+    b2 = np.asarray(update.values["biases"][0])
+    w3 = np.asarray(update.values["weights"][1])
+    b3 = np.asarray(update.values["biases"][1])
+    hidden = 1 / (1 + np.exp(-(w2 @ np.array(x[0]) + b2)))  # a plain forward pass of the updated network
+    out = 1 / (1 + np.exp(-(w3 @ hidden + b3)))
+    assert update.scalars["cost_after"] == pytest.approx(0.5 * float(np.sum((out - np.array(y[0])) ** 2)), rel=1e-14)
     assert update.scalars["cost_after"] < update.scalars["cost_before"]
     # the network the trace started from is untouched
     assert net.weights[1][0, 0] == 0.4

@@ -5,24 +5,63 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from numpy.typing import NDArray
 
 from engine import Network, feedforward
 from engine.datasets import generated
 from engine.sgd import SGD
 from engine.training import TrainingSession, accuracy, classify, decision_grid
 
+Array = NDArray[np.float64]
 XOR = generated("xor", n=4, noise=0.0, test_fraction=0.0, seed=0)
 
 
-def test_session_trains_like_sgd_and_records_every_epoch() -> None:
+def _book_sgd(net: Network, X: Array, Y: Array, epochs: int, size: int, eta: float, seed: int) -> list[Array]:
+    """The book's network.py, written out here on its own (column vectors, its own σ), sharing no engine code.
+
+    Shuffled as the engine documents: one generator seeded once, a permutation per epoch.
+    """
+    W = [w.copy() for w in net.weights]
+    B = [b.reshape(-1, 1).copy() for b in net.biases]
+
+    def sigma(z: Array) -> Array:
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        for k in range(0, len(X), size):
+            batch = order[k : k + size]
+            nabla_w = [np.zeros_like(w) for w in W]
+            nabla_b = [np.zeros_like(b) for b in B]
+            for i in batch:
+                a = X[i].reshape(-1, 1)
+                activations = [a]
+                for w, b in zip(W, B, strict=True):
+                    a = sigma(w @ a + b)
+                    activations.append(a)
+                delta = (a - Y[i].reshape(-1, 1)) * a * (1 - a)
+                for layer in range(len(W) - 1, -1, -1):
+                    nabla_b[layer] += delta
+                    nabla_w[layer] += delta @ activations[layer].T
+                    if layer:
+                        h = activations[layer]
+                        delta = (W[layer].T @ delta) * h * (1 - h)
+            W = [w - eta / len(batch) * nw for w, nw in zip(W, nabla_w, strict=True)]
+            B = [b - eta / len(batch) * nb for b, nb in zip(B, nabla_b, strict=True)]
+    return W
+
+
+def test_session_trains_like_the_books_sgd_and_records_every_epoch() -> None:
     data = generated("moons", n=60, noise=0.1, test_fraction=0.25, seed=2)
     net = Network([2, 5, 1], seed=1)
     session = TrainingSession(net, data, epochs=4, mini_batch_size=8, eta=0.5, cost="quadratic", seed=7)
     report = session.run()
-    expected = SGD(net, data.x_train, data.y_train, 4, 8, 0.5, "quadratic", seed=7)
     assert report.state == "finished" and report.fraction == 1.0
-    for a, b in zip(report.network.weights, expected.weights, strict=True):
-        assert np.array_equal(a, b)
+    book = _book_sgd(net, data.x_train, data.y_train, 4, 8, 0.5, seed=7)
+    for a, b in zip(report.network.weights, book, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    expected = SGD(net, data.x_train, data.y_train, 4, 8, 0.5, "quadratic", seed=7)  # the same engine, a copy
     history = session.history_since(0)
     assert [h.epoch for h in history] == [1, 2, 3, 4]
     a = feedforward(expected, data.x_train).activations[-1]
