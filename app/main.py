@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import __version__, api, instruments, pages, stream, training
+from app import __version__, api, docs, instruments, pages, stream, training
 from app.errors import InputError, on_http_error, on_input_error, on_validation_error
 from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
@@ -24,6 +24,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Michael Nielsen's *Neural Networks and Deep Learning*. Matrices are lists of rows; "
             "examples in a batch are rows."
         ),
+        # app.docs serves /docs from static/ under the CSP; FastAPI's own pages load Swagger UI and ReDoc from CDNs.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.streams = StreamSlots(settings.max_streams)
@@ -36,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(instruments.router)
     app.include_router(instruments.page_router)
     app.include_router(training.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
