@@ -2,10 +2,13 @@
 
 Pydantic's own 422 body repeats the offending input, which may be NaN or a
 megabyte of numbers; these handlers keep the location and the message only.
+The one exception is an unknown name (an activation, a cost): a plain word,
+cut to 24 characters, so that "unknown activation 'sigmod'" says which was meant.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,11 +37,49 @@ def _loc_text(loc: Sequence[str | int]) -> str:
     return text or "body"
 
 
+_WORD = re.compile(r"[\w\-]+")
+
+
+def unknown_name(what: str, given: object, choices: Sequence[str], where: str = "") -> str:
+    """The words for a name that is not one of the choices: unknown activation 'sigmod'; choose sigmoid, … or linear."""
+    options = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else "".join(choices)
+    if not isinstance(given, str) or not _WORD.fullmatch(given):
+        return f"choose {options}"  # only a plain word is worth showing again
+    return f"unknown {what} {given[:24]!r}{where}; choose {options}"
+
+
+def _is_branch(part: object) -> bool:
+    # Pydantic names the members of a union in the location: "literal['sigmoid',…]", "list[literal[…]]".
+    return isinstance(part, str) and "[" in part
+
+
+def _wrong_branch(e: Any) -> bool:
+    """An error that only says the input is not of this member's type (a name where a list may go)."""
+    kind = str(e.get("type", ""))
+    return kind.endswith("_type") or (kind == "literal_error" and not isinstance(e.get("input"), str))
+
+
+def _choices(e: Any) -> list[str]:
+    # ctx["expected"] of a literal_error reads "'sigmoid', 'tanh', 'relu' or 'linear'"
+    expected = str((e.get("ctx") or {}).get("expected", ""))
+    return [c.strip(" '") for c in expected.replace(" or ", ", ").split(",") if c.strip(" '")]
+
+
 def clean_errors(errors: Sequence[Any]) -> list[ErrorItem]:
+    """Location and message of each error, without the input; a union's members reported as one field."""
+    raw = list(errors)
+    fields = [tuple(p for p in e.get("loc", ()) if not _is_branch(p)) for e in raw]
+    wrong = [any(_is_branch(p) for p in e.get("loc", ())) and _wrong_branch(e) for e in raw]
+    said = [f for f, w in zip(fields, wrong, strict=True) if not w]
     items = []
-    for e in errors:
-        loc = [p if isinstance(p, int) else str(p) for p in e.get("loc", ())]
+    for e, field, w in zip(raw, fields, wrong, strict=True):
+        if w and any(f[: len(field)] == field for f in said):
+            continue  # another member of the union says what is wrong
+        loc = [p if isinstance(p, int) else str(p) for p in field]
         msg = str(e.get("msg", "invalid value")).removeprefix("Value error, ")
+        if e.get("type") == "literal_error":
+            names = [n for n in (str(p) for p in field) if not n.isdigit()]
+            msg = unknown_name(names[-1] if names else "value", e.get("input"), _choices(e))
         items.append(ErrorItem(loc=loc, msg=msg, type=str(e.get("type", "value_error"))))
     return items
 

@@ -96,6 +96,9 @@ def _context(request: Request, run: Run, k: int, **extra: Any) -> dict[str, Any]
         "form": extra.pop("form", run.page.form),
         "errors": extra.pop("errors", {}),
         "max_layers": _settings(request).max_trace_layers_page,
+        "shown": run.page,  # the network on screen, which the configuration's summary describes
+        "previous_sizes": ", ".join(str(n) for n in run.page.request.network.sizes),
+        "notice": run.page.notice,
         **extra,
     }
 
@@ -142,13 +145,14 @@ def create_run(request: Request, store: Store, form: Form) -> Response:
         if not _is_htmx(request):
             fallback = _new_run(store, _parse(request, default_form()))
             return _page(request, fallback, status_code=422, form=e.form, errors=e.errors)
-        # The error goes beside its field; the network on screen stays.
-        html = templates.get_template("page/_config.html").render(
-            form=e.form, errors=e.errors, max_layers=_settings(request).max_trace_layers_page
+        # The error goes beside its field; the network on screen stays, and so does the summary describing it.
+        html = templates.get_template("page/_config_form.html").render(
+            form=e.form,
+            errors=e.errors,
+            max_layers=_settings(request).max_trace_layers_page,
+            previous_sizes=form.get("previous_sizes", ""),
         )
-        return HTMLResponse(
-            html, status_code=422, headers={"HX-Retarget": "#config-panel", "HX-Reswap": "outerHTML"}
-        )
+        return HTMLResponse(html, status_code=422, headers={"HX-Retarget": "#config", "HX-Reswap": "outerHTML"})
     if not _is_htmx(request):
         return RedirectResponse(f"/?{run.page.query()}", status_code=303)
     return _run_region(request, run, config=True)

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.page_schemas import default_form
 from app.settings import Settings, get_settings
 from engine import Network
 from tests.autograd import reference_gradients
@@ -195,7 +196,7 @@ def test_a_bad_field_is_named_beside_it_and_the_network_stays(
 ) -> None:
     r = page_client.post("/runs", data={**FORM_342, **change}, headers=HX)
     assert r.status_code == 422
-    assert r.headers["hx-retarget"] == "#config-panel" and r.headers["hx-reswap"] == "outerHTML"
+    assert r.headers["hx-retarget"] == "#config" and r.headers["hx-reswap"] == "outerHTML"
     assert 'id="run"' not in r.text, "the run on screen is not replaced"
     m = re.search(rf'<p id="e-{field}" class="error" role="alert">([^<]*)</p>', r.text)
     assert m, f"no error beside {field}: {r.text[:400]}"
@@ -268,3 +269,235 @@ def test_a_wide_layer_is_drawn_with_its_ends_and_a_count(page_client: TestClient
     drawn = re.findall(r'id="n-2-(\d+)"', r.text)
     assert drawn[:7] == [str(j) for j in range(1, 8)] and drawn[-7:] == [str(j) for j in range(34, 41)]
     assert len(drawn) == 14 and "⋮ 26 more" in r.text
+
+
+# --- issue 10: new sizes, init, the summary, clear messages, every error at once, iterations, "−" ----------------
+
+WORKED_FORM = {**default_form(), "previous_sizes": "2, 2, 2"}  # the form as the page sends it on first load
+
+
+def error_beside(html_text: str, field: str) -> str | None:
+    m = re.search(rf'<p id="e-{field}" class="error" role="alert">([^<]*)</p>', html_text)
+    return html.unescape(m.group(1)) if m else None
+
+
+def trace_json(client: TestClient, html_text: str) -> dict[str, Any]:
+    body: dict[str, Any] = client.get(f"/runs/{run_id(html_text)}/trace.json").json()
+    return body
+
+
+def test_the_page_sends_the_sizes_of_the_network_on_screen(page_client: TestClient) -> None:
+    assert '<input type="hidden" name="previous_sizes" value="2, 2, 2">' in page_client.get("/").text
+    r = page_client.post("/runs", data=FORM_342, headers=HX)
+    assert '<input type="hidden" name="previous_sizes" value="3, 4, 2">' in r.text
+
+
+def test_new_sizes_draw_fresh_weights_from_the_seed_and_say_so(page_client: TestClient) -> None:
+    r = page_client.post("/runs", data={**WORKED_FORM, "sizes": "2, 3, 2"}, headers=HX)
+    assert r.status_code == 200, error_beside(r.text, "weights")
+    notice = re.search(r'id="config-notice"><strong>([^<]*)</strong>', r.text)
+    assert notice and html.unescape(notice.group(1)) == "New sizes 2-3-2: fresh weights drawn from seed 0 (N(0, 1))"
+    assert len(re.findall(r'id="n-2-\d+"', r.text)) == 3
+    net = Network([2, 3, 2], seed=0)  # what "drawn from seed 0" means
+    drawn = trace_json(page_client, r.text)["network"]
+    assert drawn["weights"] == [w.tolist() for w in net.weights] and drawn["biases"] == [b.tolist() for b in net.biases]
+    # the form now says what the network is: no pasted weights, so the permalink draws them again
+    assert re.search(r'<textarea id="f-weights"[^>]*></textarea>', r.text)
+    link = re.search(r'id="permalink" href="([^"]+)"', r.text).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    assert "weights=" not in link and "sizes=2%2C+3%2C+2" in link
+    assert trace_json(page_client, page_client.get(link).text)["network"] == drawn
+    # the next configuration of the same sizes has no notice
+    again = page_client.post("/runs", data={**WORKED_FORM, "sizes": "2, 3, 2", "previous_sizes": "2, 3, 2",
+                                            "weights": "", "biases": "", "seed": "4"}, headers=HX)  # fmt: skip
+    assert again.status_code == 200 and 'id="config-notice"' not in again.text
+
+
+def test_new_sizes_with_scaled_init_keep_a_wide_layer_out_of_saturation(page_client: TestClient) -> None:
+    form = {**WORKED_FORM, "sizes": "2, 500, 10", "y": ", ".join(["0.5"] * 10), "init": "scaled", "seed": "3"}
+    r = page_client.post("/runs", data=form, headers=HX)
+    assert r.status_code == 200
+    assert "New sizes 2-500-10: fresh weights drawn from seed 3 (N(0, 1/n_in))" in html.unescape(r.text)
+    assert '<option value="scaled" selected>' in r.text
+    drawn = trace_json(page_client, r.text)["network"]
+    assert drawn["weights"] == [w.tolist() for w in Network([2, 500, 10], seed=3, init="scaled").weights]
+
+    def output_sigma_primes(html_text: str) -> list[float]:
+        shown = values(last_step(page_client, html_text))
+        return sorted(shown[f"sigma_prime-3-{j}"] for j in range(1, 11))
+
+    # z³ sums 500 products a²·w: with w ~ N(0, 1/500) its spread stays below 1 and σ'(z³) is far from 0 ...
+    assert output_sigma_primes(r.text)[0] > 0.05
+    # ... with w ~ N(0, 1) the spread is about √(500/3) ≈ 13, and most output neurons saturate
+    standard = page_client.post("/runs", data={**form, "init": "standard"}, headers=HX)
+    assert "(N(0, 1))" in html.unescape(standard.text)
+    assert output_sigma_primes(standard.text)[5] < 0.01
+
+
+def test_init_is_carried_by_the_permalink(page_client: TestClient) -> None:
+    r = page_client.post("/runs", data={**FORM_342, "init": "scaled"}, follow_redirects=False)
+    query = parse_qs(urlsplit(r.headers["location"]).query)
+    assert query["init"] == ["scaled"]
+    page = page_client.get(r.headers["location"])
+    assert '<option value="scaled" selected>' in page.text
+    net = Network([3, 4, 2], activation="tanh", seed=7, init="scaled")
+    assert trace_json(page_client, page.text)["network"]["weights"] == [w.tolist() for w in net.weights]
+    assert "seed 7, N(0, 1/n_in)" in html.unescape(page.text)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({}, "w^2 must be 2×2"),  # the sizes did not change: these weights are a mistake
+        ({"sizes": "2, 3, 2"}, "w^2 must be 3×2"),  # new sizes, and weights of neither network
+    ],
+)
+def test_weights_that_fit_no_network_are_named_beside_the_weights(
+    page_client: TestClient, change: dict[str, str], words: str
+) -> None:
+    wrong = {"weights": "[[[1, 2, 3], [4, 5, 6]], [[1, 2], [3, 4]]]", "biases": "[[1, 2], [3, 4]]"}
+    r = page_client.post("/runs", data={**WORKED_FORM, **wrong, **change}, headers=HX)
+    assert r.status_code == 422
+    assert words in (error_beside(r.text, "weights") or "")
+    assert 'id="config-notice"' not in r.text
+
+
+def test_new_sizes_with_weights_of_those_sizes_use_the_weights(page_client: TestClient) -> None:
+    pasted = {"weights": "[[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], [[1, 2, 3], [4, 5, 6]]]",
+              "biases": "[[1, 2, 3], [4, 5]]"}  # fmt: skip
+    r = page_client.post("/runs", data={**WORKED_FORM, **pasted, "sizes": "2, 3, 2"}, headers=HX)
+    assert r.status_code == 200 and 'id="config-notice"' not in r.text
+    assert trace_json(page_client, r.text)["network"]["weights"][1] == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_new_sizes_with_another_mistake_keep_the_form_as_typed(page_client: TestClient) -> None:
+    r = page_client.post("/runs", data={**WORKED_FORM, "sizes": "3, 3, 2"}, headers=HX)  # x has 2 numbers
+    assert r.status_code == 422
+    assert "expected 3 numbers" in (error_beside(r.text, "x") or "")
+    assert error_beside(r.text, "weights") is None, "the old weights are replaced, not a mistake"
+    assert html.escape(default_form()["weights"]) in r.text, "what was typed stays in the form"
+    assert '<input type="hidden" name="previous_sizes" value="2, 2, 2">' in r.text, "the network on screen"
+    fixed = page_client.post("/runs", data={**WORKED_FORM, "sizes": "3, 3, 2", "x": "1, 2, 3"}, headers=HX)
+    assert fixed.status_code == 200 and "New sizes 3-3-2" in fixed.text
+
+
+def summary(html_text: str) -> str:
+    m = re.search(r'<span class="summary-note" id="config-summary">([^<]*)</span>', html_text)
+    assert m, "no summary"
+    return html.unescape(m.group(1))
+
+
+def test_the_summary_describes_the_network_on_screen(page_client: TestClient) -> None:
+    worked = "2-2-2 · sigmoid · quadratic · η 0.5 · pasted weights"
+    assert summary(page_client.get("/").text) == worked
+    # a rejected permalink: the worked example is on screen, the rejected texts stay in the form
+    r = page_client.get("/", params={**FORM_342, "activation": "sigmod"})
+    assert r.status_code == 422 and summary(r.text) == worked
+    assert 'value="sigmod"' in r.text
+    # a rejected form (htmx): only the form is replaced, the summary above it is not touched
+    r = page_client.post("/runs", data={**FORM_342, "activation": "sigmod"}, headers=HX)
+    assert r.status_code == 422 and r.headers["hx-retarget"] == "#config"
+    assert r.text.lstrip().startswith("{#") is False and 'id="config-summary"' not in r.text
+    assert re.match(r'\s*<form id="config"', r.text)
+    # an accepted one refreshes it
+    r = page_client.post("/runs", data=FORM_342, headers=HX)
+    assert summary(r.text) == "3-4-2 · tanh · quadratic · η 0.3 · seed 7, N(0, 1)"
+    r = page_client.post("/runs", data={**FORM_342, "activation": "relu, linear", "cost": "quadratic"}, headers=HX)
+    assert summary(r.text).startswith("3-4-2 · relu, linear · quadratic")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"activation": "sigmod"}, "activation",
+         "activation: unknown activation 'sigmod'; choose sigmoid, tanh, relu or linear"),
+        ({"activation": "tanh, sigmod"}, "activation",
+         "activation: unknown activation 'sigmod' (layer 3); choose sigmoid, tanh, relu or linear"),
+        ({"cost": "hinge"}, "cost", "cost: unknown cost 'hinge'; choose quadratic or cross_entropy"),
+        ({"init": "xavier"}, "init", "network.init: unknown init 'xavier'; choose standard or scaled"),
+    ],
+)  # fmt: skip
+def test_an_unknown_name_is_said_in_words(
+    page_client: TestClient, change: dict[str, str], field: str, message: str
+) -> None:
+    r = page_client.get("/", params={**FORM_342, **change})
+    assert r.status_code == 422
+    assert error_beside(r.text, field) == message
+    assert "literal[" not in r.text
+
+
+def test_every_fields_error_is_reported_at_once(page_client: TestClient) -> None:
+    # unreadable texts (x), a value out of bounds (η), an unknown name, weights of the wrong shape, a y too short
+    bad = {"x": "0.5, nope, 1", "eta": "-1", "activation": "tanh, tanh, tanh", "y": "0.3",
+           "weights": "[[[1, 2]], [[1]]]", "biases": "[[1], [2]]"}  # fmt: skip
+    r = page_client.post("/runs", data={**FORM_342, **bad}, headers=HX)
+    assert r.status_code == 422
+    found = {f: error_beside(r.text, f) for f in ("x", "eta", "activation", "y", "weights")}
+    assert found == {
+        "x": "x: 'nope' is not a number",
+        "eta": "eta: Input should be greater than 0",
+        "activation": "network.activation: expected one name or 2 names (layers 2..L), got 3",
+        "y": "targets[0]: expected 2 numbers (n_3 = 2), got 1",
+        "weights": "network.weights[0]: w^2 must be 4×3 (n_2 rows of n_1 numbers), got 1×2",
+    }
+    # every text reads: the model's checks, which stop at their first problem, still each report theirs
+    readable = {"activation": "sigmoid, sigmoid, sigmoid", "x": "1, 2", "y": "2, 3, 4", "cost": "cross_entropy",
+                "weights": "[[[1, 2]]]", "biases": "[[1]]"}  # fmt: skip
+    r = page_client.post("/runs", data={**FORM_342, **readable}, headers=HX)
+    assert {f for f in ("activation", "x", "y", "weights") if error_beside(r.text, f)} == {"activation", "x", "y",
+                                                                                          "weights"}
+
+
+MINUS = "\u2212"  # the minus sign the page prints
+
+
+def test_the_pages_own_minus_sign_is_read_in_every_number_field(page_client: TestClient) -> None:
+    ascii_form = {**FORM_342, "x": "0.5, -0.2, 0.1", "y": "0.3, -0.4", "eta": "0.3",
+                  "weights": "[[[-0.1, 0.2, 0.3], [0.4, -0.5, 0.6], [0.1, 0.1, -1e-1], [0, 1, -2]],"
+                             " [[-1, 0.5, 0.25, -0.125], [0.5, -0.5, 1, -1]]]",
+                  "biases": "[[-0.35, 0.35, 0, -1], [0.6, -0.6]]"}  # fmt: skip
+    typed = {k: v.replace("-", MINUS) for k, v in ascii_form.items()}
+    assert all(MINUS in typed[k] for k in ("x", "y", "weights", "biases"))
+    a = page_client.post("/runs", data=ascii_form, headers=HX)
+    b = page_client.post("/runs", data=typed, headers=HX)
+    assert a.status_code == b.status_code == 200, error_beside(b.text, "weights")
+    assert values(last_step(page_client, a.text)) == values(last_step(page_client, b.text))
+    # η too: a negative η is read as a number and refused as one
+    r = page_client.post("/runs", data={**FORM_342, "eta": f"{MINUS}0.05"}, headers=HX)
+    assert error_beside(r.text, "eta") == "eta: Input should be greater than 0"
+    r = page_client.post("/runs", data={**FORM_342, "eta": "0.05", "x": f"1e400, {MINUS}0.2, 0"}, headers=HX)
+    assert error_beside(r.text, "x") == "x: '1e400' is not a finite number"
+    r = page_client.post("/runs", data={**FORM_342, "weights": '[[["0.1"]]]', "biases": "[[1]]"}, headers=HX)
+    assert error_beside(r.text, "weights") == "weights: '\"0.1\"' is not a number"
+
+
+@pytest.mark.parametrize("minus", [MINUS, "\u2013"])  # the page's minus sign and a word processor's en dash
+def test_the_instruments_read_every_minus_sign(page_client: TestClient, minus: str) -> None:
+    rid = run_id(page_client.get("/").text)
+    nudges = f"{minus}0.5, {minus}0.1, 0.1"
+    r = page_client.get(f"/instruments/{rid}/demon", params={"nudges": nudges})
+    assert r.status_code == 200, r.text
+    ascii_r = page_client.get(f"/instruments/{rid}/demon", params={"nudges": "-0.5, -0.1, 0.1"})
+    assert re.findall(r'title="([^"]+)"', r.text) == re.findall(r'title="([^"]+)"', ascii_r.text)
+    rows = {"inputs": f"0.05, 0.1\n{minus}0.3, 0.2\n0.1, {minus}0.9", "targets": "0.01, 0.99\n0.5, 0.5\n1, 0"}
+    r = page_client.get(f"/instruments/{rid}/minibatch", params=rows)
+    assert r.status_code == 200, r.text
+
+
+def iteration_label(html_text: str) -> str:
+    m = re.search(r'<span class="iteration" id="iteration"[^>]*>([^<]*)</span>', html_text)
+    assert m, "no iteration label"
+    return m.group(1)
+
+
+def test_iterations_are_counted_the_same_way_everywhere(page_client: TestClient) -> None:
+    first = page_client.get("/").text
+    assert iteration_label(first) == "iteration 0"  # the initial weights' pass
+    assert trace_json(page_client, first)["iteration"] == 0
+    after_one = page_client.post(f"/runs/{run_id(first)}/next", headers=HX).text
+    assert iteration_label(after_one) == "iteration 1"
+    link = re.search(r'id="permalink" href="([^"]+)"', after_one).group(1)  # type: ignore[union-attr]
+    assert "iteration=1" in link
+    fifty = page_client.get("/", params={**default_form(), "iteration": "50"}).text
+    assert iteration_label(fifty) == "iteration 50"
+    body = trace_json(page_client, fifty)
+    assert body["iteration"] == 50 and "iteration=50" in body["permalink"]

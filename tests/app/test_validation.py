@@ -213,3 +213,37 @@ def test_no_cors_headers(client: TestClient) -> None:
     assert "access-control-allow-origin" not in r.headers
     r = client.post("/api/gradients", json=WORKED_EXAMPLE, headers={"origin": "https://elsewhere.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+CHOOSE_ACTIVATION = "choose sigmoid, tanh, relu or linear"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (net(activation="sigmod"), f"network.activation: unknown activation 'sigmod'; {CHOOSE_ACTIVATION}"),
+        (net(activation=["tanh", "sigmod"]),
+         f"network.activation[1]: unknown activation 'sigmod'; {CHOOSE_ACTIVATION}"),
+        (net(activation=5), f"network.activation: {CHOOSE_ACTIVATION}"),
+        (net(init="xavier"), "network.init: unknown init 'xavier'; choose standard or scaled"),
+        (top(cost="hinge"), "cost: unknown cost 'hinge'; choose quadratic or cross_entropy"),
+    ],
+)
+def test_an_unknown_name_is_said_in_words(client: TestClient, edit: Edit, message: str) -> None:
+    body = copy.deepcopy(WORKED_EXAMPLE)
+    edit(body)
+    r = client.post("/api/gradients", json=body)
+    assert r.status_code == 422
+    err = r.json()
+    assert err["message"] == message
+    # the members of the union (a name, or a list of names) are one field, not "activation.literal['sigmoid',…]"
+    assert "literal[" not in r.text and "Input should be" not in err["message"]
+
+
+def test_an_unknown_name_is_echoed_short(client: TestClient) -> None:
+    body = copy.deepcopy(WORKED_EXAMPLE)
+    body["network"]["activation"] = "x" * 10_000
+    r = client.post("/api/gradients", json=body)
+    assert r.status_code == 422
+    assert r.json()["message"] == f"network.activation: unknown activation {'x' * 24!r}; {CHOOSE_ACTIVATION}"
+    assert len(r.content) < 1000

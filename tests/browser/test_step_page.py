@@ -281,7 +281,7 @@ def test_a_new_configuration_the_next_iteration_and_the_permalink(tab: Page) -> 
     before = shown(page)
 
     page.click("#btn-next")
-    expect(page.locator("#iteration")).to_have_text("iteration 2")
+    expect(page.locator("#iteration")).to_have_text("iteration 1")  # iteration 0 is the initial weights' pass
     page.click("#btn-end")
     at_step(page, STEPS - 1)
     after = shown(page)
