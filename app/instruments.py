@@ -39,7 +39,7 @@ from app.instrument_schemas import (
     SaturationResponse,
 )
 from app.pages import Store
-from app.render import fmt, full, mathml, sub, sup, tex
+from app.render import fmt, full, mathml, mathml_line, prose_math, sub, sup, tex
 from app.runs import Run
 from app.schemas import NetworkSpec
 from app.settings import get_settings
@@ -196,8 +196,13 @@ def _rows(text: str) -> list[list[str]]:
 
 
 def _matrix_tex(rows: list[list[float]]) -> str:
+    """A matrix in brackets that stretch around all its rows (a column vector: one number a row).
+
+    \\left[ … \\right] rather than pmatrix: latex2mathml writes pmatrix's fences as plain
+    operators in the middle of the line, which Chromium does not stretch.
+    """
     body = r" \\ ".join(" & ".join(tex(v) for v in row) for row in rows)
-    return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
+    return rf"\left[\begin{{matrix}} {body} \end{{matrix}}\right]"
 
 
 def _column_tex(values: list[float]) -> str:
@@ -205,6 +210,8 @@ def _column_tex(values: list[float]) -> str:
 
 
 templates.env.globals["mathml"] = mathml
+templates.env.globals["mathml_line"] = mathml_line
+templates.env.filters["prose_math"] = prose_math
 templates.env.filters["matrix_tex"] = _matrix_tex
 templates.env.filters["column_tex"] = _column_tex
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 from latex2mathml.converter import convert
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from numpy.typing import NDArray
 
 from engine import Step, Trace
@@ -46,35 +46,126 @@ def pretty(text: str) -> str:
     return re.sub(r"\^(\d+)", lambda m: sup(m.group(1)), text)
 
 
-def fmt(v: float, sig: int = 4) -> str:
-    """``sig`` significant digits, a true minus sign and ×10ⁿ instead of e-notation."""
-    if not math.isfinite(v):
-        return "∞" if v > 0 else ("−∞" if v < 0 else "NaN")
-    text = f"{v:.{sig}g}"
+# One rule for every number a person reads: the diagram prints SIG_DIAGRAM significant
+# digits, the read-outs (and the tables and sentences) SIG_DETAIL; fmt writes them as
+# text, tex as LaTeX, both from _digits, so they agree on rounding, exponents and −0.
+SIG_DIAGRAM = 4
+SIG_DETAIL = 6
+
+
+def _digits(v: float, sig: int) -> tuple[str, int | None]:
+    """The mantissa of v to ``sig`` significant digits ("-" for minus) and its power of ten, if any.
+
+    Zero has no sign: −0.0 (a ReLU's δ, a product with 0) prints as 0.
+    """
+    v = float(v)
+    text = f"{(v if v != 0 else 0.0):.{sig}g}"
     if "e" in text:
         mantissa, exponent = text.split("e")
-        text = f"{mantissa}×10{sup(int(exponent))}"
+        return mantissa, int(exponent)
+    return text, None
+
+
+def fmt(v: float, sig: int = SIG_DIAGRAM) -> str:
+    """``sig`` significant digits, a true minus sign, ×10ⁿ instead of e-notation, never "−0"."""
+    if not math.isfinite(v):
+        return "∞" if v > 0 else ("−∞" if v < 0 else "NaN")
+    mantissa, exponent = _digits(v, sig)
+    text = mantissa if exponent is None else f"{mantissa}×10{sup(exponent)}"
     return text.replace("-", "−")
 
 
 def full(v: float) -> str:
-    """The number as the engine holds it, for hover and for tests (round-trips exactly)."""
+    """The number as the engine holds it (round-trips exactly): for data attributes machines read, never for people."""
     return repr(float(v))
 
 
 def tex(v: float, sig: int = 4) -> str:
-    """A number for LaTeX; negative numbers in parentheses so ``a · (−b)`` reads right."""
-    text = f"{v:.{sig}g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa} \\times 10^{{{int(exponent)}}}"
-    return f"({text})" if v < 0 else text
+    """A number for LaTeX by fmt's rules; negative numbers in parentheses so ``a · (−b)`` reads right."""
+    if not math.isfinite(v):
+        return "\\text{NaN}" if math.isnan(v) else ("\\infty" if v > 0 else "(-\\infty)")
+    mantissa, exponent = _digits(v, sig)
+    text = mantissa if exponent is None else f"{mantissa} \\times 10^{{{exponent}}}"
+    return f"({text})" if mantissa.startswith("-") else text
+
+
+# A minus right after "(" is a sign, not a subtraction: latex2mathml leaves it infix, which
+# Chromium spaces as a binary operator, "( − 0.04)". Marking it prefix prints "(−0.04)".
+_SIGN = re.compile(r'(<mo stretchy="false">&#x00028;</mo>|<mtd>|<mrow>)<mo>&#x02212;</mo>')
+
+
+def _signs(markup: str) -> str:
+    return _SIGN.sub(r'\1<mo form="prefix">&#x02212;</mo>', markup)
 
 
 @lru_cache(maxsize=256)
 def mathml(latex: str) -> Markup:
     """LaTeX → MathML (Chromium lays it out natively; nothing for the browser to download)."""
-    return Markup(convert(latex, display="block"))  # latex2mathml escapes its input
+    return Markup(_signs(convert(latex, display="block")))  # latex2mathml escapes its input
+
+
+# A piece of a line ends at its operator: marked infix, it keeps its space on both sides
+# (as the last child Chromium would lay it out as postfix, tight against its left operand).
+_LAST_OPERATOR = re.compile(r"<mo>([^<]+)</mo></mrow></math>$")
+
+
+@lru_cache(maxsize=4096)
+def _inline(latex: str) -> str:
+    return _LAST_OPERATOR.sub(r'<mo form="infix">\1</mo></mrow></math>', _signs(convert(latex)))
+
+
+def mathml_line(pieces: Sequence[str]) -> Markup:
+    """One equation as inline MathML pieces, each ending at an operator ("δ²₁ =", "0.4·0.1385 +", …).
+
+    Chromium does not break a long ``<math>`` across lines, so a sum wider than its
+    panel would be cut off. Separate pieces wrap like words between them: a line
+    breaks after an operator and continues below, and the result is never clipped.
+    """
+    return Markup(" ".join(_inline(p) for p in pieces))
+
+
+# The engine's sentences write their formulas in plain text ("δ^L_j = ∂C/∂a^L_j · σ'(z^L_j)").
+# A word is part of a formula if it has a mark no English word has, or brackets or a slash
+# around something that is not a word ("(a", "y)/(a(1" but not "(low-activation", "BP1/BP2"),
+# or is a number right after a formula ("≈ 0").
+_FORMULA_MARK = re.compile(r"[\^_=≈·δσ∂∇']")
+_PLAIN_WORD = re.compile(r"\(?[A-Za-z][A-Za-z0-9/-]{2,}\)?")
+_TO_TEX = {"−": "-", "≈": r"\approx ", "·": r"\cdot ", "∂": r"\partial ", "δ": r"\delta ", "σ": r"\sigma ",
+           "∇": r"\nabla "}  # fmt: skip
+
+
+def _formula_word(word: str, in_formula: bool) -> bool:
+    if _FORMULA_MARK.search(word) or word == "−":
+        return True
+    if re.search(r"[()/−]", word):
+        return not _PLAIN_WORD.fullmatch(word)
+    return in_formula and bool(re.fullmatch(r"\d+(\.\d+)?", word))
+
+
+def prose_math(text: str) -> Markup:
+    """A sentence whose formulas are plain text, as HTML with each formula in MathML."""
+    out: list[str] = []
+    formula: list[str] = []
+
+    def end_formula(tail: str = "") -> None:
+        if formula:
+            latex = " ".join(formula)
+            for char, command in _TO_TEX.items():
+                latex = latex.replace(char, command)
+            out.append(_inline(latex) + str(escape(tail)))
+            formula.clear()
+
+    for word in text.split(" "):
+        core, tail = (word[:-1], word[-1]) if word[-1:] in (",", ";", ":", ".") else (word, "")
+        if core and _formula_word(core, bool(formula)):
+            formula.append(core)
+            if tail:
+                end_formula(tail)
+            continue
+        end_formula()
+        out.append(str(escape(word)))
+    end_formula()
+    return Markup(" ".join(out))
 
 
 # --- colour scales ---------------------------------------------------------------
@@ -121,7 +212,7 @@ def text_colour(fill: str) -> str:
 
 @dataclass(frozen=True)
 class Scale:
-    """A colour scale with its numeric ends, for one quantity of one run."""
+    """A colour scale with its numeric ends, for one quantity of one run (or of one layer: ``layer``)."""
 
     name: str
     symbol: str
@@ -129,27 +220,48 @@ class Scale:
     hi: float
     stops: tuple[str, ...]
     diverging: bool
+    layer: int | None = None  # set for a per-layer scale: lo … hi is this layer's own range
 
     def colour(self, v: float) -> str:
-        return ramp(self.stops, (v - self.lo) / (self.hi - self.lo))
+        span = self.hi - self.lo
+        # all zero (a dead ReLU layer): the middle of the ramp, "no error here"
+        return ramp(self.stops, (v - self.lo) / span if span > 0 else 0.5)
 
     @property
     def ends(self) -> tuple[str, str]:
-        return fmt(self.lo, 3), fmt(self.hi, 3)
+        return fmt(self.lo), fmt(self.hi)
 
     def gradient_stops(self) -> list[tuple[str, str]]:
         n = len(self.stops) - 1
         return [(f"{100 * i / n:g}%", c) for i, c in enumerate(self.stops)]
 
 
+def _peak(arrays: Sequence[Array]) -> float:
+    """The largest |value| of the arrays (0 for none)."""
+    return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+
+
 def _max_abs(arrays: Sequence[Array]) -> float:
-    m = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+    m = _peak(arrays)
     return m if m > 0 and math.isfinite(m) else 1.0
 
 
-def _symmetric(name: str, symbol: str, arrays: Sequence[Array], stops: tuple[str, ...] = DIVERGING) -> Scale:
-    m = _max_abs(arrays)
-    return Scale(name, symbol, -m, m, stops, True)
+def _symmetric(
+    name: str, symbol: str, arrays: Sequence[Array], stops: tuple[str, ...] = DIVERGING, layer: int | None = None
+) -> Scale:
+    """−m … m for the arrays' largest |value| m: zero sits in the middle of a diverging ramp."""
+    m = _peak(arrays)
+    return Scale(name, symbol, -m, m, stops, True, layer)
+
+
+def _per_layer(name: str, symbol: str, by_layer: dict[int, Array], stops: tuple[str, ...]) -> dict[int, Scale]:
+    """One symmetric scale per layer, each from the layer's own largest |value|.
+
+    A hidden layer's δ is often a tenth of the output's or less; on one scale for the
+    whole network it would be drawn white. Each layer on its own scale is coloured at
+    its own step, and the legend says so and gives the range of the layer in focus.
+    """
+    return {layer: _symmetric(name, symbol, [a], stops, layer) for layer, a in by_layer.items()}
 
 
 # --- which step produced what ------------------------------------------------------
@@ -207,6 +319,19 @@ def drawn(n: int) -> list[int | None]:
 
 
 @dataclass(frozen=True)
+class ValueText:
+    """A neuron's value as printed: inside its circle when it fits there, else beside it."""
+
+    text: str
+    x: float
+    y: float
+    anchor: str  # SVG text-anchor: "middle" inside or above/below, "start" on the right, "end" on the left
+    font: float
+    ink: str
+    inside: bool
+
+
+@dataclass(frozen=True)
 class NeuronView:
     id: str
     layer: int
@@ -215,11 +340,21 @@ class NeuronView:
     y: float
     r: float
     fill: str
-    ink: str
-    label: str
-    font: float
-    info: str
+    value: ValueText | None
+    info: str  # the read-out, for people: numbers by fmt with SIG_DETAIL digits
     classes: str
+    data: tuple[tuple[str, str], ...] = ()  # (name, full value) for data-* attributes that machines read
+
+
+@dataclass(frozen=True)
+class PulseView:
+    """The dash that travels along an edge: forward (eq. 25) or back (BP2), carrying w·δ."""
+
+    direction: str  # "forward" or "back"
+    colour: str
+    width: float
+    sign: str  # a back pulse: "pos", "neg" or "zero", the sign of w^{l+1}_{kj} δ^{l+1}_k it carries
+    carry: str = ""  # that product, full(), for machines
 
 
 @dataclass(frozen=True)
@@ -235,7 +370,8 @@ class EdgeView:
     info: str
     classes: str
     focusable: bool
-    pulse: str | None  # "forward" or "back": a dash travels along the edge
+    pulse: PulseView | None
+    data: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,8 +384,9 @@ class GapView:
 @dataclass(frozen=True)
 class LayerLabel:
     x: float
-    text: str
-    sub: str
+    text: str  # "layer 3"
+    lines: tuple[str, ...]  # its role, activation and width, on one line or two
+    font: float  # of the lines; chosen so that neighbouring labels never meet
 
 
 @dataclass(frozen=True)
@@ -262,6 +399,19 @@ class Diagram:
     labels: list[LayerLabel]
     title: str
     description: str
+    label_font: float = 14.0  # of "layer l"
+    line_step: float = 14.0  # between the lines of a layer's label
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One scale of the legend: its swatch, whether the step uses it, and in words its kind and range."""
+
+    scale: Scale
+    active: bool
+    kind: str  # "network": one scale for every layer; "layer": each layer on its own
+    text: str
+    layer: int | None = None  # a per-layer scale: the layer whose range the text gives
 
 
 # --- the numbers tables ------------------------------------------------------------
@@ -288,6 +438,9 @@ class Table:
     columns: list[str]
     rows: list[TableRow]
     current: bool
+    corner: str = "neuron j"  # the head of the rows' column
+    collapsed: bool = False  # a long table starts folded (<details>), its caption the summary
+    note: str = ""  # under the table: what it leaves out
 
 
 # --- the equation panel ------------------------------------------------------------
@@ -313,7 +466,7 @@ class StepView:
     equation: Equation
     tables: list[Table]
     costs: list[Cell]
-    scales: list[tuple[Scale, bool]]
+    scales: list[LegendEntry]
     announce: str
     marks: list[tuple[int, str, str, str]] = field(default_factory=list)  # (index, short label, title, phase)
 
@@ -327,10 +480,15 @@ def _activation_tex(name: str, z: str) -> str:
     }.get(name, f"\\sigma({z})")
 
 
-def _sum_tex(terms: list[str], limit: int = 6) -> str:
+def _sum_tex(terms: list[str], limit: int = 6, keep: int = 3) -> list[str]:
+    """A sum as pieces for ``mathml_line``, each term but the last ending at its "+".
+
+    More than ``limit`` terms: the first ``keep`` and the last, and between them how many
+    are left out, so a line from a wide layer stays a few lines long.
+    """
     if len(terms) > limit:
-        terms = [*terms[: limit - 2], "\\cdots", terms[-1]]
-    return " + ".join(terms)
+        terms = [*terms[:keep], f"\\text{{ … {len(terms) - keep - 1} more terms … }}", terms[-1]]
+    return [f"{t} +" for t in terms[:-1]] + terms[-1:]
 
 
 SHORT = {
@@ -369,108 +527,297 @@ class _Run:
         hi = max(1.0, max(float(np.max(a)) for a in a_all))
         finite = math.isfinite(lo) and math.isfinite(hi)
         self.scale_a = Scale("a", "a", lo if finite else 0.0, hi if finite else 1.0, SEQUENTIAL, False)
-        self.scale_delta = _symmetric("delta", "δ", list(self.delta.values()))
-        self.scale_nabla_w = _symmetric("nabla_w", "∂C/∂w", list(self.nabla_w.values()), DIVERGING_EDGE)
+        self.scale_delta = _per_layer("delta", "δ", self.delta, DIVERGING)
+        self.scale_nabla_w = _per_layer("nabla_w", "∂C/∂w", self.nabla_w, DIVERGING_EDGE)
         self.w_max = _max_abs([*self.w.values(), *self.w_new.values()])
 
     def seen(self, table: dict[int, int], layer: int, k: int) -> bool:
         return layer in table and table[layer] <= k
 
 
+def _detail(v: float) -> str:
+    return fmt(float(v), SIG_DETAIL)
+
+
 def _neuron_info(r: _Run, layer: int, j: int, k: int) -> str:
+    """The read-out of a neuron (hover, focus, tap): what the algorithm has computed by step k."""
     name = f"Neuron {j + 1} of layer {layer}"
     if layer == 1:
-        return f"{name} (input): a{sup(1)}{sub(j + 1)} = x{sub(j + 1)} = {full(r.a[1][j])}"
+        return f"{name} (input): a{sup(1)}{sub(j + 1)} = x{sub(j + 1)} = {_detail(r.a[1][j])}"
     parts = []
     if r.seen(r.timeline.a, layer, k):
-        parts += [f"z = {full(r.z[layer][j])}", f"a = {full(r.a[layer][j])}"]
+        parts += [f"z = {_detail(r.z[layer][j])}", f"a = {_detail(r.a[layer][j])}"]
     else:
         parts.append("z and a not yet computed")
     if r.seen(r.timeline.delta, layer, k):
-        parts += [f"σ′(z) = {full(r.sp[layer][j])}", f"δ = {full(r.delta[layer][j])}"]
+        parts += [f"σ′(z) = {_detail(r.sp[layer][j])}", f"δ = {_detail(r.delta[layer][j])}"]
     else:
         parts.append("σ′(z) and δ not yet computed")
+    if r.seen(r.timeline.grad, layer, k):
+        parts.append(f"∂C/∂b = {_detail(r.nabla_b[layer][j])}")
     return f"{name}: " + ", ".join(parts)
 
 
+def _neuron_data(r: _Run, layer: int, j: int, k: int) -> tuple[tuple[str, str], ...]:
+    """The neuron's numbers as the engine holds them, for machines (data-* attributes)."""
+    tl = r.timeline
+    data = [("a", full(r.a[layer][j]))] if layer == 1 or r.seen(tl.a, layer, k) else []
+    if layer > 1 and r.seen(tl.a, layer, k):
+        data.append(("z", full(r.z[layer][j])))
+    if layer > 1 and r.seen(tl.delta, layer, k):
+        data += [("sigma-prime", full(r.sp[layer][j])), ("delta", full(r.delta[layer][j]))]
+    if layer > 1 and r.seen(tl.grad, layer, k):
+        data.append(("nabla-b", full(r.nabla_b[layer][j])))
+    return tuple(data)
+
+
 def _edge_info(r: _Run, layer: int, j: int, i: int, k: int) -> str:
+    """The read-out of an edge: its weight, and the a_in, δ_out and ∂C/∂w computed by step k."""
     w = r.w_new if k >= r.timeline.update else r.w
     text = (
         f"w{sup(layer)}{sub(j + 1, i + 1)}, from neuron {i + 1} of layer {layer - 1} "
-        f"to neuron {j + 1} of layer {layer}: w = {full(w[layer][j, i])}"
+        f"to neuron {j + 1} of layer {layer}: w = {_detail(w[layer][j, i])}"
     )
     if r.seen(r.timeline.a, layer - 1, k):
-        text += f", a_in = a{sup(layer - 1)}{sub(i + 1)} = {full(r.a[layer - 1][i])}"
+        text += f", a_in = a{sup(layer - 1)}{sub(i + 1)} = {_detail(r.a[layer - 1][i])}"
     if r.seen(r.timeline.delta, layer, k):
-        text += f", δ_out = δ{sup(layer)}{sub(j + 1)} = {full(r.delta[layer][j])}"
+        text += f", δ_out = δ{sup(layer)}{sub(j + 1)} = {_detail(r.delta[layer][j])}"
     if r.seen(r.timeline.grad, layer, k):
-        text += f", ∂C/∂w = a_in δ_out = {full(r.nabla_w[layer][j, i])}"
+        text += f", ∂C/∂w = a_in δ_out = {_detail(r.nabla_w[layer][j, i])}"
     return text
+
+
+def _edge_data(r: _Run, layer: int, j: int, i: int, k: int) -> tuple[tuple[str, str], ...]:
+    w = r.w_new if k >= r.timeline.update else r.w
+    data = [("w", full(w[layer][j, i]))]
+    if r.seen(r.timeline.grad, layer, k):
+        data.append(("nabla-w", full(r.nabla_w[layer][j, i])))
+    return tuple(data)
+
+
+def _carried(r: _Run, layer: int) -> dict[tuple[int, int], float]:
+    """BP2's terms w^{l}_{kj} δ^{l}_k along the drawn edges into layer ``layer``, by (k, j), 0-based."""
+    rows = [q for q in drawn(r.sizes[layer - 1]) if q is not None]
+    cols = [i for i in drawn(r.sizes[layer - 2]) if i is not None]
+    return {(q, i): float(r.w[layer][q, i]) * float(r.delta[layer][q]) for q in rows for i in cols}
+
+
+def _largest(values: Sequence[float]) -> float:
+    return max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+
+
+# --- text that fits ----------------------------------------------------------------
+
+# Advance widths in em of DejaVu Sans Bold: the widest of the usual UI fonts and the one
+# Chromium falls back to on Linux. The estimate errs wide, so text placed by it fits in any.
+_EM = {
+    **dict.fromkeys("0123456789", 0.70),
+    **dict.fromkeys("⁰¹²³⁴⁵⁶⁷⁸⁹", 0.44),
+    ".": 0.38,
+    ",": 0.38,
+    "−": 0.84,
+    "×": 0.84,
+    "∞": 0.84,
+    "⁻": 0.53,
+    " ": 0.35,
+    "·": 0.40,
+    "m": 1.05,
+    "w": 0.93,
+    "M": 1.0,
+    "W": 1.12,
+}
+LINE = 1.2  # the height of a line of text, in em (DejaVu's ascent and descent add up to 1.17)
+INSIDE_FONT = (11.0, 14.0)  # a value printed inside its circle: at least, at most
+BESIDE_FONTS = (12.0, 10.5, 9.0)  # a value beside its circle, tried in this order
+PULSE_WIDTH = (1.5, 7.0)  # a back pulse's stroke width: carrying 0, carrying the layer's largest |w·δ|
+PULSE_COLOUR = {"pos": DIVERGING[4], "neg": DIVERGING[0], "zero": "#8c959f"}
+FORWARD_PULSE = "#00441b"
+INK = "#1d2329"
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def text_width(text: str, size: float) -> float:
+    """The width of ``text`` at ``size`` px, estimated on the wide side (see _EM)."""
+    return size * sum(_EM.get(c, 0.86 if c.isupper() else 0.72) for c in text)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _meets_circle(box: Box, cx: float, cy: float, r: float) -> bool:
+    nx, ny = min(max(cx, box[0]), box[2]), min(max(cy, box[1]), box[3])
+    return (nx - cx) ** 2 + (ny - cy) ** 2 < r * r
+
+
+def _inside_font(text: str, r: float) -> float | None:
+    """The largest font (in half pixels) at which ``text`` fits inside a circle of radius r, if readable."""
+    f = min(INSIDE_FONT[1], math.floor(r * 0.92) / 2)
+    while f >= INSIDE_FONT[0]:
+        half = LINE * f / 2
+        if half < r and text_width(text, f) <= 2 * math.sqrt(r * r - half * half) - 2:
+            return f
+        f -= 0.5
+    return None
+
+
+@dataclass(frozen=True)
+class _Spot:
+    """A neuron to label: its circle, its value as text and the fill behind it."""
+
+    x: float
+    y: float
+    r: float
+    text: str
+    fill: str
+
+
+def _place_values(spots: list[_Spot], obstacles: list[Box], bounds: Box) -> list[ValueText | None]:
+    """Each value inside its circle if it fits there, else beside it where it meets no circle and no
+    other text: right, below, left or above. All values beside their circles share one font, the
+    largest of BESIDE_FONTS at which every one finds room; at the smallest, a value with no room
+    anywhere is left to the read-out and the tables (None)."""
+    inside: list[ValueText | None] = []
+    for s in spots:
+        f = _inside_font(s.text, s.r) if s.text else None
+        inside.append(None if f is None else ValueText(s.text, s.x, s.y, "middle", f, text_colour(s.fill), True))
+    todo = [n for n, s in enumerate(spots) if s.text and inside[n] is None]
+    placed = inside
+    for f in BESIDE_FONTS:
+        placed = list(inside)
+        taken: list[Box] = list(obstacles)
+        for n in todo:
+            placed[n] = _beside(spots[n], f, spots, taken, bounds)
+        if all(placed[n] is not None for n in todo):
+            break
+    return placed
+
+
+def _beside(s: _Spot, f: float, spots: list[_Spot], taken: list[Box], bounds: Box) -> ValueText | None:
+    """The first of right, below, left and above where the value fits at font f; its box joins ``taken``."""
+    w, h, gap = text_width(s.text, f), LINE * f, 5.0  # clear of a current neuron's thick ring
+    options = (
+        ((s.x + s.r + gap, s.y - h / 2, s.x + s.r + gap + w, s.y + h / 2), s.x + s.r + gap, s.y, "start"),
+        ((s.x - w / 2, s.y + s.r + 1, s.x + w / 2, s.y + s.r + 1 + h), s.x, s.y + s.r + 1 + h / 2, "middle"),
+        ((s.x - s.r - gap - w, s.y - h / 2, s.x - s.r - gap, s.y + h / 2), s.x - s.r - gap, s.y, "end"),
+        ((s.x - w / 2, s.y - s.r - 1 - h, s.x + w / 2, s.y - s.r - 1), s.x, s.y - s.r - 1 - h / 2, "middle"),
+    )
+    for box, tx, ty, anchor in options:
+        if not (bounds[0] <= box[0] and bounds[1] <= box[1] and box[2] <= bounds[2] and box[3] <= bounds[3]):
+            continue
+        # 10 px between two values, 3 px from another neuron: a value reads as its own neuron's
+        padded = (box[0] - 5, box[1] - 1, box[2] + 5, box[3] + 1)
+        if any(_overlap(padded, t) for t in taken):
+            continue
+        if any(_meets_circle(box, o.x, o.y, o.r + (1.0 if o is s else 3.0)) for o in spots):
+            continue
+        taken.append(padded)
+        return ValueText(s.text, round(tx, 1), round(ty, 1), anchor, f, INK, False)
+    return None
+
+
+def _layer_labels(r: _Run, xs: list[float], room: float) -> tuple[list[LayerLabel], float, float]:
+    """Each layer's label, on one line or two, at the largest font that keeps it within ``room``
+    (the space between neighbouring labels): the labels, the title font and the lines' font."""
+    forms: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for li, n in enumerate(r.sizes):
+        layer = li + 1
+        role = "input" if layer == 1 else ("output" if layer == r.L else "hidden")
+        if layer == 1:
+            forms.append(((f"{role} · {n}",), (f"{role} · {n}",)))
+        else:
+            act = r.acts[li - 1]
+            forms.append(((f"{role} · {act} · {n}",), (f"{role} · {n}", act)))
+    title_font = max(8.0, min(14.0, math.floor(2 * room / text_width(f"layer {r.L}", 1.0)) / 2))
+    fits = [
+        (form, font)
+        for form, fonts in ((0, (12.0, 11.0)), (1, (12.0, 11.0, 10.0, 9.0)))
+        for font in fonts
+        if all(text_width(line, font) <= room for f in forms for line in f[form])
+    ]
+    if fits:
+        form, font = fits[0]
+    else:  # nothing fits at 9 px: two lines, as large as the widest line allows
+        form = 1
+        font = math.floor(2 * room / max(text_width(line, 1.0) for f in forms for line in f[1])) / 2
+    labels = [LayerLabel(xs[li], f"layer {li + 1}", f[form], font) for li, f in enumerate(forms)]
+    return labels, title_font, font
 
 
 def _diagram(r: _Run, step: Step, k: int) -> Diagram:
     phase = PHASES[step.kind]
     L = r.L
-    mx, top, bottom = 80.0, 56.0, 20.0
+    mx, bottom = 80.0, 20.0
     svg_width = max(460, min(MAX_WIDTH, 230 * (L - 1) + 2 * int(mx)))
-    tallest = max(len(drawn(n)) for n in r.sizes)
-    height = int(min(MAX_HEIGHT, max(MIN_HEIGHT, top + bottom + 80 * tallest)))
     xs = [round(mx + (svg_width - 2 * mx) * i / (L - 1), 1) for i in range(L)]
+    room = min((svg_width - 2 * mx) / (L - 1) - 10, 2 * mx - 4)
+    labels, title_font, line_font = _layer_labels(r, xs, room)
+    line_step = round(line_font + 2, 1)
+    lines = max(len(lb.lines) for lb in labels)
+    last_line = 36 + line_step * (lines - 1)  # baseline of the labels' last line
+    top = last_line + 20
+    tallest = max(len(drawn(n)) for n in r.sizes)
+    height = int(min(MAX_HEIGHT, max(MIN_HEIGHT, 76 + 80 * tallest)) + top - 56)
     positions: dict[tuple[int, int], tuple[float, float, float]] = {}
-    neurons: list[NeuronView] = []
+    spots: list[_Spot] = []
+    pending: list[tuple[str, int, int, float, float, float, str, str]] = []
     gaps: list[GapView] = []
-    labels: list[LayerLabel] = []
-    total_edges = sum(
-        len([x for x in drawn(r.sizes[i])]) * len(drawn(r.sizes[i + 1])) for i in range(L - 1)
-    )
+    obstacles: list[Box] = []
+    total_edges = sum(len(drawn(r.sizes[i])) * len(drawn(r.sizes[i + 1])) for i in range(L - 1))
     for li, n in enumerate(r.sizes):
         layer = li + 1
         slots = drawn(n)
         spacing = min(80.0, (height - top - bottom) / len(slots))
         y0 = top + (height - top - bottom - spacing * len(slots)) / 2 + spacing / 2
         radius = round(max(5.0, min(29.0, spacing * 0.37)), 1)
-        role = "input" if layer == 1 else ("output" if layer == L else "hidden")
-        act = "" if layer == 1 else f" · {r.acts[li - 1]}"
-        labels.append(LayerLabel(xs[li], f"layer {layer}", f"{role}{act} · {n}"))
         for s, j in enumerate(slots):
             y = round(y0 + s * spacing, 1)
             if j is None:
-                gaps.append(GapView(xs[li], y, f"⋮ {n - (MAX_DRAWN - 2)} more"))
+                gap = GapView(xs[li], y, f"⋮ {n - (MAX_DRAWN - 2)} more")
+                gaps.append(gap)
+                half = text_width(gap.text, 13) / 2
+                obstacles.append((gap.x - half, y - 8, gap.x + half, y + 8))
                 continue
             positions[(layer, j)] = (xs[li], y, radius)
             fill, label, classes = PENDING, "", ["neuron"]
             show_delta = phase != "forward" and r.seen(r.timeline.delta, layer, k)
             if show_delta:
                 v = float(r.delta[layer][j])
-                fill, label = r.scale_delta.colour(v), fmt(v, 3)
+                fill, label = r.scale_delta[layer].colour(v), fmt(v)
                 classes.append("shows-delta")
             elif phase == "forward" and r.seen(r.timeline.a, layer, k):
                 v = float(r.a[layer][j])
-                fill, label = r.scale_a.colour(v), fmt(v, 3)
+                fill, label = r.scale_a.colour(v), fmt(v)
                 classes.append("shows-a")
             elif layer == 1:
-                fill, label = NEUTRAL, fmt(float(r.a[1][j]), 3)
+                fill, label = NEUTRAL, fmt(float(r.a[1][j]))
             else:
                 classes.append("pending")
             if step.layer == layer and phase != "update":
                 classes.append("current")
-            neurons.append(
-                NeuronView(
-                    id=f"n-{layer}-{j + 1}",
-                    layer=layer,
-                    j=j + 1,
-                    x=xs[li],
-                    y=y,
-                    r=radius,
-                    fill=fill,
-                    ink=text_colour(fill),
-                    label=label if radius >= 14 else "",
-                    # the label fits inside the circle: a digit is about 0.58 em wide
-                    font=round(min(radius * 0.46, 1.8 * radius / (0.58 * max(len(label), 1))), 1),
-                    info=_neuron_info(r, layer, j, k),
-                    classes=" ".join(classes),
-                )
-            )
+            spots.append(_Spot(xs[li], y, radius, label, fill))
+            pending.append((f"n-{layer}-{j + 1}", layer, j, xs[li], y, radius, fill, " ".join(classes)))
+    # Values beside the output layer may use a wider right margin: the viewBox grows to hold them.
+    values = _place_values(spots, obstacles, (2.0, last_line + 6, svg_width + 120.0, height - 2.0))
+    right = max((v.x + text_width(v.text, v.font) + 4 for v in values if v and v.anchor == "start"), default=0)
+    svg_width = max(svg_width, math.ceil(right))
+    neurons = [
+        NeuronView(
+            id=nid,
+            layer=layer,
+            j=j + 1,
+            x=x,
+            y=y,
+            r=radius,
+            fill=fill,
+            value=value,
+            info=_neuron_info(r, layer, j, k),
+            classes=classes,
+            data=_neuron_data(r, layer, j, k),
+        )
+        for (nid, layer, j, x, y, radius, fill, classes), value in zip(pending, values, strict=True)
+    ]
 
     edges: list[EdgeView] = []
     # Many edges: drawn only. Their numbers are in the ∂C/∂w tables, and a page of a
@@ -478,12 +825,15 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
     focusable = total_edges <= EDGES_FOCUSABLE
     for layer in range(2, L + 1):
         grads_shown = phase == "gradient" and r.seen(r.timeline.grad, layer, k)
+        grad_scale = r.scale_nabla_w[layer]
         w = r.w_new if phase == "update" else r.w
-        pulse: str | None = None
+        direction: str | None = None
         if step.layer == layer and step.kind == "feedforward":
-            pulse = "forward"
+            direction = "forward"
         elif step.layer == layer - 1 and step.kind == "backpropagate":
-            pulse = "back"
+            direction = "back"
+        carried = _carried(r, layer) if direction == "back" else {}
+        peak = _largest(list(carried.values()))
         for j in drawn(r.sizes[layer - 1]):
             if j is None:
                 continue
@@ -495,8 +845,8 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
                 classes = ["edge"]
                 if grads_shown:
                     v = float(r.nabla_w[layer][j, i])
-                    colour = r.scale_nabla_w.colour(v)
-                    width = 1.5 + 6.5 * abs(v) / -r.scale_nabla_w.lo
+                    colour = grad_scale.colour(v)
+                    width = 1.5 + 6.5 * (abs(v) / grad_scale.hi if grad_scale.hi > 0 else 0.0)
                     dashed = False
                     classes.append("shows-grad")
                 else:
@@ -506,6 +856,15 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
                     dashed = v < 0
                     if phase == "gradient":
                         classes.append("dim")
+                pulse: PulseView | None = None
+                if direction == "forward":
+                    pulse = PulseView("forward", FORWARD_PULSE, 5.0, "")
+                elif direction == "back":
+                    c = carried[(j, i)]
+                    sign = "pos" if c > 0 else ("neg" if c < 0 else "zero")
+                    rel = abs(c) / peak if peak > 0 and math.isfinite(c) else 0.0
+                    size = PULSE_WIDTH[0] + (PULSE_WIDTH[1] - PULSE_WIDTH[0]) * rel
+                    pulse = PulseView("back", PULSE_COLOUR[sign], round(size, 2), sign, full(c))
                 if pulse is not None or (step.kind == "gradients" and step.layer == layer):
                     classes.append("active")
                 edges.append(
@@ -522,16 +881,70 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
                         classes=" ".join(classes),
                         focusable=focusable,
                         pulse=pulse,
+                        data=_edge_data(r, layer, j, i, k) if focusable else (),
                     )
                 )
     shading = {
         "forward": "neurons shaded by their activation a, edges by their weight w",
-        "backward": "neurons shaded by their error δ, edges by their weight w",
-        "gradient": "neurons shaded by δ, edges of finished layers by ∂C/∂w",
-        "update": "neurons shaded by δ, edges by the updated weights",
+        "backward": "neurons shaded by their error δ, each layer on its own scale; edges by their weight w",
+        "gradient": "neurons shaded by δ = ∂C/∂b, edges of finished layers by ∂C/∂w, each layer on its own scale",
+        "update": "neurons shaded by δ, each layer on its own scale; edges by the updated weights",
     }[phase]
+    if step.kind == "backpropagate":
+        shading += "; a dash carries w·δ back along each edge, orange for +, blue for −, wider for more"
     title = f"A {'-'.join(map(str, r.sizes))} network at step {k + 1}: {pretty(step.title)}"
-    return Diagram(svg_width, height, neurons, edges, gaps, labels, title, f"{title}; {shading}.")
+    return Diagram(
+        svg_width, height, neurons, edges, gaps, labels, title, f"{title}; {shading}.", title_font, line_step
+    )
+
+
+def _layer_entry(
+    scales: dict[int, Scale], appeared: dict[int, int], k: int, focus: int | None, active: bool, what: str, note: str
+) -> LegendEntry:
+    """A per-layer scale in the legend: its kind, and the range of the layer in focus (or of each layer)."""
+    known = [layer for layer in sorted(scales) if appeared.get(layer, k + 1) <= k]
+    text = f"per layer, ±its own largest |{what}|{note}"
+    shown = next(iter(scales.values()))
+    layer: int | None = None
+    if focus in known and focus is not None:
+        shown, layer = scales[focus], focus
+        lo, hi = shown.ends
+        text += f" · layer {focus}: {lo} … {hi}"
+    elif known:
+        text += " · " + ", ".join(f"layer {q}: ±{fmt(scales[q].hi)}" for q in known)
+    else:
+        text += " · not yet computed"
+    return LegendEntry(shown, active, "layer", text, layer)
+
+
+def _legend(r: _Run, step: Step, k: int) -> list[LegendEntry]:
+    """The legend: every scale, which ones this step uses, their kind and the numbers at their ends."""
+    phase = PHASES[step.kind]
+    active = {
+        "forward": {"a", "w"},
+        "backward": {"delta", "w"},
+        "gradient": {"delta", "nabla_w"},
+        "update": {"delta", "w"},
+    }[phase]
+    scale_w = Scale("w", "w", -r.w_max, r.w_max, (W_NEGATIVE, W_POSITIVE), True)
+    lo, hi = r.scale_a.ends
+    focus = step.layer if phase in ("backward", "gradient") else None
+    into = step.layer + 1 if step.kind == "backpropagate" and step.layer is not None else None
+    peak = _largest(list(_carried(r, into).values())) if into is not None else 0.0
+    pulse = Scale("pulse", "w·δ", -peak, peak, (PULSE_COLOUR["neg"], PULSE_COLOUR["pos"]), True, into)
+    pulse_text = "BP2's dash: orange +, blue −, width ∝ |w·δ|"
+    if into is not None:
+        pulse_text += f" · layer {into} → {into - 1}: up to {fmt(peak)}"
+    w_text = f"green +, dashed purple −, width ∝ |w| up to {scale_w.ends[1]} · one scale for the network"
+    delta_note = " (= ∂C/∂b)" if phase == "gradient" else ""
+    grad_focus = focus if phase == "gradient" else None
+    return [
+        LegendEntry(r.scale_a, "a" in active, "network", f"{lo} … {hi} · one scale for the network"),
+        LegendEntry(scale_w, "w" in active, "network", w_text),
+        _layer_entry(r.scale_delta, r.timeline.delta, k, focus, "delta" in active, "δ", delta_note),
+        _layer_entry(r.scale_nabla_w, r.timeline.grad, k, grad_focus, "nabla_w" in active, "∂C/∂w", ", width too"),
+        LegendEntry(pulse, into is not None, "layer", pulse_text, into),
+    ]
 
 
 def _cell(value: float | None, q: str, current: bool, sig: int = 4) -> Cell:
@@ -592,18 +1005,87 @@ def _tables(r: _Run, k: int) -> list[Table]:
             ]
             rows.append(TableRow(f"j = {j + 1}", cells))
         columns = ["⋯" if i is None else f"k = {i + 1}" for i in cols]
-        tables.append(Table(f"gradient-{layer}", f"∂C/∂w{sup(layer)} (row j, column k)", columns, rows, cg))
+        tables.append(
+            Table(f"gradient-{layer}", f"∂C/∂w{sup(layer)} (row j, column k)", columns, rows, cg, corner="∂C/∂w")
+        )
+    if k >= tl.update:
+        tables += [_update_table(r, layer) for layer in range(2, r.L + 1)]
     return tables
+
+
+UPDATE_OPEN = 24  # a layer with more updated parameters than this starts folded
+UPDATE_WEIGHTS_LISTED = 256  # per layer; the trace JSON has them all
+UPDATE_BIASES_LISTED = 64
+
+
+def _update_table(r: _Run, layer: int) -> Table:
+    """Eqs. 20–21 for every weight and bias of one layer: before, gradient, after."""
+    rows_out, cols_in = r.w[layer].shape
+    rows: list[TableRow] = []
+
+    def row(head: str, q: str, before: float, grad: float, after: float) -> None:
+        """q: "w-2-1-1" for the weight before, "w_new-2-1-1" after."""
+        name, index = q.split("-", 1)
+        rows.append(
+            TableRow(
+                head,
+                [
+                    _cell(before, q, False, SIG_DETAIL),
+                    _cell(grad, "", False),
+                    _cell(after, f"{name}_new-{index}", True, SIG_DETAIL),
+                ],
+            )
+        )
+
+    def gap(n: int, what: str) -> None:
+        rows.append(TableRow("⋮", [Cell(f"{n} more {what}", "", "", False), Cell("", "", "", False),
+                                   Cell("", "", "", False)]))  # fmt: skip
+
+    listed = 0
+    for j in range(rows_out):
+        for i in range(cols_in):
+            if listed == UPDATE_WEIGHTS_LISTED:
+                break
+            row(f"w{sup(layer)}{sub(j + 1, i + 1)}", f"w-{layer}-{j + 1}-{i + 1}", float(r.w[layer][j, i]),
+                float(r.nabla_w[layer][j, i]), float(r.w_new[layer][j, i]))  # fmt: skip
+            listed += 1
+    if rows_out * cols_in > listed:
+        gap(rows_out * cols_in - listed, "weights")
+    for j in range(min(rows_out, UPDATE_BIASES_LISTED)):
+        row(f"b{sup(layer)}{sub(j + 1)}", f"b-{layer}-{j + 1}", float(r.b[layer][j]), float(r.nabla_b[layer][j]),
+            float(r.b_new[layer][j]))  # fmt: skip
+    if rows_out > UPDATE_BIASES_LISTED:
+        gap(rows_out - UPDATE_BIASES_LISTED, "biases")
+    count = rows_out * cols_in + rows_out
+    shown = min(rows_out * cols_in, UPDATE_WEIGHTS_LISTED) + min(rows_out, UPDATE_BIASES_LISTED)
+    return Table(
+        f"update-{layer}",
+        f"Layer {layer}: w{sup(layer)} → w{sup(layer)} − η ∂C/∂w{sup(layer)}, b{sup(layer)} → "
+        f"b{sup(layer)} − η ∂C/∂b{sup(layer)} ({count} parameters, η = {fmt(r.t.eta, SIG_DETAIL)})",
+        ["before", "∂C/∂w or ∂C/∂b", "after"],
+        rows,
+        True,
+        corner="parameter",
+        collapsed=count > UPDATE_OPEN,
+        note=f"{shown} of {count} listed; the trace JSON has every one." if shown < count else "",
+    )
+
+
+def _value(v: float, sig: int = 4) -> str:
+    """A number standing alone (a result, a function's argument): tex without the parentheses."""
+    text = tex(v, sig)
+    return text[1:-1] if text.startswith("(") and text.endswith(")") else text
 
 
 def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
     layer = step.layer or r.L
     L = r.L
-    lines: list[tuple[str, str]] = []
+    lines: list[tuple[list[str], str]] = []
     more = ""
 
-    def add(latex: str, *ids: str) -> None:
-        lines.append((latex, " ".join(ids)))
+    def add(pieces: list[str], *ids: str) -> None:
+        """One line of numbers: pieces that each end at an operator, the result last."""
+        lines.append((pieces, " ".join(ids)))
 
     def neurons(n: int) -> range:
         nonlocal more
@@ -614,7 +1096,7 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
     if step.kind == "input":
         symbolic = ["a^{1} = x"]
         for j in neurons(r.sizes[0]):
-            add(f"a^{{1}}_{{{j + 1}}} = x_{{{j + 1}}} = {tex(float(r.a[1][j]))}", f"n-1-{j + 1}")
+            add([f"a^{{1}}_{{{j + 1}}} = x_{{{j + 1}}} =", _value(float(r.a[1][j]))], f"n-1-{j + 1}")
         words = "The input layer simply holds the example x: its activations are the input."
     elif step.kind == "feedforward":
         act = r.acts[layer - 2]
@@ -629,13 +1111,14 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
             ]
             z = float(r.z[layer][j])
             into = [f"e-{layer}-{j + 1}-{i + 1}" for i in range(r.sizes[layer - 2])]
+            *head, last = _sum_tex(terms)
             add(
-                f"z^{{{layer}}}_{{{j + 1}}} = {_sum_tex(terms)} + {tex(float(r.b[layer][j]))} = {tex(z)}",
+                [f"z^{{{layer}}}_{{{j + 1}}} =", *head, f"{last} +", f"{tex(float(r.b[layer][j]))} =", _value(z)],
                 f"n-{layer}-{j + 1}",
                 *into,
             )
             add(
-                f"a^{{{layer}}}_{{{j + 1}}} = {_activation_tex(act, tex(z))} = {tex(float(r.a[layer][j]))}",
+                [f"a^{{{layer}}}_{{{j + 1}}} =", f"{_activation_tex(act, _value(z))} =", _value(float(r.a[layer][j]))],
                 f"n-{layer}-{j + 1}",
             )
         words = (
@@ -643,27 +1126,39 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
             f"adds its bias, and passes the sum z through its activation ({act})."
         )
     elif step.kind == "output_error":
-        symbolic = [f"\\delta^{{{L}}} = \\nabla_{{a}} C \\odot \\sigma'(z^{{{L}}})"]
-        quadratic = r.t.cost == "quadratic"
         y = step.values["y"]
         assert not isinstance(y, tuple)
+        # Cross-entropy on sigmoid outputs: ∂C/∂a = (a − y)/(a(1 − a)) and σ'(z) = a(1 − a) cancel, and
+        # the engine computes δ^L = a^L − y directly (network2.py); where a saturates the product
+        # ∇_aC · σ'(z) would be ∞ · 0, so the panel shows what the engine computed.
+        cancels = r.t.cost == "cross_entropy" and r.acts[-1] == "sigmoid"
+        quadratic = r.t.cost == "quadratic"
+        if cancels:
+            symbolic = [f"\\delta^{{{L}}} = a^{{{L}}} - y"]
+        else:
+            symbolic = [f"\\delta^{{{L}}} = \\nabla_{{a}} C \\odot \\sigma'(z^{{{L}}})"]
         for j in neurons(r.sizes[-1]):
-            grad = (
-                f"({tex(float(r.a[L][j]))} - {tex(float(y[0, j]))})"
-                if quadratic
-                else tex(float(r.nabla_a[j]))
+            a, target, result = tex(float(r.a[L][j])), tex(float(y[0, j])), _value(float(r.delta[L][j]))
+            if cancels:
+                lhs = f"\\delta^{{{L}}}_{{{j + 1}}} = a^{{{L}}}_{{{j + 1}}} - y_{{{j + 1}}} ="
+                pieces = [lhs, f"{a} - {target} =", result]
+            else:
+                grad = f"({a} - {target})" if quadratic else tex(float(r.nabla_a[j]))
+                pieces = [f"\\delta^{{{L}}}_{{{j + 1}}} =", f"{grad} \\times", f"{tex(float(r.sp[L][j]))} =", result]
+            add(pieces, f"n-{L}-{j + 1}")
+        cost_text = fmt(r.t.cost_before, 6)
+        if cancels:
+            words = (
+                f"BP1 with the cross-entropy cost and sigmoid outputs: ∂C/∂a = (a − y)/(a(1 − a)) and "
+                f"σ′(z) = a(1 − a), so the σ′ cancels (chapter 3) and δ^{L} = a^{L} − y: a saturated output neuron "
+                f"that is wrong still has a large error and learns. The cost of this example is C = {cost_text}."
             )
-            add(
-                f"\\delta^{{{L}}}_{{{j + 1}}} = {grad} \\times {tex(float(r.sp[L][j]))} "
-                f"= {tex(float(r.delta[L][j]))}",
-                f"n-{L}-{j + 1}",
+        else:
+            cost = "½‖y − a‖², so ∇aC = a − y" if quadratic else "the cross-entropy"
+            words = (
+                f"BP1: the output error δ^{L} is how fast the cost changes with each output neuron's weighted "
+                f"input: the gradient of the cost ({cost}) times σ′(z). The cost of this example is C = {cost_text}."
             )
-        cost = "½‖y − a‖², so ∇aC = a − y" if quadratic else "the cross-entropy"
-        words = (
-            f"BP1: the output error δ^{L} is how fast the cost changes with each output neuron's weighted input: "
-            f"the gradient of the cost ({cost}) times σ′(z). The cost of this example is C = "
-            f"{fmt(r.t.cost_before, 6)}."
-        )
     elif step.kind == "backpropagate":
         symbolic = [
             f"\\delta^{{{layer}}} = \\left((w^{{{layer + 1}}})^{{T}} \\delta^{{{layer + 1}}}\\right) "
@@ -675,9 +1170,15 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
                 for q in range(r.sizes[layer])
             ]
             out = [f"e-{layer + 1}-{q + 1}-{j + 1}" for q in range(r.sizes[layer])]
+            *head, last = _sum_tex(terms)
             add(
-                f"\\delta^{{{layer}}}_{{{j + 1}}} = \\left({_sum_tex(terms)}\\right) \\times "
-                f"{tex(float(r.sp[layer][j]))} = {tex(float(r.delta[layer][j]))}",
+                [
+                    f"\\delta^{{{layer}}}_{{{j + 1}}} =",
+                    *(f"({p}" if i == 0 else p for i, p in enumerate(head)),
+                    f"{last}) \\times" if head else f"({last}) \\times",
+                    f"{tex(float(r.sp[layer][j]))} =",
+                    _value(float(r.delta[layer][j])),
+                ],
                 f"n-{layer}-{j + 1}",
                 *out,
                 *(f"n-{layer + 1}-{q + 1}" for q in range(r.sizes[layer])),
@@ -693,17 +1194,23 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
             f"\\frac{{\\partial C}}{{\\partial w^{{{layer}}}_{{jk}}}} = "
             f"a^{{{layer - 1}}}_{{k}} \\delta^{{{layer}}}_{{j}}",
         ]
+        inputs = min(r.sizes[layer - 2], 3)
         for j in neurons(r.sizes[layer - 1]):
             d = float(r.delta[layer][j])
-            add(f"\\frac{{\\partial C}}{{\\partial b^{{{layer}}}_{{{j + 1}}}}} = {tex(d)}", f"n-{layer}-{j + 1}")
-            for i in range(min(r.sizes[layer - 2], 3)):
+            add([f"\\frac{{\\partial C}}{{\\partial b^{{{layer}}}_{{{j + 1}}}}} =", _value(d)], f"n-{layer}-{j + 1}")
+            for i in range(inputs):
                 add(
-                    f"\\frac{{\\partial C}}{{\\partial w^{{{layer}}}_{{{j + 1}{i + 1}}}}} = "
-                    f"{tex(float(r.a[layer - 1][i]))} \\times {tex(d)} = {tex(float(r.nabla_w[layer][j, i]))}",
+                    [
+                        f"\\frac{{\\partial C}}{{\\partial w^{{{layer}}}_{{{j + 1}{i + 1}}}}} =",
+                        f"{tex(float(r.a[layer - 1][i]))} \\times {tex(d)} =",
+                        _value(float(r.nabla_w[layer][j, i])),
+                    ],
                     f"e-{layer}-{j + 1}-{i + 1}",
                     f"n-{layer - 1}-{i + 1}",
                     f"n-{layer}-{j + 1}",
                 )
+        if inputs < r.sizes[layer - 2]:
+            more = f"{more} Every ∂C/∂w{sup(layer)} is in its table below.".strip()
         words = (
             f"BP3 and BP4: the bias gradient is the error itself; a weight's gradient is the activation at its "
             f"input end times the error at its output end, a_in × δ_out (the edges of layer {layer} now show it)."
@@ -714,26 +1221,36 @@ def _equation(r: _Run, step: Step, k: int, limit: int = 4) -> Equation:
             "w^{l} \\rightarrow w^{l} - \\eta \\frac{\\partial C}{\\partial w^{l}}",
             "b^{l} \\rightarrow b^{l} - \\eta \\frac{\\partial C}{\\partial b^{l}}",
         ]
-        for j in range(min(r.sizes[-1], 2)):
-            for i in range(min(r.sizes[-2], 2)):
-                add(
-                    f"w^{{{L}}}_{{{j + 1}{i + 1}}} = {tex(float(r.w[L][j, i]))} - {tex(eta)} \\times "
-                    f"{tex(float(r.nabla_w[L][j, i]))} = {tex(float(r.w_new[L][j, i]))}",
-                    f"e-{L}-{j + 1}-{i + 1}",
-                )
+        # One weight and one bias of every layer, so the first layers are seen to learn too;
+        # the tables below list every parameter before and after.
+        for m in range(2, L + 1):
             add(
-                f"b^{{{L}}}_{{{j + 1}}} = {tex(float(r.b[L][j]))} - {tex(eta)} \\times "
-                f"{tex(float(r.nabla_b[L][j]))} = {tex(float(r.b_new[L][j]))}",
-                f"n-{L}-{j + 1}",
+                [
+                    f"w^{{{m}}}_{{11}} =",
+                    f"{tex(float(r.w[m][0, 0]), SIG_DETAIL)} - {tex(eta)} \\times",
+                    f"{tex(float(r.nabla_w[m][0, 0]))} =",
+                    _value(float(r.w_new[m][0, 0]), SIG_DETAIL),
+                ],
+                f"e-{m}-1-1",
             )
-        add(f"C: {tex(r.t.cost_before, 6)} \\rightarrow {tex(r.t.cost_after, 6)}")
+            add(
+                [
+                    f"b^{{{m}}}_{{1}} =",
+                    f"{tex(float(r.b[m][0]), SIG_DETAIL)} - {tex(eta)} \\times",
+                    f"{tex(float(r.nabla_b[m][0]))} =",
+                    _value(float(r.b_new[m][0]), SIG_DETAIL),
+                ],
+                f"n-{m}-1",
+            )
+        add([f"C\\text{{: }} {_value(r.t.cost_before, SIG_DETAIL)} \\rightarrow", _value(r.t.cost_after, SIG_DETAIL)])
+        more = "Every weight and bias of every layer, before and after, is in the tables below."
         change = "lower" if r.t.cost_after < r.t.cost_before else "not lower"
         words = (
             f"Gradient descent (eqs. 20–21): every weight and bias moves a step η = {fmt(eta)} against its "
             f"gradient. On this example the cost is now {fmt(r.t.cost_after, 6)}, {change} than "
             f"{fmt(r.t.cost_before, 6)}."
         )
-    return Equation([mathml(s) for s in symbolic], [(mathml(s), ids) for s, ids in lines], pretty(words), more)
+    return Equation([mathml(s) for s in symbolic], [(mathml_line(p), ids) for p, ids in lines], pretty(words), more)
 
 
 def step_view(run_id: str, t: Trace, k: int) -> StepView:
@@ -746,14 +1263,7 @@ def step_view(run_id: str, t: Trace, k: int) -> StepView:
         _cell(t.cost_before if k >= tl.delta.get(r.L, 0) else None, "cost_before", tl.delta.get(r.L) == k, 6),
         _cell(t.cost_after if k >= tl.update else None, "cost_after", tl.update == k, 6),
     ]
-    scale_w = Scale("w", "w", -r.w_max, r.w_max, (W_NEGATIVE, W_POSITIVE), True)
-    active = {
-        "forward": {"a", "w"},
-        "backward": {"delta", "w"},
-        "gradient": {"delta", "nabla_w"},
-        "update": {"delta", "w"},
-    }[phase]
-    scales = [(s, s.name in active) for s in (r.scale_a, scale_w, r.scale_delta, r.scale_nabla_w)]
+    scales = _legend(r, step, k)
     marks = [
         (s.index, SHORT[s.kind], f"Step {s.index + 1}: {pretty(s.title)} ({s.equation})", PHASES[s.kind])
         for s in t.steps
