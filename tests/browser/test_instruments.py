@@ -99,7 +99,7 @@ def test_every_instrument_on_the_worked_example(panel: Page) -> None:
 
     # 5. matrix form: the product equals the layer-by-layer δ², which is Mazur's ∂E/∂w1 / a¹₁
     open_tab(page, "matrix-form")
-    expect(page.locator("#matrix-product math")).to_be_visible()
+    expect(page.locator("#matrix-product math").last).to_be_visible()  # one <math> per factor
     product = value(page, "#delta-compare tbody tr:first-child td:nth-child(2) .num")
     layerwise = value(page, "#delta-compare tbody tr:first-child td:nth-child(3) .num")
     assert product == pytest.approx(layerwise, rel=1e-12)
@@ -130,7 +130,7 @@ def test_every_instrument_on_the_worked_example(panel: Page) -> None:
 
     # 7b. linear neurons: δ³ = ∇_aC = z³ − y with z³₁ = 0.4·0.3775 + 0.45·0.3925 + 0.6
     open_tab(page, "linear-network")
-    expect(page.locator("#linear-layer-2 math")).to_be_visible()
+    expect(page.locator("#linear-layer-2 math").last).to_be_visible()
     z3 = 0.4 * 0.3775 + 0.45 * 0.3925 + 0.6
     last = page.locator("#linear-network-result .check").nth(1)
     title = last.locator(".num").first.get_attribute("title")
