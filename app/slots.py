@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -87,12 +87,15 @@ def sse_text(event: str, json_text: str, ident: str | None = None) -> bytes:
 
 
 async def within_time(
-    events: AsyncIterable[bytes], max_seconds: float, final: bytes
+    events: AsyncIterable[bytes], max_seconds: float, final: bytes, clock: Callable[[], float] = time.monotonic
 ) -> AsyncIterator[bytes]:
-    """Pass events through until they end or time runs out; then, if it ran out, the final event."""
-    deadline = time.monotonic() + max_seconds
+    """Pass events through until they end or time runs out; then, if it ran out, the final event.
+
+    ``clock`` reads seconds; tests pass a fake one so that the limit does not depend on the machine.
+    """
+    deadline = clock() + max_seconds
     async for chunk in events:
-        if time.monotonic() > deadline:
+        if clock() > deadline:
             yield final
             return
         yield chunk
@@ -115,12 +118,13 @@ class SlottedEventStream(StreamingResponse):
         send_timeout: float,
         max_seconds: float,
         headers: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.slot = slot
         self.send_timeout = send_timeout
         timeout_event = sse(FINAL_EVENT, {"reason": "time limit", "seconds": max_seconds})
         super().__init__(
-            within_time(content, max_seconds, timeout_event),
+            within_time(content, max_seconds, timeout_event, clock),
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
         )
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app import api
 from app.middleware import CSP
+from engine import backprop
+
+WAIT = 60  # seconds; reached only when the test fails, so that it fails instead of hanging
 
 
 @pytest.mark.parametrize(
@@ -35,29 +38,38 @@ def test_every_response_carries_the_security_headers(
     assert "default-src 'none'" in CSP and "frame-ancestors 'none'" in CSP
 
 
-def test_health_answers_while_a_large_gradient_runs(client: TestClient) -> None:
-    """Ordering, not timing: health returns while the big request is still being computed."""
-    n = 300
-    big = {
-        "network": {"sizes": [n, n, n, 10], "seed": 1},
-        "inputs": [[0.5] * n] * 1000,
-        "targets": [[0.0] * 10] * 1000,
-        "trace": True,
-    }
-    finished = threading.Event()
-    started = threading.Event()
+def test_health_answers_while_a_gradient_is_being_computed(
+    client: TestClient, worked: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ordering, not timing: the gradient is held inside the engine until health has answered.
 
-    def heavy() -> None:
-        started.set()
-        client.post("/api/gradients", json=big)
-        finished.set()
+    Were the engine run on the event loop, health could not answer while it is held; the waits'
+    timeouts only keep such a failure from hanging the suite.
+    """
+    entered, release = threading.Event(), threading.Event()
+    answered: dict[str, int] = {}
 
-    worker = threading.Thread(target=heavy)
-    worker.start()
-    started.wait()
-    time.sleep(0.2)  # let the big body be parsed and the engine start
-    r = client.get("/api/health")
-    health_first = not finished.is_set()
-    worker.join(timeout=120)
-    assert r.status_code == 200
-    assert health_first
+    def held(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        release.wait(WAIT)
+        return backprop(*args, **kwargs)
+
+    def gradients() -> None:
+        answered["gradients"] = client.post("/api/gradients", json=worked).status_code
+
+    def health() -> None:
+        answered["health"] = client.get("/api/health").status_code
+
+    monkeypatch.setattr(api, "backprop", held)
+    heavy = threading.Thread(target=gradients)
+    heavy.start()
+    try:
+        assert entered.wait(WAIT)
+        light = threading.Thread(target=health)
+        light.start()
+        light.join(WAIT)
+        assert answered == {"health": 200}  # health answered; the gradient is still inside the engine
+    finally:
+        release.set()
+        heavy.join(WAIT)
+    assert answered == {"health": 200, "gradients": 200}

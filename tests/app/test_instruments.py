@@ -47,7 +47,12 @@ def test_gradcheck_counts_passes_and_matches_hand_worked_gradient(client: TestCl
     body = r.json()
     assert body["parameters"] == 12
     assert body["forward_passes"] == {"backprop": 2, "finite_differences": 25}
-    assert body["seconds"]["backprop"] > 0 and body["seconds"]["finite_differences"] > 0
+    sizes = worked["network"]["sizes"]
+    P = sum(sizes[i] * (sizes[i - 1] + 1) for i in range(1, len(sizes)))  # weights and biases, from the sizes
+    assert body["parameters"] == P and body["forward_passes"]["finite_differences"] == 2 * P + 1
+    seconds = body["seconds"]  # measured, so only their kind is certain: durations, finite and not negative
+    assert set(seconds) == {"backprop", "finite_differences"}
+    assert all(type(t) is float and 0.0 <= t < float("inf") for t in seconds.values()), seconds
     top = body["layers"][1]
     assert top["layer"] == 3
     assert top["nabla_w_backprop"][0][0] == pytest.approx(MAZUR_W3_11, abs=1e-9)

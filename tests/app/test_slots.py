@@ -1,9 +1,15 @@
-"""Stream slots: the limit with 503 + Retry-After, and release on disconnect, stall and time limit."""
+"""Stream slots: the limit with 503 + Retry-After, and release on disconnect, stall and time limit.
+
+The disconnect, stall and time-limit tests run on an event loop with a fake clock (``VirtualTimeLoop``):
+time stands still while any task can run and jumps to the next timer when every task waits, so each
+test knows the exact moment the slot was freed, whatever the machine's speed, and takes no real time.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import selectors
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,27 +23,43 @@ from app.schemas import WORKED_EXAMPLE
 from app.settings import Settings
 from app.slots import SlottedEventStream, StreamSlots, sse
 
+STEP = 0.25  # seconds between the events of ``endless``; a power of two, so fake times add up exactly
+HORIZON = 7200.0  # fake seconds; a test still running then is stuck (a stream that never ends)
 
-def run_in_thread(fn: Callable[[], Awaitable[None]]) -> float:
-    """Run an async function with its own event loop in a thread; return the seconds it took."""
-    took: list[float] = []
-    errors: list[BaseException] = []
 
-    def target() -> None:
-        start = time.monotonic()
-        try:
-            anyio.run(fn)
-        except BaseException as exc:  # handed to the test thread
-            errors.append(exc)
-        took.append(time.monotonic() - start)
+class _JumpingSelector(selectors.DefaultSelector):
+    """Where the loop would sleep until its next timer, move its clock there instead."""
 
-    worker = threading.Thread(target=target)
-    worker.start()
-    worker.join(timeout=30)
-    assert not worker.is_alive()
-    if errors:
-        raise errors[0]
-    return took[0]
+    def __init__(self, loop: VirtualTimeLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = super().select(0)
+        if ready or timeout == 0:
+            return ready
+        if timeout is None:
+            raise RuntimeError("every task waits for something that never comes, and no timer is set")
+        self._loop.now += timeout
+        if self._loop.now > HORIZON:
+            raise RuntimeError(f"still running after {HORIZON} fake seconds")
+        return []
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop whose clock (``loop.time()``, ``anyio.current_time()``) is fake: it starts at 0."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(_JumpingSelector(self))
+
+    def time(self) -> float:
+        return self.now
+
+
+def run_virtual(fn: Callable[[], Awaitable[float]]) -> float:
+    """Run ``fn`` on a VirtualTimeLoop; returns what it returns (the fake time it ended at)."""
+    return anyio.run(fn, backend="asyncio", backend_options={"loop_factory": VirtualTimeLoop})
 
 
 async def endless() -> AsyncIterator[bytes]:
@@ -45,15 +67,31 @@ async def endless() -> AsyncIterator[bytes]:
     while True:
         yield sse("step", {"n": n}, str(n))
         n += 1
-        await anyio.sleep(0.05)
+        await anyio.sleep(STEP)
 
 
 async def silent_forever() -> AsyncIterator[bytes]:
     await anyio.sleep(3600)
-    yield b""
+    yield sse("step", {"n": 0}, "0")
+
+
+async def never() -> Message:
+    await anyio.sleep_forever()
+    raise AssertionError("unreachable")
 
 
 SCOPE: dict[str, Any] = {"type": "http", "asgi": {"spec_version": "2.4"}}
+
+
+def test_the_fake_clock_jumps_to_each_timer() -> None:
+    async def main() -> float:
+        start = anyio.current_time()
+        await anyio.sleep(3600)
+        with anyio.move_on_after(2.5):
+            await anyio.sleep_forever()
+        return anyio.current_time() - start
+
+    assert run_virtual(main) == 3602.5
 
 
 def test_the_stream_after_the_limit_gets_503_with_retry_after() -> None:
@@ -77,41 +115,44 @@ def test_disconnect_before_the_first_event_frees_the_slot_at_once() -> None:
     pool = StreamSlots(1)
     slot = pool.acquire()
     sent: list[Message] = []
+    open_at_disconnect: list[int] = []
 
     async def receive() -> Message:
-        await anyio.sleep(0.1)
+        await anyio.sleep(1)  # the client goes away after a second; the first event is an hour off
+        open_at_disconnect.append(pool.open)
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
         sent.append(message)
 
-    async def main() -> None:
-        response = SlottedEventStream(silent_forever(), slot, send_timeout=5, max_seconds=60)
+    async def main() -> float:
+        response = SlottedEventStream(silent_forever(), slot, send_timeout=5, max_seconds=7200)
         await response(SCOPE, receive, send)
+        return anyio.current_time()
 
-    took = run_in_thread(main)
-    assert took < 1.0
+    assert run_virtual(main) == 1.0  # ended at the disconnect, not at the first event
+    assert open_at_disconnect == [1]
     assert pool.open == 0
+    assert [m["type"] for m in sent] == ["http.response.start"]  # and no event
 
 
 def test_a_client_that_stops_reading_loses_its_slot_after_the_send_timeout() -> None:
     pool = StreamSlots(1)
     slot = pool.acquire()
-
-    async def receive() -> Message:
-        await anyio.sleep(3600)
-        return {"type": "http.disconnect"}
+    stalled: list[float] = []
 
     async def send(message: Message) -> None:
         if message["type"] == "http.response.body":
-            await anyio.sleep(3600)  # the socket buffer is full and stays full
+            stalled.append(anyio.current_time())
+            await anyio.sleep_forever()  # the socket buffer is full and stays full
 
-    async def main() -> None:
-        response = SlottedEventStream(endless(), slot, send_timeout=0.3, max_seconds=60)
-        await response(SCOPE, receive, send)
+    async def main() -> float:
+        response = SlottedEventStream(endless(), slot, send_timeout=0.5, max_seconds=60)
+        await response(SCOPE, never, send)
+        return anyio.current_time()
 
-    took = run_in_thread(main)
-    assert 0.3 <= took < 2.0
+    assert run_virtual(main) == 0.5  # the first event's send, stalled at 0, given up after send_timeout
+    assert stalled == [0.0]
     assert pool.open == 0
 
 
@@ -120,21 +161,18 @@ def test_a_stream_past_its_time_ends_with_the_final_event() -> None:
     slot = pool.acquire()
     body = bytearray()
 
-    async def receive() -> Message:
-        await anyio.sleep(3600)
-        return {"type": "http.disconnect"}
-
     async def send(message: Message) -> None:
         body.extend(message.get("body", b""))
 
-    async def main() -> None:
-        response = SlottedEventStream(endless(), slot, send_timeout=5, max_seconds=0.3)
-        await response(SCOPE, receive, send)
+    async def main() -> float:
+        response = SlottedEventStream(endless(), slot, send_timeout=5, max_seconds=1.0, clock=anyio.current_time)
+        await response(SCOPE, never, send)
+        return anyio.current_time()
 
-    run_in_thread(main)
-    text = body.decode()
-    assert text.count("event: step") >= 2
-    assert text.rstrip().endswith('data: {"reason": "time limit", "seconds": 0.3}')
+    assert run_virtual(main) == 5 * STEP  # the first event past the deadline is replaced by the final one
+    events = [chunk.split("\n")[0] for chunk in body.decode().strip().split("\n\n")]
+    assert events == ["event: step"] * 5 + ["event: done"]  # sent at 0, ¼, ½, ¾ and 1 s: none past 1 s
+    assert body.decode().rstrip().endswith('data: {"reason": "time limit", "seconds": 1.0}')
     assert pool.open == 0
 
 
