@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from app.errors import clean_errors, unknown_name, validation_message
 from app.forms import read_number, read_numbers
 from app.schemas import WORKED_EXAMPLE, ActivationName, NetworkSpec, TraceRequest
+from app.settings import get_settings
 
 FIELDS = ("sizes", "activation", "cost", "init", "x", "y", "eta", "seed", "weights", "biases")
 
@@ -258,7 +259,7 @@ def _stand_ins(body: dict[str, Any], errors: Mapping[str, str]) -> dict[str, Any
     net = dict(body["network"])
     sizes = net.get("sizes")
     whole = dict(body)
-    if sizes is not None:
+    if sizes is not None and "sizes" not in errors and all(1 <= n <= get_settings().max_width for n in sizes):
         for field, key, width in (("x", "inputs", sizes[0]), ("y", "targets", sizes[-1])):
             if field in errors or key not in whole:
                 whole[key] = [[0.0] * width]

@@ -447,6 +447,14 @@ def test_every_fields_error_is_reported_at_once(page_client: TestClient) -> None
                                                                                           "weights"}
 
 
+
+def test_a_huge_width_beside_another_mistake_is_refused_without_building_anything(page_client: TestClient) -> None:
+    r = page_client.post("/runs", data={**FORM_342, "sizes": "3000000000, 2", "x": "nope"}, headers=HX)
+    assert r.status_code == 422
+    assert "less than or equal to" in (error_beside(r.text, "sizes") or "")
+    assert error_beside(r.text, "x") == "x: 'nope' is not a number"
+
+
 MINUS = "\u2212"  # the minus sign the page prints
 
 
