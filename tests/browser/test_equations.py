@@ -208,3 +208,22 @@ def test_a_wide_networks_matrix_product_stays_in_its_box(open_page: OpenPage) ->
     open_tab(page, "matrix-form")  # layer 2: 12×12 matrices
     assert_brackets(page, "#matrix-product", 2)
     page.locator("#instruments").screenshot(path=str(shot_path("equations-matrix-form-wide.png")))
+
+
+def test_bp1_with_cross_entropy_reads_a_minus_y(open_page: OpenPage) -> None:
+    page = open_page(1024, 768)
+    form = {"sizes": "2, 2, 2", "activation": "sigmoid", "cost": "cross_entropy", "x": "0.05, 0.1", "y": "0.01, 0.99",
+            "eta": "0.5", "weights": json.dumps(WORKED_EXAMPLE["network"]["weights"]),
+            "biases": json.dumps(WORKED_EXAMPLE["network"]["biases"])}  # fmt: skip
+    page.goto("/?" + "&".join(f"{k}={v}" for k, v in form.items()))
+    go(page, 3)
+    expect(page.locator("#equation .symbolic")).to_have_text(re.compile(r"^\s*δ3=a3−y\s*$"))
+    # Mazur's outputs: a³ = 0.75136507, 0.772928465; δ³ = a³ − y
+    lines = page.locator("#equation .eq-line")
+    expect(lines).to_have_text([re.compile(r"δ13=a13−y1=\s*0\.7514−0\.01=\s*0\.7414"),
+                                re.compile(r"δ23=a23−y2=\s*0\.7729−0\.99=\s*−0\.2171")])  # fmt: skip
+    expect(page.locator("#equation .words")).to_contain_text("the σ′ cancels (chapter 3)")
+    measured: dict[str, Any] = page.evaluate(MEASURE)
+    assert measured["problems"] == [] and measured["results"] == ["0.7414", "−0.2171"]
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shot_path("equations-bp1-cross-entropy.png")))
