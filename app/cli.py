@@ -3,6 +3,7 @@
     backprop-lens                      serve on 127.0.0.1:8000 (same as ``serve``)
     backprop-lens serve [--host H] [--port P]
     backprop-lens grad REQUEST.json    print the gradients of a request file, no server
+    backprop-lens grad -               the same for a request read from standard input
 """
 
 from __future__ import annotations
@@ -46,19 +47,25 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _grad_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("request", type=Path, help="a JSON file in the form POST /api/gradients accepts")
+    p.add_argument(
+        "request", help="a JSON file in the form POST /api/gradients accepts, or - to read it from standard input"
+    )
 
 
-@command("grad", "print the gradients of a request file", _grad_args)
+@command("grad", "print the gradients of a request file (or of standard input: -)", _grad_args)
 def grad(args: argparse.Namespace) -> int:
     from app.api import gradients
     from app.errors import InputError
     from app.schemas import GradientRequest
 
     try:
-        text = args.request.read_text(encoding="utf-8")
+        text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text(encoding="utf-8")
     except OSError as exc:
         print(f"backprop-lens grad: cannot read {args.request}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
+        where = "standard input" if args.request == "-" else args.request
+        print(f"backprop-lens grad: cannot read {where}: not UTF-8 ({exc.reason})", file=sys.stderr)
         return 2
     try:
         req = GradientRequest.model_validate_json(text)
@@ -101,4 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m app.cli`: run the app.cli module's main, where app.train_cli registers its command
+    # (this file runs as __main__, a second copy of the module, whose registry stays without it).
+    from app.cli import main as _main
+
+    raise SystemExit(_main())

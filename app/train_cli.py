@@ -18,28 +18,36 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from app.cli import command
-from app.training_schemas import TrainConfig, hidden_from_sizes
+from app.training_schemas import DEFAULT_ETA, TrainConfig, hidden_from_sizes
 from engine.training import EpochRecord, TrainingSession
 
 BAR = 24
+EPOCHS = 30  # a terminal run is short by default; the page's 300 are there to be watched
+
+
+EPOCHS = 30  # a terminal run is short by default (the page's 300 epochs are there to be watched)
 
 
 def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="xor", help="xor, moons, circles, spirals, digits or csv (default xor)")
-    p.add_argument("--csv", type=Path, help="a CSV file: features, then a label; implies --dataset csv")
-    p.add_argument("--sizes", help="layer sizes n_1,...,n_L, e.g. 64,30,10 (default: the data set's, 4 hidden)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch", type=int, default=10, help="mini-batch size m (default 10)")
-    p.add_argument("--eta", type=float, default=1.0, help="learning rate η (default 1.0)")
-    p.add_argument("--cost", default="cross_entropy", help="cross_entropy (default) or quadratic")
-    p.add_argument("--activation", default="sigmoid", help="σ of the hidden layers (default sigmoid)")
-    p.add_argument("--output-activation", default="sigmoid", help="σ of the output layer (default sigmoid)")
-    p.add_argument("--init", default="scaled", help="scaled: N(0, 1/n_in) (default); standard: N(0, 1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--points", type=int, default=200, help="points of a generated data set (default 200)")
-    p.add_argument("--noise", type=float, default=0.1, help="σ of a generated data set's noise (default 0.1)")
-    p.add_argument("--test-fraction", type=float, default=0.2, help="share held out for testing (default 0.2)")
-    p.add_argument("--save", type=Path, help="write the trained network to this JSON file")
+    # The defaults are the page's (TrainConfig's), so a run means the same in both; only the epochs differ.
+    d = TrainConfig()
+    widths = ",".join(str(n) for n in d.hidden)
+    add = p.add_argument
+    add("--dataset", default=d.dataset, help="xor, moons, circles, spirals, digits or csv (default %(default)s)")
+    add("--csv", type=Path, help="a CSV file: features, then a label; implies --dataset csv")
+    add("--sizes", help=f"layer sizes n_1,...,n_L, e.g. 64,30,10 (default: the data set's, {widths} hidden)")
+    add("--epochs", type=int, default=EPOCHS, help="passes of SGD over the training set (default %(default)s)")
+    add("--batch", type=int, default=d.batch, help="mini-batch size m (default %(default)s)")
+    add("--eta", type=float, default=DEFAULT_ETA, help="learning rate η (default %(default)s, as on /train)")
+    add("--cost", default=d.cost, help="cross_entropy or quadratic (default %(default)s)")
+    add("--activation", default=d.activation, help="σ of the hidden layers (default %(default)s)")
+    add("--output-activation", default=d.output_activation, help="σ of the output layer (default %(default)s)")
+    add("--init", default=d.init, help="scaled: N(0, 1/n_in); standard: N(0, 1) (default %(default)s)")
+    add("--seed", type=int, default=d.seed, help="draws the data, weights and mini-batches (default %(default)s)")
+    add("--points", type=int, default=d.points, help="points of a generated data set (default %(default)s)")
+    add("--noise", type=float, default=d.noise, help="σ of a generated data set's noise (default %(default)s)")
+    add("--test-fraction", type=float, default=d.test_fraction, help="share held out (default %(default)s)")
+    add("--save", type=Path, help="write the trained network to this JSON file")
 
 
 def _percent(v: float | None) -> str:

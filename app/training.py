@@ -28,15 +28,25 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.forms import Form
+from app.errors import clean_errors, validation_message
+from app.forms import Form, read_number
 from app.schemas import ErrorBody
 from app.settings import get_settings
 from app.templating import templates
-from app.training_schemas import CSV_HELP, DATASET_LABELS, EpochPoint, ProgressEvent, TrainConfig
+from app.training_schemas import (
+    CSV_HELP,
+    DATASET_LABELS,
+    EpochPoint,
+    ProgressEvent,
+    TrainConfig,
+    form_errors,
+    form_field,
+    form_texts,
+)
 from engine import Trace, trace
-from engine.datasets import Dataset
+from engine.datasets import GENERATED, Dataset
 from engine.training import EpochRecord, Report, TrainingSession, classify, decision_grid
 
 _S = get_settings()
@@ -51,7 +61,7 @@ UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its train
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body is larger than the limit."},
     415: {"model": ErrorBody, "description": "The body is not a form (application/x-www-form-urlencoded)."},
-    422: {"description": "A field is out of bounds or malformed; the HTML fragment (or JSON body) names it."},
+    422: {"description": "Fields are out of bounds or malformed: the form again, each error beside its field."},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such training run (it may have been replaced by newer ones)."}
@@ -123,13 +133,9 @@ RunDep = Annotated[Run, Depends(get_run)]
 
 
 def _error_text(exc: ValidationError) -> str:
-    first = exc.errors(include_input=False)[0]
-    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    head, sep, _ = msg.partition(": ")
-    if sep and " " not in head:
-        return msg  # our own messages already start with the field
-    where = ".".join(str(p) for p in first.get("loc", ())) or "form"
-    return f"{where}: {msg}"
+    """The first error, worded as the API words it."""
+    items = clean_errors(exc.errors())
+    return validation_message(items[0]) if items else "form: invalid"
 
 
 def _is_htmx(request: Request) -> bool:
@@ -142,22 +148,30 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     return response
 
 
-def _form_error(request: Request, message: str, status: int) -> HTMLResponse:
-    """The message beside the form; the run on screen stays (htmx retargets the swap)."""
-    response = _render(request, "train/errors.html", {"message": message}, status)
-    response.headers["hx-retarget"] = "#train-errors"
-    response.headers["hx-reswap"] = "innerHTML"
+def _form_error(request: Request, form: dict[str, str], errors: dict[str, str], status: int) -> HTMLResponse:
+    """The form again with each error beside its field; the run on screen stays (htmx retargets the swap)."""
+    if not _is_htmx(request):
+        return _render(request, "train/page.html", _page_context(form, None, errors), status)
+    response = _render(request, "train/form.html", _form_context(form, errors), status)
+    response.headers["hx-retarget"] = "#train-form"
+    response.headers["hx-reswap"] = "outerHTML"
     return response
 
 
-def _page_context(config: TrainConfig, run: Run | None) -> dict[str, Any]:
+def _form_context(form: dict[str, str], errors: dict[str, str], oob: bool = False) -> dict[str, Any]:
     return {
-        "config": config,
+        "form": form,
+        "errors": errors,
+        "oob": oob,
         "datasets": DATASET_LABELS,
+        "generated": GENERATED,
         "csv_help": CSV_HELP,
-        "run": run,
         "limits": _S,
     }
+
+
+def _page_context(form: dict[str, str], run: Run | None, errors: dict[str, str] | None = None) -> dict[str, Any]:
+    return {**_form_context(form, errors or {}), "run": run}
 
 
 def _run_context(run: Run) -> dict[str, Any]:
@@ -178,20 +192,21 @@ def _run_context(run: Run) -> dict[str, Any]:
 @router.get("", response_class=HTMLResponse, include_in_schema=False)
 def page(request: Request) -> HTMLResponse:
     """The whole page: the form, and an empty run region until a run starts."""
-    return _render(request, "train/page.html", _page_context(TrainConfig(), None))
+    return _render(request, "train/page.html", _page_context(form_texts(TrainConfig()), None))
 
 
 @router.post(
     "/runs",
     response_class=HTMLResponse,
     include_in_schema=False,
-    responses={**HTML_ERRORS, 429: {"description": "Too many trainings are running; the fragment says so."}},
+    responses={**HTML_ERRORS, 429: {"description": "Too many trainings are running; the form says so."}},
     summary="Create a training run",
 )
 def create_run(request: Request, fields: Form) -> HTMLResponse:
     """Validate the form, build the data set and the network, keep the run; training starts with its stream."""
+    form = {name: text.strip() for name, text in fields.items()}
     try:
-        config = TrainConfig.model_validate(fields)
+        config = TrainConfig.model_validate(form)
         data = config.build_dataset()
         net = config.build_network(data)
         delay = config.delay_ms / 1000
@@ -199,18 +214,20 @@ def create_run(request: Request, fields: Form) -> HTMLResponse:
             net, data, config.epochs, config.batch, config.eta, config.cost, config.seed, epoch_delay=delay
         )
     except ValidationError as exc:
-        return _form_error(request, _error_text(exc), 422)
+        return _form_error(request, form, form_errors(exc), 422)
     except ValueError as exc:
-        return _form_error(request, str(exc), 422)
+        return _form_error(request, form, {form_field(str(exc)): str(exc)}, 422)
     plane = data.is_2d and data.n_outputs == 1  # one output a^L_1 to draw over the plane
     run = Run(secrets.token_urlsafe(12), config, data, session, time.monotonic(), data.bounds() if plane else None)
     if not STORE.add(run):
-        return _form_error(
-            request, f"training: {_S.max_trainings} trainings are running already; try again when one ends", 429
-        )
+        message = f"training: {STORE.running} trainings are running already; try again when one ends"
+        return _form_error(request, form, {"form": message}, 429)
     if _is_htmx(request):
-        return _render(request, "train/run.html", _run_context(run))
-    return _render(request, "train/page.html", {**_page_context(config, run), **_run_context(run)})
+        # The run's region, and the form again without the errors of an earlier attempt (swapped by its id).
+        run_html = templates.get_template("train/run.html").render(_run_context(run))
+        form_html = templates.get_template("train/form.html").render(_form_context(form, {}, oob=True))
+        return HTMLResponse(run_html + form_html, headers={"vary": "HX-Request"})
+    return _render(request, "train/page.html", {**_page_context(form, run), **_run_context(run)})
 
 
 def _event(run: Run, report: Report, history: list[EpochRecord]) -> ProgressEvent:
@@ -245,6 +262,9 @@ def _event(run: Run, report: Report, history: list[EpochRecord]) -> ProgressEven
 async def events(run: RunDep) -> AsyncIterator[ServerSentEvent]:
     """Starts the training. `progress` events (at most about ten a second), then one `done` event.
 
+    Each event carries the epochs measured since the previous one; `done` carries the final state and
+    the last of them.
+
     The stream ends with the training; a client that goes away stops it, and so does the
     time limit ``max_training_seconds``.
     """
@@ -260,10 +280,11 @@ async def events(run: RunDep) -> AsyncIterator[ServerSentEvent]:
                 history = session.history_since(seen)
                 seen += len(history)
                 payload = _event(run, report, history)
-                yield ServerSentEvent(data=payload, event="progress", id=str(version))
                 if report.final:
-                    yield ServerSentEvent(data=payload, event="done")
+                    # The final state is `done` alone: each epoch is sent once, in exactly one event.
+                    yield ServerSentEvent(data=payload, event="done", id=str(version))
                     return
+                yield ServerSentEvent(data=payload, event="progress", id=str(version))
             if time.monotonic() > deadline:
                 session.stop("stopped at the time limit")
             await asyncio.sleep(STREAM_POLL_SECONDS)
@@ -308,10 +329,17 @@ def network_json(run: RunDep) -> JSONResponse:
 
 
 class InspectForm(BaseModel):
+    """Which example to inspect: numbered from 1, as the step-through page numbers examples."""
+
     model_config = ConfigDict(extra="forbid")
 
     split: Literal["train", "test"] = "train"
-    index: Annotated[int, Field(ge=0, le=_S.max_training_examples)] = 0
+    example: Annotated[int, Field(ge=1, le=_S.max_training_examples)] = 1
+
+    @field_validator("example", mode="before")
+    @classmethod
+    def _number(cls, v: object) -> object:
+        return read_number("example", v) if isinstance(v, str) else v
 
 
 @router.post(
@@ -329,14 +357,13 @@ def inspect(request: Request, run: RunDep, fields: Form) -> Response:
         return _render(request, "train/errors.html", {"message": _error_text(exc)}, 422)
     data = run.data
     x, y = (data.x_train, data.y_train) if form.split == "train" else (data.x_test, data.y_test)
-    if form.index >= x.shape[0]:
-        message = (
-            f"index: the {form.split} set has {x.shape[0]} examples"
-            + (f" (0 to {x.shape[0] - 1})" if x.shape[0] else "")
-        )
+    n = x.shape[0]
+    if form.example > n:
+        message = f"example: the {form.split} set has {n} examples" + (f" (1 to {n})" if n else "")
         return _render(request, "train/errors.html", {"message": message}, 422)
     net = run.session.network()
-    t = trace(net, x[form.index], y[form.index], run.config.cost, run.config.eta)
+    row = form.example - 1
+    t = trace(net, x[row], y[row], run.config.cost, run.config.eta)
     return _render(request, "train/inspect.html", _inspect_context(run, form, t))
 
 

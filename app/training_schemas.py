@@ -1,16 +1,20 @@
 """The training form (and the CLI's arguments) as one bounded model, and what the stream sends.
 
-The same ``TrainConfig`` validates the page's form fields (strings, so this
-model is lax about "30" meaning 30) and the ``train`` command's options. Every
-bound comes from ``Settings``; cross-field errors start with the field's name.
+The same ``TrainConfig`` validates the page's form fields (texts, each number
+read by ``app.forms.read_number``, so the page's minus sign "−" and "1e-3" work)
+and the ``train`` command's options (already numbers). Every bound comes from
+``Settings``; cross-field errors start with the field's name. ``form_errors``
+keys every error by the form field that shows it, as the step-through page does.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from app.errors import clean_errors, validation_message
+from app.forms import number_tokens, read_number
 from app.schemas import ActivationName, CostName, InitName
 from app.settings import get_settings
 from engine import Network, parameter_count
@@ -30,6 +34,9 @@ DATASET_LABELS: dict[str, str] = {
 assert set(DATASET_LABELS) - {"digits", "csv"} == set(GENERATED)
 DIGITS_INPUTS, DIGITS_OUTPUTS = 64, 10
 CSV_HELP = "Each row: numeric features, then a label (a class name or number); an optional header row."
+DEFAULT_ETA = 2.0
+"""The learning rate η of the page's form and of ``backprop-lens train`` when none is given."""
+NUMBER_FIELDS = ("points", "noise", "test_fraction", "epochs", "batch", "eta", "seed", "delay_ms")
 
 
 class TrainConfig(BaseModel):
@@ -57,7 +64,7 @@ class TrainConfig(BaseModel):
     epochs: Annotated[int, Field(ge=1, le=_S.max_epochs)] = 300
     batch: Annotated[int, Field(ge=1, le=_S.max_batch)] = Field(10, description="Mini-batch size m.")
     eta: Annotated[float, Field(gt=0.0, le=_S.max_eta, allow_inf_nan=False)] = Field(
-        2.0, description="Learning rate η."
+        DEFAULT_ETA, description="Learning rate η."
     )
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     delay_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
@@ -65,15 +72,29 @@ class TrainConfig(BaseModel):
     )
     csv: Annotated[str, Field(max_length=_S.max_csv_bytes)] = Field("", description=CSV_HELP)
 
+    @field_validator(*NUMBER_FIELDS, mode="before")
+    @classmethod
+    def _number(cls, v: object, info: ValidationInfo) -> object:
+        if isinstance(v, str):
+            if not v.strip():
+                raise ValueError(f"{info.field_name}: give a number")
+            return read_number(str(info.field_name), v)  # whole numbers are checked by the field's type
+        return v
+
     @field_validator("hidden", mode="before")
     @classmethod
     def _widths(cls, v: object) -> object:
         if isinstance(v, str):
-            parts = [p.strip() for p in v.replace(" ", ",").split(",") if p.strip()]
-            for p in parts:
-                if not p.isdigit():
-                    raise ValueError(f"{p[:12]!r} is not a whole number; give widths like 30 or 8,8")
-            return [int(p) for p in parts]
+            widths = []
+            for token in number_tokens(v):
+                try:
+                    width = read_number("hidden", token)
+                except ValueError as exc:
+                    raise ValueError(f"{exc}; give widths like 30 or 8,8") from None
+                if not width.is_integer():
+                    raise ValueError(f"hidden: {token[:12]!r} is not a whole number; give widths like 30 or 8,8")
+                widths.append(int(width))
+            return widths
         return v
 
     @model_validator(mode="after")
@@ -106,6 +127,28 @@ class TrainConfig(BaseModel):
             )
         acts = [self.activation] * len(self.hidden) + [self.output_activation]
         return Network(sizes, activation=acts, seed=self.seed, init=self.init)
+
+
+def form_texts(config: TrainConfig) -> dict[str, str]:
+    """The form's fields as the page shows them for ``config``."""
+    texts = {name: str(value) for name, value in config.model_dump().items()}
+    texts["hidden"] = ",".join(str(n) for n in config.hidden)
+    return texts
+
+
+def form_field(message: str) -> str:
+    """The form field an error message names at its start ("csv line 3, column 1: …" is ``csv``'s), else "form"."""
+    head = message.partition(":")[0].replace(".", " ").replace("[", " ").split(" ", 1)[0]
+    return head if head in TrainConfig.model_fields else "form"
+
+
+def form_errors(exc: ValidationError) -> dict[str, str]:
+    """Every error of the form, keyed by the field beside which it is shown (the first one per field)."""
+    errors: dict[str, str] = {}
+    for item in clean_errors(exc.errors()):
+        message = validation_message(item)
+        errors.setdefault(form_field(message), message)
+    return errors or {"form": "form: invalid"}
 
 
 def hidden_from_sizes(sizes: list[int], data: Dataset) -> list[int]:

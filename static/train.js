@@ -6,8 +6,12 @@
   "use strict";
 
   const CHART = { left: 40, right: 310, top: 10, bottom: 140 };
+  const SVG = "http://www.w3.org/2000/svg";
   const NEG = [33, 102, 172]; // blue: negative (or class 0)
   const POS = [230, 97, 1]; // orange: positive (or class 1)
+  const SUP = { "0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵", "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹", "-": "⁻" };
+  const DECADE_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500];
+  let costScale = "log"; // the person's choice outlives a run: the next run's chart starts with it
 
   function $(id) {
     return document.getElementById(id);
@@ -20,6 +24,27 @@
     return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
   }
 
+  function sup(n) {
+    return String(n).replace(/[-0-9]/g, (c) => SUP[c]);
+  }
+
+  // The page's number format (app.render.fmt): `sig` significant digits as %g would give them, ×10ⁿ
+  // instead of e-notation, a true minus sign, never "−0".
+  function fmt(v, sig = 4) {
+    if (!Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : v > 0 ? "∞" : "−∞";
+    if (v === 0) return "0";
+    const strip = (t) => (t.includes(".") ? t.replace(/\.?0+$/, "") : t);
+    const [mantissa, e] = Math.abs(v).toExponential(sig - 1).split("e");
+    const n = Number(e);
+    const text = n < -4 || n >= sig ? `${strip(mantissa)}×10${sup(n)}` : strip(Math.abs(v).toFixed(sig - 1 - n));
+    return (v < 0 ? "−" : "") + text;
+  }
+
+  // 10ⁿ as a label: 1 and 10 written out, the rest as powers.
+  function decade(n) {
+    return n === 0 ? "1" : n === 1 ? "10" : `10${sup(n)}`;
+  }
+
   // t in [-1, 1] → blue … white … orange
   function diverging(t) {
     const c = t < 0 ? NEG : POS;
@@ -27,17 +52,113 @@
     return c.map((v) => Math.round(255 + (v - 255) * k));
   }
 
-  function polyline(el, xs, ys, xMax, yMax) {
-    const w = CHART.right - CHART.left;
+  // Draw `rows` (sorted by epoch) as a polyline; y(v) maps a value to the chart's height in [0, 1] or null.
+  // The epochs drawn are kept in data-epochs, one per point.
+  function polyline(el, rows, key, xMax, left, y) {
+    const w = CHART.right - left;
     const h = CHART.bottom - CHART.top;
     const pts = [];
-    for (let i = 0; i < xs.length; i++) {
-      if (ys[i] === null || !Number.isFinite(ys[i])) continue;
-      const x = CHART.left + (w * xs[i]) / xMax;
-      const y = CHART.bottom - (h * Math.min(ys[i], yMax)) / yMax;
-      pts.push(`${x.toFixed(1)},${y.toFixed(1)}`);
+    const epochs = [];
+    for (const r of rows) {
+      const t = r[key] === null || !Number.isFinite(r[key]) ? null : y(r[key]);
+      if (t === null) continue;
+      const px = left + (w * r.epoch) / xMax;
+      const py = CHART.bottom - h * Math.min(Math.max(t, 0), 1);
+      pts.push(`${px.toFixed(1)},${py.toFixed(1)}`);
+      epochs.push(r.epoch);
     }
     el.setAttribute("points", pts.join(" "));
+    el.dataset.epochs = epochs.join(" ");
+  }
+
+  // The cost axis: on a log scale, decades from below the smallest cost to above the largest (at most
+  // about five labelled); on a linear one, 0 to a round number above the largest. Returns the ticks
+  // (value in [0, 1] of the height, label) and the mapping of a cost to its height.
+  function costAxis(costs, scale) {
+    const finite = costs.filter((c) => Number.isFinite(c));
+    if (scale === "log") {
+      const positive = finite.filter((c) => c > 0);
+      let lo = positive.length ? Math.floor(Math.log10(Math.min(...positive))) : -1;
+      let hi = positive.length ? Math.ceil(Math.log10(Math.max(...positive))) : 0;
+      if (hi <= lo) hi = lo + 1;
+      const step = DECADE_STEPS.find((s) => (hi - lo) / s <= 4) || Math.ceil((hi - lo) / 4);
+      lo = Math.floor(lo / step) * step;
+      hi = Math.ceil(hi / step) * step;
+      const ticks = [];
+      for (let n = lo; n <= hi; n += step) ticks.push([(n - lo) / (hi - lo), decade(n)]);
+      // a cost of exactly 0 has no logarithm: it is drawn on the bottom line
+      const y = (c) => (c > 0 ? (Math.log10(c) - lo) / (hi - lo) : 0);
+      return { ticks, y };
+    }
+    const max = finite.length ? Math.max(...finite) : 0;
+    let top = 1;
+    if (max > 0) {
+      const p = 10 ** Math.floor(Math.log10(max));
+      top = [1, 2, 2.5, 5, 10].map((m) => m * p).find((v) => v >= max) || 10 * p;
+      if (!Number.isFinite(top)) top = max; // near the largest double: 10 × p overflows
+    }
+    const ticks = [0, 0.5, 1].map((t) => [t, fmt(t * top, 2)]);
+    return { ticks, y: (c) => c / top };
+  }
+
+  // Place the tick labels, then move the axis right of the widest one, so that no label is ever clipped.
+  function drawCostChart(rows, epochs) {
+    const svg = $("train-cost-chart");
+    if (!svg) return;
+    svg.dataset.scale = costScale;
+    const { ticks, y } = costAxis(
+      rows.map((r) => r.cost),
+      costScale,
+    );
+    const group = $("train-cost-ticks");
+    const grid = $("train-cost-grid");
+    group.replaceChildren();
+    grid.replaceChildren();
+    const h = CHART.bottom - CHART.top;
+    let widest = 0;
+    const labels = ticks.map(([t, text]) => {
+      const label = document.createElementNS(SVG, "text");
+      label.setAttribute("class", "tick");
+      label.setAttribute("text-anchor", "end");
+      label.setAttribute("y", (CHART.bottom - h * t + 3).toFixed(1));
+      label.textContent = text;
+      group.appendChild(label);
+      let width = 0;
+      try {
+        width = label.getBBox().width;
+      } catch (_) {
+        width = 0; // not rendered yet (a hidden panel): estimated below
+      }
+      widest = Math.max(widest, width || 6 * text.length);
+      return [t, label];
+    });
+    const left = Math.max(CHART.left, Math.ceil(widest) + 8);
+    for (const [t, label] of labels) {
+      label.setAttribute("x", String(left - 4));
+      const line = document.createElementNS(SVG, "line");
+      line.setAttribute("class", "grid");
+      line.setAttribute("x1", String(left));
+      line.setAttribute("x2", String(CHART.right));
+      const py = (CHART.bottom - h * t).toFixed(1);
+      line.setAttribute("y1", py);
+      line.setAttribute("y2", py);
+      grid.appendChild(line);
+    }
+    svg.dataset.left = String(left);
+    $("train-cost-xaxis").setAttribute("x1", String(left));
+    $("train-cost-yaxis").setAttribute("x1", String(left));
+    $("train-cost-yaxis").setAttribute("x2", String(left));
+    $("train-cost-x0").setAttribute("x", String(left));
+    $("train-cost-xlabel").setAttribute("x", String((left + CHART.right) / 2));
+    polyline($("train-cost-line"), rows, "cost", epochs, left, y);
+    const last = rows[rows.length - 1];
+    $("train-cost-now").textContent = last ? `C = ${fmt(last.cost)}` : "";
+  }
+
+  function showScale(panel) {
+    panel.querySelectorAll(".train-scale button").forEach((b) => {
+      b.setAttribute("aria-pressed", String(b.dataset.scale === costScale));
+    });
   }
 
   function drawHeat(panel, grid) {
@@ -82,23 +203,30 @@
 
   function follow(panel) {
     const epochs = Number(panel.dataset.epochs);
-    const xs = [];
-    const cost = [];
-    const accTrain = [];
-    const accTest = [];
-    let costMax = 0;
+    // Epoch → what it measured: an epoch that arrives twice is drawn once.
+    const measured = new Map();
     const source = new EventSource(panel.dataset.stream);
     panel.trainStream = source;
 
+    function draw() {
+      const rows = [...measured.values()].sort((a, b) => a.epoch - b.epoch);
+      drawCostChart(rows, epochs);
+      const share = (v) => v;
+      polyline($("train-acc-train"), rows, "train_accuracy", epochs, CHART.left, share);
+      polyline($("train-acc-test"), rows, "test_accuracy", epochs, CHART.left, share);
+      const last = rows[rows.length - 1];
+      if (last) {
+        const test = last.test_accuracy;
+        $("train-acc-now").textContent =
+          `training ${(100 * last.train_accuracy).toFixed(1)}%` + (test === null ? "" : `, test ${(100 * test).toFixed(1)}%`);
+      }
+    }
+    panel.redraw = draw;
+    showScale(panel);
+
     function update(ev, final) {
       const p = JSON.parse(ev.data);
-      for (const h of p.history) {
-        xs.push(h.epoch);
-        cost.push(h.cost);
-        accTrain.push(h.train_accuracy);
-        accTest.push(h.test_accuracy);
-        if (Number.isFinite(h.cost)) costMax = Math.max(costMax, h.cost);
-      }
+      for (const h of p.history) measured.set(h.epoch, h);
       $("train-progress").value = p.fraction;
       $("train-progress").textContent = `${Math.round(100 * p.fraction)}%`;
       $("train-epoch").textContent = `epoch ${p.epoch} / ${p.epochs}`;
@@ -108,18 +236,7 @@
       state.textContent = p.state;
       state.dataset.state = p.state;
       panel.dataset.state = p.state;
-      if (cost.length) {
-        const yMax = costMax > 0 ? costMax : 1;
-        polyline($("train-cost-line"), xs, cost, epochs, yMax);
-        $("train-cost-max").textContent = yMax.toPrecision(2);
-        $("train-cost-now").textContent = `C = ${cost[cost.length - 1].toPrecision(4)}`;
-        polyline($("train-acc-train"), xs, accTrain, epochs, 1);
-        polyline($("train-acc-test"), xs, accTest, epochs, 1);
-        const last = accTest[accTest.length - 1];
-        const lastTrain = accTrain[accTrain.length - 1];
-        $("train-acc-now").textContent =
-          `training ${(100 * lastTrain).toFixed(1)}%` + (last === null ? "" : `, test ${(100 * last).toFixed(1)}%`);
-      }
+      if (p.history.length) draw();
       drawHeat(panel, p.grid);
       drawNeurons(panel, p.network);
       if (final) {
@@ -168,20 +285,28 @@
   });
 
   // Points and noise belong to the generated sets, the CSV fields to "My own CSV": show only what applies.
+  // (The server renders the same choice, with any field that has an error left visible.)
   function showDatasetFields() {
     const dataset = $("f-dataset");
     if (!dataset) return;
     const generated = ["xor", "moons", "circles", "spirals"].includes(dataset.value);
-    document.querySelectorAll(".train-generated").forEach((el) => (el.hidden = !generated));
-    document.querySelectorAll(".train-csv").forEach((el) => (el.hidden = dataset.value !== "csv"));
+    const shown = (el, yes) => (el.hidden = !yes && !el.querySelector(".error"));
+    document.querySelectorAll(".train-generated").forEach((el) => shown(el, generated));
+    document.querySelectorAll(".train-csv").forEach((el) => shown(el, dataset.value === "csv"));
   }
   document.addEventListener("change", (ev) => {
     if (ev.target.id === "f-dataset") showDatasetFields();
   });
-  document.addEventListener("DOMContentLoaded", showDatasetFields);
 
-  document.addEventListener("submit", (ev) => {
-    if (ev.target.id === "train-form") $("train-errors").textContent = "";
+  // Log or linear cost axis: redraw the curve the page already has.
+  document.addEventListener("click", (ev) => {
+    const button = ev.target instanceof Element ? ev.target.closest(".train-scale button") : null;
+    if (!button) return;
+    costScale = button.dataset.scale === "linear" ? "linear" : "log";
+    const panel = button.closest("#train-run-panel");
+    if (!panel) return;
+    showScale(panel);
+    if (panel.redraw) panel.redraw();
   });
 
   new MutationObserver(connectAll).observe(document.documentElement, { childList: true, subtree: true });

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -69,11 +70,28 @@ def read_events(client: TestClient, run_id: str, limit: int = 10_000) -> list[tu
     return events
 
 
-def test_page_is_standalone_and_csp_clean(client: TestClient) -> None:
+def _header(html: str) -> str:
+    match = re.search(r'<header class="top">.*?</header>', html, re.S)
+    assert match is not None, "no page header"
+    return match.group(0)
+
+
+def _meta(html: str, name: str) -> str:
+    match = re.search(rf'<meta name="{name}" content=\'([^\']*)\'>', html)
+    assert match is not None, f"no {name} meta"
+    return match.group(1)
+
+
+def test_page_extends_the_base_page_and_is_csp_clean(client: TestClient) -> None:
     r = client.get("/train")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    html = r.text
-    assert 'href="/"' in html and 'id="train-form"' in html and 'id="train-run"' in html
+    html, home = r.text, client.get("/").text
+    # the same header as the step-through page, with its links home, to training and to the API docs
+    assert _header(html) == _header(home) and 'href="/docs"' in _header(html) and 'href="/"' in _header(html)
+    assert _meta(html, "htmx-config") == _meta(home, "htmx-config")
+    assert '"history": false' in _meta(html, "htmx-config")
+    assert '<main id="main">' in html and 'class="skip" href="#main"' in html
+    assert 'id="train-form"' in html and 'id="train-run"' in html
     assert "style=" not in html
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "no inline script"
     assert not re.search(r"\son[a-z]+=", html), "no inline event handlers"
@@ -84,10 +102,10 @@ def test_a_run_streams_progress_and_ends_with_done(client: TestClient) -> None:
     run_id = start(client)
     events = read_events(client, run_id)
     names = [n for n, _ in events]
-    assert names[-1] == "done" and set(names[:-1]) == {"progress"} and len(names) >= 2
+    assert names[-1] == "done" and set(names[:-1]) <= {"progress"}
     done = events[-1][1]
     assert done["state"] == "finished" and done["fraction"] == 1.0 and done["epoch"] == 20
-    history = [h for _, e in events[:-1] for h in e["history"]]
+    history = [h for _, e in events for h in e["history"]]
     assert [h["epoch"] for h in history] == list(range(1, 21))
 
     # independently: the same data and network from the engine's parts, trained by SGD
@@ -112,6 +130,21 @@ def test_a_run_streams_progress_and_ends_with_done(client: TestClient) -> None:
     n = len(done["grid"])
     corner = np.array([[lo[0] + (hi[0] - lo[0]) / (2 * n), hi[1] - (hi[1] - lo[1]) / (2 * n)]])
     assert done["grid"][0][0] == pytest.approx(float(out(corner)[0, 0]), rel=1e-12)
+
+
+@pytest.mark.parametrize("epochs", ["1", "3"])
+def test_each_epoch_is_sent_once(client: TestClient, epochs: str) -> None:
+    """The final state goes in `done` alone: the last epochs are not sent in a `progress` event as well.
+
+    A run this short publishes nothing between its first mini-batch and its end (reports come at most
+    every 0.1 s), so its last epoch always arrives with the final state: the case that was sent twice.
+    """
+    run_id = start(client, epochs=epochs)
+    events = read_events(client, run_id)
+    assert events[-1][0] == "done" and [n for n, _ in events].count("done") == 1
+    sent = [h["epoch"] for _, e in events for h in e["history"]]
+    assert sent == list(range(1, int(epochs) + 1))
+    assert events[-1][1]["history"], "the last epoch comes with the final state"
 
 
 def test_closing_the_stream_stops_the_training(client: TestClient) -> None:
@@ -158,9 +191,10 @@ def test_divergence_is_reported_with_the_epoch_and_the_cause(client: TestClient)
 def test_inspect_a_digit_shows_bp4_images(client: TestClient) -> None:
     run_id = start(client, dataset="digits", hidden="30", epochs="1", eta="1", seed="0", test_fraction="0.2")
     read_events(client, run_id)
-    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "index": "5"})
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "example": "6"})
     assert r.status_code == 200
     html = r.text
+    assert "Example 6 of the test set" in html
     net_json = client.get(f"/train/runs/{run_id}/network.json").json()
     net = Network(net_json["sizes"], weights=net_json["weights"], biases=net_json["biases"])
     data = digits(0.2, 0)
@@ -180,7 +214,7 @@ def test_inspect_a_digit_shows_bp4_images(client: TestClient) -> None:
 def test_inspect_links_to_the_step_through_with_the_current_weights(client: TestClient) -> None:
     run_id = start(client, epochs="5")
     read_events(client, run_id)
-    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "index": "3"}).text
+    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "4"}).text
     match = re.search(r'id="train-step-through" class="train-step-through" href="([^"]+)"', html)
     assert match is not None
     link = match.group(1).replace("&amp;", "&")
@@ -194,27 +228,93 @@ def test_inspect_links_to_the_step_through_with_the_current_weights(client: Test
     assert client.get(link).status_code == 200
 
 
+def field_errors(html: str) -> dict[str, str]:
+    """The error shown beside each field of the form: {"eta": "eta: …"}."""
+    found = re.findall(r'<p id="e-([a-z_]+)" class="error train-error" role="alert">(.*?)</p>', html, re.S)
+    return {field: unescape(text) for field, text in found}
+
+
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("changes", "field", "message"),
     [
-        ({"hidden": "4,x"}, "hidden: 'x' is not a whole number"),
-        ({"eta": "nan"}, "eta: Input should be a finite number"),
-        ({"eta": "0"}, "eta: Input should be greater than 0"),
-        ({"epochs": "100000"}, "epochs: Input should be less than or equal to"),
-        ({"output_activation": "relu"}, "output_activation: cross_entropy needs a sigmoid output layer"),
-        ({"dataset": "csv"}, "csv: paste or choose a CSV file"),
-        ({"dataset": "csv", "csv": "1,a\n2,b\nz,a\n"}, "csv line 3, column 1: 'z' is not a finite number"),
-        ({"dataset": "iris"}, "dataset: Input should be"),
-        ({"hidden": "1000,1000"}, "hidden: the network [2, 1000, 1000, 1] has 1005001 weights and biases"),
-        ({"bogus": "1"}, "bogus: Extra inputs are not permitted"),
+        ({"hidden": "4,x"}, "hidden", "hidden: 'x' is not a number; give widths like 30 or 8,8"),
+        ({"hidden": "4.5"}, "hidden", "hidden: '4.5' is not a whole number"),
+        ({"eta": "nan"}, "eta", "eta: 'nan' is not a finite number"),
+        ({"eta": "0"}, "eta", "eta: Input should be greater than 0"),
+        ({"eta": ""}, "eta", "eta: give a number"),
+        ({"epochs": "100000"}, "epochs", "epochs: Input should be less than or equal to"),
+        ({"epochs": "2.5"}, "epochs", "epochs: Input should be a valid integer"),
+        ({"output_activation": "relu"}, "output_activation", "output_activation: cross_entropy needs a sigmoid"),
+        ({"dataset": "csv"}, "csv", "csv: paste or choose a CSV file"),
+        ({"dataset": "csv", "csv": "1,a\n2,b\nz,a\n"}, "csv", "csv line 3, column 1: 'z' is not a finite number"),
+        ({"dataset": "iris"}, "dataset", "dataset: unknown dataset 'iris'; choose xor, moons"),
+        ({"hidden": "1000,1000"}, "hidden", "hidden: the network [2, 1000, 1000, 1] has 1005001 weights and biases"),
+        ({"bogus": "1"}, "form", "bogus: Extra inputs are not permitted"),
     ],
 )
-def test_bad_forms_get_a_422_naming_the_field(client: TestClient, changes: dict[str, str], message: str) -> None:
+def test_bad_forms_get_a_422_naming_the_field_beside_it(
+    client: TestClient, changes: dict[str, str], field: str, message: str
+) -> None:
     r = client.post("/train/runs", data={**FORM, **changes}, headers=HX)
     assert r.status_code == 422
-    assert r.headers["hx-retarget"] == "#train-errors"
-    text = re.sub(r"<[^>]+>", "", r.text).replace("&#39;", "'").strip()
-    assert text.startswith(message)
+    assert r.headers["hx-retarget"] == "#train-form" and r.headers["hx-reswap"] == "outerHTML"
+    errors = field_errors(r.text)
+    assert list(errors) == [field] and errors[field].startswith(message), errors
+    if field != "form":
+        assert re.search(rf'name="{field}"[^>]* aria-invalid="true" aria-describedby="e-{field}"', r.text)
+
+
+def test_every_bad_field_is_shown_at_once_with_what_was_typed(client: TestClient) -> None:
+    typed = {"hidden": "8,x", "eta": "abc", "epochs": "0", "noise": "−0.5", "seed": "1.5"}
+    r = client.post("/train/runs", data={**FORM, **typed}, headers=HX)
+    assert r.status_code == 422
+    assert field_errors(r.text) == {
+        "hidden": "hidden: 'x' is not a number; give widths like 30 or 8,8",
+        "eta": "eta: 'abc' is not a number",
+        "epochs": "epochs: Input should be greater than or equal to 1",
+        "noise": "noise: Input should be greater than or equal to 0",
+        "seed": "seed: Input should be a valid integer, got a number with a fractional part",
+    }
+    for field, text in typed.items():  # the form comes back as typed, to be corrected
+        assert re.search(rf'name="{field}" value="{re.escape(text)}"', r.text), field
+    # without htmx: the whole page, the same errors beside their fields
+    r = client.post("/train/runs", data={**FORM, **typed})
+    assert r.status_code == 422 and "<!doctype html>" in r.text and len(field_errors(r.text)) == 5
+
+
+def test_numbers_are_read_as_the_step_through_page_reads_them(client: TestClient) -> None:
+    """The page's own minus sign, exponents and spaces: app.forms.read_number reads every number field."""
+    r = client.post("/train/runs", data={**FORM, "eta": "\u22120.05"}, headers=HX)
+    assert r.status_code == 422  # read as −0.05, so the bound is what is wrong, not the text
+    assert field_errors(r.text) == {"eta": "eta: Input should be greater than 0"}
+    changes = {"eta": " 2.5e-1 ", "epochs": "2e1", "test_fraction": "0.25", "hidden": "3; 2", "seed": "7"}
+    run_id = start(client, **changes)
+    read_events(client, run_id)  # (a run holds a training slot until its stream has run)
+    config = training.STORE.get(run_id).config
+    assert (config.eta, config.epochs, config.hidden, config.seed) == (0.25, 20, [3, 2], 7)
+    # a successful run sends the form again without the errors of an earlier attempt
+    r = client.post("/train/runs", data={**FORM, **changes}, headers=HX)
+    assert r.status_code == 200 and 'id="train-form"' in r.text and 'hx-swap-oob="true"' in r.text
+    assert field_errors(r.text) == {}
+    read_events(client, re.findall(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text)[0])
+
+
+def test_examples_are_numbered_from_one_as_on_the_step_through_page(client: TestClient) -> None:
+    r = client.post("/train/runs", data={**FORM, "epochs": "1"}, headers=HX)
+    assert re.search(r'<input id="i-example" name="example" value="1"', r.text)
+    run_id = re.findall(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text)[0]
+    read_events(client, run_id)
+    data = generated("xor", 40, 0.1, 0.25, 3)
+    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "1"}).text
+    assert "Example 1 of the training set" in html
+    shown = [float(v) for v in re.findall(r"<p class=\"num\">\(([^)]*)\)", html)[0].split(", ")]
+    np.testing.assert_allclose(shown, data.x_train[0], rtol=1e-3)  # example 1 is the first row
+    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "30"}).text
+    assert "Example 30 of the training set" in html
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "0"})
+    assert r.status_code == 422 and "example: Input should be greater than or equal to 1" in r.text
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "31"})
+    assert r.status_code == 422 and "example: the train set has 30 examples (1 to 30)" in r.text
 
 
 def test_other_errors(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,12 +327,12 @@ def test_other_errors(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> No
     assert client.post("/train/runs/unknown123/controls/pause").status_code == 404
     run_id = start(client, epochs="1")
     assert client.post(f"/train/runs/{run_id}/controls/jump").status_code == 422
-    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "index": "10"})
-    assert r.status_code == 422 and "index: the test set has 10 examples (0 to 9)" in r.text
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "example": "11"})
+    assert r.status_code == 422 and "example: the test set has 10 examples (1 to 10)" in r.text
     monkeypatch.setattr(training, "STORE", training.RunStore(kept=4, running=1))
     start(client)
     r = client.post("/train/runs", data=FORM, headers=HX)
-    assert r.status_code == 429 and "trainings are running already" in r.text
+    assert r.status_code == 429 and field_errors(r.text)["form"].startswith("training: 1 trainings are running")
 
 
 def test_csv_run_and_full_page_without_htmx(client: TestClient) -> None:

@@ -1,10 +1,14 @@
 """The training page in Chromium: train XOR, watch the progress bar and the curve move, pause, inspect
 an example (its cost checked against POST /api/trace) and open it in the step-through, digits'
-hidden-weight images, divergence. The server and the browser come from tests/browser/conftest.py."""
+hidden-weight images, divergence on a log axis whose labels stay inside the chart, one point per epoch,
+the step-through page's header, errors beside their fields. The server and the browser come from
+tests/browser/conftest.py; screenshots at 1024×768 (projectors) and 1400×900."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -13,6 +17,8 @@ from engine.datasets import generated
 from tests.browser.conftest import OpenPage, shot_path
 
 pytestmark = pytest.mark.browser
+SIZES = [(1024, 768), (1400, 900)]
+
 
 @pytest.fixture
 def train_page(open_page: OpenPage) -> Page:
@@ -20,7 +26,9 @@ def train_page(open_page: OpenPage) -> Page:
 
 
 def _shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(shot_path(name)), full_page=True)
+    # caret="initial": hiding the caret leaves an empty style attribute on every input, which htmx copies
+    # onto the swapped-in form, and the CSP (no inline style) then reports
+    page.screenshot(path=str(shot_path(name)), full_page=True, caret="initial")
 
 
 def start_training(page: Page, selects: dict[str, str], fills: dict[str, str]) -> None:
@@ -71,9 +79,9 @@ def test_train_xor_pause_and_inspect(train_page: Page) -> None:
     assert page.eval_on_selector("#train-progress", "el => el.value") == paused_at
     _shot(page, "train-xor-paused.png")
 
-    page.fill("#i-index", "2")
+    page.fill("#i-example", "3")  # numbered from 1: the third example is row 2
     page.click("#train-inspect-go")
-    expect(page.locator("#train-inspect-result")).to_be_visible()
+    expect(page.locator("#train-inspect-result")).to_contain_text("Example 3 of the training set")
     shown = float(page.get_attribute("#train-inspect-cost", "title") or "nan")
     # the same example through POST /api/trace with the network the page offers for download
     href = page.get_attribute(".train-download", "href")
@@ -118,7 +126,7 @@ def test_digits_show_hidden_weights_and_bp4_images(train_page: Page) -> None:
     assert len(w) == 64 and all(rgba[4 * k + 3] == 255 for k in range(64))
     assert all((rgba[4 * k + 2] > rgba[4 * k]) == (v < 0) for k, v in enumerate(w) if v != 0)
     page.select_option("#i-split", "test")
-    page.fill("#i-index", "7")
+    page.fill("#i-example", "8")
     page.click("#train-inspect-go")
     expect(page.locator(".train-grad")).to_have_count(30)
     expect(page.locator("#train-inspect-result")).to_contain_text("BP4")
@@ -137,16 +145,43 @@ def test_divergence_is_shown(train_page: Page) -> None:
     expect(page.locator("#train-message")).to_contain_text("too large")
 
 
-def test_a_bad_field_is_named_and_the_run_stays(train_page: Page, problems: list[str]) -> None:
+def test_bad_fields_are_named_beside_them_and_the_run_stays(train_page: Page, problems: list[str]) -> None:
     page = train_page
     start_training(page, {}, {"#f-epochs": "3"})
     expect(page.locator("#train-state")).to_have_text("finished", timeout=10_000)
-    page.fill("#f-hidden", "4,x")
+    # texts the browser lets through (the form leaves every check to the server), all wrong at once
+    page.fill("#f-hidden", "8,x")
+    page.fill("#f-eta", "abc")
+    page.fill("#f-epochs", "0")
     page.click("#train-start")
-    expect(page.locator("#train-errors")).to_contain_text("hidden: 'x' is not a whole number")
-    expect(page.locator("#train-state")).to_have_text("finished")
+    expect(page.locator("#e-hidden")).to_have_text("hidden: 'x' is not a number; give widths like 30 or 8,8")
+    expect(page.locator("#e-eta")).to_have_text("eta: 'abc' is not a number")
+    expect(page.locator("#e-epochs")).to_contain_text("epochs: Input should be greater than or equal to 1")
+    for field, box in (("hidden", "#f-hidden"), ("eta", "#f-eta"), ("epochs", "#f-epochs")):
+        expect(page.locator(box)).to_have_attribute("aria-invalid", "true")
+        expect(page.locator(box)).to_have_value({"hidden": "8,x", "eta": "abc", "epochs": "0"}[field])
+        field_box, error_box = page.locator(box).bounding_box(), page.locator(f"#e-{field}").bounding_box()
+        assert field_box is not None and error_box is not None
+        # beside the field: right under it, in its column
+        assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 12
+        assert abs(error_box["x"] - field_box["x"]) < 2
+    expect(page.locator("#train-state")).to_have_text("finished")  # the run on screen stays
+    _shot(page, "train-errors.png")
+
+    # the page's own minus sign is a number: −0.05 is read, and only its bound is wrong
+    page.fill("#f-hidden", "4")
+    page.fill("#f-epochs", "3")
+    page.fill("#f-eta", "\u22120.05")
+    page.click("#train-start")
+    expect(page.locator("#e-eta")).to_have_text("eta: Input should be greater than 0")
+    expect(page.locator("#e-hidden")).to_have_count(0)
+    page.fill("#f-eta", "0.05")
+    page.click("#train-start")
+    expect(page.locator(".train-run-title")).to_contain_text("η = 0.05")
+    expect(page.locator("#train-form .error")).to_have_count(0)
+    expect(page.locator("#train-state")).to_have_text("finished", timeout=10_000)
     expected = [p for p in problems if "422" in p]
-    assert len(expected) == 2, problems  # the response and the console's note of it
+    assert len(expected) == 4, problems  # two responses, each with the console's note of it
     problems[:] = [p for p in problems if p not in expected]
 
 
@@ -165,3 +200,104 @@ def test_own_csv_from_a_file(train_page: Page, tmp_path: Path) -> None:
     page.click("#train-start")
     expect(page.locator("#train-state")).to_have_text("finished", timeout=10_000)
     expect(page.locator(".train-run-sub")).to_contain_text("32 training examples, 8 held out")
+
+
+def _cost_chart(page: Page) -> dict[str, Any]:
+    """What the cost chart draws: its points, the epochs they stand for, its labels and their boxes."""
+    result: dict[str, Any] = page.eval_on_selector(
+        "#train-cost-chart",
+        """svg => {
+            const box = (el) => { const r = el.getBoundingClientRect();
+                                  return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+            const line = svg.querySelector('#train-cost-line');
+            return {
+              scale: svg.dataset.scale,
+              svg: box(svg),
+              figure: box(svg.closest('figure')),
+              points: line.getAttribute('points').split(' ').filter(Boolean).map(p => p.split(',').map(Number)),
+              epochs: line.dataset.epochs.split(' ').filter(Boolean).map(Number),
+              labels: Array.from(svg.querySelectorAll('text')).filter(t => t.textContent)
+                           .map(t => ({text: t.textContent, box: box(t)})),
+            };
+        }""",
+    )
+    return result
+
+
+def _assert_labels_inside(chart: dict[str, Any]) -> None:
+    outer = chart["svg"]
+    for label in chart["labels"]:
+        box = label["box"]
+        inside = (
+            box["left"] >= outer["left"] - 0.5
+            and box["right"] <= outer["right"] + 0.5
+            and box["top"] >= outer["top"] - 0.5
+            and box["bottom"] <= outer["bottom"] + 0.5
+        )
+        assert inside, f"label {label['text']!r} sticks out of the chart: {box} not in {outer}"
+        assert "e+" not in label["text"] and "e-" not in label["text"], label["text"]
+
+
+def test_the_cost_curve_has_one_point_per_epoch(train_page: Page) -> None:
+    """The last epochs arrive with the final state; they are drawn once, in order."""
+    page = train_page
+    start_training(page, {}, {"#f-epochs": "40"})
+    expect(page.locator("#train-state")).to_have_text("finished", timeout=10_000)
+    expect(page.locator("#train-epoch")).to_have_text("epoch 40 / 40")
+    page.wait_for_function("() => document.getElementById('train-cost-line').dataset.epochs.endsWith(' 40')")
+    chart = _cost_chart(page)
+    assert chart["epochs"] == list(range(1, 41))
+    assert len(chart["points"]) == 40
+    xs = [x for x, _ in chart["points"]]
+    assert all(a < b for a, b in pairwise(xs)), xs
+    for line in ("#train-acc-train", "#train-acc-test"):
+        points = page.get_attribute(line, "points") or ""
+        assert len(points.split()) == 40, line
+        assert page.get_attribute(line, "data-epochs") == " ".join(str(e) for e in range(1, 41))
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_a_diverging_cost_is_drawn_on_a_log_axis_with_every_label_inside(
+    open_page: OpenPage, width: int, height: int
+) -> None:
+    page = open_page(width, height)
+    # sigmoid hidden layer, linear output, quadratic cost, η = 3 (seed 0): the cost grows for 31 epochs to
+    # about 3×10²⁹⁹, then overflows in epoch 32
+    start_training(page, {"#f-output": "linear", "#f-cost": "quadratic"}, {"#f-eta": "3", "#f-epochs": "50"})
+    expect(page.locator("#train-state")).to_have_text("diverged", timeout=10_000)
+    expect(page.locator("#train-message")).to_contain_text("Training diverged in epoch 32")
+    page.wait_for_function("() => document.getElementById('train-cost-line').dataset.epochs.endsWith(' 31')")
+    chart = _cost_chart(page)
+    assert chart["epochs"] == list(range(1, 32))
+    assert chart["scale"] == "log"
+    expect(page.locator(".train-scale [data-scale='log']")).to_have_attribute("aria-pressed", "true")
+    ticks = [label["text"] for label in chart["labels"] if label["text"].startswith(("1", "10"))]
+    assert any(t.startswith("10") and len(t) > 3 for t in ticks), ticks  # a power of ten far up: 10²⁵⁰ or so
+    _assert_labels_inside(chart)
+    # the curve climbs over the decades instead of lying flat on the axis
+    ys = [y for _, y in chart["points"]]
+    assert max(ys) - min(ys) > 40, ys
+    page.locator("#train-cost").scroll_into_view_if_needed()
+    _shot(page, f"train-diverged-log-{width}x{height}.png")
+
+    page.click(".train-scale [data-scale='linear']")
+    expect(page.locator("#train-cost-chart")).to_have_attribute("data-scale", "linear")
+    chart = _cost_chart(page)
+    assert any("×10" in label["text"] for label in chart["labels"]), chart["labels"]
+    _assert_labels_inside(chart)
+    assert chart["epochs"] == sorted(set(chart["epochs"]))
+    _shot(page, f"train-diverged-linear-{width}x{height}.png")
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_the_header_is_the_step_through_pages(open_page: OpenPage, width: int, height: int) -> None:
+    page = open_page(width, height)
+    page.goto("/")
+    home = page.inner_html("header.top")
+    page.goto("/train")
+    assert page.inner_html("header.top") == home
+    expect(page.locator("header.top a", has_text="API")).to_have_attribute("href", "/docs")
+    expect(page.locator("header.top h1 a")).to_have_attribute("href", "/")
+    expect(page.locator("header.top")).to_be_visible()
+    assert page.title() == "Training · backprop-lens"
+    _shot(page, f"train-empty-{width}x{height}.png")
