@@ -683,19 +683,23 @@ def _place_values(spots: list[_Spot], obstacles: list[Box], bounds: Box) -> list
         f = _inside_font(s.text, s.r) if s.text else None
         inside.append(None if f is None else ValueText(s.text, s.x, s.y, "middle", f, text_colour(s.fill), True))
     todo = [n for n, s in enumerate(spots) if s.text and inside[n] is None]
+    # the circles a value beside neuron n could reach: those of its own and the neighbouring columns
+    reach = {n: text_width(spots[n].text, BESIDE_FONTS[0]) + 2 * spots[n].r + 40 for n in todo}
+    near = {n: [o for o in spots if abs(o.x - spots[n].x) < reach[n]] for n in todo}
     placed = inside
     for f in BESIDE_FONTS:
         placed = list(inside)
         taken: list[Box] = list(obstacles)
         for n in todo:
-            placed[n] = _beside(spots[n], f, spots, taken, bounds)
+            placed[n] = _beside(spots[n], f, near[n], taken, bounds)
         if all(placed[n] is not None for n in todo):
             break
     return placed
 
 
-def _beside(s: _Spot, f: float, spots: list[_Spot], taken: list[Box], bounds: Box) -> ValueText | None:
-    """The first of right, below, left and above where the value fits at font f; its box joins ``taken``."""
+def _beside(s: _Spot, f: float, near: list[_Spot], taken: list[Box], bounds: Box) -> ValueText | None:
+    """The first of right, below, left and above where the value fits at font f, clear of the circles
+    ``near`` it (its own among them) and of the boxes ``taken``, which its box then joins."""
     w, h, gap = text_width(s.text, f), LINE * f, 5.0  # clear of a current neuron's thick ring
     options = (
         ((s.x + s.r + gap, s.y - h / 2, s.x + s.r + gap + w, s.y + h / 2), s.x + s.r + gap, s.y, "start"),
@@ -710,7 +714,7 @@ def _beside(s: _Spot, f: float, spots: list[_Spot], taken: list[Box], bounds: Bo
         padded = (box[0] - 5, box[1] - 1, box[2] + 5, box[3] + 1)
         if any(_overlap(padded, t) for t in taken):
             continue
-        if any(_meets_circle(box, o.x, o.y, o.r + (1.0 if o is s else 3.0)) for o in spots):
+        if any(_meets_circle(box, o.x, o.y, o.r + (1.0 if o is s else 3.0)) for o in near):
             continue
         taken.append(padded)
         return ValueText(s.text, round(tx, 1), round(ty, 1), anchor, f, INK, False)
@@ -753,7 +757,7 @@ def _diagram(r: _Run, step: Step, k: int) -> Diagram:
     xs = [round(mx + (svg_width - 2 * mx) * i / (L - 1), 1) for i in range(L)]
     room = min((svg_width - 2 * mx) / (L - 1) - 10, 2 * mx - 4)
     labels, title_font, line_font = _layer_labels(r, xs, room)
-    line_step = round(line_font + 2, 1)
+    line_step = math.ceil(line_font * 1.3)  # a line's box is 1.17 em high
     lines = max(len(lb.lines) for lb in labels)
     last_line = 36 + line_step * (lines - 1)  # baseline of the labels' last line
     top = last_line + 20

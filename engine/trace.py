@@ -51,6 +51,11 @@ def _frozen(arr: Array) -> Array:
     return out
 
 
+def _sup(n: int) -> str:
+    """A layer index as superscript digits, as titles write it to people: δ³ like a¹."""
+    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
 def _owned(arr: Array) -> Array:
     """An array made by this trace alone, made read-only without a copy."""
     arr.setflags(write=False)
@@ -189,7 +194,7 @@ def trace(
         "output_error",
         "BP1",
         L,
-        f"Output error: δ^{L}",
+        f"Output error: δ{_sup(L)}",
         {
             "nabla_a": g.nabla_a,
             "sigma_prime": g.sigma_primes[-1],
@@ -203,7 +208,7 @@ def trace(
             "backpropagate",
             "BP2",
             i + 2,
-            f"Backpropagate the error: δ^{i + 2}",
+            f"Backpropagate the error: δ{_sup(i + 2)}",
             {
                 "w_next_T_delta_next": _owned(np.dot(g.deltas[i + 1], net.weights[i + 1])),
                 "sigma_prime": g.sigma_primes[i],
@@ -215,7 +220,7 @@ def trace(
             "gradients",
             "BP3, BP4",
             i + 2,
-            f"Gradient: ∂C/∂b^{i + 2} and ∂C/∂w^{i + 2}",
+            f"Gradient: ∂C/∂b{_sup(i + 2)} and ∂C/∂w{_sup(i + 2)}",
             {"nabla_b": g.nabla_b[i], "nabla_w": g.nabla_w[i]},
         )
     # The step keeps these new arrays; the updated Network copies them for itself.

@@ -179,7 +179,9 @@
     }
   });
 
-  // The inspector: the numbers of the neuron or edge under the pointer or the focus.
+  // The inspector: the numbers of the neuron or edge under the pointer, the focus or a tap.
+  // data-info is written by the server with the page's one number formatter (app/render.py's
+  // fmt): this script prints it as it is and never formats a number itself.
   function inspect(e) {
     const item = e.target instanceof Element ? e.target.closest("#diagram [data-info]") : null;
     const out = $("inspect");
@@ -190,6 +192,7 @@
   }
   document.addEventListener("mouseover", inspect);
   document.addEventListener("focusin", inspect);
+  document.addEventListener("click", inspect); // a tap on a touch screen, where nothing hovers
 
   // A line of the equation with its numbers marks the neurons and edges it is about.
   function highlight(e) {

@@ -1,0 +1,306 @@
+"""The diagram in Chromium, as people see it: every layer coloured at its own step, pulses that carry the sign
+and size of w·δ, numbers and labels that fit and never collide, read-outs with few digits, one notation.
+
+Every expectation is computed here from the numbers themselves (``tests/networks.py``: δ from the scalar
+autograd, w·δ multiplied in plain Python, WCAG contrast from the colours the browser computed), at
+1024×768 and 1400×900 and on a phone (390×844). Screenshots go to artifacts/screenshots/diagram-*.png.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import OpenPage, shot_path
+from tests.networks import (
+    CASES,
+    DEEP,
+    MIN_CONTRAST,
+    MINUS_ZERO,
+    NUMBER,
+    RELU,
+    WIDE,
+    WORKED,
+    Case,
+    as_number,
+    contrast,
+    rgb,
+    seeded,
+    sig_digits,
+)
+
+pytestmark = pytest.mark.browser
+
+SCREENS = [(1024, 768), (1400, 900)]
+TALL = seeded("3-20-16-2", [3, 20, 16, 2], "sigmoid", 5)  # wider than 16: drawn with its ends and a count
+
+Box = list[float]  # x0, y0, x1, y1 in the SVG's units
+
+
+def url(case: Case) -> str:
+    return "/?" + urlencode(case.form())
+
+
+def go(page: Page, k: int) -> None:
+    page.click(f"#mark-{k}")
+    expect(page.locator("#run")).to_have_attribute("data-step", str(k))
+    expect(page.locator("#step-meta")).to_have_attribute("data-step", str(k))
+
+
+def still(open_page: OpenPage, width: int, height: int) -> Page:
+    """A page without motion: fills take their final colour at once, and screenshots are stable."""
+    page = open_page(width, height)
+    page.emulate_media(reduced_motion="reduce")
+    return page
+
+
+# Fills ease into their colour (a transition that reduced motion turns off): wait for any still running.
+COLOURS = """async (layer) => {
+  await Promise.all(document.getAnimations().filter(a => a instanceof CSSTransition).map(a => a.finished));
+  const wires = `#net .edge[id^="e-${layer}-"] .wire, #net .wire[id^="e-${layer}-"]`;
+  return {
+    background: getComputedStyle(document.getElementById('diagram')).backgroundColor,
+    fills: [...document.querySelectorAll(`#net .neuron[id^="n-${layer}-"] circle`)].map(c => getComputedStyle(c).fill),
+    strokes: [...document.querySelectorAll(wires)].map(l => getComputedStyle(l).stroke),
+  };
+}"""
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_every_backward_step_colours_its_own_layer_clearly(
+    open_page: OpenPage, case: Case, screen: tuple[int, int]
+) -> None:
+    """At BP1, every BP2 and every BP3/BP4 the layer the step is about has a neuron (and at BP3/BP4 an edge)
+    whose computed colour has at least 3:1 contrast with the panel behind it (WCAG 2.1, 1.4.11)."""
+    page = still(open_page, *screen)
+    page.goto(url(case))
+    checked = []
+    for k in range(case.steps()):
+        kind, layer = case.step(k)
+        if kind not in ("output_error", "backpropagate", "gradients"):
+            continue
+        go(page, k)
+        seen: dict[str, Any] = page.evaluate(COLOURS, layer)
+        best = max(contrast(f, seen["background"]) for f in seen["fills"])
+        assert best >= MIN_CONTRAST, f"step {k + 1} ({kind}, layer {layer}): neurons reach {best:.2f}:1"
+        if kind == "gradients":
+            best = max(contrast(s, seen["background"]) for s in seen["strokes"])
+            assert best >= MIN_CONTRAST, f"step {k + 1}: edges of layer {layer} reach {best:.2f}:1"
+        if (kind, layer) in (("backpropagate", 2), ("gradients", 2)):
+            page.locator("#diagram").screenshot(path=shot_path(f"diagram-{case.name.replace(' ', '')}-{kind}-2-"
+                                                                 f"{screen[0]}.png"))  # fmt: skip
+        checked.append(k)
+    assert len(checked) == 2 * len(case.sizes) - 2
+
+
+def test_the_legend_says_per_layer_and_gives_the_range_of_the_layer_in_focus(open_page: OpenPage) -> None:
+    page = still(open_page, 1024, 768)
+    page.goto("/")
+    go(page, 4)  # BP2 of the worked example: δ²
+    peak = max(abs(d) for d in WORKED.deltas()[2])
+    entry = page.locator("#legend .scale-delta")
+    text = entry.inner_text()
+    assert "per layer" in text and "layer 2:" in text, text
+    assert [as_number(n) for n in NUMBER.findall(text.split("layer 2:")[1])] == [
+        pytest.approx(-peak, rel=5e-4), pytest.approx(peak, rel=5e-4)
+    ]  # fmt: skip
+    expect(entry).to_have_attribute("data-kind", "layer")
+    expect(entry).to_have_attribute("data-layer", "2")
+    assert float(entry.get_attribute("data-hi") or "nan") == pytest.approx(peak, rel=1e-12)
+    pulse = page.locator("#legend .scale-pulse")
+    expect(pulse).to_contain_text("orange +, blue −")
+    widest = max(abs(c) for c in WORKED.carried(3).values())
+    assert as_number(NUMBER.findall(pulse.inner_text().split("up to")[1])[0]) == pytest.approx(widest, rel=5e-4)
+    expect(page.locator("#legend .scale-a")).to_contain_text("one scale for the network")
+
+
+# Each pulse runs back along its edge: it is matched to the edge whose wire has the same ends.
+PULSES = """() => {
+  const ends = (l) => ['x1', 'y1', 'x2', 'y2'].map(a => Math.round(+l.getAttribute(a)));
+  const wires = [...document.querySelectorAll('#net .wire')].map(w => [w.closest('[id^="e-"]').id, ends(w).join()]);
+  return [...document.querySelectorAll('#net .pulse-back')].map(p => {
+    const [x1, y1, x2, y2] = ends(p);
+    const edge = wires.find(([, e]) => e === [x2, y2, x1, y1].join());
+    const style = getComputedStyle(p);
+    return {
+      id: edge ? edge[0].replace('e-', 'p-') : null, classes: [...p.classList], stroke: style.stroke,
+      width: parseFloat(style.strokeWidth), display: style.display, moving: p.getAnimations().length > 0,
+    };
+  });
+}"""
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_each_pulse_has_the_sign_and_relative_size_of_the_w_delta_it_carries(open_page: OpenPage, case: Case) -> None:
+    page = open_page(1024, 768)
+    page.goto(url(case))
+    for k in range(case.steps()):
+        kind, layer = case.step(k)
+        if kind != "backpropagate" or layer is None:
+            continue
+        go(page, k)
+        carried = {eid.replace("e-", "p-", 1): c for eid, c in case.carried(layer + 1).items()}
+        pulses: list[dict[str, Any]] = page.evaluate(PULSES)
+        assert {p["id"] for p in pulses} == set(carried), f"step {k + 1}: one pulse per edge into layer {layer + 1}"
+        for p in pulses:  # orange (red over blue) for +, blue for −
+            c = carried[p["id"]]
+            r, _, b = rgb(p["stroke"])
+            assert (r > b) == (c > 0) and (b > r) == (c < 0), f"{p['id']} carries {c:+.4g}, drawn {p['stroke']}"
+        for p in pulses:
+            assert f"pulse-{'pos' if carried[p['id']] > 0 else 'neg'}" in p["classes"], p
+            assert p["display"] != "none" and p["moving"], p
+        widths = [p["width"] for p in pulses]
+        lo, hi = min(widths), max(widths)
+        assert hi > lo, f"step {k + 1}: every pulse is {hi} wide, whatever it carries"
+        smallest, largest = min(abs(c) for c in carried.values()), max(abs(c) for c in carried.values())
+        for p in pulses:
+            c = carried[p["id"]]
+            # its width: the same affine map of |w·δ| for every pulse, widest for the largest
+            assert (p["width"] - lo) / (hi - lo) == pytest.approx((abs(c) - smallest) / (largest - smallest), abs=0.02)
+
+
+GEOMETRY = """() => {
+  const box = (el) => { const b = el.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; };
+  const svg = document.getElementById('net');
+  const vb = svg.viewBox.baseVal;
+  return {
+    view: [vb.x, vb.y, vb.x + vb.width, vb.y + vb.height],
+    labels: [...svg.querySelectorAll('.layer-label, .layer-sub')].map(t => ({text: t.textContent, box: box(t)})),
+    gaps: [...svg.querySelectorAll('.gap')].map(t => ({text: t.textContent, box: box(t)})),
+    neurons: [...svg.querySelectorAll('.neuron')].map(g => {
+      const c = g.querySelector('circle'), t = g.querySelector('text');
+      return {id: g.id, pending: g.classList.contains('pending'),
+              cx: +c.getAttribute('cx'), cy: +c.getAttribute('cy'), r: +c.getAttribute('r'),
+              text: t && t.textContent, box: t && box(t)};
+    }),
+  };
+}"""
+
+
+def overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def meets_circle(box: Box, cx: float, cy: float, r: float) -> bool:
+    nx, ny = min(max(cx, box[0]), box[2]), min(max(cy, box[1]), box[3])
+    return (nx - cx) ** 2 + (ny - cy) ** 2 < r * r
+
+
+def assert_fits(seen: dict[str, Any], where: str) -> None:
+    """Labels never meet; a value inside its circle fits in it; a value beside its circle meets no circle
+    and no other text; every computed value is shown."""
+    labels: list[dict[str, Any]] = seen["labels"]
+    for i, a in enumerate(labels):
+        assert seen["view"][0] <= a["box"][0] and a["box"][2] <= seen["view"][2], f"{where}: {a} leaves the SVG"
+        for b in labels[i + 1 :]:
+            assert not overlap(a["box"], b["box"]), f"{where}: labels {a['text']!r} and {b['text']!r} overlap"
+    texts = [(lb["text"], lb["box"]) for lb in labels] + [(g["text"], g["box"]) for g in seen["gaps"]]
+    neurons: list[dict[str, Any]] = seen["neurons"]
+    for n in neurons:
+        if n["text"] is None:
+            assert n["pending"], f"{where}: {n['id']} has a value but does not show it"
+            continue
+        x0, y0, x1, y1 = n["box"]
+        # a text centred in its circle is inside it, any other is beside it
+        if (n["cx"] - (x0 + x1) / 2) ** 2 + (n["cy"] - (y0 + y1) / 2) ** 2 < n["r"] ** 2:
+            far = max((x - n["cx"]) ** 2 + (y - n["cy"]) ** 2 for x in (x0, x1) for y in (y0, y1))
+            assert far <= (n["r"] + 0.5) ** 2, f"{where}: {n['text']!r} spills out of {n['id']} (r = {n['r']})"
+        else:
+            for o in neurons:
+                on = meets_circle(n["box"], o["cx"], o["cy"], o["r"] - 0.5)
+                assert not on, f"{where}: {n['text']!r} on {o['id']}"
+            for text, box in texts:
+                assert not overlap(n["box"], box), f"{where}: {n['text']!r} of {n['id']} over {text!r}"
+            v = seen["view"]
+            assert v[0] <= x0 and x1 <= v[2] and v[1] <= y0 and y1 <= v[3], f"{where}: {n['text']!r} leaves the SVG"
+        texts.append((n["text"], n["box"]))
+    for i, (a, box_a) in enumerate(texts):
+        for b, box_b in texts[i + 1 :]:
+            assert not overlap(box_a, box_b), f"{where}: {a!r} and {b!r} overlap"
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("case", [DEEP, TALL, WIDE, WORKED], ids=lambda c: c.name)
+def test_numbers_and_labels_fit_and_never_collide(open_page: OpenPage, case: Case, screen: tuple[int, int]) -> None:
+    page = still(open_page, *screen)
+    page.goto(url(case))
+    for k in range(case.steps()):
+        if k:
+            go(page, k)
+        assert_fits(page.evaluate(GEOMETRY), f"{case.name}, step {k + 1}")
+        if k == case.steps() - 1:  # the update: every layer shows its δ
+            page.locator("#diagram").screenshot(path=shot_path(f"diagram-fit-{case.name.replace(' ', '')}-"
+                                                                 f"{screen[0]}.png"))  # fmt: skip
+
+
+def assert_read_out(page: Page, selector: str, name: str) -> None:
+    """The inspector shows the item's read-out: few digits, and the number called ``name`` equals data-*."""
+    text = page.locator("#inspect").inner_text()
+    assert text == page.get_attribute(selector, "data-info")
+    for number in NUMBER.findall(text.split(":", 1)[1]):
+        assert sig_digits(number) <= 6, f"{number} in {text!r}"
+    exact = float(page.get_attribute(selector, f"data-{name}") or "nan")
+    symbol = {"delta": "δ", "w": "w", "nabla-w": "∂C/∂w = a_in δ_out"}[name]
+    shown = text.split(f"{symbol} = ")[1].split(",")[0]
+    assert as_number(shown) == pytest.approx(exact, rel=5e-6)
+
+
+def test_hover_and_focus_read_outs_are_formatted_by_the_server(open_page: OpenPage) -> None:
+    page = open_page(1024, 768)
+    page.goto("/")
+    go(page, 5)  # BP3/BP4 of layer 3: the edges into the output show ∂C/∂w
+    page.focus("#n-2-1")
+    expect(page.locator("#inspect")).to_contain_text("Neuron 1 of layer 2")
+    assert_read_out(page, "#n-2-1", "delta")
+    assert "0.39249999999999996" not in page.content().split('id="inspect"')[1].split("</p>")[0]
+    box = page.locator("#e-3-1-2 .wire").bounding_box()
+    assert box is not None
+    page.hover("#e-3-1-2 .hit", position={"x": 0.2 * box["width"], "y": 0.8 * box["height"]}, force=True)
+    expect(page.locator("#inspect")).to_contain_text("w³₁₂")
+    assert_read_out(page, "#e-3-1-2", "nabla-w")
+
+
+def test_a_phone_shows_the_deep_network_and_a_tap_reads_a_neuron(chromium: Browser, live_server: str) -> None:
+    context = chromium.new_context(base_url=live_server, viewport={"width": 390, "height": 844}, device_scale_factor=1,
+                                   is_mobile=True, has_touch=True, reduced_motion="reduce")  # fmt: skip
+    try:
+        page = context.new_page()
+        for case, k in ((WORKED, 4), (DEEP, 9)):  # BP2 of layer 2, of layer 7
+            kind, layer = case.step(k)
+            assert kind == "backpropagate"
+            page.goto(url(case))
+            go(page, k)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 391, "no sideways scrolling"
+            svg = page.locator("#net").bounding_box()
+            assert svg is not None and svg["x"] >= 0 and svg["x"] + svg["width"] <= 390
+            assert_fits(page.evaluate(GEOMETRY), f"phone, {case.name}")
+            page.locator(f"#n-{layer}-1 circle").tap()
+            expect(page.locator("#inspect")).to_contain_text(f"Neuron 1 of layer {layer}")
+            assert_read_out(page, f"#n-{layer}-1", "delta")
+            page.locator("#diagram").screenshot(path=shot_path(f"diagram-phone-{case.name.replace(' ', '')}.png"))
+    finally:
+        context.close()
+
+
+VISIBLE = """() => [document.body.innerText,
+  ...[...document.querySelectorAll('[title], [aria-label]')].flatMap(e => [e.getAttribute('title') || '',
+                                                                        e.getAttribute('aria-label') || ''])]"""
+
+
+def test_no_minus_zero_and_no_caret_notation_on_any_step(open_page: OpenPage) -> None:
+    """A ReLU network has δ = −0.0 where a neuron is off: it reads 0. Titles read δ³ like a¹ everywhere."""
+    page = open_page(1024, 768)
+    page.goto(url(RELU))
+    zeros = 0
+    for k in range(RELU.steps()):
+        if k:
+            go(page, k)
+        zeros += page.locator('#net .neuron[data-delta="-0.0"]').count()
+        for text in page.evaluate(VISIBLE):
+            assert not MINUS_ZERO.search(text), f"step {k + 1}: {MINUS_ZERO.search(text)} in {text[:200]!r}"
+            assert "^" not in text, f"step {k + 1}: caret notation in {text[:200]!r}"
+    assert zeros, "the network has no δ = −0.0 to show; pick another seed"
