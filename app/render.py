@@ -329,6 +329,7 @@ class ValueText:
     font: float
     ink: str
     inside: bool
+    plate: tuple[float, float, float, float] | None = None  # beside: x, y, width, height of its backing
 
 
 @dataclass(frozen=True)
@@ -717,7 +718,9 @@ def _beside(s: _Spot, f: float, near: list[_Spot], taken: list[Box], bounds: Box
         if any(_meets_circle(box, o.x, o.y, o.r + (1.0 if o is s else 3.0)) for o in near):
             continue
         taken.append(padded)
-        return ValueText(s.text, round(tx, 1), round(ty, 1), anchor, f, INK, False)
+        # a white plate under the value hides the edges and pulses that pass behind it
+        plate = (round(box[0], 1), round(box[1], 1), round(box[2] - box[0], 1), round(box[3] - box[1], 1))
+        return ValueText(s.text, round(tx, 1), round(ty, 1), anchor, f, INK, False, plate)
     return None
 
 
