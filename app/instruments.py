@@ -39,7 +39,7 @@ from app.instrument_schemas import (
     SaturationResponse,
 )
 from app.pages import Store
-from app.render import fmt, full, mathml, mathml_line, prose_math, sub, sup, tex
+from app.render import detail, fmt, full, mathml, mathml_line, prose_math, sub, sup, tex
 from app.runs import Run
 from app.schemas import NetworkSpec
 from app.settings import get_settings
@@ -182,6 +182,7 @@ BATCH_SIZE = 3
 page_router = APIRouter(prefix="/instruments", tags=["instruments"], include_in_schema=False)
 templates.env.filters["num"] = fmt
 templates.env.filters["full"] = full
+templates.env.filters["detail"] = detail
 templates.env.globals["sub"] = sub
 templates.env.globals["sup"] = sup
 templates.env.globals["TABS"] = TABS

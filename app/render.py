@@ -536,7 +536,8 @@ class _Run:
         return layer in table and table[layer] <= k
 
 
-def _detail(v: float) -> str:
+def detail(v: float) -> str:
+    """A number for people reading closely (tables, read-outs, tooltips): SIG_DETAIL significant digits."""
     return fmt(float(v), SIG_DETAIL)
 
 
@@ -544,18 +545,18 @@ def _neuron_info(r: _Run, layer: int, j: int, k: int) -> str:
     """The read-out of a neuron (hover, focus, tap): what the algorithm has computed by step k."""
     name = f"Neuron {j + 1} of layer {layer}"
     if layer == 1:
-        return f"{name} (input): a{sup(1)}{sub(j + 1)} = x{sub(j + 1)} = {_detail(r.a[1][j])}"
+        return f"{name} (input): a{sup(1)}{sub(j + 1)} = x{sub(j + 1)} = {detail(r.a[1][j])}"
     parts = []
     if r.seen(r.timeline.a, layer, k):
-        parts += [f"z = {_detail(r.z[layer][j])}", f"a = {_detail(r.a[layer][j])}"]
+        parts += [f"z = {detail(r.z[layer][j])}", f"a = {detail(r.a[layer][j])}"]
     else:
         parts.append("z and a not yet computed")
     if r.seen(r.timeline.delta, layer, k):
-        parts += [f"σ′(z) = {_detail(r.sp[layer][j])}", f"δ = {_detail(r.delta[layer][j])}"]
+        parts += [f"σ′(z) = {detail(r.sp[layer][j])}", f"δ = {detail(r.delta[layer][j])}"]
     else:
         parts.append("σ′(z) and δ not yet computed")
     if r.seen(r.timeline.grad, layer, k):
-        parts.append(f"∂C/∂b = {_detail(r.nabla_b[layer][j])}")
+        parts.append(f"∂C/∂b = {detail(r.nabla_b[layer][j])}")
     return f"{name}: " + ", ".join(parts)
 
 
@@ -577,14 +578,14 @@ def _edge_info(r: _Run, layer: int, j: int, i: int, k: int) -> str:
     w = r.w_new if k >= r.timeline.update else r.w
     text = (
         f"w{sup(layer)}{sub(j + 1, i + 1)}, from neuron {i + 1} of layer {layer - 1} "
-        f"to neuron {j + 1} of layer {layer}: w = {_detail(w[layer][j, i])}"
+        f"to neuron {j + 1} of layer {layer}: w = {detail(w[layer][j, i])}"
     )
     if r.seen(r.timeline.a, layer - 1, k):
-        text += f", a_in = a{sup(layer - 1)}{sub(i + 1)} = {_detail(r.a[layer - 1][i])}"
+        text += f", a_in = a{sup(layer - 1)}{sub(i + 1)} = {detail(r.a[layer - 1][i])}"
     if r.seen(r.timeline.delta, layer, k):
-        text += f", δ_out = δ{sup(layer)}{sub(j + 1)} = {_detail(r.delta[layer][j])}"
+        text += f", δ_out = δ{sup(layer)}{sub(j + 1)} = {detail(r.delta[layer][j])}"
     if r.seen(r.timeline.grad, layer, k):
-        text += f", ∂C/∂w = a_in δ_out = {_detail(r.nabla_w[layer][j, i])}"
+        text += f", ∂C/∂w = a_in δ_out = {detail(r.nabla_w[layer][j, i])}"
     return text
 
 
@@ -954,7 +955,7 @@ def _legend(r: _Run, step: Step, k: int) -> list[LegendEntry]:
     ]
 
 
-def _cell(value: float | None, q: str, current: bool, sig: int = 4) -> Cell:
+def _cell(value: float | None, q: str, current: bool, sig: int = SIG_DETAIL) -> Cell:
     if value is None:
         return Cell("—", "", q, False)
     return Cell(fmt(value, sig), full(value), q, current)

@@ -238,7 +238,7 @@ def test_fragment_numbers_are_the_apis(client: TestClient, worked: dict[str, Any
     rid = run_id(client)
     html = client.get(f"/instruments/{rid}/paths", params={"layer": "3", "neuron": "2", "input": "1"}).text
     api = post(client, "paths", {**worked, "layer": 3, "neuron": 2, "input": 1}).json()
-    total = re.search(r'id="bp4-total"><span class="num [a-z]+" title="([^"]+)"', html)
+    total = re.search(r'id="bp4-total"><span class="num [a-z]+" data-value="([^"]+)"', html)
     assert total is not None and float(total.group(1)) == api["total"]
 
 

@@ -38,8 +38,8 @@ def shot(page: Page, name: str) -> None:
 
 
 def value(page: Page, selector: str) -> float:
-    """The engine's full value of a shown number (its title), not the rounded text."""
-    title = page.locator(selector).first.get_attribute("title")
+    """The engine's full value of a shown number (its data-value), not the rounded text."""
+    title = page.locator(selector).first.get_attribute("data-value")
     assert title is not None, selector
     return float(title.split()[0])
 
@@ -133,7 +133,7 @@ def test_every_instrument_on_the_worked_example(panel: Page) -> None:
     expect(page.locator("#linear-layer-2 math").last).to_be_visible()
     z3 = 0.4 * 0.3775 + 0.45 * 0.3925 + 0.6
     last = page.locator("#linear-network-result .check").nth(1)
-    title = last.locator(".num").first.get_attribute("title")
+    title = last.locator(".num").first.get_attribute("data-value")
     assert title is not None and float(title) == pytest.approx(z3 - 0.01, rel=1e-12)
     shot(page, "instruments-linear-network.png")
 
