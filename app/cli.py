@@ -54,9 +54,9 @@ def _grad_args(p: argparse.ArgumentParser) -> None:
 
 @command("grad", "print the gradients of a request file (or of standard input: -)", _grad_args)
 def grad(args: argparse.Namespace) -> int:
-    from app.api import gradients
-    from app.errors import InputError
-    from app.schemas import GradientRequest
+    from app.api.routes import gradients
+    from app.core.errors import InputError
+    from app.core.schemas import GradientRequest
 
     try:
         text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text(encoding="utf-8")
@@ -84,7 +84,7 @@ def grad(args: argparse.Namespace) -> int:
 
 def _load_plugins() -> None:
     """Subcommands that live beside the app register themselves on import."""
-    for module in ("app.train_cli", "bench.cli"):
+    for module in ("app.training.cli", "bench.cli"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m app.cli`: run the app.cli module's main, where app.train_cli registers its command
+    # `python -m app.cli`: run the app.cli module's main, where app.training.cli registers its command
     # (this file runs as __main__, a second copy of the module, whose registry stays without it).
     from app.cli import main as _main
 

@@ -7,11 +7,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import __version__, api, docs, instruments, pages, stream, training
-from app.errors import InputError, on_http_error, on_input_error, on_validation_error
-from app.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
-from app.settings import Settings, get_settings
-from app.slots import StreamSlots
+from app import __version__
+from app.api import docs
+from app.api import routes as api
+from app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
+from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.settings import Settings, get_settings
+from app.core.slots import StreamSlots
+from app.instruments import routes as instruments
+from app.stepper import routes as pages
+from app.stepper import stream
+from app.training import routes as training
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Michael Nielsen's *Neural Networks and Deep Learning*. Matrices are lists of rows; "
             "examples in a batch are rows."
         ),
-        # app.docs serves /docs from static/ under the CSP; FastAPI's own pages load Swagger UI and ReDoc from CDNs.
+        # app.api.docs serves /docs from static/ under the CSP; FastAPI's own pages load Swagger UI and ReDoc from CDNs.
         docs_url=None,
         redoc_url=None,
     )

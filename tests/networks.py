@@ -1,6 +1,6 @@
 """Networks with every weight written out, and the arithmetic the diagram's tests check the page against.
 
-Shared by ``tests/app/test_diagram.py`` (the view model) and ``tests/browser/test_diagram.py`` (the page in
+Shared by ``tests/app/stepper/test_diagram.py`` (the view model) and ``tests/browser/test_diagram.py`` (the page in
 Chromium). Nothing here imports the app: δ^l comes from the scalar autograd (``tests/autograd.py``), contrast
 from the WCAG formula, and numbers are read back from the page's text by hand.
 """
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
-from app.schemas import WORKED_EXAMPLE
+from app.core.schemas import WORKED_EXAMPLE
 from tests.autograd import reference_gradients
 
 MIN_CONTRAST = 3.0  # WCAG 2.1, 1.4.11: a graphical object against what is next to it

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.schemas import WORKED_EXAMPLE
 from app.main import app
-from app.schemas import WORKED_EXAMPLE
 
 
 @pytest.fixture(scope="session")

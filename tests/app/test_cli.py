@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import app.train_cli  # noqa: F401  (registers the train command)
+import app.training.cli  # noqa: F401  (registers the train command)
 from app.cli import COMMANDS, main
-from app.training_schemas import DEFAULT_ETA, TrainConfig
+from app.training.schemas import DEFAULT_ETA, TrainConfig
 
 
 def test_grad_prints_the_apis_gradients(

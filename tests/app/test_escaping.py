@@ -17,9 +17,9 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from app.instruments import MODELS, RUN_FIELDS, TABS
-from app.page_schemas import FIELDS, default_form
-from app.settings import get_settings
+from app.core.settings import get_settings
+from app.instruments.routes import MODELS, RUN_FIELDS, TABS
+from app.stepper.form import FIELDS, default_form
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 # The payload as Jinja's autoescape writes it, in text and in attribute values alike (written out by

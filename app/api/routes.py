@@ -1,0 +1,157 @@
+"""The JSON API: gradients, the step trace (whole or streamed) and health.
+
+Handlers are plain ``def`` so FastAPI runs the engine in its thread pool and
+the event loop stays free for other requests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from app import __version__
+from app.core.errors import InputError
+from app.core.schemas import (
+    ErrorBody,
+    GradientRequest,
+    GradientResponse,
+    Health,
+    LayerValues,
+    TraceRequest,
+    TraceResponse,
+)
+from app.core.slots import FINAL_EVENT, SlottedEventStream, sse, sse_text, stream_slot
+from engine import Trace, backprop, trace
+
+
+def require_json(request: Request) -> None:
+    """POST bodies are JSON: another content type is a 415 that says what to send."""
+    if request.method == "POST":
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            raise HTTPException(
+                415, f"content-type: expected application/json, got {media or 'none'}"
+            )
+
+
+router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read as text (not UTF-8)."},
+    413: {"model": ErrorBody, "description": "The body is larger than the limit."},
+    415: {"model": ErrorBody, "description": "The body is not JSON."},
+    422: {"model": ErrorBody, "description": "A field is missing, malformed or out of bounds; the message names it."},
+}
+
+# The stream answers errors in JSON, not as events: say so, or clients and fuzzers are misled.
+STREAM_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {**spec, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for code, spec in ERRORS.items()
+}
+
+SSE_ITEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["step", "done"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+
+OVERFLOW = "the numbers overflow to infinity in this network; use smaller weights, inputs or targets"
+
+
+@router.get("/health", response_model=Health)
+def health() -> Health:
+    """Liveness: answers while gradients are being computed."""
+    return Health(status="ok", version=__version__)
+
+
+@router.post("/gradients", response_model=GradientResponse, responses=ERRORS)
+def gradients(req: GradientRequest) -> GradientResponse:
+    """∂C/∂w and ∂C/∂b of the mean cost over the batch, by BP1–BP4."""
+    g = backprop(req.network.build(), req.inputs, req.targets, req.cost)
+    if not g.finite:
+        raise InputError("network", OVERFLOW)
+    layers = None
+    if req.trace:
+        layers = [
+            LayerValues(layer=i + 2, z=z.tolist(), a=a.tolist(), sigma_prime=sp.tolist(), delta=d.tolist())
+            for i, (z, a, sp, d) in enumerate(
+                zip(g.forward.zs, g.forward.activations[1:], g.sigma_primes, g.deltas, strict=True)
+            )
+        ]
+    return GradientResponse(
+        cost=g.cost,
+        nabla_w=[w.tolist() for w in g.nabla_w],
+        nabla_b=[b.tolist() for b in g.nabla_b],
+        layers=layers,
+    )
+
+
+def run_trace(req: TraceRequest) -> Trace:
+    """The engine's trace of a validated request; a 422 where numbers overflow.
+
+    Also a dependency, so the stream's errors are raised before its 200 is sent.
+    """
+    t = trace(req.network.build(), req.inputs, req.targets, req.cost, req.eta)
+    if not (t.gradients.finite and math.isfinite(t.cost_after)):
+        raise InputError("network", OVERFLOW)
+    return t
+
+
+Traced = Annotated[Trace, Depends(run_trace)]
+
+
+@router.post("/trace", response_model=TraceResponse, responses=ERRORS)
+def trace_json(t: Traced) -> dict[str, object]:
+    """Every step of one forward pass, one backward pass and one update, in the book's order."""
+    return t.to_dict()
+
+
+@router.post(
+    "/trace/stream",
+    status_code=200,
+    response_class=Response,  # the documented 200 above; the handler returns a SlottedEventStream
+    responses={
+        200: {
+            "description": "`step` events, one per step (data: the step's JSON), then one `done` event.",
+            "content": {"text/event-stream": {"itemSchema": SSE_ITEM}},
+        },
+        **STREAM_ERRORS,
+        503: {
+            "description": "Every stream slot is in use; retry after the Retry-After seconds.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        },
+    },
+    summary="The trace as Server-Sent Events",
+)
+def trace_stream(
+    t: Traced,
+    request: Request,
+    interval_ms: Annotated[
+        int, Query(ge=0, le=3000, description="Pause between steps, for clients that animate as they read.")
+    ] = 0,
+) -> SlottedEventStream:
+    """One `step` event per step (its JSON as data), then a final `done` event; the stream ends there."""
+    settings = request.app.state.settings
+    return SlottedEventStream(
+        _step_events(t, interval_ms / 1000),
+        stream_slot(request),
+        send_timeout=settings.stream_send_timeout,
+        max_seconds=settings.max_stream_seconds,
+    )
+
+
+async def _step_events(t: Trace, interval: float) -> AsyncIterator[bytes]:
+    for step in t.steps:
+        if interval and step.index:
+            await anyio.sleep(interval)
+        yield sse_text("step", step.to_json(), str(step.index))
+    yield sse(FINAL_EVENT, {"steps": len(t.steps), "cost_before": t.cost_before, "cost_after": t.cost_after})

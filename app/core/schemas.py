@@ -1,0 +1,239 @@
+"""Request and response models of the JSON API, every field bounded.
+
+The bounds come from ``Settings`` when this module is imported, so the
+OpenAPI document states the limits the server enforces. Cross-field checks
+(shapes against sizes, the parameter budget) raise errors whose message starts
+with the dotted name of the field at fault, e.g. ``network.weights[1]: …``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.core.settings import get_settings
+from engine import Network, parameter_count
+
+_S = get_settings()
+
+ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
+CostName = Literal["quadratic", "cross_entropy"]
+InitName = Literal["standard", "scaled"]
+
+Number = Annotated[
+    float,
+    Field(allow_inf_nan=False, ge=-_S.max_abs_value, le=_S.max_abs_value),
+]
+Row = Annotated[list[Number], Field(min_length=1, max_length=_S.max_width)]
+Matrix = Annotated[list[Row], Field(min_length=1, max_length=_S.max_width)]
+Width = Annotated[int, Field(ge=1, le=_S.max_width)]
+
+WORKED_EXAMPLE: dict[str, Any] = {
+    "network": {
+        "sizes": [2, 2, 2],
+        "activation": "sigmoid",
+        "weights": [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]],
+        "biases": [[0.35, 0.35], [0.60, 0.60]],
+    },
+    "cost": "quadratic",
+    "inputs": [[0.05, 0.10]],
+    "targets": [[0.01, 0.99]],
+}
+
+
+class Strict(BaseModel):
+    # strict: a JSON `true` is not the integer 1, and "0.5" is not a number.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def _shape(rows: list[list[float]]) -> str:
+    widths = sorted({len(r) for r in rows})
+    return f"{len(rows)}×{widths[0]}" if len(widths) == 1 else f"{len(rows)} rows of widths {widths}"
+
+
+class NetworkSpec(Strict):
+    """A network: its sizes and either explicit weights and biases or a seed."""
+
+    sizes: Annotated[
+        list[Width],
+        Field(
+            min_length=2,
+            max_length=_S.max_layers,
+            description="Neurons per layer n_1..n_L, the input layer first.",
+        ),
+    ]
+    activation: ActivationName | Annotated[list[ActivationName], Field(min_length=1, max_length=_S.max_layers)] = (
+        Field("sigmoid", description="One activation for every layer, or one per layer 2..L.")
+    )
+    weights: Annotated[list[Matrix], Field(min_length=1, max_length=_S.max_layers)] | None = Field(
+        None, description="w^2..w^L; w^l is a list of n_l rows of n_{l-1} numbers."
+    )
+    biases: Annotated[list[Row], Field(min_length=1, max_length=_S.max_layers)] | None = Field(
+        None, description="b^2..b^L; b^l has n_l numbers."
+    )
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(
+        0, description="Seeds N(0,1) initial weights when weights and biases are not given."
+    )
+    init: InitName = Field(
+        "standard", description="standard: w ~ N(0,1); scaled: w ~ N(0, 1/n_in). Biases ~ N(0,1)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> NetworkSpec:
+        sizes = self.sizes
+        n_layers = len(sizes) - 1
+        params = parameter_count(sizes)
+        if params > _S.max_parameters:
+            raise ValueError(
+                f"network.sizes: {sizes} has {params} parameters; the limit is {_S.max_parameters}"
+            )
+        if isinstance(self.activation, list) and len(self.activation) != n_layers:
+            raise ValueError(
+                f"network.activation: expected one name or {n_layers} names (layers 2..L), "
+                f"got {len(self.activation)}"
+            )
+        if (self.weights is None) != (self.biases is None):
+            missing = "biases" if self.biases is None else "weights"
+            raise ValueError(f"network.{missing}: give weights and biases together, or neither")
+        if self.weights is not None and self.biases is not None:
+            if len(self.weights) != n_layers:
+                raise ValueError(
+                    f"network.weights: expected {n_layers} matrices for sizes {sizes}, got {len(self.weights)}"
+                )
+            if len(self.biases) != n_layers:
+                raise ValueError(
+                    f"network.biases: expected {n_layers} vectors for sizes {sizes}, got {len(self.biases)}"
+                )
+            for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+                rows, cols = sizes[i + 1], sizes[i]
+                if len(w) != rows or any(len(r) != cols for r in w):
+                    raise ValueError(
+                        f"network.weights[{i}]: w^{i + 2} must be {rows}×{cols} "
+                        f"(n_{i + 2} rows of n_{i + 1} numbers), got {_shape(w)}"
+                    )
+                if len(b) != rows:
+                    raise ValueError(
+                        f"network.biases[{i}]: b^{i + 2} must have {rows} numbers, got {len(b)}"
+                    )
+        return self
+
+    def activation_list(self) -> list[ActivationName]:
+        n_layers = len(self.sizes) - 1
+        return [self.activation] * n_layers if isinstance(self.activation, str) else list(self.activation)
+
+    def build(self) -> Network:
+        """The engine's network for this spec (validated shapes, so this cannot fail)."""
+        return Network(
+            self.sizes,
+            weights=self.weights,
+            biases=self.biases,
+            activation=self.activation_list(),
+            seed=self.seed,
+            init=self.init,
+        )
+
+
+class GradientRequest(Strict):
+    """A network, a cost and a batch of examples (one per row)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [WORKED_EXAMPLE]})
+
+    network: NetworkSpec
+    cost: CostName = "quadratic"
+    inputs: Annotated[list[Row], Field(min_length=1, max_length=_S.max_batch)] = Field(
+        description="m examples, each a list of n_1 numbers."
+    )
+    targets: Annotated[list[Row], Field(min_length=1, max_length=_S.max_batch)] = Field(
+        description="m targets, each a list of n_L numbers."
+    )
+    trace: bool = Field(False, description="Also return z, a, σ'(z) and δ of every layer.")
+
+    @model_validator(mode="after")
+    def _check_batch(self) -> GradientRequest:
+        sizes = self.network.sizes
+        for name, rows, width in (("inputs", self.inputs, sizes[0]), ("targets", self.targets, sizes[-1])):
+            for k, row in enumerate(rows):
+                if len(row) != width:
+                    raise ValueError(
+                        f"{name}[{k}]: expected {width} numbers (n_{1 if name == 'inputs' else len(sizes)} "
+                        f"= {width}), got {len(row)}"
+                    )
+        if len(self.targets) != len(self.inputs):
+            raise ValueError(
+                f"targets: expected {len(self.inputs)} rows, one per input, got {len(self.targets)}"
+            )
+        values = len(self.inputs) * max(sizes)
+        if values > _S.max_batch_values:
+            raise ValueError(
+                f"inputs: {len(self.inputs)} examples × {max(sizes)} neurons is {values} values; "
+                f"the limit is {_S.max_batch_values}"
+            )
+        if self.cost == "cross_entropy":
+            if self.network.activation_list()[-1] != "sigmoid":
+                raise ValueError(
+                    "network.activation: cross_entropy needs a sigmoid output layer, whose a^L lies in (0, 1)"
+                )
+            for k, row in enumerate(self.targets):
+                if any(not 0.0 <= v <= 1.0 for v in row):
+                    raise ValueError(f"targets[{k}]: cross_entropy needs targets between 0 and 1")
+        return self
+
+
+class TraceRequest(GradientRequest):
+    """A gradient request plus the learning rate of the update step."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**WORKED_EXAMPLE, "eta": 0.5}]})
+
+    eta: Annotated[float, Field(gt=0, le=_S.max_eta, allow_inf_nan=False)] = Field(
+        0.5, description="Learning rate η of the update w → w − η ∂C/∂w."
+    )
+
+
+class LayerValues(BaseModel):
+    layer: int = Field(description="l, from 2 to L.")
+    z: list[list[float]] = Field(description="z^l, one row per example.")
+    a: list[list[float]] = Field(description="a^l = σ(z^l), one row per example.")
+    sigma_prime: list[list[float]] = Field(description="σ'(z^l), one row per example.")
+    delta: list[list[float]] = Field(description="δ^l = ∂C/∂z^l, one row per example.")
+
+
+class GradientResponse(BaseModel):
+    cost: float = Field(description="C = (1/m) Σ_x C_x over the batch.")
+    nabla_w: list[list[list[float]]] = Field(description="∂C/∂w^l for l = 2..L, each the shape of w^l.")
+    nabla_b: list[list[float]] = Field(description="∂C/∂b^l for l = 2..L.")
+    layers: list[LayerValues] | None = Field(None, description="Present when the request set trace.")
+
+
+class StepModel(BaseModel):
+    index: int
+    kind: Literal["input", "feedforward", "output_error", "backpropagate", "gradients", "update"]
+    equation: str
+    layer: int | None
+    title: str
+    values: dict[str, Any] = Field(description="Named arrays as nested lists (rows are examples).")
+    scalars: dict[str, float]
+
+
+class TraceResponse(BaseModel):
+    cost: CostName
+    eta: float
+    cost_before: float
+    cost_after: float
+    steps: list[StepModel]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    message: str = Field(description="The first problem, naming the field.")
+    detail: list[ErrorItem] | str

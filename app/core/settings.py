@@ -1,0 +1,67 @@
+"""Every limit the server enforces, in one object, overridable from the environment.
+
+Each field can be set with an environment variable named ``BACKPROP_LENS_`` plus
+the field's name in capitals, e.g. ``BACKPROP_LENS_MAX_LAYERS=10``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKPROP_LENS_", frozen=True)
+
+    max_layers: int = Field(8, ge=2, description="Layers in a network, counting the input layer.")
+    max_width: int = Field(1024, ge=1, description="Neurons in one layer.")
+    max_parameters: int = Field(200_000, ge=1, description="Weights plus biases of one network.")
+    max_batch: int = Field(1000, ge=1, description="Examples in one request.")
+    max_batch_values: int = Field(1_000_000, ge=1, description="Examples × layer width of one request.")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Size of one request body.")
+    max_abs_value: float = Field(1e6, gt=0, description="Magnitude of any number in a request.")
+    max_eta: float = Field(1e3, gt=0, description="Largest learning rate η.")
+    max_trace_layers_page: int = Field(8, ge=2, description="Layers the page draws.")
+    max_stream_steps: int = Field(200, ge=1, description="Events in one stream.")
+    max_stream_seconds: float = Field(120.0, gt=0, description="Lifetime of one stream.")
+    max_streams: int = Field(256, ge=1, description="Concurrent event streams.")
+    max_runs: int = Field(512, ge=1, description="Runs kept in the run store.")
+    run_ttl_seconds: float = Field(3600.0, gt=0, description="How long an unused run is kept.")
+    stream_send_timeout: float = Field(5.0, gt=0, description="Seconds a stalled client may hold a stream.")
+    max_page_iterations: int = Field(1000, ge=0, description="Gradient steps a page permalink may replay.")
+    max_gradcheck_parameters: int = Field(
+        2000, ge=1, description="Parameters P of a network compared with finite differences (2P + 1 passes)."
+    )
+    max_gradcheck_work: int = Field(
+        200_000, ge=1, description="Parameters × examples of one finite-difference comparison."
+    )
+    max_nudges: int = Field(12, ge=1, description="Nudges Δz in one request to the demon.")
+    max_nudge: float = Field(1000.0, gt=0, description="Largest |Δz| the demon may add to z.")
+    max_paths_listed: int = Field(50, ge=1, description="Strongest paths listed by the sum over paths.")
+    max_path_width: int = Field(128, ge=1, description="Widest layer in the sum-over-paths instrument.")
+    max_matrix_form_width: int = Field(16, ge=1, description="Widest layer shown as matrices (eqs. 33–35).")
+    max_minibatch_values: int = Field(
+        100_000, ge=1, description="Examples × parameters shown per example inside a mini-batch."
+    )
+    max_slow_weights_listed: int = Field(100, ge=1, description="Slow-learning weights listed by saturation.")
+    max_epochs: int = Field(10_000, ge=1, description="Epochs of one training run.")
+    max_training_examples: int = Field(2000, ge=4, description="Examples of a generated or CSV data set.")
+    max_csv_bytes: int = Field(256 * 1024, ge=1024, description="Size of an uploaded CSV data set.")
+    max_csv_rows: int = Field(2000, ge=2, description="Data rows of an uploaded CSV.")
+    max_csv_cols: int = Field(64, ge=1, description="Feature columns of an uploaded CSV.")
+    max_trainings: int = Field(4, ge=1, description="Trainings running at once (another gets a 429).")
+    max_training_seconds: float = Field(600.0, gt=0, description="Wall-clock lifetime of one training run.")
+    max_training_parameters: int = Field(20_000, ge=1, description="Weights plus biases of a trained network.")
+    trainings_kept: int = Field(32, ge=1, description="Finished trainings kept for inspecting and download.")
+    static_dir: Path = ROOT / "static"
+    templates_dir: Path = ROOT / "templates"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The step-through page: its routes, event stream, configuration form, run store and view."""

@@ -1,0 +1,443 @@
+"""Training mode: the /train page, its fragments, its controls and its progress stream.
+
+A run is created by the form (POST /train/runs) and starts training when its
+event stream is opened; the stream sends ``progress`` events and ends with one
+``done`` event. Closing the page closes the stream, and that stops the training.
+Pause, resume, stop and inspect are plain POSTs answered with fragments. These are the
+page's own routes, left out of the OpenAPI document (as the step-through page's are); only
+the network download, JSON, is in it.
+
+The engine does the work (``engine.training``, ``engine.trace``); this module
+parses, validates, keeps a bounded set of runs and renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from threading import Lock
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from app.core.errors import clean_errors, validation_message
+from app.core.forms import Form, read_number
+from app.core.schemas import ErrorBody
+from app.core.settings import get_settings
+from app.core.templating import templates
+from app.training.schemas import (
+    CSV_HELP,
+    DATASET_LABELS,
+    EpochPoint,
+    ProgressEvent,
+    TrainConfig,
+    form_errors,
+    form_field,
+    form_texts,
+)
+from engine import Trace, trace
+from engine.datasets import GENERATED, Dataset
+from engine.training import EpochRecord, Report, TrainingSession, classify, decision_grid
+
+_S = get_settings()
+router = APIRouter(prefix="/train", tags=["training"])
+
+GRID = 40  # cells per side of the decision-boundary heat map
+STREAM_POLL_SECONDS = 0.05
+STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
+STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
+UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its training slot this long
+
+HTML_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": "The body is larger than the limit."},
+    415: {"model": ErrorBody, "description": "The body is not a form (application/x-www-form-urlencoded)."},
+    422: {"description": "Fields are out of bounds or malformed: the form again, each error beside its field."},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such training run (it may have been replaced by newer ones)."}
+}
+
+
+# --- the runs ---------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    id: str
+    config: TrainConfig
+    data: Dataset
+    session: TrainingSession
+    created: float
+    bounds: tuple[float, float, float, float] | None
+
+    @property
+    def busy(self) -> bool:
+        """Holding (or about to hold) a training thread."""
+        state = self.session.report().state
+        fresh = time.monotonic() - self.created < UNOPENED_SECONDS
+        return state in ("running", "paused") or (state == "ready" and fresh)
+
+
+class RunStore:
+    """The last ``kept`` runs, at most ``running`` of them training at once."""
+
+    def __init__(self, kept: int, running: int) -> None:
+        self.kept = kept
+        self.running = running
+        self._runs: OrderedDict[str, Run] = OrderedDict()
+        self._lock = Lock()
+
+    def add(self, run: Run) -> bool:
+        """Keep ``run``; False when too many are training already."""
+        with self._lock:
+            if sum(r.busy for r in self._runs.values()) >= self.running:
+                return False
+            self._runs[run.id] = run
+            while len(self._runs) > self.kept:
+                _, old = self._runs.popitem(last=False)
+                old.session.stop("stopped because newer runs replaced it")
+            return True
+
+    def get(self, run_id: str) -> Run:
+        with self._lock:
+            run = self._runs.get(run_id)
+        if run is None:
+            raise HTTPException(404, f"run_id: no training run {run_id!r}; start a new one at /train")
+        return run
+
+
+STORE = RunStore(_S.trainings_kept, _S.max_trainings)
+RunId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,32}$", description="The id of a training run.")]
+
+
+def get_run(run_id: RunId) -> Run:
+    return STORE.get(run_id)
+
+
+RunDep = Annotated[Run, Depends(get_run)]
+
+
+
+
+# --- rendering helpers (presentation only) ------------------------------------------------
+
+
+def _error_text(exc: ValidationError) -> str:
+    """The first error, worded as the API words it."""
+    items = clean_errors(exc.errors())
+    return validation_message(items[0]) if items else "form: invalid"
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers["vary"] = "HX-Request"
+    return response
+
+
+def _form_error(request: Request, form: dict[str, str], errors: dict[str, str], status: int) -> HTMLResponse:
+    """The form again with each error beside its field; the run on screen stays (htmx retargets the swap)."""
+    if not _is_htmx(request):
+        return _render(request, "train/page.html", _page_context(form, None, errors), status)
+    response = _render(request, "train/form.html", _form_context(form, errors), status)
+    response.headers["hx-retarget"] = "#train-form"
+    response.headers["hx-reswap"] = "outerHTML"
+    return response
+
+
+def _form_context(form: dict[str, str], errors: dict[str, str], oob: bool = False) -> dict[str, Any]:
+    return {
+        "form": form,
+        "errors": errors,
+        "oob": oob,
+        "datasets": DATASET_LABELS,
+        "generated": GENERATED,
+        "csv_help": CSV_HELP,
+        "limits": _S,
+    }
+
+
+def _page_context(form: dict[str, str], run: Run | None, errors: dict[str, str] | None = None) -> dict[str, Any]:
+    return {**_form_context(form, errors or {}), "run": run}
+
+
+def _run_context(run: Run) -> dict[str, Any]:
+    data = run.data
+    return {
+        "run": run,
+        "datasets": DATASET_LABELS,
+        "kind": "2d" if run.bounds is not None else ("image" if data.image_shape else "plain"),
+        "hidden": run.session.initial.sizes[1] if len(run.session.initial.sizes) > 2 else 0,
+        "points": list(zip(data.x_train.tolist(), data.y_train[:, 0].tolist(), strict=True)) if run.bounds else [],
+        "test_points": list(zip(data.x_test.tolist(), data.y_test[:, 0].tolist(), strict=True)) if run.bounds else [],
+    }
+
+
+# --- the page and the run ------------------------------------------------------------------
+
+
+@router.get("", response_class=HTMLResponse, include_in_schema=False)
+def page(request: Request) -> HTMLResponse:
+    """The whole page: the form, and an empty run region until a run starts."""
+    return _render(request, "train/page.html", _page_context(form_texts(TrainConfig()), None))
+
+
+@router.post(
+    "/runs",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    responses={**HTML_ERRORS, 429: {"description": "Too many trainings are running; the form says so."}},
+    summary="Create a training run",
+)
+def create_run(request: Request, fields: Form) -> HTMLResponse:
+    """Validate the form, build the data set and the network, keep the run; training starts with its stream."""
+    form = {name: text.strip() for name, text in fields.items()}
+    try:
+        config = TrainConfig.model_validate(form)
+        data = config.build_dataset()
+        net = config.build_network(data)
+        delay = config.delay_ms / 1000
+        session = TrainingSession(
+            net, data, config.epochs, config.batch, config.eta, config.cost, config.seed, epoch_delay=delay
+        )
+    except ValidationError as exc:
+        return _form_error(request, form, form_errors(exc), 422)
+    except ValueError as exc:
+        return _form_error(request, form, {form_field(str(exc)): str(exc)}, 422)
+    plane = data.is_2d and data.n_outputs == 1  # one output a^L_1 to draw over the plane
+    run = Run(secrets.token_urlsafe(12), config, data, session, time.monotonic(), data.bounds() if plane else None)
+    if not STORE.add(run):
+        message = f"training: {STORE.running} trainings are running already; try again when one ends"
+        return _form_error(request, form, {"form": message}, 429)
+    if _is_htmx(request):
+        # The run's region, and the form again without the errors of an earlier attempt (swapped by its id).
+        run_html = templates.get_template("train/run.html").render(_run_context(run))
+        form_html = templates.get_template("train/form.html").render(_form_context(form, {}, oob=True))
+        return HTMLResponse(run_html + form_html, headers={"vary": "HX-Request"})
+    return _render(request, "train/page.html", {**_page_context(form, run), **_run_context(run)})
+
+
+def _event(run: Run, report: Report, history: list[EpochRecord]) -> ProgressEvent:
+    net = report.network
+    small = net.num_parameters <= STREAMED_PARAMETERS
+    return ProgressEvent(
+        state=report.state,
+        epoch=report.epoch,
+        epochs=report.epochs,
+        batch=report.batch,
+        batches_per_epoch=report.batches_per_epoch,
+        fraction=report.fraction,
+        seconds=report.seconds,
+        seconds_left=report.seconds_left,
+        message=report.message,
+        history=[
+            EpochPoint(epoch=h.epoch, cost=h.cost, train_accuracy=h.train_accuracy, test_accuracy=h.test_accuracy)
+            for h in history
+        ],
+        grid=decision_grid(net, run.bounds, GRID).tolist() if run.bounds is not None else None,
+        network=net.to_dict() if small else None,
+    )
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=EventSourceResponse,
+    include_in_schema=False,
+    responses=NOT_FOUND,
+    summary="The training's progress as Server-Sent Events",
+)
+async def events(run: RunDep) -> AsyncIterator[ServerSentEvent]:
+    """Starts the training. `progress` events (at most about ten a second), then one `done` event.
+
+    Each event carries the epochs measured since the previous one; `done` carries the final state and
+    the last of them.
+
+    The stream ends with the training; a client that goes away stops it, and so does the
+    time limit ``max_training_seconds``.
+    """
+    session = run.session
+    session.start()
+    deadline = time.monotonic() + _S.max_training_seconds
+    version, seen = -1, 0
+    try:
+        while True:
+            report = session.report()
+            if report.version != version:
+                version = report.version
+                history = session.history_since(seen)
+                seen += len(history)
+                payload = _event(run, report, history)
+                if report.final:
+                    # The final state is `done` alone: each epoch is sent once, in exactly one event.
+                    yield ServerSentEvent(data=payload, event="done", id=str(version))
+                    return
+                yield ServerSentEvent(data=payload, event="progress", id=str(version))
+            if time.monotonic() > deadline:
+                session.stop("stopped at the time limit")
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+    finally:
+        if not session.report().final:
+            session.stop("stopped because the page was closed")
+
+
+Action = Literal["pause", "resume", "stop"]
+
+
+@router.post(
+    "/runs/{run_id}/controls/{action}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    responses=NOT_FOUND,
+    summary="Pause, resume or stop a training",
+)
+def control(request: Request, run: RunDep, action: Action) -> HTMLResponse:
+    """Answers with the controls fragment for the new state."""
+    session = run.session
+    if action == "pause":
+        session.pause()
+    elif action == "resume":
+        session.resume()
+    else:
+        session.stop("stopped by you")
+    return _render(request, "train/controls.html", {"run": run, "paused": session.paused})
+
+
+@router.get(
+    "/runs/{run_id}/network.json",
+    responses=NOT_FOUND,
+    summary="The current network as JSON",
+)
+def network_json(run: RunDep) -> JSONResponse:
+    """The latest finite weights in the form `POST /api/gradients` and `/api/trace` accept as `network`."""
+    return JSONResponse(run.session.network().to_dict(), headers={"cache-control": "no-store"})
+
+
+# --- inspect one example ---------------------------------------------------------------------
+
+
+class InspectForm(BaseModel):
+    """Which example to inspect: numbered from 1, as the step-through page numbers examples."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: Literal["train", "test"] = "train"
+    example: Annotated[int, Field(ge=1, le=_S.max_training_examples)] = 1
+
+    @field_validator("example", mode="before")
+    @classmethod
+    def _number(cls, v: object) -> object:
+        return read_number("example", v) if isinstance(v, str) else v
+
+
+@router.post(
+    "/runs/{run_id}/inspect",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    responses={**HTML_ERRORS, **NOT_FOUND},
+    summary="The step-through of one example with the current weights",
+)
+def inspect(request: Request, run: RunDep, fields: Form) -> Response:
+    """One forward and backward pass of the chosen example through the current network."""
+    try:
+        form = InspectForm.model_validate(fields)
+    except ValidationError as exc:
+        return _render(request, "train/errors.html", {"message": _error_text(exc)}, 422)
+    data = run.data
+    x, y = (data.x_train, data.y_train) if form.split == "train" else (data.x_test, data.y_test)
+    n = x.shape[0]
+    if form.example > n:
+        message = f"example: the {form.split} set has {n} examples" + (f" (1 to {n})" if n else "")
+        return _render(request, "train/errors.html", {"message": message}, 422)
+    net = run.session.network()
+    row = form.example - 1
+    t = trace(net, x[row], y[row], run.config.cost, run.config.eta)
+    return _render(request, "train/inspect.html", _inspect_context(run, form, t))
+
+
+def step_through_link(t: Trace, x: list[float], y: list[float]) -> str | None:
+    """A permalink to the step-through page ("/") for this network and example, if it is short enough.
+
+    It carries the page's form texts: sizes, activations, cost, x, y, η and the weights as JSON.
+    """
+    net = t.network
+    query = urlencode(
+        {
+            "sizes": ", ".join(str(n) for n in net.sizes),
+            "activation": ", ".join(net.activation_names),
+            "cost": t.cost,
+            "x": ", ".join(repr(v) for v in x),
+            "y": ", ".join(repr(v) for v in y),
+            "eta": repr(t.eta),
+            "weights": json.dumps([w.tolist() for w in net.weights]),
+            "biases": json.dumps([b.tolist() for b in net.biases]),
+        }
+    )
+    return f"/?{query}" if len(query) <= STEP_THROUGH_LINK_CHARS else None
+
+
+def _inspect_context(run: Run, form: InspectForm, t: Trace) -> dict[str, Any]:
+    g = t.gradients
+    output = g.forward.activations[-1]
+    target = next(s for s in t.steps if s.kind == "output_error").values["y"]
+    assert not isinstance(target, tuple)
+    image_rows: list[tuple[int, float, list[float]]] = []
+    scale = 1.0
+    if run.data.image_shape is not None and len(g.nabla_w) > 1:
+        rows = g.nabla_w[0].tolist()
+        deltas = g.deltas[0][0].tolist()
+        image_rows = [(j, d, r) for j, (d, r) in enumerate(zip(deltas, rows, strict=True))]
+        scale = max((abs(v) for r in rows for v in r), default=0.0) or 1.0
+    x = t.steps[0].values["a"]
+    assert not isinstance(x, tuple)
+    return {
+        "run": run,
+        "form": form,
+        "trace": t,
+        "x": x,
+        "output": output[0].tolist(),
+        "target": target[0].tolist(),
+        "step_through": step_through_link(t, x[0].tolist(), target[0].tolist()),
+        "predicted": run.data.classes[int(classify(output)[0])],
+        "actual": run.data.classes[int(classify(target)[0])],
+        "layers": [
+            {"layer": i + 2, "a": a[0].tolist(), "delta": d[0].tolist()}
+            for i, (a, d) in enumerate(zip(g.forward.activations[1:], g.deltas, strict=True))
+        ],
+        "image_rows": image_rows,
+        "scale": scale,
+        "image_shape": run.data.image_shape,
+    }
+
+
+# --- colour filters for the templates ------------------------------------------------------
+
+
+def gray(v: float) -> str:
+    """A pixel in [0, 1] as ink on paper: 0 white, 1 black."""
+    level = round(255 * (1.0 - min(max(v, 0.0), 1.0)))
+    return f"rgb({level},{level},{level})"
+
+
+def diverging(v: float, scale: float) -> str:
+    """Blue for negative, orange for positive, white at zero (safe for red/green colour blindness)."""
+    t = 0.0 if scale <= 0 or not math.isfinite(v) else min(abs(v) / scale, 1.0)
+    end = (33, 102, 172) if v < 0 else (230, 97, 1)
+    r, g, b = (round(255 + (c - 255) * t) for c in end)
+    return f"rgb({r},{g},{b})"
+
+
+templates.env.filters["gray"] = gray
+templates.env.filters["diverging"] = diverging

@@ -1,0 +1,189 @@
+"""The training form (and the CLI's arguments) as one bounded model, and what the stream sends.
+
+The same ``TrainConfig`` validates the page's form fields (texts, each number
+read by ``app.forms.read_number``, so the page's minus sign "−" and "1e-3" work)
+and the ``train`` command's options (already numbers). Every bound comes from
+``Settings``; cross-field errors start with the field's name. ``form_errors``
+keys every error by the form field that shows it, as the step-through page does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from app.core.errors import clean_errors, validation_message
+from app.core.forms import number_tokens, read_number
+from app.core.schemas import ActivationName, CostName, InitName
+from app.core.settings import get_settings
+from engine import Network, parameter_count
+from engine.datasets import GENERATED, Dataset, digits, from_csv, generated
+
+_S = get_settings()
+
+DatasetName = Literal["xor", "moons", "circles", "spirals", "digits", "csv"]
+DATASET_LABELS: dict[str, str] = {
+    "xor": "XOR (four blurred corners)",
+    "moons": "Two moons",
+    "circles": "Concentric circles",
+    "spirals": "Two spirals",
+    "digits": "Handwritten digits, 8×8 (1797 images)",
+    "csv": "My own CSV",
+}
+assert set(DATASET_LABELS) - {"digits", "csv"} == set(GENERATED)
+DIGITS_INPUTS, DIGITS_OUTPUTS = 64, 10
+CSV_HELP = "Each row: numeric features, then a label (a class name or number); an optional header row."
+DEFAULT_ETA = 2.0
+"""The learning rate η of the page's form and of ``backprop-lens train`` when none is given."""
+NUMBER_FIELDS = ("points", "noise", "test_fraction", "epochs", "batch", "eta", "seed", "delay_ms")
+
+
+class TrainConfig(BaseModel):
+    """A data set, a network and the SGD hyper-parameters of one training run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: DatasetName = "xor"
+    points: Annotated[int, Field(ge=4, le=_S.max_training_examples)] = Field(
+        200, description="Points of a generated data set."
+    )
+    noise: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = Field(
+        0.1, description="σ of the Gaussian noise added to a generated data set."
+    )
+    test_fraction: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)] = Field(
+        0.2, description="Share of the examples held out for testing."
+    )
+    hidden: Annotated[list[Annotated[int, Field(ge=1, le=_S.max_width)]], Field(max_length=_S.max_layers - 2)] = (
+        Field(default_factory=lambda: [4], description="Widths of the hidden layers, e.g. 30 or 8,8.")
+    )
+    activation: ActivationName = Field("sigmoid", description="σ of the hidden layers.")
+    output_activation: ActivationName = Field("sigmoid", description="σ of the output layer.")
+    cost: CostName = "cross_entropy"
+    init: InitName = Field("scaled", description="standard: w ~ N(0, 1); scaled: w ~ N(0, 1/n_in).")
+    epochs: Annotated[int, Field(ge=1, le=_S.max_epochs)] = 300
+    batch: Annotated[int, Field(ge=1, le=_S.max_batch)] = Field(10, description="Mini-batch size m.")
+    eta: Annotated[float, Field(gt=0.0, le=_S.max_eta, allow_inf_nan=False)] = Field(
+        DEFAULT_ETA, description="Learning rate η."
+    )
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    delay_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
+        0, description="A pause after every epoch so that a person can watch; not counted as training time."
+    )
+    csv: Annotated[str, Field(max_length=_S.max_csv_bytes)] = Field("", description=CSV_HELP)
+
+    @field_validator(*NUMBER_FIELDS, mode="before")
+    @classmethod
+    def _number(cls, v: object, info: ValidationInfo) -> object:
+        if isinstance(v, str):
+            if not v.strip():
+                raise ValueError(f"{info.field_name}: give a number")
+            return read_number(str(info.field_name), v)  # whole numbers are checked by the field's type
+        return v
+
+    @field_validator("hidden", mode="before")
+    @classmethod
+    def _widths(cls, v: object) -> object:
+        if isinstance(v, str):
+            widths = []
+            for token in number_tokens(v):
+                try:
+                    width = read_number("hidden", token)
+                except ValueError as exc:
+                    raise ValueError(f"{exc}; give widths like 30 or 8,8") from None
+                if not width.is_integer():
+                    raise ValueError(f"hidden: {token[:12]!r} is not a whole number; give widths like 30 or 8,8")
+                widths.append(int(width))
+            return widths
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.cost == "cross_entropy" and self.output_activation != "sigmoid":
+            raise ValueError("output_activation: cross_entropy needs a sigmoid output layer, whose a^L lies in (0, 1)")
+        if self.dataset == "csv" and not self.csv.strip():
+            raise ValueError("csv: paste or choose a CSV file to train on your own data")
+        return self
+
+    def build_dataset(self) -> Dataset:
+        """The engine's data set; ValueError (naming ``csv``) for a bad file."""
+        if self.dataset == "digits":
+            return digits(self.test_fraction, self.seed)
+        if self.dataset == "csv":
+            return from_csv(self.csv, self.test_fraction, self.seed, _S.max_csv_rows, _S.max_csv_cols)
+        return generated(self.dataset, self.points, self.noise, self.test_fraction, self.seed)
+
+    def sizes_for(self, data: Dataset) -> list[int]:
+        return [data.n_inputs, *self.hidden, data.n_outputs]
+
+    def build_network(self, data: Dataset) -> Network:
+        """The starting network; ValueError (naming ``hidden``) over the parameter budget."""
+        sizes = self.sizes_for(data)
+        params = parameter_count(sizes)
+        if params > _S.max_training_parameters:
+            raise ValueError(
+                f"hidden: the network {sizes} has {params} weights and biases; "
+                f"the limit for training is {_S.max_training_parameters}"
+            )
+        acts = [self.activation] * len(self.hidden) + [self.output_activation]
+        return Network(sizes, activation=acts, seed=self.seed, init=self.init)
+
+
+def form_texts(config: TrainConfig) -> dict[str, str]:
+    """The form's fields as the page shows them for ``config``."""
+    texts = {name: str(value) for name, value in config.model_dump().items()}
+    texts["hidden"] = ",".join(str(n) for n in config.hidden)
+    return texts
+
+
+def form_field(message: str) -> str:
+    """The form field an error message names at its start ("csv line 3, column 1: …" is ``csv``'s), else "form"."""
+    head = message.partition(":")[0].replace(".", " ").replace("[", " ").split(" ", 1)[0]
+    return head if head in TrainConfig.model_fields else "form"
+
+
+def form_errors(exc: ValidationError) -> dict[str, str]:
+    """Every error of the form, keyed by the field beside which it is shown (the first one per field)."""
+    errors: dict[str, str] = {}
+    for item in clean_errors(exc.errors()):
+        message = validation_message(item)
+        errors.setdefault(form_field(message), message)
+    return errors or {"form": "form: invalid"}
+
+
+def hidden_from_sizes(sizes: list[int], data: Dataset) -> list[int]:
+    """The hidden widths of a full ``--sizes`` list, checked against the data set's inputs and outputs."""
+    if len(sizes) < 2 or sizes[0] != data.n_inputs or sizes[-1] != data.n_outputs:
+        raise ValueError(
+            f"sizes: the {data.name} data set has {data.n_inputs} inputs and {data.n_outputs} outputs, "
+            f"so sizes must start with {data.n_inputs} and end with {data.n_outputs}; got {sizes}"
+        )
+    return sizes[1:-1]
+
+
+class EpochPoint(BaseModel):
+    epoch: int
+    cost: float
+    train_accuracy: float | None
+    test_accuracy: float | None
+
+
+class ProgressEvent(BaseModel):
+    """One ``progress`` event of the training stream (also the data of the final ``done`` event)."""
+
+    state: Literal["ready", "running", "paused", "finished", "stopped", "diverged"]
+    epoch: int = Field(description="Epochs completed or under way.")
+    epochs: int
+    batch: int
+    batches_per_epoch: int
+    fraction: float = Field(description="Mini-batches done over all mini-batches of the run.")
+    seconds: float = Field(description="Training time so far, without pauses.")
+    seconds_left: float | None
+    message: str | None = Field(description="Why training ended, when it was stopped or diverged.")
+    history: list[EpochPoint] = Field(description="Epochs measured since the previous event.")
+    grid: list[list[float]] | None = Field(
+        None, description="Two-dimensional sets: a^L_1 over the plot, row 0 at the top."
+    )
+    network: dict[str, object] | None = Field(
+        None, description="The current weights, when the network is small enough to stream."
+    )

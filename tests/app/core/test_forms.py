@@ -1,0 +1,27 @@
+"""Form bodies of the pages: the content type and the number of fields are checked for every form route."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.forms import MAX_FORM_FIELDS
+
+FORM_ROUTES = ["/runs", "/train/runs"]
+
+
+@pytest.mark.parametrize("path", FORM_ROUTES)
+def test_too_many_fields_is_a_422_not_a_500(client: TestClient, path: str) -> None:
+    body = "&".join(f"f{i}=1" for i in range(MAX_FORM_FIELDS + 1))
+    r = client.post(path, content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 422
+    assert r.json()["message"] == f"body: more than {MAX_FORM_FIELDS} form fields"
+
+
+@pytest.mark.parametrize("path", FORM_ROUTES)
+@pytest.mark.parametrize("ctype", ["application/json", "multipart/form-data; boundary=x", None])
+def test_a_body_that_is_not_a_form_is_415(client: TestClient, path: str, ctype: str | None) -> None:
+    headers = {"content-type": ctype} if ctype else {}
+    r = client.post(path, content=b'{"sizes": "2,2"}', headers=headers)
+    assert r.status_code == 415
+    assert r.json()["message"].startswith("body: expected a form (application/x-www-form-urlencoded)")

@@ -1,0 +1,201 @@
+"""Stream slots: the limit with 503 + Retry-After, and release on disconnect, stall and time limit.
+
+The disconnect, stall and time-limit tests run on an event loop with a fake clock (``VirtualTimeLoop``):
+time stands still while any task can run and jumps to the next timer when every task waits, so each
+test knows the exact moment the slot was freed, whatever the machine's speed, and takes no real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+import pytest
+from fastapi.testclient import TestClient
+from starlette.types import Message
+
+from app.core.schemas import WORKED_EXAMPLE
+from app.core.settings import Settings
+from app.core.slots import SlottedEventStream, StreamSlots, sse
+from app.main import create_app
+
+STEP = 0.25  # seconds between the events of ``endless``; a power of two, so fake times add up exactly
+HORIZON = 7200.0  # fake seconds; a test still running then is stuck (a stream that never ends)
+
+
+class _JumpingSelector(selectors.DefaultSelector):
+    """Where the loop would sleep until its next timer, move its clock there instead."""
+
+    def __init__(self, loop: VirtualTimeLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = super().select(0)
+        if ready or timeout == 0:
+            return ready
+        if timeout is None:
+            raise RuntimeError("every task waits for something that never comes, and no timer is set")
+        self._loop.now += timeout
+        if self._loop.now > HORIZON:
+            raise RuntimeError(f"still running after {HORIZON} fake seconds")
+        return []
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop whose clock (``loop.time()``, ``anyio.current_time()``) is fake: it starts at 0."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(_JumpingSelector(self))
+
+    def time(self) -> float:
+        return self.now
+
+
+def run_virtual(fn: Callable[[], Awaitable[float]]) -> float:
+    """Run ``fn`` on a VirtualTimeLoop; returns what it returns (the fake time it ended at)."""
+    return anyio.run(fn, backend="asyncio", backend_options={"loop_factory": VirtualTimeLoop})
+
+
+async def endless() -> AsyncIterator[bytes]:
+    n = 0
+    while True:
+        yield sse("step", {"n": n}, str(n))
+        n += 1
+        await anyio.sleep(STEP)
+
+
+async def silent_forever() -> AsyncIterator[bytes]:
+    await anyio.sleep(3600)
+    yield sse("step", {"n": 0}, "0")
+
+
+async def never() -> Message:
+    await anyio.sleep_forever()
+    raise AssertionError("unreachable")
+
+
+SCOPE: dict[str, Any] = {"type": "http", "asgi": {"spec_version": "2.4"}}
+
+
+def test_the_fake_clock_jumps_to_each_timer() -> None:
+    async def main() -> float:
+        start = anyio.current_time()
+        await anyio.sleep(3600)
+        with anyio.move_on_after(2.5):
+            await anyio.sleep_forever()
+        return anyio.current_time() - start
+
+    assert run_virtual(main) == 3602.5
+
+
+def test_the_stream_after_the_limit_gets_503_with_retry_after() -> None:
+    app = create_app(Settings(max_streams=2))
+    held = [app.state.streams.acquire(), app.state.streams.acquire()]
+    with TestClient(app) as client:
+        r = client.post("/api/trace/stream", json=WORKED_EXAMPLE)
+        assert r.status_code == 503
+        assert r.headers["retry-after"] == "5"
+        assert r.json()["message"].startswith("streams: all 2 stream slots are in use")
+        held[0].release()
+        held[0].release()  # twice is harmless
+        assert app.state.streams.open == 1
+        r = client.post("/api/trace/stream", json=WORKED_EXAMPLE)
+        assert r.status_code == 200
+        assert "event: done" in r.text.split("event: step")[-1]  # the last event is the final one
+    assert app.state.streams.open == 1  # the finished stream gave its slot back
+
+
+def test_disconnect_before_the_first_event_frees_the_slot_at_once() -> None:
+    pool = StreamSlots(1)
+    slot = pool.acquire()
+    sent: list[Message] = []
+    open_at_disconnect: list[int] = []
+
+    async def receive() -> Message:
+        await anyio.sleep(1)  # the client goes away after a second; the first event is an hour off
+        open_at_disconnect.append(pool.open)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def main() -> float:
+        response = SlottedEventStream(silent_forever(), slot, send_timeout=5, max_seconds=7200)
+        await response(SCOPE, receive, send)
+        return anyio.current_time()
+
+    assert run_virtual(main) == 1.0  # ended at the disconnect, not at the first event
+    assert open_at_disconnect == [1]
+    assert pool.open == 0
+    assert [m["type"] for m in sent] == ["http.response.start"]  # and no event
+
+
+def test_a_client_that_stops_reading_loses_its_slot_after_the_send_timeout() -> None:
+    pool = StreamSlots(1)
+    slot = pool.acquire()
+    stalled: list[float] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            stalled.append(anyio.current_time())
+            await anyio.sleep_forever()  # the socket buffer is full and stays full
+
+    async def main() -> float:
+        response = SlottedEventStream(endless(), slot, send_timeout=0.5, max_seconds=60)
+        await response(SCOPE, never, send)
+        return anyio.current_time()
+
+    assert run_virtual(main) == 0.5  # the first event's send, stalled at 0, given up after send_timeout
+    assert stalled == [0.0]
+    assert pool.open == 0
+
+
+def test_a_stream_past_its_time_ends_with_the_final_event() -> None:
+    pool = StreamSlots(1)
+    slot = pool.acquire()
+    body = bytearray()
+
+    async def send(message: Message) -> None:
+        body.extend(message.get("body", b""))
+
+    async def main() -> float:
+        response = SlottedEventStream(endless(), slot, send_timeout=5, max_seconds=1.0, clock=anyio.current_time)
+        await response(SCOPE, never, send)
+        return anyio.current_time()
+
+    assert run_virtual(main) == 5 * STEP  # the first event past the deadline is replaced by the final one
+    events = [chunk.split("\n")[0] for chunk in body.decode().strip().split("\n\n")]
+    assert events == ["event: step"] * 5 + ["event: done"]  # sent at 0, ¼, ½, ¾ and 1 s: none past 1 s
+    assert body.decode().rstrip().endswith('data: {"reason": "time limit", "seconds": 1.0}')
+    assert pool.open == 0
+
+
+def test_pool_counts_across_threads() -> None:
+    pool = StreamSlots(50)
+    slots: list[Any] = []
+    lock = threading.Lock()
+
+    def grab() -> None:
+        for _ in range(10):
+            s = pool.acquire()
+            with lock:
+                slots.append(s)
+
+    threads = [threading.Thread(target=grab) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert pool.open == 50
+    with pytest.raises(Exception, match="503") as exc:
+        pool.acquire()
+    assert "retry-after" in {k.lower() for k in exc.value.headers}  # type: ignore[attr-defined]
+    for s in slots:
+        s.release()
+    assert pool.open == 0

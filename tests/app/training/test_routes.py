@@ -1,0 +1,372 @@
+"""The training routes: the page, runs, the progress stream (and stopping on disconnect), controls,
+inspect, errors and the ``train`` command, each number checked against an independent computation."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.cli import main as cli_main
+from app.stepper.form import parse_form
+from app.training import routes as training
+from engine import Network, backprop_per_example
+from engine.datasets import digits, generated
+from engine.sgd import SGD
+
+FORM: dict[str, str] = {
+    "dataset": "xor",
+    "points": "40",
+    "noise": "0.1",
+    "test_fraction": "0.25",
+    "hidden": "4",
+    "activation": "sigmoid",
+    "output_activation": "sigmoid",
+    "init": "scaled",
+    "cost": "cross_entropy",
+    "epochs": "20",
+    "batch": "4",
+    "eta": "2",
+    "seed": "3",
+    "delay_ms": "0",
+    "csv": "",
+}
+HX = {"hx-request": "true"}
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def start(client: TestClient, **changes: str) -> str:
+    r = client.post("/train/runs", data={**FORM, **changes}, headers=HX)
+    assert r.status_code == 200, r.text
+    match = re.search(r'data-stream="/train/runs/([A-Za-z0-9_-]+)/events"', r.text)
+    assert match is not None
+    return match.group(1)
+
+
+def read_events(client: TestClient, run_id: str, limit: int = 10_000) -> list[tuple[str, dict[str, Any]]]:
+    events: list[tuple[str, dict[str, Any]]] = []
+    name = ""
+    with client.stream("GET", f"/train/runs/{run_id}/events") as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                name = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line.removeprefix("data:"))))
+                if len(events) >= limit:
+                    break
+    return events
+
+
+def _header(html: str) -> str:
+    match = re.search(r'<header class="top">.*?</header>', html, re.S)
+    assert match is not None, "no page header"
+    return match.group(0)
+
+
+def _meta(html: str, name: str) -> str:
+    match = re.search(rf'<meta name="{name}" content=\'([^\']*)\'>', html)
+    assert match is not None, f"no {name} meta"
+    return match.group(1)
+
+
+def test_page_extends_the_base_page_and_is_csp_clean(client: TestClient) -> None:
+    r = client.get("/train")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html, home = r.text, client.get("/").text
+    # the same header as the step-through page, with its links home, to training and to the API docs
+    assert _header(html) == _header(home) and 'href="/docs"' in _header(html) and 'href="/"' in _header(html)
+    assert _meta(html, "htmx-config") == _meta(home, "htmx-config")
+    assert '"history": false' in _meta(html, "htmx-config")
+    assert '<main id="main">' in html and 'class="skip" href="#main"' in html
+    assert 'id="train-form"' in html and 'id="train-run"' in html
+    assert "style=" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html), "no inline script"
+    assert not re.search(r"\son[a-z]+=", html), "no inline event handlers"
+    assert "/static/train.js" in html and "/static/vendor/htmx.min.js" in html
+
+
+def test_a_run_streams_progress_and_ends_with_done(client: TestClient) -> None:
+    run_id = start(client)
+    events = read_events(client, run_id)
+    names = [n for n, _ in events]
+    assert names[-1] == "done" and set(names[:-1]) <= {"progress"}
+    done = events[-1][1]
+    assert done["state"] == "finished" and done["fraction"] == 1.0 and done["epoch"] == 20
+    history = [h for _, e in events for h in e["history"]]
+    assert [h["epoch"] for h in history] == list(range(1, 21))
+
+    # independently: the same data and network from the engine's parts, trained by SGD
+    data = generated("xor", 40, 0.1, 0.25, 3)
+    net = SGD(Network([2, 4, 1], seed=3, init="scaled"), data.x_train, data.y_train, 20, 4, 2.0, "cross_entropy", 3)
+    assert client.get(f"/train/runs/{run_id}/network.json").json()["weights"] == [w.tolist() for w in net.weights]
+    w2, b2, w3, b3 = net.weights[0], net.biases[0], net.weights[1], net.biases[1]
+
+    def out(x: np.ndarray) -> np.ndarray:
+        return sigmoid(sigmoid(x @ w2.T + b2) @ w3.T + b3)
+
+    a, y = out(data.x_train), data.y_train
+    cross_entropy = float(np.mean(-np.sum(y * np.log(a) + (1 - y) * np.log(1 - a), axis=1)))
+    assert history[-1]["cost"] == pytest.approx(cross_entropy, rel=1e-12)
+    right = int(np.sum((out(data.x_test)[:, 0] >= 0.5) == (data.y_test[:, 0] == 1)))
+    assert history[-1]["test_accuracy"] == right / 10
+
+    # the heat map: cell (row 0, column 0) is the top-left cell centre of the padded bounds
+    x_all = np.vstack([data.x_train, data.x_test])
+    lo, hi = x_all.min(axis=0), x_all.max(axis=0)
+    lo, hi = lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)
+    n = len(done["grid"])
+    corner = np.array([[lo[0] + (hi[0] - lo[0]) / (2 * n), hi[1] - (hi[1] - lo[1]) / (2 * n)]])
+    assert done["grid"][0][0] == pytest.approx(float(out(corner)[0, 0]), rel=1e-12)
+
+
+@pytest.mark.parametrize("epochs", ["1", "3"])
+def test_each_epoch_is_sent_once(client: TestClient, epochs: str) -> None:
+    """The final state goes in `done` alone: the last epochs are not sent in a `progress` event as well.
+
+    A run this short publishes nothing between its first mini-batch and its end (reports come at most
+    every 0.1 s), so its last epoch always arrives with the final state: the case that was sent twice.
+    """
+    run_id = start(client, epochs=epochs)
+    events = read_events(client, run_id)
+    assert events[-1][0] == "done" and [n for n, _ in events].count("done") == 1
+    sent = [h["epoch"] for _, e in events for h in e["history"]]
+    assert sent == list(range(1, int(epochs) + 1))
+    assert events[-1][1]["history"], "the last epoch comes with the final state"
+
+
+def test_closing_the_stream_stops_the_training(client: TestClient) -> None:
+    run_id = start(client, epochs="10000", delay_ms="20")
+    session = training.STORE.get(run_id).session
+    events = read_events(client, run_id, limit=1)  # leaving the `with` block disconnects
+    assert events[0][0] == "progress"
+    session.join(10)
+    report = session.report()
+    assert report.state == "stopped" and report.epoch < 10_000
+    assert report.message is not None and "page was closed" in report.message
+
+
+def test_pause_resume_and_stop(client: TestClient) -> None:
+    run_id = start(client, epochs="10000", delay_ms="5")
+    session = training.STORE.get(run_id).session
+    result: list[list[tuple[str, dict[str, Any]]]] = []
+    reader = threading.Thread(target=lambda: result.append(read_events(client, run_id)))
+    reader.start()
+    r = client.post(f"/train/runs/{run_id}/controls/pause")
+    assert r.status_code == 200 and 'id="train-resume"' in r.text and session.paused
+    r = client.post(f"/train/runs/{run_id}/controls/resume")
+    assert 'id="train-pause"' in r.text and not session.paused
+    r = client.post(f"/train/runs/{run_id}/controls/stop")
+    assert r.status_code == 200
+    reader.join(20)
+    assert not reader.is_alive()
+    name, last = result[0][-1]
+    assert name == "done" and last["state"] == "stopped" and "stopped by you" in last["message"]
+
+
+def test_divergence_is_reported_with_the_epoch_and_the_cause(client: TestClient) -> None:
+    run_id = start(
+        client, activation="linear", output_activation="linear", cost="quadratic", eta="500", epochs="30"
+    )
+    name, done = read_events(client, run_id)[-1]
+    assert name == "done" and done["state"] == "diverged"
+    assert re.match(r"Training diverged in epoch \d+: the cost became", done["message"])
+    assert "η = 500" in done["message"] and "too large" in done["message"]
+    weights = client.get(f"/train/runs/{run_id}/network.json").json()["weights"]
+    assert all(np.isfinite(np.array(w)).all() for w in weights)
+
+
+def test_inspect_a_digit_shows_bp4_images(client: TestClient) -> None:
+    run_id = start(client, dataset="digits", hidden="30", epochs="1", eta="1", seed="0", test_fraction="0.2")
+    read_events(client, run_id)
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "example": "6"})
+    assert r.status_code == 200
+    html = r.text
+    assert "Example 6 of the test set" in html
+    net_json = client.get(f"/train/runs/{run_id}/network.json").json()
+    net = Network(net_json["sizes"], weights=net_json["weights"], biases=net_json["biases"])
+    data = digits(0.2, 0)
+    x, y = data.x_test[5:6], data.y_test[5:6]
+    cost, nabla_w, _ = backprop_per_example(net, x, y, "cross_entropy")
+    shown = re.search(r'id="train-inspect-cost" class="num" title="([^"]+)"', html)
+    assert shown is not None and float(shown.group(1)) == pytest.approx(cost, rel=1e-12)
+    assert html.count('class="train-grad"') == 30
+    # BP4 by the per-example loop: neuron 1's image is the input scaled by δ_1; the cells carry the values
+    cells = re.findall(r'aria-label="dC/dw of hidden neuron 1">(.*?)</svg>', html, re.S)[0]
+    values = [float(v) for v in re.findall(r"<title>([^<]+)</title>", cells)]
+    np.testing.assert_allclose(values, nabla_w[0][0], rtol=1e-3, atol=1e-12)
+    assert str(int(y.argmax())) in re.search(r"target <b>(\d)</b>", html).group(1)  # type: ignore[union-attr]
+    assert 'id="train-step-through"' not in html and "too large to pass to the step-through" in html
+
+
+def test_inspect_links_to_the_step_through_with_the_current_weights(client: TestClient) -> None:
+    run_id = start(client, epochs="5")
+    read_events(client, run_id)
+    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "4"}).text
+    match = re.search(r'id="train-step-through" class="train-step-through" href="([^"]+)"', html)
+    assert match is not None
+    link = match.group(1).replace("&amp;", "&")
+    query = dict(parse_qsl(urlsplit(link).query))
+    page = parse_form(query, 8, 0)  # the step-through page's own reading of its permalink
+    network = client.get(f"/train/runs/{run_id}/network.json").json()
+    assert page.request.network.weights == network["weights"] and page.request.network.biases == network["biases"]
+    data = generated("xor", 40, 0.1, 0.25, 3)
+    assert page.request.inputs == [data.x_train[3].tolist()] and page.request.targets == [data.y_train[3].tolist()]
+    assert page.request.cost == "cross_entropy" and page.request.eta == 2.0
+    assert client.get(link).status_code == 200
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """The error shown beside each field of the form: {"eta": "eta: …"}."""
+    found = re.findall(r'<p id="e-([a-z_]+)" class="error train-error" role="alert">(.*?)</p>', html, re.S)
+    return {field: unescape(text) for field, text in found}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"hidden": "4,x"}, "hidden", "hidden: 'x' is not a number; give widths like 30 or 8,8"),
+        ({"hidden": "4.5"}, "hidden", "hidden: '4.5' is not a whole number"),
+        ({"eta": "nan"}, "eta", "eta: 'nan' is not a finite number"),
+        ({"eta": "0"}, "eta", "eta: Input should be greater than 0"),
+        ({"eta": ""}, "eta", "eta: give a number"),
+        ({"epochs": "100000"}, "epochs", "epochs: Input should be less than or equal to"),
+        ({"epochs": "2.5"}, "epochs", "epochs: Input should be a valid integer"),
+        ({"output_activation": "relu"}, "output_activation", "output_activation: cross_entropy needs a sigmoid"),
+        ({"dataset": "csv"}, "csv", "csv: paste or choose a CSV file"),
+        ({"dataset": "csv", "csv": "1,a\n2,b\nz,a\n"}, "csv", "csv line 3, column 1: 'z' is not a finite number"),
+        ({"dataset": "iris"}, "dataset", "dataset: unknown dataset 'iris'; choose xor, moons"),
+        ({"hidden": "1000,1000"}, "hidden", "hidden: the network [2, 1000, 1000, 1] has 1005001 weights and biases"),
+        ({"bogus": "1"}, "form", "bogus: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_forms_get_a_422_naming_the_field_beside_it(
+    client: TestClient, changes: dict[str, str], field: str, message: str
+) -> None:
+    r = client.post("/train/runs", data={**FORM, **changes}, headers=HX)
+    assert r.status_code == 422
+    assert r.headers["hx-retarget"] == "#train-form" and r.headers["hx-reswap"] == "outerHTML"
+    errors = field_errors(r.text)
+    assert list(errors) == [field] and errors[field].startswith(message), errors
+    if field != "form":
+        assert re.search(rf'name="{field}"[^>]* aria-invalid="true" aria-describedby="e-{field}"', r.text)
+
+
+def test_every_bad_field_is_shown_at_once_with_what_was_typed(client: TestClient) -> None:
+    typed = {"hidden": "8,x", "eta": "abc", "epochs": "0", "noise": "−0.5", "seed": "1.5"}
+    r = client.post("/train/runs", data={**FORM, **typed}, headers=HX)
+    assert r.status_code == 422
+    assert field_errors(r.text) == {
+        "hidden": "hidden: 'x' is not a number; give widths like 30 or 8,8",
+        "eta": "eta: 'abc' is not a number",
+        "epochs": "epochs: Input should be greater than or equal to 1",
+        "noise": "noise: Input should be greater than or equal to 0",
+        "seed": "seed: Input should be a valid integer, got a number with a fractional part",
+    }
+    for field, text in typed.items():  # the form comes back as typed, to be corrected
+        assert re.search(rf'name="{field}" value="{re.escape(text)}"', r.text), field
+    # without htmx: the whole page, the same errors beside their fields
+    r = client.post("/train/runs", data={**FORM, **typed})
+    assert r.status_code == 422 and "<!doctype html>" in r.text and len(field_errors(r.text)) == 5
+
+
+def test_numbers_are_read_as_the_step_through_page_reads_them(client: TestClient) -> None:
+    """The page's own minus sign, exponents and spaces: app.forms.read_number reads every number field."""
+    r = client.post("/train/runs", data={**FORM, "eta": "\u22120.05"}, headers=HX)
+    assert r.status_code == 422  # read as −0.05, so the bound is what is wrong, not the text
+    assert field_errors(r.text) == {"eta": "eta: Input should be greater than 0"}
+    changes = {"eta": " 2.5e-1 ", "epochs": "2e1", "test_fraction": "0.25", "hidden": "3; 2", "seed": "7"}
+    run_id = start(client, **changes)
+    read_events(client, run_id)  # (a run holds a training slot until its stream has run)
+    config = training.STORE.get(run_id).config
+    assert (config.eta, config.epochs, config.hidden, config.seed) == (0.25, 20, [3, 2], 7)
+    # a successful run sends the form again without the errors of an earlier attempt
+    r = client.post("/train/runs", data={**FORM, **changes}, headers=HX)
+    assert r.status_code == 200 and 'id="train-form"' in r.text and 'hx-swap-oob="true"' in r.text
+    assert field_errors(r.text) == {}
+    read_events(client, re.findall(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text)[0])
+
+
+def test_examples_are_numbered_from_one_as_on_the_step_through_page(client: TestClient) -> None:
+    r = client.post("/train/runs", data={**FORM, "epochs": "1"}, headers=HX)
+    assert re.search(r'<input id="i-example" name="example" value="1"', r.text)
+    run_id = re.findall(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text)[0]
+    read_events(client, run_id)
+    data = generated("xor", 40, 0.1, 0.25, 3)
+    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "1"}).text
+    assert "Example 1 of the training set" in html
+    shown = [float(v) for v in re.findall(r"<p class=\"num\">\(([^)]*)\)", html)[0].split(", ")]
+    np.testing.assert_allclose(shown, data.x_train[0], rtol=1e-3)  # example 1 is the first row
+    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "30"}).text
+    assert "Example 30 of the training set" in html
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "0"})
+    assert r.status_code == 422 and "example: Input should be greater than or equal to 1" in r.text
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "31"})
+    assert r.status_code == 422 and "example: the train set has 30 examples (1 to 30)" in r.text
+
+
+def test_other_errors(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = client.post("/train/runs", json=FORM)
+    assert r.status_code == 415 and r.json()["message"].startswith("body: expected a form")
+    r = client.post("/train/runs", content="&".join(f"f{i}=1" for i in range(100)), headers={
+        "content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert r.status_code == 422 and r.json()["message"] == "body: more than 64 form fields"
+    assert client.get("/train/runs/unknown123/network.json").status_code == 404
+    assert client.post("/train/runs/unknown123/controls/pause").status_code == 404
+    run_id = start(client, epochs="1")
+    assert client.post(f"/train/runs/{run_id}/controls/jump").status_code == 422
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "example": "11"})
+    assert r.status_code == 422 and "example: the test set has 10 examples (1 to 10)" in r.text
+    monkeypatch.setattr(training, "STORE", training.RunStore(kept=4, running=1))
+    start(client)
+    r = client.post("/train/runs", data=FORM, headers=HX)
+    assert r.status_code == 429 and field_errors(r.text)["form"].startswith("training: 1 trainings are running")
+
+
+def test_csv_run_and_full_page_without_htmx(client: TestClient) -> None:
+    csv = "a,b,label\n" + "\n".join(f"{i % 7},{i % 3},{'yes' if i % 2 else 'no'}" for i in range(30))
+    r = client.post("/train/runs", data={**FORM, "dataset": "csv", "csv": csv, "epochs": "2"})
+    assert r.status_code == 200 and "<!doctype html>" in r.text and 'id="train-run-panel"' in r.text
+    assert r.headers["vary"] == "HX-Request"
+
+
+def test_two_features_and_three_classes_draw_no_boundary(client: TestClient) -> None:
+    csv = "\n".join(f"{i % 4},{i % 5},{'abc'[i % 3]}" for i in range(30))
+    r = client.post("/train/runs", data={**FORM, "dataset": "csv", "csv": csv, "epochs": "2"}, headers=HX)
+    assert r.status_code == 200 and 'data-kind="plain"' in r.text and "train-boundary" not in r.text
+    run_id = re.search(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text).group(1)  # type: ignore[union-attr]
+    done = read_events(client, run_id)[-1][1]
+    assert done["grid"] is None and done["network"]["sizes"] == [2, 4, 3]
+
+
+def test_cli_trains_saves_and_reports_divergence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "net.json"
+    args = ["train", "--dataset", "xor", "--points", "4", "--noise", "0", "--test-fraction", "0", "--sizes", "2,4,1",
+            "--init", "standard", "--cost", "quadratic", "--eta", "4", "--batch", "4", "--epochs", "600"]  # fmt: skip
+    assert cli_main([*args, "--save", str(out)]) == 0
+    text = capsys.readouterr().out
+    last = next(line for line in text.splitlines() if "epoch 600/600" in line)
+    assert last.startswith("[########################]") and "train 100.0%" in last
+    saved = json.loads(out.read_text())
+    net = Network(saved["sizes"], weights=saved["weights"], biases=saved["biases"])
+    data = generated("xor", 4, 0.0, 0.0, 0)
+    cost, _, _ = backprop_per_example(net, data.x_train, data.y_train, "quadratic")
+    assert cost < 0.01 and f"cost {cost:.6f}" in last
+
+    assert cli_main(["train", "--sizes", "2,4,1", "--eta", "500", "--activation", "linear",
+                     "--output-activation", "linear", "--cost", "quadratic"]) == 1  # fmt: skip
+    assert "Training diverged in epoch 1" in capsys.readouterr().err
+    assert cli_main(["train", "--dataset", "digits", "--sizes", "64,30,9"]) == 2
+    assert "sizes must start with 64 and end with 10" in capsys.readouterr().err
