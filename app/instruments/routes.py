@@ -16,7 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from app.api.routes import ERRORS, require_json
 from app.core.errors import InputError, clean_errors, validation_message
+from app.core.format import detail, fmt, full, sub, sup, tex
 from app.core.forms import number_tokens
+from app.core.mathml import mathml, mathml_line, prose_math
 from app.core.schemas import NetworkSpec
 from app.core.settings import get_settings
 from app.core.templating import templates
@@ -43,7 +45,6 @@ from app.instruments.schemas import (
 )
 from app.stepper.routes import Store
 from app.stepper.runs import Run
-from app.stepper.view import detail, fmt, full, mathml, mathml_line, prose_math, sub, sup, tex
 from engine.insight import (
     all_finite,
     compare_costs,

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.stepper.view import EdgeView, NeuronView, StepView, fmt, step_view, tex
+from app.core.format import fmt, tex
+from app.stepper.view import step_view
+from app.stepper.view.model import EdgeView, NeuronView, StepView
 from engine import Network, trace
 from tests.networks import (
     CASES,

@@ -1,0 +1,109 @@
+"""Colour scales: a sequential ramp for forward quantities, a diverging one (per layer) for backward ones."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.core.format import fmt
+
+Array = NDArray[np.float64]
+
+# --- colour scales ---------------------------------------------------------------
+
+# Forward quantities: a sequential ramp (light → dark green). Backward quantities:
+# a diverging ramp, blue for negative, orange for positive (safe for red-green
+# colour blindness). Weights: colour and dash give the sign, width the magnitude.
+SEQUENTIAL = ("#f7fcf5", "#c7e9c0", "#74c476", "#238b45", "#00441b")
+DIVERGING = ("#2166ac", "#92c5de", "#f7f7f7", "#fdb863", "#b35806")
+# Edges sit on white: their diverging ramp has a grey middle, so a small gradient stays visible.
+DIVERGING_EDGE = ("#2166ac", "#6baed6", "#a8a8a8", "#fd8d3c", "#b35806")
+W_POSITIVE = "#2d6a4f"
+W_NEGATIVE = "#7b3294"
+PENDING = "#ffffff"
+NEUTRAL = "#e9ecef"
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
+
+
+def ramp(stops: Sequence[str], t: float) -> str:
+    """The colour at t ∈ [0, 1] along evenly spaced stops, interpolated in sRGB."""
+    t = min(max(t, 0.0), 1.0) if math.isfinite(t) else 0.5
+    pos = t * (len(stops) - 1)
+    i = min(int(pos), len(stops) - 2)
+    f = pos - i
+    lo, hi = _rgb(stops[i]), _rgb(stops[i + 1])
+    r, g, b = (round(lo[c] + (hi[c] - lo[c]) * f) for c in range(3))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def text_colour(fill: str) -> str:
+    """Black or white, whichever reads better on ``fill`` (relative luminance, WCAG)."""
+
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in _rgb(fill))
+    lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "#000000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#ffffff"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A colour scale with its numeric ends, for one quantity of one run (or of one layer: ``layer``)."""
+
+    name: str
+    symbol: str
+    lo: float
+    hi: float
+    stops: tuple[str, ...]
+    diverging: bool
+    layer: int | None = None  # set for a per-layer scale: lo … hi is this layer's own range
+
+    def colour(self, v: float) -> str:
+        span = self.hi - self.lo
+        # all zero (a dead ReLU layer): the middle of the ramp, "no error here"
+        return ramp(self.stops, (v - self.lo) / span if span > 0 else 0.5)
+
+    @property
+    def ends(self) -> tuple[str, str]:
+        return fmt(self.lo), fmt(self.hi)
+
+    def gradient_stops(self) -> list[tuple[str, str]]:
+        n = len(self.stops) - 1
+        return [(f"{100 * i / n:g}%", c) for i, c in enumerate(self.stops)]
+
+
+def _peak(arrays: Sequence[Array]) -> float:
+    """The largest |value| of the arrays (0 for none)."""
+    return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+
+
+def max_abs(arrays: Sequence[Array]) -> float:
+    m = _peak(arrays)
+    return m if m > 0 and math.isfinite(m) else 1.0
+
+
+def _symmetric(
+    name: str, symbol: str, arrays: Sequence[Array], stops: tuple[str, ...] = DIVERGING, layer: int | None = None
+) -> Scale:
+    """−m … m for the arrays' largest |value| m: zero sits in the middle of a diverging ramp."""
+    m = _peak(arrays)
+    return Scale(name, symbol, -m, m, stops, True, layer)
+
+
+def per_layer(name: str, symbol: str, by_layer: dict[int, Array], stops: tuple[str, ...]) -> dict[int, Scale]:
+    """One symmetric scale per layer, each from the layer's own largest |value|.
+
+    A hidden layer's δ is often a tenth of the output's or less; on one scale for the
+    whole network it would be drawn white. Each layer on its own scale is coloured at
+    its own step, and the legend says so and gives the range of the layer in focus.
+    """
+    return {layer: _symmetric(name, symbol, [a], stops, layer) for layer, a in by_layer.items()}

@@ -1,0 +1,158 @@
+"""Text that fits: where a value goes (inside its circle or beside it) and layer labels that never collide."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.stepper.view.colours import DIVERGING, text_colour
+from app.stepper.view.model import LayerLabel, RunView, ValueText
+
+Array = NDArray[np.float64]
+
+# --- text that fits ----------------------------------------------------------------
+
+# Advance widths in em of DejaVu Sans Bold: the widest of the usual UI fonts and the one
+# Chromium falls back to on Linux. The estimate errs wide, so text placed by it fits in any.
+_EM = {
+    **dict.fromkeys("0123456789", 0.70),
+    **dict.fromkeys("⁰¹²³⁴⁵⁶⁷⁸⁹", 0.44),
+    ".": 0.38,
+    ",": 0.38,
+    "−": 0.84,
+    "×": 0.84,
+    "∞": 0.84,
+    "⁻": 0.53,
+    " ": 0.35,
+    "·": 0.40,
+    "m": 1.05,
+    "w": 0.93,
+    "M": 1.0,
+    "W": 1.12,
+}
+LINE = 1.2  # the height of a line of text, in em (DejaVu's ascent and descent add up to 1.17)
+INSIDE_FONT = (11.0, 14.0)  # a value printed inside its circle: at least, at most
+BESIDE_FONTS = (12.0, 10.5, 9.0)  # a value beside its circle, tried in this order
+PULSE_WIDTH = (1.5, 7.0)  # a back pulse's stroke width: carrying 0, carrying the layer's largest |w·δ|
+PULSE_COLOUR = {"pos": DIVERGING[4], "neg": DIVERGING[0], "zero": "#8c959f"}
+FORWARD_PULSE = "#00441b"
+INK = "#1d2329"
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def text_width(text: str, size: float) -> float:
+    """The width of ``text`` at ``size`` px, estimated on the wide side (see _EM)."""
+    return size * sum(_EM.get(c, 0.86 if c.isupper() else 0.72) for c in text)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _meets_circle(box: Box, cx: float, cy: float, r: float) -> bool:
+    nx, ny = min(max(cx, box[0]), box[2]), min(max(cy, box[1]), box[3])
+    return (nx - cx) ** 2 + (ny - cy) ** 2 < r * r
+
+
+def _inside_font(text: str, r: float) -> float | None:
+    """The largest font (in half pixels) at which ``text`` fits inside a circle of radius r, if readable."""
+    f = min(INSIDE_FONT[1], math.floor(r * 0.92) / 2)
+    while f >= INSIDE_FONT[0]:
+        half = LINE * f / 2
+        if half < r and text_width(text, f) <= 2 * math.sqrt(r * r - half * half) - 2:
+            return f
+        f -= 0.5
+    return None
+
+
+@dataclass(frozen=True)
+class Spot:
+    """A neuron to label: its circle, its value as text and the fill behind it."""
+
+    x: float
+    y: float
+    r: float
+    text: str
+    fill: str
+
+
+def place_values(spots: list[Spot], obstacles: list[Box], bounds: Box) -> list[ValueText | None]:
+    """Each value inside its circle if it fits there, else beside it where it meets no circle and no
+    other text: right, below, left or above. All values beside their circles share one font, the
+    largest of BESIDE_FONTS at which every one finds room; at the smallest, a value with no room
+    anywhere is left to the read-out and the tables (None)."""
+    inside: list[ValueText | None] = []
+    for s in spots:
+        f = _inside_font(s.text, s.r) if s.text else None
+        inside.append(None if f is None else ValueText(s.text, s.x, s.y, "middle", f, text_colour(s.fill), True))
+    todo = [n for n, s in enumerate(spots) if s.text and inside[n] is None]
+    # the circles a value beside neuron n could reach: those of its own and the neighbouring columns
+    reach = {n: text_width(spots[n].text, BESIDE_FONTS[0]) + 2 * spots[n].r + 40 for n in todo}
+    near = {n: [o for o in spots if abs(o.x - spots[n].x) < reach[n]] for n in todo}
+    placed = inside
+    for f in BESIDE_FONTS:
+        placed = list(inside)
+        taken: list[Box] = list(obstacles)
+        for n in todo:
+            placed[n] = _beside(spots[n], f, near[n], taken, bounds)
+        if all(placed[n] is not None for n in todo):
+            break
+    return placed
+
+
+def _beside(s: Spot, f: float, near: list[Spot], taken: list[Box], bounds: Box) -> ValueText | None:
+    """The first of right, below, left and above where the value fits at font f, clear of the circles
+    ``near`` it (its own among them) and of the boxes ``taken``, which its box then joins."""
+    w, h, gap = text_width(s.text, f), LINE * f, 5.0  # clear of a current neuron's thick ring
+    options = (
+        ((s.x + s.r + gap, s.y - h / 2, s.x + s.r + gap + w, s.y + h / 2), s.x + s.r + gap, s.y, "start"),
+        ((s.x - w / 2, s.y + s.r + 1, s.x + w / 2, s.y + s.r + 1 + h), s.x, s.y + s.r + 1 + h / 2, "middle"),
+        ((s.x - s.r - gap - w, s.y - h / 2, s.x - s.r - gap, s.y + h / 2), s.x - s.r - gap, s.y, "end"),
+        ((s.x - w / 2, s.y - s.r - 1 - h, s.x + w / 2, s.y - s.r - 1), s.x, s.y - s.r - 1 - h / 2, "middle"),
+    )
+    for box, tx, ty, anchor in options:
+        if not (bounds[0] <= box[0] and bounds[1] <= box[1] and box[2] <= bounds[2] and box[3] <= bounds[3]):
+            continue
+        # 10 px between two values, 3 px from another neuron: a value reads as its own neuron's
+        padded = (box[0] - 5, box[1] - 1, box[2] + 5, box[3] + 1)
+        if any(_overlap(padded, t) for t in taken):
+            continue
+        if any(_meets_circle(box, o.x, o.y, o.r + (1.0 if o is s else 3.0)) for o in near):
+            continue
+        taken.append(padded)
+        # a white plate under the value hides the edges and pulses that pass behind it
+        plate = (round(box[0], 1), round(box[1], 1), round(box[2] - box[0], 1), round(box[3] - box[1], 1))
+        return ValueText(s.text, round(tx, 1), round(ty, 1), anchor, f, INK, False, plate)
+    return None
+
+
+def layer_labels(r: RunView, xs: list[float], room: float) -> tuple[list[LayerLabel], float, float]:
+    """Each layer's label, on one line or two, at the largest font that keeps it within ``room``
+    (the space between neighbouring labels): the labels, the title font and the lines' font."""
+    forms: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for li, n in enumerate(r.sizes):
+        layer = li + 1
+        role = "input" if layer == 1 else ("output" if layer == r.L else "hidden")
+        if layer == 1:
+            forms.append(((f"{role} · {n}",), (f"{role} · {n}",)))
+        else:
+            act = r.acts[li - 1]
+            forms.append(((f"{role} · {act} · {n}",), (f"{role} · {n}", act)))
+    title_font = max(8.0, min(14.0, math.floor(2 * room / text_width(f"layer {r.L}", 1.0)) / 2))
+    fits = [
+        (form, font)
+        for form, fonts in ((0, (12.0, 11.0)), (1, (12.0, 11.0, 10.0, 9.0)))
+        for font in fonts
+        if all(text_width(line, font) <= room for f in forms for line in f[form])
+    ]
+    if fits:
+        form, font = fits[0]
+    else:  # nothing fits at 9 px: two lines, as large as the widest line allows
+        form = 1
+        font = math.floor(2 * room / max(text_width(line, 1.0) for f in forms for line in f[1])) / 2
+    labels = [LayerLabel(xs[li], f"layer {li + 1}", f[form], font) for li, f in enumerate(forms)]
+    return labels, title_font, font
