@@ -108,6 +108,102 @@ def _largest(values: Sequence[float]) -> float:
 
 
 
+_SHADING = {
+    "forward": "neurons shaded by their activation a, edges by their weight w",
+    "backward": "neurons shaded by their error δ, each layer on its own scale; edges by their weight w",
+    "gradient": "neurons shaded by δ = ∂C/∂b, edges of finished layers by ∂C/∂w, each layer on its own scale",
+    "update": "neurons shaded by δ, each layer on its own scale; edges by the updated weights",
+}
+
+
+def _neuron_look(r: RunView, step: Step, layer: int, j: int, k: int) -> tuple[str, str, str]:
+    """(fill, value text, classes) of neuron j of a layer at step k: δ once it is known, a going forward."""
+    phase = PHASES[step.kind]
+    fill, label, classes = PENDING, "", ["neuron"]
+    if phase != "forward" and r.seen(r.timeline.delta, layer, k):
+        v = float(r.delta[layer][j])
+        fill, label = r.scale_delta[layer].colour(v), fmt(v)
+        classes.append("shows-delta")
+    elif phase == "forward" and r.seen(r.timeline.a, layer, k):
+        v = float(r.a[layer][j])
+        fill, label = r.scale_a.colour(v), fmt(v)
+        classes.append("shows-a")
+    elif layer == 1:
+        fill, label = NEUTRAL, fmt(float(r.a[1][j]))
+    else:
+        classes.append("pending")
+    if step.layer == layer and phase != "update":
+        classes.append("current")
+    return fill, label, " ".join(classes)
+
+
+def _back_pulse(carried: float, peak: float) -> PulseView:
+    """BP2's dash along an edge: coloured by the sign of w·δ, as wide as its share of the layer's largest."""
+    sign = "pos" if carried > 0 else ("neg" if carried < 0 else "zero")
+    rel = abs(carried) / peak if peak > 0 and math.isfinite(carried) else 0.0
+    size = PULSE_WIDTH[0] + (PULSE_WIDTH[1] - PULSE_WIDTH[0]) * rel
+    return PulseView("back", PULSE_COLOUR[sign], round(size, 2), sign, full(carried))
+
+
+def _edge_look(r: RunView, step: Step, layer: int, j: int, i: int, k: int) -> tuple[str, float, bool, list[str]]:
+    """(colour, width, dashed, classes) of the edge from neuron i to neuron j: ∂C/∂w once computed, else w."""
+    phase = PHASES[step.kind]
+    if phase == "gradient" and r.seen(r.timeline.grad, layer, k):
+        scale = r.scale_nabla_w[layer]
+        v = float(r.nabla_w[layer][j, i])
+        width = 1.5 + 6.5 * (abs(v) / scale.hi if scale.hi > 0 else 0.0)
+        return scale.colour(v), width, False, ["edge", "shows-grad"]
+    v = float((r.w_new if phase == "update" else r.w)[layer][j, i])
+    width = 0.75 + 5.25 * abs(v) / r.w_max
+    return (W_POSITIVE if v >= 0 else W_NEGATIVE), width, v < 0, ["edge", "dim"] if phase == "gradient" else ["edge"]
+
+
+def _edges(
+    r: RunView, step: Step, k: int, positions: dict[tuple[int, int], tuple[float, float, float]], focusable: bool
+) -> list[EdgeView]:
+    """Every drawn edge with its look, its pulse at eq. 25 or BP2, and (when few enough) its read-out.
+
+    Many edges: drawn only. Their numbers are in the ∂C/∂w tables, and a page of a
+    thousand read-outs would weigh a megabyte per step.
+    """
+    edges: list[EdgeView] = []
+    for layer in range(2, r.L + 1):
+        forward = step.layer == layer and step.kind == "feedforward"
+        back = step.layer == layer - 1 and step.kind == "backpropagate"
+        carried = _carried(r, layer) if back else {}
+        peak = _largest(list(carried.values()))
+        for j in (j for j in drawn(r.sizes[layer - 1]) if j is not None):
+            x2, y2, _ = positions[(layer, j)]
+            for i in (i for i in drawn(r.sizes[layer - 2]) if i is not None):
+                x1, y1, _ = positions[(layer - 1, i)]
+                colour, width, dashed, classes = _edge_look(r, step, layer, j, i, k)
+                pulse = (
+                    PulseView("forward", FORWARD_PULSE, 5.0, "") if forward
+                    else _back_pulse(carried[(j, i)], peak) if back
+                    else None
+                )
+                if pulse is not None or (step.kind == "gradients" and step.layer == layer):
+                    classes.append("active")
+                edges.append(
+                    EdgeView(
+                        id=f"e-{layer}-{j + 1}-{i + 1}",
+                        x1=x1,
+                        y1=y1,
+                        x2=x2,
+                        y2=y2,
+                        colour=colour,
+                        width=round(width, 2),
+                        dashed=dashed,
+                        info=_edge_info(r, layer, j, i, k) if focusable else "",
+                        classes=" ".join(classes),
+                        focusable=focusable,
+                        pulse=pulse,
+                        data=_edge_data(r, layer, j, i, k) if focusable else (),
+                    )
+                )
+    return edges
+
+
 def diagram_at(r: RunView, step: Step, k: int) -> Diagram:
     phase = PHASES[step.kind]
     L = r.L
@@ -143,24 +239,9 @@ def diagram_at(r: RunView, step: Step, k: int) -> Diagram:
                 obstacles.append((gap.x - half, y - 8, gap.x + half, y + 8))
                 continue
             positions[(layer, j)] = (xs[li], y, radius)
-            fill, label, classes = PENDING, "", ["neuron"]
-            show_delta = phase != "forward" and r.seen(r.timeline.delta, layer, k)
-            if show_delta:
-                v = float(r.delta[layer][j])
-                fill, label = r.scale_delta[layer].colour(v), fmt(v)
-                classes.append("shows-delta")
-            elif phase == "forward" and r.seen(r.timeline.a, layer, k):
-                v = float(r.a[layer][j])
-                fill, label = r.scale_a.colour(v), fmt(v)
-                classes.append("shows-a")
-            elif layer == 1:
-                fill, label = NEUTRAL, fmt(float(r.a[1][j]))
-            else:
-                classes.append("pending")
-            if step.layer == layer and phase != "update":
-                classes.append("current")
+            fill, label, classes = _neuron_look(r, step, layer, j, k)
             spots.append(Spot(xs[li], y, radius, label, fill))
-            pending.append((f"n-{layer}-{j + 1}", layer, j, xs[li], y, radius, fill, " ".join(classes)))
+            pending.append((f"n-{layer}-{j + 1}", layer, j, xs[li], y, radius, fill, classes))
     # Values beside the output layer may use a wider right margin: the viewBox grows to hold them.
     values = place_values(spots, obstacles, (2.0, last_line + 6, svg_width + 120.0, height - 2.0))
     right = max((v.x + text_width(v.text, v.font) + 4 for v in values if v and v.anchor == "start"), default=0)
@@ -182,77 +263,8 @@ def diagram_at(r: RunView, step: Step, k: int) -> Diagram:
         for (nid, layer, j, x, y, radius, fill, classes), value in zip(pending, values, strict=True)
     ]
 
-    edges: list[EdgeView] = []
-    # Many edges: drawn only. Their numbers are in the ∂C/∂w tables, and a page of a
-    # thousand read-outs would weigh a megabyte per step.
-    focusable = total_edges <= EDGES_FOCUSABLE
-    for layer in range(2, L + 1):
-        grads_shown = phase == "gradient" and r.seen(r.timeline.grad, layer, k)
-        grad_scale = r.scale_nabla_w[layer]
-        w = r.w_new if phase == "update" else r.w
-        direction: str | None = None
-        if step.layer == layer and step.kind == "feedforward":
-            direction = "forward"
-        elif step.layer == layer - 1 and step.kind == "backpropagate":
-            direction = "back"
-        carried = _carried(r, layer) if direction == "back" else {}
-        peak = _largest(list(carried.values()))
-        for j in drawn(r.sizes[layer - 1]):
-            if j is None:
-                continue
-            x2, y2, _ = positions[(layer, j)]
-            for i in drawn(r.sizes[layer - 2]):
-                if i is None:
-                    continue
-                x1, y1, _ = positions[(layer - 1, i)]
-                classes = ["edge"]
-                if grads_shown:
-                    v = float(r.nabla_w[layer][j, i])
-                    colour = grad_scale.colour(v)
-                    width = 1.5 + 6.5 * (abs(v) / grad_scale.hi if grad_scale.hi > 0 else 0.0)
-                    dashed = False
-                    classes.append("shows-grad")
-                else:
-                    v = float(w[layer][j, i])
-                    colour = W_POSITIVE if v >= 0 else W_NEGATIVE
-                    width = 0.75 + 5.25 * abs(v) / r.w_max
-                    dashed = v < 0
-                    if phase == "gradient":
-                        classes.append("dim")
-                pulse: PulseView | None = None
-                if direction == "forward":
-                    pulse = PulseView("forward", FORWARD_PULSE, 5.0, "")
-                elif direction == "back":
-                    c = carried[(j, i)]
-                    sign = "pos" if c > 0 else ("neg" if c < 0 else "zero")
-                    rel = abs(c) / peak if peak > 0 and math.isfinite(c) else 0.0
-                    size = PULSE_WIDTH[0] + (PULSE_WIDTH[1] - PULSE_WIDTH[0]) * rel
-                    pulse = PulseView("back", PULSE_COLOUR[sign], round(size, 2), sign, full(c))
-                if pulse is not None or (step.kind == "gradients" and step.layer == layer):
-                    classes.append("active")
-                edges.append(
-                    EdgeView(
-                        id=f"e-{layer}-{j + 1}-{i + 1}",
-                        x1=x1,
-                        y1=y1,
-                        x2=x2,
-                        y2=y2,
-                        colour=colour,
-                        width=round(width, 2),
-                        dashed=dashed,
-                        info=_edge_info(r, layer, j, i, k) if focusable else "",
-                        classes=" ".join(classes),
-                        focusable=focusable,
-                        pulse=pulse,
-                        data=_edge_data(r, layer, j, i, k) if focusable else (),
-                    )
-                )
-    shading = {
-        "forward": "neurons shaded by their activation a, edges by their weight w",
-        "backward": "neurons shaded by their error δ, each layer on its own scale; edges by their weight w",
-        "gradient": "neurons shaded by δ = ∂C/∂b, edges of finished layers by ∂C/∂w, each layer on its own scale",
-        "update": "neurons shaded by δ, each layer on its own scale; edges by the updated weights",
-    }[phase]
+    edges = _edges(r, step, k, positions, focusable=total_edges <= EDGES_FOCUSABLE)
+    shading = _SHADING[phase]
     if step.kind == "backpropagate":
         shading += "; a dash carries w·δ back along each edge, orange for +, blue for −, wider for more"
     title = f"A {'-'.join(map(str, r.sizes))} network at step {k + 1}: {pretty(step.title)}"
