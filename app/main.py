@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
@@ -11,13 +13,18 @@ from app import __version__
 from app.api import docs
 from app.api import routes as api
 from app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
-from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.limits import document_limits
+from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SettingsMiddleware
 from app.core.settings import Settings, get_settings
 from app.core.slots import StreamSlots
+from app.core.templating import make_templates
+from app.instruments import page as instruments_page
 from app.instruments import routes as instruments
-from app.stepper import routes as pages
+from app.stepper import routes as stepper
 from app.stepper import stream
+from app.stepper.runs import RunStore
 from app.training import routes as training
+from app.training.store import TrainingStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,21 +41,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    # Everything an app holds, made from its own settings: two apps in one process share nothing.
     app.state.settings = settings
     app.state.streams = StreamSlots(settings.max_streams)
+    app.state.runs = RunStore(settings.max_runs, settings.run_ttl_seconds)
+    app.state.trainings = TrainingStore(settings.trainings_kept, settings.max_trainings)
+    app.state.templates = templates = make_templates(settings)
+    instruments_page.register_templates(templates.env)
+    training.register_templates(templates.env)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(InputError, on_input_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.include_router(api.router)
-    app.include_router(pages.router)
-    app.include_router(stream.router)
-    app.include_router(instruments.router)
-    app.include_router(instruments.page_router)
-    app.include_router(training.router)
-    app.include_router(docs.router)
+    for router in (
+        api.router, docs.router, stepper.router, stream.router, instruments.router, instruments_page.router,
+        training.router,
+    ):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SettingsMiddleware, settings=settings)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The OpenAPI document with this app's limits written into the request schemas (made once)."""
+        if app.openapi_schema is None:
+            document_limits(default_openapi(), settings)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.core.templating import templates
+from app.core.templating import templates_of
 
 router = APIRouter(tags=["docs"], include_in_schema=False)
 
@@ -26,4 +26,4 @@ def docs(request: Request) -> HTMLResponse:
     # is under that path too.
     root_path = str(request.scope.get("root_path", "")).rstrip("/")
     openapi_url = root_path + str(request.app.openapi_url)
-    return templates.TemplateResponse(request, "docs/page.html", {"openapi_url": openapi_url})
+    return templates_of(request).TemplateResponse(request, "docs/page.html", {"openapi_url": openapi_url})

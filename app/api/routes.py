@@ -6,17 +6,17 @@ the event loop stays free for other requests.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app import __version__
-from app.core.errors import InputError
+from app.core.compute import run_trace
+from app.core.deps import require_json
+from app.core.errors import ERRORS, OVERFLOW, InputError
 from app.core.schemas import (
-    ErrorBody,
     GradientRequest,
     GradientResponse,
     Health,
@@ -25,27 +25,9 @@ from app.core.schemas import (
     TraceResponse,
 )
 from app.core.slots import FINAL_EVENT, SlottedEventStream, sse, sse_text, stream_slot
-from engine import Trace, backprop, trace
-
-
-def require_json(request: Request) -> None:
-    """POST bodies are JSON: another content type is a 415 that says what to send."""
-    if request.method == "POST":
-        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media != "application/json":
-            raise HTTPException(
-                415, f"content-type: expected application/json, got {media or 'none'}"
-            )
-
+from engine import Trace, backprop
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "The body could not be read as text (not UTF-8)."},
-    413: {"model": ErrorBody, "description": "The body is larger than the limit."},
-    415: {"model": ErrorBody, "description": "The body is not JSON."},
-    422: {"model": ErrorBody, "description": "A field is missing, malformed or out of bounds; the message names it."},
-}
 
 # The stream answers errors in JSON, not as events: say so, or clients and fuzzers are misled.
 STREAM_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -63,9 +45,6 @@ SSE_ITEM: dict[str, Any] = {
         "retry": {"type": "integer", "minimum": 0},
     },
 }
-
-OVERFLOW = "the numbers overflow to infinity in this network; use smaller weights, inputs or targets"
-
 
 @router.get("/health", response_model=Health)
 def health() -> Health:
@@ -95,18 +74,12 @@ def gradients(req: GradientRequest) -> GradientResponse:
     )
 
 
-def run_trace(req: TraceRequest) -> Trace:
-    """The engine's trace of a validated request; a 422 where numbers overflow.
-
-    Also a dependency, so the stream's errors are raised before its 200 is sent.
-    """
-    t = trace(req.network.build(), req.inputs, req.targets, req.cost, req.eta)
-    if not (t.gradients.finite and math.isfinite(t.cost_after)):
-        raise InputError("network", OVERFLOW)
-    return t
+def traced(req: TraceRequest) -> Trace:
+    """The trace of a validated request, as a dependency: the stream's 422 is raised before its 200 is sent."""
+    return run_trace(req)
 
 
-Traced = Annotated[Trace, Depends(run_trace)]
+Traced = Annotated[Trace, Depends(traced)]
 
 
 @router.post("/trace", response_model=TraceResponse, responses=ERRORS)

@@ -15,9 +15,20 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.schemas import ErrorBody, ErrorItem
+
+OVERFLOW = "the numbers overflow to infinity in this network; use smaller weights, inputs or targets"
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read as text (not UTF-8)."},
+    413: {"model": ErrorBody, "description": "The body is larger than the limit."},
+    415: {"model": ErrorBody, "description": "The body is not JSON."},
+    422: {"model": ErrorBody, "description": "A field is missing, malformed or out of bounds; the message names it."},
+}
+"""The error statuses of a JSON route, for its OpenAPI ``responses``."""
 
 
 class InputError(Exception):
@@ -92,6 +103,12 @@ def validation_message(item: ErrorItem) -> str:
     if item.type == "value_error" and sep and " " not in head:
         return item.msg  # our cross-field messages already start with the field's name
     return f"{_loc_text(item.loc)}: {item.msg}"
+
+
+def first_message(exc: ValidationError) -> str:
+    """The first error of a failed validation, worded as the API words it."""
+    items = clean_errors(exc.errors())
+    return validation_message(items[0]) if items else "form: invalid"
 
 
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,8 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.settings import Settings, using
+
 log = logging.getLogger("backprop_lens")
 
 CSP = (
@@ -115,3 +117,19 @@ class BodyLimitMiddleware:
             await send(message)
 
         await self.app(scope, limited_receive, guarded_send)
+
+
+class SettingsMiddleware:
+    """Runs each request with ``current_settings()`` pointing at the app's own settings.
+
+    Request models read their limits there while FastAPI validates a body, so two apps with
+    different settings in one process each enforce their own.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with using(self.settings):
+            await self.app(scope, receive, send)

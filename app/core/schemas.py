@@ -1,7 +1,8 @@
 """Request and response models of the JSON API, every field bounded.
 
-The bounds come from ``Settings`` when this module is imported, so the
-OpenAPI document states the limits the server enforces. Cross-field checks
+The bounds come from the app's ``Settings`` while a request validates
+(``app.core.limits``), so two apps with different settings enforce their own;
+the OpenAPI document names the setting that bounds each field. Cross-field checks
 (shapes against sizes, the parameter budget) raise errors whose message starts
 with the dotted name of the field at fault, e.g. ``network.weights[1]: …``.
 """
@@ -12,22 +13,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.core.settings import get_settings
+from app.core.limits import at_most, limit, most_items, within
 from engine import Network, parameter_count
-
-_S = get_settings()
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
 CostName = Literal["quadratic", "cross_entropy"]
 InitName = Literal["standard", "scaled"]
 
-Number = Annotated[
-    float,
-    Field(allow_inf_nan=False, ge=-_S.max_abs_value, le=_S.max_abs_value),
-]
-Row = Annotated[list[Number], Field(min_length=1, max_length=_S.max_width)]
-Matrix = Annotated[list[Row], Field(min_length=1, max_length=_S.max_width)]
-Width = Annotated[int, Field(ge=1, le=_S.max_width)]
+Number = Annotated[float, Field(allow_inf_nan=False), within("max_abs_value")]
+Row = Annotated[list[Number], Field(min_length=1), most_items("max_width")]
+Matrix = Annotated[list[Row], Field(min_length=1), most_items("max_width")]
+Width = Annotated[int, Field(ge=1), at_most("max_width")]
+Layers = most_items("max_layers")
 
 WORKED_EXAMPLE: dict[str, Any] = {
     "network": {
@@ -57,19 +54,16 @@ class NetworkSpec(Strict):
 
     sizes: Annotated[
         list[Width],
-        Field(
-            min_length=2,
-            max_length=_S.max_layers,
-            description="Neurons per layer n_1..n_L, the input layer first.",
-        ),
+        Field(min_length=2, description="Neurons per layer n_1..n_L, the input layer first (at most max_layers)."),
+        Layers,
     ]
-    activation: ActivationName | Annotated[list[ActivationName], Field(min_length=1, max_length=_S.max_layers)] = (
-        Field("sigmoid", description="One activation for every layer, or one per layer 2..L.")
+    activation: ActivationName | Annotated[list[ActivationName], Field(min_length=1), Layers] = Field(
+        "sigmoid", description="One activation for every layer, or one per layer 2..L."
     )
-    weights: Annotated[list[Matrix], Field(min_length=1, max_length=_S.max_layers)] | None = Field(
+    weights: Annotated[list[Matrix], Field(min_length=1), Layers] | None = Field(
         None, description="w^2..w^L; w^l is a list of n_l rows of n_{l-1} numbers."
     )
-    biases: Annotated[list[Row], Field(min_length=1, max_length=_S.max_layers)] | None = Field(
+    biases: Annotated[list[Row], Field(min_length=1), Layers] | None = Field(
         None, description="b^2..b^L; b^l has n_l numbers."
     )
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(
@@ -84,9 +78,9 @@ class NetworkSpec(Strict):
         sizes = self.sizes
         n_layers = len(sizes) - 1
         params = parameter_count(sizes)
-        if params > _S.max_parameters:
+        if params > int(limit("max_parameters")):
             raise ValueError(
-                f"network.sizes: {sizes} has {params} parameters; the limit is {_S.max_parameters}"
+                f"network.sizes: {sizes} has {params} parameters; the limit is {int(limit('max_parameters'))}"
             )
         if isinstance(self.activation, list) and len(self.activation) != n_layers:
             raise ValueError(
@@ -141,10 +135,10 @@ class GradientRequest(Strict):
 
     network: NetworkSpec
     cost: CostName = "quadratic"
-    inputs: Annotated[list[Row], Field(min_length=1, max_length=_S.max_batch)] = Field(
+    inputs: Annotated[list[Row], Field(min_length=1), most_items("max_batch")] = Field(
         description="m examples, each a list of n_1 numbers."
     )
-    targets: Annotated[list[Row], Field(min_length=1, max_length=_S.max_batch)] = Field(
+    targets: Annotated[list[Row], Field(min_length=1), most_items("max_batch")] = Field(
         description="m targets, each a list of n_L numbers."
     )
     trace: bool = Field(False, description="Also return z, a, σ'(z) and δ of every layer.")
@@ -164,10 +158,10 @@ class GradientRequest(Strict):
                 f"targets: expected {len(self.inputs)} rows, one per input, got {len(self.targets)}"
             )
         values = len(self.inputs) * max(sizes)
-        if values > _S.max_batch_values:
+        if values > int(limit("max_batch_values")):
             raise ValueError(
                 f"inputs: {len(self.inputs)} examples × {max(sizes)} neurons is {values} values; "
-                f"the limit is {_S.max_batch_values}"
+                f"the limit is {int(limit('max_batch_values'))}"
             )
         if self.cost == "cross_entropy":
             if self.network.activation_list()[-1] != "sigmoid":
@@ -185,7 +179,7 @@ class TraceRequest(GradientRequest):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{**WORKED_EXAMPLE, "eta": 0.5}]})
 
-    eta: Annotated[float, Field(gt=0, le=_S.max_eta, allow_inf_nan=False)] = Field(
+    eta: Annotated[float, Field(gt=0, allow_inf_nan=False), at_most("max_eta")] = Field(
         0.5, description="Learning rate η of the update w → w − η ∂C/∂w."
     )
 

@@ -2,10 +2,18 @@
 
 Each field can be set with an environment variable named ``BACKPROP_LENS_`` plus
 the field's name in capitals, e.g. ``BACKPROP_LENS_MAX_LAYERS=10``.
+
+An app holds its own ``Settings`` (``create_app(Settings(...))``); routes read them
+through the ``SettingsDep`` dependency, and request models through
+``current_settings()``, which ``SettingsMiddleware`` points at the app serving the
+request. Outside a request (the command line) it is the environment's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -65,3 +73,21 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+_current: ContextVar[Settings | None] = ContextVar("backprop_lens_settings", default=None)
+
+
+def current_settings() -> Settings:
+    """The settings of the app serving this request, or the environment's outside a request."""
+    return _current.get() or get_settings()
+
+
+@contextmanager
+def using(settings: Settings) -> Iterator[None]:
+    """Within the block, ``current_settings()`` is ``settings`` (the middleware wraps each request in it)."""
+    token = _current.set(settings)
+    try:
+        yield
+    finally:
+        _current.reset(token)

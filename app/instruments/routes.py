@@ -7,21 +7,12 @@ when the engine cannot compute (a layer out of range, numbers overflowing).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ValidationError
+from fastapi import APIRouter, Depends
 
-from app.api.routes import ERRORS, require_json
-from app.core.errors import InputError, clean_errors, validation_message
-from app.core.format import detail, fmt, full, sub, sup, tex
-from app.core.forms import number_tokens
-from app.core.mathml import mathml, mathml_line, prose_math
-from app.core.schemas import NetworkSpec
-from app.core.settings import get_settings
-from app.core.templating import templates
+from app.core.deps import require_json
+from app.core.errors import ERRORS, OVERFLOW, InputError
 from app.instruments.schemas import (
     CostComparisonRequest,
     CostComparisonResponse,
@@ -29,7 +20,6 @@ from app.instruments.schemas import (
     DemonResponse,
     GradcheckRequest,
     GradcheckResponse,
-    InstrumentRequest,
     LinearNetworkRequest,
     LinearNetworkResponse,
     MatrixFormRequest,
@@ -43,26 +33,21 @@ from app.instruments.schemas import (
     SaturationRequest,
     SaturationResponse,
 )
-from app.stepper.routes import Store
-from app.stepper.runs import Run
 from engine.insight import (
     all_finite,
     compare_costs,
     compare_speed,
     demon,
-    example_batch,
     inside_minibatch,
     linear_network,
     matrix_form,
     modified_neuron,
     path_sum,
     saturation,
-    widen,
 )
 
 router = APIRouter(prefix="/api/instruments", tags=["instruments"], dependencies=[Depends(require_json)])
 
-OVERFLOW = "the numbers overflow to infinity in this network; use smaller weights, inputs or targets"
 RESPONSES: dict[int | str, dict[str, Any]] = ERRORS
 
 
@@ -151,205 +136,3 @@ def cost_comparison(req: CostComparisonRequest) -> CostComparisonResponse:
     _finite(c.z, c.a, c.quadratic.delta, c.quadratic.nabla_a, c.cross_entropy.delta, c.cross_entropy.nabla_a,
             c.quadratic.cost, c.cross_entropy.cost)
     return CostComparisonResponse.of(c)
-
-
-# --- the page's instruments panel: HTML fragments for a run of the step-through page ------------
-#
-# GET /instruments/{run_id}/{name} renders one instrument for the run's network, example and
-# cost. The query string carries the instrument's own settings (layer, neuron, …) as short texts;
-# they go through the same request models as the JSON API, so the limits and the messages are
-# the same, and an invalid setting comes back as a 422 fragment that names it.
-
-InstrumentName = Literal[
-    "speed", "demon", "saturation", "paths", "matrix-form", "minibatch",
-    "modified-neuron", "linear-network", "cost-comparison",
-]
-TABS: tuple[tuple[InstrumentName, str], ...] = (
-    ("speed", "Why it is fast"),
-    ("demon", "The demon"),
-    ("saturation", "Saturation"),
-    ("paths", "Sum over paths"),
-    ("matrix-form", "Matrix form"),
-    ("minibatch", "Inside a mini-batch"),
-    ("modified-neuron", "Modified neuron"),
-    ("linear-network", "Linear neurons"),
-    ("cost-comparison", "Cross-entropy"),
-)
-GROWTH_WIDTHS = (2, 4, 8, 16, 32, 64)
-RUN_FIELDS = {"network", "cost", "inputs", "targets"}
-EXPIRED = "This run is unknown or has expired: reload the page."
-BATCH_SIZE = 3
-
-page_router = APIRouter(prefix="/instruments", tags=["instruments"], include_in_schema=False)
-templates.env.filters["num"] = fmt
-templates.env.filters["full"] = full
-templates.env.filters["detail"] = detail
-templates.env.globals["sub"] = sub
-templates.env.globals["sup"] = sup
-templates.env.globals["TABS"] = TABS
-
-
-def _numbers(text: str) -> list[str]:
-    return number_tokens(text)  # the forms' one reader: every minus sign a person may paste, "−" included
-
-
-def _rows(text: str) -> list[list[str]]:
-    return [_numbers(line) for line in text.splitlines() if line.strip()]
-
-
-def _matrix_tex(rows: list[list[float]]) -> str:
-    """A matrix in brackets that stretch around all its rows (a column vector: one number a row).
-
-    \\left[ … \\right] rather than pmatrix: latex2mathml writes pmatrix's fences as plain
-    operators in the middle of the line, which Chromium does not stretch.
-    """
-    body = r" \\ ".join(" & ".join(tex(v) for v in row) for row in rows)
-    return rf"\left[\begin{{matrix}} {body} \end{{matrix}}\right]"
-
-
-def _column_tex(values: list[float]) -> str:
-    return _matrix_tex([[v] for v in values])
-
-
-templates.env.globals["mathml"] = mathml
-templates.env.globals["mathml_line"] = mathml_line
-templates.env.filters["prose_math"] = prose_math
-templates.env.filters["matrix_tex"] = _matrix_tex
-templates.env.filters["column_tex"] = _column_tex
-
-
-def _body(run: Run, query: dict[str, str], name: InstrumentName) -> dict[str, Any]:
-    """The instrument's request: the run's network, example and cost, then the query's settings."""
-    req = run.page.request
-    body: dict[str, Any] = {
-        "network": run.trace.network.to_dict(),
-        "cost": req.cost,
-        "inputs": req.inputs,
-        "targets": req.targets,
-    }
-    settings = {k: v for k, v in query.items() if v != ""}
-    for key in RUN_FIELDS & settings.keys() - ({"inputs", "targets"} if name == "minibatch" else set()):
-        raise ValueError(f"{key}: set by the run; change it in the configuration above")
-    if name == "demon" and "nudges" in settings:
-        settings["nudges"] = _numbers(settings["nudges"])  # type: ignore[assignment]
-    if name == "minibatch":
-        body["inputs"], body["targets"] = _rows(settings.pop("inputs", "")), _rows(settings.pop("targets", ""))
-    if name == "speed" and "width" in settings:
-        width = settings.pop("width")
-        if not width.isdigit() or not 1 <= int(width) <= get_settings().max_width:
-            raise ValueError(f"width: a whole number of neurons from 1 to {get_settings().max_width}, got {width!r}")
-        body["network"] = widen(run.trace.network, int(width)).to_dict()
-    return {**body, **settings}
-
-
-def _batch_texts(run: Run) -> dict[str, str]:
-    """The mini-batch the panel starts from: the run's example and BATCH_SIZE − 1 seeded others."""
-    req = run.page.request
-    X, Y = example_batch(req.inputs[0], req.targets[0], BATCH_SIZE)
-    return {
-        name: "\n".join(", ".join(repr(float(v)) for v in row) for row in M.tolist())
-        for name, M in (("inputs", X), ("targets", Y))
-    }
-
-
-def _defaults(run: Run, name: InstrumentName) -> dict[str, str]:
-    """The settings an instrument opens with, as the texts its form shows."""
-    sizes = run.trace.network.sizes
-    if name in ("demon", "paths", "modified-neuron"):
-        first = {"layer": "2", "neuron": "1"}
-        if name == "paths":
-            return {**first, "input": "1", "top": "10"}
-        if name == "modified-neuron":
-            return {**first, "f": "tanh" if run.trace.network.activation_names[0] != "tanh" else "sigmoid"}
-        return {**first, "nudges": "-2, -0.5, -0.1, -0.01, 0.01, 0.1, 0.5, 2"}
-    if name == "matrix-form":
-        return {"layer": "2" if max(sizes[1:]) <= get_settings().max_matrix_form_width else str(len(sizes))}
-    if name == "saturation":
-        return {"sigma_prime_threshold": "0.01", "activation_threshold": "0.01", "limit": "20"}
-    if name == "minibatch":
-        return _batch_texts(run)
-    return {}
-
-
-MODELS: dict[InstrumentName, type[InstrumentRequest]] = {
-    "speed": GradcheckRequest,
-    "demon": DemonRequest,
-    "saturation": SaturationRequest,
-    "paths": PathsRequest,
-    "matrix-form": MatrixFormRequest,
-    "minibatch": MiniBatchRequest,
-    "modified-neuron": ModifiedNeuronRequest,
-    "linear-network": LinearNetworkRequest,
-    "cost-comparison": CostComparisonRequest,
-}
-HANDLERS: dict[InstrumentName, Callable[[Any], BaseModel]] = {
-    "speed": gradcheck,
-    "demon": demon_route,
-    "saturation": saturation_route,
-    "paths": paths,
-    "matrix-form": matrix_form_route,
-    "minibatch": minibatch,
-    "modified-neuron": modified_neuron_route,
-    "linear-network": linear_network_route,
-    "cost-comparison": cost_comparison,
-}
-
-
-def _growth(run: Run, req: GradcheckRequest) -> list[tuple[int, GradcheckResponse]]:
-    """The speed comparison for the run's network widened step by step, while P stays in bounds."""
-    limit = get_settings().max_gradcheck_parameters
-    rows: list[tuple[int, GradcheckResponse]] = []
-    for width in GROWTH_WIDTHS:
-        net = widen(run.trace.network, width)
-        if net.num_parameters > limit or net.num_parameters * len(req.inputs) > get_settings().max_gradcheck_work:
-            break
-        spec = NetworkSpec.model_validate(net.to_dict())
-        rows.append((width, gradcheck(req.model_copy(update={"network": spec}))))
-    return rows
-
-
-def _fragment(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    return templates.TemplateResponse(request, f"instruments/{name}", context, status_code=status)
-
-
-def _error(request: Request, name: InstrumentName, message: str, status: int = 422) -> HTMLResponse:
-    return _fragment(request, "error.html", {"name": name, "message": message}, status)
-
-
-@page_router.get("/{run_id}", response_class=HTMLResponse)
-def instruments_panel(request: Request, run_id: str, store: Store) -> HTMLResponse:
-    """The panel of all instruments for a run: tabs, each with its settings form."""
-    run = store.get(run_id)
-    if run is None:
-        return _fragment(request, "error.html", {"message": EXPIRED}, 404)
-    return _fragment(request, "_panel.html", {"run": run})
-
-
-@page_router.get("/{run_id}/{name}", response_class=HTMLResponse)
-def instrument_fragment(request: Request, run_id: str, name: InstrumentName, store: Store) -> HTMLResponse:
-    """One instrument for the run's network, example and cost, as an HTML fragment."""
-    run = store.get(run_id)
-    if run is None:
-        return _error(request, name, EXPIRED, 404)
-    settings = {**_defaults(run, name), **dict(request.query_params)}
-    try:
-        req = MODELS[name].model_validate(_body(run, settings, name), strict=False)
-        out = HANDLERS[name](req)
-        growth = _growth(run, req) if isinstance(req, GradcheckRequest) else []
-    except ValidationError as e:
-        return _error(request, name, validation_message(clean_errors(e.errors())[0]))
-    except (InputError, ValueError) as e:
-        return _error(request, name, str(e))
-    context = {
-        "run": run,
-        "name": name,
-        "req": req,
-        "out": out,
-        "settings": settings,
-        "sizes": req.network.sizes,
-        "growth": growth,
-    }
-    return _fragment(request, f"{name}.html", context)
-
-
-templates.env.globals["instrument_defaults"] = _defaults

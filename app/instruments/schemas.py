@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from app.core.limits import at_most, most_items, within
+from app.core.limits import limit as setting
 from app.core.schemas import WORKED_EXAMPLE, ActivationName, GradientRequest, NetworkSpec
-from app.core.settings import get_settings
 from engine import parameter_count
 from engine.insight import (
     CostComparison,
@@ -31,10 +32,8 @@ from engine.insight import (
 )
 from engine.insight.exercises import OutputError
 
-_S = get_settings()
-
-LayerIndex = Annotated[int, Field(ge=2, le=_S.max_layers, description="l, the book's layer number: 2..L.")]
-NeuronIndex = Annotated[int, Field(ge=1, le=_S.max_width, description="j, counted from 1 as in the book.")]
+LayerIndex = Annotated[int, Field(ge=2, description="l, the book's layer number: 2..L."), at_most("max_layers")]
+NeuronIndex = Annotated[int, Field(ge=1, description="j, counted from 1 as in the book."), at_most("max_width")]
 Matrix = list[list[float]]
 
 
@@ -68,7 +67,9 @@ class InstrumentRequest(GradientRequest):
 class SingleExampleRequest(InstrumentRequest):
     """Instruments of one example's cost C_x; ``example`` picks its row of the batch."""
 
-    example: int = Field(0, ge=0, le=_S.max_batch - 1, description="Row of inputs/targets to use, from 0.")
+    example: Annotated[int, Field(ge=0), at_most("max_batch", -1)] = Field(
+        0, description="Row of inputs/targets to use, from 0."
+    )
 
     @model_validator(mode="after")
     def _check_example(self) -> SingleExampleRequest:
@@ -88,15 +89,15 @@ class GradcheckRequest(InstrumentRequest):
     @model_validator(mode="after")
     def _check_budget(self) -> GradcheckRequest:
         params = parameter_count(self.network.sizes)
-        if params > _S.max_gradcheck_parameters:
+        if params > int(setting("max_gradcheck_parameters")):
             raise ValueError(
                 f"network.sizes: {params} parameters need {2 * params + 1} forward passes; "
-                f"the limit is {_S.max_gradcheck_parameters} parameters"
+                f"the limit is {int(setting('max_gradcheck_parameters'))} parameters"
             )
-        if params * len(self.inputs) > _S.max_gradcheck_work:
+        if params * len(self.inputs) > int(setting("max_gradcheck_work")):
             raise ValueError(
                 f"inputs: {len(self.inputs)} examples × {params} parameters is {params * len(self.inputs)}; "
-                f"the limit is {_S.max_gradcheck_work}"
+                f"the limit is {int(setting('max_gradcheck_work'))}"
             )
         return self
 
@@ -159,7 +160,7 @@ class GradcheckResponse(BaseModel):
 
 # --- 2. the demon --------------------------------------------------------------------
 
-Nudge = Annotated[float, Field(allow_inf_nan=False, ge=-_S.max_nudge, le=_S.max_nudge)]
+Nudge = Annotated[float, Field(allow_inf_nan=False), within("max_nudge")]
 
 
 class DemonRequest(SingleExampleRequest):
@@ -167,7 +168,7 @@ class DemonRequest(SingleExampleRequest):
 
     layer: LayerIndex
     neuron: NeuronIndex
-    nudges: Annotated[list[Nudge], Field(min_length=1, max_length=_S.max_nudges)] = Field(
+    nudges: Annotated[list[Nudge], Field(min_length=1), most_items("max_nudges")] = Field(
         default_factory=lambda: [-1.0, -0.1, -0.01, 0.01, 0.1, 1.0],
         description="The Δz the demon adds to z^l_j, one forward pass each.",
     )
@@ -222,8 +223,8 @@ class SaturationRequest(SingleExampleRequest):
     activation_threshold: float = Field(
         0.01, gt=0, le=1, allow_inf_nan=False, description="A neuron is low-activation when |a| is below this."
     )
-    limit: int = Field(
-        20, ge=1, le=_S.max_slow_weights_listed, description="Slow weights listed, smallest |∂C/∂w| first."
+    limit: Annotated[int, Field(ge=1), at_most("max_slow_weights_listed")] = Field(
+        20, description="Slow weights listed, smallest |∂C/∂w| first."
     )
 
 
@@ -299,8 +300,12 @@ class PathsRequest(SingleExampleRequest):
 
     layer: LayerIndex
     neuron: NeuronIndex
-    input: int = Field(ge=1, le=_S.max_width, description="k: the neuron of layer l − 1, counted from 1.")
-    top: int = Field(10, ge=1, le=_S.max_paths_listed, description="How many of the strongest paths to list.")
+    input: Annotated[int, Field(ge=1), at_most("max_width")] = Field(
+        description="k: the neuron of layer l − 1, counted from 1."
+    )
+    top: Annotated[int, Field(ge=1), at_most("max_paths_listed")] = Field(
+        10, description="How many of the strongest paths to list."
+    )
 
     @model_validator(mode="after")
     def _check_position(self) -> PathsRequest:
@@ -309,7 +314,7 @@ class PathsRequest(SingleExampleRequest):
             raise ValueError(
                 f"input: layer {self.layer - 1} has {self.network.sizes[self.layer - 2]} neurons, got {self.input}"
             )
-        _check_widths(self.network, self.layer, _S.max_path_width, "the sum over paths")
+        _check_widths(self.network, self.layer, int(setting("max_path_width")), "the sum over paths")
         return self
 
 
@@ -361,7 +366,7 @@ class MatrixFormRequest(SingleExampleRequest):
     @model_validator(mode="after")
     def _check_layer(self) -> MatrixFormRequest:
         _check_neuron(self.network, self.layer, 1)
-        _check_widths(self.network, self.layer, _S.max_matrix_form_width, "the matrix form")
+        _check_widths(self.network, self.layer, int(setting("max_matrix_form_width")), "the matrix form")
         return self
 
 
@@ -400,10 +405,10 @@ class MiniBatchRequest(InstrumentRequest):
     @model_validator(mode="after")
     def _check_size(self) -> MiniBatchRequest:
         values = len(self.inputs) * parameter_count(self.network.sizes)
-        if values > _S.max_minibatch_values:
+        if values > int(setting("max_minibatch_values")):
             raise ValueError(
                 f"inputs: {len(self.inputs)} examples × {parameter_count(self.network.sizes)} parameters is "
-                f"{values} values; the limit is {_S.max_minibatch_values}"
+                f"{values} values; the limit is {int(setting('max_minibatch_values'))}"
             )
         return self
 
@@ -490,7 +495,7 @@ class LinearNetworkRequest(SingleExampleRequest):
 
     @model_validator(mode="after")
     def _check_size(self) -> LinearNetworkRequest:
-        _check_widths(self.network, 2, _S.max_matrix_form_width, "the linear-network exercise")
+        _check_widths(self.network, 2, int(setting("max_matrix_form_width")), "the linear-network exercise")
         if self.cost != "quadratic":
             raise ValueError("cost: the linear-network exercise needs the quadratic cost (linear outputs leave (0, 1))")
         return self

@@ -14,22 +14,22 @@ presentation from ``app.stepper.view``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 
-import numpy as np
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 
-from app.api.routes import run_trace
+from app.core.compute import run_trace
+from app.core.deps import is_htmx, settings_of
 from app.core.errors import InputError
 from app.core.forms import Form
-from app.core.schemas import ErrorBody, NetworkSpec
-from app.core.settings import Settings
-from app.core.templating import templates
+from app.core.schemas import ErrorBody
+from app.core.templating import templates_of
 from app.stepper.form import FormError, PageRequest, default_form, parse_form
-from app.stepper.runs import Run, RunStore
+from app.stepper.runs import Run, RunStore, Store
 from app.stepper.view import step_view
-from engine import Trace, update_mini_batch
+from engine import Trace
 
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "The run is unknown or has expired: an HTML page linking back to /."},
@@ -41,45 +41,10 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 router = APIRouter(tags=["page"], include_in_schema=False)
 
 
-def get_store(request: Request) -> RunStore:
-    """The app's run store, created on first use from its settings."""
-    store: RunStore | None = getattr(request.app.state, "runs", None)
-    if store is None:
-        s: Settings = request.app.state.settings
-        store = request.app.state.runs = RunStore(s.max_runs, s.run_ttl_seconds)
-    return store
-
-
-Store = Annotated[RunStore, Depends(get_store)]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
 def compute(page: PageRequest) -> Trace:
     """The trace of the configuration after ``page.iteration`` gradient steps; FormError if it overflows."""
-    req = page.request
     try:
-        if page.iteration:
-            net = req.network.build()
-            # Diverging updates (a large η) overflow on the way: the engine refuses the non-finite network.
-            with np.errstate(all="ignore"):
-                for _ in range(page.iteration):
-                    net = update_mini_batch(net, req.inputs, req.targets, req.eta, req.cost)
-            spec = NetworkSpec.model_construct(
-                sizes=net.sizes,
-                activation=req.network.activation_list(),
-                weights=[w.tolist() for w in net.weights],
-                biases=[b.tolist() for b in net.biases],
-            )
-            req = req.model_copy(update={"network": spec})
-        return run_trace(req)
+        return run_trace(page.request, page.iteration)
     except (InputError, ValueError) as e:
         message = e.message if isinstance(e, InputError) else str(e)
         raise FormError({"form": f"network: {message}"}, page.form) from None
@@ -95,7 +60,7 @@ def _context(request: Request, run: Run, k: int, **extra: Any) -> dict[str, Any]
         "view": step_view(run.id, run.trace, k),
         "form": extra.pop("form", run.page.form),
         "errors": extra.pop("errors", {}),
-        "max_layers": _settings(request).max_trace_layers_page,
+        "max_layers": settings_of(request).max_trace_layers_page,
         "shown": run.page,  # the network on screen, which the configuration's summary describes
         "previous_sizes": ", ".join(str(n) for n in run.page.request.network.sizes),
         "notice": run.page.notice,
@@ -103,22 +68,22 @@ def _context(request: Request, run: Run, k: int, **extra: Any) -> dict[str, Any]
     }
 
 
-def render_stage(run: Run, k: int) -> str:
+def render_stage(templates: Jinja2Templates, run: Run, k: int) -> str:
     """The HTML of step k (the inside of ``#stage``), for a swap or a stream event."""
     return templates.get_template("page/_stage.html").render(view=step_view(run.id, run.trace, k))
 
 
 def not_found(request: Request, message: str = "This run is unknown or has expired.") -> HTMLResponse:
-    return templates.TemplateResponse(request, "page/not_found.html", {"message": message}, status_code=404)
+    return templates_of(request).TemplateResponse(request, "page/not_found.html", {"message": message}, status_code=404)
 
 
 def _parse(request: Request, form: Mapping[str, str]) -> PageRequest:
-    s = _settings(request)
+    s = settings_of(request)
     return parse_form(form, s.max_trace_layers_page, s.max_page_iterations)
 
 
 def _page(request: Request, run: Run, k: int = 0, status_code: int = 200, **extra: Any) -> HTMLResponse:
-    return templates.TemplateResponse(
+    return templates_of(request).TemplateResponse(
         request, "page/page.html", _context(request, run, k, **extra), status_code=status_code
     )
 
@@ -142,28 +107,28 @@ def create_run(request: Request, store: Store, form: Form) -> Response:
     try:
         run = _new_run(store, _parse(request, form))
     except FormError as e:
-        if not _is_htmx(request):
+        if not is_htmx(request):
             fallback = _new_run(store, _parse(request, default_form()))
             return _page(request, fallback, status_code=422, form=e.form, errors=e.errors)
         # The error goes beside its field; the network on screen stays, and so does the summary describing it.
-        html = templates.get_template("page/_config_form.html").render(
+        html = templates_of(request).get_template("page/_config_form.html").render(
             form=e.form,
             errors=e.errors,
-            max_layers=_settings(request).max_trace_layers_page,
+            max_layers=settings_of(request).max_trace_layers_page,
             previous_sizes=form.get("previous_sizes", ""),
         )
         return HTMLResponse(html, status_code=422, headers={"HX-Retarget": "#config", "HX-Reswap": "outerHTML"})
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return RedirectResponse(f"/?{run.page.query()}", status_code=303)
     return _run_region(request, run, config=True)
 
 
 def _run_region(request: Request, run: Run, config: bool = False) -> HTMLResponse:
     ctx = _context(request, run, 0)
-    html = templates.get_template("page/_run.html").render(ctx)
+    html = templates_of(request).get_template("page/_run.html").render(ctx)
     if config:
         # Clear earlier error messages; the panel stays open for the next change.
-        html += templates.get_template("page/_config.html").render(ctx, oob=True)
+        html += templates_of(request).get_template("page/_config.html").render(ctx, oob=True)
     return HTMLResponse(html)
 
 
@@ -182,7 +147,7 @@ def show_step(request: Request, run_id: str, k: int, store: Store) -> HTMLRespon
         return not_found(request)
     if not 0 <= k < run.steps:
         return not_found(request, f"This run has steps 1 to {run.steps}; there is no step {k + 1}.")
-    response = HTMLResponse(render_stage(run, k)) if _is_htmx(request) else _page(request, run, k)
+    response = HTMLResponse(render_stage(templates_of(request), run, k)) if is_htmx(request) else _page(request, run, k)
     response.headers["Vary"] = "HX-Request"
     return response
 
@@ -197,7 +162,7 @@ def next_iteration(request: Request, run_id: str, store: Store) -> Response:
         new = _new_run(store, run.page.next())
     except FormError as e:
         return HTMLResponse(e.errors.get("form", "the next iteration cannot be computed"), status_code=422)
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return RedirectResponse(f"/runs/{new.id}", status_code=303)
     return _run_region(request, new)
 

@@ -18,6 +18,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from app.stepper.form import PageRequest
 from engine import Trace
@@ -80,3 +83,12 @@ class RunStore:
             if used > cutoff:
                 break
             self._runs.popitem(last=False)
+
+
+def get_store(request: Request) -> RunStore:
+    """The run store of the app serving ``request`` (``create_app`` makes it from the app's settings)."""
+    store: RunStore = request.app.state.runs
+    return store
+
+
+Store = Annotated[RunStore, Depends(get_store)]

@@ -24,12 +24,14 @@ import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import format_sse_event
+from fastapi.templating import Jinja2Templates
 
+from app.core.deps import settings_of
 from app.core.schemas import ErrorBody
-from app.core.settings import Settings
 from app.core.slots import FINAL_EVENT, SlottedEventStream, StreamSlots, sse
-from app.stepper.routes import PAGE_RESPONSES, get_store, not_found, render_stage
-from app.stepper.runs import Run
+from app.core.templating import templates_of
+from app.stepper.routes import PAGE_RESPONSES, not_found, render_stage
+from app.stepper.runs import Run, get_store
 
 router = APIRouter(tags=["page"], include_in_schema=False)
 
@@ -43,7 +45,9 @@ def first_step(start: int, last_event_id: str | None) -> int:
     return start
 
 
-async def events(run: Run, start: int, interval: float, max_steps: int) -> AsyncIterator[bytes]:
+async def events(
+    templates: Jinja2Templates, run: Run, start: int, interval: float, max_steps: int
+) -> AsyncIterator[bytes]:
     """Steps ``start``… as unnamed messages, ``interval`` seconds apart, then the final ``done`` event."""
     last = start - 1
     reason = "end"
@@ -51,7 +55,7 @@ async def events(run: Run, start: int, interval: float, max_steps: int) -> Async
         if k - start >= max_steps:
             reason = "step limit"
             break
-        html = await anyio.to_thread.run_sync(render_stage, run, k)
+        html = await anyio.to_thread.run_sync(render_stage, templates, run, k)
         yield format_sse_event(data_str=html, id=str(k))
         last = k
         if k + 1 < run.steps:
@@ -78,7 +82,7 @@ def stream_run(
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> Response:
     """The run's steps from ``from`` on, one every ``interval`` ms, ending with a ``done`` event."""
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     run = get_store(request).get(run_id)
     if run is None:
         return not_found(request)
@@ -87,5 +91,6 @@ def stream_run(
         return JSONResponse(ErrorBody(message=message, detail=message).model_dump(), status_code=422)
     pool: StreamSlots = request.app.state.streams
     slot = pool.acquire()  # 503 with Retry-After when all are in use
-    content = events(run, first_step(start, last_event_id), interval / 1000, settings.max_stream_steps)
+    first = first_step(start, last_event_id)
+    content = events(templates_of(request), run, first, interval / 1000, settings.max_stream_steps)
     return SlottedEventStream(content, slot, settings.stream_send_timeout, settings.max_stream_seconds)

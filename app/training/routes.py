@@ -18,23 +18,23 @@ import json
 import math
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from threading import Lock
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.core.errors import clean_errors, validation_message
+from app.core.deps import SettingsDep, is_htmx
+from app.core.errors import first_message
 from app.core.forms import Form, read_number
+from app.core.limits import at_most
 from app.core.schemas import ErrorBody
-from app.core.settings import get_settings
-from app.core.templating import templates
+from app.core.settings import current_settings
+from app.core.templating import templates_of
 from app.training.schemas import (
     CSV_HELP,
     DATASET_LABELS,
@@ -45,18 +45,17 @@ from app.training.schemas import (
     form_field,
     form_texts,
 )
+from app.training.store import Training, TrainingStore
 from engine import Trace, trace
-from engine.datasets import GENERATED, Dataset
+from engine.datasets import GENERATED
 from engine.training import EpochRecord, Report, TrainingSession, classify, decision_grid
 
-_S = get_settings()
 router = APIRouter(prefix="/train", tags=["training"])
 
 GRID = 40  # cells per side of the decision-boundary heat map
 STREAM_POLL_SECONDS = 0.05
 STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
 STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
-UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its training slot this long
 
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body is larger than the limit."},
@@ -68,89 +67,37 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-# --- the runs ---------------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    id: str
-    config: TrainConfig
-    data: Dataset
-    session: TrainingSession
-    created: float
-    bounds: tuple[float, float, float, float] | None
-
-    @property
-    def busy(self) -> bool:
-        """Holding (or about to hold) a training thread."""
-        state = self.session.report().state
-        fresh = time.monotonic() - self.created < UNOPENED_SECONDS
-        return state in ("running", "paused") or (state == "ready" and fresh)
-
-
-class RunStore:
-    """The last ``kept`` runs, at most ``running`` of them training at once."""
-
-    def __init__(self, kept: int, running: int) -> None:
-        self.kept = kept
-        self.running = running
-        self._runs: OrderedDict[str, Run] = OrderedDict()
-        self._lock = Lock()
-
-    def add(self, run: Run) -> bool:
-        """Keep ``run``; False when too many are training already."""
-        with self._lock:
-            if sum(r.busy for r in self._runs.values()) >= self.running:
-                return False
-            self._runs[run.id] = run
-            while len(self._runs) > self.kept:
-                _, old = self._runs.popitem(last=False)
-                old.session.stop("stopped because newer runs replaced it")
-            return True
-
-    def get(self, run_id: str) -> Run:
-        with self._lock:
-            run = self._runs.get(run_id)
-        if run is None:
-            raise HTTPException(404, f"run_id: no training run {run_id!r}; start a new one at /train")
-        return run
-
-
-STORE = RunStore(_S.trainings_kept, _S.max_trainings)
 RunId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,32}$", description="The id of a training run.")]
 
 
-def get_run(run_id: RunId) -> Run:
-    return STORE.get(run_id)
+def get_trainings(request: Request) -> TrainingStore:
+    """The training store of the app serving ``request`` (``create_app`` makes it from the app's settings)."""
+    store: TrainingStore = request.app.state.trainings
+    return store
 
 
-RunDep = Annotated[Run, Depends(get_run)]
+Trainings = Annotated[TrainingStore, Depends(get_trainings)]
 
 
+def get_run(run_id: RunId, store: Trainings) -> Training:
+    return store.get(run_id)
+
+
+RunDep = Annotated[Training, Depends(get_run)]
 
 
 # --- rendering helpers (presentation only) ------------------------------------------------
 
 
-def _error_text(exc: ValidationError) -> str:
-    """The first error, worded as the API words it."""
-    items = clean_errors(exc.errors())
-    return validation_message(items[0]) if items else "form: invalid"
-
-
-def _is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response = templates_of(request).TemplateResponse(request, name, context, status_code=status)
     response.headers["vary"] = "HX-Request"
     return response
 
 
 def _form_error(request: Request, form: dict[str, str], errors: dict[str, str], status: int) -> HTMLResponse:
     """The form again with each error beside its field; the run on screen stays (htmx retargets the swap)."""
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return _render(request, "train/page.html", _page_context(form, None, errors), status)
     response = _render(request, "train/form.html", _form_context(form, errors), status)
     response.headers["hx-retarget"] = "#train-form"
@@ -166,15 +113,15 @@ def _form_context(form: dict[str, str], errors: dict[str, str], oob: bool = Fals
         "datasets": DATASET_LABELS,
         "generated": GENERATED,
         "csv_help": CSV_HELP,
-        "limits": _S,
+        "limits": current_settings(),
     }
 
 
-def _page_context(form: dict[str, str], run: Run | None, errors: dict[str, str] | None = None) -> dict[str, Any]:
+def _page_context(form: dict[str, str], run: Training | None, errors: dict[str, str] | None = None) -> dict[str, Any]:
     return {**_form_context(form, errors or {}), "run": run}
 
 
-def _run_context(run: Run) -> dict[str, Any]:
+def _run_context(run: Training) -> dict[str, Any]:
     data = run.data
     return {
         "run": run,
@@ -202,7 +149,7 @@ def page(request: Request) -> HTMLResponse:
     responses={**HTML_ERRORS, 429: {"description": "Too many trainings are running; the form says so."}},
     summary="Create a training run",
 )
-def create_run(request: Request, fields: Form) -> HTMLResponse:
+def create_run(request: Request, fields: Form, trainings: Trainings) -> HTMLResponse:
     """Validate the form, build the data set and the network, keep the run; training starts with its stream."""
     form = {name: text.strip() for name, text in fields.items()}
     try:
@@ -218,19 +165,20 @@ def create_run(request: Request, fields: Form) -> HTMLResponse:
     except ValueError as exc:
         return _form_error(request, form, {form_field(str(exc)): str(exc)}, 422)
     plane = data.is_2d and data.n_outputs == 1  # one output a^L_1 to draw over the plane
-    run = Run(secrets.token_urlsafe(12), config, data, session, time.monotonic(), data.bounds() if plane else None)
-    if not STORE.add(run):
-        message = f"training: {STORE.running} trainings are running already; try again when one ends"
+    bounds = data.bounds() if plane else None
+    run = Training(secrets.token_urlsafe(12), config, data, session, time.monotonic(), bounds)
+    if not trainings.add(run):
+        message = f"training: {trainings.running} trainings are running already; try again when one ends"
         return _form_error(request, form, {"form": message}, 429)
-    if _is_htmx(request):
+    if is_htmx(request):
         # The run's region, and the form again without the errors of an earlier attempt (swapped by its id).
-        run_html = templates.get_template("train/run.html").render(_run_context(run))
-        form_html = templates.get_template("train/form.html").render(_form_context(form, {}, oob=True))
+        run_html = templates_of(request).get_template("train/run.html").render(_run_context(run))
+        form_html = templates_of(request).get_template("train/form.html").render(_form_context(form, {}, oob=True))
         return HTMLResponse(run_html + form_html, headers={"vary": "HX-Request"})
     return _render(request, "train/page.html", {**_page_context(form, run), **_run_context(run)})
 
 
-def _event(run: Run, report: Report, history: list[EpochRecord]) -> ProgressEvent:
+def _event(run: Training, report: Report, history: list[EpochRecord]) -> ProgressEvent:
     net = report.network
     small = net.num_parameters <= STREAMED_PARAMETERS
     return ProgressEvent(
@@ -259,7 +207,7 @@ def _event(run: Run, report: Report, history: list[EpochRecord]) -> ProgressEven
     responses=NOT_FOUND,
     summary="The training's progress as Server-Sent Events",
 )
-async def events(run: RunDep) -> AsyncIterator[ServerSentEvent]:
+async def events(run: RunDep, settings: SettingsDep) -> AsyncIterator[ServerSentEvent]:
     """Starts the training. `progress` events (at most about ten a second), then one `done` event.
 
     Each event carries the epochs measured since the previous one; `done` carries the final state and
@@ -270,7 +218,7 @@ async def events(run: RunDep) -> AsyncIterator[ServerSentEvent]:
     """
     session = run.session
     session.start()
-    deadline = time.monotonic() + _S.max_training_seconds
+    deadline = time.monotonic() + settings.max_training_seconds
     version, seen = -1, 0
     try:
         while True:
@@ -334,7 +282,7 @@ class InspectForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     split: Literal["train", "test"] = "train"
-    example: Annotated[int, Field(ge=1, le=_S.max_training_examples)] = 1
+    example: Annotated[int, Field(ge=1), at_most("max_training_examples")] = 1
 
     @field_validator("example", mode="before")
     @classmethod
@@ -354,7 +302,7 @@ def inspect(request: Request, run: RunDep, fields: Form) -> Response:
     try:
         form = InspectForm.model_validate(fields)
     except ValidationError as exc:
-        return _render(request, "train/errors.html", {"message": _error_text(exc)}, 422)
+        return _render(request, "train/errors.html", {"message": first_message(exc)}, 422)
     data = run.data
     x, y = (data.x_train, data.y_train) if form.split == "train" else (data.x_test, data.y_test)
     n = x.shape[0]
@@ -388,7 +336,7 @@ def step_through_link(t: Trace, x: list[float], y: list[float]) -> str | None:
     return f"/?{query}" if len(query) <= STEP_THROUGH_LINK_CHARS else None
 
 
-def _inspect_context(run: Run, form: InspectForm, t: Trace) -> dict[str, Any]:
+def _inspect_context(run: Training, form: InspectForm, t: Trace) -> dict[str, Any]:
     g = t.gradients
     output = g.forward.activations[-1]
     target = next(s for s in t.steps if s.kind == "output_error").values["y"]
@@ -439,5 +387,6 @@ def diverging(v: float, scale: float) -> str:
     return f"rgb({r},{g},{b})"
 
 
-templates.env.filters["gray"] = gray
-templates.env.filters["diverging"] = diverging
+def register_templates(env: Environment) -> None:
+    """The filters the training templates need beyond the core's (``create_app`` calls it)."""
+    env.filters.update(gray=gray, diverging=diverging)

@@ -15,12 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from app.core.errors import clean_errors, validation_message
 from app.core.forms import number_tokens, read_number
+from app.core.limits import at_most, limit, most_items
 from app.core.schemas import ActivationName, CostName, InitName
-from app.core.settings import get_settings
 from engine import Network, parameter_count
 from engine.datasets import GENERATED, Dataset, digits, from_csv, generated
-
-_S = get_settings()
 
 DatasetName = Literal["xor", "moons", "circles", "spirals", "digits", "csv"]
 DATASET_LABELS: dict[str, str] = {
@@ -45,7 +43,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: DatasetName = "xor"
-    points: Annotated[int, Field(ge=4, le=_S.max_training_examples)] = Field(
+    points: Annotated[int, Field(ge=4), at_most("max_training_examples")] = Field(
         200, description="Points of a generated data set."
     )
     noise: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = Field(
@@ -54,23 +52,23 @@ class TrainConfig(BaseModel):
     test_fraction: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)] = Field(
         0.2, description="Share of the examples held out for testing."
     )
-    hidden: Annotated[list[Annotated[int, Field(ge=1, le=_S.max_width)]], Field(max_length=_S.max_layers - 2)] = (
+    hidden: Annotated[list[Annotated[int, Field(ge=1), at_most("max_width")]], most_items("max_layers", -2)] = (
         Field(default_factory=lambda: [4], description="Widths of the hidden layers, e.g. 30 or 8,8.")
     )
     activation: ActivationName = Field("sigmoid", description="σ of the hidden layers.")
     output_activation: ActivationName = Field("sigmoid", description="σ of the output layer.")
     cost: CostName = "cross_entropy"
     init: InitName = Field("scaled", description="standard: w ~ N(0, 1); scaled: w ~ N(0, 1/n_in).")
-    epochs: Annotated[int, Field(ge=1, le=_S.max_epochs)] = 300
-    batch: Annotated[int, Field(ge=1, le=_S.max_batch)] = Field(10, description="Mini-batch size m.")
-    eta: Annotated[float, Field(gt=0.0, le=_S.max_eta, allow_inf_nan=False)] = Field(
+    epochs: Annotated[int, Field(ge=1), at_most("max_epochs")] = 300
+    batch: Annotated[int, Field(ge=1), at_most("max_batch")] = Field(10, description="Mini-batch size m.")
+    eta: Annotated[float, Field(gt=0.0, allow_inf_nan=False), at_most("max_eta")] = Field(
         DEFAULT_ETA, description="Learning rate η."
     )
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     delay_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
         0, description="A pause after every epoch so that a person can watch; not counted as training time."
     )
-    csv: Annotated[str, Field(max_length=_S.max_csv_bytes)] = Field("", description=CSV_HELP)
+    csv: Annotated[str, most_items("max_csv_bytes")] = Field("", description=CSV_HELP)
 
     @field_validator(*NUMBER_FIELDS, mode="before")
     @classmethod
@@ -110,7 +108,8 @@ class TrainConfig(BaseModel):
         if self.dataset == "digits":
             return digits(self.test_fraction, self.seed)
         if self.dataset == "csv":
-            return from_csv(self.csv, self.test_fraction, self.seed, _S.max_csv_rows, _S.max_csv_cols)
+            rows, cols = int(limit("max_csv_rows")), int(limit("max_csv_cols"))
+            return from_csv(self.csv, self.test_fraction, self.seed, rows, cols)
         return generated(self.dataset, self.points, self.noise, self.test_fraction, self.seed)
 
     def sizes_for(self, data: Dataset) -> list[int]:
@@ -120,10 +119,10 @@ class TrainConfig(BaseModel):
         """The starting network; ValueError (naming ``hidden``) over the parameter budget."""
         sizes = self.sizes_for(data)
         params = parameter_count(sizes)
-        if params > _S.max_training_parameters:
+        if params > int(limit("max_training_parameters")):
             raise ValueError(
                 f"hidden: the network {sizes} has {params} weights and biases; "
-                f"the limit for training is {_S.max_training_parameters}"
+                f"the limit for training is {int(limit('max_training_parameters'))}"
             )
         acts = [self.activation] * len(self.hidden) + [self.output_activation]
         return Network(sizes, activation=acts, seed=self.seed, init=self.init)

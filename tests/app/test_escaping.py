@@ -18,7 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core.settings import get_settings
-from app.instruments.routes import MODELS, RUN_FIELDS, TABS
+from app.instruments.page import RUN_FIELDS
+from app.instruments.registry import INSTRUMENTS
 from app.stepper.form import FIELDS, default_form
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -184,8 +185,8 @@ def test_csv_labels_are_shown_escaped_by_the_inspector(client: TestClient) -> No
 
 # --- the instruments panel ------------------------------------------------------------------------
 
-PAGE_TABS = [name for name, _ in TABS]
-SETTINGS = [(name, key) for name in PAGE_TABS for key in MODELS[name].model_fields if key != "trace"]
+PAGE_TABS = [i.name for i in INSTRUMENTS]
+SETTINGS = [(i.name, key) for i in INSTRUMENTS for key in i.model.model_fields if key != "trace"]
 
 
 @pytest.fixture

@@ -16,8 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.cli import main as cli_main
+from app.core.settings import Settings
+from app.main import create_app
 from app.stepper.form import parse_form
-from app.training import routes as training
+from app.training.store import TrainingStore
 from engine import Network, backprop_per_example
 from engine.datasets import digits, generated
 from engine.sgd import SGD
@@ -52,6 +54,11 @@ def start(client: TestClient, **changes: str) -> str:
     match = re.search(r'data-stream="/train/runs/([A-Za-z0-9_-]+)/events"', r.text)
     assert match is not None
     return match.group(1)
+
+
+def trainings(client: TestClient) -> TrainingStore:
+    store: TrainingStore = client.app.state.trainings  # type: ignore[attr-defined]
+    return store
 
 
 def read_events(client: TestClient, run_id: str, limit: int = 10_000) -> list[tuple[str, dict[str, Any]]]:
@@ -149,7 +156,7 @@ def test_each_epoch_is_sent_once(client: TestClient, epochs: str) -> None:
 
 def test_closing_the_stream_stops_the_training(client: TestClient) -> None:
     run_id = start(client, epochs="10000", delay_ms="20")
-    session = training.STORE.get(run_id).session
+    session = trainings(client).get(run_id).session
     events = read_events(client, run_id, limit=1)  # leaving the `with` block disconnects
     assert events[0][0] == "progress"
     session.join(10)
@@ -160,7 +167,7 @@ def test_closing_the_stream_stops_the_training(client: TestClient) -> None:
 
 def test_pause_resume_and_stop(client: TestClient) -> None:
     run_id = start(client, epochs="10000", delay_ms="5")
-    session = training.STORE.get(run_id).session
+    session = trainings(client).get(run_id).session
     result: list[list[tuple[str, dict[str, Any]]]] = []
     reader = threading.Thread(target=lambda: result.append(read_events(client, run_id)))
     reader.start()
@@ -290,7 +297,7 @@ def test_numbers_are_read_as_the_step_through_page_reads_them(client: TestClient
     changes = {"eta": " 2.5e-1 ", "epochs": "2e1", "test_fraction": "0.25", "hidden": "3; 2", "seed": "7"}
     run_id = start(client, **changes)
     read_events(client, run_id)  # (a run holds a training slot until its stream has run)
-    config = training.STORE.get(run_id).config
+    config = trainings(client).get(run_id).config
     assert (config.eta, config.epochs, config.hidden, config.seed) == (0.25, 20, [3, 2], 7)
     # a successful run sends the form again without the errors of an earlier attempt
     r = client.post("/train/runs", data={**FORM, **changes}, headers=HX)
@@ -329,9 +336,9 @@ def test_other_errors(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> No
     assert client.post(f"/train/runs/{run_id}/controls/jump").status_code == 422
     r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "example": "11"})
     assert r.status_code == 422 and "example: the test set has 10 examples (1 to 10)" in r.text
-    monkeypatch.setattr(training, "STORE", training.RunStore(kept=4, running=1))
-    start(client)
-    r = client.post("/train/runs", data=FORM, headers=HX)
+    with TestClient(create_app(Settings(max_trainings=1))) as one:  # an app of its own, with one training slot
+        start(one)
+        r = one.post("/train/runs", data=FORM, headers=HX)
     assert r.status_code == 429 and field_errors(r.text)["form"].startswith("training: 1 trainings are running")
 
 
