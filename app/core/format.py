@@ -1,7 +1,8 @@
 """Numbers as people read them: significant digits, a true minus sign, ×10ⁿ, never −0; sub- and superscripts.
 
 One formatter for the whole app: the diagram prints SIG_DIAGRAM digits, tables and read-outs SIG_DETAIL;
-``tex`` writes the same digits for LaTeX; ``full`` is the exact value, for machines (data-* attributes).
+``tex`` writes the same digits for LaTeX; ``exact`` is the value as the engine holds it, for machines
+(data-* attributes).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def fmt(v: float, sig: int = SIG_DIAGRAM) -> str:
     return text.replace("-", "−")
 
 
-def full(v: float) -> str:
+def exact(v: float) -> str:
     """The number as the engine holds it (round-trips exactly): for data attributes machines read, never for people."""
     return repr(float(v))
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from app.core.format import detail, fmt, full, pretty, sub, sup
+from app.core.format import detail, exact, fmt, pretty, sub, sup
 from app.stepper.view.colours import NEUTRAL, PENDING, W_NEGATIVE, W_POSITIVE, Scale
 from app.stepper.view.layout import (
     FORWARD_PULSE,
@@ -62,13 +62,13 @@ def _neuron_info(r: RunView, layer: int, j: int, k: int) -> str:
 def _neuron_data(r: RunView, layer: int, j: int, k: int) -> tuple[tuple[str, str], ...]:
     """The neuron's numbers as the engine holds them, for machines (data-* attributes)."""
     tl = r.timeline
-    data = [("a", full(r.a[layer][j]))] if layer == 1 or r.seen(tl.a, layer, k) else []
+    data = [("a", exact(r.a[layer][j]))] if layer == 1 or r.seen(tl.a, layer, k) else []
     if layer > 1 and r.seen(tl.a, layer, k):
-        data.append(("z", full(r.z[layer][j])))
+        data.append(("z", exact(r.z[layer][j])))
     if layer > 1 and r.seen(tl.delta, layer, k):
-        data += [("sigma-prime", full(r.sp[layer][j])), ("delta", full(r.delta[layer][j]))]
+        data += [("sigma-prime", exact(r.sp[layer][j])), ("delta", exact(r.delta[layer][j]))]
     if layer > 1 and r.seen(tl.grad, layer, k):
-        data.append(("nabla-b", full(r.nabla_b[layer][j])))
+        data.append(("nabla-b", exact(r.nabla_b[layer][j])))
     return tuple(data)
 
 
@@ -90,9 +90,9 @@ def _edge_info(r: RunView, layer: int, j: int, i: int, k: int) -> str:
 
 def _edge_data(r: RunView, layer: int, j: int, i: int, k: int) -> tuple[tuple[str, str], ...]:
     w = r.w_new if k >= r.timeline.update else r.w
-    data = [("w", full(w[layer][j, i]))]
+    data = [("w", exact(w[layer][j, i]))]
     if r.seen(r.timeline.grad, layer, k):
-        data.append(("nabla-w", full(r.nabla_w[layer][j, i])))
+        data.append(("nabla-w", exact(r.nabla_w[layer][j, i])))
     return tuple(data)
 
 
@@ -142,7 +142,7 @@ def _back_pulse(carried: float, peak: float) -> PulseView:
     sign = "pos" if carried > 0 else ("neg" if carried < 0 else "zero")
     rel = abs(carried) / peak if peak > 0 and math.isfinite(carried) else 0.0
     size = PULSE_WIDTH[0] + (PULSE_WIDTH[1] - PULSE_WIDTH[0]) * rel
-    return PulseView("back", PULSE_COLOUR[sign], round(size, 2), sign, full(carried))
+    return PulseView("back", PULSE_COLOUR[sign], round(size, 2), sign, exact(carried))
 
 
 def _edge_look(r: RunView, step: Step, layer: int, j: int, i: int, k: int) -> tuple[str, float, bool, list[str]]:

@@ -173,7 +173,7 @@ class LegendEntry:
 class Cell:
     text: str
     value: str  # full precision, "" when not yet computed
-    q: str  # what it is, for tests and the inspector: "delta-3-1"
+    quantity: str  # what it is, for tests and the inspector: "delta-3-1"
     current: bool
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from app.core.format import SIG_DETAIL, fmt, full, sub, sup
+from app.core.format import SIG_DETAIL, exact, fmt, sub, sup
 from app.stepper.view.model import Cell, RunView, Table, TableRow, drawn
 
 Array = NDArray[np.float64]
 
-def cell(value: float | None, q: str, current: bool, sig: int = SIG_DETAIL) -> Cell:
+def cell(value: float | None, quantity: str, current: bool, sig: int = SIG_DETAIL) -> Cell:
     if value is None:
-        return Cell("—", "", q, False)
-    return Cell(fmt(value, sig), full(value), q, current)
+        return Cell("—", "", quantity, False)
+    return Cell(fmt(value, sig), exact(value), quantity, current)
 
 
 def tables_at(r: RunView, k: int) -> list[Table]:
@@ -31,8 +31,8 @@ def tables_at(r: RunView, k: int) -> list[Table]:
                 rows.append(TableRow(str(j + 1), [cell(float(r.a[1][j]), f"a-1-{j + 1}", k == 0)]))
             tables.append(Table("numbers-1", "Layer 1 (input)", columns, rows, k == 0))
             continue
-        fa, fd, fg = r.seen(tl.a, layer, k), r.seen(tl.delta, layer, k), r.seen(tl.grad, layer, k)
-        ca, cd, cg = tl.a.get(layer) == k, tl.delta.get(layer) == k, tl.grad.get(layer) == k
+        a_known, delta_known, grad_known = r.seen(tl.a, layer, k), r.seen(tl.delta, layer, k), r.seen(tl.grad, layer, k)
+        a_now, delta_now, grad_now = tl.a.get(layer) == k, tl.delta.get(layer) == k, tl.grad.get(layer) == k
         columns = ["z", "a", "σ′(z)", "δ", "∂C/∂b"]
         for j in idx:
             if j is None:
@@ -42,18 +42,19 @@ def tables_at(r: RunView, k: int) -> list[Table]:
                 TableRow(
                     str(j + 1),
                     [
-                        cell(float(r.z[layer][j]) if fa else None, f"z-{layer}-{j + 1}", ca),
-                        cell(float(r.a[layer][j]) if fa else None, f"a-{layer}-{j + 1}", ca),
-                        cell(float(r.sp[layer][j]) if fd else None, f"sigma_prime-{layer}-{j + 1}", cd),
-                        cell(float(r.delta[layer][j]) if fd else None, f"delta-{layer}-{j + 1}", cd),
-                        cell(float(r.nabla_b[layer][j]) if fg else None, f"nabla_b-{layer}-{j + 1}", cg),
+                        cell(float(r.z[layer][j]) if a_known else None, f"z-{layer}-{j + 1}", a_now),
+                        cell(float(r.a[layer][j]) if a_known else None, f"a-{layer}-{j + 1}", a_now),
+                        cell(float(r.sp[layer][j]) if delta_known else None, f"sigma_prime-{layer}-{j + 1}", delta_now),
+                        cell(float(r.delta[layer][j]) if delta_known else None, f"delta-{layer}-{j + 1}", delta_now),
+                        cell(float(r.nabla_b[layer][j]) if grad_known else None, f"nabla_b-{layer}-{j + 1}", grad_now),
                     ],
                 )
             )
         role = "output" if layer == r.L else "hidden"
-        tables.append(Table(f"numbers-{layer}", f"Layer {layer} ({role})", columns, rows, ca or cd or cg))
+        now = a_now or delta_now or grad_now
+        tables.append(Table(f"numbers-{layer}", f"Layer {layer} ({role})", columns, rows, now))
     for layer in range(2, r.L + 1):
-        fg, cg = r.seen(tl.grad, layer, k), tl.grad.get(layer) == k
+        grad_known, grad_now = r.seen(tl.grad, layer, k), tl.grad.get(layer) == k
         cols = drawn(r.sizes[layer - 2])
         rows = []
         for j in drawn(r.sizes[layer - 1]):
@@ -63,13 +64,15 @@ def tables_at(r: RunView, k: int) -> list[Table]:
             cells = [
                 Cell("⋯", "", "", False)
                 if i is None
-                else cell(float(r.nabla_w[layer][j, i]) if fg else None, f"nabla_w-{layer}-{j + 1}-{i + 1}", cg)
+                else cell(
+                    float(r.nabla_w[layer][j, i]) if grad_known else None, f"nabla_w-{layer}-{j + 1}-{i + 1}", grad_now
+                )
                 for i in cols
             ]
             rows.append(TableRow(f"j = {j + 1}", cells))
         columns = ["⋯" if i is None else f"k = {i + 1}" for i in cols]
         tables.append(
-            Table(f"gradient-{layer}", f"∂C/∂w{sup(layer)} (row j, column k)", columns, rows, cg, corner="∂C/∂w")
+            Table(f"gradient-{layer}", f"∂C/∂w{sup(layer)} (row j, column k)", columns, rows, grad_now, corner="∂C/∂w")
         )
     if k >= tl.update:
         tables += [_update_table(r, layer) for layer in range(2, r.L + 1)]
