@@ -25,15 +25,8 @@ from numpy.typing import NDArray
 
 from bench.comparators import Comparator, jax_jit, optional, torch_autograd
 from bench.timing import Budget, interleaved_medians, median
-from engine import (
-    SGD,
-    Network,
-    backprop,
-    backprop_per_example,
-    cost_of,
-    numerical_gradient,
-    trace,
-)
+from engine import SGD, Network, backprop, numerical_gradient, trace
+from engine.backprop import backprop_per_example, cost_of
 from engine.sgd import gradient_descent
 
 Array = NDArray[np.float64]

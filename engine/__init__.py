@@ -3,38 +3,21 @@
 Pure NumPy: nothing here imports the web app, FastAPI, Starlette or Jinja2.
 
     from engine import Network, backprop
-    net = Network([2, 3, 2], seed=0)
-    g = backprop(net, X, Y, cost="quadratic")
+    net = Network([2, 3, 2], seed=0)          # Network(2-3-2, activation=sigmoid, 17 parameters)
+    net([0.05, 0.10])                          # a^L for one example
+    g = backprop(net, X, Y, cost="quadratic")  # X: (m, n_1), Y: (m, n_L), examples as rows
     g.cost, g.nabla_w, g.nabla_b
+
+The few names a student needs are here; the rest stay in their modules: ``engine.backprop`` (one
+function per equation, feedforward, the book's per-example loop), ``engine.activations``,
+``engine.costs``, ``engine.sgd`` (the update, ``iterate``), ``engine.gradcheck``, ``engine.trace``,
+``engine.insight`` (the chapter's thought experiments), ``engine.datasets`` and ``engine.training``.
 """
 
-from engine.activations import ACTIVATIONS, get_activation, sigmoid, sigmoid_prime
-from engine.backprop import Gradients, backprop, backprop_per_example, cost_of, feedforward
-from engine.costs import COSTS, get_cost
-from engine.gradcheck import numerical_gradient, relative_error
-from engine.network import Network, parameter_count
-from engine.sgd import SGD, update_mini_batch
+from engine.backprop import Gradients, backprop
+from engine.gradcheck import numerical_gradient
+from engine.network import Network
+from engine.sgd import SGD
 from engine.trace import Step, Trace, trace
 
-__all__ = [
-    "ACTIVATIONS",
-    "COSTS",
-    "SGD",
-    "Gradients",
-    "Network",
-    "Step",
-    "Trace",
-    "backprop",
-    "backprop_per_example",
-    "cost_of",
-    "feedforward",
-    "get_activation",
-    "get_cost",
-    "numerical_gradient",
-    "parameter_count",
-    "relative_error",
-    "sigmoid",
-    "sigmoid_prime",
-    "trace",
-    "update_mini_batch",
-]
+__all__ = ["SGD", "Gradients", "Network", "Step", "Trace", "backprop", "numerical_gradient", "trace"]

@@ -82,6 +82,25 @@ def update_mini_batch(
     )
 
 
+def iterate(
+    net: Network,
+    x: Sequence[Sequence[float]] | Array,
+    y: Sequence[Sequence[float]] | Array,
+    eta: float,
+    cost: str | Cost,
+    iterations: int,
+) -> Network:
+    """The network after ``iterations`` gradient-descent steps on the same batch (``net`` is left unchanged).
+
+    What "Run the next iteration" repeats, and a permalink's ``iteration=n`` replays. A diverging η
+    overflows on the way: the first non-finite network raises ValueError (the Network refuses it).
+    """
+    with np.errstate(all="ignore"):
+        for _ in range(iterations):
+            net = update_mini_batch(net, x, y, eta, cost)
+    return net
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where training is, handed to the per-mini-batch callback."""

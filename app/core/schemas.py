@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.limits import at_most, limit, most_items, within
-from engine import Network, parameter_count
+from engine import Network
+from engine.network import parameter_count
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
 CostName = Literal["quadratic", "cross_entropy"]

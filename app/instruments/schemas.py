@@ -18,7 +18,6 @@ from pydantic.json_schema import SkipJsonSchema
 from app.core.limits import at_most, most_items, within
 from app.core.limits import limit as setting
 from app.core.schemas import WORKED_EXAMPLE, ActivationName, GradientRequest, NetworkSpec
-from engine import parameter_count
 from engine.insight import (
     CostComparison,
     Demon,
@@ -31,6 +30,7 @@ from engine.insight import (
     SpeedComparison,
 )
 from engine.insight.exercises import OutputError
+from engine.network import parameter_count
 
 LayerIndex = Annotated[int, Field(ge=2, description="l, the book's layer number: 2..L."), at_most("max_layers")]
 NeuronIndex = Annotated[int, Field(ge=1, description="j, counted from 1 as in the book."), at_most("max_width")]

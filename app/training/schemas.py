@@ -17,8 +17,9 @@ from app.core.errors import clean_errors, validation_message
 from app.core.forms import number_tokens, read_number
 from app.core.limits import at_most, limit, most_items
 from app.core.schemas import ActivationName, CostName, InitName
-from engine import Network, parameter_count
+from engine import Network
 from engine.datasets import GENERATED, Dataset, digits, from_csv, generated
+from engine.network import parameter_count
 
 DatasetName = Literal["xor", "moons", "circles", "spirals", "digits", "csv"]
 DATASET_LABELS: dict[str, str] = {

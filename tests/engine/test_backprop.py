@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Network, backprop, backprop_per_example, numerical_gradient
+from engine import Network, backprop, numerical_gradient
 from engine.backprop import (
+    backprop_per_example,
     backpropagate_error,
     feedforward,
     nabla_b_of,

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from engine import Network, backprop, backprop_per_example
+from engine import Network, backprop
+from engine.backprop import backprop_per_example
 from engine.insight import (
     compare_costs,
     compare_speed,

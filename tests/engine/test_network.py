@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Network, backprop, parameter_count
+from engine import Network, backprop
+from engine.network import parameter_count
 
 
 def test_shapes_follow_the_book() -> None:

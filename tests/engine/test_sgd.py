@@ -5,9 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Network, backprop_per_example, update_mini_batch
+from engine import Network
+from engine.backprop import backprop_per_example
 from engine.costs import get_cost
-from engine.sgd import SGD, Progress, gradient_descent, gradient_descent_in_place, mini_batches, sgd_step
+from engine.sgd import (
+    SGD,
+    Progress,
+    gradient_descent,
+    gradient_descent_in_place,
+    mini_batches,
+    sgd_step,
+    update_mini_batch,
+)
 
 
 def reference_sgd(

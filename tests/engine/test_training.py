@@ -7,7 +7,8 @@ import threading
 import numpy as np
 from numpy.typing import NDArray
 
-from engine import Network, feedforward
+from engine import Network
+from engine.backprop import feedforward
 from engine.datasets import generated
 from engine.sgd import SGD
 from engine.training import TrainingSession, accuracy, classify, decision_grid

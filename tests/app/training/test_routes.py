@@ -20,7 +20,8 @@ from app.core.settings import Settings
 from app.main import create_app
 from app.stepper.form import parse_form
 from app.training.store import TrainingStore
-from engine import Network, backprop_per_example
+from engine import Network
+from engine.backprop import backprop_per_example
 from engine.datasets import digits, generated
 from engine.sgd import SGD
 
