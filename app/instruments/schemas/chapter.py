@@ -1,88 +1,38 @@
-"""Request and response models of the instruments' JSON API (``/api/instruments``).
-
-Requests extend the gradient request of ``app.core.schemas`` (network, cost, inputs,
-targets) with what each instrument needs, every field bounded by ``Settings``.
-Layers are numbered as in the book (l = 2..L); neurons are counted from 1, as
-in the book's w^l_jk, so ``neuron`` is j and ``input`` is k. Responses are built
-from the engine's results by the ``of`` class methods: conversion only, no
-arithmetic.
-"""
+"""Requests and responses of the chapter's instruments: speed, the demon, saturation, paths, matrix form, mini-batch."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import BaseModel, Field, model_validator
 
 from app.core.limits import at_most, most_items, within
 from app.core.limits import limit as setting
-from app.core.schemas import WORKED_EXAMPLE, ActivationName, GradientRequest, NetworkSpec
+from app.instruments.schemas.base import (
+    InstrumentRequest,
+    LayerIndex,
+    Matrix,
+    NeuronIndex,
+    SingleExampleRequest,
+    check_neuron,
+    check_widths,
+    example_config,
+)
 from engine.insight import (
-    CostComparison,
     Demon,
-    LinearNetwork,
     MatrixForm,
     MiniBatch,
-    ModifiedNeuron,
     PathSum,
     Saturation,
     SpeedComparison,
 )
-from engine.insight.exercises import OutputError
 from engine.network import parameter_count
-
-LayerIndex = Annotated[int, Field(ge=2, description="l, the book's layer number: 2..L."), at_most("max_layers")]
-NeuronIndex = Annotated[int, Field(ge=1, description="j, counted from 1 as in the book."), at_most("max_width")]
-Matrix = list[list[float]]
-
-
-def _example(extra: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [{**WORKED_EXAMPLE, **extra}]})
-
-
-def _check_neuron(net: NetworkSpec, layer: int, neuron: int, field: str = "neuron") -> None:
-    L = len(net.sizes)
-    if layer > L:
-        raise ValueError(f"layer: expected l from 2 to L = {L}, got {layer}")
-    if neuron > net.sizes[layer - 1]:
-        raise ValueError(f"{field}: layer {layer} has {net.sizes[layer - 1]} neurons, got {neuron}")
-
-
-def _check_widths(net: NetworkSpec, first_layer: int, limit: int, what: str) -> None:
-    widest = max(net.sizes[first_layer - 1 :])
-    if widest > limit:
-        raise ValueError(
-            f"network.sizes: {what} shows layers up to {limit} neurons wide; layer sizes {net.sizes} "
-            f"have {widest}"
-        )
-
-
-class InstrumentRequest(GradientRequest):
-    """A network, a cost and a batch of examples (one per row), as for ``/api/gradients``."""
-
-    trace: SkipJsonSchema[Literal[False]] = Field(False, exclude=True)
-
-
-class SingleExampleRequest(InstrumentRequest):
-    """Instruments of one example's cost C_x; ``example`` picks its row of the batch."""
-
-    example: Annotated[int, Field(ge=0), at_most("max_batch", -1)] = Field(
-        0, description="Row of inputs/targets to use, from 0."
-    )
-
-    @model_validator(mode="after")
-    def _check_example(self) -> SingleExampleRequest:
-        if self.example >= len(self.inputs):
-            raise ValueError(f"example: expected a row index from 0 to {len(self.inputs) - 1}, got {self.example}")
-        return self
-
 
 # --- 1. why backpropagation is fast ------------------------------------------------
 
 
 class GradcheckRequest(InstrumentRequest):
-    model_config = _example({"epsilon": 1e-6})
+    model_config = example_config({"epsilon": 1e-6})
 
     epsilon: float = Field(1e-6, ge=1e-10, le=1e-2, allow_inf_nan=False, description="ε of eq. 46.")
 
@@ -164,7 +114,7 @@ Nudge = Annotated[float, Field(allow_inf_nan=False), within("max_nudge")]
 
 
 class DemonRequest(SingleExampleRequest):
-    model_config = _example({"layer": 2, "neuron": 1, "nudges": [-1.0, -0.1, -0.01, 0.01, 0.1, 1.0]})
+    model_config = example_config({"layer": 2, "neuron": 1, "nudges": [-1.0, -0.1, -0.01, 0.01, 0.1, 1.0]})
 
     layer: LayerIndex
     neuron: NeuronIndex
@@ -175,7 +125,7 @@ class DemonRequest(SingleExampleRequest):
 
     @model_validator(mode="after")
     def _check_position(self) -> DemonRequest:
-        _check_neuron(self.network, self.layer, self.neuron)
+        check_neuron(self.network, self.layer, self.neuron)
         return self
 
 
@@ -215,7 +165,7 @@ class DemonResponse(BaseModel):
 
 
 class SaturationRequest(SingleExampleRequest):
-    model_config = _example({"sigma_prime_threshold": 0.01, "activation_threshold": 0.01})
+    model_config = example_config({"sigma_prime_threshold": 0.01, "activation_threshold": 0.01})
 
     sigma_prime_threshold: float = Field(
         0.01, gt=0, le=1, allow_inf_nan=False, description="A neuron is saturated when σ'(z) is below this."
@@ -296,7 +246,7 @@ class SaturationResponse(BaseModel):
 
 
 class PathsRequest(SingleExampleRequest):
-    model_config = _example({"layer": 2, "neuron": 1, "input": 1, "top": 10})
+    model_config = example_config({"layer": 2, "neuron": 1, "input": 1, "top": 10})
 
     layer: LayerIndex
     neuron: NeuronIndex
@@ -309,12 +259,12 @@ class PathsRequest(SingleExampleRequest):
 
     @model_validator(mode="after")
     def _check_position(self) -> PathsRequest:
-        _check_neuron(self.network, self.layer, self.neuron)
+        check_neuron(self.network, self.layer, self.neuron)
         if self.input > self.network.sizes[self.layer - 2]:
             raise ValueError(
                 f"input: layer {self.layer - 1} has {self.network.sizes[self.layer - 2]} neurons, got {self.input}"
             )
-        _check_widths(self.network, self.layer, int(setting("max_path_width")), "the sum over paths")
+        check_widths(self.network, self.layer, int(setting("max_path_width")), "the sum over paths")
         return self
 
 
@@ -359,14 +309,14 @@ class PathsResponse(BaseModel):
 
 
 class MatrixFormRequest(SingleExampleRequest):
-    model_config = _example({"layer": 2})
+    model_config = example_config({"layer": 2})
 
     layer: LayerIndex
 
     @model_validator(mode="after")
     def _check_layer(self) -> MatrixFormRequest:
-        _check_neuron(self.network, self.layer, 1)
-        _check_widths(self.network, self.layer, int(setting("max_matrix_form_width")), "the matrix form")
+        check_neuron(self.network, self.layer, 1)
+        check_widths(self.network, self.layer, int(setting("max_matrix_form_width")), "the matrix form")
         return self
 
 
@@ -400,7 +350,7 @@ class MatrixFormResponse(BaseModel):
 
 
 class MiniBatchRequest(InstrumentRequest):
-    model_config = _example({})
+    model_config = example_config({})
 
     @model_validator(mode="after")
     def _check_size(self) -> MiniBatchRequest:
@@ -446,150 +396,3 @@ class MiniBatchResponse(BaseModel):
             nabla_b=[nb.tolist() for nb in b.nabla_b],
             agreement_w=[ag.tolist() for ag in b.agreement_w],
         )
-
-
-# --- 7. exercises ------------------------------------------------------------------------------
-
-
-class ModifiedNeuronRequest(InstrumentRequest):
-    model_config = _example({"layer": 2, "neuron": 1, "f": "tanh"})
-
-    layer: LayerIndex
-    neuron: NeuronIndex
-    f: ActivationName = Field(description="The modified neuron's own activation f.")
-
-    @model_validator(mode="after")
-    def _check_position(self) -> ModifiedNeuronRequest:
-        _check_neuron(self.network, self.layer, self.neuron)
-        return self
-
-
-class ModifiedNeuronResponse(BaseModel):
-    layer: int
-    neuron: int
-    f: str
-    cost: float
-    f_prime: list[float] = Field(description="f'(z^l_j) per example: used in BP1/BP2 at this neuron.")
-    sigma_prime: list[float] = Field(description="σ'(z^l_j) per example: what the layer's activation would give.")
-    deltas: list[Matrix] = Field(description="δ^l for l = 2..L, one row per example.")
-    nabla_w: list[Matrix]
-    nabla_b: list[list[float]]
-
-    @classmethod
-    def of(cls, m: ModifiedNeuron) -> ModifiedNeuronResponse:
-        return cls(
-            layer=m.layer,
-            neuron=m.j + 1,
-            f=m.f,
-            cost=m.cost,
-            f_prime=m.f_prime.tolist(),
-            sigma_prime=m.sigma_prime.tolist(),
-            deltas=[d.tolist() for d in m.deltas],
-            nabla_w=[w.tolist() for w in m.nabla_w],
-            nabla_b=[b.tolist() for b in m.nabla_b],
-        )
-
-
-class LinearNetworkRequest(SingleExampleRequest):
-    model_config = _example({})
-
-    @model_validator(mode="after")
-    def _check_size(self) -> LinearNetworkRequest:
-        _check_widths(self.network, 2, int(setting("max_matrix_form_width")), "the linear-network exercise")
-        if self.cost != "quadratic":
-            raise ValueError("cost: the linear-network exercise needs the quadratic cost (linear outputs leave (0, 1))")
-        return self
-
-
-class LinearLayer(BaseModel):
-    layer: int
-    map: Matrix = Field(description="(w^{l+1})^T … (w^L)^T; the identity for l = L.")
-    delta: list[float] = Field(description="map · ∇_aC.")
-    delta_backprop: list[float] = Field(description="δ^l from BP1 and BP2 with σ(z) = z.")
-
-
-class LinearNetworkResponse(BaseModel):
-    example: int
-    nabla_a: list[float]
-    layers: list[LinearLayer]
-
-    @classmethod
-    def of(cls, n: LinearNetwork) -> LinearNetworkResponse:
-        return cls(
-            example=n.example,
-            nabla_a=n.nabla_a.tolist(),
-            layers=[
-                LinearLayer(layer=i + 2, map=mp.tolist(), delta=d.tolist(), delta_backprop=db.tolist())
-                for i, (mp, d, db) in enumerate(zip(n.maps, n.deltas, n.deltas_backprop, strict=True))
-            ],
-        )
-
-
-class CostComparisonRequest(SingleExampleRequest):
-    """Both costs are computed; ``cost`` is not used."""
-
-    model_config = _example({})
-
-    @model_validator(mode="after")
-    def _check_outputs(self) -> CostComparisonRequest:
-        if self.network.activation_list()[-1] != "sigmoid":
-            raise ValueError("network.activation: the comparison needs a sigmoid output layer (0 < a^L < 1)")
-        row = self.targets[self.example]
-        if any(not 0.0 <= v <= 1.0 for v in row):
-            raise ValueError(f"targets[{self.example}]: cross_entropy needs targets between 0 and 1")
-        return self
-
-
-class OutputErrorModel(BaseModel):
-    cost: float
-    nabla_a: list[float] = Field(description="∇_aC.")
-    sigma_prime: list[float] = Field(description="σ'(z^L).")
-    delta: list[float] = Field(description="δ^L = ∇_aC ⊙ σ'(z^L) (BP1).")
-
-    @classmethod
-    def of(cls, e: OutputError) -> OutputErrorModel:
-        return cls(cost=e.cost, nabla_a=e.nabla_a.tolist(), sigma_prime=e.sigma_prime.tolist(), delta=e.delta.tolist())
-
-
-class CostComparisonResponse(BaseModel):
-    example: int
-    z: list[float]
-    a: list[float]
-    y: list[float]
-    a_minus_y: list[float]
-    quadratic: OutputErrorModel
-    cross_entropy: OutputErrorModel
-
-    @classmethod
-    def of(cls, c: CostComparison) -> CostComparisonResponse:
-        return cls(
-            example=c.example,
-            z=c.z.tolist(),
-            a=c.a.tolist(),
-            y=c.y.tolist(),
-            a_minus_y=c.a_minus_y.tolist(),
-            quadratic=OutputErrorModel.of(c.quadratic),
-            cross_entropy=OutputErrorModel.of(c.cross_entropy),
-        )
-
-
-__all__ = [
-    "CostComparisonRequest",
-    "CostComparisonResponse",
-    "DemonRequest",
-    "DemonResponse",
-    "GradcheckRequest",
-    "GradcheckResponse",
-    "LinearNetworkRequest",
-    "LinearNetworkResponse",
-    "MatrixFormRequest",
-    "MatrixFormResponse",
-    "MiniBatchRequest",
-    "MiniBatchResponse",
-    "ModifiedNeuronRequest",
-    "ModifiedNeuronResponse",
-    "PathsRequest",
-    "PathsResponse",
-    "SaturationRequest",
-    "SaturationResponse",
-]
