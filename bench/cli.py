@@ -12,6 +12,7 @@ the command works.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -130,6 +131,8 @@ def describe(m: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if "server" not in args.skip and importlib.util.find_spec("httpx") is None:
+        raise SystemExit("the server's figures need httpx: pip install -e '.[bench]', or pass --skip server")
     load_before = load_average()
     settings = ["one"] if args.quick or "default-threads" in args.skip else ["one", "default"]
     workers = [run_worker(threads, args.quick) for threads in settings]

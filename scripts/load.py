@@ -11,8 +11,9 @@ It reports the streams held to their final event, the requests served,
 errors, and the server's resident memory (VmRSS) before and after the
 measured round.
 
-Bounded in count and time; only 127.0.0.1 is ever contacted. Plain asyncio
-sockets: no client library, so the client costs little of the shared CPU.
+Bounded in count and time; only 127.0.0.1 is ever contacted. The client is
+``bench.client`` (httpx), the benchmark's: one pool of K connections for the
+streams, one of C keep-alive connections for the requests.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import httpx
+
+from bench.client import HOST, JSON, pool, read_events
+
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 WORKED = {
     "network": {
         "sizes": [2, 2, 2],
@@ -74,87 +78,58 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def request_bytes(path: str, body: bytes) -> bytes:
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """Status and body of one Content-Length response (the API's JSON answers)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    length = 0
-    for line in lines[1:]:
-        if line.lower().startswith("content-length:"):
-            length = int(line.split(":", 1)[1])
-    return status, await reader.readexactly(length)
-
-
-async def hold_stream(port: int, interval_ms: int, report: Report, open_now: list[int], deadline: float) -> None:
+async def hold_stream(
+    client: httpx.AsyncClient, interval_ms: int, report: Report, open_now: list[int], deadline: float
+) -> None:
+    """One paced trace stream, read to its final event (or until the deadline)."""
     body = json.dumps({**WORKED, "eta": 0.5}).encode()
+    opened = False
     try:
-        reader, writer = await asyncio.open_connection(HOST, port)
-    except OSError as exc:
+        async with (
+            asyncio.timeout(deadline - time.monotonic()),
+            client.stream("POST", f"/api/trace/stream?interval_ms={interval_ms}", content=body, headers=JSON) as r,
+        ):
+            if r.status_code != 200:
+                report.streams_failed += 1
+                report.errors.append(f"stream status: {r.status_code}")
+                return
+            opened = True
+            report.streams_opened += 1
+            open_now[0] += 1
+            report.streams_peak_open = max(report.streams_peak_open, open_now[0])
+            await read_events(r, "done")
+        report.streams_completed += 1
+    except EOFError:
         report.streams_failed += 1
-        report.errors.append(f"stream connect: {exc}")
-        return
-    report.streams_opened += 1
-    open_now[0] += 1
-    report.streams_peak_open = max(report.streams_peak_open, open_now[0])
-    try:
-        writer.write(request_bytes(f"/api/trace/stream?interval_ms={interval_ms}", body))
-        await writer.drain()
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), deadline - time.monotonic())
-        status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-        if " 200 " not in status_line:
-            report.streams_failed += 1
-            report.errors.append(f"stream status: {status_line}")
-            return
-        seen = b""
-        while b"event: done" not in seen:
-            chunk = await asyncio.wait_for(reader.read(65536), deadline - time.monotonic())
-            if not chunk:
-                break
-            seen = seen[-64:] + chunk
-        if b"event: done" in seen:
-            report.streams_completed += 1
-        else:
-            report.streams_failed += 1
-            report.errors.append("stream closed before its final event")
-    except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+        report.errors.append("stream closed before its final event")
+    except (TimeoutError, httpx.HTTPError) as exc:
         report.streams_failed += 1
         report.errors.append(f"stream: {type(exc).__name__}")
     finally:
-        open_now[0] -= 1
-        writer.close()
+        if opened:
+            open_now[0] -= 1
 
 
-async def send_requests(port: int, count: list[int], report: Report, latencies: list[float], deadline: float) -> None:
-    payload = request_bytes("/api/gradients", json.dumps(WORKED).encode())
-    reader, writer = await asyncio.open_connection(HOST, port)
+async def send_requests(
+    client: httpx.AsyncClient, count: list[int], report: Report, latencies: list[float], deadline: float
+) -> None:
+    """Gradient requests one after another on one of ``client``'s keep-alive connections, while any are left."""
+    body = json.dumps(WORKED).encode()
     try:
         while count[0] > 0 and time.monotonic() < deadline:
             count[0] -= 1
             start = time.perf_counter()
-            writer.write(payload)
-            await writer.drain()
-            status, body = await read_response(reader)
+            r = await client.post("/api/gradients", content=body, headers=JSON)
             latencies.append(time.perf_counter() - start)
-            if status == 200 and body.startswith(b'{"cost":'):
+            if r.status_code == 200 and r.content.startswith(b'{"cost":'):
                 report.requests_ok += 1
             else:
                 report.requests_failed += 1
                 if len(report.errors) < 20:
-                    report.errors.append(f"gradients: {status} {body[:80]!r}")
-    except (OSError, asyncio.IncompleteReadError) as exc:
+                    report.errors.append(f"gradients: {r.status_code} {r.content[:80]!r}")
+    except httpx.HTTPError as exc:
         report.requests_failed += 1
         report.errors.append(f"gradients connection: {type(exc).__name__}")
-    finally:
-        writer.close()
 
 
 async def phase(
@@ -165,16 +140,18 @@ async def phase(
     # Streams last about as long as the requests take; paced to cover the run.
     interval_ms = min(3000, max(50, int(seconds * 1000 / (STEPS * 4))))
     open_now = [0]
-    stream_tasks = [
-        asyncio.create_task(hold_stream(port, interval_ms, report, open_now, deadline)) for _ in range(streams)
-    ]
-    await asyncio.sleep(0.5)  # let the streams open before the requests start
-    count = [requests]
-    latencies: list[float] = []
-    start = time.perf_counter()
-    await asyncio.gather(*(send_requests(port, count, report, latencies, deadline) for _ in range(connections)))
-    report.seconds = time.perf_counter() - start
-    await asyncio.gather(*stream_tasks)
+    async with pool(port, max(1, streams)) as streaming, pool(port, connections) as sending:
+        stream_tasks = [
+            asyncio.create_task(hold_stream(streaming, interval_ms, report, open_now, deadline))
+            for _ in range(streams)
+        ]
+        await asyncio.sleep(0.5)  # let the streams open before the requests start
+        count = [requests]
+        latencies: list[float] = []
+        start = time.perf_counter()
+        await asyncio.gather(*(send_requests(sending, count, report, latencies, deadline) for _ in range(connections)))
+        report.seconds = time.perf_counter() - start
+        await asyncio.gather(*stream_tasks)
     return latencies
 
 
