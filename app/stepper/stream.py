@@ -1,8 +1,8 @@
 """The page's event stream: the steps of a run as Server-Sent Events, paced for the eye.
 
-``GET /runs/{id}/stream?from=k&interval=ms`` sends the rendered inside of
+``GET /runs/{id}/stream?from=k&interval_ms=ms`` sends the rendered inside of
 ``#stage`` for steps k, k+1, … as unnamed messages (htmx swaps them in), one
-every ``interval`` milliseconds, then a final named ``done`` event. The page's
+every ``interval_ms`` milliseconds, then a final named ``done`` event. The page's
 player element carries ``hx-sse:close="done"``, so the finished stream is not
 reopened and replayed. A reconnect that sends ``Last-Event-ID`` resumes after
 that step.
@@ -66,7 +66,7 @@ async def events(
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "Unnamed step messages (HTML), then `done`."},
     404: PAGE_RESPONSES[404],
-    422: {"model": ErrorBody, "description": "`from` or `interval` is out of range."},
+    422: {"model": ErrorBody, "description": "`from` or `interval_ms` is out of range."},
     503: {"model": ErrorBody, "description": "Too many streams are open; retry after the Retry-After seconds."},
 }
 
@@ -76,12 +76,12 @@ def stream_run(
     request: Request,
     run_id: str,
     start: Annotated[int, Query(alias="from", ge=0, description="The first step to send.")] = 0,
-    interval: Annotated[
+    interval_ms: Annotated[
         int, Query(ge=MIN_INTERVAL_MS, le=MAX_INTERVAL_MS, description="Milliseconds between steps.")
     ] = DEFAULT_INTERVAL_MS,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> Response:
-    """The run's steps from ``from`` on, one every ``interval`` ms, ending with a ``done`` event."""
+    """The run's steps from ``from`` on, one every ``interval_ms``, ending with a ``done`` event."""
     settings = settings_of(request)
     run = get_store(request).get(run_id)
     if run is None:
@@ -92,5 +92,5 @@ def stream_run(
     pool: StreamSlots = request.app.state.streams
     slot = pool.acquire()  # 503 with Retry-After when all are in use
     first = first_step(start, last_event_id)
-    content = events(templates_of(request), run, first, interval / 1000, settings.max_stream_steps)
+    content = events(templates_of(request), run, first, interval_ms / 1000, settings.max_stream_steps)
     return SlottedEventStream(content, slot, settings.stream_send_timeout, settings.max_stream_seconds)

@@ -97,7 +97,7 @@
     const from = step >= steps - 1 ? 0 : step + 1;
     $("stream-status").hidden = true;
     // The template gives the player hx-sse:close="done", its target and its swap.
-    player.setAttribute("hx-sse:connect", `/runs/${id}/stream?from=${from}&interval=${speedMs}`);
+    player.setAttribute("hx-sse:connect", `/runs/${id}/stream?from=${from}&interval_ms=${speedMs}`);
     htmx.process(player);
     setPlaying(true);
   }

@@ -114,7 +114,7 @@ def test_play_streams_every_step_once_and_stops_at_the_end(tab: Page) -> None:
     assert page.evaluate("window.seen") == list(range(1, STEPS))
     page.wait_for_timeout(1200)  # the finished stream is not reopened and replayed
     assert page.evaluate("window.seen") == list(range(1, STEPS))
-    assert len(streams) == 1 and "from=1" in streams[0] and "interval=100" in streams[0]
+    assert len(streams) == 1 and "from=1" in streams[0] and "interval_ms=100" in streams[0]
     expect(page.locator("#status")).to_contain_text(f"step {STEPS} / {STEPS}")
     # playing again from the end starts over at step 1
     page.click("#btn-play")

@@ -68,7 +68,7 @@ def read(client: TestClient, url: str, headers: dict[str, str] | None = None) ->
 
 
 def test_every_step_in_order_then_done(client: TestClient) -> None:
-    events = read(client, f"/runs/{new_run(client)}/stream?interval=100")
+    events = read(client, f"/runs/{new_run(client)}/stream?interval_ms=100")
     assert [e.event for e in events] == ["message"] * STEPS + ["done"]
     assert [e.id for e in events[:-1]] == [str(k) for k in range(STEPS)]
     for k, e in enumerate(events[:-1]):
@@ -80,19 +80,19 @@ def test_every_step_in_order_then_done(client: TestClient) -> None:
 
 def test_a_stream_starts_where_asked_and_resumes_after_the_last_event_id(client: TestClient) -> None:
     rid = new_run(client)
-    events = read(client, f"/runs/{rid}/stream?from=5&interval=100")
+    events = read(client, f"/runs/{rid}/stream?from=5&interval_ms=100")
     assert [e.id for e in events] == ["5", "6", "7", None]
-    resumed = read(client, f"/runs/{rid}/stream?from=0&interval=100", headers={"Last-Event-ID": "6"})
+    resumed = read(client, f"/runs/{rid}/stream?from=0&interval_ms=100", headers={"Last-Event-ID": "6"})
     assert [e.id for e in resumed] == ["7", None] and resumed[-1].event == "done"
-    finished = read(client, f"/runs/{rid}/stream?interval=100", headers={"Last-Event-ID": "7"})
+    finished = read(client, f"/runs/{rid}/stream?interval_ms=100", headers={"Last-Event-ID": "7"})
     assert [e.event for e in finished] == ["done"], "a reconnect after the end gets only the final event"
 
 
-@pytest.mark.parametrize("query", ["from=8", "from=-1", "interval=99", "interval=3001", "interval=fast"])
+@pytest.mark.parametrize("query", ["from=8", "from=-1", "interval_ms=99", "interval_ms=3001", "interval_ms=fast"])
 def test_out_of_range_parameters_are_a_422(client: TestClient, query: str) -> None:
     r = client.get(f"/runs/{new_run(client)}/stream?{query}")
     assert r.status_code == 422
-    assert r.json()["message"].split(":")[0] in {"from", "interval", "query.from", "query.interval"}
+    assert r.json()["message"].split(":")[0] in {"from", "interval_ms", "query.from", "query.interval_ms"}
 
 
 def test_an_unknown_run_is_a_404(client: TestClient) -> None:
@@ -102,14 +102,14 @@ def test_an_unknown_run_is_a_404(client: TestClient) -> None:
 
 def test_the_number_of_step_events_is_bounded() -> None:
     limited = TestClient(create_app(Settings(max_stream_steps=3)))
-    events = read(limited, f"/runs/{new_run(limited)}/stream?interval=100")
+    events = read(limited, f"/runs/{new_run(limited)}/stream?interval_ms=100")
     assert [e.id for e in events] == ["0", "1", "2", None]
     assert json.loads(events[-1].data)["reason"] == "step limit"
 
 
 def test_a_stream_out_of_time_still_ends_with_done() -> None:
     limited = TestClient(create_app(Settings(max_stream_seconds=0.25)))
-    events = read(limited, f"/runs/{new_run(limited)}/stream?interval=200")
+    events = read(limited, f"/runs/{new_run(limited)}/stream?interval_ms=200")
     assert 1 <= len(events) < STEPS + 1
     assert events[-1].event == "done"
 
@@ -124,5 +124,5 @@ def test_too_many_open_streams_get_a_503_with_retry_after() -> None:
         assert int(r.headers["retry-after"]) > 0
         assert r.json()["message"].startswith("streams:")
         held.release()
-        assert read(limited, f"/runs/{rid}/stream?from=7&interval=100")[-1].event == "done"
+        assert read(limited, f"/runs/{rid}/stream?from=7&interval_ms=100")[-1].event == "done"
         assert app.state.streams.open == 0, "the finished stream gave its slot back"
