@@ -15,7 +15,7 @@ Left out: dropout, batch norm and any layer that is not fully connected.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from typing import Literal
 
 import numpy as np
@@ -78,9 +78,10 @@ class Network:
         if weights is None or biases is None:
             self.weights, self.biases = _initial_parameters(sizes, seed, init)
         else:
+            check_shapes(sizes, weights, biases)
             self.weights = [np.array(w, dtype=np.float64) for w in weights]
             self.biases = [np.array(b, dtype=np.float64) for b in biases]
-            _check_shapes(sizes, self.weights, self.biases)
+            _check_finite(self.weights, self.biases)
 
     def __repr__(self) -> str:
         names = self.activation_names
@@ -166,23 +167,43 @@ def _initial_parameters(sizes: list[int], seed: int | None, init: Init) -> tuple
     return weights, biases
 
 
-def _check_shapes(sizes: list[int], weights: list[Array], biases: list[Array]) -> None:
+def _shape_text(m: Sequence[Sequence[float]] | Array) -> str:
+    """A matrix's shape in words: "2×3", or "3 rows of widths [1, 2]" for rows of different lengths."""
+    widths = sorted({len(row) if isinstance(row, Sized) else 0 for row in m})
+    if len(widths) == 1:
+        return f"{len(m)}×{widths[0]}"
+    return f"{len(m)} rows of widths {widths}" if widths else "0 rows"
+
+
+def check_shapes(
+    sizes: Sequence[int],
+    weights: Sequence[Sequence[Sequence[float]] | Array],
+    biases: Sequence[Sequence[float] | Array],
+) -> None:
+    """ValueError naming the first weight matrix or bias vector whose shape does not fit ``sizes``.
+
+    Lists of rows and NumPy arrays alike, so the API checks pasted weights with the same words
+    the engine uses: ``weights[0]: w^2 must be 2×2 (n_2 rows of n_1 numbers), got 1×2``.
+    """
     n_layers = len(sizes) - 1
     if len(weights) != n_layers:
-        raise ValueError(f"weights: expected {n_layers} matrices (layers 2..L), got {len(weights)}")
+        raise ValueError(f"weights: expected {n_layers} matrices for sizes {list(sizes)}, got {len(weights)}")
     if len(biases) != n_layers:
-        raise ValueError(f"biases: expected {n_layers} vectors (layers 2..L), got {len(biases)}")
+        raise ValueError(f"biases: expected {n_layers} vectors for sizes {list(sizes)}, got {len(biases)}")
     for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
-        expected = (sizes[i + 1], sizes[i])
-        if w.shape != expected:
+        rows, cols = sizes[i + 1], sizes[i]
+        ragged = any(not isinstance(row, Sized) or len(row) != cols for row in w)
+        if len(w) != rows or ragged:
             raise ValueError(
-                f"weights[{i}]: w^{i + 2} must be {expected[0]}×{expected[1]} "
-                f"(n_{i + 2} rows of n_{i + 1}), got shape {'×'.join(map(str, w.shape))}"
+                f"weights[{i}]: w^{i + 2} must be {rows}×{cols} (n_{i + 2} rows of n_{i + 1} numbers), "
+                f"got {_shape_text(w)}"
             )
-        if b.shape != (sizes[i + 1],):
-            raise ValueError(
-                f"biases[{i}]: b^{i + 2} must have {sizes[i + 1]} entries, "
-                f"got shape {'×'.join(map(str, b.shape))}"
-            )
+        if np.ndim(b) != 1 or len(b) != rows:
+            got = len(b) if np.ndim(b) == 1 else f"shape {'×'.join(map(str, np.shape(b)))}"
+            raise ValueError(f"biases[{i}]: b^{i + 2} must have {rows} numbers, got {got}")
+
+
+def _check_finite(weights: list[Array], biases: list[Array]) -> None:
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise ValueError(f"weights[{i}] / biases[{i}]: every entry must be a finite number")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.limits import at_most, limit, most_items, within
 from engine import Network
-from engine.network import parameter_count
+from engine.network import check_shapes, parameter_count
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
 CostName = Literal["quadratic", "cross_entropy"]
@@ -43,11 +43,6 @@ WORKED_EXAMPLE: dict[str, Any] = {
 class Strict(BaseModel):
     # strict: a JSON `true` is not the integer 1, and "0.5" is not a number.
     model_config = ConfigDict(strict=True, extra="forbid")
-
-
-def _shape(rows: list[list[float]]) -> str:
-    widths = sorted({len(r) for r in rows})
-    return f"{len(rows)}×{widths[0]}" if len(widths) == 1 else f"{len(rows)} rows of widths {widths}"
 
 
 class NetworkSpec(Strict):
@@ -92,25 +87,10 @@ class NetworkSpec(Strict):
             missing = "biases" if self.biases is None else "weights"
             raise ValueError(f"network.{missing}: give weights and biases together, or neither")
         if self.weights is not None and self.biases is not None:
-            if len(self.weights) != n_layers:
-                raise ValueError(
-                    f"network.weights: expected {n_layers} matrices for sizes {sizes}, got {len(self.weights)}"
-                )
-            if len(self.biases) != n_layers:
-                raise ValueError(
-                    f"network.biases: expected {n_layers} vectors for sizes {sizes}, got {len(self.biases)}"
-                )
-            for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-                rows, cols = sizes[i + 1], sizes[i]
-                if len(w) != rows or any(len(r) != cols for r in w):
-                    raise ValueError(
-                        f"network.weights[{i}]: w^{i + 2} must be {rows}×{cols} "
-                        f"(n_{i + 2} rows of n_{i + 1} numbers), got {_shape(w)}"
-                    )
-                if len(b) != rows:
-                    raise ValueError(
-                        f"network.biases[{i}]: b^{i + 2} must have {rows} numbers, got {len(b)}"
-                    )
+            try:
+                check_shapes(sizes, self.weights, self.biases)  # the engine's check, in the engine's words
+            except ValueError as e:
+                raise ValueError(f"network.{e}") from None
         return self
 
     def activation_list(self) -> list[ActivationName]:
