@@ -2,10 +2,11 @@
 // is shown, remembering the open tab across runs, and marking the diagram for the open
 // instrument (saturated and quiet neurons, the strongest paths). No inline handlers: the CSP
 // allows scripts from /static only, so everything is wired here by event delegation.
+// Loaded once by the step-through page (page/page.html), never from a swapped fragment. The listeners sit
+// on the document, so panels swapped in later need no wiring; each handler only brings the page to a state
+// it reads from the DOM (the open tab, the marks, data-ready), so running one twice changes nothing more.
 (function () {
   "use strict";
-  if (window.backpropLensInstruments) return; // htmx re-runs this script when #run is swapped
-  window.backpropLensInstruments = true;
 
   var KEY = "backprop-lens:instrument";
   var MARKS = ["instrument-saturated", "instrument-quiet", "instrument-path"];
@@ -84,7 +85,7 @@
 
   document.addEventListener("keydown", function (e) {
     var tab = e.target.closest && e.target.closest('.instruments [role="tab"]');
-    if (!tab) return;
+    if (!tab || e.defaultPrevented) return; // a key moves the selection once, however many listeners see it
     var all = tabs(tab.closest(".instruments"));
     var i = all.indexOf(tab);
     var next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: all.length - 1 }[e.key];

@@ -226,6 +226,18 @@ def test_the_page_includes_the_panel_loader(client: TestClient) -> None:
         assert f'id="tab-{route}"' in panel.text and f'hx-get="/instruments/{rid}/{route}"' in panel.text
 
 
+def test_the_instruments_script_and_style_load_once_from_the_page_not_from_a_swap(client: TestClient) -> None:
+    """A <script> inside a swapped region would run again at every swap of #run: the page loads it, once."""
+    html = client.get("/").text
+    head = html[: html.index("</head>")]
+    assert head.count('<script src="/static/js/instruments.js" defer></script>') == 1
+    assert head.count('<link rel="stylesheet" href="/static/css/instruments.css">') == 1
+    assert html.count("instruments.js") == 1 and html.count("instruments.css") == 1
+    swapped = client.post(f"/runs/{run_id(client)}/next", headers={"HX-Request": "true"}).text  # a new #run
+    assert 'id="instruments-slot"' in swapped and "<script" not in swapped and "<link" not in swapped
+    assert "<script" not in client.get(f"/instruments/{run_id(client)}").text
+
+
 @pytest.mark.parametrize("route", PAGE_ROUTES)
 def test_every_fragment_renders_for_a_run(client: TestClient, route: str) -> None:
     r = client.get(f"/instruments/{run_id(client)}/{route}")
