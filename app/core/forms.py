@@ -41,6 +41,11 @@ _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe
 dash that word processors substitute, and the small and full-width hyphen-minus."""
 
 
+def ascii_minus(text: str) -> str:
+    """``text`` with every minus sign a person may paste made ASCII, for a field a model parses itself."""
+    return text.translate(_MINUS_SIGNS)
+
+
 def number_tokens(text: str) -> list[str]:
     """The numbers of a field separated by spaces, commas or semicolons, minus signs made ASCII."""
     return [t for t in _SEPARATORS.split(text.translate(_MINUS_SIGNS).strip()) if t]

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from app.core.errors import InputError, clean_errors, unknown_name, validation_message
 from app.core.format import tex
-from app.core.forms import number_tokens
+from app.core.forms import ascii_minus, number_tokens
 from app.core.schemas import NetworkSpec
 from app.core.settings import current_settings
 from app.core.templating import templates_of
@@ -75,7 +75,7 @@ def _body(run: Run, query: dict[str, str], name: str) -> dict[str, Any]:
         "inputs": req.inputs,
         "targets": req.targets,
     }
-    settings = {k: v for k, v in query.items() if v != ""}
+    settings = {k: ascii_minus(v) for k, v in query.items() if v != ""}  # "−0.01" reads as −0.01
     for key in RUN_FIELDS & settings.keys() - ({"inputs", "targets"} if name == "minibatch" else set()):
         raise ValueError(f"{key}: set by the run; change it in the configuration above")
     if name == "demon" and "nudges" in settings:
@@ -138,7 +138,7 @@ def _fragment(request: Request, name: str, context: dict[str, Any], status: int 
 
 
 def _error(request: Request, name: str, message: str, status: int = 422) -> HTMLResponse:
-    return _fragment(request, "error.html", {"name": name, "message": message}, status)
+    return _fragment(request, "_error.html", {"name": name, "message": message}, status)
 
 
 @router.get("/{run_id}", response_class=HTMLResponse)
@@ -146,7 +146,7 @@ def instruments_panel(request: Request, run_id: str, store: Store) -> HTMLRespon
     """The panel of all instruments for a run: tabs, each with its settings form."""
     run = store.get(run_id)
     if run is None:
-        return _fragment(request, "error.html", {"message": EXPIRED}, 404)
+        return _fragment(request, "_error.html", {"message": EXPIRED}, 404)
     return _fragment(request, "_panel.html", {"run": run})
 
 
@@ -177,5 +177,5 @@ def instrument_fragment(request: Request, run_id: str, name: str, store: Store) 
         "sizes": req.network.sizes,
         "growth": growth,
     }
-    return _fragment(request, f"{name}.html", context)
+    return _fragment(request, f"_{name}.html", context)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,3 +27,14 @@ def test_a_body_that_is_not_a_form_is_415(client: TestClient, path: str, ctype: 
     r = client.post(path, content=b'{"sizes": "2,2"}', headers=headers)
     assert r.status_code == 415
     assert r.json()["message"].startswith("body: expected a form (application/x-www-form-urlencoded)")
+
+
+def test_an_instrument_setting_takes_the_pages_minus_sign(client: TestClient) -> None:
+    """A scalar setting (the speed tab's ε) typed with U+2212 reaches the model as a number, and is then judged."""
+    page = client.get("/")
+    run_id = re.search(r'data-run-id="([^"]+)"', page.text)
+    assert run_id is not None
+    r = client.get(f"/instruments/{run_id.group(1)}/speed", params={"epsilon": "\u22121e-6"})
+    assert r.status_code == 422 and "epsilon: Input should be greater than or equal to" in r.text
+    r = client.get(f"/instruments/{run_id.group(1)}/saturation", params={"sigma_prime_threshold": "\u22120.5"})
+    assert r.status_code == 422 and "sigma_prime_threshold: Input should be greater than 0" in r.text
