@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +19,7 @@ from app.core.limits import document_limits
 from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SettingsMiddleware
 from app.core.settings import Settings, get_settings
 from app.core.slots import StreamSlots
+from app.core.state import StateUnavailableError, make_state, on_state_unavailable
 from app.core.templating import make_templates
 from app.instruments import page as instruments_page
 from app.instruments import routes as instruments
@@ -28,8 +31,17 @@ from app.training.store import TrainingStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """An app on ``settings``; RuntimeError naming the URL when its Redis does not answer."""
     settings = settings or get_settings()
+    state = make_state(settings)  # first: an unreachable Redis stops the server before it serves anything
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="backprop-lens",
         version=__version__,
         description=(
@@ -44,7 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Everything an app holds, made from its own settings: two apps in one process share nothing.
     app.state.settings = settings
     app.state.streams = StreamSlots(settings.max_streams)
-    app.state.runs = RunStore(settings.max_runs, settings.run_ttl_seconds)
+    app.state.shared = state
+    app.state.runs = RunStore(
+        state, settings.max_cached_traces, settings.max_trace_layers_page, settings.max_page_iterations
+    )
     app.state.trainings = TrainingStore(settings.trainings_kept, settings.max_trainings)
     app.state.templates = templates = make_templates(settings)
     instruments_page.register_templates(templates.env)
@@ -52,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(InputError, on_input_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(StateUnavailableError, on_state_unavailable)
     for router in (
         api.router, docs.router, stepper.router, stream.router, instruments.router, instruments_page.router,
         training.router,

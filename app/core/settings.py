@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     max_streams: int = Field(256, ge=1, description="Concurrent event streams.")
     max_runs: int = Field(512, ge=1, description="Runs kept in the run store.")
     run_ttl_seconds: float = Field(3600.0, gt=0, description="How long an unused run is kept.")
+    max_cached_traces: int = Field(
+        256, ge=1, description="Traces a process keeps computed; any other run is recomputed from its configuration."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis holding the shared state (run configurations) of every process; None: in memory."
+    )
     stream_send_timeout: float = Field(5.0, gt=0, description="Seconds a stalled client may hold a stream.")
     max_page_iterations: int = Field(1000, ge=0, description="Gradient steps a page permalink may replay.")
     max_gradcheck_parameters: int = Field(

@@ -1,11 +1,13 @@
 """The step-through page: the full page, the configuration form and the fragment of step k.
 
-``GET /`` shows the worked example (or a permalink's configuration) ready to
-play. The form posts to ``/runs``, which validates it through the JSON API's
-schema, asks the engine for the trace, keeps it in the run store and returns
-the run's region. Stepping is ``GET /runs/{id}/steps/{k}``: the trace already
-exists, so the server only renders. The same URL gives the full page to a
-browser without htmx (``Vary: HX-Request``). Playing is ``app.stepper.stream``.
+``GET /`` shows the worked example (one run shared by every page, stored
+nowhere) or a permalink's configuration, ready to play. The form posts to
+``/runs``, which validates it through the JSON API's schema, asks the engine for
+the trace, keeps it in the run store and returns the run's region. Stepping is
+``GET /runs/{id}/steps/{k}``: the trace already exists (a process that lacks it
+recomputes it from the run's configuration), so the server only renders. The
+same URL gives the full page to a browser without htmx (``Vary: HX-Request``).
+Playing is ``app.stepper.stream``.
 
 Left out: anything computed here. Numbers come from the engine, their
 presentation from ``app.stepper.view``.
@@ -26,7 +28,7 @@ from app.core.errors import InputError
 from app.core.forms import Form
 from app.core.schemas import ErrorBody
 from app.core.templating import templates_of
-from app.stepper.form import FormError, PageRequest, default_form, parse_form
+from app.stepper.form import FormError, PageRequest, parse_form
 from app.stepper.runs import Run, RunStore, Store
 from app.stepper.view import step_view
 from engine import Trace
@@ -93,12 +95,11 @@ def index(request: Request, store: Store) -> HTMLResponse:
     """The page, on the worked example or on the configuration a permalink carries."""
     query = dict(request.query_params)
     if not query:
-        return _page(request, _new_run(store, _parse(request, default_form())))
+        return _page(request, store.example())  # one shared run: a page load stores nothing, evicts nobody
     try:
         return _page(request, _new_run(store, _parse(request, query)))
     except FormError as e:
-        run = _new_run(store, _parse(request, default_form()))
-        return _page(request, run, status_code=422, form=e.form, errors=e.errors)
+        return _page(request, store.example(), status_code=422, form=e.form, errors=e.errors)
 
 
 @router.post("/runs", response_class=HTMLResponse, responses=PAGE_RESPONSES)
@@ -108,8 +109,7 @@ def create_run(request: Request, store: Store, form: Form) -> Response:
         run = _new_run(store, _parse(request, form))
     except FormError as e:
         if not is_htmx(request):
-            fallback = _new_run(store, _parse(request, default_form()))
-            return _page(request, fallback, status_code=422, form=e.form, errors=e.errors)
+            return _page(request, store.example(), status_code=422, form=e.form, errors=e.errors)
         # The error goes beside its field; the network on screen stays, and so does the summary describing it.
         html = templates_of(request).get_template("page/_config_form.html").render(
             form=e.form,
@@ -158,6 +158,9 @@ def next_iteration(request: Request, run_id: str, store: Store) -> Response:
     run = store.get(run_id)
     if run is None:
         return not_found(request)
+    most = settings_of(request).max_page_iterations
+    if run.page.iteration >= most:  # a run is its configuration, which must stay recomputable within the limits
+        return HTMLResponse(f"iteration: the page replays at most {most} iterations", status_code=422)
     try:
         new = _new_run(store, run.page.next())
     except FormError as e:

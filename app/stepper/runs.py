@@ -1,28 +1,37 @@
-"""The run store: traces the page has computed, kept for a while under an unguessable id.
+"""The run store: runs of the step-through under unguessable ids, recomputable by any process.
 
-A run is one configuration and its trace. Stepping back and forth and the
-event stream only read it, so the server renders step k without computing
-anything again. The store is in memory and bounded twice: at most
-``max_runs`` runs (the least recently used goes first) and none older than
-``run_ttl_seconds`` since it was last used.
+A run is one configuration and the trace of its iteration. The engine is deterministic, so the
+configuration (the permalink's query string, ``PageRequest.query()``) is all that is shared: it
+goes to the app's ``State`` (in memory, or Redis for several processes), bounded there by
+``max_runs`` and ``run_ttl_seconds``. Traces stay in this process, in a cache of at most
+``max_cached_traces`` (least recently used first out); a process that lacks a run's trace
+recomputes it from the configuration, within the page's limits, and keeps it. Stepping and the
+event stream then only read it.
 
-Left out: sharing runs between server processes. ``RunStore`` is the whole
-interface (``add``, ``get``), so a shared store can replace it.
+The worked example that ``/`` opens is one run for everybody: its id is fixed (a hash of its
+configuration, so another worked example gets another id) and it is never stored, since every
+process knows its configuration. Loading ``/`` therefore evicts nobody's run and needs no Redis.
+
+Left out: recomputing under other limits. A stored configuration that today's limits refuse is an
+unknown run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Request
 
-from app.stepper.form import PageRequest
+from app.core.compute import run_trace
+from app.core.errors import InputError
+from app.core.state import State
+from app.stepper.form import FormError, PageRequest, default_form, parse_form
 from engine import Trace
 
 
@@ -39,50 +48,81 @@ class Run:
         return len(self.trace.steps)
 
 
-class RunStore:
-    """Least recently used, with a time limit; safe to use from several threads."""
+EXAMPLE_ID = "example-" + hashlib.sha256(urlencode(sorted(default_form().items())).encode()).hexdigest()[:16]
+"""The worked example's run id: the same in every process, and never one of the random ids (those are 22 long)."""
 
-    def __init__(self, max_runs: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_runs = max_runs
-        self.ttl_seconds = ttl_seconds
-        self._clock = clock
-        self._runs: OrderedDict[str, tuple[Run, float]] = OrderedDict()
+
+class RunStore:
+    """Configurations in the shared state, traces in a bounded local cache; safe to use from several threads."""
+
+    def __init__(self, state: State, max_cached_traces: int, max_layers: int, max_iterations: int) -> None:
+        self.state = state
+        self.max_cached_traces = max_cached_traces
+        self._max_layers = max_layers
+        self._max_iterations = max_iterations
+        self._traces: OrderedDict[str, Run] = OrderedDict()
         self._lock = threading.Lock()
+        self._example: Run | None = None
+
+    def example(self) -> Run:
+        """The worked example's run, shared by every page that opens on it; computed once per process."""
+        if self._example is None:
+            page = parse_form(default_form(), self._max_layers, self._max_iterations)
+            self._example = Run(id=EXAMPLE_ID, page=page, trace=run_trace(page.request, page.iteration))
+        return self._example
 
     def add(self, page: PageRequest, trace: Trace) -> Run:
-        """Keep a new run and return it; the oldest runs go when the store is full."""
+        """Keep a new run's configuration (StateUnavailableError if the state cannot be reached) and its trace."""
         run = Run(id=secrets.token_urlsafe(16), page=page, trace=trace)
-        with self._lock:
-            self._expire()
-            self._runs[run.id] = (run, self._clock())
-            while len(self._runs) > self.max_runs:
-                self._runs.popitem(last=False)
+        self.state.put_run(run.id, page.query())
+        self._keep(run)
         return run
 
     def get(self, run_id: str) -> Run | None:
-        """The run, now the most recently used; None when unknown or expired."""
+        """The run, its time to live restarted; None when unknown or expired.
+
+        The shared state is asked every time, also for a cached trace: it restarts the run's time to live,
+        and a run evicted there is gone for every process alike.
+        """
+        if run_id == EXAMPLE_ID:
+            return self.example()
+        config = self.state.get_run(run_id)
         with self._lock:
-            self._expire()
-            entry = self._runs.get(run_id)
-            if entry is None:
+            if config is None:
+                self._traces.pop(run_id, None)
                 return None
-            self._runs[run_id] = (entry[0], self._clock())
-            self._runs.move_to_end(run_id)
-            return entry[0]
+            run = self._traces.get(run_id)
+            if run is not None:
+                self._traces.move_to_end(run_id)
+                return run
+        run = self._recompute(run_id, config)
+        if run is not None:
+            self._keep(run)
+        return run
 
     def __len__(self) -> int:
-        with self._lock:
-            self._expire()
-            return len(self._runs)
+        """Runs kept in the shared state (the worked example is not one of them)."""
+        return self.state.run_count()
 
-    def _expire(self) -> None:
-        # Entries are in order of last use, so the expired ones are at the front.
-        cutoff = self._clock() - self.ttl_seconds
-        while self._runs:
-            _, (_, used) = next(iter(self._runs.items()))
-            if used > cutoff:
-                break
-            self._runs.popitem(last=False)
+    @property
+    def cached(self) -> int:
+        """Traces this process holds."""
+        return len(self._traces)
+
+    def _recompute(self, run_id: str, config: str) -> Run | None:
+        # Another process made this run, or this one dropped its trace: the configuration gives it again.
+        try:
+            page = parse_form(dict(parse_qsl(config, keep_blank_values=True)), self._max_layers, self._max_iterations)
+            return Run(id=run_id, page=page, trace=run_trace(page.request, page.iteration))
+        except (FormError, InputError, ValueError):
+            return None
+
+    def _keep(self, run: Run) -> None:
+        with self._lock:
+            self._traces[run.id] = run
+            self._traces.move_to_end(run.id)
+            while len(self._traces) > self.max_cached_traces:
+                self._traces.popitem(last=False)
 
 
 def get_store(request: Request) -> RunStore:

@@ -45,5 +45,5 @@ def test_each_app_holds_its_own_stores() -> None:
     a, b = create_app(Settings(max_runs=2)), create_app(Settings(max_runs=5))
     assert a.state.runs is not b.state.runs and a.state.trainings is not b.state.trainings
     with TestClient(a) as ca:
-        assert ca.get("/").status_code == 200
+        assert ca.get("/?sizes=1,1&x=1&y=0").status_code == 200  # a permalink stores a run; "/" stores none
     assert len(a.state.runs) == 1 and len(b.state.runs) == 0
