@@ -8,6 +8,9 @@
   once: the disconnect is listened for while the events are sent.
 * A client that stops reading cannot hold a slot: every send has a timeout
   (``Settings.stream_send_timeout``).
+* When the server begins to shut down (``StreamSlots.closing``, set on SIGTERM by
+  ``app.core.lifecycle``), every open stream ends at once with ``done``
+  ``{"reason": "restarting"}``: the page reconnects, to whichever process answers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from fastapi.sse import format_sse_event
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from app.core.lifecycle import RESTARTING, Closing
+
 FINAL_EVENT = "done"
 
 
@@ -33,6 +38,7 @@ class Slot:
     def __init__(self, pool: StreamSlots) -> None:
         self._pool = pool
         self._released = False
+        self.closing = pool.closing
 
     def release(self) -> None:
         if not self._released:
@@ -41,11 +47,12 @@ class Slot:
 
 
 class StreamSlots:
-    """A counter of open streams with a hard limit, safe across threads."""
+    """A counter of open streams with a hard limit, safe across threads; ``closing`` ends them all."""
 
     def __init__(self, limit: int, retry_after_seconds: int = 5) -> None:
         self.limit = limit
         self.retry_after_seconds = retry_after_seconds
+        self.closing = Closing()
         self._open = 0
         self._lock = threading.Lock()
 
@@ -84,6 +91,9 @@ def sse(event: str, data: Any, ident: str | None = None) -> bytes:
 def sse_text(event: str, json_text: str, ident: str | None = None) -> bytes:
     """One event whose data is already JSON text."""
     return format_sse_event(data_str=json_text, event=event, id=ident)
+
+
+CLOSING_EVENT = sse(FINAL_EVENT, {"reason": RESTARTING})
 
 
 async def within_time(
@@ -127,6 +137,27 @@ class SlottedEventStream(StreamingResponse):
             within_time(content, max_seconds, timeout_event, clock),
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
         )
+
+    async def stream_response(self, send: Send) -> None:
+        """The events until they end, or until the server begins to shut down: then the final event says so."""
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        ended = False
+        async with anyio.create_task_group() as tg:
+
+            async def end_when_closing() -> None:
+                await self.slot.closing.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(end_when_closing)
+            await anyio.lowlevel.checkpoint()  # the watch is on before the first event is computed
+            async for chunk in self.body_iterator:
+                body = chunk if isinstance(chunk, bytes | memoryview) else chunk.encode(self.charset)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            ended = True
+            tg.cancel_scope.cancel()
+        if not ended:
+            await send({"type": "http.response.body", "body": CLOSING_EVENT, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def timed_send(message: Message) -> None:

@@ -1,4 +1,4 @@
-"""Stream slots: the limit with 503 + Retry-After, and release on disconnect, stall and time limit.
+"""Stream slots: the limit with 503 + Retry-After, release on disconnect, stall and time limit; the closing event.
 
 The disconnect, stall and time-limit tests run on an event loop with a fake clock (``VirtualTimeLoop``):
 time stands still while any task can run and jumps to the next timer when every task waits, so each
@@ -173,6 +173,50 @@ def test_a_stream_past_its_time_ends_with_the_final_event() -> None:
     events = [chunk.split("\n")[0] for chunk in body.decode().strip().split("\n\n")]
     assert events == ["event: step"] * 5 + ["event: done"]  # sent at 0, ¼, ½, ¾ and 1 s: none past 1 s
     assert body.decode().rstrip().endswith('data: {"reason": "time limit", "seconds": 1.0}')
+    assert pool.open == 0
+
+
+def test_a_stream_ends_with_the_final_event_when_the_server_begins_to_close() -> None:
+    pool = StreamSlots(1)
+    slot = pool.acquire()
+    body = bytearray()
+    ended: list[bool] = []
+
+    async def send(message: Message) -> None:
+        body.extend(message.get("body", b""))
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            ended.append(True)
+
+    async def main() -> float:
+        # Set from outside the stream at 0.9 s, as a signal handler would (call_soon_threadsafe).
+        asyncio.get_running_loop().call_later(0.9, pool.closing.set)
+        response = SlottedEventStream(endless(), slot, send_timeout=5, max_seconds=60)
+        await response(SCOPE, never, send)
+        return anyio.current_time()
+
+    assert run_virtual(main) == 0.9  # at once, not at the next event (1 s) nor the time limit
+    events = [chunk.split("\n")[0] for chunk in body.decode().strip().split("\n\n")]
+    assert events == ["event: step"] * 4 + ["event: done"]
+    assert body.decode().rstrip().endswith('data: {"reason": "restarting"}')
+    assert ended == [True]  # the response is complete, so the server can close the connection
+    assert pool.open == 0
+
+
+def test_a_stream_opened_while_the_server_closes_sends_only_the_final_event() -> None:
+    pool = StreamSlots(1)
+    pool.closing.set()
+    body = bytearray()
+
+    async def send(message: Message) -> None:
+        body.extend(message.get("body", b""))
+
+    async def main() -> float:
+        response = SlottedEventStream(endless(), pool.acquire(), send_timeout=5, max_seconds=60)
+        await response(SCOPE, never, send)
+        return anyio.current_time()
+
+    assert run_virtual(main) == 0.0
+    assert body.decode() == 'event: done\ndata: {"reason": "restarting"}\n\n'
     assert pool.open == 0
 
 
