@@ -15,6 +15,7 @@ from app import __version__
 from app.api import docs
 from app.api import routes as api
 from app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
+from app.core.lifecycle import closing_on_signals
 from app.core.limits import document_limits
 from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SettingsMiddleware
 from app.core.settings import Settings, get_settings
@@ -37,7 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        # The server's SIGTERM/SIGINT handlers are in place by now: wrapped, a signal ends the open streams first.
+        with closing_on_signals(app.state.streams.closing):
+            yield
         state.close()
 
     app = FastAPI(
