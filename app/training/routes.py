@@ -99,7 +99,7 @@ def _form_error(request: Request, form: dict[str, str], errors: dict[str, str], 
     """The form again with each error beside its field; the run on screen stays (htmx retargets the swap)."""
     if not is_htmx(request):
         return _render(request, "train/page.html", _page_context(form, None, errors), status)
-    response = _render(request, "train/form.html", _form_context(form, errors), status)
+    response = _render(request, "train/_form.html", _form_context(form, errors), status)
     response.headers["hx-retarget"] = "#train-form"
     response.headers["hx-reswap"] = "outerHTML"
     return response
@@ -172,8 +172,8 @@ def create_run(request: Request, fields: Form, trainings: Trainings) -> HTMLResp
         return _form_error(request, form, {"form": message}, 429)
     if is_htmx(request):
         # The run's region, and the form again without the errors of an earlier attempt (swapped by its id).
-        run_html = templates_of(request).get_template("train/run.html").render(_run_context(run))
-        form_html = templates_of(request).get_template("train/form.html").render(_form_context(form, {}, oob=True))
+        run_html = templates_of(request).get_template("train/_run.html").render(_run_context(run))
+        form_html = templates_of(request).get_template("train/_form.html").render(_form_context(form, {}, oob=True))
         return HTMLResponse(run_html + form_html, headers={"vary": "HX-Request"})
     return _render(request, "train/page.html", {**_page_context(form, run), **_run_context(run)})
 
@@ -260,7 +260,7 @@ def control(request: Request, run: RunDep, action: Action) -> HTMLResponse:
         session.resume()
     else:
         session.stop("stopped by you")
-    return _render(request, "train/controls.html", {"run": run, "paused": session.paused})
+    return _render(request, "train/_controls.html", {"run": run, "paused": session.paused})
 
 
 @router.get(
@@ -302,17 +302,17 @@ def inspect(request: Request, run: RunDep, fields: Form) -> Response:
     try:
         form = InspectForm.model_validate(fields)
     except ValidationError as exc:
-        return _render(request, "train/errors.html", {"message": first_message(exc)}, 422)
+        return _render(request, "train/_errors.html", {"message": first_message(exc)}, 422)
     data = run.data
     x, y = (data.x_train, data.y_train) if form.split == "train" else (data.x_test, data.y_test)
     n = x.shape[0]
     if form.example > n:
         message = f"example: the {form.split} set has {n} examples" + (f" (1 to {n})" if n else "")
-        return _render(request, "train/errors.html", {"message": message}, 422)
+        return _render(request, "train/_errors.html", {"message": message}, 422)
     net = run.session.network()
     row = form.example - 1
     t = trace(net, x[row], y[row], run.config.cost, run.config.eta)
-    return _render(request, "train/inspect.html", _inspect_context(run, form, t))
+    return _render(request, "train/_inspect.html", _inspect_context(run, form, t))
 
 
 def step_through_link(t: Trace, x: list[float], y: list[float]) -> str | None:

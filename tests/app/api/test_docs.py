@@ -64,14 +64,21 @@ def test_docs_loads_only_static_files_of_this_server(client: TestClient) -> None
     assert r.headers["content-security-policy"] == CSP  # the app's policy, not a relaxed one
     page = parse(r.text)
     assert page.inline == []
-    assert page.scripts == ["/static/vendor/swagger-ui/swagger-ui-bundle.js", "/static/js/docs.js"]
+    # base.html's scripts (every page has them), then Swagger UI and what starts it
+    assert page.scripts == [
+        "/static/vendor/htmx.min.js",
+        "/static/vendor/hx-sse.min.js",
+        "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        "/static/js/docs.js",
+    ]
     assert "/static/vendor/swagger-ui/swagger-ui.css" in page.styles
     for url in page.scripts + page.styles:
         assert url.startswith("/static/"), url
         assert client.get(url).status_code == 200, url
     assert re.search(r"https?://", r.text) is None
-    for url in page.urls:  # links included: paths on this server (or the empty data: favicon), none to //host
-        assert url == "data:," or (url.startswith("/") and not url.startswith("//")), url
+    for url in page.urls:  # links included: paths on this server (or the empty data: favicon, the skip link to
+        # #main), none to //host
+        assert url in ("data:,", "#main") or (url.startswith("/") and not url.startswith("//")), url
 
 
 def test_docs_takes_the_schema_url_from_the_app(client: TestClient) -> None:
