@@ -1,7 +1,8 @@
 """The ``backprop-lens`` console script.
 
     backprop-lens                      serve on 127.0.0.1:8000 (same as ``serve``)
-    backprop-lens serve [--host H] [--port P]
+    backprop-lens serve [--host H] [--port P] [--workers N] [--root-path PATH] [--forwarded-allow-ips IPS]
+                        [--redis URL] [--graceful-timeout SECONDS]
     backprop-lens grad REQUEST.json    print the gradients of a request file, no server
     backprop-lens grad -               the same for a request read from standard input
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -32,17 +35,93 @@ def command(
     return register
 
 
+REDIS_URL_VARIABLE = "BACKPROP_LENS_REDIS_URL"  # app.core.settings reads redis_url from it in every app process
+
+
+def _at_least(least: float, kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value < least:
+            raise argparse.ArgumentTypeError(f"at least {least:g}, got {text}")
+        return value
+
+    return parse
+
+
+def _root_path(text: str) -> str:
+    path = text.rstrip("/")
+    if path and not path.startswith("/"):
+        raise argparse.ArgumentTypeError(f"a path that starts with /, such as /backprop; got {text}")
+    return path
+
+
 def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--workers", type=_at_least(1, int), default=1,
+        help="worker processes sharing the port (default 1); more than one needs --redis, so that they share runs",
+    )  # fmt: skip
+    p.add_argument(
+        "--root-path", type=_root_path, default="",
+        help="the path the app is served under behind a proxy that strips it, such as /backprop (default: none)",
+    )  # fmt: skip
+    p.add_argument(
+        "--forwarded-allow-ips", metavar="IPS", default=None,
+        help="comma-separated addresses of proxies whose X-Forwarded-For/-Proto headers are trusted, or * for any "
+        "(default: $FORWARDED_ALLOW_IPS, else 127.0.0.1)",
+    )  # fmt: skip
+    p.add_argument(
+        "--redis", metavar="URL", default=None,
+        help=f"keep the shared state in Redis at URL, such as redis://localhost:6379/0 (sets {REDIS_URL_VARIABLE}; "
+        "default: in this process's memory)",
+    )  # fmt: skip
+    p.add_argument(
+        "--graceful-timeout", metavar="SECONDS", type=_at_least(0, float), default=5.0,
+        help="on SIGTERM, open event streams end at once; other requests get this long to finish (default 5)",
+    )  # fmt: skip
+
+
+def shown_url(url: str) -> str:
+    """A URL fit to print: its password, if any, replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 @command("serve", "serve the app (the default)", _serve_args)
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    print(f"backprop-lens: open http://{args.host}:{args.port}/ in a browser (Ctrl+C stops)", flush=True)
-    uvicorn.run("app.main:app", host=args.host, port=args.port, log_level="warning")
+    if args.redis is not None:
+        os.environ[REDIS_URL_VARIABLE] = args.redis  # inherited by the worker processes, read by their settings
+    where = [f"{args.workers} worker processes" if args.workers > 1 else "one process"]
+    redis = os.environ.get(REDIS_URL_VARIABLE)
+    if args.workers > 1 and not redis:
+        print(
+            f"backprop-lens serve: without --redis each of the {args.workers} processes keeps its own runs and "
+            "trainings, and a request answered by another process finds none of them",
+            file=sys.stderr,
+        )
+    where.append(f"state in Redis at {shown_url(redis)}" if redis else "state in memory")
+    print(
+        f"backprop-lens: open http://{args.host}:{args.port}{args.root_path}/ in a browser "
+        f"({', '.join(where)}; Ctrl+C stops)",
+        flush=True,
+    )
+    uvicorn.run(
+        "app.main:app",  # an import string: each worker process imports the app itself
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        root_path=args.root_path,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        timeout_graceful_shutdown=args.graceful_timeout,
+        log_level="warning",
+    )
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import app.training.cli  # noqa: F401  (registers the train command)
-from app.cli import COMMANDS, main
+from app.cli import COMMANDS, REDIS_URL_VARIABLE, main, shown_url
 from app.training.schemas import DEFAULT_ETA, TrainConfig
 
 
@@ -85,14 +86,99 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert "serve" in out and "grad" in out
 
 
-def test_serve_defaults(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    calls: list[tuple[str, str, int]] = []
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment serve sees, without a Redis URL; what serve sets there goes when the test ends."""
+    env = {name: value for name, value in os.environ.items() if name != REDIS_URL_VARIABLE}
+    monkeypatch.setattr(os, "environ", env)
+    return env
+
+
+def test_serve_defaults(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[dict[str, Any]] = []
     import uvicorn
 
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: calls.append((app, host, port)))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
     assert main([]) == 0
-    assert calls == [("app.main:app", "127.0.0.1", 8000)]
-    assert "http://127.0.0.1:8000/" in capsys.readouterr().out
+    assert calls == [
+        {
+            "app": "app.main:app", "host": "127.0.0.1", "port": 8000, "workers": 1, "root_path": "",
+            "forwarded_allow_ips": None, "timeout_graceful_shutdown": 5.0, "log_level": "warning",
+        }
+    ]  # fmt: skip
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8000/" in out and "one process" in out and "state in memory" in out
+
+
+def test_serve_passes_the_serving_options_to_uvicorn_and_redis_to_the_app(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[dict[str, Any]] = []
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+    argv = ["serve", "--workers", "3", "--root-path", "/backprop/", "--forwarded-allow-ips", "10.0.0.1,10.0.0.2",
+            "--redis", "redis://:secret@cache:6379/2", "--graceful-timeout", "2.5", "--port", "9000"]  # fmt: skip
+    assert main(argv) == 0
+    (call,) = calls
+    assert call["app"] == "app.main:app"  # an import string, as uvicorn needs for workers
+    assert (call["workers"], call["root_path"], call["forwarded_allow_ips"]) == (3, "/backprop", "10.0.0.1,10.0.0.2")
+    assert call["timeout_graceful_shutdown"] == 2.5
+    assert environ[REDIS_URL_VARIABLE] == "redis://:secret@cache:6379/2"  # what the app processes read
+    captured = capsys.readouterr()
+    assert "http://127.0.0.1:9000/backprop/" in captured.out and "3 worker processes" in captured.out
+    assert "redis://:***@cache:6379/2" in captured.out and "secret" not in captured.out
+    assert captured.err == ""
+
+
+def test_serve_warns_of_workers_without_redis(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    assert main(["serve", "--workers", "2"]) == 0
+    assert "without --redis" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workers", "0"], "at least 1"),
+        (["--graceful-timeout", "-1"], "at least 0"),
+        (["--root-path", "backprop"], "starts with /"),
+    ],
+)
+def test_serve_rejects_bad_options(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", *argv])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_serve_help_lists_every_serving_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--host", "--port", "--workers", "--root-path", "--forwarded-allow-ips", "--redis",
+                   "--graceful-timeout"):  # fmt: skip
+        assert option in out, option
+    options = [a for a in _parser("serve")._actions if a.option_strings and a.dest != "help"]
+    assert [a.dest for a in options if not (a.help and len(a.help) > 10)] == []
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+        ("redis://:pw@h:1/0", "redis://:***@h:1/0"),
+        ("rediss://user:p%40ss@h/0", "rediss://user:***@h/0"),
+    ],
+)
+def test_shown_url_hides_the_password(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
 
 
 def _parser(name: str) -> argparse.ArgumentParser:
