@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app.core.deps import SettingsDep, is_htmx
 from app.core.errors import first_message
 from app.core.forms import Form, read_number
+from app.core.lifecycle import Closing
 from app.core.limits import at_most
 from app.core.schemas import ErrorBody
 from app.core.settings import current_settings
@@ -54,6 +55,7 @@ router = APIRouter(prefix="/train", tags=["training"])
 
 GRID = 40  # cells per side of the decision-boundary heat map
 STREAM_POLL_SECONDS = 0.05
+RESTARTING_MESSAGE = "stopped because the server is restarting: press Train to start again"
 STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
 STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
 
@@ -207,21 +209,31 @@ def _event(run: Training, report: Report, history: list[EpochRecord]) -> Progres
     responses=NOT_FOUND,
     summary="The training's progress as Server-Sent Events",
 )
-async def events(run: RunDep, settings: SettingsDep) -> AsyncIterator[ServerSentEvent]:
+async def events(request: Request, run: RunDep, settings: SettingsDep) -> AsyncIterator[ServerSentEvent]:
     """Starts the training. `progress` events (at most about ten a second), then one `done` event.
 
     Each event carries the epochs measured since the previous one; `done` carries the final state and
     the last of them.
 
     The stream ends with the training; a client that goes away stops it, and so does the
-    time limit ``max_training_seconds``.
+    time limit ``max_training_seconds``. So does a server that shuts down (SIGTERM): its `done`
+    says so in `message` (``app.core.lifecycle``).
     """
     session = run.session
+    closing: Closing = request.app.state.streams.closing
     session.start()
     deadline = time.monotonic() + settings.max_training_seconds
     version, seen = -1, 0
     try:
         while True:
+            if closing.is_set():
+                # At once, not when the thread next looks: the server waits for this stream before it exits.
+                session.stop(RESTARTING_MESSAGE)
+                report = session.report()
+                payload = _event(run, report, session.history_since(seen))
+                final = payload.model_copy(update={"state": "stopped", "message": RESTARTING_MESSAGE})
+                yield ServerSentEvent(data=final, event="done", id=str(report.version))
+                return
             report = session.report()
             if report.version != version:
                 version = report.version
@@ -237,7 +249,7 @@ async def events(run: RunDep, settings: SettingsDep) -> AsyncIterator[ServerSent
                 session.stop("stopped at the time limit")
             await asyncio.sleep(STREAM_POLL_SECONDS)
     finally:
-        if not session.report().final:
+        if not session.report().final and not closing.is_set():
             session.stop("stopped because the page was closed")
 
 
