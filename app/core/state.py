@@ -164,9 +164,19 @@ class RedisState:
         self.ttl_ms = max(1, round(ttl_seconds * 1000))
         self._run_prefix = f"{prefix}run:"
         self._index = f"{prefix}runs"
-        # A lost connection fails fast (a 503 within seconds, not a hung page) and is replaced on the
-        # next command; retry_on_error is explicit because redis-py 5 retries nothing without it.
-        self._redis = redis.Redis.from_url(
+        try:
+            self._redis = self._connect(url)
+        except ValueError as e:  # redis-py's words for a URL it cannot read (no scheme, a bad port)
+            raise RuntimeError(f"{redacted(url)} is not a Redis URL: {e}") from None
+        self._put = self._redis.register_script(_PUT)
+        self._get = self._redis.register_script(_GET)
+
+    @staticmethod
+    def _connect(url: str) -> redis.Redis:
+        # A lost connection fails fast (a 503 within seconds, not a hung page) and is replaced on the next
+        # command; an idle one is checked before use. retry_on_error is explicit: redis-py 5.0 retries
+        # nothing without it.
+        return redis.Redis.from_url(
             url,
             decode_responses=True,
             socket_connect_timeout=2,
@@ -175,8 +185,6 @@ class RedisState:
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
             health_check_interval=15,
         )
-        self._put = self._redis.register_script(_PUT)
-        self._get = self._redis.register_script(_GET)
 
     def ping(self) -> None:
         """Nothing if Redis answers; RuntimeError naming the URL otherwise."""
@@ -216,7 +224,7 @@ class RedisState:
 
 def make_state(settings: Settings) -> State:
     """Redis if ``settings.redis_url`` names one (RuntimeError now if it does not answer), else memory."""
-    if settings.redis_url is None:
+    if not settings.redis_url:  # unset, or set to nothing
         return MemoryState(settings.max_runs, settings.run_ttl_seconds)
     state = RedisState(settings.redis_url, settings.max_runs, settings.run_ttl_seconds)
     state.ping()

@@ -182,3 +182,6 @@ def test_an_unreachable_redis_stops_the_app_with_its_url() -> None:
     with pytest.raises(RuntimeError) as caught:
         create_app(Settings(redis_url=secret))
     assert "s3cret" not in str(caught.value) and ":***@127.0.0.1" in str(caught.value)
+
+    with pytest.raises(RuntimeError, match=r"^localhost:6379 is not a Redis URL"):
+        create_app(Settings(redis_url="localhost:6379"))
