@@ -15,7 +15,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -82,19 +81,11 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def shown_url(url: str) -> str:
-    """A URL fit to print: its password, if any, replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
-
-
 @command("serve", "serve the app (the default)", _serve_args)
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from app.core.state import redacted
 
     if args.redis is not None:
         os.environ[REDIS_URL_VARIABLE] = args.redis  # inherited by the worker processes, read by their settings
@@ -106,7 +97,7 @@ def serve(args: argparse.Namespace) -> int:
             "trainings, and a request answered by another process finds none of them",
             file=sys.stderr,
         )
-    where.append(f"state in Redis at {shown_url(redis)}" if redis else "state in memory")
+    where.append(f"state in Redis at {redacted(redis)}" if redis else "state in memory")
     print(
         f"backprop-lens: open http://{args.host}:{args.port}{args.root_path}/ in a browser "
         f"({', '.join(where)}; Ctrl+C stops)",

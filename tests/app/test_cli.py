@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import app.training.cli  # noqa: F401  (registers the train command)
-from app.cli import COMMANDS, REDIS_URL_VARIABLE, main, shown_url
+from app.cli import COMMANDS, REDIS_URL_VARIABLE, main
 from app.training.schemas import DEFAULT_ETA, TrainConfig
 
 
@@ -167,18 +167,6 @@ def test_serve_help_lists_every_serving_option(capsys: pytest.CaptureFixture[str
         assert option in out, option
     options = [a for a in _parser("serve")._actions if a.option_strings and a.dest != "help"]
     assert [a.dest for a in options if not (a.help and len(a.help) > 10)] == []
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
-        ("redis://:pw@h:1/0", "redis://:***@h:1/0"),
-        ("rediss://user:p%40ss@h/0", "rediss://user:***@h/0"),
-    ],
-)
-def test_shown_url_hides_the_password(url: str, shown: str) -> None:
-    assert shown_url(url) == shown
 
 
 def _parser(name: str) -> argparse.ArgumentParser:
