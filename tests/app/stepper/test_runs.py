@@ -148,3 +148,16 @@ def test_page_loads_evict_no_run() -> None:
             assert client.get("/").status_code == 200
         assert client.get(f"/runs/{rid}/steps/7", headers=HX).status_code == 200
         assert len(client.app.state.runs) == 1  # type: ignore[attr-defined]
+
+
+def test_the_next_iteration_stops_at_the_replay_limit() -> None:
+    """Every run must stay recomputable from its configuration within the limits, so "next" stops there."""
+    with TestClient(create_app(Settings(max_page_iterations=1))) as client:
+        m = re.search(r'data-run-id="([^"]+)"', client.get("/").text)
+        assert m
+        first = client.post(f"/runs/{m.group(1)}/next", headers=HX)
+        assert first.status_code == 200
+        m = re.search(r'data-run-id="([^"]+)"', first.text)
+        assert m
+        again = client.post(f"/runs/{m.group(1)}/next", headers=HX)
+        assert again.status_code == 422 and "at most 1 iteration" in again.text
