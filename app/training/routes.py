@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -33,6 +32,7 @@ from app.core.errors import first_message
 from app.core.forms import Form, read_number
 from app.core.lifecycle import Closing
 from app.core.limits import at_most
+from app.core.palette import diverging
 from app.core.schemas import ErrorBody
 from app.core.settings import current_settings
 from app.core.templating import templates_of
@@ -391,14 +391,7 @@ def gray(v: float) -> str:
     return f"rgb({level},{level},{level})"
 
 
-def diverging(v: float, scale: float) -> str:
-    """Blue for negative, orange for positive, white at zero (safe for red/green colour blindness)."""
-    t = 0.0 if scale <= 0 or not math.isfinite(v) else min(abs(v) / scale, 1.0)
-    end = (33, 102, 172) if v < 0 else (230, 97, 1)
-    r, g, b = (round(255 + (c - 255) * t) for c in end)
-    return f"rgb({r},{g},{b})"
-
-
 def register_templates(env: Environment) -> None:
-    """The filters the training templates need beyond the core's (``create_app`` calls it)."""
+    """The filters the training templates need beyond the core's (``create_app`` calls it): ``diverging`` is
+    the palette's blue/orange ramp, the one the step-through and train.js use."""
     env.filters.update(gray=gray, diverging=diverging)

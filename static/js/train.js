@@ -7,8 +7,9 @@
 
   const CHART = { left: 40, right: 310, top: 10, bottom: 140 };
   const SVG = "http://www.w3.org/2000/svg";
-  const NEG = [33, 102, 172]; // blue: negative (or class 0)
-  const POS = [230, 97, 1]; // orange: positive (or class 1)
+  // The diverging palette, blue (negative, or class 0) … orange (positive, or class 1): lens.css's custom
+  // properties, which repeat app/core/palette.py's DIVERGING (a test keeps them equal).
+  const DIVERGING = ["--neg", "--neg-light", "--zero", "--pos-light", "--pos"];
   const SUP = { "0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵", "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹", "-": "⁻" };
   const DECADE_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500];
   let costScale = "log"; // the person's choice outlives a run: the next run's chart starts with it
@@ -28,7 +29,7 @@
     return String(n).replace(/[-0-9]/g, (c) => SUP[c]);
   }
 
-  // The page's number format (app.render.fmt): `sig` significant digits as %g would give them, ×10ⁿ
+  // The page's number format (app.core.format.fmt): `sig` significant digits as %g would give them, ×10ⁿ
   // instead of e-notation, a true minus sign, never "−0".
   function fmt(v, sig = 4) {
     if (!Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : v > 0 ? "∞" : "−∞";
@@ -45,11 +46,27 @@
     return n === 0 ? "1" : n === 1 ? "10" : `10${sup(n)}`;
   }
 
-  // t in [-1, 1] → blue … white … orange
+  let stops = null; // [r, g, b] of each stop, read once the stylesheet applies
+
+  function palette() {
+    if (!stops) {
+      const style = getComputedStyle(document.documentElement);
+      stops = DIVERGING.map((name) => {
+        const hex = style.getPropertyValue(name).trim(); // "#rrggbb"
+        return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+      });
+    }
+    return stops;
+  }
+
+  // t in [-1, 1] → [r, g, b]: blue … grey … orange, interpolated between evenly spaced stops in sRGB as
+  // app.core.palette.ramp does on the server.
   function diverging(t) {
-    const c = t < 0 ? NEG : POS;
-    const k = Math.min(Math.abs(t), 1);
-    return c.map((v) => Math.round(255 + (v - 255) * k));
+    const s = palette();
+    const pos = (Math.min(Math.max(Number.isFinite(t) ? t : 0, -1), 1) + 1) / 2 * (s.length - 1);
+    const i = Math.min(Math.floor(pos), s.length - 2);
+    const f = pos - i;
+    return s[i].map((lo, c) => Math.round(lo + (s[i + 1][c] - lo) * f));
   }
 
   // Draw `rows` (sorted by epoch) as a polyline; y(v) maps a value to the chart's height in [0, 1] or null.

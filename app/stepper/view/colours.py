@@ -11,36 +11,18 @@ from numpy.typing import NDArray
 
 from app.core.format import fmt
 
+# The colours are the app's palette (app.core.palette), named here as the step-through's modules import them.
+from app.core.palette import DIVERGING as DIVERGING
+from app.core.palette import DIVERGING_EDGE as DIVERGING_EDGE
+from app.core.palette import NEUTRAL as NEUTRAL
+from app.core.palette import PENDING as PENDING
+from app.core.palette import SEQUENTIAL as SEQUENTIAL
+from app.core.palette import W_NEGATIVE as W_NEGATIVE
+from app.core.palette import W_POSITIVE as W_POSITIVE
+from app.core.palette import ramp as ramp
+from app.core.palette import rgb
+
 Array = NDArray[np.float64]
-
-# --- colour scales ---------------------------------------------------------------
-
-# Forward quantities: a sequential ramp (light → dark green). Backward quantities:
-# a diverging ramp, blue for negative, orange for positive (safe for red-green
-# colour blindness). Weights: colour and dash give the sign, width the magnitude.
-SEQUENTIAL = ("#f7fcf5", "#c7e9c0", "#74c476", "#238b45", "#00441b")
-DIVERGING = ("#2166ac", "#92c5de", "#f7f7f7", "#fdb863", "#b35806")
-# Edges sit on white: their diverging ramp has a grey middle, so a small gradient stays visible.
-DIVERGING_EDGE = ("#2166ac", "#6baed6", "#a8a8a8", "#fd8d3c", "#b35806")
-W_POSITIVE = "#2d6a4f"
-W_NEGATIVE = "#7b3294"
-PENDING = "#ffffff"
-NEUTRAL = "#e9ecef"
-
-
-def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
-
-
-def ramp(stops: Sequence[str], t: float) -> str:
-    """The colour at t ∈ [0, 1] along evenly spaced stops, interpolated in sRGB."""
-    t = min(max(t, 0.0), 1.0) if math.isfinite(t) else 0.5
-    pos = t * (len(stops) - 1)
-    i = min(int(pos), len(stops) - 2)
-    f = pos - i
-    lo, hi = _rgb(stops[i]), _rgb(stops[i + 1])
-    r, g, b = (round(lo[c] + (hi[c] - lo[c]) * f) for c in range(3))
-    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def text_colour(fill: str) -> str:
@@ -50,7 +32,7 @@ def text_colour(fill: str) -> str:
         s = c / 255
         return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
 
-    r, g, b = (channel(c) for c in _rgb(fill))
+    r, g, b = (channel(c) for c in rgb(fill))
     lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
     return "#000000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#ffffff"
 

@@ -1,0 +1,91 @@
+"""The palette is defined once: lens.css's custom properties equal app.core.palette's constants (read from the
+stylesheet's text), train.js reads those properties in the palette's order and writes no colour of its own, and
+the step-through and training import the same constants. The ramp is checked against values worked by hand."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from app.core import palette
+from app.main import app
+from app.stepper.view import colours
+
+ROOT = Path(__file__).resolve().parents[3]
+CSS = ROOT / "static" / "css"
+TRAIN_JS = ROOT / "static" / "js" / "train.js"
+
+
+def custom_properties(css: str) -> dict[str, str]:
+    """The custom properties a stylesheet declares in its :root rules, comments removed."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    found: dict[str, str] = {}
+    for body in re.findall(r":root\s*\{([^}]*)\}", css):
+        found |= {name: value.strip() for name, value in re.findall(r"(--[\w-]+)\s*:\s*([^;]+);", body)}
+    return found
+
+
+def test_lens_css_declares_every_palette_property_with_the_python_value() -> None:
+    declared = custom_properties((CSS / "lens.css").read_text(encoding="utf-8"))
+    assert {name: declared.get(name, "missing").lower() for name in palette.CSS_PROPERTIES} == {
+        name: value.lower() for name, value in palette.CSS_PROPERTIES.items()
+    }
+
+
+def test_no_other_stylesheet_redefines_the_palette() -> None:
+    for sheet in sorted(CSS.glob("*.css")):
+        if sheet.name != "lens.css":
+            redefined = set(custom_properties(sheet.read_text(encoding="utf-8"))) & set(palette.CSS_PROPERTIES)
+            assert redefined == set(), sheet.name
+
+
+def test_train_js_reads_the_diverging_ramp_in_order_and_has_no_colour_of_its_own() -> None:
+    js = TRAIN_JS.read_text(encoding="utf-8")
+    match = re.search(r"const DIVERGING = \[([^\]]*)\]", js)
+    assert match is not None
+    names = re.findall(r'"(--[\w-]+)"', match.group(1))
+    assert tuple(palette.CSS_PROPERTIES[name] for name in names) == palette.DIVERGING
+    code = re.sub(r"//[^\n]*", "", js)
+    assert re.findall(r"#[0-9a-fA-F]{3,8}\b|\brgba?\(", code) == []
+
+
+def test_both_features_use_the_one_definition() -> None:
+    assert colours.DIVERGING is palette.DIVERGING and colours.DIVERGING_EDGE is palette.DIVERGING_EDGE
+    assert colours.SEQUENTIAL is palette.SEQUENTIAL and colours.ramp is palette.ramp
+    assert app.state.templates.env.filters["diverging"] is palette.diverging  # the training templates' filter
+    assert palette.DIVERGING[0] == palette.NEGATIVE and palette.DIVERGING[-1] == palette.POSITIVE
+    assert palette.DIVERGING_EDGE[0] == palette.NEGATIVE and palette.DIVERGING_EDGE[-1] == palette.POSITIVE
+
+
+@pytest.mark.parametrize(
+    ("t", "colour"),
+    [
+        (0.0, "#2166ac"),
+        (0.5, "#f7f7f7"),
+        (1.0, "#b35806"),
+        (-3.0, "#2166ac"),  # clamped
+        (float("nan"), "#f7f7f7"),  # the middle: "no value here"
+        # a fifth of the way from #2166ac to #92c5de: 33 + 0.2·113 = 55.6, 102 + 0.2·95 = 121, 172 + 0.2·50 = 182
+        (0.05, "#3879b6"),
+    ],
+)
+def test_ramp_at_worked_points(t: float, colour: str) -> None:
+    assert palette.ramp(palette.DIVERGING, t) == colour
+
+
+@pytest.mark.parametrize(
+    ("v", "scale", "colour"),
+    [
+        (-2.0, 2.0, "#2166ac"),
+        (2.0, 2.0, "#b35806"),
+        (1e300, 1e-300, "#b35806"),  # far beyond the scale: the end, not an overflow
+        (0.0, 1.0, "#f7f7f7"),
+        (1.0, 0.0, "#f7f7f7"),  # an all-zero image has scale 0
+        (float("inf"), 1.0, "#f7f7f7"),
+        (-0.9, 1.0, "#3879b6"),  # t = 0.5 − 0.45 = 0.05, as above
+    ],
+)
+def test_diverging_maps_minus_scale_to_scale_onto_the_ramp(v: float, scale: float, colour: str) -> None:
+    assert palette.diverging(v, scale) == colour
