@@ -48,7 +48,7 @@ def rgb(hex_colour: str) -> tuple[int, int, int]:
 
 
 def ramp(stops: Sequence[str], t: float) -> str:
-    """The colour at t ∈ [0, 1] along evenly spaced stops, interpolated in sRGB (train.js's ``ramp`` is the same)."""
+    """The colour at t ∈ [0, 1] along evenly spaced stops, interpolated in sRGB (as train.js's ``diverging``)."""
     t = min(max(t, 0.0), 1.0) if math.isfinite(t) else 0.5
     pos = t * (len(stops) - 1)
     i = min(int(pos), len(stops) - 2)
