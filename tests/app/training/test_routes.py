@@ -103,7 +103,7 @@ def test_page_extends_the_base_page_and_is_csp_clean(client: TestClient) -> None
     assert "style=" not in html
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "no inline script"
     assert not re.search(r"\son[a-z]+=", html), "no inline event handlers"
-    assert "/static/train.js" in html and "/static/vendor/htmx.min.js" in html
+    assert "/static/js/train.js" in html and "/static/vendor/htmx.min.js" in html
 
 
 def test_a_run_streams_progress_and_ends_with_done(client: TestClient) -> None:
