@@ -25,6 +25,7 @@ interface.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -42,6 +43,7 @@ from app.core.schemas import ErrorBody
 from app.core.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger("backprop_lens")
 RETRY_AFTER_SECONDS = 5
 KEY_PREFIX = "backprop-lens:"
 
@@ -234,6 +236,7 @@ def make_state(settings: Settings) -> State:
 async def on_state_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """A 503 naming Redis, with Retry-After: the request may succeed once Redis is back."""
     message = str(exc) or "Redis is unavailable; try again shortly"
+    log.warning("%s %s: %s (%s)", request.method, request.url.path, message, exc.__cause__)  # the cause
     return JSONResponse(
         ErrorBody(message=message, detail=message).model_dump(),
         status_code=503,
