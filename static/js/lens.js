@@ -102,9 +102,24 @@
     setPlaying(true);
   }
 
+  // A server that shuts down ends the stream with done {"reason": "restarting"}: open it again from the
+  // step shown, to whichever process answers, after a pause (with jitter, so that a class does not come
+  // back at once) that doubles while the server is away; after the last try, the notice.
+  const RESUME_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+  let resumes = 0; // tries since the last step arrived
+  let resumeTimer = null;
+
+  function resumeLater() {
+    if (resumes >= RESUME_DELAYS_MS.length) return false;
+    const delay = RESUME_DELAYS_MS[resumes++] * (0.75 + 0.5 * Math.random());
+    resumeTimer = setTimeout(() => current().step < current().steps - 1 && play(), delay);
+    return true;
+  }
+
   // Closing the stream: clean the player up (htmx aborts its fetch) and put a
   // fresh one in its place, so the old stream's last events touch nothing.
   function stop() {
+    clearTimeout(resumeTimer);
     const player = $("player");
     if (player && player.hasAttribute("hx-sse:connect")) {
       player.removeAttribute("hx-sse:connect");
@@ -211,7 +226,18 @@
   });
   const fromPlayer = (e) => e.target instanceof Element && e.target === $("player");
   document.addEventListener("done", (e) => {
-    if (fromPlayer(e)) setPlaying(false);
+    if (!fromPlayer(e)) return;
+    setPlaying(false);
+    let reason = null;
+    try {
+      reason = JSON.parse(e.detail?.data ?? "{}").reason;
+    } catch (_) {
+      reason = null;
+    }
+    if (reason === "restarting") resumeLater();
+  });
+  document.addEventListener("htmx:sse:after:message", (e) => {
+    if (fromPlayer(e) && !e.detail?.message?.event) resumes = 0; // a step arrived: the server is back
   });
   document.addEventListener("htmx:sse:close", (e) => {
     if (fromPlayer(e)) setPlaying(false);
@@ -220,9 +246,11 @@
   // (htmx:error) or an error status such as 503 when every stream slot is taken (htmx:response:error).
   const streamLost = (e) => {
     if (!fromPlayer(e)) return;
+    stop();
+    if (resumes > 0 && resumeLater()) return; // still waiting for a server after a restart
+    resumes = 0;
     const status = $("stream-status");
     if (status) status.hidden = false;
-    stop();
   };
   for (const name of ["htmx:sse:error", "htmx:error", "htmx:response:error"]) {
     document.addEventListener(name, streamLost);
