@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.core.templating import templates_of
+from app.core.templating import root_of, templates_of
 
 router = APIRouter(tags=["docs"], include_in_schema=False)
 
@@ -24,6 +24,5 @@ def docs(request: Request) -> HTMLResponse:
     """Swagger UI on this app's OpenAPI document, whose URL the page reads from a ``data-*`` attribute."""
     # As FastAPI's own docs page does: behind a proxy that mounts the app on a sub-path, the schema
     # is under that path too.
-    root_path = str(request.scope.get("root_path", "")).rstrip("/")
-    openapi_url = root_path + str(request.app.openapi_url)
+    openapi_url = root_of(request) + str(request.app.openapi_url)
     return templates_of(request).TemplateResponse(request, "docs/page.html", {"openapi_url": openapi_url})

@@ -27,7 +27,7 @@ from app.core.deps import is_htmx, settings_of
 from app.core.errors import InputError
 from app.core.forms import Form
 from app.core.schemas import ErrorBody
-from app.core.templating import templates_of
+from app.core.templating import root_of, templates_of
 from app.stepper.form import FormError, PageRequest, parse_form
 from app.stepper.runs import Run, RunStore, Store
 from app.stepper.view import step_view
@@ -119,7 +119,7 @@ def create_run(request: Request, store: Store, form: Form) -> Response:
         )
         return HTMLResponse(html, status_code=422, headers={"HX-Retarget": "#config", "HX-Reswap": "outerHTML"})
     if not is_htmx(request):
-        return RedirectResponse(f"/?{run.page.query()}", status_code=303)
+        return RedirectResponse(f"{root_of(request)}/?{run.page.query()}", status_code=303)
     return _run_region(request, run, config=True)
 
 
@@ -166,7 +166,7 @@ def next_iteration(request: Request, run_id: str, store: Store) -> Response:
     except FormError as e:
         return HTMLResponse(e.errors.get("form", "the next iteration cannot be computed"), status_code=422)
     if not is_htmx(request):
-        return RedirectResponse(f"/runs/{new.id}", status_code=303)
+        return RedirectResponse(f"{root_of(request)}/runs/{new.id}", status_code=303)
     return _run_region(request, new)
 
 
@@ -177,7 +177,7 @@ def download_trace(request: Request, run_id: str, store: Store) -> Response:
     if run is None:
         return not_found(request)
     body = {
-        "permalink": f"/?{run.page.query()}",
+        "permalink": f"{root_of(request)}/?{run.page.query()}",
         "iteration": run.page.iteration,
         "network": run.trace.network.to_dict(),
         "inputs": run.page.request.inputs,

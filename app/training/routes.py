@@ -330,7 +330,8 @@ def inspect(request: Request, run: RunDep, fields: Form) -> Response:
 def step_through_link(t: Trace, x: list[float], y: list[float]) -> str | None:
     """A permalink to the step-through page ("/") for this network and example, if it is short enough.
 
-    It carries the page's form texts: sizes, activations, cost, x, y, η and the weights as JSON.
+    It carries the page's form texts: sizes, activations, cost, x, y, η and the weights as JSON. The path is
+    the app's own: the template puts the root path before it.
     """
     net = t.network
     query = urlencode(

@@ -5,6 +5,10 @@
 // stepping, the keyboard, the speed, the inspector line under the diagram and
 // copying the permalink. No inline scripts: the page's CSP forbids them.
 //
+// It composes no path of its own: the step and stream URLs are #run's
+// data-step-url and data-stream-url, which the server writes under the app's
+// root path (a deployment at /backprop/ works unchanged).
+//
 // Other scripts can follow the step: #run carries data-run-id and data-step,
 // and a "lens:step" event (detail: {runId, step, steps}) fires on #run after
 // every change.
@@ -20,7 +24,13 @@
 
   function current() {
     const r = run();
-    return { id: r?.dataset.runId, step: num(r, "step"), steps: num(r, "steps") };
+    return {
+      id: r?.dataset.runId,
+      step: num(r, "step"),
+      steps: num(r, "steps"),
+      stepUrl: r?.dataset.stepUrl, // + k: step k
+      streamUrl: r?.dataset.streamUrl,
+    };
   }
 
   function setPlaying(on) {
@@ -71,7 +81,7 @@
   }
 
   function fetchWanted() {
-    const { id } = current();
+    const { id, stepUrl } = current();
     if (wanted === null || !id) {
       requested = null;
       return;
@@ -79,7 +89,7 @@
     const k = wanted;
     wanted = null;
     inflight = true;
-    Promise.resolve(htmx.ajax("GET", `/runs/${id}/steps/${k}`, { target: "#stage", swap: "innerMorph" }))
+    Promise.resolve(htmx.ajax("GET", `${stepUrl}${k}`, { target: "#stage", swap: "innerMorph" }))
       .catch(() => {})
       .finally(() => {
         inflight = false;
@@ -91,13 +101,13 @@
 
   function play() {
     stop();
-    const { id, step, steps } = current();
+    const { id, step, steps, streamUrl } = current();
     const player = $("player");
     if (!id || !player) return;
     const from = step >= steps - 1 ? 0 : step + 1;
     $("stream-status").hidden = true;
     // The template gives the player hx-sse:close="done", its target and its swap.
-    player.setAttribute("hx-sse:connect", `/runs/${id}/stream?from=${from}&interval_ms=${speedMs}`);
+    player.setAttribute("hx-sse:connect", `${streamUrl}?from=${from}&interval_ms=${speedMs}`);
     htmx.process(player);
     setPlaying(true);
   }
