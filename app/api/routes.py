@@ -94,7 +94,10 @@ def trace_json(t: Traced) -> dict[str, object]:
     response_class=Response,  # the documented 200 above; the handler returns a SlottedEventStream
     responses={
         200: {
-            "description": "`step` events, one per step (data: the step's JSON), then one `done` event.",
+            "description": (
+                "`step` events, one per step (data: the step's JSON), then one `done` event; a stream cut short "
+                'ends with `done` `{"reason": "time limit"}`, or `{"reason": "restarting"}` when the server shuts down.'
+            ),
             "content": {"text/event-stream": {"itemSchema": SSE_ITEM}},
         },
         **STREAM_ERRORS,
