@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,6 +24,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 
 ROOT = "/backprop"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 HX = {"HX-Request": "true"}
 URL_ATTRIBUTES = {"href", "src", "action", "hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete", "hx-sse:connect"}
 # The data-* attributes that hold a URL for a script: each page's must be among those found.
@@ -246,3 +249,13 @@ def test_at_the_servers_root_nothing_changes() -> None:
             paths = [v for _, _, v in found if v.startswith("/")]
             assert paths and all(not v.startswith(("//", ROOT)) for v in paths)
         assert c.post("/runs", data=STEP_FORM, follow_redirects=False).headers["location"].startswith("/?")
+
+
+def test_the_deployment_guide_shows_the_nginx_configuration_the_browser_test_runs() -> None:
+    """docs/deploy.md quotes docs/nginx/backprop.conf as it is: the documented configuration is the tested one."""
+    conf = (DOCS / "nginx/backprop.conf").read_text(encoding="utf-8")
+    guide = (DOCS / "deploy.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```nginx\n(.*?)^ *```", guide, flags=re.DOTALL | re.MULTILINE)
+    assert textwrap.dedent(block) == conf
+    for line in ("proxy_pass http://backprop_lens/;", "proxy_buffering off;", "proxy_read_timeout 60s;"):
+        assert line in conf
