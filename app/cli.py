@@ -154,7 +154,7 @@ def grad(args: argparse.Namespace) -> int:
 
 def _load_plugins() -> None:
     """Subcommands that live beside the app register themselves on import."""
-    for module in ("app.training.cli", "bench.cli"):
+    for module in ("app.training.cli", "app.training.worker", "bench.cli"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

@@ -28,7 +28,7 @@ from app.stepper import routes as stepper
 from app.stepper import stream
 from app.stepper.runs import RunStore
 from app.training import routes as training
-from app.training.store import TrainingStore
+from app.training.backend import make_backend
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The server's SIGTERM/SIGINT handlers are in place by now: wrapped, a signal ends the open streams first.
         with closing_on_signals(app.state.streams.closing):
             yield
+        trainings.close()
         state.close()
 
     app = FastAPI(
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runs = RunStore(
         state, settings.max_cached_traces, settings.max_trace_layers_page, settings.max_page_iterations
     )
-    app.state.trainings = TrainingStore(settings.trainings_kept, settings.max_trainings)
+    app.state.trainings = trainings = make_backend(settings)
     app.state.templates = templates = make_templates(settings)
     instruments_page.register_templates(templates.env)
     training.register_templates(templates.env)

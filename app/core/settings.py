@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     max_training_seconds: float = Field(600.0, gt=0, description="Wall-clock lifetime of one training run.")
     max_training_parameters: int = Field(20_000, ge=1, description="Weights plus biases of a trained network.")
     trainings_kept: int = Field(32, ge=1, description="Finished trainings kept for inspecting and download.")
+    training_ttl_seconds: float = Field(
+        3600.0, gt=0, description="With Redis: how long a training's configuration, progress and weights are kept."
+    )
+    training_lease_seconds: float = Field(
+        10.0, gt=0, description="With Redis: a training whose worker has not renewed its lease this long has failed."
+    )
+    training_heartbeat_seconds: float = Field(
+        10.0, gt=0, description="With Redis: a training no page has followed this long is stopped (the tab closed)."
+    )
+    training_events_kept: int = Field(2000, ge=10, description="With Redis: progress events kept per training.")
     static_dir: Path = ROOT / "static"
     templates_dir: Path = ROOT / "templates"
 

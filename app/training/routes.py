@@ -1,8 +1,11 @@
 """Training mode: the /train page, its fragments, its controls and its progress stream.
 
-A run is created by the form (POST /train/runs) and starts training when its
-event stream is opened; the stream sends ``progress`` events and ends with one
-``done`` event. Closing the page closes the stream, and that stops the training.
+A run is created by the form (POST /train/runs) and trains where the
+``app.training.backend.TrainingBackend`` says: in a thread of this process once its
+event stream opens, or, with Redis, in a ``backprop-lens worker`` that takes it from a
+queue (the stream sends ``queue`` events with its place meanwhile). The stream sends
+``progress`` events and ends with one ``done`` event. Closing the page closes the stream,
+and that stops the training.
 Pause, resume, stop and inspect are plain POSTs answered with fragments. These are the
 page's own routes, left out of the OpenAPI document (as the step-through page's are); only
 the network download, JSON, is in it.
@@ -13,15 +16,13 @@ parses, validates, keeps a bounded set of runs and renders.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from jinja2 import Environment
@@ -36,27 +37,22 @@ from app.core.palette import diverging
 from app.core.schemas import ErrorBody
 from app.core.settings import current_settings
 from app.core.templating import templates_of
+from app.training.backend import TrainingBackend
 from app.training.schemas import (
     CSV_HELP,
     DATASET_LABELS,
-    EpochPoint,
-    ProgressEvent,
     TrainConfig,
     form_errors,
     form_field,
     form_texts,
 )
-from app.training.store import Training, TrainingStore
+from app.training.store import Action, Training, build_training
 from engine import Trace, trace
 from engine.datasets import GENERATED
-from engine.training import EpochRecord, Report, TrainingSession, classify, decision_grid
+from engine.training import classify
 
 router = APIRouter(prefix="/train", tags=["training"])
 
-GRID = 40  # cells per side of the decision-boundary heat map
-STREAM_POLL_SECONDS = 0.05
-RESTARTING_MESSAGE = "stopped because the server is restarting: press Train to start again"
-STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
 STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
 
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -72,13 +68,13 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 RunId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,32}$", description="The id of a training run.")]
 
 
-def get_trainings(request: Request) -> TrainingStore:
-    """The training store of the app serving ``request`` (``create_app`` makes it from the app's settings)."""
-    store: TrainingStore = request.app.state.trainings
-    return store
+def get_trainings(request: Request) -> TrainingBackend:
+    """The trainings of the app serving ``request`` (``create_app`` makes them from the app's settings)."""
+    backend: TrainingBackend = request.app.state.trainings
+    return backend
 
 
-Trainings = Annotated[TrainingStore, Depends(get_trainings)]
+Trainings = Annotated[TrainingBackend, Depends(get_trainings)]
 
 
 def get_run(run_id: RunId, store: Trainings) -> Training:
@@ -155,22 +151,14 @@ def create_run(request: Request, fields: Form, trainings: Trainings) -> HTMLResp
     """Validate the form, build the data set and the network, keep the run; training starts with its stream."""
     form = {name: text.strip() for name, text in fields.items()}
     try:
-        config = TrainConfig.model_validate(form)
-        data = config.build_dataset()
-        net = config.build_network(data)
-        delay = config.delay_ms / 1000
-        session = TrainingSession(
-            net, data, config.epochs, config.batch, config.eta, config.cost, config.seed, epoch_delay=delay
-        )
+        run = build_training(secrets.token_urlsafe(12), TrainConfig.model_validate(form))
     except ValidationError as exc:
         return _form_error(request, form, form_errors(exc), 422)
     except ValueError as exc:
         return _form_error(request, form, {form_field(str(exc)): str(exc)}, 422)
-    plane = data.is_2d and data.n_outputs == 1  # one output a^L_1 to draw over the plane
-    bounds = data.bounds() if plane else None
-    run = Training(secrets.token_urlsafe(12), config, data, session, time.monotonic(), bounds)
     if not trainings.add(run):
-        message = f"training: {trainings.running} trainings are running already; try again when one ends"
+        running = request.app.state.settings.max_trainings
+        message = f"training: {running} trainings are running already; try again when one ends"
         return _form_error(request, form, {"form": message}, 429)
     if is_htmx(request):
         # The run's region, and the form again without the errors of an earlier attempt (swapped by its id).
@@ -180,28 +168,6 @@ def create_run(request: Request, fields: Form, trainings: Trainings) -> HTMLResp
     return _render(request, "train/page.html", {**_page_context(form, run), **_run_context(run)})
 
 
-def _event(run: Training, report: Report, history: list[EpochRecord]) -> ProgressEvent:
-    net = report.network
-    small = net.num_parameters <= STREAMED_PARAMETERS
-    return ProgressEvent(
-        state=report.state,
-        epoch=report.epoch,
-        epochs=report.epochs,
-        batch=report.batch,
-        batches_per_epoch=report.batches_per_epoch,
-        fraction=report.fraction,
-        seconds=report.seconds,
-        seconds_left=report.seconds_left,
-        message=report.message,
-        history=[
-            EpochPoint(epoch=h.epoch, cost=h.cost, train_accuracy=h.train_accuracy, test_accuracy=h.test_accuracy)
-            for h in history
-        ],
-        grid=decision_grid(net, run.bounds, GRID).tolist() if run.bounds is not None else None,
-        network=net.to_dict() if small else None,
-    )
-
-
 @router.get(
     "/runs/{run_id}/events",
     response_class=EventSourceResponse,
@@ -209,51 +175,26 @@ def _event(run: Training, report: Report, history: list[EpochRecord]) -> Progres
     responses=NOT_FOUND,
     summary="The training's progress as Server-Sent Events",
 )
-async def events(request: Request, run: RunDep, settings: SettingsDep) -> AsyncIterator[ServerSentEvent]:
+async def events(
+    request: Request,
+    run: RunDep,
+    settings: SettingsDep,
+    trainings: Trainings,
+    last_event_id: Annotated[str | None, Header(pattern=r"^[0-9]{1,20}(-[0-9]{1,20})?$")] = None,
+) -> AsyncIterator[ServerSentEvent]:
     """Starts the training. `progress` events (at most about ten a second), then one `done` event.
 
     Each event carries the epochs measured since the previous one; `done` carries the final state and
-    the last of them.
+    the last of them. With Redis a training waiting for a free worker first gets `queue` events with its
+    place (1: next), and a page that reconnects (to any process) resumes after its `Last-Event-ID`.
 
     The stream ends with the training; a client that goes away stops it, and so does the
     time limit ``max_training_seconds``. So does a server that shuts down (SIGTERM): its `done`
     says so in `message` (``app.core.lifecycle``).
     """
-    session = run.session
     closing: Closing = request.app.state.streams.closing
-    session.start()
-    deadline = time.monotonic() + settings.max_training_seconds
-    version, seen = -1, 0
-    try:
-        while True:
-            if closing.is_set():
-                # At once, not when the thread next looks: the server waits for this stream before it exits.
-                session.stop(RESTARTING_MESSAGE)
-                report = session.report()
-                payload = _event(run, report, session.history_since(seen))
-                final = payload.model_copy(update={"state": "stopped", "message": RESTARTING_MESSAGE})
-                yield ServerSentEvent(data=final, event="done", id=str(report.version))
-                return
-            report = session.report()
-            if report.version != version:
-                version = report.version
-                history = session.history_since(seen)
-                seen += len(history)
-                payload = _event(run, report, history)
-                if report.final:
-                    # The final state is `done` alone: each epoch is sent once, in exactly one event.
-                    yield ServerSentEvent(data=payload, event="done", id=str(version))
-                    return
-                yield ServerSentEvent(data=payload, event="progress", id=str(version))
-            if time.monotonic() > deadline:
-                session.stop("stopped at the time limit")
-            await asyncio.sleep(STREAM_POLL_SECONDS)
-    finally:
-        if not session.report().final and not closing.is_set():
-            session.stop("stopped because the page was closed")
-
-
-Action = Literal["pause", "resume", "stop"]
+    async for event in trainings.stream(run, last_event_id, closing, settings.max_training_seconds):
+        yield event
 
 
 @router.post(
@@ -263,16 +204,10 @@ Action = Literal["pause", "resume", "stop"]
     responses=NOT_FOUND,
     summary="Pause, resume or stop a training",
 )
-def control(request: Request, run: RunDep, action: Action) -> HTMLResponse:
+def control(request: Request, run: RunDep, action: Action, trainings: Trainings) -> HTMLResponse:
     """Answers with the controls fragment for the new state."""
-    session = run.session
-    if action == "pause":
-        session.pause()
-    elif action == "resume":
-        session.resume()
-    else:
-        session.stop("stopped by you")
-    return _render(request, "train/_controls.html", {"run": run, "paused": session.paused})
+    paused = trainings.control(run, action)
+    return _render(request, "train/_controls.html", {"run": run, "paused": paused})
 
 
 @router.get(
@@ -280,9 +215,9 @@ def control(request: Request, run: RunDep, action: Action) -> HTMLResponse:
     responses=NOT_FOUND,
     summary="The current network as JSON",
 )
-def network_json(run: RunDep) -> JSONResponse:
+def network_json(run: RunDep, trainings: Trainings) -> JSONResponse:
     """The latest finite weights in the form `POST /api/gradients` and `/api/trace` accept as `network`."""
-    return JSONResponse(run.session.network().to_dict(), headers={"cache-control": "no-store"})
+    return JSONResponse(trainings.network(run).to_dict(), headers={"cache-control": "no-store"})
 
 
 # --- inspect one example ---------------------------------------------------------------------
@@ -309,7 +244,7 @@ class InspectForm(BaseModel):
     responses={**HTML_ERRORS, **NOT_FOUND},
     summary="The step-through of one example with the current weights",
 )
-def inspect(request: Request, run: RunDep, fields: Form) -> Response:
+def inspect(request: Request, run: RunDep, fields: Form, trainings: Trainings) -> Response:
     """One forward and backward pass of the chosen example through the current network."""
     try:
         form = InspectForm.model_validate(fields)
@@ -321,7 +256,7 @@ def inspect(request: Request, run: RunDep, fields: Form) -> Response:
     if form.example > n:
         message = f"example: the {form.split} set has {n} examples" + (f" (1 to {n})" if n else "")
         return _render(request, "train/_errors.html", {"message": message}, 422)
-    net = run.session.network()
+    net = trainings.network(run)
     row = form.example - 1
     t = trace(net, x[row], y[row], run.config.cost, run.config.eta)
     return _render(request, "train/_inspect.html", _inspect_context(run, form, t))

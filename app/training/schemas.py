@@ -171,7 +171,9 @@ class EpochPoint(BaseModel):
 class ProgressEvent(BaseModel):
     """One ``progress`` event of the training stream (also the data of the final ``done`` event)."""
 
-    state: Literal["ready", "running", "paused", "finished", "stopped", "diverged"]
+    state: Literal["ready", "running", "paused", "finished", "stopped", "diverged", "failed"] = Field(
+        description="failed: the worker running it stopped (killed, crashed or shut down); `message` says when."
+    )
     epoch: int = Field(description="Epochs completed or under way.")
     epochs: int
     batch: int

@@ -1,28 +1,50 @@
-"""The trainings of one app: the last ``kept`` runs, at most ``running`` of them training at once.
+"""Trainings without Redis: the last ``kept`` runs of one app, at most ``running`` of them training at once.
 
 Each holds its configuration, data set and ``engine.training.TrainingSession``; the session runs in
-a thread of the web process. The store lives on ``app.state.trainings``.
+a thread of the web process, started when the page opens the run's event stream and stopped when
+the stream closes. The store lives on ``app.state.trainings`` and is one of the two
+``app.training.backend.TrainingBackend`` implementations (the other is ``app.training.redis_store``).
+
+Also here, because both implementations and the worker need them: ``build_training`` (a run from its
+configuration; the engine is deterministic, so any process rebuilds the same data and initial
+network) and ``progress_event`` (what one event of the stream carries).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from threading import Lock
+from typing import Literal
 
 from fastapi import HTTPException
+from fastapi.sse import ServerSentEvent
 
-from app.training.schemas import TrainConfig
+from app.core.lifecycle import Closing
+from app.training.schemas import EpochPoint, ProgressEvent, TrainConfig
 from engine.datasets import Dataset
-from engine.training import TrainingSession
+from engine.network import Network
+from engine.training import EpochRecord, Report, TrainingSession, decision_grid
 
 UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its training slot this long
+GRID = 40  # cells per side of the decision-boundary heat map
+STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
+STREAM_POLL_SECONDS = 0.05
+RESTARTING_MESSAGE = "stopped because the server is restarting: press Train to start again"
+PAGE_CLOSED = "stopped because the page was closed"
+TIME_LIMIT = "stopped at the time limit"
+Action = Literal["pause", "resume", "stop"]
 
 
 @dataclass
 class Training:
-    """One training run: its configuration, data, session and, for two-dimensional data, the plane it covers."""
+    """One training run: its configuration, data, session and, for two-dimensional data, the plane it covers.
+
+    With Redis the session here only describes the run (its initial network); a worker trains its own.
+    """
 
     id: str
     config: TrainConfig
@@ -39,8 +61,42 @@ class Training:
         return state in ("running", "paused") or (state == "ready" and fresh)
 
 
+def build_training(run_id: str, config: TrainConfig) -> Training:
+    """The run ``config`` describes; ValidationError or ValueError (naming the field) when it cannot be built."""
+    data = config.build_dataset()
+    net = config.build_network(data)
+    session = TrainingSession(
+        net, data, config.epochs, config.batch, config.eta, config.cost, config.seed, epoch_delay=config.delay_ms / 1000
+    )
+    plane = data.is_2d and data.n_outputs == 1  # one output a^L_1 to draw over the plane
+    return Training(run_id, config, data, session, time.monotonic(), data.bounds() if plane else None)
+
+
+def progress_event(run: Training, report: Report, history: list[EpochRecord]) -> ProgressEvent:
+    """One event of the stream: where training is, the epochs measured since the last event, the picture."""
+    net = report.network
+    small = net.num_parameters <= STREAMED_PARAMETERS
+    return ProgressEvent(
+        state=report.state,
+        epoch=report.epoch,
+        epochs=report.epochs,
+        batch=report.batch,
+        batches_per_epoch=report.batches_per_epoch,
+        fraction=report.fraction,
+        seconds=report.seconds,
+        seconds_left=report.seconds_left,
+        message=report.message,
+        history=[
+            EpochPoint(epoch=h.epoch, cost=h.cost, train_accuracy=h.train_accuracy, test_accuracy=h.test_accuracy)
+            for h in history
+        ],
+        grid=decision_grid(net, run.bounds, GRID).tolist() if run.bounds is not None else None,
+        network=net.to_dict() if small else None,
+    )
+
+
 class TrainingStore:
-    """The last ``kept`` runs, at most ``running`` of them training at once."""
+    """The last ``kept`` runs, at most ``running`` of them training at once, each in a thread of this process."""
 
     def __init__(self, kept: int, running: int) -> None:
         self.kept = kept
@@ -65,3 +121,60 @@ class TrainingStore:
         if run is None:
             raise HTTPException(404, f"run_id: no training run {run_id!r}; start a new one at /train")
         return run
+
+    async def stream(
+        self, run: Training, last_event_id: str | None, closing: Closing, max_seconds: float
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Start the training; `progress` events while it runs, then `done`. Leaving stops it.
+
+        The stream is the training's only reader here, so a reconnecting page starts no second one and
+        ``last_event_id`` is not needed.
+        """
+        session = run.session
+        session.start()
+        deadline = time.monotonic() + max_seconds
+        version, seen = -1, 0
+        try:
+            while True:
+                if closing.is_set():
+                    # At once, not when the thread next looks: the server waits for this stream before it exits.
+                    session.stop(RESTARTING_MESSAGE)
+                    report = session.report()
+                    payload = progress_event(run, report, session.history_since(seen))
+                    final = payload.model_copy(update={"state": "stopped", "message": RESTARTING_MESSAGE})
+                    yield ServerSentEvent(data=final, event="done", id=str(report.version))
+                    return
+                report = session.report()
+                if report.version != version:
+                    version = report.version
+                    history = session.history_since(seen)
+                    seen += len(history)
+                    payload = progress_event(run, report, history)
+                    if report.final:
+                        # The final state is `done` alone: each epoch is sent once, in exactly one event.
+                        yield ServerSentEvent(data=payload, event="done", id=str(version))
+                        return
+                    yield ServerSentEvent(data=payload, event="progress", id=str(version))
+                if time.monotonic() > deadline:
+                    session.stop(TIME_LIMIT)
+                await asyncio.sleep(STREAM_POLL_SECONDS)
+        finally:
+            if not session.report().final and not closing.is_set():
+                session.stop(PAGE_CLOSED)
+
+    def control(self, run: Training, action: Action) -> bool:
+        """Pause, resume or stop; whether the training is paused now."""
+        if action == "pause":
+            run.session.pause()
+        elif action == "resume":
+            run.session.resume()
+        else:
+            run.session.stop("stopped by you")
+        return run.session.paused
+
+    def network(self, run: Training) -> Network:
+        """The latest finite weights."""
+        return run.session.network()
+
+    def close(self) -> None:
+        """Nothing to let go of: the threads are daemons and stop with their streams."""

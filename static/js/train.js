@@ -243,6 +243,7 @@
 
     function update(ev, final) {
       const p = JSON.parse(ev.data);
+      $("train-queue").hidden = true; // a worker has it
       for (const h of p.history) measured.set(h.epoch, h);
       $("train-progress").value = p.fraction;
       $("train-progress").textContent = `${Math.round(100 * p.fraction)}%`;
@@ -270,6 +271,15 @@
       }
     }
 
+    // With Redis a training may wait for a free worker: show its place (1: next) until its first progress.
+    source.addEventListener("queue", (ev) => {
+      const place = JSON.parse(ev.data).position;
+      const queue = $("train-queue");
+      queue.textContent =
+        place === 1 ? "waiting for a free worker: next in the queue" : `waiting for a free worker: ${place - 1} ahead in the queue`;
+      queue.dataset.position = place;
+      queue.hidden = false;
+    });
     source.addEventListener("progress", (ev) => update(ev, false));
     source.addEventListener("done", (ev) => update(ev, true));
     source.onerror = () => {

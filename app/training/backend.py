@@ -1,0 +1,57 @@
+"""Where trainings run, behind one interface: a thread of the web process, or worker processes through Redis.
+
+``TrainingBackend`` is what the routes call: add a run (queue it), get it by id, stream its events
+from an id on, control it, read its latest weights. ``make_backend`` picks the implementation from
+the settings, as ``app.core.state.make_state`` does for the run store:
+
+* ``app.training.store.TrainingStore`` without Redis: the session trains in a thread of the web
+  process that accepted the form, from when the page opens the stream until it closes it;
+* ``app.training.redis_store.RedisTrainings`` with ``redis_url``: the run waits in a queue in Redis
+  for a ``backprop-lens worker`` (``app.training.worker``), and any web process relays its progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from fastapi.sse import ServerSentEvent
+
+from app.core.lifecycle import Closing
+from app.core.settings import Settings
+from app.training.store import Action, Training, TrainingStore
+from engine.network import Network
+
+
+class TrainingBackend(Protocol):
+    def add(self, run: Training) -> bool:
+        """Keep ``run`` and have it trained; False when no more may train now (the page then says so)."""
+
+    def get(self, run_id: str) -> Training:
+        """The run, or an HTTPException 404."""
+
+    def stream(
+        self, run: Training, last_event_id: str | None, closing: Closing, max_seconds: float
+    ) -> AsyncIterator[ServerSentEvent]:
+        """The run's events after ``last_event_id``: `queue` while waiting, `progress`, and `done` last.
+
+        Following the stream is the heartbeat: a training nobody follows any more is stopped.
+        """
+
+    def control(self, run: Training, action: Action) -> bool:
+        """Pause, resume or stop; whether it is paused now."""
+
+    def network(self, run: Training) -> Network:
+        """The latest finite weights."""
+
+    def close(self) -> None:
+        """Let go of connections (the app's shutdown)."""
+
+
+def make_backend(settings: Settings) -> TrainingBackend:
+    """Redis when ``settings.redis_url`` names one (``make_state`` has checked that it answers), else threads."""
+    if not settings.redis_url:
+        return TrainingStore(settings.trainings_kept, settings.max_trainings)
+    from app.training.redis_store import RedisTrainings
+
+    return RedisTrainings(settings.redis_url, settings)

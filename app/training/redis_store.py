@@ -1,0 +1,250 @@
+"""Trainings with Redis: a queue that ``backprop-lens worker`` processes take from, and what they write back.
+
+Redis primitives directly, no job library: a training needs a queue whose place a page can show
+(a list: RPUSH, BLPOP, LPOS), an ordered log of progress that any web process can replay from an
+id (a stream per training: XADD with MAXLEN, XREAD; its entry ids are the SSE ids, so a page that
+reconnects to another process resumes from ``Last-Event-ID``), and a few keys with a time to live.
+A job library would add a second protocol over the same Redis for the one part it does (the
+queue) and none of the others.
+
+The keys of one training, all under ``backprop-lens:training:<id>:``:
+
+* ``config``: its ``TrainConfig`` as JSON (an uploaded CSV with it), the whole run: the engine is
+  deterministic, so every process rebuilds the same data and initial network from it;
+* ``meta``: a hash, its ``state`` (queued, running, paused, finished, stopped, diverged, failed) and
+  where it is (epoch, batch, …);
+* ``events``: the stream of ``progress`` events and the one ``done``;
+* ``network``: the latest finite weights as JSON;
+* ``paused``, ``stop``: the controls, which the worker reads after each poll of the session;
+* ``heartbeat``: refreshed by every web process relaying the stream; when no page has followed the
+  training for ``training_heartbeat_seconds`` (the tab was closed) the worker stops it;
+* ``lease``: renewed by the worker running it; a relay that finds the lease expired while the state
+  is still running marks the training failed ("the worker stopped … in epoch N") and sends its
+  ``done``, so a killed worker never leaves a training running forever.
+
+All of them expire ``training_ttl_seconds`` after they were last written.
+
+Left out: moving a failed training to another worker (it is marked failed; the page can start it again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from functools import partial
+from threading import Lock
+from typing import Any, TypeVar
+
+import redis
+from fastapi import HTTPException
+from fastapi.sse import ServerSentEvent
+from pydantic import ValidationError
+
+from app.core.lifecycle import Closing
+from app.core.settings import Settings
+from app.core.state import KEY_PREFIX, RedisState, StateUnavailableError
+from app.training.schemas import ProgressEvent, TrainConfig
+from app.training.store import UNOPENED_SECONDS, Action, Training, build_training
+from engine.network import Network
+
+T = TypeVar("T")
+QUEUE = f"{KEY_PREFIX}trainings:queue"
+RELAY_POLL_SECONDS = 0.1
+HEARTBEAT_EVERY = 1.0  # seconds between a relay's heartbeats (well under training_heartbeat_seconds)
+ACTIVE = ("running", "paused")
+
+# KEYS: meta, events, lease. ARGV: new state, the done event's data, MAXLEN, time to live (ms), and "1" when
+# only an expired lease may end it (a relay finding a dead worker), "0" for the worker's own ending.
+# One script, so two relays (or a relay and a late worker) never send two `done` events.
+END_SCRIPT = """
+local s = redis.call('HGET', KEYS[1], 'state')
+if s ~= 'queued' and s ~= 'running' and s ~= 'paused' then return 0 end
+if ARGV[5] == '1' and (s == 'queued' or redis.call('EXISTS', KEYS[3]) == 1) then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', 'done', 'data', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('DEL', KEYS[3])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The Redis keys of one training."""
+
+    id: str
+
+    def __getattr__(self, name: str) -> str:
+        if name in ("config", "meta", "events", "network", "paused", "stop", "heartbeat", "lease"):
+            return f"{KEY_PREFIX}training:{self.id}:{name}"
+        raise AttributeError(name)
+
+
+def ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def connect(url: str) -> redis.Redis:
+    """A client as the run store's: fails fast when Redis is lost, reconnects when it is back."""
+    return RedisState._connect(url)
+
+
+def failed_event(meta: dict[str, str], message: str) -> str:
+    """The `done` of a training whose worker stopped: where it was, and why it ended."""
+    epoch = int(meta.get("epoch", 0))
+    return ProgressEvent(
+        state="failed",
+        epoch=epoch,
+        epochs=int(meta.get("epochs", 1)),
+        batch=int(meta.get("batch", 0)),
+        batches_per_epoch=int(meta.get("batches_per_epoch", 1)),
+        fraction=float(meta.get("fraction", 0.0)),
+        seconds=float(meta.get("seconds", 0.0)),
+        seconds_left=None,
+        message=message,
+        history=[],
+    ).model_dump_json()
+
+
+def worker_lost_message(epoch: int) -> str:
+    return f"Training failed: the worker stopped (killed or crashed) in epoch {epoch}. Press Train to start again."
+
+
+class RedisTrainings:
+    """Trainings queued in Redis for ``backprop-lens worker`` processes; progress relayed from their streams."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.settings = settings
+        self._redis = connect(url)
+        self._end = self._redis.register_script(END_SCRIPT)
+        self._ttl = ms(settings.training_ttl_seconds)
+        self._runs: OrderedDict[str, Training] = OrderedDict()  # rebuilt runs, so as not to rebuild each request
+        self._lock = Lock()
+
+    def _call(self, command: Callable[[], T]) -> T:
+        try:
+            return command()
+        except redis.RedisError as e:
+            raise StateUnavailableError(f"Redis is unavailable ({type(e).__name__}); try again shortly") from e
+
+    def _remember(self, run: Training) -> None:
+        with self._lock:
+            self._runs[run.id] = run
+            self._runs.move_to_end(run.id)
+            while len(self._runs) > self.settings.trainings_kept:
+                self._runs.popitem(last=False)
+
+    def add(self, run: Training) -> bool:
+        """Queue ``run`` for a worker (never refused: a training waits for a free worker, in its place)."""
+        k = Keys(run.id)
+        report = run.session.report()
+
+        def queue() -> None:
+            pipe = self._redis.pipeline()
+            pipe.set(k.config, run.config.model_dump_json(), px=self._ttl)
+            pipe.hset(k.meta, mapping={"state": "queued", "epoch": 0, "batch": 0, "epochs": report.epochs,
+                                       "batches_per_epoch": report.batches_per_epoch, "fraction": 0.0,
+                                       "seconds": 0.0})  # fmt: skip
+            pipe.pexpire(k.meta, self._ttl)
+            pipe.set(k.heartbeat, "1", px=ms(UNOPENED_SECONDS))  # until the page opens the stream
+            pipe.rpush(QUEUE, run.id)
+            pipe.execute()
+
+        self._call(queue)
+        self._remember(run)
+        return True
+
+    def get(self, run_id: str) -> Training:
+        with self._lock:
+            run = self._runs.get(run_id)
+        if run is not None:
+            return run
+        text = self._call(lambda: self._redis.get(Keys(run_id).config))
+        if not isinstance(text, str):
+            raise HTTPException(404, f"run_id: no training run {run_id!r}; start a new one at /train")
+        try:
+            run = build_training(run_id, TrainConfig.model_validate_json(text))
+        except (ValidationError, ValueError):  # written under other limits than this process's
+            raise HTTPException(404, f"run_id: training run {run_id!r} cannot be rebuilt here") from None
+        self._remember(run)
+        return run
+
+    async def stream(
+        self, run: Training, last_event_id: str | None, closing: Closing, max_seconds: float
+    ) -> AsyncIterator[ServerSentEvent]:
+        """Relay the training's events from ``last_event_id`` on (the start without it), ending with `done`.
+
+        While it waits in the queue, `queue` events give its place (1: next). Each poll also renews the
+        heartbeat and looks at the worker's lease. A server shutting down ends the relay without `done`:
+        the training goes on in its worker, and the page may follow it from any other process.
+        ``max_seconds`` is the worker's to enforce.
+        """
+        k = Keys(run.id)
+        last = last_event_id or "0-0"
+        place: int | None = None
+        beat = ms(self.settings.training_heartbeat_seconds)
+
+        def poll() -> tuple[Any, dict[str, str], int | None, int]:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(k.heartbeat, "1", px=beat)
+            pipe.xread({k.events: last}, count=100)
+            pipe.hgetall(k.meta)
+            pipe.lpos(QUEUE, run.id)
+            pipe.exists(k.lease)
+            _, entries, meta, pos, lease = pipe.execute()
+            return entries, meta, pos, lease
+
+        while not closing.is_set():
+            try:
+                entries, meta, pos, lease = await asyncio.to_thread(poll)
+            except redis.RedisError:
+                return  # Redis lost mid-stream: the page reconnects (and gets a 503 until it is back)
+            for _, items in entries or []:
+                for entry_id, fields in items:
+                    last = entry_id
+                    yield ServerSentEvent(raw_data=fields["data"], event=fields["event"], id=entry_id)
+                    if fields["event"] == "done":
+                        return
+            state = meta.get("state")
+            if state is None:
+                return  # expired: nothing more will come
+            if state == "queued" and pos is not None and pos + 1 != place:
+                place = pos + 1
+                yield ServerSentEvent(data={"position": place}, event="queue")
+            if state in ACTIVE and not lease:
+                message = worker_lost_message(int(meta.get("epoch", 0)))
+                args: list[str | int] = ["failed", failed_event(meta, message), self.settings.training_events_kept]
+                args += [self._ttl, "1"]
+                try:
+                    await asyncio.to_thread(partial(self._end, keys=[k.meta, k.events, k.lease], args=args))
+                except redis.RedisError:
+                    return
+                continue  # the `done` just written is read on the next poll
+            await asyncio.sleep(RELAY_POLL_SECONDS)
+
+    def control(self, run: Training, action: Action) -> bool:
+        """Tell the worker (it looks after each poll of its session); whether the training is paused now."""
+        k = Keys(run.id)
+        if action == "pause":
+            self._call(lambda: self._redis.set(k.paused, "1", px=self._ttl))
+        elif action == "resume":
+            self._call(lambda: self._redis.delete(k.paused))
+        else:
+            self._call(lambda: self._redis.set(k.stop, "stopped by you", px=self._ttl))
+        return action == "pause"
+
+    def network(self, run: Training) -> Network:
+        """The latest finite weights the worker wrote; the initial network before it starts."""
+        text = self._call(lambda: self._redis.get(Keys(run.id).network))
+        initial = run.session.initial
+        if not isinstance(text, str):
+            return initial.copy()
+        saved = json.loads(text)
+        return Network(initial.sizes, weights=saved["weights"], biases=saved["biases"], activation=saved["activation"])
+
+    def close(self) -> None:
+        self._redis.close()

@@ -1,0 +1,188 @@
+"""``backprop-lens worker --redis URL``: train the runs queued in Redis, one at a time, until told to stop.
+
+Run several per machine and on several machines; each takes the next training from the queue
+(BLPOP: Redis hands each one to exactly one worker), trains it with ``engine.training.TrainingSession``
+in a thread, and meanwhile, every ``POLL_SECONDS``: appends a ``progress`` event to the training's
+stream when the session has a new report, applies the page's controls (pause, resume, stop), renews
+its lease, stops a training that no page follows any more (the heartbeat expired) or that ran past
+``max_training_seconds``. The final report becomes the one ``done`` event (``app.training.redis_store``
+describes the keys).
+
+SIGTERM or SIGINT: the worker takes no more work, stops the training under way after its current
+mini-batch, marks it failed ("the worker was shut down in epoch N", so the page says to start it again;
+it is not re-queued, because a second worker would start it from epoch 0 under the same stream), and
+exits. A worker killed outright cannot say so: its lease expires and the page's relay marks the
+training failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from types import FrameType
+
+import redis
+
+from app.cli import REDIS_URL_VARIABLE, command
+from app.core.settings import Settings
+from app.core.state import redacted
+from app.training.redis_store import END_SCRIPT, QUEUE, Keys, connect, ms
+from app.training.schemas import TrainConfig
+from app.training.store import PAGE_CLOSED, TIME_LIMIT, Training, build_training, progress_event
+from engine.training import Report
+
+POLL_SECONDS = 0.05
+TAKE_TIMEOUT = 1  # seconds a worker blocks on an empty queue before it looks at its stop flag again
+log = logging.getLogger("backprop_lens.worker")
+
+
+def shutdown_message(epoch: int) -> str:
+    return f"Training failed: its worker was shut down in epoch {epoch}. Press Train to start again."
+
+
+class Worker:
+    """Takes trainings from the queue of the Redis at ``url`` until ``stopping`` is set."""
+
+    def __init__(self, url: str, settings: Settings, stopping: threading.Event) -> None:
+        self.settings = settings
+        self.stopping = stopping
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._redis = connect(url)
+        self._end = self._redis.register_script(END_SCRIPT)
+        self._ttl = ms(settings.training_ttl_seconds)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                taken = self._redis.blpop([QUEUE], timeout=TAKE_TIMEOUT)
+            except redis.RedisError as e:
+                log.warning("Redis unavailable (%s); retrying", e)
+                self.stopping.wait(1.0)
+                continue
+            if taken is not None:
+                try:
+                    self.train(str(taken[1]))
+                except redis.RedisError as e:  # its lease expires: a relay marks the training failed
+                    log.warning("Redis lost while training %s: %s", taken[1], e)
+        self._redis.close()
+
+    def _finish(self, k: Keys, state: str, data: str) -> None:
+        args: list[str | int] = [state, data, self.settings.training_events_kept, self._ttl, "0"]
+        self._end(keys=[k.meta, k.events, k.lease], args=args)
+
+    def train(self, run_id: str) -> None:
+        k = Keys(run_id)
+        text = self._redis.get(k.config)
+        if not isinstance(text, str):
+            return  # expired while it waited
+        run = build_training(run_id, TrainConfig.model_validate_json(text))
+        session = run.session
+        if not self._redis.exists(k.heartbeat):
+            session.stop(PAGE_CLOSED)  # nobody is watching: end it without training
+            report = session.run()
+            self._finish(k, report.state, progress_event(run, report, []).model_dump_json())
+            return
+        pipe = self._redis.pipeline()
+        pipe.hset(k.meta, mapping={"state": "running", "worker": self.name})
+        pipe.set(k.lease, self.name, px=ms(self.settings.training_lease_seconds))
+        pipe.execute()
+        session.start()
+        self._follow(run, k)
+
+    def _follow(self, run: Training, k: Keys) -> None:
+        session = run.session
+        lease_every = self.settings.training_lease_seconds / 3
+        deadline = time.monotonic() + self.settings.max_training_seconds
+        next_lease = time.monotonic() + lease_every
+        version, seen = -1, 0
+        shut_down = False
+        while True:
+            report = session.report()
+            if report.version != version:
+                version = report.version
+                history = session.history_since(seen)
+                seen += len(history)
+                event = progress_event(run, report, history)
+                if report.final:
+                    if shut_down:
+                        event = event.model_copy(update={"state": "failed", "message": shutdown_message(report.epoch)})
+                    self._redis.set(k.network, _json(report), px=self._ttl)
+                    self._finish(k, event.state, event.model_dump_json())
+                    return
+                pipe = self._redis.pipeline()
+                pipe.xadd(k.events, {"event": "progress", "data": event.model_dump_json()},
+                          maxlen=self.settings.training_events_kept, approximate=True)  # fmt: skip
+                pipe.pexpire(k.events, self._ttl)
+                pipe.hset(k.meta, mapping={"state": "paused" if report.state == "paused" else "running",
+                                           "epoch": report.epoch, "batch": report.batch,
+                                           "fraction": report.fraction, "seconds": report.seconds})  # fmt: skip
+                pipe.set(k.network, _json(report), px=self._ttl)
+                pipe.execute()
+            now = time.monotonic()
+            if now >= next_lease:
+                self._redis.set(k.lease, self.name, px=ms(self.settings.training_lease_seconds))
+                next_lease = now + lease_every
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.get(k.paused)
+            pipe.get(k.stop)
+            pipe.exists(k.heartbeat)
+            pipe.hget(k.meta, "state")
+            paused, stop, heartbeat, state = pipe.execute()
+            if state == "failed":  # a relay gave this worker up (its lease expired): its work is no one's now
+                session.stop("given up")
+                session.join()
+                return
+            if stop:
+                session.stop(stop)
+            elif not heartbeat:
+                session.stop(PAGE_CLOSED)
+            elif now > deadline:
+                session.stop(TIME_LIMIT)
+            elif self.stopping.is_set() and not shut_down:
+                shut_down = True
+                session.stop("stopped because its worker was shut down")
+            elif paused:
+                session.pause()
+            else:
+                session.resume()
+            time.sleep(POLL_SECONDS)
+
+
+def _json(report: Report) -> str:
+    """The report's weights as ``GET …/network.json`` serves them."""
+    return json.dumps(report.network.to_dict())
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--redis", help=f"the Redis URL the web processes use (default: ${REDIS_URL_VARIABLE})")
+
+
+@command("worker", "train the runs the web processes queue in Redis (run several)", _args)
+def worker(args: argparse.Namespace) -> int:
+    url = args.redis or os.environ.get(REDIS_URL_VARIABLE)
+    if not url:
+        print(f"backprop-lens worker: give --redis URL (or set {REDIS_URL_VARIABLE})", file=sys.stderr)
+        return 2
+    os.environ[REDIS_URL_VARIABLE] = url
+    settings = Settings()
+    try:
+        connect(url).ping()
+    except (redis.RedisError, ValueError) as e:
+        print(f"backprop-lens worker: Redis at {redacted(url)} is unreachable: {e}", file=sys.stderr)
+        return 1
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    Worker(url, settings, stopping).run()
+    return 0

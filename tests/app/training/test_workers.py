@@ -1,0 +1,288 @@
+"""Trainings in worker processes through Redis: real processes, no mocks.
+
+One real ``redis-server`` (the conftest's ``RedisServer``), two ``backprop-lens worker`` subprocesses and
+two apps on that Redis (in-process ``TestClient``s standing for two web processes, A and B). Each flow
+sends consecutive requests to alternate apps: a training made on A is followed from B, controlled from
+either, inspected and downloaded from both. Then the faults: a worker killed with SIGKILL mid-training
+(its lease runs out and the relay marks the training failed), a worker sent SIGTERM (it marks its training
+failed and exits), a closed page (its heartbeat runs out and the worker stops the training).
+
+Every wait waits for an event (a stream's next event, a process's exit, a Redis key's change) with a
+generous bound that only a broken feature reaches; no assertion depends on how fast the machine is.
+Every process is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from app.core.settings import Settings
+from app.main import create_app
+from app.training.redis_store import Keys
+from engine import Network
+from engine.datasets import generated
+from engine.sgd import SGD
+from tests.app.conftest import RedisServer
+
+ROOT = Path(__file__).resolve().parents[3]
+LEASE = 2.0  # seconds: short, so that a killed worker is noticed soon
+HEARTBEAT = 2.0
+WAIT = 60.0  # the bound of every wait: only a broken feature reaches it
+HX = {"hx-request": "true"}
+FORM: dict[str, str] = {
+    "dataset": "xor", "points": "40", "noise": "0.1", "test_fraction": "0.25", "hidden": "4",
+    "activation": "sigmoid", "output_activation": "sigmoid", "init": "scaled", "cost": "cross_entropy",
+    "epochs": "20", "batch": "4", "eta": "2", "seed": "3", "delay_ms": "0", "csv": "",
+}  # fmt: skip
+LONG = {"epochs": "10000", "delay_ms": "10"}  # runs until it is stopped
+Event = tuple[str, dict[str, Any], str | None]  # name, data, id
+
+
+@dataclass
+class Cluster:
+    redis: RedisServer
+    a: TestClient
+    b: TestClient
+    log: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "BACKPROP_LENS_TRAINING_LEASE_SECONDS": str(LEASE)}
+        with self.log.open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "worker", "--redis", self.redis.url],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+        self.workers.append(proc)
+        return proc
+
+    def two_workers(self) -> None:
+        """Two live workers (replacing any a test stopped)."""
+        self.workers = [w for w in self.workers if w.poll() is None]
+        while len(self.workers) < 2:
+            self.start_worker()
+
+    def worker_of(self, run_id: str) -> subprocess.Popen[bytes]:
+        """The worker process training ``run_id`` (its name in the training's meta hash ends with its PID)."""
+        with redis.Redis.from_url(self.redis.url, decode_responses=True) as r:
+            name = r.hget(Keys(run_id).meta, "worker")
+        assert isinstance(name, str)
+        pid = int(name.rsplit(":", 1)[1])
+        return next(w for w in self.workers if w.pid == pid)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    server = RedisServer()
+    server.start()
+    settings = Settings(redis_url=server.url, training_heartbeat_seconds=HEARTBEAT, training_lease_seconds=LEASE)
+    c = Cluster(server, TestClient(create_app(settings)), TestClient(create_app(settings)),
+                tmp_path_factory.mktemp("workers") / "workers.log")  # fmt: skip
+    try:
+        with c.a, c.b:
+            c.two_workers()
+            yield c
+    finally:
+        for w in c.workers:  # each by its PID
+            if w.poll() is None:
+                w.kill()
+            w.wait(10)
+        server.stop()
+
+
+def start(client: TestClient, **changes: str) -> str:
+    r = client.post("/train/runs", data={**FORM, **changes}, headers=HX)
+    assert r.status_code == 200, r.text
+    match = re.search(r'data-stream="/train/runs/([A-Za-z0-9_-]+)/events"', r.text)
+    assert match is not None and 'id="train-queue"' in r.text
+    return match.group(1)
+
+
+def read_events(client: TestClient, run_id: str, last_id: str | None = None) -> list[Event]:
+    """The stream to its end (from after ``last_id``, if given)."""
+    follower = Follower(client, run_id, last_id)
+    follower.run()
+    return follower.events
+
+
+class Follower:
+    """Reads a training's stream in a thread; ``wait_for`` blocks until an event matches."""
+
+    def __init__(self, client: TestClient, run_id: str, last_id: str | None = None) -> None:
+        self.client, self.run_id, self.last_id = client, run_id, last_id
+        self.events: list[Event] = []
+        self._changed = threading.Condition()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        headers = {"last-event-id": self.last_id} if self.last_id else {}
+        name, data, event_id = "", "", None
+        with self.client.stream("GET", f"/train/runs/{self.run_id}/events", headers=headers) as r:
+            assert r.status_code == 200
+            for line in r.iter_lines():
+                field_name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field_name == "event":
+                    name = value
+                elif field_name == "id":
+                    event_id = value
+                elif field_name == "data":
+                    data = value  # one line: the events are JSON
+                elif not line and data:  # a blank line ends an event
+                    with self._changed:
+                        self.events.append((name, json.loads(data), event_id))
+                        self._changed.notify_all()
+                    name, data, event_id = "", "", None
+        with self._changed:
+            self._changed.notify_all()
+
+    def __enter__(self) -> Follower:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.thread.join(WAIT)
+        assert not self.thread.is_alive(), "the stream did not end"
+
+    def wait_for(self, name: str, state: str | None = None, after: int = 0) -> int:
+        """The index of the first event from ``after`` on named ``name`` (and in ``state``)."""
+        deadline = time.monotonic() + WAIT
+        with self._changed:
+            while True:
+                for i, (n, data, _) in enumerate(self.events[after:], after):
+                    if n == name and (state is None or data.get("state") == state):
+                        return i
+                if not self.thread.is_alive() and self.thread.ident is not None:
+                    pytest.fail(f"the stream ended without a {name} {state or ''} event: {self.events[-1:]}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    pytest.fail(f"no {name} {state or ''} event within {WAIT} s")
+                self._changed.wait(left)
+
+
+def test_a_training_made_on_one_app_is_followed_inspected_and_downloaded_from_the_other(cluster: Cluster) -> None:
+    cluster.two_workers()
+    run_id = start(cluster.a, delay_ms="20")  # paced, so that there are events before `done` to resume from
+    events = read_events(cluster.b, run_id)
+    names = [n for n, _, _ in events]
+    assert names[-1] == "done" and set(names[:-1]) <= {"progress", "queue"}
+    done = events[-1][1]
+    assert done["state"] == "finished" and done["fraction"] == 1.0
+    assert [h["epoch"] for n, e, _ in events if n != "queue" for h in e["history"]] == list(range(1, 21))
+
+    # the worker trained bit for bit as the engine's SGD on the same data and network (as in test_routes)
+    data = generated("xor", 40, 0.1, 0.25, 3)
+    net = SGD(Network([2, 4, 1], seed=3, init="scaled"), data.x_train, data.y_train, 20, 4, 2.0, "cross_entropy", 3)
+    for client in (cluster.a, cluster.b):
+        assert client.get(f"/train/runs/{run_id}/network.json").json()["weights"] == [w.tolist() for w in net.weights]
+    example = {"split": "test", "example": "2"}
+    inspected = [c.post(f"/train/runs/{run_id}/inspect", data=example) for c in (cluster.b, cluster.a)]
+    assert [r.status_code for r in inspected] == [200, 200] and inspected[0].text == inspected[1].text
+
+    # Last-Event-ID: a page reconnecting to the other app gets exactly the events after the last one it saw
+    ids = [i for _, _, i in events if i is not None]
+    assert len(ids) >= 2 and ids == sorted(ids, key=lambda i: tuple(int(p) for p in i.split("-")))
+    again = read_events(cluster.a, run_id, last_id=ids[0])
+    assert [i for _, _, i in again] == ids[1:]
+
+
+def test_pause_resume_and_stop_from_alternate_apps(cluster: Cluster) -> None:
+    cluster.two_workers()
+    run_id = start(cluster.a, **LONG)
+    with Follower(cluster.b, run_id) as f:
+        seen = f.wait_for("progress", "running")
+        r = cluster.a.post(f"/train/runs/{run_id}/controls/pause")
+        assert r.status_code == 200 and 'id="train-resume"' in r.text
+        seen = f.wait_for("progress", "paused", seen)
+        r = cluster.b.post(f"/train/runs/{run_id}/controls/resume")
+        assert r.status_code == 200 and 'id="train-pause"' in r.text
+        seen = f.wait_for("progress", "running", seen)
+        assert cluster.a.post(f"/train/runs/{run_id}/inspect", data={"example": "1"}).status_code == 200
+        assert cluster.b.post(f"/train/runs/{run_id}/controls/stop").status_code == 200
+        last = f.wait_for("done", after=seen)
+    name, done, _ = f.events[-1]
+    assert last == len(f.events) - 1 and name == "done"
+    assert done["state"] == "stopped" and "stopped by you" in done["message"]
+    assert cluster.a.get(f"/train/runs/{run_id}/network.json").status_code == 200
+
+
+def test_a_training_waiting_for_a_free_worker_shows_its_place(cluster: Cluster) -> None:
+    cluster.two_workers()
+    busy = [start(cluster.a, **LONG), start(cluster.b, **LONG)]
+    with Follower(cluster.a, busy[0]) as f0, Follower(cluster.b, busy[1]) as f1:
+        f0.wait_for("progress")
+        f1.wait_for("progress")  # both workers are busy now
+        waiting = start(cluster.b, epochs="3")
+        with Follower(cluster.a, waiting) as f:
+            f.wait_for("queue")
+            assert f.events[0][1] == {"position": 1} and f.events[0][2] is None  # no id: not a progress event
+            cluster.b.post(f"/train/runs/{busy[0]}/controls/stop")  # frees a worker
+            f.wait_for("done", "finished")
+        cluster.a.post(f"/train/runs/{busy[1]}/controls/stop")
+    assert {f0.events[-1][1]["state"], f1.events[-1][1]["state"]} == {"stopped"}
+
+
+def test_a_worker_killed_mid_training_fails_the_training_with_the_epoch(cluster: Cluster) -> None:
+    cluster.two_workers()
+    run_id = start(cluster.a, **LONG)
+    with Follower(cluster.b, run_id) as f:
+        f.wait_for("progress", "running")
+        worker = cluster.worker_of(run_id)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(WAIT)
+        f.wait_for("done")
+    name, done, _ = f.events[-1]
+    assert name == "done" and done["state"] == "failed"
+    assert re.fullmatch(
+        r"Training failed: the worker stopped \(killed or crashed\) in epoch \d+\. Press Train to start again\.",
+        done["message"],
+    )
+    assert int(done["message"].split("in epoch ")[1].split(".")[0]) == done["epoch"]
+    assert [n for n, _, _ in read_events(cluster.a, run_id)].count("done") == 1  # ended once, seen from anywhere
+
+
+def test_a_worker_sent_sigterm_fails_its_training_and_exits(cluster: Cluster) -> None:
+    cluster.two_workers()
+    run_id = start(cluster.b, **LONG)
+    with Follower(cluster.a, run_id) as f:
+        f.wait_for("progress", "running")
+        worker = cluster.worker_of(run_id)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(WAIT) == 0
+        f.wait_for("done")
+    done = f.events[-1][1]
+    assert done["state"] == "failed" and re.fullmatch(
+        rf"Training failed: its worker was shut down in epoch {done['epoch']}\. Press Train to start again\.",
+        done["message"],
+    )
+
+
+def test_closing_the_page_stops_the_training_when_its_heartbeat_runs_out(cluster: Cluster) -> None:
+    cluster.two_workers()
+    run_id = start(cluster.a, **LONG)
+    with cluster.b.stream("GET", f"/train/runs/{run_id}/events") as r:
+        for line in r.iter_lines():
+            if line.startswith("event:") and line.removeprefix("event:").strip() == "progress":
+                break  # leaving the block closes the stream: no page follows the training any more
+    with redis.Redis.from_url(cluster.redis.url, decode_responses=True) as db:
+        deadline = time.monotonic() + WAIT
+        while db.hget(Keys(run_id).meta, "state") in ("queued", "running", "paused"):
+            assert time.monotonic() < deadline, "the training outlived its heartbeat"
+            time.sleep(0.1)
+    name, done, _ = read_events(cluster.a, run_id)[-1]
+    assert name == "done" and done["state"] == "stopped" and "page was closed" in done["message"]
