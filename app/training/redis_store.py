@@ -33,7 +33,6 @@ import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from functools import partial
 from threading import Lock
 from typing import Any, TypeVar
@@ -72,16 +71,19 @@ return 1
 """
 
 
-@dataclass(frozen=True)
 class Keys:
     """The Redis keys of one training."""
 
-    id: str
-
-    def __getattr__(self, name: str) -> str:
-        if name in ("config", "meta", "events", "network", "paused", "stop", "heartbeat", "lease"):
-            return f"{KEY_PREFIX}training:{self.id}:{name}"
-        raise AttributeError(name)
+    def __init__(self, run_id: str) -> None:
+        base = f"{KEY_PREFIX}training:{run_id}:"
+        self.config = base + "config"
+        self.meta = base + "meta"
+        self.events = base + "events"
+        self.network = base + "network"
+        self.paused = base + "paused"
+        self.stop = base + "stop"
+        self.heartbeat = base + "heartbeat"
+        self.lease = base + "lease"
 
 
 def ms(seconds: float) -> int:
@@ -93,7 +95,7 @@ def connect(url: str) -> redis.Redis:
     return RedisState._connect(url)
 
 
-def failed_event(meta: dict[str, str], message: str) -> str:
+def failed_event(meta: dict[Any, Any], message: str) -> str:
     """The `done` of a training whose worker stopped: where it was, and why it ended."""
     epoch = int(meta.get("epoch", 0))
     return ProgressEvent(

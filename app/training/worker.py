@@ -29,11 +29,12 @@ import time
 from types import FrameType
 
 import redis
+from pydantic import ValidationError
 
 from app.cli import REDIS_URL_VARIABLE, command
 from app.core.settings import Settings
 from app.core.state import redacted
-from app.training.redis_store import END_SCRIPT, QUEUE, Keys, connect, ms
+from app.training.redis_store import END_SCRIPT, QUEUE, Keys, connect, failed_event, ms
 from app.training.schemas import TrainConfig
 from app.training.store import PAGE_CLOSED, TIME_LIMIT, Training, build_training, progress_event
 from engine.training import Report
@@ -82,7 +83,12 @@ class Worker:
         text = self._redis.get(k.config)
         if not isinstance(text, str):
             return  # expired while it waited
-        run = build_training(run_id, TrainConfig.model_validate_json(text))
+        try:
+            run = build_training(run_id, TrainConfig.model_validate_json(text))
+        except (ValidationError, ValueError) as e:  # this worker's limits are not the web process's
+            message = f"Training failed: this worker cannot build the run ({e}). Check that it has the web's settings."
+            self._finish(k, "failed", failed_event(self._redis.hgetall(k.meta), message))
+            return
         session = run.session
         if not self._redis.exists(k.heartbeat):
             session.stop(PAGE_CLOSED)  # nobody is watching: end it without training

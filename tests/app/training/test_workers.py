@@ -286,3 +286,21 @@ def test_closing_the_page_stops_the_training_when_its_heartbeat_runs_out(cluster
             time.sleep(0.1)
     name, done, _ = read_events(cluster.a, run_id)[-1]
     assert name == "done" and done["state"] == "stopped" and "page was closed" in done["message"]
+
+
+def test_redis_lost_is_a_503_and_the_trainings_come_back_with_it(own_redis: RedisServer) -> None:
+    with TestClient(create_app(Settings(redis_url=own_redis.url))) as a, TestClient(
+        create_app(Settings(redis_url=own_redis.url))
+    ) as b:
+        run_id = start(a)  # queued: no worker runs in this test
+        own_redis.stop()
+        for r in (
+            b.post("/train/runs", data=FORM, headers=HX),
+            b.get(f"/train/runs/{run_id}/network.json"),  # b has never seen the run: it asks Redis
+            a.post(f"/train/runs/{run_id}/controls/pause"),
+        ):
+            assert r.status_code == 503 and "Redis is unavailable" in r.json()["message"]
+            assert r.headers["retry-after"] == "5"
+        own_redis.start()  # empty: the queued run is gone with the old server, new ones are taken again
+        assert b.get(f"/train/runs/{run_id}/network.json").status_code == 404
+        assert start(b) != run_id
