@@ -99,18 +99,39 @@ class Worker:
         pipe.hset(k.meta, mapping={"state": "running", "worker": self.name})
         pipe.set(k.lease, self.name, px=ms(self.settings.training_lease_seconds))
         pipe.execute()
-        session.start()
-        self._follow(run, k)
+        crashed: list[BaseException] = []
 
-    def _follow(self, run: Training, k: Keys) -> None:
+        def train() -> None:
+            try:
+                session.run()
+            except BaseException as e:  # an engine bug: said in the training's `done`, not lost in a dead thread
+                crashed.append(e)
+
+        thread = threading.Thread(target=train, name=f"training-{run_id}", daemon=True)
+        thread.start()
+        try:
+            self._follow(run, k, thread, crashed)
+        finally:  # Redis lost (or this loop failed): the session must not train on for nobody
+            session.stop("stopped because its worker lost Redis")
+            thread.join()
+
+    def _follow(self, run: Training, k: Keys, thread: threading.Thread, crashed: list[BaseException]) -> None:
         session = run.session
+        network_every = 1.0  # seconds between writes of the weights (a large network is ~0.5 MB of JSON)
+        next_network = 0.0
         lease_every = self.settings.training_lease_seconds / 3
         deadline = time.monotonic() + self.settings.max_training_seconds
         next_lease = time.monotonic() + lease_every
         version, seen = -1, 0
         shut_down = False
         while True:
+            alive = thread.is_alive()  # before the report: a thread that ended has published its last one
             report = session.report()
+            if not alive and not report.final:
+                error = type(crashed[0]).__name__ if crashed else "an error"
+                message = f"Training failed in epoch {report.epoch}: {error} in the worker."
+                self._finish(k, "failed", failed_event(self._redis.hgetall(k.meta), message))
+                return
             if report.version != version:
                 version = report.version
                 history = session.history_since(seen)
@@ -129,7 +150,9 @@ class Worker:
                 pipe.hset(k.meta, mapping={"state": "paused" if report.state == "paused" else "running",
                                            "epoch": report.epoch, "batch": report.batch,
                                            "fraction": report.fraction, "seconds": report.seconds})  # fmt: skip
-                pipe.set(k.network, _json(report), px=self._ttl)
+                if time.monotonic() >= next_network:
+                    pipe.set(k.network, _json(report), px=self._ttl)
+                    next_network = time.monotonic() + network_every
                 pipe.execute()
             now = time.monotonic()
             if now >= next_lease:
