@@ -199,7 +199,6 @@ def worker(args: argparse.Namespace) -> int:
     if not url:
         print(f"backprop-lens worker: give --redis URL (or set {REDIS_URL_VARIABLE})", file=sys.stderr)
         return 2
-    os.environ[REDIS_URL_VARIABLE] = url
     settings = Settings()
     try:
         connect(url).ping()

@@ -31,13 +31,15 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from app.cli import REDIS_URL_VARIABLE
+from app.cli import main as cli_main
 from app.core.settings import Settings
 from app.main import create_app
 from app.training.redis_store import Keys
 from engine import Network
 from engine.datasets import generated
 from engine.sgd import SGD
-from tests.app.conftest import RedisServer
+from tests.app.conftest import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 LEASE = 2.0  # seconds: short, so that a killed worker is noticed soon
@@ -304,3 +306,17 @@ def test_redis_lost_is_a_503_and_the_trainings_come_back_with_it(own_redis: Redi
         own_redis.start()  # empty: the queued run is gone with the old server, new ones are taken again
         assert b.get(f"/train/runs/{run_id}/network.json").status_code == 404
         assert start(b) != run_id
+
+
+def test_a_worker_without_redis_says_which_url_and_exits(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    assert cli_main(["worker", "--redis", url]) == 1
+    assert f"Redis at {url} is unreachable" in capsys.readouterr().err
+    assert REDIS_URL_VARIABLE not in os.environ or os.environ[REDIS_URL_VARIABLE] != url  # nothing leaks
+    env = os.environ.pop(REDIS_URL_VARIABLE, None)
+    try:
+        assert cli_main(["worker"]) == 2
+    finally:
+        if env is not None:
+            os.environ[REDIS_URL_VARIABLE] = env
+    assert "give --redis URL" in capsys.readouterr().err
