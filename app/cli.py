@@ -85,7 +85,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.core.state import redacted
+    from app.core.settings import Settings
+    from app.core.state import make_state, redacted
 
     if args.redis is not None:
         os.environ[REDIS_URL_VARIABLE] = args.redis  # inherited by the worker processes, read by their settings
@@ -98,6 +99,13 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     where.append(f"state in Redis at {redacted(redis)}" if redis else "state in memory")
+    if redis:
+        # Fail here, in one line, rather than in every worker process behind a traceback.
+        try:
+            make_state(Settings()).close()
+        except RuntimeError as e:
+            print(f"backprop-lens serve: {e}", file=sys.stderr)
+            return 1
     print(
         f"backprop-lens: open http://{args.host}:{args.port}{args.root_path}/ in a browser "
         f"({', '.join(where)}; Ctrl+C stops)",

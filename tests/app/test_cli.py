@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -113,23 +114,23 @@ def test_serve_defaults(
 
 
 def test_serve_passes_the_serving_options_to_uvicorn_and_redis_to_the_app(
-    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], capsys: pytest.CaptureFixture[str], redis_url: str
 ) -> None:
     calls: list[dict[str, Any]] = []
     import uvicorn
 
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
     argv = ["serve", "--workers", "3", "--root-path", "/backprop/", "--forwarded-allow-ips", "10.0.0.1,10.0.0.2",
-            "--redis", "redis://:secret@cache:6379/2", "--graceful-timeout", "2.5", "--port", "9000"]  # fmt: skip
+            "--redis", redis_url, "--graceful-timeout", "2.5", "--port", "9000"]  # fmt: skip
     assert main(argv) == 0
     (call,) = calls
     assert call["app"] == "app.main:app"  # an import string, as uvicorn needs for workers
     assert (call["workers"], call["root_path"], call["forwarded_allow_ips"]) == (3, "/backprop", "10.0.0.1,10.0.0.2")
     assert call["timeout_graceful_shutdown"] == 2.5
-    assert environ[REDIS_URL_VARIABLE] == "redis://:secret@cache:6379/2"  # what the app processes read
+    assert environ[REDIS_URL_VARIABLE] == redis_url  # what the app processes read (serve checked it answers)
     captured = capsys.readouterr()
     assert "http://127.0.0.1:9000/backprop/" in captured.out and "3 worker processes" in captured.out
-    assert "redis://:***@cache:6379/2" in captured.out and "secret" not in captured.out
+    assert f"state in Redis at {redis_url}" in captured.out
     assert captured.err == ""
 
 
@@ -211,3 +212,17 @@ def test_the_module_runs_as_a_script_with_every_command() -> None:
         [sys.executable, "-m", "app.cli", "train", "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0 and "--eta" in done.stdout, done.stderr
+
+
+def test_serve_with_an_unreachable_redis_exits_with_one_line_naming_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as s:  # a free port on which nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("BACKPROP_LENS_REDIS_URL", "")  # recorded, so the URL serve sets is undone after the test
+    url = f"redis://:secret@127.0.0.1:{port}/0"
+    assert main(["serve", "--redis", url, "--port", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"127.0.0.1:{port}" in err and "unreachable" in err
+    assert "secret" not in err
