@@ -14,6 +14,26 @@ measured round.
 Bounded in count and time; only 127.0.0.1 is ever contacted. The client is
 ``bench.client`` (httpx), the benchmark's: one pool of K connections for the
 streams, one of C keep-alive connections for the requests.
+
+A class (``--class``): a lecture hall of simulated students, each doing what a student does on the page:
+
+    python scripts/load.py --class --setup cluster --students 300 --concurrency 50 --json class.json
+
+Each student loads ``/``, changes the configuration (``POST /runs`` from the form, a network of its own),
+plays the run's stream to its ``done`` event (the page's ``/runs/{id}/stream?interval_ms=100``), steps
+(a step fragment with ``HX-Request``), and opens two instruments (the demon, the sum over paths); one in
+ten (the 1st, the 11th, ...) also trains the digits for 2 epochs and reads the training's events to
+``done``. Every URL after ``/`` comes from the ``data-*`` attributes of the HTML the server sent. Students
+arrive evenly over ``--ramp-seconds``; at most ``--concurrency`` are active at once (a 2-core machine
+runs the servers and this client). Every request goes to the next server of the list (round-robin, no
+stickiness), as a load balancer would send it.
+
+Servers: ``--url`` (repeatable) targets running ones on loopback; or ``--setup cluster`` starts Redis, two
+web processes (``backprop-lens serve --redis``) and two training workers (``backprop-lens worker``) on
+free loopback ports, and ``--setup single`` one web process without Redis; each is stopped by its PID at
+the end. A trainings form answered 429 (all training slots busy, without Redis) is pressed again after a
+pause, as the page tells its user to: counted as ``train_busy``, not as an error. It reports errors (the
+run fails unless there are none), p50 and p99 latency per kind of request, and requests per second.
 """
 
 from __future__ import annotations
@@ -22,6 +42,8 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -29,10 +51,11 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from bench.client import HOST, JSON, pool, read_events
+from bench.client import HOST, JSON, READ_TIMEOUT, answers, pool, read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKED = {
@@ -191,6 +214,307 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start within 10 s")
 
 
+# --- a class: simulated students on the page ---------------------------------------------------------
+
+KINDS = ("page", "configure", "stream_first", "stream_done", "step", "demon", "paths", "train_form", "train_done")
+HTMX = {"HX-Request": "true"}
+TRAIN_FORM = {"dataset": "digits", "hidden": "10", "epochs": "2", "batch": "10", "eta": "1.0"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class ClassReport:
+    setup: str = ""
+    servers: list[str] = field(default_factory=list)
+    students: int = 0
+    concurrency: int = 0
+    ramp_seconds: float = 0.0
+    students_done: int = 0
+    requests: int = 0
+    errors: int = 0
+    train_busy: int = 0
+    seconds: float = 0.0
+    requests_per_second: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    error_samples: list[str] = field(default_factory=list)
+
+
+class StudentError(Exception):
+    """A request of a student's went wrong: the student stops there and it counts as one error."""
+
+
+class Hall:
+    """The shared tally of a class, and the servers its requests go to in turn."""
+
+    def __init__(self, clients: list[httpx.AsyncClient], report: ClassReport) -> None:
+        self.clients = clients
+        self.report = report
+        self.turn = 0
+        self.latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
+
+    def next_client(self) -> httpx.AsyncClient:
+        client = self.clients[self.turn % len(self.clients)]
+        self.turn += 1
+        return client
+
+    def record(self, kind: str, seconds: float) -> None:
+        self.latencies[kind].append(seconds)
+
+    def fail(self, message: str) -> StudentError:
+        self.report.errors += 1
+        if len(self.report.error_samples) < 20:
+            self.report.error_samples.append(message)
+        return StudentError(message)
+
+    async def request(self, kind: str, method: str, url: str, **kwargs: Any) -> str:
+        """One request answered 200: its text. Its latency is recorded under ``kind``."""
+        start = time.perf_counter()
+        self.report.requests += 1
+        try:
+            r = await self.next_client().request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise self.fail(f"{kind}: {type(exc).__name__}") from exc
+        self.record(kind, time.perf_counter() - start)
+        if r.status_code != 200:
+            raise self.fail(f"{kind}: {r.status_code} {r.text[:80]!r}")
+        return r.text
+
+    async def events(self, first_kind: str | None, done_kind: str, url: str) -> dict[str, Any]:
+        """Reads the event stream at ``url`` to its ``done`` event: that event's data."""
+        start = time.perf_counter()
+        self.report.requests += 1
+        event, first = "", True
+        try:
+            async with self.next_client().stream("GET", url) as r:
+                if r.status_code != 200:
+                    raise self.fail(f"{done_kind}: {r.status_code}")
+                async for line in r.aiter_lines():
+                    if first and line.startswith("data:") and first_kind:
+                        self.record(first_kind, time.perf_counter() - start)
+                        first = False
+                    if line.startswith("event:"):
+                        event = line.removeprefix("event:").strip()
+                    elif line.startswith("data:") and event == "done":
+                        self.record(done_kind, time.perf_counter() - start)
+                        data: dict[str, Any] = json.loads(line.removeprefix("data:"))
+                        return data
+        except httpx.HTTPError as exc:
+            raise self.fail(f"{done_kind}: {type(exc).__name__}") from exc
+        raise self.fail(f"{done_kind}: the stream ended before its done event")
+
+
+def attribute(html: str, name: str) -> str:
+    found = re.search(rf'{name}="([^"]+)"', html)
+    if found is None:
+        raise ValueError(f"no {name} in the answer")
+    return found.group(1)
+
+
+async def student(hall: Hall, n: int) -> None:
+    """One student's visit (``n`` numbers the student: its network's seed, and whether it trains)."""
+    await hall.request("page", "GET", "/")
+    form = {
+        "sizes": f"2, {2 + n % 3}, 2", "activation": "sigmoid", "cost": "quadratic", "init": "standard",
+        "x": "0.05, 0.10", "y": "0.01, 0.99", "eta": "0.5", "seed": str(n), "weights": "", "biases": "",
+        "previous_sizes": "2, 2, 2",
+    }  # fmt: skip
+    region = await hall.request("configure", "POST", "/runs", data=form, headers=HTMX)
+    try:
+        run_id = attribute(region, "data-run-id")
+        stream_url, step_url = attribute(region, "data-stream-url"), attribute(region, "data-step-url")
+        steps = int(attribute(region, "data-steps"))
+    except ValueError as exc:
+        raise hall.fail(f"configure: {exc}") from exc
+    done = await hall.events("stream_first", "stream_done", f"{stream_url}?interval_ms=100")
+    if done.get("reason") != "end" or done.get("step") != steps - 1:
+        raise hall.fail(f"stream_done: ended {done}")
+    await hall.request("step", "GET", f"{step_url}{steps // 2}", headers=HTMX)
+    root = stream_url.removesuffix(f"/runs/{run_id}/stream")
+    await hall.request("demon", "GET", f"{root}/instruments/{run_id}/demon", headers=HTMX)
+    await hall.request("paths", "GET", f"{root}/instruments/{run_id}/paths", headers=HTMX)
+    if n % 10 == 0:
+        await train(hall, root)
+
+
+async def train(hall: Hall, root: str) -> None:
+    for _ in range(600):  # a 429: every training slot is busy; the page says to press Train again
+        start = time.perf_counter()
+        hall.report.requests += 1
+        try:
+            r = await hall.next_client().post(f"{root}/train/runs", data=TRAIN_FORM, headers=HTMX)
+        except httpx.HTTPError as exc:
+            raise hall.fail(f"train_form: {type(exc).__name__}") from exc
+        hall.record("train_form", time.perf_counter() - start)
+        if r.status_code != 429:
+            break
+        hall.report.train_busy += 1
+        await asyncio.sleep(0.5)
+    if r.status_code != 200:
+        raise hall.fail(f"train_form: {r.status_code} {r.text[:80]!r}")
+    try:
+        events_url = attribute(r.text, "data-stream")
+    except ValueError as exc:
+        raise hall.fail(f"train_form: {exc}") from exc
+    done = await hall.events(None, "train_done", events_url)
+    if done.get("state") != "finished":
+        raise hall.fail(f"train_done: {done.get('state')} {done.get('message')}")
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+async def run_class(
+    urls: list[str], students: int, concurrency: int, ramp: float, seconds: float, report: ClassReport
+) -> None:
+    limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=concurrency)
+    clients = [httpx.AsyncClient(base_url=u, limits=limits, timeout=READ_TIMEOUT, trust_env=False) for u in urls]
+    hall = Hall(clients, report)
+    seats = asyncio.Semaphore(concurrency)
+    start = time.perf_counter()
+
+    async def visit(n: int) -> None:
+        await asyncio.sleep(ramp * n / students)  # students arrive evenly over the ramp
+        async with seats:
+            try:
+                await student(hall, n)
+                report.students_done += 1
+            except StudentError:
+                pass
+
+    try:
+        tasks = [asyncio.create_task(visit(n)) for n in range(students)]
+        try:
+            async with asyncio.timeout(seconds):
+                await asyncio.gather(*tasks)
+        except TimeoutError:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            hall.fail(f"time: {students - report.students_done} students had not finished after {seconds:g} s")
+    finally:
+        for c in clients:
+            await c.aclose()
+    report.seconds = time.perf_counter() - start
+    report.requests_per_second = report.requests / report.seconds if report.seconds else 0.0
+    for kind, values in hall.latencies.items():
+        ordered = sorted(values)
+        report.counts[kind] = len(ordered)
+        report.latency_ms[kind] = {
+            "p50": round(percentile(ordered, 0.5) * 1000, 1), "p99": round(percentile(ordered, 0.99) * 1000, 1)
+        }  # fmt: skip
+
+
+class Setup:
+    """The processes a class runs against, started here on free loopback ports and stopped by their PIDs."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        # Without this environment's own Redis URL: the setup says where the state lives.
+        env = {name: value for name, value in os.environ.items() if name != "BACKPROP_LENS_REDIS_URL"}
+        proc = subprocess.Popen(
+            list(args), cwd=ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def web(self, port: int, redis_url: str | None) -> str:
+        args = [sys.executable, "-m", "app.cli", "serve", "--host", HOST, "--port", str(port)]
+        self.start(*args, *(["--redis", redis_url] if redis_url else []))
+        return f"http://{HOST}:{port}"
+
+    def redis(self) -> str:
+        port = free_port()
+        self.start("redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no")
+        wait_for(port, self.procs[-1])
+        return f"redis://{HOST}:{port}/0"
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):  # workers and web processes first, Redis last
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def wait_for(port: int, proc: subprocess.Popen[bytes], path: str | None = None) -> None:
+    """Until ``port`` accepts connections (and answers 200 at ``path``); at most 20 s."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        if path is None:
+            try:
+                with socket.create_connection((HOST, port), timeout=0.2):
+                    return
+            except OSError:
+                pass
+        elif answers(port, path) == 200:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing answered on port {port} within 20 s")
+
+
+def start_setup(setup: Setup, kind: str) -> list[str]:
+    """Starts ``kind`` (cluster: Redis, two web processes, two workers; single: one web process): the URLs."""
+    redis_url = setup.redis() if kind == "cluster" else None
+    ports = [free_port() for _ in range(2 if kind == "cluster" else 1)]
+    urls = [setup.web(port, redis_url) for port in ports]
+    for port, proc in zip(ports, setup.procs[-len(ports):], strict=True):
+        wait_for(port, proc, "/api/health")
+    if redis_url:
+        for _ in range(2):
+            setup.start(sys.executable, "-m", "app.cli", "worker", "--redis", redis_url)
+    return urls
+
+
+def loopback(url: str) -> str:
+    parsed = httpx.URL(url)
+    if parsed.scheme != "http" or parsed.host not in LOOPBACK:
+        raise argparse.ArgumentTypeError(f"only http:// on loopback (127.0.0.1, localhost, ::1), got {url}")
+    return url.rstrip("/")
+
+
+def class_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if not (1 <= args.students <= 2000 and 1 <= args.concurrency <= 200 and 0 <= args.ramp_seconds <= 600
+            and 0 < args.seconds <= 1800):
+        parser.error("bounds: students 1..2000, concurrency 1..200, ramp-seconds 0..600, seconds (0, 1800]")
+    if bool(args.url) == bool(args.setup):
+        parser.error("--class needs either --url (running servers) or --setup cluster|single")
+    report = ClassReport(
+        setup=args.setup or "given", students=args.students,
+        concurrency=min(args.concurrency, args.students), ramp_seconds=args.ramp_seconds,
+    )  # fmt: skip
+    setup = Setup()
+    try:
+        report.servers = args.url or start_setup(setup, args.setup)
+        asyncio.run(run_class(report.servers, args.students, report.concurrency, args.ramp_seconds, args.seconds,
+                              report))  # fmt: skip
+    finally:
+        setup.stop()
+    print(f"setup {report.setup}: {len(report.servers)} web process(es) at {', '.join(report.servers)}")
+    print(f"students {report.students} (at most {report.concurrency} at once, arriving over "
+          f"{report.ramp_seconds:g} s), finished {report.students_done}")  # fmt: skip
+    print(f"requests {report.requests} in {report.seconds:.1f} s: {report.requests_per_second:.1f} per second; "
+          f"errors {report.errors}; trainings told to wait (429) {report.train_busy}")  # fmt: skip
+    print(f"{'kind':<13} {'count':>6} {'p50 ms':>9} {'p99 ms':>9}")
+    for kind in KINDS:
+        lat = report.latency_ms[kind]
+        print(f"{kind:<13} {report.counts[kind]:>6} {lat['p50']:>9.1f} {lat['p99']:>9.1f}")
+    for err in report.error_samples:
+        print(f"error: {err}")
+    if args.json:
+        args.json.write_text(json.dumps(asdict(report), indent=2))
+    return 0 if report.errors == 0 and report.students_done == report.students else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=200, help="concurrent streams to hold (K)")
@@ -198,7 +522,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections sending requests")
     parser.add_argument("--seconds", type=float, default=60.0, help="upper bound on the run's time (T)")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    group = parser.add_argument_group("a class (--class)")
+    group.add_argument("--class", dest="klass", action="store_true", help="simulate a class of students instead")
+    group.add_argument("--students", type=int, default=300, help="students in all (default 300)")
+    group.add_argument("--concurrency", type=int, default=50, help="students active at once (default 50)")
+    group.add_argument("--ramp-seconds", type=float, default=10.0, help="students arrive over this long (10)")
+    group.add_argument("--url", type=loopback, action="append", help="a running server (repeat: round-robin)")
+    group.add_argument("--setup", choices=("cluster", "single"), help="start the servers here (see above)")
     args = parser.parse_args(argv)
+    if args.klass:
+        if "--seconds" not in (argv if argv is not None else sys.argv):
+            args.seconds = 600.0
+        return class_main(args, parser)
     if not (0 <= args.streams <= 1000 and 1 <= args.requests <= 100_000 and 1 <= args.connections <= 64
             and 0 < args.seconds <= 600):
         parser.error("bounds: streams 0..1000, requests 1..100000, connections 1..64, seconds (0, 600]")

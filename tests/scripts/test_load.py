@@ -1,14 +1,21 @@
 """The load script runs end to end on a tiny, bounded load (figures are for the README, not asserted).
 
+The class mode runs six students against one process without Redis and against Redis, two web
+processes and two workers: no errors, and every kind of request of the page happened.
+
 It runs as a user runs it, in its own process: its asyncio loop must not meet the browser tests' loop.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "load.py"
 
@@ -35,3 +42,46 @@ def test_bounds_are_enforced() -> None:
     done = run_script("--requests", "1000000")
     assert done.returncode == 2
     assert "bounds" in done.stderr
+
+
+KINDS = {"page", "configure", "stream_first", "stream_done", "step", "demon", "paths", "train_form", "train_done"}
+
+
+def run_class(setup: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    out = tmp_path / f"class-{setup}.json"
+    done = run_script("--class", "--setup", setup, "--students", "6", "--concurrency", "3", "--ramp-seconds", "1",
+                      "--json", str(out))  # fmt: skip
+    assert out.exists(), done.stderr[-2000:]
+    report: dict[str, Any] = json.loads(out.read_text())
+    return done, report
+
+
+def test_a_small_class_on_one_process_without_redis(tmp_path: Path) -> None:
+    done, report = run_class("single", tmp_path)
+    assert done.returncode == 0, report["error_samples"]
+    assert report["errors"] == 0 and report["students_done"] == 6 and len(report["servers"]) == 1
+    assert set(report["counts"]) == KINDS
+    assert all(report["counts"][kind] >= 1 for kind in KINDS), report["counts"]
+    assert report["counts"]["stream_done"] == 6 and report["counts"]["train_done"] == 1  # the first student trains
+    assert report["requests"] == sum(n for kind, n in report["counts"].items() if kind != "stream_first")
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs Debian's redis-server")
+def test_a_small_class_on_two_processes_two_workers_and_redis(tmp_path: Path) -> None:
+    done, report = run_class("cluster", tmp_path)
+    assert done.returncode == 0, report["error_samples"]
+    assert report["errors"] == 0 and report["students_done"] == 6 and len(report["servers"]) == 2
+    assert all(report["counts"][kind] >= 1 for kind in KINDS), report["counts"]
+    assert report["counts"]["train_done"] == 1
+
+
+def test_class_targets_only_loopback() -> None:
+    done = run_script("--class", "--url", "http://example.org:8000")
+    assert done.returncode == 2
+    assert "loopback" in done.stderr
+
+
+def test_class_needs_servers_or_a_setup() -> None:
+    done = run_script("--class")
+    assert done.returncode == 2
+    assert "--url" in done.stderr
