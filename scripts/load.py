@@ -247,8 +247,9 @@ class StudentError(Exception):
 class Hall:
     """The shared tally of a class, and the servers its requests go to in turn."""
 
-    def __init__(self, clients: list[httpx.AsyncClient], report: ClassReport) -> None:
+    def __init__(self, clients: list[httpx.AsyncClient], root: str, report: ClassReport) -> None:
         self.clients = clients
+        self.root = root  # the path the app is served under ("" at the server's root)
         self.report = report
         self.turn = 0
         self.latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
@@ -313,14 +314,14 @@ def attribute(html: str, name: str) -> str:
 
 async def student(hall: Hall, n: int) -> None:
     """One student's visit (``n`` numbers the student: its network's seed, and whether it trains)."""
-    await hall.request("page", "GET", "/")
+    page = await hall.request("page", "GET", f"{hall.root}/")
     form = {
         "sizes": f"2, {2 + n % 3}, 2", "activation": "sigmoid", "cost": "quadratic", "init": "standard",
         "x": "0.05, 0.10", "y": "0.01, 0.99", "eta": "0.5", "seed": str(n), "weights": "", "biases": "",
         "previous_sizes": "2, 2, 2",
     }  # fmt: skip
-    region = await hall.request("configure", "POST", "/runs", data=form, headers=HTMX)
     try:
+        region = await hall.request("configure", "POST", attribute(page, 'id="config" action'), data=form, headers=HTMX)
         run_id = attribute(region, "data-run-id")
         stream_url, step_url = attribute(region, "data-stream-url"), attribute(region, "data-step-url")
         steps = int(attribute(region, "data-steps"))
@@ -369,8 +370,15 @@ async def run_class(
     urls: list[str], students: int, concurrency: int, ramp: float, seconds: float, report: ClassReport
 ) -> None:
     limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=concurrency)
-    clients = [httpx.AsyncClient(base_url=u, limits=limits, timeout=READ_TIMEOUT, trust_env=False) for u in urls]
-    hall = Hall(clients, report)
+    # Each client holds a server's origin: every path after the first page's comes from the HTML it sent,
+    # the root path (a sub-path behind a proxy) included.
+    origins = [str(httpx.URL(u).copy_with(path="/")).rstrip("/") for u in urls]
+    roots = {httpx.URL(u).path.rstrip("/") for u in urls}
+    if len(roots) != 1:
+        raise ValueError(f"the servers are under different paths: {sorted(roots)}")
+    limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=concurrency)
+    clients = [httpx.AsyncClient(base_url=o, limits=limits, timeout=READ_TIMEOUT, trust_env=False) for o in origins]
+    hall = Hall(clients, roots.pop(), report)
     seats = asyncio.Semaphore(concurrency)
     start = time.perf_counter()
 
@@ -499,7 +507,7 @@ def class_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                               report))  # fmt: skip
     finally:
         setup.stop()
-    print(f"setup {report.setup}: {len(report.servers)} web process(es) at {', '.join(report.servers)}")
+    print(f"setup {report.setup}: {len(report.servers)} server URL(s): {', '.join(report.servers)}")
     print(f"students {report.students} (at most {report.concurrency} at once, arriving over "
           f"{report.ramp_seconds:g} s), finished {report.students_done}")  # fmt: skip
     print(f"requests {report.requests} in {report.seconds:.1f} s: {report.requests_per_second:.1f} per second; "
