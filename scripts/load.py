@@ -528,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=200, help="concurrent streams to hold (K)")
     parser.add_argument("--requests", type=int, default=10_000, help="gradient requests to send (N)")
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections sending requests")
-    parser.add_argument("--seconds", type=float, default=60.0, help="upper bound on the run's time (T)")
+    parser.add_argument("--seconds", type=float, help="upper bound on the run's time (T; 60, or 600 for a class)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     group = parser.add_argument_group("a class (--class)")
     group.add_argument("--class", dest="klass", action="store_true", help="simulate a class of students instead")
@@ -539,9 +539,9 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--setup", choices=("cluster", "single"), help="start the servers here (see above)")
     args = parser.parse_args(argv)
     if args.klass:
-        if "--seconds" not in (argv if argv is not None else sys.argv):
-            args.seconds = 600.0
+        args.seconds = 600.0 if args.seconds is None else args.seconds
         return class_main(args, parser)
+    args.seconds = 60.0 if args.seconds is None else args.seconds
     if not (0 <= args.streams <= 1000 and 1 <= args.requests <= 100_000 and 1 <= args.connections <= 64
             and 0 < args.seconds <= 600):
         parser.error("bounds: streams 0..1000, requests 1..100000, connections 1..64, seconds (0, 600]")
