@@ -39,11 +39,6 @@ def test_every_setting_has_its_row_with_its_default() -> None:
         assert cells[2], f"{variable} has no description"
 
 
-def test_the_table_names_no_setting_that_does_not_exist() -> None:
-    known = {f"BACKPROP_LENS_{name.upper()}" for name in Settings.model_fields}
-    assert set(rows()) <= known
-
-
 def command_lines() -> list[str]:
     """The ``backprop-lens serve`` and ``worker`` commands of the page's bash blocks, continuation lines joined."""
     blocks = re.findall(r"```bash\n(.*?)```", DEPLOY, flags=re.S)
