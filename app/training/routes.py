@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from jinja2 import Environment
@@ -52,6 +52,7 @@ from engine.datasets import GENERATED
 from engine.training import classify
 
 router = APIRouter(prefix="/train", tags=["training"])
+EVENT_ID = r"^[0-9]{1,20}(-[0-9]{1,20})?$"  # a progress event's id: an epoch count, or a Redis stream entry id
 
 STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
 
@@ -180,20 +181,22 @@ async def events(
     run: RunDep,
     settings: SettingsDep,
     trainings: Trainings,
-    last_event_id: Annotated[str | None, Header(pattern=r"^[0-9]{1,20}(-[0-9]{1,20})?$")] = None,
+    last_event_id: Annotated[str | None, Header(pattern=EVENT_ID)] = None,
+    after: Annotated[str | None, Query(alias="from", pattern=EVENT_ID)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Starts the training. `progress` events (at most about ten a second), then one `done` event.
 
     Each event carries the epochs measured since the previous one; `done` carries the final state and
     the last of them. With Redis a training waiting for a free worker first gets `queue` events with its
-    place (1: next), and a page that reconnects (to any process) resumes after its `Last-Event-ID`.
+    place (1: next), and a page that reconnects (to any process) resumes after its `Last-Event-ID`, or
+    after the id in `from` (a page that opens a new EventSource cannot set that header).
 
     The stream ends with the training; a client that goes away stops it, and so does the
     time limit ``max_training_seconds``. So does a server that shuts down (SIGTERM): its `done`
     says so in `message` (``app.core.lifecycle``).
     """
     closing: Closing = request.app.state.streams.closing
-    async for event in trainings.stream(run, last_event_id, closing, settings.max_training_seconds):
+    async for event in trainings.stream(run, last_event_id or after, closing, settings.max_training_seconds):
         yield event
 
 

@@ -1,7 +1,9 @@
 // Training page: follows a run's event stream and draws what it carries.
 // Every number comes from the server (the engine); this file only places and colours them.
 // The stream is finite: it ends with a `done` event, on which the EventSource is closed
-// (an EventSource left open would reconnect and start the stream again).
+// (an EventSource left open would reconnect and start the stream again). A stream that breaks off
+// before `done` (with Redis, the web process relaying it shut down while the worker trains on) is
+// opened again, to whichever process answers, from the last event seen.
 (() => {
   "use strict";
 
@@ -218,12 +220,27 @@
     });
   }
 
+  // A stream that ends without `done` is opened again after a pause (with jitter, so that a class does
+  // not come back at once) that doubles while no process answers; after the last try, the notice. With
+  // Redis the tries add up to under the training's 10 s heartbeat, so the worker keeps training meanwhile.
+  const RESUME_DELAYS_MS = [500, 1000, 2000, 4000];
+
   function follow(panel) {
     const epochs = Number(panel.dataset.epochs);
     // Epoch → what it measured: an epoch that arrives twice is drawn once.
     const measured = new Map();
-    const source = new EventSource(panel.dataset.stream);
-    panel.trainStream = source;
+    let source = null;
+    let lastId = ""; // the id of the last event received: a new stream resumes after it
+    let resumes = 0; // tries since the last event arrived
+    let ended = false; // `done` arrived, or the page gave up, or it follows another run now
+    let resumeTimer = null;
+    panel.trainStream = {
+      close() {
+        ended = true;
+        clearTimeout(resumeTimer);
+        if (source) source.close();
+      },
+    };
 
     function draw() {
       const rows = [...measured.values()].sort((a, b) => a.epoch - b.epoch);
@@ -258,6 +275,7 @@
       drawHeat(panel, p.grid);
       drawNeurons(panel, p.network);
       if (final) {
+        ended = true;
         source.close();
         const msg = $("train-message");
         if (p.message) {
@@ -272,23 +290,48 @@
     }
 
     // With Redis a training may wait for a free worker: show its place (1: next) until its first progress.
-    source.addEventListener("queue", (ev) => {
+    function queued(ev) {
       const place = JSON.parse(ev.data).position;
       const queue = $("train-queue");
       queue.textContent =
         place === 1 ? "waiting for a free worker: next in the queue" : `waiting for a free worker: ${place - 1} ahead in the queue`;
       queue.dataset.position = place;
       queue.hidden = false;
-    });
-    source.addEventListener("progress", (ev) => update(ev, false));
-    source.addEventListener("done", (ev) => update(ev, true));
-    source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) return;
-      source.close(); // a lost stream has stopped the training on the server: say so, do not replay
-      const msg = $("train-message");
-      msg.textContent = "The connection to the server was lost; the training has stopped. Press Train to start again.";
-      msg.hidden = false;
-    };
+    }
+
+    // Every event proves the server is there: the tries start again from the first pause.
+    function received(handle) {
+      return (ev) => {
+        resumes = 0;
+        if (ev.lastEventId) lastId = ev.lastEventId;
+        handle(ev);
+      };
+    }
+
+    function open() {
+      if (ended) return;
+      const url = lastId ? `${panel.dataset.stream}?from=${encodeURIComponent(lastId)}` : panel.dataset.stream;
+      source = new EventSource(url);
+      source.addEventListener("queue", received(queued));
+      source.addEventListener("progress", received((ev) => update(ev, false)));
+      source.addEventListener("done", received((ev) => update(ev, true)));
+      // The browser's own reconnection would not survive an error status; this one does, from `from`.
+      source.onerror = () => {
+        source.close();
+        if (ended) return;
+        if (resumes < RESUME_DELAYS_MS.length) {
+          const delay = RESUME_DELAYS_MS[resumes++] * (0.75 + 0.5 * Math.random());
+          panel.dataset.resumes = String(resumes);
+          resumeTimer = setTimeout(open, delay);
+          return;
+        }
+        ended = true;
+        const msg = $("train-message");
+        msg.textContent = "The connection to the server was lost; the training has stopped. Press Train to start again.";
+        msg.hidden = false;
+      };
+    }
+    open();
   }
 
   let current = null; // the panel whose stream is open

@@ -12,35 +12,26 @@ which event came last and whether the process has gone.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO
 
 import anyio
 import httpx
 import pytest
 
-from app.cli import REDIS_URL_VARIABLE
 from app.core.lifecycle import RESTARTING, Closing, closing_on_signals
 from app.core.schemas import WORKED_EXAMPLE
 from app.stepper.runs import EXAMPLE_ID
+from tests.processes import Stream, serving, tail
 
-ROOT = Path(__file__).resolve().parents[3]
 FINAL_EVENT_WITHIN = 2.0  # seconds from SIGTERM to each stream's final event
 EXIT_WITHIN = 5.0  # seconds from SIGTERM to the process's exit
-START_WITHIN = 60.0  # seconds for the server to answer; only a broken start takes that long
 SLOW = 3000  # milliseconds between steps: the slowest pace the streams accept
 
 
@@ -109,100 +100,6 @@ def test_closing_wakes_waiters_on_each_loop_from_any_thread() -> None:
 # --- real servers ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _log(log: IO[bytes]) -> str:
-    log.seek(0)
-    return log.read().decode(errors="replace")[-3000:]
-
-
-@contextmanager
-def serving(*options: str) -> Iterator[tuple[subprocess.Popen[bytes], str, IO[bytes]]]:
-    """``backprop-lens serve`` with ``options`` on a free port, in its own process group, state in memory.
-
-    Yields the process, its base URL and its standard error; whatever is left of the group is killed
-    at the end.
-    """
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if name != REDIS_URL_VARIABLE}
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *options],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + START_WITHIN
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"the server exited with code {proc.returncode}:\n{_log(log)}")
-                try:
-                    with urllib.request.urlopen(f"{url}/api/health", timeout=5):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"the server did not answer within {START_WITHIN} s:\n{_log(log)}")
-                    time.sleep(0.1)
-            yield proc, url, log
-        finally:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # the group is the server's own: it and its workers
-            proc.wait(30)
-
-
-class Stream(threading.Thread):
-    """Reads one event stream to its end in a thread: ``events`` as (name, data) pairs, in order."""
-
-    def __init__(self, method: str, url: str, **request: Any) -> None:
-        super().__init__(daemon=True)
-        self.method, self.url, self.request = method, url, request
-        self.events: list[tuple[str, str]] = []
-        self.status: int | None = None
-        self.error: str | None = None
-        self.first = threading.Event()  # an event arrived (or the stream ended without any)
-        self.ended = threading.Event()
-
-    def run(self) -> None:
-        try:
-            with (
-                httpx.Client(timeout=httpx.Timeout(30.0, read=120.0)) as client,
-                client.stream(self.method, self.url, **self.request) as response,
-            ):
-                self.status = response.status_code
-                data: list[str]
-                name, data = "message", []
-                for line in response.iter_lines():
-                    if line == "":
-                        if data:
-                            self.events.append((name, "\n".join(data)))
-                            self.first.set()
-                        name, data = "message", []
-                    elif line.startswith("event:"):
-                        name = line[6:].strip()
-                    elif line.startswith("data:"):
-                        data.append(line[5:].removeprefix(" "))
-        except Exception as exc:  # the test reports it; a thread must not print
-            self.error = repr(exc)
-        finally:
-            self.first.set()
-            self.ended.set()
-
-    def opened(self) -> Stream:
-        self.start()
-        assert self.first.wait(START_WITHIN) and self.events, (self.url, self.status, self.error)
-        return self
-
-    def final(self) -> tuple[str, dict[str, Any]]:
-        """The last event, its data as JSON."""
-        assert self.error is None, self.error
-        name, data = self.events[-1]
-        return name, json.loads(data)
-
-
 def _sigterm_and_wait(proc: subprocess.Popen[bytes], streams: list[Stream], log: IO[bytes]) -> None:
     """SIGTERM to ``proc``; then every stream must end within FINAL_EVENT_WITHIN, the process within EXIT_WITHIN."""
     os.kill(proc.pid, signal.SIGTERM)
@@ -214,7 +111,7 @@ def _sigterm_and_wait(proc: subprocess.Popen[bytes], streams: list[Stream], log:
     try:
         proc.wait(max(0.0, sent + EXIT_WITHIN - time.monotonic()))
     except subprocess.TimeoutExpired:
-        pytest.fail(f"the server still runs {EXIT_WITHIN} s after SIGTERM:\n{_log(log)}")
+        pytest.fail(f"the server still runs {EXIT_WITHIN} s after SIGTERM:\n{tail(log)}")
 
 
 def test_sigterm_ends_every_stream_with_its_final_event_and_the_server_exits() -> None:

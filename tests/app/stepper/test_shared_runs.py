@@ -19,7 +19,7 @@ from app.core.settings import Settings
 from app.core.state import RedisState
 from app.main import create_app
 from app.stepper.form import default_form
-from tests.app.conftest import RedisServer, free_port
+from tests.processes import RedisServer, free_port
 
 HX = {"HX-Request": "true"}
 FORM = {**default_form(), "sizes": "2, 3, 2", "weights": "", "biases": "", "seed": "11", "activation": "tanh"}

@@ -1,6 +1,6 @@
 """Trainings in worker processes through Redis: real processes, no mocks.
 
-One real ``redis-server`` (the conftest's ``RedisServer``), two ``backprop-lens worker`` subprocesses and
+One real ``redis-server`` (``tests.processes.RedisServer``), two ``backprop-lens worker`` subprocesses and
 two apps on that Redis (in-process ``TestClient``s standing for two web processes, A and B). Each flow
 sends consecutive requests to alternate apps: a training made on A is followed from B, controlled from
 either, inspected and downloaded from both. Then the faults: a worker killed with SIGKILL mid-training
@@ -19,7 +19,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -39,9 +38,8 @@ from app.training.redis_store import Keys
 from engine import Network
 from engine.datasets import generated
 from engine.sgd import SGD
-from tests.app.conftest import RedisServer, free_port
+from tests.processes import RedisServer, environment, free_port, start_worker, stop
 
-ROOT = Path(__file__).resolve().parents[3]
 LEASE = 2.0  # seconds: short, so that a killed worker is noticed soon
 HEARTBEAT = 2.0
 WAIT = 60.0  # the bound of every wait: only a broken feature reaches it
@@ -64,12 +62,7 @@ class Cluster:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_worker(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "BACKPROP_LENS_TRAINING_LEASE_SECONDS": str(LEASE)}
-        with self.log.open("ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "app.cli", "worker", "--redis", self.redis.url],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
-            )  # fmt: skip
+        proc = start_worker(self.redis.url, self.log, environment(BACKPROP_LENS_TRAINING_LEASE_SECONDS=str(LEASE)))
         self.workers.append(proc)
         return proc
 
@@ -101,9 +94,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             yield c
     finally:
         for w in c.workers:  # each by its PID
-            if w.poll() is None:
-                w.kill()
-            w.wait(10)
+            stop(w)
         server.stop()
 
 
