@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     max_cached_traces: int = Field(
         256, ge=1, description="Traces a process keeps computed; any other run is recomputed from its configuration."
     )
+    stage_cache_bytes: int = Field(
+        64_000_000,
+        ge=0,
+        description="Characters of rendered steps a process keeps (least recently used out first); 0 keeps none.",
+    )
     redis_url: str | None = Field(
         None, description="Redis holding the shared state (run configurations) of every process; None: in memory."
     )

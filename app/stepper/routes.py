@@ -15,6 +15,7 @@ presentation from ``app.stepper.view``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ from app.core.schemas import ErrorBody
 from app.core.templating import root_of, templates_of
 from app.stepper.form import FormError, PageRequest, parse_form
 from app.stepper.runs import Run, RunStore, Store
+from app.stepper.stage_cache import StageCache
 from app.stepper.view import step_view
 from engine import Trace
 
@@ -70,9 +72,28 @@ def _context(request: Request, run: Run, k: int, **extra: Any) -> dict[str, Any]
     }
 
 
-def render_stage(templates: Jinja2Templates, run: Run, k: int) -> str:
-    """The HTML of step k (the inside of ``#stage``), for a swap or a stream event."""
-    return templates.get_template("page/_stage.html").render(view=step_view(run.id, run.trace, k))
+def render_stage(templates: Jinja2Templates, run: Run, k: int, cache: StageCache | None = None) -> str:
+    """The HTML of step k (the inside of ``#stage``), for a swap or a stream event; rendered once with a cache."""
+
+    def render() -> str:
+        return templates.get_template("page/_stage.html").render(view=step_view(run.id, run.trace, k))
+
+    if cache is None:
+        return render()
+    return cache.get((run.id, str(templates.env.globals.get("root", "")), k), render)
+
+
+_cache_lock = threading.Lock()
+
+
+def stage_cache_of(request: Request) -> StageCache:
+    """The app's cache of rendered steps, made on first use with ``stage_cache_bytes``."""
+    state = request.app.state
+    with _cache_lock:
+        cache: StageCache | None = getattr(state, "stage_cache", None)
+        if cache is None:
+            cache = state.stage_cache = StageCache(settings_of(request).stage_cache_bytes)
+    return cache
 
 
 def not_found(request: Request, message: str = "This run is unknown or has expired.") -> HTMLResponse:
@@ -147,7 +168,10 @@ def show_step(request: Request, run_id: str, k: int, store: Store) -> HTMLRespon
         return not_found(request)
     if not 0 <= k < run.steps:
         return not_found(request, f"This run has steps 1 to {run.steps}; there is no step {k + 1}.")
-    response = HTMLResponse(render_stage(templates_of(request), run, k)) if is_htmx(request) else _page(request, run, k)
+    if is_htmx(request):
+        response = HTMLResponse(render_stage(templates_of(request), run, k, stage_cache_of(request)))
+    else:
+        response = _page(request, run, k)
     response.headers["Vary"] = "HX-Request"
     return response
 

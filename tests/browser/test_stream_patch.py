@@ -1,0 +1,68 @@
+"""The played stream (compressed, each step rendered once per run) shows exactly what a full render of the step shows.
+
+At every step of the worked example and of a 4-8-8-3 network, the ``#stage`` that the streamed
+event was morphed into is compared, element by element (tag, every attribute, its own texts),
+with the step's fragment from ``/runs/{id}/steps/{k}`` parsed in the same page.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import OpenPage
+from tests.browser.test_step_page import set_speed
+
+NETWORK_4883 = {
+    "sizes": "4, 8, 8, 3", "activation": "sigmoid", "cost": "quadratic", "init": "standard",
+    "x": "0.1, 0.2, 0.3, 0.4", "y": "0, 1, 0", "eta": "0.5", "seed": "3", "weights": "", "biases": "",
+}  # fmt: skip
+
+# Every element under a root as "tag [sorted attributes] | its own text nodes": what the eye and the scripts read.
+NORMALISE = """
+(root) => Array.from(root.querySelectorAll('*'), (el) => {
+  const attrs = Array.from(el.attributes, (a) => `${a.name}=${a.value}`)
+    .filter((a) => !a.startsWith('data-htmx-')).sort().join(' ');  // htmx marks the elements it processed
+  const texts = Array.from(el.childNodes).filter((n) => n.nodeType === 3).map((n) => n.data).join('');
+  return `${el.tagName} [${attrs}] | ${texts}`;
+})
+"""
+
+
+@pytest.mark.parametrize("query", ["", urlencode(NETWORK_4883)], ids=["worked example", "4-8-8-3"])
+def test_every_streamed_step_equals_the_full_render_of_that_step(open_page: OpenPage, query: str) -> None:
+    page: Page = open_page()
+    encodings: list[str | None] = []
+    page.on("response", lambda r: encodings.append(r.headers.get("content-encoding")) if "/stream" in r.url else None)
+    page.goto(f"/?{query}" if query else "/")
+    steps = int(page.get_attribute("#run", "data-steps") or 0)
+    run_id = page.get_attribute("#run", "data-run-id")
+    assert steps > 1 and run_id
+    page.evaluate(
+        f"""() => {{
+          const normalise = {NORMALISE};
+          window.shown = {{}};
+          document.addEventListener('lens:step', (e) => {{
+            window.shown[e.detail.step] = normalise(document.getElementById('stage'));
+          }});
+        }}"""
+    )
+    set_speed(page, 100)
+    page.click("#btn-play")
+    page.wait_for_function(f"() => Object.keys(window.shown).length >= {steps - 1}")
+    expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false")
+    assert encodings == ["br"]  # Chromium accepts br: the stream came compressed
+    for k in range(1, steps):
+        full = page.evaluate(
+            f"""async () => {{
+              const answer = await fetch('/runs/{run_id}/steps/{k}', {{headers: {{'HX-Request': 'true'}}}});
+              const box = document.createElement('div');
+              box.innerHTML = await answer.text();
+              return ({NORMALISE})(box);
+            }}"""
+        )
+        streamed = page.evaluate(f"window.shown[{k}]")
+        assert len(streamed) == len(full) > 100, f"step {k}"
+        assert streamed == full, f"step {k}: the streamed stage differs from the full render"
