@@ -144,10 +144,21 @@ def start_worker(redis_url: str, log: Path, env: Mapping[str, str] | None = None
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Kill ``proc`` by its PID if it still runs, and reap it."""
+    """End ``proc`` by its PID (SIGTERM, so that it ends what it started; SIGKILL if it lingers), and reap it."""
     if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
         proc.kill()
-    proc.wait(10)
+        proc.wait(10)
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """``stop`` a process started with ``start_new_session=True``, then kill whatever is left of its group."""
+    stop(proc)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 class Stream(threading.Thread):

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import chromium  # noqa: F401  (the fixture)
 from tests.browser.test_subpath import NGINX, main_config, wait_until_served
-from tests.processes import RedisServer, environment, free_port, serving, start_worker, stop
+from tests.processes import RedisServer, environment, free_port, serving, start_worker, stop, stop_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster]
 
@@ -71,9 +71,10 @@ def proxied(tmp_path: Path) -> Iterator[Proxied]:
             conf = tmp_path / "nginx.conf"
             conf.write_text(main_config(tmp_path, tmp_path / "site.conf"), encoding="utf-8")
             proxy = subprocess.Popen(
-                [NGINX, "-c", str(conf), "-p", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            stack.callback(stop, proxy)
+                [NGINX, "-c", str(conf), "-p", str(tmp_path)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+            stack.callback(stop_group, proxy)  # nginx and its worker process
             url = f"http://127.0.0.1:{listen}"
             wait_until_served(f"{url}/api/health", {"nginx": proxy})
             yield Proxied(url, first)
