@@ -255,7 +255,7 @@ def test_the_deployment_guide_shows_the_nginx_configuration_the_browser_test_run
     """docs/deploy.md quotes docs/nginx/backprop.conf as it is: the documented configuration is the tested one."""
     conf = (DOCS / "nginx/backprop.conf").read_text(encoding="utf-8")
     guide = (DOCS / "deploy.md").read_text(encoding="utf-8")
-    [block] = re.findall(r"```nginx\n(.*?)^ *```", guide, flags=re.DOTALL | re.MULTILINE)
-    assert textwrap.dedent(block) == conf
+    blocks = re.findall(r"```nginx\n(.*?)^ *```", guide, flags=re.DOTALL | re.MULTILINE)
+    assert conf in [textwrap.dedent(b) for b in blocks]  # the guide may also sketch an upstream of several hosts
     for line in ("proxy_pass http://backprop_lens/;", "proxy_buffering off;", "proxy_read_timeout 60s;"):
         assert line in conf
