@@ -25,6 +25,7 @@ and activations other than the four built in (``supports`` says so).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from itertools import accumulate
 
@@ -214,13 +215,43 @@ class FastNetwork:
 
     @property
     def finite(self) -> bool:
-        """True when the last ``gradient`` overflowed nowhere: its cost, every z and every gradient finite."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = float(np.add.reduce(self.zbuf, axis=None)) + float(np.add.reduce(self.gbuf)) + self.cost
-        if math.isfinite(total):
+        """True when the last ``gradient`` overflowed nowhere: its cost, every z and every gradient finite.
+
+        Like ``gradient``, it warns as NumPy does on overflow unless the caller silences it.
+        """
+        if math.isfinite(self.cost + float(np.add.reduce(self.zbuf, axis=None)) + float(np.add.reduce(self.gbuf))):
             return True
         # a sum can overflow where no entry did
         return math.isfinite(self.cost) and bool(np.isfinite(self.zbuf).all()) and bool(np.isfinite(self.gbuf).all())
+
+    def load(self, packed: Sequence[Array]) -> FastNetwork:
+        """This network's buffers with other parameters of the same shapes; returns self."""
+        self.packed = list(packed)
+        self.packed_T = [p.T for p in self.packed]
+        return self
+
+
+_shaped = threading.local()
+SHAPES_KEPT = 32
+
+
+def shaped(sizes: Sequence[int], activations: Sequence[str], m: int, packed: Sequence[Array]) -> FastNetwork:
+    """A FastNetwork of these shapes loaded with ``packed``, its buffers reused from an earlier call in this thread.
+
+    Making the buffers costs more than a small gradient; each thread keeps its own (at most ``SHAPES_KEPT``
+    shapes, the oldest dropped), so two threads never share one. What an earlier result returned is overwritten.
+    """
+    cache: dict[tuple[tuple[int, ...], tuple[str, ...], int], FastNetwork] | None = getattr(_shaped, "cache", None)
+    if cache is None:
+        cache = _shaped.cache = {}
+    key = (tuple(sizes), tuple(activations), m)
+    fast = cache.pop(key, None)
+    if fast is None:
+        fast = FastNetwork(sizes, packed, activations, m)
+        if len(cache) >= SHAPES_KEPT:
+            del cache[next(iter(cache))]
+    cache[key] = fast  # the most recently used last
+    return fast.load(packed)
 
 
 @np.errstate(over="ignore", invalid="ignore")

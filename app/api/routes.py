@@ -1,7 +1,12 @@
 """The JSON API: gradients, the step trace (whole or streamed) and health.
 
-Handlers are plain ``def`` so FastAPI runs the engine in its thread pool and
-the event loop stays free for other requests.
+``POST /api/gradients`` is ``async``: a small gradient (at most ``INLINE_WORK``
+parameters × examples, tens of microseconds in the engine's fused path) is
+computed on the event loop, where a hop to the thread pool would cost more than
+the work; a larger one goes to the thread pool, so the loop stays free for other
+requests (``/api/health`` answers while the largest gradient computes). Its reply
+is encoded by orjson. The trace routes are plain ``def``: FastAPI runs them in
+its thread pool.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app import __version__
@@ -26,6 +32,8 @@ from app.core.schemas import (
 )
 from app.core.slots import FINAL_EVENT, SlottedEventStream, sse, sse_text, stream_slot
 from engine import Trace, backprop
+from engine.fast import FastNetwork, gradient_lists, packed_rows, shaped
+from engine.network import parameter_count
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
 
@@ -52,9 +60,40 @@ def health() -> Health:
     return Health(status="ok", version=__version__)
 
 
-@router.post("/gradients", response_model=GradientResponse, responses=ERRORS)
-def gradients(req: GradientRequest) -> GradientResponse:
+INLINE_WORK = 20_000
+"""Parameters × examples up to which a gradient is computed on the event loop (about 50 µs of engine time
+at most on a slow core); above it, in the thread pool."""
+
+
+@router.post("/gradients", name="gradients", response_model=GradientResponse, responses=ERRORS)
+async def post_gradients(req: GradientRequest) -> Response:
     """∂C/∂w and ∂C/∂b of the mean cost over the batch, by BP1–BP4."""
+    if parameter_count(req.network.sizes) * len(req.inputs) <= INLINE_WORK:
+        reply = _small_reply(req) if not req.trace else gradients(req).model_dump_json().encode()
+    else:
+        reply = await anyio.to_thread.run_sync(lambda: gradients(req).model_dump_json().encode())
+    # The reply is GradientResponse's JSON, built here: validating it again would only copy the lists.
+    return Response(reply, media_type="application/json")
+
+
+def _small_reply(req: GradientRequest) -> bytes:
+    """The JSON reply by the engine's fused path (``engine.fast``), for a small request without trace."""
+    spec = req.network
+    m = len(req.inputs)
+    if spec.weights is not None and spec.biases is not None:
+        packed = packed_rows(spec.weights, spec.biases)
+    else:
+        packed = FastNetwork.of(spec.build(), m).packed
+    result = gradient_lists(shaped(spec.sizes, spec.activation_list(), m, packed), req.inputs, req.targets, req.cost)
+    if result is None:
+        raise InputError("network", OVERFLOW)
+    cost, nabla_w, nabla_b = result
+    return orjson.dumps({"cost": cost, "nabla_w": nabla_w, "nabla_b": nabla_b, "layers": None})
+
+
+def gradients(req: GradientRequest) -> GradientResponse:
+    """The reply by ``backprop``, which keeps every layer's values for the trace; for large requests (there the
+    matrices' arithmetic, not NumPy's calls, is the cost) and for ``backprop-lens grad``."""
     g = backprop(req.network.build(), req.inputs, req.targets, req.cost)
     if not g.finite:
         raise InputError("network", OVERFLOW)
@@ -67,10 +106,7 @@ def gradients(req: GradientRequest) -> GradientResponse:
             )
         ]
     return GradientResponse(
-        cost=g.cost,
-        nabla_w=[w.tolist() for w in g.nabla_w],
-        nabla_b=[b.tolist() for b in g.nabla_b],
-        layers=layers,
+        cost=g.cost, nabla_w=[w.tolist() for w in g.nabla_w], nabla_b=[b.tolist() for b in g.nabla_b], layers=layers
     )
 
 

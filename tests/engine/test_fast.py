@@ -8,13 +8,15 @@ fast path is checked against the 800-digit reference too).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
 from engine import Network
 from engine.backprop import backprop
-from engine.fast import FastNetwork, backprop_fast, supports
+from engine.fast import FastNetwork, backprop_fast, shaped, supports
 
 Array = NDArray[np.float64]
 ACTS = ["sigmoid", "tanh", "relu", "linear"]
@@ -113,3 +115,24 @@ def test_inputs_are_checked_as_the_teaching_path_checks_them() -> None:
     assert supports(net)
     with pytest.raises(ValueError, match="fast path implements"):
         FastNetwork([2, 2], [np.zeros((2, 3))], ["softsign"], 1)
+
+
+def test_shaped_reuses_buffers_per_thread_and_loads_the_parameters_given() -> None:
+    """Two networks of one shape through ``shaped``: each gets its own gradient; another thread, other buffers."""
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(2, 2)), rng.uniform(size=(2, 1))
+    nets = [Network([2, 3, 1], seed=s) for s in (1, 2)]
+    seen = []
+    for net in nets:
+        fast = shaped(net.sizes, net.activation_names, 2, FastNetwork.of(net, 2).packed)
+        seen.append(fast)
+        c, nabla_w, nabla_b = fast.gradient(X, Y)
+        g = backprop(net, X, Y)
+        assert c == pytest.approx(g.cost, rel=1e-12)
+        assert _close(nabla_w + nabla_b, g.nabla_w + g.nabla_b)
+    assert seen[0] is seen[1]
+    other: list[FastNetwork] = []
+    thread = threading.Thread(target=lambda: other.append(shaped([2, 3, 1], ["sigmoid", "sigmoid"], 2, seen[0].packed)))
+    thread.start()
+    thread.join()
+    assert other[0] is not seen[0]
