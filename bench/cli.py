@@ -44,7 +44,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--skip",
         action="append",
-        choices=["default-threads", "server"],
+        choices=["default-threads", "server", "page-stream"],
         default=[],
         help="leave out a part (may be repeated)",
     )
@@ -143,6 +143,13 @@ def run(args: argparse.Namespace) -> int:
 
         server = measure_server(args.quick)
         rows += server_rows(server)
+    page_stream: dict[str, Any] | None = None
+    if "page-stream" not in args.skip:
+        from bench.page_stream import measure_page_stream
+        from bench.report import page_stream_rows
+
+        page_stream = measure_page_stream(args.quick)
+        rows += page_stream_rows(page_stream)
     m = machine(workers, load_before)
     print(describe(m))
     print()
@@ -152,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             "quick": bool(args.quick),
             "machine": m,
             "rows": [r.as_dict() for r in rows],
-            "raw": {"workers": workers, "server": server},
+            "raw": {"workers": workers, "server": server, "page_stream": page_stream},
         }
         args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

@@ -98,3 +98,17 @@ def test_median_and_percentile() -> None:
     assert percentile(values, 99) == 99.0
     assert percentile([5.0], 99) == 5.0
     assert percentile([], 50) == 0.0
+
+
+def test_page_stream_rows_report_bytes_cpu_and_the_swap_in_chromium(quick: dict[str, Any]) -> None:
+    rows = rows_of(quick, "page stream")
+    raw = quick["raw"]["page_stream"]["networks"]
+    for case in ("4-8-8-3", "8 layers of 16"):
+        wire = rows[(case, "bytes per step event on the wire (br)")]
+        n = raw[case]
+        assert 0 < wire["value"] < n["plain_bytes_per_event"] and wire["target"] is not None
+        assert wire["ratio"] == pytest.approx(n["wire_bytes_per_event"][0] / n["plain_bytes_per_event"])
+        assert rows[(case, "time to the first step event")]["value"] > 0
+        assert rows[(case, "server CPU per served step event")]["value"] >= 0
+        swap = rows[(case, "swap of a streamed step in Chromium (median)")]
+        assert swap["value"] > 0 and swap["target"] is not None, swap["note"]
