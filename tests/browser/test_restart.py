@@ -21,7 +21,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from app.cli import REDIS_URL_VARIABLE
-from tests.browser.conftest import ROOT, _free_port
+from tests.browser.conftest import ROOT
+from tests.processes import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +56,7 @@ def serving(port: int) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_the_page_resumes_where_it_was_when_the_server_restarts(chromium: Browser) -> None:
-    port = _free_port()
+    port = free_port()
     context = chromium.new_context(base_url=f"http://127.0.0.1:{port}", viewport={"width": 1280, "height": 800})
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()

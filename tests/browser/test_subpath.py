@@ -25,7 +25,8 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect
 
 from app.cli import REDIS_URL_VARIABLE
-from tests.browser.conftest import ROOT, _free_port, shot_path
+from tests.browser.conftest import ROOT, shot_path
+from tests.processes import free_port, stop
 
 pytestmark = pytest.mark.browser
 
@@ -64,15 +65,6 @@ def main_config(prefix: Path, site: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-
-
 def wait_until_served(url: str, procs: dict[str, subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + START_SECONDS
     while True:
@@ -93,7 +85,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail(f"{NGINX} is missing: apt-get install -y nginx-light")
     nginx = NGINX if Path(NGINX).exists() else str(shutil.which("nginx"))
     prefix = tmp_path_factory.mktemp("nginx")
-    app_port, proxy_port = _free_port(), _free_port()
+    app_port, proxy_port = free_port(), free_port()
     site = prefix / "backprop.conf"
     site.write_text(site_config(proxy_port, app_port), encoding="utf-8")
     conf = prefix / "nginx.conf"

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import chromium  # noqa: F401  (the fixture)
 from tests.browser.test_subpath import NGINX, main_config, wait_until_served
 from tests.processes import RedisServer, environment, free_port, serving, start_worker, stop, stop_group
 
@@ -85,7 +84,7 @@ def proxied(tmp_path: Path) -> Iterator[Proxied]:
 
 
 def test_the_page_follows_its_training_to_the_other_process_after_sigterm(
-    chromium: Browser,  # noqa: F811
+    chromium: Browser,
     proxied: Proxied,
 ) -> None:
     context = chromium.new_context(base_url=proxied.url, viewport={"width": 1024, "height": 768})
