@@ -22,6 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from tests.app.stepper.test_routes import FORM_342
+from tests.app.training.test_routes import FORM as TRAINING_FORM
 
 ROOT = "/backprop"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -30,34 +32,8 @@ URL_ATTRIBUTES = {"href", "src", "action", "hx-get", "hx-post", "hx-put", "hx-pa
 # The data-* attributes that hold a URL for a script: each page's must be among those found.
 URL_DATA = {"data-stream-url", "data-step-url", "data-href", "data-stream", "data-openapi-url"}
 FETCHED = {"href", "src", "hx-get"}  # what a browser GETs as it is (no form body, no stream)
-STEP_FORM = {
-    "sizes": "3, 4, 2",
-    "activation": "tanh",
-    "cost": "quadratic",
-    "x": "0.5, -0.2, 0.1",
-    "y": "0.3, -0.4",
-    "eta": "0.3",
-    "seed": "7",
-    "weights": "",
-    "biases": "",
-}
-TRAIN_FORM = {
-    "dataset": "xor",
-    "points": "40",
-    "noise": "0.1",
-    "test_fraction": "0.25",
-    "hidden": "4",
-    "activation": "sigmoid",
-    "output_activation": "sigmoid",
-    "init": "scaled",
-    "cost": "cross_entropy",
-    "epochs": "2",
-    "batch": "4",
-    "eta": "2",
-    "seed": "3",
-    "delay_ms": "0",
-    "csv": "",
-}
+STEP_FORM = FORM_342  # the step-through and training forms of their own route tests
+TRAIN_FORM = {**TRAINING_FORM, "epochs": "2"}
 
 
 class Urls(HTMLParser):
