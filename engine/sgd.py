@@ -4,19 +4,26 @@ The update is eqs. 20–21 of chapter 1 with the gradient from backpropagation:
 w^l → w^l − η ∂C/∂w^l and b^l → b^l − η ∂C/∂b^l, where C is the mean cost of
 the mini-batch (so η is not divided by m again).
 
+With L2 regularisation (chapter 3, eq. 93, as in the book's ``network2.py``) every
+weight first shrinks: w → (1 − ηλ/n) w − η ∂C₀/∂w, with n the size of the whole
+training set; biases are not regularised. λ = 0 is plain SGD, bit for bit.
+
 ``update_mini_batch`` returns a new network and leaves its argument alone, which
 the step-through wants. Training takes thousands of steps, so ``sgd_step``
 updates the weights and biases in place instead (same numbers, no new Network
 per step), and ``mini_batches`` drives it epoch by epoch for ``SGD`` and for a
 training session that reports as it goes.
 
-Left out: momentum, regularisation and learning-rate schedules (chapter 3).
+``EpochGradients`` sums what a mini-batch's gradient says about learning (each layer's
+mean |∂C/∂b^l|, chapter 5's speed of learning, and ∂C/∂w) over an epoch, for the training page.
+
+Left out: momentum, L1 regularisation, dropout and learning-rate schedules (chapter 3).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,11 +55,73 @@ def gradient_descent_in_place(param: Array, nabla: Array, eta: float) -> None:
     param -= nabla
 
 
-def sgd_step(net: Network, x: Array, y: Array, eta: float, cost_fn: Cost) -> None:
+def weight_decay_in_place(w: Array, eta: float, lmbda: float, n: int) -> None:
+    """Eq. 93's rescaling, the L2 term's whole effect: w → (1 − ηλ/n) w, overwriting w."""
+    w *= 1.0 - eta * lmbda / n
+
+
+def l2_gradient_descent_in_place(w: Array, nabla_w: Array, eta: float, lmbda: float, n: int) -> None:
+    """Eq. 93 (network2.py's update): w → (1 − ηλ/n) w − η ∂C₀/∂w, overwriting w (and ``nabla_w``).
+
+    C₀ is the unregularised cost of the mini-batch, n the number of training examples; λ = 0 is
+    exactly ``gradient_descent_in_place``.
+    """
+    if lmbda:
+        weight_decay_in_place(w, eta, lmbda, n)
+    gradient_descent_in_place(w, nabla_w, eta)
+
+
+@dataclass
+class EpochGradients:
+    """Sums over one epoch's mini-batches of what each mini-batch's gradient was, layer by layer.
+
+    ``speeds()``: the mean over the mini-batches of (1/n_l) Σ_j |∂C/∂b^l_j|, each layer's speed of
+    learning (chapter 5; ∂C/∂b^l = δ^l averaged over the mini-batch, BP3). ``mean_nabla_w()``: the
+    mean over the mini-batches of ∂C₀/∂w^l (BP4, without the L2 term).
+    """
+
+    speed_sums: list[float] = field(default_factory=list)
+    nabla_w_sums: list[Array] = field(default_factory=list)
+    batches: int = 0
+
+    def reset(self) -> None:
+        self.speed_sums, self.nabla_w_sums, self.batches = [], [], 0
+
+    def add(self, layer: int, nabla_w: Array, nabla_b: Array) -> None:
+        """Add layer ``layer``'s gradient (0: the first weight layer); call in layer order, before the update."""
+        speed = float(np.mean(np.abs(nabla_b)))
+        if layer == len(self.speed_sums):
+            self.speed_sums.append(speed)
+            self.nabla_w_sums.append(nabla_w.copy())
+        else:
+            self.speed_sums[layer] += speed
+            self.nabla_w_sums[layer] += nabla_w
+        if layer == 0:
+            self.batches += 1
+
+    def speeds(self) -> list[float]:
+        return [s / self.batches for s in self.speed_sums]
+
+    def mean_nabla_w(self) -> list[Array]:
+        return [s / self.batches for s in self.nabla_w_sums]
+
+
+def sgd_step(
+    net: Network,
+    x: Array,
+    y: Array,
+    eta: float,
+    cost_fn: Cost,
+    lmbda: float = 0.0,
+    n: int = 1,
+    sums: EpochGradients | None = None,
+) -> None:
     """One gradient-descent step on the mini-batch (x, y), changing ``net`` in place.
 
     The gradient is backpropagation's, equation by equation (eq. 25, BP1, BP2,
-    BP3, BP4), then every layer takes the step of eqs. 20–21.
+    BP3, BP4), then every layer takes the step of eqs. 20–21 (eq. 93 for the
+    weights when λ > 0, with n the size of the training set). ``sums``, when
+    given, adds this mini-batch's gradients to the epoch's.
     """
     fwd = feedforward(net, x)
     zs, activations = fwd.zs, fwd.activations
@@ -63,7 +132,9 @@ def sgd_step(net: Network, x: Array, y: Array, eta: float, cost_fn: Cost) -> Non
     for i, delta in enumerate(deltas):
         nabla_w = nabla_w_of(delta, activations[i])
         nabla_b = nabla_b_of(delta)
-        gradient_descent_in_place(net.weights[i], nabla_w, eta)
+        if sums is not None:
+            sums.add(i, nabla_w, nabla_b)
+        l2_gradient_descent_in_place(net.weights[i], nabla_w, eta, lmbda, n)
         gradient_descent_in_place(net.biases[i], nabla_b, eta)
 
 
@@ -117,27 +188,35 @@ def mini_batches(
     Y: Array,
     epochs: int,
     mini_batch_size: int,
-    eta: float,
+    eta: float | Callable[[], float],
     cost_fn: Cost,
     seed: int | None = 0,
+    lmbda: float = 0.0,
+    sums: EpochGradients | None = None,
 ) -> Iterator[tuple[int, int, int, NDArray[np.intp]]]:
     """Train ``net`` in place; after each mini-batch yield (epoch, batch, batches per epoch, its indices).
 
     Each epoch shuffles the examples with a generator seeded once from ``seed``,
     as the book's ``network.py`` does with ``random.shuffle``. The caller may stop
     at any yield; the network then holds the weights after that mini-batch.
+    ``eta`` may be a function, asked before every mini-batch (the page changes η
+    during a run). ``lmbda`` is L2's λ (eq. 93); ``sums``, when given, is reset at
+    the start of each epoch and holds that epoch's gradients (``EpochGradients``).
     """
     if mini_batch_size < 1:
         raise ValueError(f"mini_batch_size: expected at least 1, got {mini_batch_size}")
     n = X.shape[0]
     rng = np.random.default_rng(seed)
     batches = (n + mini_batch_size - 1) // mini_batch_size
+    rate: Callable[[], float] = eta if callable(eta) else (lambda: eta)
     for epoch in range(1, epochs + 1):
+        if sums is not None:
+            sums.reset()
         order: NDArray[np.intp] = rng.permutation(n)
         X_epoch, Y_epoch = X[order], Y[order]  # one shuffled copy per epoch; mini-batches are views of it
         for k in range(batches):
             part = slice(k * mini_batch_size, (k + 1) * mini_batch_size)
-            sgd_step(net, X_epoch[part], Y_epoch[part], eta, cost_fn)
+            sgd_step(net, X_epoch[part], Y_epoch[part], rate(), cost_fn, lmbda, n, sums)
             yield epoch, k + 1, batches, order[part]
 
 
@@ -151,13 +230,15 @@ def SGD(  # noqa: N802 - the book's name
     cost: str | Cost = "quadratic",
     seed: int | None = 0,
     callback: Callable[[Network, Progress], bool | None] | None = None,
+    lmbda: float = 0.0,
 ) -> Network:
     """Stochastic gradient descent, as in the book's ``network.py``.
 
     Each epoch shuffles the examples with a generator seeded once from
     ``seed`` and steps through mini-batches of ``mini_batch_size``. The
     callback sees (a copy of) the network after every mini-batch and the cost
-    of that mini-batch; returning True stops training early.
+    of that mini-batch; returning True stops training early. ``lmbda`` > 0 is
+    ``network2.py``'s L2 regularisation (eq. 93).
 
     Unlike the book's method, which trains ``self`` in place, this returns a
     trained copy and leaves ``net`` as it was: ``net = SGD(net, ...)``. The
@@ -166,7 +247,7 @@ def SGD(  # noqa: N802 - the book's name
     cost_fn = get_cost(cost)
     X, Y = as_examples(net, x, y)
     trained = net.copy()
-    for epoch, k, batches, idx in mini_batches(trained, X, Y, epochs, mini_batch_size, eta, cost_fn, seed):
+    for epoch, k, batches, idx in mini_batches(trained, X, Y, epochs, mini_batch_size, eta, cost_fn, seed, lmbda):
         if callback is not None:
             progress = Progress(epoch, k, batches, cost_of(trained, X[idx], Y[idx], cost_fn))
             if callback(trained.copy(), progress):

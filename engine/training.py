@@ -1,8 +1,10 @@
 """A training session: SGD over a data set that reports as it goes and can be paused, resumed and stopped.
 
 ``TrainingSession.run`` trains with ``engine.sgd.mini_batches`` (call it in a
-thread; the web app does). After every epoch it measures the cost on the
-training set and the accuracy on the training and test sets; at most every
+thread; the web app does). After every epoch it measures the cost C₀ (without
+the L2 term) on the training and test sets, the accuracy on both, each layer's
+speed of learning over the epoch (the mean |∂C/∂b^l| of its mini-batches) and
+the η in force; at most every
 ``report_interval`` seconds (and at the end) it publishes a ``Report``: where
 training is, the time left, and a copy of the current weights. A reader polls
 ``report()`` and ``history_since()`` from another thread.
@@ -10,6 +12,10 @@ training is, the time left, and a copy of the current weights. A reader polls
 Divergence is not hidden: when the cost or a weight becomes NaN or infinite,
 training stops, the report says in which epoch and why, and the session keeps
 the weights from the end of the last epoch whose cost was finite.
+
+η may change during a run (``set_eta``), and a paused session can take exactly one
+mini-batch (``step``). For two-dimensional inputs, ``decision_grid`` and ``neuron_grids``
+give the output and every hidden neuron's activation over a grid of the plane.
 
 Left out: early stopping on the test set, learning-rate schedules and checkpoints on disk.
 """
@@ -30,7 +36,7 @@ from engine.backprop import feedforward, output_cost
 from engine.costs import Cost, get_cost
 from engine.datasets import Dataset
 from engine.network import Network
-from engine.sgd import mini_batches
+from engine.sgd import EpochGradients, mini_batches
 
 Array = NDArray[np.float64]
 State = Literal["ready", "running", "paused", "finished", "stopped", "diverged"]
@@ -51,8 +57,8 @@ def accuracy(net: Network, x: Array, y: Array) -> float | None:
     return float(np.mean(classify(feedforward(net, x).activations[-1]) == classify(y)))
 
 
-def decision_grid(net: Network, bounds: tuple[float, float, float, float], n: int) -> Array:
-    """The first output a^L_1 at the centres of an n × n grid over (x_min, x_max, y_min, y_max).
+def grid_points(bounds: tuple[float, float, float, float], n: int) -> Array:
+    """The n² centres of an n × n grid over (x_min, x_max, y_min, y_max), row by row.
 
     Row 0 is the top of the picture (largest x₂), column 0 the left (smallest x₁).
     """
@@ -60,8 +66,21 @@ def decision_grid(net: Network, bounds: tuple[float, float, float, float], n: in
     xs = x_min + (np.arange(n) + 0.5) * (x_max - x_min) / n
     ys = y_max - (np.arange(n) + 0.5) * (y_max - y_min) / n
     gx, gy = np.meshgrid(xs, ys)
-    points = np.column_stack([gx.ravel(), gy.ravel()])
-    return feedforward(net, points).activations[-1][:, 0].reshape(n, n)
+    return np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def decision_grid(net: Network, bounds: tuple[float, float, float, float], n: int) -> Array:
+    """The first output a^L_1 at the centres of an n × n grid (``grid_points``)."""
+    return feedforward(net, grid_points(bounds, n)).activations[-1][:, 0].reshape(n, n)
+
+
+def neuron_grids(net: Network, bounds: tuple[float, float, float, float], n: int) -> list[Array]:
+    """Eq. 25 at the centres of an n × n grid: each hidden layer's a^l as an array (n_l, n, n).
+
+    ``[l][j]`` is hidden neuron j of layer l + 2 over the plane, laid out as ``decision_grid``.
+    """
+    hidden = feedforward(net, grid_points(bounds, n)).activations[1:-1]
+    return [a.T.reshape(a.shape[1], n, n) for a in hidden]
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,9 @@ class EpochRecord:
     train_accuracy: float | None
     test_accuracy: float | None
     seconds: float
+    test_cost: float | None = None
+    speeds: tuple[float, ...] = ()  # layers 2 … L: the mean over the epoch's mini-batches of mean_j |∂C/∂b^l_j|
+    eta: float = 0.0  # η in force at the end of the epoch
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,7 @@ class Report:
     network: Network
     message: str | None
     version: int
+    mean_nabla_w: tuple[Array, ...] | None = None  # the last completed epoch's mean ∂C₀/∂w per layer
 
     @property
     def fraction(self) -> float:
@@ -130,6 +153,7 @@ class TrainingSession:
         seed: int | None = 0,
         report_interval: float = 0.1,
         epoch_delay: float = 0.0,
+        lmbda: float = 0.0,
     ) -> None:
         if epochs < 1:
             raise ValueError(f"epochs: expected at least 1, got {epochs}")
@@ -144,6 +168,7 @@ class TrainingSession:
         self.epochs = epochs
         self.mini_batch_size = mini_batch_size
         self.eta = eta
+        self.lmbda = lmbda
         self.cost = get_cost(cost)
         self.seed = seed
         self.report_interval = report_interval
@@ -155,6 +180,9 @@ class TrainingSession:
         self._running.set()
         self._stop = threading.Event()
         self._stop_reason = "stopped"
+        self._single = False  # one mini-batch was asked for while paused: pause again after it
+        self._sums = EpochGradients()
+        self._mean_nabla_w: tuple[Array, ...] | None = None
         self._history: list[EpochRecord] = []
         self._thread: threading.Thread | None = None
         n = data.x_train.shape[0]
@@ -176,7 +204,22 @@ class TrainingSession:
         self._running.clear()
 
     def resume(self) -> None:
+        self._single = False
         self._running.set()
+
+    def step(self) -> bool:
+        """Train exactly one mini-batch, then pause again; only while paused (returns whether it will)."""
+        if not self.paused or self._stop.is_set():
+            return False
+        self._single = True
+        self._running.set()
+        return True
+
+    def set_eta(self, eta: float) -> None:
+        """The learning rate from the next mini-batch on; each epoch's record says the η it ended with."""
+        if not (math.isfinite(eta) and eta > 0):
+            raise ValueError(f"eta: expected a positive finite number, got {eta}")
+        self.eta = eta
 
     def stop(self, reason: str = "stopped") -> None:
         """Stop after the current mini-batch; ``reason`` ends up in the final report's message."""
@@ -216,17 +259,24 @@ class TrainingSession:
             f = report.fraction
             left = (busy + paced) * (1.0 - f) / f if f > 0 and state not in FINAL_STATES else None
             self._report = Report(
-                state, epoch, batch, old.batches_per_epoch, self.epochs, busy, left, net, message, old.version + 1
-            )
+                state, epoch, batch, old.batches_per_epoch, self.epochs, busy, left, net, message, old.version + 1,
+                self._mean_nabla_w,
+            )  # fmt: skip
 
     def _evaluate(self, epoch: int, busy: float) -> EpochRecord:
         d = self.data
+        test_cost = None
+        if len(d.x_test):
+            test_cost = output_cost(self._net, self.cost, feedforward(self._net, d.x_test), d.y_test)
         return EpochRecord(
             epoch=epoch,
             cost=output_cost(self._net, self.cost, feedforward(self._net, d.x_train), d.y_train),
             train_accuracy=accuracy(self._net, d.x_train, d.y_train),
             test_accuracy=accuracy(self._net, d.x_test, d.y_test),
             seconds=busy,
+            test_cost=test_cost,
+            speeds=tuple(self._sums.speeds()),
+            eta=self.eta,
         )
 
     @np.errstate(all="ignore")  # overflow is expected when η is too large; divergence is reported instead
@@ -241,8 +291,9 @@ class TrainingSession:
         epoch = batch = 0
         self._publish("running", 0, 0, 0.0, last_finite.copy(), None)
         steps = mini_batches(
-            self._net, d.x_train, d.y_train, self.epochs, self.mini_batch_size, self.eta, self.cost, self.seed
-        )
+            self._net, d.x_train, d.y_train, self.epochs, self.mini_batch_size, lambda: self.eta, self.cost, self.seed,
+            self.lmbda, self._sums,
+        )  # fmt: skip
         for epoch, batch, batches, _ in steps:
             if batch == batches:
                 record = self._evaluate(epoch, time.perf_counter() - t0 - waited - paced)
@@ -253,6 +304,7 @@ class TrainingSession:
                 last_finite = self._net.copy()
                 with self._lock:
                     self._history.append(record)
+                    self._mean_nabla_w = tuple(self._sums.mean_nabla_w())
                 if on_epoch is not None:
                     on_epoch(record)
             if self._stop.is_set():
@@ -265,6 +317,9 @@ class TrainingSession:
                 pace_start = time.perf_counter()
                 self._stop.wait(self.epoch_delay)
                 paced += time.perf_counter() - pace_start
+            if self._single:  # the one mini-batch asked for is done
+                self._single = False
+                self._running.clear()
             if not self._running.is_set():
                 pause_start = time.perf_counter()
                 self._publish("paused", epoch, batch, pause_start - t0 - waited - paced, self._net.copy(), None, paced)

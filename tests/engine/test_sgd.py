@@ -10,19 +10,23 @@ from engine.backprop import backprop_per_example
 from engine.costs import get_cost
 from engine.sgd import (
     SGD,
+    EpochGradients,
     Progress,
     gradient_descent,
     gradient_descent_in_place,
+    l2_gradient_descent_in_place,
     mini_batches,
     sgd_step,
     update_mini_batch,
+    weight_decay_in_place,
 )
 
 
 def reference_sgd(
-    net: Network, X: np.ndarray, Y: np.ndarray, epochs: int, m: int, eta: float, cost: str, seed: int
+    net: Network, X: np.ndarray, Y: np.ndarray, epochs: int, m: int, eta: float, cost: str, seed: int, lmbda: float = 0
 ) -> Network:
-    """The book's loop: shuffle, cut into mini-batches, sum per-example gradients, update."""
+    """The book's loop: shuffle, cut into mini-batches, sum per-example gradients, update (network2.py's
+    w → (1 − ηλ/n) w − (η/m) Σ ∂C_x/∂w with λ > 0; biases unregularised)."""
     rng = np.random.default_rng(seed)
     weights = [w.copy() for w in net.weights]
     biases = [b.copy() for b in net.biases]
@@ -33,7 +37,7 @@ def reference_sgd(
             idx = order[k : k + m]
             current = net.with_parameters(weights, biases)
             _, nabla_w, nabla_b = backprop_per_example(current, X[idx], Y[idx], cost)
-            weights = [w - eta * nw for w, nw in zip(weights, nabla_w, strict=True)]
+            weights = [(1 - eta * lmbda / n) * w - eta * nw for w, nw in zip(weights, nabla_w, strict=True)]
             biases = [b - eta * nb for b, nb in zip(biases, nabla_b, strict=True)]
     return net.with_parameters(weights, biases)
 
@@ -114,3 +118,60 @@ def test_mini_batches_rejects_a_zero_batch() -> None:
     net = Network([1, 1])
     with pytest.raises(ValueError, match="mini_batch_size"):
         next(mini_batches(net, np.ones((2, 1)), np.ones((2, 1)), 1, 0, 0.1, get_cost("quadratic")))
+
+
+@pytest.mark.parametrize("lmbda", [0.0, 0.5, 5.0])
+def test_l2_sgd_matches_network2s_loop(lmbda: float) -> None:
+    rng = np.random.default_rng(12)
+    X = rng.uniform(-1, 1, size=(17, 3))
+    Y = rng.uniform(0.05, 0.95, size=(17, 2))
+    net = Network([3, 4, 2], seed=4)
+    fast = SGD(net, X, Y, epochs=3, mini_batch_size=5, eta=0.4, cost="cross_entropy", seed=2, lmbda=lmbda)
+    slow = reference_sgd(net, X, Y, 3, 5, 0.4, "cross_entropy", 2, lmbda)
+    for a, b in zip(fast.weights + fast.biases, slow.weights + slow.biases, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    if lmbda == 0.0:  # λ = 0 is plain SGD, bit for bit
+        plain = SGD(net, X, Y, epochs=3, mini_batch_size=5, eta=0.4, cost="cross_entropy", seed=2)
+        assert all(np.array_equal(p, q) for p, q in zip(fast.weights, plain.weights, strict=True))
+
+
+def test_l2_update_by_hand() -> None:
+    """Eq. 93 with the numbers in: (1 − 0.5·2/4)·0.40 − 0.5·0.08 = 0.26, and likewise for the others."""
+    w = np.array([[0.40, -0.45], [1e300, 0.0]])
+    nabla = np.array([[0.08, -0.02], [0.0, 3.0]])
+    expected = np.array([[0.75 * 0.40 - 0.04, 0.75 * -0.45 + 0.01], [0.75 * 1e300, -1.5]])
+    l2_gradient_descent_in_place(w, nabla, 0.5, 2.0, 4)
+    np.testing.assert_allclose(w, expected, rtol=1e-15)
+    v = np.array([2.0])
+    weight_decay_in_place(v, 0.1, 30.0, 3)  # 1 − ηλ/n = 0: the weight is gone
+    assert v.tolist() == [0.0]
+
+
+def test_epoch_gradients_average_the_mini_batches() -> None:
+    """Two mini-batches on a [1, 2, 1] network: the sums by hand."""
+    sums = EpochGradients()
+    sums.add(0, np.array([[1.0], [-3.0]]), np.array([0.5, -1.5]))
+    sums.add(1, np.array([[2.0, 2.0]]), np.array([-4.0]))
+    sums.add(0, np.array([[3.0], [1.0]]), np.array([0.5, 0.5]))
+    sums.add(1, np.array([[0.0, -2.0]]), np.array([2.0]))
+    assert sums.speeds() == [(1.0 + 0.5) / 2, (4.0 + 2.0) / 2]
+    np.testing.assert_array_equal(sums.mean_nabla_w()[0], [[2.0], [-1.0]])
+    np.testing.assert_array_equal(sums.mean_nabla_w()[1], [[1.0, 0.0]])
+    sums.reset()
+    assert sums.batches == 0 and sums.speed_sums == []
+
+
+def test_eta_may_be_a_function_asked_before_every_mini_batch() -> None:
+    """Halving η after the first mini-batch equals two runs of update_mini_batch with those η."""
+    X = np.array([[0.1, 0.2], [0.3, -0.4], [0.9, 0.5], [-0.6, 0.7]])
+    Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    net = Network([2, 3, 1], seed=1)
+    etas = iter([1.0, 0.5])
+    trained = net.copy()
+    steps = list(mini_batches(trained, X, Y, 1, 2, lambda: next(etas), get_cost("quadratic"), seed=0))
+    order = np.random.default_rng(0).permutation(4)
+    expected = update_mini_batch(net, X[order[:2]], Y[order[:2]], 1.0)
+    expected = update_mini_batch(expected, X[order[2:]], Y[order[2:]], 0.5)
+    assert len(steps) == 2
+    for a, b in zip(trained.weights, expected.weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)

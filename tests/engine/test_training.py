@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
+import pytest
 from numpy.typing import NDArray
 
 from engine import Network
 from engine.backprop import feedforward
 from engine.datasets import generated
-from engine.sgd import SGD
-from engine.training import TrainingSession, accuracy, classify, decision_grid
+from engine.sgd import SGD, update_mini_batch
+from engine.training import TrainingSession, accuracy, classify, decision_grid, neuron_grids
 
 Array = NDArray[np.float64]
 XOR = generated("xor", n=4, noise=0.0, test_fraction=0.0, seed=0)
@@ -129,3 +131,149 @@ def test_classify_accuracy_and_grid() -> None:
     y = np.array([[0.0], [0.0], [1.0]])
     assert accuracy(net, x, y) == 2 / 3
     assert accuracy(net, x[:0], y[:0]) is None
+
+
+def _book_epochs(
+    net: Network, X: Array, Y: Array, epochs: int, size: int, eta: float, lmbda: float, seed: int
+) -> list[tuple[list[Array], list[Array], list[float], list[Array]]]:
+    """network2.py's loop written out here (column vectors, sigmoid, quadratic cost, L2's eq. 93), per epoch:
+    the weights and biases after it, each layer's mean over its mini-batches of mean_j |∂C/∂b^l_j|
+    (∂C/∂b^l = the mini-batch's mean δ^l) and the mean over its mini-batches of ∂C₀/∂w^l."""
+    W = [w.copy() for w in net.weights]
+    B = [b.reshape(-1, 1).copy() for b in net.biases]
+    n = len(X)
+
+    def sigma(z: Array) -> Array:
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        speeds: list[list[float]] = [[] for _ in W]
+        grads = [np.zeros_like(w) for w in W]
+        batches = 0
+        for k in range(0, n, size):
+            batch = order[k : k + size]
+            nabla_w = [np.zeros_like(w) for w in W]
+            nabla_b = [np.zeros_like(b) for b in B]
+            for i in batch:
+                a = X[i].reshape(-1, 1)
+                activations = [a]
+                for w, b in zip(W, B, strict=True):
+                    a = sigma(w @ a + b)
+                    activations.append(a)
+                delta = (a - Y[i].reshape(-1, 1)) * a * (1 - a)
+                for layer in range(len(W) - 1, -1, -1):
+                    nabla_b[layer] += delta
+                    nabla_w[layer] += delta @ activations[layer].T
+                    if layer:
+                        h = activations[layer]
+                        delta = (W[layer].T @ delta) * h * (1 - h)
+            m = len(batch)
+            for layer in range(len(W)):
+                speeds[layer].append(float(np.mean(np.abs(nabla_b[layer] / m))))
+                grads[layer] += nabla_w[layer] / m
+            batches += 1
+            W = [(1 - eta * lmbda / n) * w - eta / m * nw for w, nw in zip(W, nabla_w, strict=True)]
+            B = [b - eta / m * nb for b, nb in zip(B, nabla_b, strict=True)]
+        out.append(([w.copy() for w in W], [b.ravel() for b in B], [sum(s) / batches for s in speeds],
+                    [g / batches for g in grads]))  # fmt: skip
+    return out
+
+
+def test_layer_speeds_test_cost_and_mean_gradients_equal_the_books_loop_with_l2() -> None:
+    data = generated("circles", n=50, noise=0.1, test_fraction=0.2, seed=1)
+    net = Network([2, 5, 3, 1], seed=2)
+    session = TrainingSession(net, data, epochs=3, mini_batch_size=7, eta=0.8, cost="quadratic", seed=4, lmbda=2.5)
+    report = session.run()
+    book = _book_epochs(net, data.x_train, data.y_train, 3, 7, 0.8, 2.5, seed=4)
+    history = session.history_since(0)
+    for record, (W, B, speeds, _) in zip(history, book, strict=True):
+        assert len(record.speeds) == 3
+        np.testing.assert_allclose(record.speeds, speeds, rtol=1e-10)
+        assert record.eta == 0.8
+        # the test cost: C₀ = (1/2m) Σ ||y − a||² on the held-out examples with that epoch's weights
+        a = data.x_test
+        for w, b in zip(W, B, strict=True):
+            a = 1.0 / (1.0 + np.exp(-(a @ w.T + b)))
+        assert record.test_cost == pytest.approx(
+            0.5 * float(np.mean(np.sum((a - data.y_test) ** 2, axis=1))), rel=1e-10
+        )
+    for a, b in zip(report.network.weights, book[-1][0], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14)
+    assert report.mean_nabla_w is not None
+    for a, b in zip(report.mean_nabla_w, book[-1][3], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-15)
+    assert history[0].speeds[0] < history[0].speeds[2], "sigmoid layers: the first learns slower than the last"
+
+
+def test_no_test_set_has_no_test_cost() -> None:
+    session = TrainingSession(Network([2, 3, 1], seed=0), XOR, 2, 4, 1.0, seed=0)
+    session.run()
+    assert [h.test_cost for h in session.history_since(0)] == [None, None]
+
+
+def _wait_for(session: TrainingSession, ok: Callable[[], bool]) -> None:
+    for _ in range(2000):
+        if ok():
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError(f"never happened; report: {session.report()}")
+
+
+def test_one_mini_batch_while_paused_and_eta_changed_mid_run() -> None:
+    data = generated("moons", n=40, noise=0.1, test_fraction=0.0, seed=0)  # 40 examples, m = 10: 4 per epoch
+    net = Network([2, 3, 1], seed=0)
+    session = TrainingSession(net, data, 50, 10, 1.0, "quadratic", seed=5)
+    assert not session.step(), "not paused: nothing to step"
+    session.pause()
+    session.start()
+    _wait_for(session, lambda: session.report().state == "paused")
+    at = session.report()
+    assert (at.epoch, at.batch) == (1, 1)  # paused after its first mini-batch
+    for where in [(1, 2), (1, 3), (1, 4), (2, 1)]:
+        version = session.report().version
+
+        def stepped(v: int = version) -> bool:
+            return session.report().version > v and session.report().state == "paused"
+
+        assert session.step()
+        _wait_for(session, stepped)
+        now = session.report()
+        assert (now.epoch, now.batch) == where
+    assert [h.epoch for h in session.history_since(0)] == [1]
+    session.set_eta(0.25)  # from mini-batch 2 of epoch 2 on
+    with pytest.raises(ValueError, match="eta"):
+        session.set_eta(float("nan"))
+    session.stop("stopped by a test")
+    session.join(5)
+    # the same weights as one plain run of 5 mini-batches with η = 1, then …
+    history = session.history_since(0)
+    assert history[0].eta == 1.0
+    final = session.report()
+    assert final.state == "stopped" and (final.epoch, final.batch) == (2, 2)
+    rng = np.random.default_rng(5)  # the shuffles, as engine.sgd.mini_batches documents them
+    order1, order2 = rng.permutation(40), rng.permutation(40)
+    expected = net
+    for idx, eta in [(order1[0:10], 1.0), (order1[10:20], 1.0), (order1[20:30], 1.0), (order1[30:40], 1.0),
+                     (order2[0:10], 1.0), (order2[10:20], 0.25)]:  # fmt: skip
+        expected = update_mini_batch(expected, data.x_train[idx], data.y_train[idx], eta)
+    for a, b in zip(final.network.weights, expected.weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
+def test_neuron_grids_are_a_forward_pass_at_the_grid_points() -> None:
+    net = Network([2, 3, 2, 1], activation=["tanh", "relu", "sigmoid"], seed=3)
+    bounds = (-2.0, 1.0, -0.5, 3.5)
+    grids = neuron_grids(net, bounds, 5)
+    assert [g.shape for g in grids] == [(3, 5, 5), (2, 5, 5)]
+    w2, b2, w3, b3 = net.weights[0], net.biases[0], net.weights[1], net.biases[1]
+    for row in range(5):
+        for col in range(5):
+            x = np.array([-2.0 + (col + 0.5) * 3.0 / 5, 3.5 - (row + 0.5) * 4.0 / 5])
+            h1 = np.tanh(w2 @ x + b2)
+            h2 = np.maximum(w3 @ h1 + b3, 0.0)
+            np.testing.assert_allclose(grids[0][:, row, col], h1, rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(grids[1][:, row, col], h2, rtol=1e-13, atol=1e-15)
+    assert neuron_grids(Network([2, 1], seed=0), bounds, 4) == []
