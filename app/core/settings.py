@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     max_trainings: int = Field(4, ge=1, description="Trainings running at once (another gets a 429).")
     max_training_seconds: float = Field(600.0, gt=0, description="Wall-clock lifetime of one training run.")
     max_training_parameters: int = Field(20_000, ge=1, description="Weights plus biases of a trained network.")
+    max_lmbda: float = Field(100.0, ge=0, description="Largest L2 regularisation parameter λ of a training run.")
+    max_neuron_maps: int = Field(
+        64, ge=0, description="Hidden neurons of a two-dimensional training drawn as heat maps (more: none drawn)."
+    )
     trainings_kept: int = Field(32, ge=1, description="Finished trainings kept for inspecting and download.")
     training_ttl_seconds: float = Field(
         3600.0, gt=0, description="With Redis: how long a training's configuration, progress and weights are kept."

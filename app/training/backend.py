@@ -39,7 +39,10 @@ class TrainingBackend(Protocol):
         """
 
     def control(self, run: Training, action: Action) -> bool:
-        """Pause, resume or stop; whether it is paused now."""
+        """Pause, resume, stop, or one mini-batch while paused (`step`); whether it is paused now."""
+
+    def set_eta(self, run: Training, eta: float) -> None:
+        """The learning rate from the training's next mini-batch on (each epoch's record says its η)."""
 
     def network(self, run: Training) -> Network:
         """The latest finite weights."""

@@ -1,6 +1,7 @@
 """``backprop-lens train``: train on a data set in the terminal, with a progress bar and a line per epoch.
 
     backprop-lens train --dataset digits --sizes 64,30,10 --epochs 30 --eta 1.0 --batch 10 --save net.json
+    backprop-lens train --dataset moons --sizes 2,30,1 --lmbda 5    # L2: w → (1 − ηλ/n) w − η ∂C₀/∂w
 
 The options are validated by the page's ``TrainConfig``; ``--save`` writes the
 trained network as JSON in the form ``/api/gradients`` and ``/api/trace`` accept.
@@ -22,7 +23,6 @@ from app.training.schemas import DEFAULT_ETA, TrainConfig, hidden_from_sizes
 from engine.training import EpochRecord, TrainingSession
 
 BAR = 24
-EPOCHS = 30  # a terminal run is short by default; the page's 300 are there to be watched
 
 
 EPOCHS = 30  # a terminal run is short by default (the page's 300 epochs are there to be watched)
@@ -39,6 +39,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     add("--epochs", type=int, default=EPOCHS, help="passes of SGD over the training set (default %(default)s)")
     add("--batch", type=int, default=d.batch, help="mini-batch size m (default %(default)s)")
     add("--eta", type=float, default=DEFAULT_ETA, help="learning rate η (default %(default)s, as on /train)")
+    add("--lmbda", type=float, default=d.lmbda, help="L2 λ: w → (1 − ηλ/n) w − η ∂C/∂w (default %(default)s)")
     add("--cost", default=d.cost, help="cross_entropy or quadratic (default %(default)s)")
     add("--activation", default=d.activation, help="σ of the hidden layers (default %(default)s)")
     add("--output-activation", default=d.output_activation, help="σ of the output layer (default %(default)s)")
@@ -54,11 +55,16 @@ def _percent(v: float | None) -> str:
     return "   –  " if v is None else f"{100 * v:5.1f}%"
 
 
+def _cost(v: float | None) -> str:
+    return "    –   " if v is None else f"{v:.6f}"
+
+
 def _line(r: EpochRecord, epochs: int) -> str:
     done = round(BAR * r.epoch / epochs)
     return (
         f"[{'#' * done}{'.' * (BAR - done)}] epoch {r.epoch:>{len(str(epochs))}}/{epochs}  "
-        f"cost {r.cost:.6f}  train {_percent(r.train_accuracy)}  test {_percent(r.test_accuracy)}  {r.seconds:6.2f} s"
+        f"cost {r.cost:.6f}  test cost {_cost(r.test_cost)}  train {_percent(r.train_accuracy)}  "
+        f"test {_percent(r.test_accuracy)}  {r.seconds:6.2f} s"
     )
 
 
@@ -82,6 +88,7 @@ def train(args: argparse.Namespace, out: TextIO | None = None) -> int:
         "epochs": args.epochs,
         "batch": args.batch,
         "eta": args.eta,
+        "lmbda": args.lmbda,
         "seed": args.seed,
     }
     try:
@@ -96,7 +103,9 @@ def train(args: argparse.Namespace, out: TextIO | None = None) -> int:
             sizes = [int(s) for s in args.sizes.split(",")]
             config = TrainConfig.model_validate({**fields, "hidden": hidden_from_sizes(sizes, data)})
         net = config.build_network(data)
-        session = TrainingSession(net, data, config.epochs, config.batch, config.eta, config.cost, config.seed)
+        session = TrainingSession(
+            net, data, config.epochs, config.batch, config.eta, config.cost, config.seed, lmbda=config.lmbda
+        )
     except ValidationError as exc:
         err = exc.errors(include_input=False)[0]
         where = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
@@ -108,7 +117,8 @@ def train(args: argparse.Namespace, out: TextIO | None = None) -> int:
     every = max(1, config.epochs // 100)  # at most about a hundred lines
     print(
         f"training {net.sizes} on {data.name}: {data.x_train.shape[0]} examples, {data.x_test.shape[0]} held out; "
-        f"η = {config.eta}, m = {config.batch}, {config.epochs} epochs, {config.cost} cost, {config.init} init",
+        f"η = {config.eta}, λ = {config.lmbda}, m = {config.batch}, {config.epochs} epochs, {config.cost} cost, "
+        f"{config.init} init",
         file=out,
         flush=True,
     )

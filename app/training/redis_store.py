@@ -15,7 +15,9 @@ The keys of one training, all under ``backprop-lens:training:<id>:``:
   where it is (epoch, batch, …);
 * ``events``: the stream of ``progress`` events and the one ``done``;
 * ``network``: the latest finite weights as JSON;
-* ``paused``, ``stop``: the controls, which the worker reads after each poll of the session;
+* ``paused``, ``stop``, ``step``, ``eta``: the controls, which the worker reads after each poll of the
+  session (``step``: one mini-batch while paused, taken with GETDEL so each press is one mini-batch;
+  ``eta``: the learning rate the page set during the run);
 * ``heartbeat``: refreshed by every web process relaying the stream; when no page has followed the
   training for ``training_heartbeat_seconds`` (the tab was closed) the worker stops it;
 * ``lease``: renewed by the worker running it; a relay that finds the lease expired while the state
@@ -82,6 +84,8 @@ class Keys:
         self.network = base + "network"
         self.paused = base + "paused"
         self.stop = base + "stop"
+        self.step = base + "step"
+        self.eta = base + "eta"
         self.heartbeat = base + "heartbeat"
         self.lease = base + "lease"
 
@@ -235,9 +239,16 @@ class RedisTrainings:
             self._call(lambda: self._redis.set(k.paused, "1", px=self._ttl))
         elif action == "resume":
             self._call(lambda: self._redis.delete(k.paused))
+        elif action == "step":
+            self._call(lambda: self._redis.set(k.step, "1", px=self._ttl))
         else:
             self._call(lambda: self._redis.set(k.stop, "stopped by you", px=self._ttl))
-        return action == "pause"
+        return action in ("pause", "step")
+
+    def set_eta(self, run: Training, eta: float) -> None:
+        """Tell the worker the new η (it applies it after its next poll)."""
+        k = Keys(run.id)
+        self._call(lambda: self._redis.set(k.eta, repr(eta), px=self._ttl))
 
     def network(self, run: Training) -> Network:
         """The latest finite weights the worker wrote; the initial network before it starts."""

@@ -6,7 +6,8 @@ event stream opens, or, with Redis, in a ``backprop-lens worker`` that takes it 
 queue (the stream sends ``queue`` events with its place meanwhile). The stream sends
 ``progress`` events and ends with one ``done`` event. Closing the page closes the stream,
 and that stops the training.
-Pause, resume, stop and inspect are plain POSTs answered with fragments. These are the
+Pause, resume, stop, one mini-batch while paused, a new η during the run and inspect are plain
+POSTs answered with fragments. These are the
 page's own routes, left out of the OpenAPI document (as the step-through page's are); only
 the network download, JSON, is in it.
 
@@ -54,6 +55,7 @@ from engine.training import classify
 router = APIRouter(prefix="/train", tags=["training"])
 EVENT_ID = r"^[0-9]{1,20}(-[0-9]{1,20})?$"  # a progress event's id: an epoch count, or a Redis stream entry id
 
+NET_DRAWN_WIDTH = 16  # networks whose layers are all this narrow are drawn on the page, edge by edge
 STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
 
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -127,6 +129,7 @@ def _run_context(run: Training) -> dict[str, Any]:
         "datasets": DATASET_LABELS,
         "kind": "2d" if run.bounds is not None else ("image" if data.image_shape else "plain"),
         "hidden": run.session.initial.sizes[1] if len(run.session.initial.sizes) > 2 else 0,
+        "draw_net": max(run.session.initial.sizes) <= NET_DRAWN_WIDTH,
         "points": list(zip(data.x_train.tolist(), data.y_train[:, 0].tolist(), strict=True)) if run.bounds else [],
         "test_points": list(zip(data.x_test.tolist(), data.y_test[:, 0].tolist(), strict=True)) if run.bounds else [],
     }
@@ -211,6 +214,41 @@ def control(request: Request, run: RunDep, action: Action, trainings: Trainings)
     """Answers with the controls fragment for the new state."""
     paused = trainings.control(run, action)
     return _render(request, "train/_controls.html", {"run": run, "paused": paused})
+
+
+class EtaForm(BaseModel):
+    """A new learning rate for a running training, read as the training form reads η."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    eta: Annotated[float, Field(gt=0.0, allow_inf_nan=False), at_most("max_eta")]
+
+    @field_validator("eta", mode="before")
+    @classmethod
+    def _number(cls, v: object) -> object:
+        if isinstance(v, str):
+            if not v.strip():
+                raise ValueError("eta: give a number")
+            return read_number("eta", v)
+        return v
+
+
+@router.post(
+    "/runs/{run_id}/eta",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    responses={**HTML_ERRORS, **NOT_FOUND},
+    summary="Change η during a training",
+)
+def set_eta(request: Request, run: RunDep, fields: Form, trainings: Trainings) -> HTMLResponse:
+    """η from the next mini-batch on; each epoch's point of the history carries the η it ended with."""
+    try:
+        form = EtaForm.model_validate(fields)
+    except ValidationError as exc:
+        typed = fields.get("eta", "")
+        return _render(request, "train/_eta.html", {"run": run, "eta": typed, "error": first_message(exc)}, 422)
+    trainings.set_eta(run, form.eta)
+    return _render(request, "train/_eta.html", {"run": run, "eta": f"{form.eta:g}", "changed": True})
 
 
 @router.get(

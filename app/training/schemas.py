@@ -35,7 +35,7 @@ DIGITS_INPUTS, DIGITS_OUTPUTS = 64, 10
 CSV_HELP = "Each row: numeric features, then a label (a class name or number); an optional header row."
 DEFAULT_ETA = 2.0
 """The learning rate η of the page's form and of ``backprop-lens train`` when none is given."""
-NUMBER_FIELDS = ("points", "noise", "test_fraction", "epochs", "batch", "eta", "seed", "delay_ms")
+NUMBER_FIELDS = ("points", "noise", "test_fraction", "epochs", "batch", "eta", "lmbda", "seed", "delay_ms")
 
 
 class TrainConfig(BaseModel):
@@ -53,8 +53,8 @@ class TrainConfig(BaseModel):
     test_fraction: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)] = Field(
         0.2, description="Share of the examples held out for testing."
     )
-    hidden: Annotated[list[Annotated[int, Field(ge=1), at_most("max_width")]], most_items("max_layers", -2)] = (
-        Field(default_factory=lambda: [4], description="Widths of the hidden layers, e.g. 30 or 8,8.")
+    hidden: Annotated[list[Annotated[int, Field(ge=1), at_most("max_width")]], most_items("max_layers", -2)] = Field(
+        default_factory=lambda: [4], description="Widths of the hidden layers, e.g. 30 or 8,8."
     )
     activation: ActivationName = Field("sigmoid", description="σ of the hidden layers.")
     output_activation: ActivationName = Field("sigmoid", description="σ of the output layer.")
@@ -64,6 +64,9 @@ class TrainConfig(BaseModel):
     batch: Annotated[int, Field(ge=1), at_most("max_batch")] = Field(10, description="Mini-batch size m.")
     eta: Annotated[float, Field(gt=0.0, allow_inf_nan=False), at_most("max_eta")] = Field(
         DEFAULT_ETA, description="Learning rate η."
+    )
+    lmbda: Annotated[float, Field(ge=0.0, allow_inf_nan=False), at_most("max_lmbda")] = Field(
+        0.0, description="L2 regularisation λ: each step w → (1 − ηλ/n) w − η ∂C₀/∂w (eq. 93); 0 for none."
     )
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     delay_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
@@ -162,10 +165,18 @@ def hidden_from_sizes(sizes: list[int], data: Dataset) -> list[int]:
 
 
 class EpochPoint(BaseModel):
+    """What one epoch measured, after its last mini-batch."""
+
     epoch: int
-    cost: float
+    cost: float = Field(description="C₀ on the training set (without the L2 term).")
     train_accuracy: float | None
     test_accuracy: float | None
+    test_cost: float | None = Field(None, description="C₀ on the test set; null without test examples.")
+    speeds: list[float] = Field(
+        default_factory=list,
+        description="Layers 2 … L: the mean over the epoch's mini-batches of (1/n_l) Σ_j |∂C/∂b^l_j|.",
+    )
+    eta: float = Field(description="The learning rate η in force at the end of the epoch.")
 
 
 class ProgressEvent(BaseModel):
@@ -188,4 +199,12 @@ class ProgressEvent(BaseModel):
     )
     network: dict[str, object] | None = Field(
         None, description="The current weights, when the network is small enough to stream."
+    )
+    mean_nabla_w: list[list[list[float]]] | None = Field(
+        None, description="The last completed epoch's mean ∂C₀/∂w per layer, when `network` is sent."
+    )
+    neurons: list[list[list[list[float]]]] | None = Field(
+        None,
+        description="Two-dimensional sets: [l][j][row][col], hidden neuron j of layer l + 2 over the plot, "
+        "to 4 decimals, row 0 at the top.",
     )

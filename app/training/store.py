@@ -7,7 +7,9 @@ the stream closes. The store lives on ``app.state.trainings`` and is one of the 
 
 Also here, because both implementations and the worker need them: ``build_training`` (a run from its
 configuration; the engine is deterministic, so any process rebuilds the same data and initial
-network) and ``progress_event`` (what one event of the stream carries).
+network) and ``progress_event`` (what one event of the stream carries: where training is, the epochs
+measured since the last event with their test cost, layer speeds and η, and for small networks the
+weights, the last epoch's mean ∂C/∂w and, on two-dimensional data, every hidden neuron over the plane).
 """
 
 from __future__ import annotations
@@ -20,23 +22,27 @@ from dataclasses import dataclass
 from threading import Lock
 from typing import Literal
 
+import numpy as np
 from fastapi import HTTPException
 from fastapi.sse import ServerSentEvent
 
 from app.core.lifecycle import Closing
+from app.core.limits import limit
 from app.training.schemas import EpochPoint, ProgressEvent, TrainConfig
 from engine.datasets import Dataset
 from engine.network import Network
-from engine.training import EpochRecord, Report, TrainingSession, decision_grid
+from engine.training import EpochRecord, Report, TrainingSession, decision_grid, neuron_grids
 
 UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its training slot this long
 GRID = 40  # cells per side of the decision-boundary heat map
+NEURON_GRID = 16  # cells per side of each hidden neuron's heat map (the page smooths them)
+NEURON_DECIMALS = 4  # a hidden neuron's map is a picture: its values are rounded to 4 decimals
 STREAMED_PARAMETERS = 5000  # networks up to this size send their weights with every event
 STREAM_POLL_SECONDS = 0.05
 RESTARTING_MESSAGE = "stopped because the server is restarting: press Train to start again"
 PAGE_CLOSED = "stopped because the page was closed"
 TIME_LIMIT = "stopped at the time limit"
-Action = Literal["pause", "resume", "stop"]
+Action = Literal["pause", "resume", "stop", "step"]
 
 
 @dataclass
@@ -52,6 +58,7 @@ class Training:
     session: TrainingSession
     created: float
     bounds: tuple[float, float, float, float] | None
+    maps: bool = False  # whether the hidden neurons are drawn over the plane (within max_neuron_maps)
 
     @property
     def busy(self) -> bool:
@@ -66,16 +73,24 @@ def build_training(run_id: str, config: TrainConfig) -> Training:
     data = config.build_dataset()
     net = config.build_network(data)
     session = TrainingSession(
-        net, data, config.epochs, config.batch, config.eta, config.cost, config.seed, epoch_delay=config.delay_ms / 1000
-    )
+        net, data, config.epochs, config.batch, config.eta, config.cost, config.seed,
+        epoch_delay=config.delay_ms / 1000, lmbda=config.lmbda,
+    )  # fmt: skip
     plane = data.is_2d and data.n_outputs == 1  # one output a^L_1 to draw over the plane
-    return Training(run_id, config, data, session, time.monotonic(), data.bounds() if plane else None)
+    maps = plane and 0 < sum(config.hidden) <= int(limit("max_neuron_maps"))
+    return Training(run_id, config, data, session, time.monotonic(), data.bounds() if plane else None, maps)
 
 
 def progress_event(run: Training, report: Report, history: list[EpochRecord]) -> ProgressEvent:
     """One event of the stream: where training is, the epochs measured since the last event, the picture."""
     net = report.network
     small = net.num_parameters <= STREAMED_PARAMETERS
+    neurons = None
+    if run.maps and run.bounds is not None:
+        neurons = [np.round(g, NEURON_DECIMALS).tolist() for g in neuron_grids(net, run.bounds, NEURON_GRID)]
+    mean_nabla_w = None
+    if small and report.mean_nabla_w is not None:
+        mean_nabla_w = [g.tolist() for g in report.mean_nabla_w]
     return ProgressEvent(
         state=report.state,
         epoch=report.epoch,
@@ -87,11 +102,21 @@ def progress_event(run: Training, report: Report, history: list[EpochRecord]) ->
         seconds_left=report.seconds_left,
         message=report.message,
         history=[
-            EpochPoint(epoch=h.epoch, cost=h.cost, train_accuracy=h.train_accuracy, test_accuracy=h.test_accuracy)
+            EpochPoint(
+                epoch=h.epoch,
+                cost=h.cost,
+                train_accuracy=h.train_accuracy,
+                test_accuracy=h.test_accuracy,
+                test_cost=h.test_cost,
+                speeds=list(h.speeds),
+                eta=h.eta,
+            )
             for h in history
         ],
         grid=decision_grid(net, run.bounds, GRID).tolist() if run.bounds is not None else None,
         network=net.to_dict() if small else None,
+        mean_nabla_w=mean_nabla_w,
+        neurons=neurons,
     )
 
 
@@ -163,14 +188,21 @@ class TrainingStore:
                 session.stop(PAGE_CLOSED)
 
     def control(self, run: Training, action: Action) -> bool:
-        """Pause, resume or stop; whether the training is paused now."""
+        """Pause, resume, stop or train one mini-batch while paused; whether the training is paused now."""
         if action == "pause":
             run.session.pause()
         elif action == "resume":
             run.session.resume()
+        elif action == "step":
+            run.session.step()
+            return True  # it pauses again after that mini-batch
         else:
             run.session.stop("stopped by you")
         return run.session.paused
+
+    def set_eta(self, run: Training, eta: float) -> None:
+        """η from the training's next mini-batch on."""
+        run.session.set_eta(eta)
 
     def network(self, run: Training) -> Network:
         """The latest finite weights."""

@@ -3,7 +3,8 @@
 Run several per machine and on several machines; each takes the next training from the queue
 (BLPOP: Redis hands each one to exactly one worker), trains it with ``engine.training.TrainingSession``
 in a thread, and meanwhile, every ``POLL_SECONDS``: appends a ``progress`` event to the training's
-stream when the session has a new report, applies the page's controls (pause, resume, stop), renews
+stream when the session has a new report, applies the page's controls (pause, resume, stop, one
+mini-batch while paused, a new η), renews
 its lease, stops a training that no page follows any more (the heartbeat expired) or that ran past
 ``max_training_seconds``. The final report becomes the one ``done`` event (``app.training.redis_store``
 describes the keys).
@@ -163,7 +164,11 @@ class Worker:
             pipe.get(k.stop)
             pipe.exists(k.heartbeat)
             pipe.hget(k.meta, "state")
-            paused, stop, heartbeat, state = pipe.execute()
+            pipe.getdel(k.step)
+            pipe.get(k.eta)
+            paused, stop, heartbeat, state, step, eta = pipe.execute()
+            if eta is not None and float(eta) != session.eta:
+                session.set_eta(float(eta))  # the web process validated it
             if state == "failed":  # a relay gave this worker up (its lease expired): its work is no one's now
                 session.stop("given up")
                 session.join()
@@ -179,6 +184,8 @@ class Worker:
                 session.stop("stopped because its worker was shut down")
             elif paused:
                 session.pause()
+                if step:
+                    session.step()
             else:
                 session.resume()
             time.sleep(POLL_SECONDS)

@@ -187,9 +187,7 @@ def test_pause_resume_and_stop(client: TestClient) -> None:
 
 
 def test_divergence_is_reported_with_the_epoch_and_the_cause(client: TestClient) -> None:
-    run_id = start(
-        client, activation="linear", output_activation="linear", cost="quadratic", eta="500", epochs="30"
-    )
+    run_id = start(client, activation="linear", output_activation="linear", cost="quadratic", eta="500", epochs="30")
     name, done = read_events(client, run_id)[-1]
     assert name == "done" and done["state"] == "diverged"
     assert re.match(r"Training diverged in epoch \d+: the cost became", done["message"])
@@ -380,3 +378,202 @@ def test_cli_trains_saves_and_reports_divergence(tmp_path: Path, capsys: pytest.
     assert "Training diverged in epoch 1" in capsys.readouterr().err
     assert cli_main(["train", "--dataset", "digits", "--sizes", "64,30,9"]) == 2
     assert "sizes must start with 64 and end with 10" in capsys.readouterr().err
+
+
+def _network2(
+    W: list[np.ndarray],
+    B: list[np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    epochs: int,
+    m: int,
+    eta: float,
+    lmbda: float,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """The book's network2.py written out here: sigmoid layers, cross-entropy (δ^L = a − y), L2's eq. 93, one
+    example at a time as column vectors. Per epoch: the weights, each layer's mean over the epoch's mini-batches
+    of mean_j |∂C/∂b^l_j| and the mean ∂C₀/∂w. Shuffled as engine.sgd documents (one generator, a permutation
+    per epoch)."""  # fmt: skip
+    W = [w.copy() for w in W]
+    B = [b.reshape(-1, 1).copy() for b in B]
+    n = len(X)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        speeds = np.zeros(len(W))
+        grads = [np.zeros_like(w) for w in W]
+        batches = 0
+        for k in range(0, n, m):
+            idx = order[k : k + m]
+            nw = [np.zeros_like(w) for w in W]
+            nb = [np.zeros_like(b) for b in B]
+            for i in idx:
+                acts = [X[i].reshape(-1, 1)]
+                for w, b in zip(W, B, strict=True):
+                    acts.append(sigmoid(w @ acts[-1] + b))
+                delta = acts[-1] - Y[i].reshape(-1, 1)
+                for layer in range(len(W) - 1, -1, -1):
+                    nb[layer] += delta
+                    nw[layer] += delta @ acts[layer].T
+                    if layer:
+                        delta = (W[layer].T @ delta) * acts[layer] * (1 - acts[layer])
+            size = len(idx)
+            speeds += [float(np.mean(np.abs(b / size))) for b in nb]
+            grads = [g + w / size for g, w in zip(grads, nw, strict=True)]
+            batches += 1
+            W = [(1 - eta * lmbda / n) * w - eta / size * g for w, g in zip(W, nw, strict=True)]
+            B = [b - eta / size * g for b, g in zip(B, nb, strict=True)]
+        out.append({"W": [w.copy() for w in W], "B": [b.ravel().copy() for b in B], "speeds": speeds / batches,
+                    "grads": [g / batches for g in grads]})  # fmt: skip
+    return out
+
+
+def _forward(W: list[np.ndarray], B: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
+    """Every layer's activations for the rows of x (sigmoid throughout)."""
+    acts = [x]
+    for w, b in zip(W, B, strict=True):
+        acts.append(sigmoid(acts[-1] @ w.T + b))
+    return acts
+
+
+def _cross_entropy(a: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(-np.sum(y * np.log(a) + (1 - y) * np.log(1 - a), axis=1)))
+
+
+def test_every_plotted_number_equals_network2s_loop_with_l2(client: TestClient) -> None:
+    """Training and test cost, layer speeds and η per epoch; the last epoch's mean ∂C/∂w; each hidden neuron's
+    heat map: all from one run with two hidden layers and λ = 3, against the loop and forward pass above."""
+    run_id = start(client, hidden="3,2", epochs="6", lmbda="3", eta="1.5")
+    events = read_events(client, run_id)
+    done = events[-1][1]
+    history = [h for _, e in events for h in e["history"]]
+    assert [h["epoch"] for h in history] == list(range(1, 7))
+    data = generated("xor", 40, 0.1, 0.25, 3)
+    start_net = Network([2, 3, 2, 1], seed=3, init="scaled")  # only its initial weights
+    book = _network2(start_net.weights, start_net.biases, data.x_train, data.y_train, 6, 4, 1.5, 3.0, seed=3)
+    for h, epoch in zip(history, book, strict=True):
+        W, B = epoch["W"], epoch["B"]
+        assert h["cost"] == pytest.approx(_cross_entropy(_forward(W, B, data.x_train)[-1], data.y_train), rel=1e-10)
+        assert h["test_cost"] == pytest.approx(_cross_entropy(_forward(W, B, data.x_test)[-1], data.y_test), rel=1e-10)
+        np.testing.assert_allclose(h["speeds"], epoch["speeds"], rtol=1e-10)
+        assert h["eta"] == 1.5
+    W, B = book[-1]["W"], book[-1]["B"]
+    network = client.get(f"/train/runs/{run_id}/network.json").json()
+    for got, want in zip(network["weights"], W, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    for got, want in zip(done["network"]["weights"], W, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    for got, want in zip(done["mean_nabla_w"], book[-1]["grads"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-14)
+
+    # each hidden neuron over the plane: a forward pass at the centres of a 16 × 16 grid, to 4 decimals
+    x_all = np.vstack([data.x_train, data.x_test])
+    lo, hi = x_all.min(axis=0), x_all.max(axis=0)
+    lo, hi = lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)
+    n = 16
+    assert [len(layer) for layer in done["neurons"]] == [3, 2]
+    for row in (0, 7, 15):
+        for col in (0, 9, 15):
+            x = np.array([[lo[0] + (col + 0.5) * (hi[0] - lo[0]) / n, hi[1] - (row + 0.5) * (hi[1] - lo[1]) / n]])
+            acts = _forward(W, B, x)
+            for layer in (0, 1):
+                got = [done["neurons"][layer][j][row][col] for j in range(len(acts[layer + 1][0]))]
+                np.testing.assert_allclose(got, acts[layer + 1][0], rtol=0, atol=5.000001e-5)
+    # every progress event's maps are its own network's: the first one's equal its weights' forward pass
+    first = next(e for name, e in events if name == "progress" and e["network"] is not None)
+    Wf = [np.array(w) for w in first["network"]["weights"]]
+    Bf = [np.array(b) for b in first["network"]["biases"]]
+    corner = _forward(Wf, Bf, np.array([[lo[0] + (hi[0] - lo[0]) / (2 * n), hi[1] - (hi[1] - lo[1]) / (2 * n)]]))
+    assert first["neurons"][1][0][0][0] == pytest.approx(float(corner[2][0, 0]), abs=5.000001e-5)
+
+
+def test_without_test_examples_or_beyond_the_map_limit(client: TestClient) -> None:
+    run_id = start(client, test_fraction="0", epochs="2", hidden="4")
+    done = read_events(client, run_id)[-1][1]
+    assert [h["test_cost"] for h in done["history"]] in ([None], [None, None])
+    with TestClient(create_app(Settings(max_neuron_maps=3))) as small:
+        r = small.post("/train/runs", data={**FORM, "epochs": "1"}, headers=HX)
+        run_id = re.search(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text).group(1)  # type: ignore[union-attr]
+        done = read_events(small, run_id)[-1][1]
+    assert done["neurons"] is None and done["grid"] is not None  # 4 hidden neurons > 3: no maps, the boundary stays
+
+
+def test_one_mini_batch_while_paused_and_eta_during_the_run(client: TestClient) -> None:
+    run_id = start(client, epochs="10000", delay_ms="5")  # 30 training examples, m = 4: 8 mini-batches an epoch
+    session = trainings(client).get(run_id).session
+    result: list[list[tuple[str, dict[str, Any]]]] = []
+    reader = threading.Thread(target=lambda: result.append(read_events(client, run_id)))
+    reader.start()
+
+    def wait(ok: Any) -> None:
+        for _ in range(4000):
+            if ok():
+                return
+            threading.Event().wait(0.005)
+        pytest.fail(f"never happened: {session.report()}")
+
+    r = client.post(f"/train/runs/{run_id}/controls/pause")
+    assert 'id="train-step"' in r.text
+    wait(lambda: session.report().state == "paused")
+    before = session.report()
+    r = client.post(f"/train/runs/{run_id}/controls/step")
+    assert r.status_code == 200 and 'id="train-step"' in r.text and 'id="train-resume"' in r.text
+    wait(lambda: session.report().version > before.version and session.report().state == "paused")
+    after = session.report()
+    done_before = (before.epoch - 1) * before.batches_per_epoch + before.batch
+    assert (after.epoch - 1) * after.batches_per_epoch + after.batch == done_before + 1
+
+    r = client.post(f"/train/runs/{run_id}/eta", data={"eta": "0"})
+    assert r.status_code == 422 and "eta: Input should be greater than 0" in r.text and 'aria-invalid="true"' in r.text
+    r = client.post(f"/train/runs/{run_id}/eta", data={"eta": "1e9"})
+    assert r.status_code == 422 and "eta: Input should be less than or equal to 1000" in r.text
+    r = client.post(f"/train/runs/{run_id}/eta", data={"eta": " 0.25 "})
+    assert r.status_code == 200 and "η = 0.25 from the next mini-batch" in r.text and session.eta == 0.25
+    epoch = after.epoch
+    client.post(f"/train/runs/{run_id}/controls/resume")
+    wait(lambda: any(h.epoch > epoch + 1 for h in session.history_since(0)))
+    client.post(f"/train/runs/{run_id}/controls/stop")
+    reader.join(20)
+    assert not reader.is_alive()
+    history = [h for _, e in result[0] for h in e["history"]]
+    etas = {h["epoch"]: h["eta"] for h in history}
+    assert all(etas[e] == 2.0 for e in etas if e < epoch) and all(etas[e] == 0.25 for e in etas if e > epoch)
+    assert client.post("/train/runs/unknown123/eta", data={"eta": "1"}).status_code == 404
+
+
+def test_lmbda_is_bounded_by_its_setting(client: TestClient) -> None:
+    r = client.post("/train/runs", data={**FORM, "lmbda": "-1", "epochs": "1"}, headers=HX)
+    assert r.status_code == 422 and field_errors(r.text) == {
+        "lmbda": "lmbda: Input should be greater than or equal to 0"
+    }
+    r = client.post("/train/runs", data={**FORM, "lmbda": "100.5", "epochs": "1"}, headers=HX)
+    assert r.status_code == 422 and field_errors(r.text)["lmbda"].startswith(
+        "lmbda: Input should be less than or equal to 100"
+    )
+    r = client.post("/train/runs", data={**FORM, "lmbda": "2.5", "epochs": "1"}, headers=HX)
+    assert r.status_code == 200 and "λ = 2.5 (L2)" in r.text
+
+
+def test_cli_trains_with_lmbda(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "net.json"
+    args = ["train", "--dataset", "moons", "--points", "40", "--sizes", "2,3,1", "--epochs", "3", "--batch", "5",
+            "--eta", "0.5", "--lmbda", "4", "--seed", "2", "--save", str(out)]  # fmt: skip
+    assert cli_main(args) == 0
+    text = capsys.readouterr().out
+    assert "λ = 4.0" in text and "test cost" in text
+    data = generated("moons", 40, 0.1, 0.2, 2)
+    start_net = Network([2, 3, 1], seed=2, init="scaled")
+    book = _network2(start_net.weights, start_net.biases, data.x_train, data.y_train, 3, 5, 0.5, 4.0, seed=2)
+    for got, want in zip(json.loads(out.read_text())["weights"], book[-1]["W"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    assert cli_main([*args[:-2], "--lmbda", "-1"]) == 2
+    assert "--lmbda: Input should be greater than or equal to 0" in capsys.readouterr().err
+
+
+def test_the_weight_colours_of_train_css_are_the_palettes() -> None:
+    from app.core.palette import W_NEGATIVE, W_POSITIVE
+
+    css = (Path(__file__).resolve().parents[3] / "static" / "css" / "train.css").read_text(encoding="utf-8")
+    assert f"--w-pos: {W_POSITIVE};" in css and f"--w-neg: {W_NEGATIVE};" in css
