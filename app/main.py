@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app import __version__
 from app.api import docs
 from app.api import routes as api
+from app.classroom import routes as classroom
+from app.classroom.stream import Classroom
 from app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
 from app.core.lifecycle import closing_on_signals
 from app.core.limits import document_limits
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with closing_on_signals(app.state.streams.closing):
             yield
         trainings.close()
+        await app.state.classroom.aclose()
         state.close()
 
     app = FastAPI(
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state, settings.max_cached_traces, settings.max_trace_layers_page, settings.max_page_iterations
     )
     app.state.trainings = trainings = make_backend(settings)
+    app.state.classroom = Classroom(settings)
     app.state.templates = templates = make_templates(settings)
     instruments_page.register_templates(templates.env)
     training.register_templates(templates.env)
@@ -74,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StateUnavailableError, on_state_unavailable)
     for router in (
         api.router, docs.router, stepper.router, stream.router, instruments.router, instruments_page.router,
-        training.router,
+        training.router, classroom.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

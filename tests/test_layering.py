@@ -36,10 +36,13 @@ def test_the_check_sees_an_import(tmp_path: Path) -> None:
 # --- app/: features over a shared core ---------------------------------------------------------------
 
 APP = ENGINE.parent / "app"
-FEATURES = {"api", "stepper", "instruments", "training"}
+FEATURES = {"api", "stepper", "instruments", "training", "classroom"}
 ALLOWED = {
     # The instruments panel follows the run on screen, so it reads the step-through's run store.
     ("instruments", "app.stepper.runs"),
+    # A class session names the lecturer's run: the classroom checks it, keeps it alive and stores it again
+    # from its configuration if it expired. The student's page is the step-through's own (a redirect to it).
+    ("classroom", "app.stepper.runs"),
 }
 
 

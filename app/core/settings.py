@@ -91,6 +91,16 @@ class Settings(BaseSettings):
         10.0, gt=0, description="With Redis: a training no page has followed this long is stopped (the tab closed)."
     )
     training_events_kept: int = Field(2000, ge=10, description="With Redis: progress events kept per training.")
+    max_sessions: int = Field(64, ge=1, description="Class sessions open at once (another gets a 503).")
+    max_followers: int = Field(
+        500, ge=1, description="Students following one class session on one server process (another gets a 503)."
+    )
+    session_ttl_seconds: float = Field(
+        7200.0, gt=0, description="How long a class session is kept after the lecturer's last step or change."
+    )
+    follow_stream_seconds: float = Field(
+        900.0, gt=0, description="Lifetime of one student's follow stream; the page opens it again at once."
+    )
     static_dir: Path = ROOT / "static"
     templates_dir: Path = ROOT / "templates"
 

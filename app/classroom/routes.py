@@ -1,0 +1,287 @@
+"""Follow the lecturer: share the step-through with a class, drive it, join it, follow it.
+
+* ``POST /sessions`` (the step-through's "Share with the class"): a session on the run and step on the
+  lecturer's screen. htmx gets the share panel (join code, join URL, its QR code, the lecturer link);
+  a program gets the same as JSON. The lecturer's token is in that answer only; the session keeps its hash.
+* ``POST /sessions/{code}/state`` with ``X-Lecturer-Token``: the lecturer's new run and step, told to
+  every follower. Without the token, a 403 that says so. ``DELETE /sessions/{code}`` ends the session.
+* ``GET /join`` (type the code), ``GET /join/{code}``: the step-through page of the lecturer's run at the
+  lecturer's step, with the follow bar (``?follow=CODE``). ``GET /lead/{code}`` opens the lecturer's page
+  again (the lecturer link carries the token after ``#``, which no request sends).
+* ``GET /sessions/{code}/events``: the student's follow stream (``app.classroom.stream``).
+
+Runs are the step-through's (``app.stepper.runs``, the one arrow into another feature): a session names a
+run by its id and keeps its configuration, so a run that expired while the class followed it is stored
+again under the same id, and a followed run's time to live restarts whenever a student joins or follows.
+
+Left out: rendering the step-through. The student's page is the step-through's own page, reached by a
+redirect; ``static/js/follow.js`` loads each new step or run into it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+import segno
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.classroom.sessions import SessionError, SessionState, read_code, spaced
+from app.classroom.stream import Classroom, follow_events, parse_event_id
+from app.core.deps import is_htmx, settings_of
+from app.core.forms import Form
+from app.core.schemas import ErrorBody
+from app.core.slots import SlottedEventStream
+from app.core.state import State
+from app.core.templating import root_of, templates_of
+from app.stepper.runs import Run, get_store
+
+router = APIRouter(tags=["classroom"])
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
+TOKEN_HEADER = "X-Lecturer-Token"
+MAX_STEP = 100_000
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorBody, "description": f"No {TOKEN_HEADER}, or not the lecturer's."},
+    404: {"model": ErrorBody, "description": "No session has this code (it may have ended or expired)."},
+    422: {"model": ErrorBody, "description": "The run is unknown or expired, or the step is out of range."},
+    503: {"model": ErrorBody, "description": "Every session or follower place is taken, or Redis is unavailable."},
+}
+
+
+def classroom_of(request: Request) -> Classroom:
+    classroom: Classroom = request.app.state.classroom
+    return classroom
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(ErrorBody(message=message, detail=message).model_dump(), status_code=status, headers=headers)
+
+
+class StateBody(BaseModel):
+    """The run and step on the lecturer's screen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    run_id: str = Field(pattern=RUN_ID_PATTERN, description="The run's id (``#run``'s ``data-run-id``).")
+    step: int = Field(ge=0, le=MAX_STEP, description="The step shown, from 0.")
+
+
+async def find_run(request: Request, run_id: str, query: str = "") -> Run | None:
+    """The run, its time to live restarted; stored again from ``query`` (its configuration) if it expired."""
+    store = get_store(request)
+    run = await anyio.to_thread.run_sync(store.get, run_id)
+    if run is None and query:
+        shared: State = request.app.state.shared
+        await anyio.to_thread.run_sync(shared.put_run, run_id, query)
+        run = await anyio.to_thread.run_sync(store.get, run_id)
+    return run
+
+
+def run_problem(run: Run | None, step: int) -> str | None:
+    if run is None:
+        return "run_id: this run is unknown or has expired; start a new one on the page"
+    if step >= run.steps:
+        return f"step: this run has steps 0 to {run.steps - 1}, got {step}"
+    return None
+
+
+def join_url(request: Request, code: str) -> str:
+    """The absolute URL students open (the QR code's): the host and root path the lecturer's browser used."""
+    return f"{str(request.base_url).rstrip('/')}/join/{code}"
+
+
+def qr_svg(url: str) -> str:
+    """The QR code of ``url`` as inline SVG (no size: the stylesheet sizes it), dark on white for any theme."""
+    qr = segno.make(url, error="m")
+    svg: str = qr.svg_inline(
+        scale=1, border=2, omitsize=True, dark="#000", light="#fff", svgclass="qr-code", lineclass=None,
+        title="QR code of the join URL",
+    )  # fmt: skip
+    return svg
+
+
+def panel_context(request: Request, state: SessionState, token: str | None = None) -> dict[str, Any]:
+    root = root_of(request)
+    url = join_url(request, state.code)
+    return {
+        "state": state,
+        "code": state.code,
+        "spaced_code": spaced(state.code),
+        "join_url": url,
+        "qr": qr_svg(url),
+        "lead_url": f"{str(request.base_url).rstrip('/')}/lead/{state.code}",
+        "state_url": f"{root}/sessions/{state.code}/state",
+        "session_url": f"{root}/sessions/{state.code}",
+        "token": token,
+        "error": None,
+    }
+
+
+def panel(request: Request, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    html = templates_of(request).get_template("classroom/_panel.html").render(context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def panel_error(request: Request, status_code: int, message: str) -> Response:
+    if is_htmx(request):
+        return panel(request, {"error": message}, status_code)
+    return error(status_code, message)
+
+
+@router.post("/sessions", status_code=201, responses=RESPONSES)
+async def create_session(request: Request, form: Form) -> Response:
+    """A session on the lecturer's run and step (form fields ``run_id``, ``step``): the share panel or JSON."""
+    run_id, step_text = form.get("run_id", ""), form.get("step", "0").strip()
+    if not step_text.isdigit() or int(step_text) > MAX_STEP:
+        return panel_error(request, 422, f"step: a step number from 0, got {step_text[:12]!r}")
+    step = int(step_text)
+    run = await find_run(request, run_id) if len(run_id) <= 64 else None
+    problem = run_problem(run, step)
+    if problem is not None or run is None:
+        return panel_error(request, 422, problem or "run_id: unknown")
+    try:
+        state, token = await classroom_of(request).sessions.create(run.id, step, run.page.query())
+    except SessionError as e:
+        return panel_error(request, e.status, e.message)
+    context = panel_context(request, state, token)
+    if is_htmx(request):
+        return panel(request, context, 201)
+    body = {k: context[k] for k in ("code", "join_url", "lead_url", "state_url", "token")}
+    body["events_url"] = f"{root_of(request)}/sessions/{state.code}/events"
+    return JSONResponse(body, status_code=201)
+
+
+def not_a_code(text: str) -> str:
+    return f"code: {text[:12]!r} is not a join code (six letters and digits, e.g. ABC 234)"
+
+
+def no_session(code: str) -> str:
+    return f"code: no class session has the code {spaced(code)}; it may have ended"
+
+
+@router.get("/sessions/{code}/panel", response_class=HTMLResponse, responses=RESPONSES)
+async def session_panel(request: Request, code: str) -> Response:
+    """The share panel of a session (the lecturer's page opened again from the lecturer link)."""
+    found = read_code(code)
+    if found is None:
+        return panel_error(request, 404, not_a_code(code))
+    state = await classroom_of(request).sessions.get(found)
+    if state is None:
+        return panel_error(request, 404, no_session(found))
+    return panel(request, panel_context(request, state))
+
+
+@router.post("/sessions/{code}/state", responses=RESPONSES)
+async def drive_session(
+    request: Request,
+    code: str,
+    body: StateBody,
+    token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None,
+) -> JSONResponse:
+    """The lecturer's new run and step; every follower hears it. Only the lecturer's token may."""
+    found = read_code(code)
+    if found is None:
+        return error(404, not_a_code(code))
+    if not token:
+        return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer drives a session")
+    sessions = classroom_of(request).sessions
+    current = await sessions.get(found)
+    if current is None:
+        return error(404, no_session(found))
+    run = await find_run(request, body.run_id)
+    problem = run_problem(run, body.step)
+    if problem is not None or run is None:
+        return error(422, problem or "run_id: unknown")
+    try:
+        state = await sessions.update(found, token, run.id, body.step, run.page.query())
+    except SessionError as e:
+        return error(e.status, e.message)
+    return JSONResponse({**state.public(), "followers_here": classroom_of(request).followers(found)})
+
+
+@router.delete("/sessions/{code}", status_code=204, responses=RESPONSES)
+async def end_session(
+    request: Request, code: str, token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None
+) -> Response:
+    """The lecturer stops sharing: followers hear ``ended`` and their pages become their own."""
+    found = read_code(code)
+    if found is None:
+        return error(404, not_a_code(code))
+    if not token:
+        return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer ends a session")
+    try:
+        await classroom_of(request).sessions.end(found, token)
+    except SessionError as e:
+        return error(e.status, e.message)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/sessions/{code}/events",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "`state` events, `ended`, then `done`."},
+        **RESPONSES,
+    },
+)
+async def follow_session(
+    request: Request, code: str, last_event_id: Annotated[str | None, Header(max_length=40)] = None
+) -> Response:
+    """The follow stream: the lecturer's state at once, then each change."""
+    found = read_code(code)
+    if found is None:
+        return error(404, not_a_code(code))
+    classroom = classroom_of(request)
+    await classroom.sessions.ready()  # this process hears every change before the current state is read
+    state = await classroom.sessions.get(found)
+    if state is None:
+        return error(404, no_session(found))
+    await find_run(request, state.run_id, state.query)  # a followed run stays alive
+    slot = classroom.follower_slot(found, request.app.state.streams.closing)
+    settings = settings_of(request)
+    events = follow_events(classroom.sessions, found, parse_event_id(last_event_id))
+    return SlottedEventStream(events, slot, settings.stream_send_timeout, settings.follow_stream_seconds)
+
+
+def join_page(request: Request, code: str = "", message: str = "", status_code: int = 200) -> HTMLResponse:
+    return templates_of(request).TemplateResponse(
+        request, "classroom/join.html", {"code": code, "message": message}, status_code=status_code
+    )
+
+
+async def _to_page(request: Request, text: str, role: str) -> Response:
+    """A redirect to the step-through page of the session's run and step, marked ``?follow=`` or ``?lead=``."""
+    code = read_code(text)
+    if code is None:
+        return join_page(request, text[:12], f"“{text[:12]}” is not a join code: six letters and digits.", 404)
+    state = await classroom_of(request).sessions.get(code)
+    if state is None:
+        message = f"No class session has the code {spaced(code)}; it may have ended."
+        return join_page(request, spaced(code), message, 404)
+    run = await find_run(request, state.run_id, state.query)
+    if run is None:
+        return join_page(request, spaced(code), "The lecturer's run is no longer available; ask to share again.", 404)
+    step = min(state.step, run.steps - 1)
+    return RedirectResponse(f"{root_of(request)}/runs/{run.id}/steps/{step}?{role}={code}", status_code=303)
+
+
+@router.get("/join", response_class=HTMLResponse, include_in_schema=False)
+async def join(request: Request, code: str | None = None) -> Response:
+    """The form a student types the join code into; with ``?code=``, the session's page."""
+    if code is None:
+        return join_page(request)
+    return await _to_page(request, code, "follow")
+
+
+@router.get("/join/{code}", response_class=HTMLResponse, include_in_schema=False)
+async def join_code(request: Request, code: str) -> Response:
+    """The lecturer's run at the lecturer's step, followed (the join URL and its QR code)."""
+    return await _to_page(request, code, "follow")
+
+
+@router.get("/lead/{code}", response_class=HTMLResponse, include_in_schema=False)
+async def lead(request: Request, code: str) -> Response:
+    """The lecturer's page again (the token stays after ``#`` in the browser, which carries it over the redirect)."""
+    return await _to_page(request, code, "lead")

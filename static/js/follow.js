@@ -1,0 +1,332 @@
+// backprop-lens: follow the lecturer.
+//
+// On the lecturer's page, "Share with the class" asks for a session on the run and step on screen
+// (POST /sessions) and shows its panel; from then on every step (lens.js's "lens:step" on #run) and every
+// new run (a configuration, the next iteration: #run swapped with another data-run-id) is posted to the
+// session with the lecturer's token, which only this tab holds (sessionStorage; the lecturer link carries
+// it after "#", which no request sends).
+//
+// On a student's page (?follow=CODE, from the join URL), one EventSource follows the session: each "state"
+// loads the lecturer's step into #stage, or the lecturer's run into #run with its configuration, while
+// the student follows. "Explore on my own" (or stepping, playing or configuring on one's own) detaches:
+// events are then only noted in the bar; "Follow again" loads the lecturer's current state.
+//
+// Every URL comes from #classroom's data-* attributes, which the server writes under the app's root path.
+(() => {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const box = () => $("classroom");
+  const tokenKey = (code) => `backprop-lens:lead:${code}`;
+
+  function onScreen() {
+    const r = $("run");
+    return r?.dataset.runId ? { run_id: r.dataset.runId, step: Number(r.dataset.step ?? 0) } : null;
+  }
+
+  // --- the lecturer ------------------------------------------------------------------------------
+
+  let lead = null; // {code, token, stateUrl, sessionUrl}
+  let posted = null; // "run:step" the session was last told
+  let sending = false;
+  let again = false;
+
+  function shareStatus(text, isError) {
+    const s = $("share-status");
+    if (!s) return;
+    s.textContent = text;
+    s.classList.toggle("error", Boolean(isError));
+  }
+
+  function share() {
+    const s = onScreen();
+    if (!s) return;
+    htmx.ajax("POST", box().dataset.sessionsUrl, {
+      target: "#share-panel",
+      swap: "innerHTML",
+      values: { run_id: s.run_id, step: String(s.step) },
+    });
+  }
+
+  // The panel arrived (a new session, or the lecturer link's page): take its token, start driving.
+  function adopt() {
+    const card = $("share-card");
+    if (!card?.dataset.code) return;
+    const code = card.dataset.code;
+    if (card.dataset.token) {
+      sessionStorage.setItem(tokenKey(code), card.dataset.token);
+      card.removeAttribute("data-token");
+      posted = `${onScreen()?.run_id}:${onScreen()?.step}`; // the session was made on what is on screen
+    }
+    const token = sessionStorage.getItem(tokenKey(code));
+    const link = $("lead-link");
+    if (!token) {
+      lead = null;
+      if (link) link.hidden = true;
+      shareStatus("This tab does not hold the lecturer link: open it here to drive the session.", true);
+      return;
+    }
+    if (link) link.href = `${card.dataset.leadUrl}#${token}`;
+    const fresh = !lead || lead.code !== code;
+    lead = { code, token, stateUrl: card.dataset.stateUrl, sessionUrl: card.dataset.sessionUrl };
+    box()?.classList.add("sharing");
+    if (fresh) send();
+  }
+
+  function send() {
+    const s = onScreen();
+    if (!lead || !s) return;
+    const key = `${s.run_id}:${s.step}`;
+    if (key === posted) return;
+    if (sending) {
+      again = true; // only the newest position is sent next: the class skips to it
+      return;
+    }
+    sending = true;
+    posted = key;
+    const session = lead;
+    fetch(session.stateUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", "X-Lecturer-Token": session.token },
+      body: JSON.stringify(s),
+    })
+      .then(async (r) => {
+        if (r.ok) {
+          shareStatus("Your class follows each step, configuration and iteration you show.");
+          return;
+        }
+        const body = await r.json().catch(() => ({}));
+        if (r.status === 404 || r.status === 403) stopped(body.message || "The session has ended.");
+        else {
+          posted = null; // say it again with the next step
+          shareStatus(body.message || `The class could not be told (${r.status}).`, true);
+        }
+      })
+      .catch(() => {
+        posted = null;
+        shareStatus("The server did not answer; your next step will be sent again.", true);
+      })
+      .finally(() => {
+        sending = false;
+        if (again) {
+          again = false;
+          send();
+        }
+      });
+  }
+
+  function stopped(message) {
+    if (lead) sessionStorage.removeItem(tokenKey(lead.code));
+    lead = null;
+    posted = null;
+    box()?.classList.remove("sharing");
+    const panel = $("share-panel");
+    if (panel) {
+      panel.replaceChildren();
+      const p = document.createElement("p");
+      p.className = "share-ended";
+      p.id = "share-ended";
+      p.setAttribute("role", "status");
+      p.textContent = message;
+      panel.append(p);
+    }
+  }
+
+  function stopSharing() {
+    const session = lead;
+    if (!session) return;
+    fetch(session.sessionUrl, { method: "DELETE", headers: { "X-Lecturer-Token": session.token } })
+      .catch(() => {})
+      .finally(() => stopped("Sharing stopped: the class's pages are their own now."));
+  }
+
+  function toggleCard(button) {
+    const card = $("share-card");
+    if (!card) return;
+    const hide = !card.classList.contains("collapsed");
+    card.classList.toggle("collapsed", hide);
+    button.textContent = hide ? "Show" : "Hide";
+    button.setAttribute("aria-expanded", hide ? "false" : "true");
+  }
+
+  // The lecturer link's page (?lead=CODE): its token moves from the address into this tab's storage.
+  function startLeading(code) {
+    const token = location.hash.slice(1);
+    if (token) {
+      sessionStorage.setItem(tokenKey(code), token);
+      history.replaceState(history.state, "", location.pathname + location.search);
+    }
+    htmx.ajax("GET", `${box().dataset.sessionsUrl}/${code}/panel`, { target: "#share-panel", swap: "innerHTML" });
+  }
+
+  // --- a student ---------------------------------------------------------------------------------
+
+  let code = null;
+  let following = true;
+  let lecturer = null; // {run_id, step, seq}: the newest state heard
+  let source = null;
+  let loading = false;
+  let retries = 0;
+  const RETRY_MS = [500, 1000, 2000, 4000, 8000];
+
+  function setBar(text) {
+    const t = $("follow-text");
+    if (t) t.textContent = text;
+    $("follow-bar")?.classList.toggle("following", following);
+    const detach = $("btn-detach");
+    const again_ = $("btn-follow");
+    if (detach) detach.hidden = !following;
+    if (again_) again_.hidden = following;
+  }
+
+  function where() {
+    return lecturer ? `the lecturer is at step ${lecturer.step + 1}` : "";
+  }
+
+  function showState() {
+    if (following) setBar("Following the lecturer");
+    else setBar(`Exploring on my own${lecturer ? ` · ${where()}` : ""}`);
+  }
+
+  const stepUrl = (runId, step) => `${box().dataset.runsUrl}${runId}/steps/${step}`;
+
+  function apply() {
+    if (!following || !lecturer || loading) return;
+    const r = $("run");
+    const { run_id: runId, step } = lecturer;
+    const target = `${runId}:${step}`;
+    let request;
+    if (r && r.dataset.runId === runId) {
+      if (Number(r.dataset.step) === step) return;
+      request = htmx.ajax("GET", stepUrl(runId, step), { target: "#stage", swap: "innerMorph" });
+    } else {
+      // Another run: the step-through's own page of it, of which #run and the configuration are swapped in.
+      request = htmx.ajax("GET", stepUrl(runId, step), {
+        target: "#run",
+        swap: "outerHTML",
+        select: "#run",
+        selectOOB: "#config-panel",
+        headers: { "HX-Request": "false" },
+      });
+    }
+    loading = true;
+    Promise.resolve(request)
+      .catch(() => {})
+      .finally(() => {
+        loading = false;
+        if (following && lecturer) {
+          history.replaceState(history.state, "", `${stepUrl(lecturer.run_id, lecturer.step)}?follow=${code}`);
+          // The lecturer moved on meanwhile: catch up. (A failed load is not tried again until the next state.)
+          if (`${lecturer.run_id}:${lecturer.step}` !== target) apply();
+        }
+      });
+  }
+
+  function ended() {
+    source?.close();
+    source = null;
+    following = false;
+    setBar("The lecturer stopped sharing: the page is yours");
+    $("follow-bar")?.classList.add("ended");
+    for (const id of ["btn-detach", "btn-follow"]) {
+      const b = $(id);
+      if (b) b.hidden = true;
+    }
+  }
+
+  function connect() {
+    const url = `${box().dataset.sessionsUrl}/${code}/events`;
+    source = new EventSource(url);
+    source.addEventListener("state", (e) => {
+      retries = 0;
+      lecturer = JSON.parse(e.data);
+      $("follow-bar")?.classList.remove("lost");
+      showState();
+      apply();
+    });
+    source.addEventListener("ended", ended);
+    source.addEventListener("error", () => {
+      // Open: EventSource reconnects by itself (with Last-Event-ID). Closed: the server refused the stream.
+      if (!source || source.readyState !== EventSource.CLOSED) return;
+      source = null;
+      fetch(url, { method: "GET", headers: { Accept: "text/event-stream" } })
+        .then((r) => {
+          r.body?.cancel().catch(() => {});
+          if (r.status === 404) return ended();
+          throw new Error(String(r.status));
+        })
+        .catch(() => {
+          if (retries >= RETRY_MS.length) {
+            $("follow-bar")?.classList.add("lost");
+            setBar("The connection to the lecturer is lost; reload the page to try again");
+            return;
+          }
+          setTimeout(connect, RETRY_MS[retries++] * (0.75 + 0.5 * Math.random()));
+        });
+    });
+  }
+
+  function detach() {
+    if (!following) return;
+    following = false;
+    showState();
+  }
+
+  function followAgain() {
+    following = true;
+    showState();
+    apply();
+  }
+
+  // Stepping, playing or configuring one's own way is exploring: the page stops following.
+  const OWN_BUTTONS = ["btn-restart", "btn-back", "btn-play", "btn-forward", "btn-end", "btn-next", "btn-apply"];
+  const OWN_KEYS = new Set(["ArrowLeft", "ArrowRight", "Home", "End", " "]);
+  const typing = (el) => el instanceof Element && el.closest("input, textarea, select, [contenteditable], #config-panel");
+
+  document.addEventListener(
+    "click",
+    (e) => {
+      const el = e.target instanceof Element ? e.target : null;
+      if (!el) return;
+      const button = el.closest("button");
+      if (button?.id === "btn-share") return share();
+      if (button?.id === "btn-stop-share") return stopSharing();
+      if (button?.id === "btn-hide-share") return toggleCard(button);
+      if (button?.id === "btn-detach") return detach();
+      if (button?.id === "btn-follow") return followAgain();
+      if (code && following && ((button && OWN_BUTTONS.includes(button.id)) || el.closest("#scrubber a"))) detach();
+    },
+    true,
+  );
+  document.addEventListener(
+    "keydown",
+    (e) => {
+      if (!code || !following || e.altKey || e.ctrlKey || e.metaKey || typing(e.target)) return;
+      const onControl = e.target instanceof Element && e.target.closest("button, a, summary");
+      if (OWN_KEYS.has(e.key) && !(e.key === " " && onControl)) detach();
+    },
+    true,
+  );
+
+  document.addEventListener("lens:step", () => send());
+  document.addEventListener("htmx:after:swap", (e) => {
+    const card = $("share-card");
+    if (card && (card.dataset.token || lead?.code !== card.dataset.code)) adopt(); // a panel arrived
+    send(); // a new run (configuration, next iteration) has no step change of its own
+  });
+
+  function start() {
+    const c = box();
+    if (!c) return;
+    if (c.dataset.follow) {
+      code = c.dataset.follow.toUpperCase();
+      showState();
+      connect();
+    } else if (c.dataset.lead) {
+      startLeading(c.dataset.lead.toUpperCase());
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
