@@ -120,17 +120,11 @@
     return { ticks, y: (c) => c / top };
   }
 
-  // Place the tick labels, then move the axis right of the widest one, so that no label is ever clipped.
-  function drawCostChart(rows, epochs) {
-    const svg = $("train-cost-chart");
-    if (!svg) return;
-    svg.dataset.scale = costScale;
-    const { ticks, y } = costAxis(
-      rows.map((r) => r.cost),
-      costScale,
-    );
-    const group = $("train-cost-ticks");
-    const grid = $("train-cost-grid");
+  // Place the tick labels of the chart whose elements' ids start with `prefix`, then move its axis right of
+  // the widest one, so that no label is ever clipped. Returns where the plot starts (its left edge).
+  function placeAxis(prefix, ticks) {
+    const group = $(`${prefix}-ticks`);
+    const grid = $(`${prefix}-grid`);
     group.replaceChildren();
     grid.replaceChildren();
     const h = CHART.bottom - CHART.top;
@@ -163,15 +157,60 @@
       line.setAttribute("y2", py);
       grid.appendChild(line);
     }
+    $(`${prefix}-xaxis`).setAttribute("x1", String(left));
+    $(`${prefix}-yaxis`).setAttribute("x1", String(left));
+    $(`${prefix}-yaxis`).setAttribute("x2", String(left));
+    $(`${prefix}-x0`).setAttribute("x", String(left));
+    $(`${prefix}-xlabel`).setAttribute("x", String((left + CHART.right) / 2));
+    return left;
+  }
+
+  // The cost on the training and the test set on one axis, and a dashed mark where η changed.
+  function drawCostChart(rows, epochs) {
+    const svg = $("train-cost-chart");
+    if (!svg) return;
+    svg.dataset.scale = costScale;
+    const tests = rows.map((r) => r.test_cost).filter((c) => c !== null && c !== undefined);
+    const { ticks, y } = costAxis(rows.map((r) => r.cost).concat(tests), costScale);
+    const left = placeAxis("train-cost", ticks);
     svg.dataset.left = String(left);
-    $("train-cost-xaxis").setAttribute("x1", String(left));
-    $("train-cost-yaxis").setAttribute("x1", String(left));
-    $("train-cost-yaxis").setAttribute("x2", String(left));
-    $("train-cost-x0").setAttribute("x", String(left));
-    $("train-cost-xlabel").setAttribute("x", String((left + CHART.right) / 2));
     polyline($("train-cost-line"), rows, "cost", epochs, left, y);
+    polyline($("train-cost-test"), rows, "test_cost", epochs, left, y);
+    const marks = $("train-cost-etas");
+    marks.replaceChildren();
+    rows.forEach((r, i) => {
+      if (i === 0 || r.eta === rows[i - 1].eta) return;
+      const x = (left + ((CHART.right - left) * r.epoch) / epochs).toFixed(1);
+      const line = svgEl("line", { class: "eta-mark", x1: x, x2: x, y1: CHART.top, y2: CHART.bottom, "data-epoch": r.epoch }, marks);
+      svgEl("title", {}, line).textContent = `η = ${fmt(r.eta)} from epoch ${r.epoch}`;
+    });
     const last = rows[rows.length - 1];
-    $("train-cost-now").textContent = last ? `C = ${fmt(last.cost)}` : "";
+    const test = last && last.test_cost !== null && last.test_cost !== undefined ? `, test ${fmt(last.test_cost)}` : "";
+    $("train-cost-now").textContent = last ? `C = ${fmt(last.cost)}${test}` : "";
+  }
+
+  // Each layer's speed of learning per epoch, one line per layer, on a log axis over all of them.
+  function drawSpeedChart(rows, epochs) {
+    if (!$("train-speed-chart")) return;
+    const { ticks, y } = costAxis(rows.flatMap((r) => r.speeds || []), "log");
+    const left = placeAxis("train-speed", ticks);
+    document.querySelectorAll("#train-speed-lines polyline").forEach((line) => {
+      const i = Number(line.dataset.layer) - 2;
+      const layerRows = rows.map((r) => ({ epoch: r.epoch, v: r.speeds && r.speeds.length > i ? r.speeds[i] : null }));
+      polyline(line, layerRows, "v", epochs, left, y);
+    });
+  }
+
+  // η as the history recorded it: the value of the first epoch and every change after.
+  function showEtaHistory(rows) {
+    const el = $("train-eta-history");
+    if (!el || !rows.length) return;
+    const parts = [];
+    rows.forEach((r, i) => {
+      if (i === 0 || r.eta !== rows[i - 1].eta) parts.push(`${fmt(r.eta)} from epoch ${r.epoch}`);
+    });
+    el.textContent = `η in the history: ${parts.join(" → ")}`;
+    el.hidden = parts.length < 2;
   }
 
   function showScale(panel) {
@@ -220,6 +259,178 @@
     });
   }
 
+  const SUB = { "0": "₀", "1": "₁", "2": "₂", "3": "₃", "4": "₄", "5": "₅", "6": "₆", "7": "₇", "8": "₈", "9": "₉" };
+  function sub(n) {
+    return String(n).replace(/[0-9]/g, (c) => SUB[c]);
+  }
+
+  function svgEl(name, attrs, parent) {
+    const el = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    if (parent) parent.appendChild(el);
+    return el;
+  }
+
+  // An n × n grid of values as a data: URL image, each value coloured at t(v) ∈ [−1, 1] on the diverging ramp.
+  function gridImage(grid, t) {
+    const n = grid.length;
+    const canvas = document.createElement("canvas");
+    canvas.width = n;
+    canvas.height = n;
+    const ctx = canvas.getContext("2d");
+    const img = ctx.createImageData(n, n);
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < n; c++) {
+        const rgb = diverging(t(grid[r][c]));
+        img.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * (r * n + c));
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+    return canvas.toDataURL();
+  }
+
+  // Where a hidden layer's activations fall on the ramp: σ's (0, 1) and tanh's (−1, 1) by their range,
+  // ReLU's and linear's by the largest |a| of the layer over the plane.
+  function activationScale(name, maps) {
+    if (name === "sigmoid") return (v) => 2 * v - 1;
+    if (name === "tanh") return (v) => v;
+    let m = 0;
+    for (const g of maps) for (const row of g) for (const v of row) m = Math.max(m, Math.abs(v));
+    return (v) => (m > 0 ? v / m : 0);
+  }
+
+  // The network, built once from the first event's sizes: one column per layer, each neuron a square
+  // (on two-dimensional data a heat map of its activation over the plane), every weight an edge.
+  function buildNet(svg, sizes, maps) {
+    const maxN = Math.max(...sizes);
+    const s = maxN <= 6 ? 40 : maxN <= 10 ? 30 : 22;
+    const gap = Math.round(s * 0.4);
+    const W = 600;
+    const H = maxN * (s + gap) - gap + 24;
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    svg.replaceChildren();
+    const edges = svgEl("g", { class: "edges" }, svg);
+    const nodes = svgEl("g", { class: "nodes" }, svg);
+    const L = sizes.length;
+    const xs = sizes.map((_, i) => 12 + (i * (W - 24 - s)) / (L - 1));
+    const ys = sizes.map((n) => Array.from({ length: n }, (_, j) => (H - (n * (s + gap) - gap)) / 2 + j * (s + gap)));
+    const net = { edges: [], nodes: [] };
+    for (let i = 0; i + 1 < L; i++) {
+      const layerEdges = [];
+      for (let j = 0; j < sizes[i + 1]; j++) {
+        const row = [];
+        for (let k = 0; k < sizes[i]; k++) {
+          const line = svgEl("line", {
+            class: "edge",
+            x1: (xs[i] + s).toFixed(1),
+            y1: (ys[i][k] + s / 2).toFixed(1),
+            x2: xs[i + 1].toFixed(1),
+            y2: (ys[i + 1][j] + s / 2).toFixed(1),
+            "data-layer": i + 2,
+            "data-j": j + 1,
+            "data-k": k + 1,
+          }, edges);
+          svgEl("title", {}, line);
+          row.push(line);
+        }
+        layerEdges.push(row);
+      }
+      net.edges.push(layerEdges);
+    }
+    sizes.forEach((n, i) => {
+      const layer = [];
+      for (let j = 0; j < n; j++) {
+        const g = svgEl("g", { class: `node${i === 0 ? " input" : ""}`, "data-layer": i + 1, "data-j": j + 1 }, nodes);
+        const box = { x: xs[i].toFixed(1), y: ys[i][j].toFixed(1), width: s, height: s };
+        svgEl("rect", { ...box, rx: 3 }, g);
+        const image = maps && i > 0 ? svgEl("image", { ...box, preserveAspectRatio: "none", href: "" }, g) : null;
+        if (i === 0) {
+          const label = svgEl("text", { x: (xs[i] + s / 2).toFixed(1), y: (ys[i][j] + s / 2 + 4).toFixed(1), "text-anchor": "middle" }, g);
+          label.textContent = `x${sub(j + 1)}`;
+        }
+        svgEl("rect", { ...box, rx: 3, class: "frame" }, g);
+        svgEl("title", {}, g);
+        layer.push({ g, image });
+      }
+      net.nodes.push(layer);
+    });
+    return net;
+  }
+
+  // Edges by the quantity chosen: w (width |w|, colour its sign) or the last epoch's mean ∂C/∂w (width
+  // |∂C/∂w|, the gradients' diverging colours); one scale for the whole network, said in the legend.
+  // Each edge carries both numbers for the read-out.
+  function drawNet(panel, p) {
+    const figure = $("train-net");
+    if (!figure || !p.network) return;
+    const sizes = p.network.sizes;
+    const maps = Boolean(p.neurons);
+    const key = `${sizes.join(",")}:${maps}`;
+    if (!panel.net || panel.net.key !== key) {
+      panel.net = buildNet($("train-net-svg"), sizes, maps);
+      panel.net.key = key;
+    }
+    const mode = figure.dataset.edges;
+    const grads = p.mean_nabla_w;
+    const largest = (ms) => Math.max(0, ...ms.map((m) => Math.max(0, ...m.map((r) => Math.max(0, ...r.map(Math.abs))))));
+    const wMax = largest(p.network.weights) || 1;
+    const gMax = grads ? largest(grads) || 1 : 1;
+    const epoch = panel.dataset.lastEpoch || "–";
+    panel.net.edges.forEach((layer, i) => {
+      layer.forEach((row, j) => {
+        row.forEach((line, k) => {
+          const w = p.network.weights[i][j][k];
+          const g = grads ? grads[i][j][k] : null;
+          const v = mode === "grad" ? g : w;
+          const sign = v === null ? "none" : v >= 0 ? "pos" : "neg";
+          line.setAttribute("class", `edge ${mode === "grad" ? "g" : "w"}${sign}`);
+          const width = v === null ? 0.5 : 0.4 + (4.6 * Math.abs(v)) / (mode === "grad" ? gMax : wMax);
+          line.setAttribute("stroke-width", width.toFixed(2));
+          line.dataset.w = String(w);
+          line.dataset.g = g === null ? "" : String(g);
+          const name = `${sup(i + 2)}${sub(j + 1)}${sub(k + 1)}`;
+          const read = `w${name} = ${fmt(w, 6)}` + (g === null ? "" : ` · mean ∂C/∂w${name} over epoch ${epoch} = ${fmt(g, 6)}`);
+          line.dataset.read = read;
+          line.firstChild.textContent = read;
+        });
+      });
+    });
+    const legend = $("train-net-legend");
+    const keyOf = (cls, label) => {
+      const el = document.createElement("span");
+      el.className = `key ${cls}`;
+      el.textContent = label;
+      return el;
+    };
+    if (mode === "grad") {
+      legend.replaceChildren(grads ? `width |∂C/∂w| up to ${fmt(gMax)} (epoch ${epoch}), ` : "no epoch measured yet ", keyOf("neg", "< 0"), " ", keyOf("pos", "> 0"));
+    } else {
+      legend.replaceChildren(`width |w| up to ${fmt(wMax)}, `, keyOf("wpos", "w > 0"), " ", keyOf("wneg", "w < 0"));
+    }
+    const acts = p.network.activation;
+    const last = panel.net.nodes.length - 1;
+    panel.net.nodes.forEach((layer, i) => {
+      layer.forEach((node, j) => {
+        const title = node.g.lastChild;
+        let read = `input x${sub(j + 1)}`;
+        if (i > 0) {
+          read = `neuron ${j + 1} of layer ${i + 1}: b = ${fmt(p.network.biases[i - 1][j], 6)}`;
+          const grid = !node.image ? null : i === last ? p.grid : p.neurons[i - 1][j];
+          if (grid) {
+            const act = Array.isArray(acts) ? acts[i - 1] : acts;
+            const t = i === last ? (v) => 2 * v - 1 : activationScale(act, p.neurons[i - 1]);
+            node.image.setAttribute("href", gridImage(grid, t));
+            const flat = grid.flat();
+            read += ` · a over the plane from ${fmt(Math.min(...flat))} to ${fmt(Math.max(...flat))}`;
+          }
+        }
+        title.textContent = read;
+        node.g.dataset.read = read;
+      });
+    });
+    panel.lastNet = p;
+  }
+
   // A stream that ends without `done` is opened again after a pause (with jitter, so that a class does
   // not come back at once) that doubles while no process answers; after the last try, the notice. With
   // Redis the tries add up to under the training's 10 s heartbeat, so the worker keeps training meanwhile.
@@ -245,6 +456,9 @@
     function draw() {
       const rows = [...measured.values()].sort((a, b) => a.epoch - b.epoch);
       drawCostChart(rows, epochs);
+      drawSpeedChart(rows, epochs);
+      showEtaHistory(rows);
+      if (rows.length) panel.dataset.lastEpoch = String(rows[rows.length - 1].epoch);
       const share = (v) => v;
       polyline($("train-acc-train"), rows, "train_accuracy", epochs, CHART.left, share);
       polyline($("train-acc-test"), rows, "test_accuracy", epochs, CHART.left, share);
@@ -265,6 +479,10 @@
       $("train-progress").value = p.fraction;
       $("train-progress").textContent = `${Math.round(100 * p.fraction)}%`;
       $("train-epoch").textContent = `epoch ${p.epoch} / ${p.epochs}`;
+      const batch = $("train-batch");
+      batch.textContent = `mini-batch ${p.batch} / ${p.batches_per_epoch}`;
+      batch.dataset.epoch = String(p.epoch);
+      batch.dataset.batch = String(p.batch);
       $("train-left").textContent =
         p.seconds_left === null ? `${fmtSeconds(p.seconds)} of training` : `about ${fmtSeconds(p.seconds_left)} left`;
       const state = $("train-state");
@@ -274,6 +492,7 @@
       if (p.history.length) draw();
       drawHeat(panel, p.grid);
       drawNeurons(panel, p.network);
+      drawNet(panel, p);
       if (final) {
         ended = true;
         source.close();
@@ -283,8 +502,10 @@
           msg.hidden = false;
           msg.dataset.state = p.state;
         }
-        const controls = $("train-controls");
-        if (controls) controls.querySelectorAll("button").forEach((b) => (b.disabled = true));
+        for (const id of ["train-controls", "train-eta"]) {
+          const box = $(id);
+          if (box) box.querySelectorAll("button, input").forEach((b) => (b.disabled = true));
+        }
         $("train-left").textContent = `${fmtSeconds(p.seconds)} of training`;
       }
     }
@@ -377,6 +598,26 @@
     if (!panel) return;
     showScale(panel);
     if (panel.redraw) panel.redraw();
+  });
+
+  // Edges show w or the last epoch's mean ∂C/∂w: redrawn from the last event.
+  document.addEventListener("click", (ev) => {
+    const button = ev.target instanceof Element ? ev.target.closest(".train-edges button") : null;
+    if (!button) return;
+    const figure = $("train-net");
+    figure.dataset.edges = button.dataset.edges;
+    figure.querySelectorAll(".train-edges button").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+    const panel = button.closest("#train-run-panel");
+    if (panel && panel.lastNet) drawNet(panel, panel.lastNet);
+  });
+
+  // Pointing at an edge or a neuron reads its numbers out under the diagram (its title says the same).
+  document.addEventListener("mouseover", (ev) => {
+    const el = ev.target instanceof Element ? ev.target.closest("#train-net-svg [data-read]") : null;
+    if (!el) return;
+    $("train-net-readout").textContent = el.dataset.read;
+    document.querySelectorAll("#train-net-svg .hover").forEach((h) => h.classList.remove("hover"));
+    el.classList.add("hover");
   });
 
   new MutationObserver(connectAll).observe(document.documentElement, { childList: true, subtree: true });

@@ -300,3 +300,132 @@ def test_the_header_is_the_step_through_pages(open_page: OpenPage, width: int, h
     expect(page.locator("header.top")).to_be_visible()
     assert page.title() == "Training · backprop-lens"
     _shot(page, f"train-empty-{width}x{height}.png")
+
+
+def _batches_done(page: Page) -> int:
+    """Mini-batches done as the page says: (epoch − 1) × per epoch + the mini-batch of the epoch."""
+    el = page.locator("#train-batch")
+    epoch, batch = int(el.get_attribute("data-epoch") or "0"), int(el.get_attribute("data-batch") or "0")
+    per_epoch = int((el.text_content() or "").split("/")[1])
+    return (epoch - 1) * per_epoch + batch
+
+
+def _hover_read(page: Page, selector: str) -> str:
+    """Point at the middle of an element (an edge's box may be a flat line, which hover() refuses)."""
+    page.locator(selector).scroll_into_view_if_needed()
+    box = page.eval_on_selector(
+        selector, "e => { const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }"
+    )
+    page.mouse.move(box[0], box[1])
+    return page.inner_text("#train-net-readout")
+
+
+@pytest.mark.parametrize(("width", "height"), [*SIZES, (390, 844)])
+def test_heat_maps_speeds_and_the_network_appear_and_update(open_page: OpenPage, width: int, height: int) -> None:
+    page = open_page(width, height)
+    start_training(page, {"#f-delay": "20"}, {"#f-hidden": "4,3", "#f-epochs": "400", "#f-batch": "10"})
+    # one heat map per hidden neuron and the output's, each a picture that changes as training goes on
+    images = page.locator("#train-net-svg .node image")
+    expect(images).to_have_count(4 + 3 + 1)
+    page.wait_for_function(
+        "() => document.querySelector('#train-net-svg .node image').getAttribute('href').length > 30"
+    )
+    first = page.get_attribute("#train-net-svg .node image", "href")
+    assert first is not None and first.startswith("data:image/png")
+    page.wait_for_function(
+        "h => document.querySelector('#train-net-svg .node image').getAttribute('href') !== h",
+        arg=first,
+        timeout=10_000,
+    )
+    # the speed chart: one line per layer 2, 3, 4, growing epoch by epoch; the test cost beside the training cost
+    page.wait_for_function("() => document.querySelector('#train-speed-lines .l2').getAttribute('points').length > 0")
+    speeds = page.eval_on_selector_all(
+        "#train-speed-lines polyline", "ls => ls.map(l => [l.dataset.layer, l.dataset.epochs])"
+    )  # all three at once: the page draws them together
+    assert [layer for layer, _ in speeds] == ["2", "3", "4"]
+    assert speeds[0][1] == speeds[1][1] == speeds[2][1] and speeds[0][1].startswith("1 2")
+    page.wait_for_function(
+        "n => document.querySelector('#train-speed-lines .l2').getAttribute('points').split(' ').length > n",
+        arg=len(speeds[0][1].split()) + 2,
+        timeout=10_000,
+    )
+    assert _points(page, "#train-cost-test") > 0
+
+    page.click("#train-pause")
+    expect(page.locator("#train-state")).to_have_text("paused", timeout=5000)
+    page.wait_for_timeout(300)  # the paused event has arrived: the weights on screen are the paused ones
+    network = page.request.get(page.get_attribute(".train-download", "href") or "").json()
+    # every edge: width 0.4 + 4.6 |w| / max |w|, its colour the sign of w, the numbers it reads out the weight's
+    edges = page.eval_on_selector_all(
+        "#train-net-svg line.edge",
+        "ls => ls.map(l => [+l.dataset.layer, +l.dataset.j, +l.dataset.k, +l.getAttribute('stroke-width'),"
+        " l.getAttribute('class'), +l.dataset.w])",
+    )
+    largest = max(abs(v) for m in network["weights"] for row in m for v in row)
+    assert len(edges) == 2 * 4 + 4 * 3 + 3 * 1
+    for layer, j, k, stroke, cls, w in edges:
+        assert w == network["weights"][layer - 2][j - 1][k - 1]
+        assert stroke == pytest.approx(0.4 + 4.6 * abs(w) / largest, abs=0.006)
+        assert cls == ("edge wpos" if w >= 0 else "edge wneg")
+    # a person points at an edge of layer 3: the read-out is the edge under the pointer, with its weight's numbers
+    read = _hover_read(page, "#train-net-svg line.edge[data-layer='3'][data-j='2'][data-k='3']")
+    hovered = page.eval_on_selector("#train-net-svg .hover", "e => [+e.dataset.layer, +e.dataset.j, +e.dataset.k]")
+    layer, j, k = hovered
+    sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+    name = f"w{'²³⁴⁵⁶⁷⁸'[layer - 2]}{str(j).translate(sub)}{str(k).translate(sub)}"
+    assert read.startswith(f"{name} = ") and f"mean ∂C/∂{name} over epoch" in read, read
+    shown = read.split(" = ")[1].split(" ")[0].replace("−", "-")
+    assert float(shown) == pytest.approx(network["weights"][layer - 2][j - 1][k - 1], rel=1e-5)
+    page.click(".train-edges [data-edges='grad']")
+    expect(page.locator("#train-net-legend")).to_contain_text("width |∂C/∂w| up to")
+    assert page.locator("#train-net-svg line.edge.gpos, #train-net-svg line.edge.gneg").count() == len(edges)
+    page.locator("#train-net").scroll_into_view_if_needed()
+    _shot(page, f"train-net-{width}x{height}.png")
+    page.locator("#train-net").screenshot(
+        path=str(shot_path(f"train-net-figure-{width}x{height}.png")), caret="initial"
+    )
+    page.locator("#train-speed").screenshot(path=str(shot_path(f"train-speeds-{width}x{height}.png")), caret="initial")
+    page.click("#train-stop")
+
+
+def test_one_mini_batch_button_advances_by_one_mini_batch(train_page: Page) -> None:
+    page = train_page
+    start_training(page, {"#f-delay": "20"}, {"#f-epochs": "2000", "#f-batch": "10"})
+    page.wait_for_function("() => document.getElementById('train-progress').value > 0", timeout=10_000)
+    page.click("#train-pause")
+    expect(page.locator("#train-state")).to_have_text("paused", timeout=5000)
+    expect(page.locator("#train-step")).to_be_visible()
+    page.wait_for_timeout(300)
+    for _ in range(3):
+        before = _batches_done(page)
+        page.click("#train-step")
+        page.wait_for_function(
+            "n => { const el = document.getElementById('train-batch');"
+            " const per = Number(el.textContent.split('/')[1]);"
+            " return (Number(el.dataset.epoch) - 1) * per + Number(el.dataset.batch) !== n; }",
+            arg=before,
+            timeout=5000,
+        )
+        assert _batches_done(page) == before + 1
+        expect(page.locator("#train-state")).to_have_text("paused")
+    page.click("#train-stop")
+
+
+def test_eta_changed_mid_run_shows_in_the_history(train_page: Page, problems: list[str]) -> None:
+    page = train_page
+    start_training(page, {"#f-delay": "20"}, {"#f-epochs": "2000", "#f-eta": "2"})
+    page.wait_for_function("() => document.getElementById('train-progress').value > 0", timeout=10_000)
+    page.fill("#train-eta-value", "abc")
+    page.click("#train-eta-set")
+    expect(page.locator("#e-train-eta")).to_have_text("eta: 'abc' is not a number")
+    page.fill("#train-eta-value", "0.5")
+    page.click("#train-eta-set")
+    expect(page.locator("#train-eta-note")).to_have_text("η = 0.5 from the next mini-batch")
+    expect(page.locator("#train-eta-history")).to_be_visible(timeout=10_000)
+    expect(page.locator("#train-eta-history")).to_contain_text("η in the history: 2 from epoch 1 → 0.5 from epoch")
+    expect(page.locator("#train-cost-etas line.eta-mark")).to_have_count(1)
+    _shot(page, "train-eta-changed.png")
+    page.click("#train-stop")
+    expected = [p for p in problems if "422" in p]
+    assert len(expected) == 2, problems  # the one refused η: the response, and the console's note of it
+    problems[:] = [p for p in problems if p not in expected]
