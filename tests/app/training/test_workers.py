@@ -282,9 +282,10 @@ def test_closing_the_page_stops_the_training_when_its_heartbeat_runs_out(cluster
 
 
 def test_redis_lost_is_a_503_and_the_trainings_come_back_with_it(own_redis: RedisServer) -> None:
-    with TestClient(create_app(Settings(redis_url=own_redis.url))) as a, TestClient(
-        create_app(Settings(redis_url=own_redis.url))
-    ) as b:
+    with (
+        TestClient(create_app(Settings(redis_url=own_redis.url))) as a,
+        TestClient(create_app(Settings(redis_url=own_redis.url))) as b,
+    ):
         run_id = start(a)  # queued: no worker runs in this test
         own_redis.stop()
         for r in (
@@ -311,3 +312,61 @@ def test_a_worker_without_redis_says_which_url_and_exits(capsys: pytest.CaptureF
         if env is not None:
             os.environ[REDIS_URL_VARIABLE] = env
     assert "give --redis URL" in capsys.readouterr().err
+
+
+def _position(event: dict[str, Any]) -> int:
+    """Mini-batches done, as an event says."""
+    return (int(event["epoch"]) - 1) * int(event["batches_per_epoch"]) + int(event["batch"])
+
+
+def test_a_worker_sends_the_numbers_a_thread_sends(cluster: Cluster) -> None:
+    """L2, test cost, layer speeds, η, the mean ∂C/∂w and the heat maps of every hidden neuron: the events a worker
+    writes to Redis carry what a training in a thread of one web process sends (test_routes checks those numbers
+    against network2's loop), epoch by epoch."""
+    cluster.two_workers()
+    changes = {"hidden": "3,2", "epochs": "6", "lmbda": "3", "eta": "1.5"}
+    worker_events = read_events(cluster.b, start(cluster.a, **changes))
+    with TestClient(create_app(Settings())) as alone:  # no Redis: a thread of this process trains
+        r = alone.post("/train/runs", data={**FORM, **changes}, headers=HX)
+        run_id = re.search(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text).group(1)  # type: ignore[union-attr]
+        with alone.stream("GET", f"/train/runs/{run_id}/events") as stream:
+            lines = [line for line in stream.iter_lines() if line.startswith("data:")]
+    thread_events = [json.loads(line.removeprefix("data:")) for line in lines]
+
+    def history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [h for e in events for h in e.get("history", [])]
+
+    from_worker = history([e for n, e, _ in worker_events if n != "queue"])
+    assert [h["epoch"] for h in from_worker] == list(range(1, 7))
+    assert from_worker == history(thread_events)
+    assert all(h["test_cost"] is not None and len(h["speeds"]) == 3 and h["eta"] == 1.5 for h in from_worker)
+    done_worker, done_thread = worker_events[-1][1], thread_events[-1]
+    for key in ("network", "mean_nabla_w", "neurons", "grid"):
+        assert done_worker[key] == done_thread[key] and done_worker[key] is not None, key
+
+
+def test_one_mini_batch_and_eta_through_redis(cluster: Cluster) -> None:
+    cluster.two_workers()
+    run_id = start(cluster.a, **LONG)
+    with Follower(cluster.b, run_id) as f:
+        seen = f.wait_for("progress", "running")
+        cluster.a.post(f"/train/runs/{run_id}/controls/pause")
+        seen = f.wait_for("progress", "paused", seen)
+        at = _position(f.events[seen][1])
+        for press in range(1, 3):  # each press, on either app, is one mini-batch
+            r = (cluster.b, cluster.a)[press % 2].post(f"/train/runs/{run_id}/controls/step")
+            assert r.status_code == 200 and 'id="train-step"' in r.text
+            seen = f.wait_for("progress", "paused", seen + 1)
+            assert _position(f.events[seen][1]) == at + press
+        r = cluster.b.post(f"/train/runs/{run_id}/eta", data={"eta": "0.25"})
+        assert r.status_code == 200 and "η = 0.25 from the next mini-batch" in r.text
+        epoch = int(f.events[seen][1]["epoch"])
+        cluster.a.post(f"/train/runs/{run_id}/controls/resume")
+        deadline = time.monotonic() + WAIT
+        while not any(h["epoch"] > epoch + 1 for _, e, _ in f.events[seen:] for h in e.get("history", [])):
+            assert time.monotonic() < deadline, "no epoch after the change of η"
+            seen = f.wait_for("progress", after=len(f.events))
+        cluster.b.post(f"/train/runs/{run_id}/controls/stop")
+        f.wait_for("done")
+    etas = {h["epoch"]: h["eta"] for _, e, _ in f.events for h in e.get("history", [])}
+    assert all(etas[e] == 2.0 for e in etas if e < epoch) and all(etas[e] == 0.25 for e in etas if e > epoch)
