@@ -276,19 +276,48 @@ def packed_rows(weights: Sequence[Sequence[Sequence[float]]], biases: Sequence[S
     ]
 
 
+def packed_checked(
+    sizes: Sequence[int], weights: Sequence[Sequence[Sequence[float]]], biases: Sequence[Sequence[float]]
+) -> list[Array] | None:
+    """[w | b] of every layer when every w^l and b^l has the shape ``sizes`` gives it; None otherwise.
+
+    The shapes ``engine.network.check_shapes`` checks, read off the packed arrays: no Python call per row,
+    and no words (a caller that gets None asks ``check_shapes`` what is wrong).
+    """
+    if len(weights) != len(sizes) - 1 or len(biases) != len(sizes) - 1:
+        return None
+    try:
+        packed = packed_rows(weights, biases)  # ValueError for ragged rows or a bias of another length
+    except ValueError:
+        return None
+    for p, n_in, n_out in zip(packed, sizes, sizes[1:], strict=False):
+        if p.shape != (n_out, n_in + 1):
+            return None
+    return packed
+
+
+def batch_rows(rows: Sequence[Sequence[float]], width: int) -> Array | None:
+    """``rows`` as an m × width array when they are m ≥ 1 rows of ``width`` numbers; None otherwise."""
+    try:
+        a = np.array(rows, dtype=np.float64)
+    except ValueError:  # ragged rows
+        return None
+    return a if a.ndim == 2 and a.shape[0] >= 1 and a.shape[1] == width else None
+
+
 @np.errstate(over="ignore", invalid="ignore")
 def gradient_lists(
     fast: FastNetwork,
-    x: Sequence[Sequence[float]],
-    y: Sequence[Sequence[float]],
+    x: Sequence[Sequence[float]] | Array,
+    y: Sequence[Sequence[float]] | Array,
     cost: str,
 ) -> tuple[float, list[list[list[float]]], list[list[float]]] | None:
     """(C, ∂C/∂w, ∂C/∂b) as nested lists for a JSON reply, or None where anything overflowed.
 
     ``x`` and ``y`` are the m rows the network was packed for, already checked (the API's validation).
     """
-    X = np.array(x, dtype=np.float64)
-    Y = np.array(y, dtype=np.float64)
+    X = np.asarray(x, dtype=np.float64)
+    Y = np.asarray(y, dtype=np.float64)
     c, nabla_w, nabla_b = fast.gradient(X, Y, cost)
     if not fast.finite:
         return None

@@ -5,8 +5,10 @@ parameters × examples, tens of microseconds in the engine's fused path) is
 computed on the event loop, where a hop to the thread pool would cost more than
 the work; a larger one goes to the thread pool, so the loop stays free for other
 requests (``/api/health`` answers while the largest gradient computes). Its reply
-is encoded by orjson. The trace routes are plain ``def``: FastAPI runs them in
-its thread pool.
+is encoded by orjson. In front of the endpoint, ``app.api.fastlane.GradientRoute``
+answers a small valid request without trace itself, without FastAPI's body handling
+or a Python call per number; the endpoint gets everything else, and words every 4xx.
+The trace routes are plain ``def``: FastAPI runs them in its thread pool.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app import __version__
+from app.api.fastlane import INLINE_WORK, GradientRoute, gradient_json
 from app.core.compute import run_trace
 from app.core.deps import require_json
 from app.core.errors import ERRORS, OVERFLOW, InputError
@@ -32,7 +34,7 @@ from app.core.schemas import (
 )
 from app.core.slots import FINAL_EVENT, SlottedEventStream, sse, sse_text, stream_slot
 from engine import Trace, backprop
-from engine.fast import FastNetwork, gradient_lists, packed_rows, shaped
+from engine.fast import FastNetwork, packed_rows
 from engine.network import parameter_count
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
@@ -54,18 +56,13 @@ SSE_ITEM: dict[str, Any] = {
     },
 }
 
+
 @router.get("/health", response_model=Health)
 def health() -> Health:
     """Liveness: answers while gradients are being computed."""
     return Health(status="ok", version=__version__)
 
 
-INLINE_WORK = 20_000
-"""Parameters × examples up to which a gradient is computed on the event loop (about 50 µs of engine time
-at most on a slow core); above it, in the thread pool."""
-
-
-@router.post("/gradients", name="gradients", response_model=GradientResponse, responses=ERRORS)
 async def post_gradients(req: GradientRequest) -> Response:
     """∂C/∂w and ∂C/∂b of the mean cost over the batch, by BP1–BP4."""
     if parameter_count(req.network.sizes) * len(req.inputs) <= INLINE_WORK:
@@ -76,6 +73,18 @@ async def post_gradients(req: GradientRequest) -> Response:
     return Response(reply, media_type="application/json")
 
 
+# GradientRoute answers a small valid request itself (app.api.fastlane) and hands the rest to the endpoint.
+router.add_api_route(
+    "/gradients",
+    post_gradients,
+    methods=["POST"],
+    name="gradients",
+    response_model=GradientResponse,
+    responses=ERRORS,
+    route_class_override=GradientRoute,
+)
+
+
 def _small_reply(req: GradientRequest) -> bytes:
     """The JSON reply by the engine's fused path (``engine.fast``), for a small request without trace."""
     spec = req.network
@@ -84,11 +93,10 @@ def _small_reply(req: GradientRequest) -> bytes:
         packed = packed_rows(spec.weights, spec.biases)
     else:
         packed = FastNetwork.of(spec.build(), m).packed
-    result = gradient_lists(shaped(spec.sizes, spec.activation_list(), m, packed), req.inputs, req.targets, req.cost)
-    if result is None:
+    reply = gradient_json(spec.sizes, spec.activation_list(), packed, req.inputs, req.targets, req.cost)
+    if reply is None:
         raise InputError("network", OVERFLOW)
-    cost, nabla_w, nabla_b = result
-    return orjson.dumps({"cost": cost, "nabla_w": nabla_w, "nabla_b": nabla_b, "layers": None})
+    return reply
 
 
 def gradients(req: GradientRequest) -> GradientResponse:
