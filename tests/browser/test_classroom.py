@@ -1,0 +1,190 @@
+"""Follow the lecturer in Chromium: a lecturer's page and two students' pages, one of them exploring on its own.
+
+After each of the lecturer's actions (a step, playing to a step, a step picked on the scrubber, a new
+configuration, the next iteration) the following student shows the lecturer's run and step and the same
+numbers (every value of the numbers tables, the equation and the status line), and the detached student
+keeps its own while its bar says where the lecturer is. "Follow again" brings it back. Screenshots of
+the share panel (1024×768, phone) and of the students' pages (1024×768, phone) go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import OpenPage, shot_path
+
+pytestmark = pytest.mark.browser
+
+STEPS = 8  # the worked example: input, 2 × eq. 25, BP1, BP2, 2 × BP3/BP4, update
+
+
+def where(page: Page) -> tuple[str, str]:
+    run = page.locator("#run")
+    return run.get_attribute("data-run-id") or "", run.get_attribute("data-step") or ""
+
+
+def numbers(page: Page) -> dict[str, Any]:
+    """What a student reads: each value of the numbers tables (full and as shown), the equation, the status."""
+    cells = page.eval_on_selector_all(
+        "#numbers [data-q][data-value]", "els => els.map(e => [e.dataset.q, e.dataset.value, e.textContent])"
+    )
+    return {
+        "cells": cells,
+        "equation": page.text_content("#equation"),
+        "status": page.text_content("#status"),
+        "eta": page.input_value("#f-eta"),
+        "iteration": page.text_content("#iteration"),
+    }
+
+
+def follows(student: Page, lecturer: Page) -> None:
+    """The student shows the lecturer's run and step (waited for), with the same numbers."""
+    run_id, step = where(lecturer)
+    expect(student.locator("#run")).to_have_attribute("data-run-id", run_id)
+    expect(student.locator("#run")).to_have_attribute("data-step", step)
+    expect(student.locator("#step-meta")).to_have_attribute("data-step", step)
+    assert numbers(student) == numbers(lecturer)
+
+
+def lecturer_at(page: Page, step: int) -> None:
+    expect(page.locator("#run")).to_have_attribute("data-step", str(step))
+
+
+def test_two_students_one_following_one_exploring(open_page: OpenPage) -> None:
+    lecturer = open_page(1024, 768)
+    lecturer.goto("/")
+    lecturer.click("#btn-share")
+    expect(lecturer.locator("#join-code")).to_be_visible()
+    code = lecturer.get_attribute("#share-card", "data-code") or ""
+    assert len(code) == 6
+    expect(lecturer.locator("#join-code")).to_have_text(f"{code[:3]} {code[3:]}")
+    expect(lecturer.locator(".qr svg.qr-code")).to_be_visible()
+    assert lecturer.get_attribute("#share-card", "data-token") is None  # moved into the tab's storage
+    lead = lecturer.get_attribute("#lead-link", "href") or ""
+    assert lead.endswith(f"/lead/{code}#" + lecturer.evaluate(f"sessionStorage['backprop-lens:lead:{code}']"))
+    lecturer.screenshot(path=shot_path("classroom-share-1024.png"), caret="initial")
+
+    follower = open_page(1024, 768)
+    explorer = open_page(390, 844)
+    for page in (follower, explorer):
+        page.goto(f"/join/{code}")
+        expect(page.locator("#follow-text")).to_have_text("Following the lecturer")
+        follows(page, lecturer)
+    explorer.click("#btn-detach")
+    expect(explorer.locator("#follow-text")).to_have_text("Exploring on my own · the lecturer is at step 1")
+    expect(explorer.locator("#btn-follow")).to_be_visible()
+    own = where(explorer)
+
+    def check(lecturer_step: int) -> None:
+        follows(follower, lecturer)
+        expect(explorer.locator("#follow-text")).to_have_text(
+            f"Exploring on my own · the lecturer is at step {lecturer_step + 1}"
+        )
+        assert where(explorer) == own
+
+    # A step, with the keyboard.
+    lecturer.keyboard.press("ArrowRight")
+    lecturer.keyboard.press("ArrowRight")
+    lecturer_at(lecturer, 2)
+    check(2)
+    # Playing to a step: the stream plays, the lecturer pauses; the class ends where the lecturer does.
+    lecturer.click("#btn-play")  # 0.7 s a step
+    expect(lecturer.locator("#run")).to_have_attribute("data-step", re.compile("[4-7]"))
+    lecturer.click("#btn-play")  # pause, at step 4 or (a slow click) 5
+    expect(lecturer.locator("#run")).not_to_have_class("run playing")
+    check(int(where(lecturer)[1]))
+    # A step picked on the scrubber.
+    lecturer.click("#mark-1")
+    lecturer_at(lecturer, 1)
+    check(1)
+    # A new configuration: another run, with its configuration.
+    lecturer.locator("#config-panel summary").click()
+    lecturer.fill("#f-eta", "0.25")
+    lecturer.click("#btn-apply")
+    expect(lecturer.locator("#f-eta")).to_have_value("0.25")
+    lecturer_at(lecturer, 0)
+    assert where(lecturer)[0] != where(follower)[0] or numbers(follower)["eta"] == "0.25"
+    check(0)
+    assert numbers(follower)["eta"] == "0.25"
+    # The next iteration, from the last step.
+    lecturer.click("#btn-end")
+    lecturer_at(lecturer, STEPS - 1)
+    check(STEPS - 1)
+    before = where(lecturer)[0]
+    lecturer.click("#btn-next")
+    expect(lecturer.locator("#iteration")).to_have_text("iteration 1")
+    assert where(lecturer)[0] != before
+    check(0)
+    assert numbers(follower)["iteration"] == "iteration 1"
+    follower.screenshot(path=shot_path("classroom-student-1024.png"), caret="initial")
+
+    # The explorer's page is its own: it steps; then it follows again and is where the lecturer is.
+    explorer.keyboard.press("ArrowRight")
+    expect(explorer.locator("#run")).to_have_attribute("data-step", str(int(own[1]) + 1))
+    explorer.click("#btn-follow")
+    expect(explorer.locator("#follow-text")).to_have_text("Following the lecturer")
+    follows(explorer, lecturer)
+    explorer.screenshot(path=shot_path("classroom-student-phone.png"), caret="initial")
+    # Stepping one's own way detaches too.
+    follower.keyboard.press("ArrowLeft")
+    expect(follower.locator("#follow-text")).to_have_text("Exploring on my own · the lecturer is at step 1")
+
+    # The lecturer stops sharing: the followers' pages become their own.
+    lecturer.click("#btn-stop-share")
+    expect(lecturer.locator("#share-ended")).to_contain_text("Sharing stopped")
+    expect(explorer.locator("#follow-text")).to_have_text("The lecturer stopped sharing: the page is yours")
+
+
+def test_the_share_panel_on_a_phone_and_the_lecturer_link_in_another_tab(open_page: OpenPage) -> None:
+    lecturer = open_page(390, 844)
+    lecturer.goto("/")
+    lecturer.click("#btn-share")
+    expect(lecturer.locator("#join-code")).to_be_visible()
+    lecturer.screenshot(path=shot_path("classroom-share-phone.png"), caret="initial", full_page=True)
+    box = lecturer.locator(".qr svg").bounding_box()
+    assert box and box["width"] <= 390 and box["width"] == box["height"]
+    code = lecturer.get_attribute("#share-card", "data-code") or ""
+    lead = lecturer.get_attribute("#lead-link", "href") or ""
+
+    # Another window with the lecturer link drives the session; one without it (the join URL) cannot.
+    other = open_page(1024, 768)
+    other.goto(lead)
+    expect(other.locator("#share-card")).to_have_attribute("data-code", code)
+    assert "#" not in other.url  # the token left the address bar for the tab's storage
+    student = open_page(1024, 768)
+    student.goto(f"/join/{code}")
+    other.keyboard.press("ArrowRight")
+    lecturer_at(other, 1)
+    follows(student, other)
+    stranger = open_page(1024, 768, expected={403})
+    stranger.goto("/")
+    status = stranger.evaluate(
+        """async (code) => (await fetch(`/sessions/${code}/state`, {method: "POST",
+             headers: {"content-type": "application/json"}, body: JSON.stringify({run_id: "x", step: 0})})).status""",
+        code,
+    )
+    assert status == 403
+    other.click("#btn-stop-share")
+    expect(student.locator("#follow-text")).to_have_text("The lecturer stopped sharing: the page is yours")
+
+
+def test_the_join_page_takes_a_typed_code(open_page: OpenPage) -> None:
+    lecturer = open_page(1024, 768)
+    lecturer.goto("/")
+    lecturer.click("#btn-share")
+    code = lecturer.get_attribute("#share-card", "data-code") or ""
+    assert code
+    student = open_page(390, 844, expected={404})
+    student.goto("/join")
+    student.fill("#f-code", "abc0o1")
+    student.click("#btn-join")
+    expect(student.locator("#e-code")).to_contain_text("is not a join code")
+    student.fill("#f-code", f"{code[:3].lower()} {code[3:]}")
+    student.click("#btn-join")
+    expect(student.locator("#follow-text")).to_have_text("Following the lecturer")
+    follows(student, lecturer)
+    lecturer.click("#btn-stop-share")
