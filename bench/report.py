@@ -258,9 +258,12 @@ def worker_rows(result: dict[str, Any]) -> list[Row]:
 
 def server_rows(s: dict[str, Any]) -> list[Row]:
     h, g = s["health"], s["gradients"]
-    load = f"{s['connections']} connections, {s['rounds']} × {s['seconds_per_round']:g} s"
+    generator = s.get("load_generator", "the httpx client (bench.client)")
+    rounds = f"{s['rounds']} alternated rounds × {s['seconds_per_round']:g} s"
+    load = f"{generator}; {s['connections']} connections, {rounds}"
     fe, st, page = s["first_event"], s["stream"], s["page"]
     ratio = g["requests_per_second"] / h["requests_per_second"]
+    per_health = [a / b for a, b in zip(s["gradients_per_round"], s["health_per_round"], strict=True)]
     rows_floor: list[Row] = []
     if "floor" in s:
         f = s["floor"]
@@ -283,9 +286,48 @@ def server_rows(s: dict[str, Any]) -> list[Row]:
                 "req/s",
                 g["requests_per_second"] / f["requests_per_second"],
                 Target.at_least(0.8),
-                note=f"rounds alternated; per round {min(per_round):.2f}–{max(per_round):.2f}×",
+                note=f"medians of the rounds; per round {min(per_round):.2f}–{max(per_round):.2f}×",
             ),
         ]
+    if "bare_floor" in s:
+        b = s["bare_floor"]
+        per_bare = [x / y for x, y in zip(s["gradients_per_round"], s["bare_floor_per_round"], strict=True)]
+        rows_floor += [
+            row(
+                "server",
+                "POST /bench/floor-bare",
+                "requests per second",
+                b["requests_per_second"],
+                "req/s",
+                note=f"the floor without FastAPI's request handler, as the gradient route's fast lane; "
+                f"{b['errors']} errors",
+            ),
+            row(
+                "server",
+                "POST /api/gradients",
+                "req/s, gradients ÷ bare floor",
+                g["requests_per_second"],
+                "req/s",
+                g["requests_per_second"] / b["requests_per_second"],
+                note=f"what the route's own work costs; per round {min(per_bare):.2f}–{max(per_bare):.2f}×",
+            ),
+        ]
+    cpu = s.get("server_cpu_per_request_per_round", {})
+    if cpu.get("floor") and cpu.get("gradients"):
+        per_cpu = [f / x for f, x in zip(cpu["floor"], cpu["gradients"], strict=True)]
+        g_cpu, f_cpu = s["gradients"]["server_cpu_seconds_per_request"], s["floor"]["server_cpu_seconds_per_request"]
+        rows_floor.append(
+            row(
+                "server",
+                "POST /api/gradients",
+                "server CPU per request, floor ÷ gradients",
+                g_cpu,
+                "s",
+                f_cpu / g_cpu,
+                note=f"the uvicorn process's user + system time per request (floor {f_cpu * 1e6:.0f} µs), "
+                f"steadier than req/s when the cores are shared; per round {min(per_cpu):.2f}–{max(per_cpu):.2f}×",
+            )
+        )
     return [
         row("server", "GET /api/health", "requests per second", h["requests_per_second"], "req/s", note=load),
         row(
@@ -304,7 +346,7 @@ def server_rows(s: dict[str, Any]) -> list[Row]:
             "req/s",
             ratio,
             Target.at_least(0.8),
-            note=f"default 2-2-2 network; {g['errors']} errors",
+            note=f"default 2-2-2 network; {g['errors']} errors; per round {min(per_health):.2f}–{max(per_health):.2f}×",
         ),
         *rows_floor,
         row(
@@ -379,6 +421,7 @@ def table(rows: list[Row]) -> str:
 def page_stream_rows(ps: dict[str, Any]) -> list[Row]:
     """The step-through page's stream (``bench.page_stream``): wire bytes, server CPU, swap time in Chromium."""
     from bench.timing import median
+
     bytes_target = {"4-8-8-3": 3_000, "8 layers of 16": 12_000}
     swap_target = {"4-8-8-3": 16.0, "8 layers of 16": 50.0}
     rows: list[Row] = []

@@ -2,11 +2,12 @@
 
 ``running_server`` starts uvicorn (uvloop, httptools) on 127.0.0.1 and a free
 port in a subprocess, serving ``bench_app``: the product's app plus the floor
-route, and stops it afterwards. ``bench.client`` (httpx) drives
-it: a fixed number of keep-alive connections for a fixed time (requests per
-second, p50 and p99 latency), the time to the first event of a trace stream,
-events per second of back-to-back streams, and the script and style bytes the
-page at ``/`` loads.
+routes, and stops it afterwards. The request rates (a fixed number of keep-alive
+connections for a fixed time: requests per second, p50 and p99 latency) come from
+wrk where it is installed (``bench.wrk``), from ``bench.client`` (httpx) otherwise;
+the result names the one used. ``bench.client`` also measures the time to the first
+event of a trace stream, events per second of back-to-back streams, and the script
+and style bytes the page at ``/`` loads.
 
 Left out: any address but loopback, TLS, HTTP/2.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gzip
 import json
 import os
@@ -30,13 +32,16 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from fastapi.routing import APIRoute
 
+from bench import wrk
 from bench.client import CLOSE, HOST, JSON, answers, pool, read_events
 from bench.timing import median, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
 FLOOR_PATH = "/bench/floor"
+BARE_FLOOR_PATH = "/bench/floor-bare"
 
 
 def bench_app() -> FastAPI:
@@ -45,6 +50,9 @@ def bench_app() -> FastAPI:
     The floor reads the request's body and answers with a reply built once: the bytes ``POST /api/gradients``
     answers to the worked example. What the gradient route costs beyond it is the route's own work (validation,
     the engine, encoding), not the server's or the middlewares'. The route exists in the bench's instance only.
+
+    ``POST /bench/floor-bare`` does the same without FastAPI's request handler (dependency solving), as the
+    gradient route's fast lane (``app.api.fastlane.GradientRoute``) answers: the floor of that lane.
     """
     from app.api.routes import _small_reply
     from app.core.schemas import WORKED_EXAMPLE, GradientRequest
@@ -57,7 +65,14 @@ def bench_app() -> FastAPI:
         await request.body()
         return Response(reply, media_type="application/json")
 
+    class BareRoute(APIRoute):
+        def get_route_handler(self) -> Any:
+            return floor
+
     app.add_api_route(FLOOR_PATH, floor, methods=["POST"], include_in_schema=False)
+    app.router.add_api_route(
+        BARE_FLOOR_PATH, floor, methods=["POST"], include_in_schema=False, route_class_override=BareRoute
+    )
     return app
 
 
@@ -127,7 +142,16 @@ class Load:
     requests: int
     errors: int
     seconds: float
-    latencies: list[float]
+    p50_seconds: float
+    p99_seconds: float
+    latencies: tuple[float, ...] = ()  # every request's, where the client timed each (httpx; not wrk)
+    server_cpu_seconds: float | None = None  # the server process's user + system time over the round
+
+    @classmethod
+    def timed(cls, errors: int, seconds: float, latencies: list[float]) -> Load:
+        return cls(
+            len(latencies), errors, seconds, percentile(latencies, 50), percentile(latencies, 99), tuple(latencies)
+        )
 
     @property
     def per_second(self) -> float:
@@ -138,9 +162,17 @@ class Load:
             "requests": self.requests,
             "errors": self.errors,
             "requests_per_second": self.per_second,
-            "p50_seconds": percentile(self.latencies, 50),
-            "p99_seconds": percentile(self.latencies, 99),
+            "p50_seconds": self.p50_seconds,
+            "p99_seconds": self.p99_seconds,
         }
+
+    def with_cpu(self, seconds: float) -> Load:
+        return dataclasses.replace(self, server_cpu_seconds=seconds)
+
+
+def wrk_load(port: int, connections: int, method: str, path: str, body: bytes | None, seconds: int) -> Load:
+    r = wrk.run(f"http://{HOST}:{port}{path}", connections, method, body, seconds)
+    return Load(r.requests, r.errors, r.seconds, r.p50_seconds, r.p99_seconds)
 
 
 async def load(
@@ -163,7 +195,7 @@ async def load(
 
     start = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(connections)))
-    return Load(len(latencies), errors, time.perf_counter() - start, latencies)
+    return Load.timed(errors, time.perf_counter() - start, latencies)
 
 
 async def stream_opened(answer: httpx.Response) -> None:
@@ -211,38 +243,75 @@ def measure_server(quick: bool) -> dict[str, Any]:
     connections = 8
     seconds = 0.5 if quick else 1.5
     rounds = 1 if quick else 6
+    use_wrk = wrk.executable() is not None
+    if use_wrk:
+        seconds = 1 if quick else 2  # wrk takes whole seconds
+        generator = f"{wrk.version()}, 1 thread"
+    else:
+        generator = "the httpx client (bench.client; wrk is not installed)"
     gradients_body = json.dumps(WORKED_EXAMPLE).encode()
     trace_body = json.dumps({**WORKED_EXAMPLE, "eta": 0.5}).encode()
     stream_body, stream_sizes = long_stream_body()
+    from bench.page_stream import cpu_seconds, server_pid
+
     with running_server() as port:
+        pid = server_pid(port)
 
         async def everything() -> dict[str, Any]:
             async with pool(port, connections) as many, pool(port, 1) as one:
-                # warm both routes up (imports, first allocations, connections) outside the timing
-                await load(many, connections, "GET", "/api/health", None, 0.2)
-                await load(many, connections, "POST", "/api/gradients", gradients_body, 0.2)
-                await load(many, connections, "POST", FLOOR_PATH, gradients_body, 0.2)
+
+                async def rate(method: str, path: str, body: bytes | None, duration: float) -> Load:
+                    before = cpu_seconds(pid)
+                    if use_wrk:
+                        whole = max(1, round(duration))
+                        done = await asyncio.to_thread(wrk_load, port, connections, method, path, body, whole)
+                    else:
+                        done = await load(many, connections, method, path, body, duration)
+                    return done.with_cpu(cpu_seconds(pid) - before)
+
+                # warm the routes up (imports, first allocations, connections) outside the timing
+                for method, path, body in (
+                    ("GET", "/api/health", None),
+                    ("POST", "/api/gradients", gradients_body),
+                    ("POST", FLOOR_PATH, gradients_body),
+                    ("POST", BARE_FLOOR_PATH, gradients_body),
+                ):
+                    await rate(method, path, body, 0.2)
                 health: list[Load] = []
                 grads: list[Load] = []
                 floor: list[Load] = []
-                # alternated rounds: a busy spell of the machine slows the three alike
+                bare: list[Load] = []
+                # alternated rounds: a busy spell of the machine slows them alike
                 for _ in range(rounds):
-                    health.append(await load(many, connections, "GET", "/api/health", None, seconds))
-                    floor.append(await load(many, connections, "POST", FLOOR_PATH, gradients_body, seconds))
-                    grads.append(await load(many, connections, "POST", "/api/gradients", gradients_body, seconds))
+                    health.append(await rate("GET", "/api/health", None, seconds))
+                    floor.append(await rate("POST", FLOOR_PATH, gradients_body, seconds))
+                    bare.append(await rate("POST", BARE_FLOOR_PATH, gradients_body, seconds))
+                    grads.append(await rate("POST", "/api/gradients", gradients_body, seconds))
                 firsts = [await first_event_seconds(one, trace_body) for _ in range(5 if quick else 30)]
                 streams, events, elapsed = await stream_events(one, stream_body, seconds)
                 page = await page_weight(one)
             return {
+                "load_generator": generator,
                 "connections": connections,
                 "seconds_per_round": seconds,
                 "rounds": rounds,
                 "health": pooled(health),
                 "gradients": pooled(grads),
                 "floor": pooled(floor),
+                "bare_floor": pooled(bare),
                 "gradients_per_round": [g.per_second for g in grads],
                 "floor_per_round": [f.per_second for f in floor],
+                "bare_floor_per_round": [b.per_second for b in bare],
                 "health_per_round": [h.per_second for h in health],
+                "server_cpu_per_request_per_round": {
+                    name: [x.server_cpu_seconds / x.requests for x in loads if x.server_cpu_seconds is not None]
+                    for name, loads in (
+                        ("health", health),
+                        ("floor", floor),
+                        ("bare_floor", bare),
+                        ("gradients", grads),
+                    )
+                },
                 "first_event": {
                     "tries": len(firsts),
                     "p50_seconds": median(firsts),
@@ -262,14 +331,18 @@ def measure_server(quick: bool) -> dict[str, Any]:
 
 
 def pooled(loads: list[Load]) -> dict[str, Any]:
-    """The median round's requests per second, latencies pooled over the rounds."""
+    """The median round's requests per second; latencies pooled over the rounds where each request was timed,
+    else the median round's percentiles (wrk reports percentiles, not every latency)."""
     latencies = [t for load_ in loads for t in load_.latencies]
+    each = all(x.latencies for x in loads)
+    cpu = [x.server_cpu_seconds / x.requests for x in loads if x.server_cpu_seconds is not None and x.requests]
     return {
+        "server_cpu_seconds_per_request": median(cpu) if cpu else None,
         "requests": sum(x.requests for x in loads),
         "errors": sum(x.errors for x in loads),
         "requests_per_second": median([x.per_second for x in loads]),
-        "p50_seconds": percentile(latencies, 50),
-        "p99_seconds": percentile(latencies, 99),
+        "p50_seconds": percentile(latencies, 50) if each else median([x.p50_seconds for x in loads]),
+        "p99_seconds": percentile(latencies, 99) if each else median([x.p99_seconds for x in loads]),
     }
 
 
