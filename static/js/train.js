@@ -310,6 +310,7 @@
     svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     svg.replaceChildren();
     const edges = svgEl("g", { class: "edges" }, svg);
+    const hits = svgEl("g", { class: "edge-hits" }, svg);
     const nodes = svgEl("g", { class: "nodes" }, svg);
     const L = sizes.length;
     const xs = sizes.map((_, i) => 12 + (i * (W - 24 - s)) / (L - 1));
@@ -331,6 +332,11 @@
             "data-k": k + 1,
           }, edges);
           svgEl("title", {}, line);
+          // a wide transparent twin on top takes the pointer, so that a hairline edge can be pointed at too
+          const hit = line.cloneNode(false);
+          hit.setAttribute("class", "edge-hit");
+          hits.appendChild(hit);
+          line.hit = hit;
           row.push(line);
         }
         layerEdges.push(row);
@@ -391,6 +397,7 @@
           const name = `${sup(i + 2)}${sub(j + 1)}${sub(k + 1)}`;
           const read = `w${name} = ${fmt(w, 6)}` + (g === null ? "" : ` · mean ∂C/∂w${name} over epoch ${epoch} = ${fmt(g, 6)}`);
           line.dataset.read = read;
+          line.hit.dataset.read = read;
           line.firstChild.textContent = read;
         });
       });
@@ -617,7 +624,9 @@
     if (!el) return;
     $("train-net-readout").textContent = el.dataset.read;
     document.querySelectorAll("#train-net-svg .hover").forEach((h) => h.classList.remove("hover"));
-    el.classList.add("hover");
+    const edges = el.parentNode.previousSibling; // an edge's twin stands at its index in the group after the edges
+    const shown = el.classList.contains("edge-hit") ? edges.children[[...el.parentNode.children].indexOf(el)] : el;
+    shown.classList.add("hover");
   });
 
   new MutationObserver(connectAll).observe(document.documentElement, { childList: true, subtree: true });
