@@ -277,3 +277,19 @@ def test_neuron_grids_are_a_forward_pass_at_the_grid_points() -> None:
             np.testing.assert_allclose(grids[0][:, row, col], h1, rtol=1e-13, atol=1e-15)
             np.testing.assert_allclose(grids[1][:, row, col], h2, rtol=1e-13, atol=1e-15)
     assert neuron_grids(Network([2, 1], seed=0), bounds, 4) == []
+
+
+def test_speeds_at_the_extremes_deep_saturated_and_one_neuron_wide() -> None:
+    """Chapter 5's picture: in a deep sigmoid network the early layers learn orders of magnitude slower; a layer one
+    neuron wide and a saturated one (|z| in the hundreds, δ underflowing to 0) give finite speeds, 0 for the dead."""
+    data = generated("circles", n=40, noise=0.1, test_fraction=0.25, seed=0)
+    deep = TrainingSession(Network([2, 8, 8, 8, 8, 1], seed=0, init="standard"), data, 1, 10, 0.1, "quadratic", seed=0)
+    deep.run()
+    speeds = deep.history_since(0)[0].speeds
+    assert len(speeds) == 5 and all(np.isfinite(speeds))
+    assert speeds[0] < speeds[-1] / 10, speeds
+    narrow = Network([2, 1, 1], weights=[[[0.0, 0.0]], [[1.0]]], biases=[[300.0], [0.0]])  # z² = 300 everywhere
+    session = TrainingSession(narrow, data, 1, 10, 0.5, "quadratic", seed=0)
+    session.run()
+    first, second = session.history_since(0)[0].speeds
+    assert np.isfinite(second) and second > 0 and 0 <= first < 1e-100  # σ'(z) with |z| ~ 300 is e^-300 or 0
