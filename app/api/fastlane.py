@@ -5,10 +5,10 @@ of a request with a Python call (``app.core.limits``: the bounds are the app's s
 validating) and costs FastAPI's body parsing and dependency solving; on the worked example that is most of
 what the route costs beyond the server's floor. ``GradientRoute`` puts a lane in front of it:
 
-1. the body, when it came with ``Content-Length`` and ``Content-Type: application/json``, is validated by
-   ``lean_request``: the same fields, types and strictness as ``GradientRequest``, with the app's limits
-   compiled into pydantic's own constraints (``le``, ``max_length``; no Python call per number), one
-   model per set of limits;
+1. the body, when it came with ``Content-Length`` (at most ``LANE_BYTES``) and ``Content-Type:
+   application/json``, is validated by ``lean_request``: the same fields, types and strictness as
+   ``GradientRequest``, with the app's limits compiled into pydantic's own constraints (``le``,
+   ``max_length``; no Python call per number), one model per set of limits;
 2. the cross-field rules of ``GradientRequest`` (parameter budget, activations per layer, weights with
    biases, shapes against sizes, examples × width, cross-entropy's targets) are checked on what that gives,
    the shapes by packing the network's [w | b] and the batch as arrays (``engine.fast``);
@@ -42,6 +42,10 @@ from engine.network import Array, Network, parameter_count
 INLINE_WORK = 20_000
 """Parameters × examples up to which a gradient is computed on the event loop (about 50 µs of engine time
 at most on a slow core); above it, in the thread pool."""
+
+LANE_BYTES = 512 * 1024
+"""Bodies up to this size try the lane: a small gradient's body is smaller (its 20,000 numbers at most, as
+JSON, about 400 KB), and a larger body would be parsed twice on the event loop before the thread pool gets it."""
 
 _JSON = b"application/json"
 
@@ -136,16 +140,16 @@ def gradient_json(
     return orjson.dumps({"cost": c, "nabla_w": nabla_w, "nabla_b": nabla_b, "layers": None})
 
 
-def _declares_json(request: Request) -> bool:
-    """True when the request gave its length and exactly ``application/json`` as its type (else: the documented
-    route, which also reads chunked bodies and words the 415)."""
-    length = typed = False
+def _for_the_lane(request: Request) -> bool:
+    """True when the request gave its length, at most ``LANE_BYTES``, and exactly ``application/json`` as its
+    type (else: the documented route, which also reads chunked bodies and words the 415)."""
+    short = typed = False
     for name, value in request.scope["headers"]:
         if name == b"content-type":
             typed = value == _JSON
         elif name == b"content-length":
-            length = True
-    return length and typed
+            short = value.isdigit() and int(value) <= LANE_BYTES
+    return short and typed
 
 
 class GradientRoute(APIRoute):
@@ -158,7 +162,7 @@ class GradientRoute(APIRoute):
         documented = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
-            if request.method == "POST" and _declares_json(request):
+            if request.method == "POST" and _for_the_lane(request):
                 reply = fast_reply(await request.body(), request.app.state.settings)
                 if reply is not None:
                     return Response(reply, media_type="application/json")

@@ -19,7 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from app.api.fastlane import INLINE_WORK, fast_reply, lean_request_for
+from app.api import fastlane
+from app.api.fastlane import INLINE_WORK, LANE_BYTES, fast_reply, lean_request_for
 from app.core.schemas import WORKED_EXAMPLE, GradientRequest
 from app.core.settings import Settings, get_settings, using
 from app.main import create_app
@@ -206,3 +207,24 @@ def test_large_work_and_trace_go_to_the_documented_route() -> None:
     large = {"network": {"sizes": [n, n]}, "inputs": [[0.0] * n], "targets": [[0.0] * n]}
     assert fast_reply(json.dumps(large).encode(), get_settings()) is None
     assert fast_reply(json.dumps({**WORKED_EXAMPLE, "trace": True}).encode(), get_settings()) is None
+
+
+def test_a_long_body_goes_to_the_documented_route(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past LANE_BYTES the lane does not even parse the body: the endpoint answers (the same 200, here)."""
+    padded = json.dumps(WORKED_EXAMPLE).replace('"cost"', " " * LANE_BYTES + '"cost"').encode()
+    expected = fast_reply(padded, get_settings())
+    assert expected is not None  # the lane could have answered it
+    tried: list[int] = []
+    original = fastlane.fast_reply
+
+    def spy(body: bytes, settings: Settings) -> bytes | None:
+        tried.append(len(body))
+        return original(body, settings)
+
+    monkeypatch.setattr(fastlane, "fast_reply", spy)
+    assert client.post("/api/gradients", content=padded[:1000], headers=LANE).status_code == 422
+    assert tried == [1000]  # a short body is tried in the lane (and, invalid, left to the endpoint)
+    answer = client.post("/api/gradients", content=padded, headers=LANE)
+    assert tried == [1000]  # the long one was not
+    assert answer.status_code == 200
+    assert answer.content == expected
