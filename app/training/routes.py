@@ -130,6 +130,7 @@ def _run_context(run: Training) -> dict[str, Any]:
         "kind": "2d" if run.bounds is not None else ("image" if data.image_shape else "plain"),
         "hidden": run.session.initial.sizes[1] if len(run.session.initial.sizes) > 2 else 0,
         "draw_net": max(run.session.initial.sizes) <= NET_DRAWN_WIDTH,
+        "limits": current_settings(),
         "points": list(zip(data.x_train.tolist(), data.y_train[:, 0].tolist(), strict=True)) if run.bounds else [],
         "test_points": list(zip(data.x_test.tolist(), data.y_test[:, 0].tolist(), strict=True)) if run.bounds else [],
     }

@@ -301,7 +301,7 @@
 
   // The network, built once from the first event's sizes: one column per layer, each neuron a square
   // (on two-dimensional data a heat map of its activation over the plane), every weight an edge.
-  function buildNet(svg, sizes, maps) {
+  function buildNet(svg, sizes, maps, output) {
     const maxN = Math.max(...sizes);
     const s = maxN <= 6 ? 40 : maxN <= 10 ? 30 : 22;
     const gap = Math.round(s * 0.4);
@@ -349,7 +349,8 @@
         const g = svgEl("g", { class: `node${i === 0 ? " input" : ""}`, "data-layer": i + 1, "data-j": j + 1 }, nodes);
         const box = { x: xs[i].toFixed(1), y: ys[i][j].toFixed(1), width: s, height: s };
         svgEl("rect", { ...box, rx: 3 }, g);
-        const image = maps && i > 0 ? svgEl("image", { ...box, preserveAspectRatio: "none", href: "" }, g) : null;
+        const drawn = (maps && i > 0) || (output && i === L - 1);
+        const image = drawn ? svgEl("image", { ...box, preserveAspectRatio: "none", href: "" }, g) : null;
         if (i === 0) {
           const label = svgEl("text", { x: (xs[i] + s / 2).toFixed(1), y: (ys[i][j] + s / 2 + 4).toFixed(1), "text-anchor": "middle" }, g);
           label.textContent = `x${sub(j + 1)}`;
@@ -371,9 +372,10 @@
     if (!figure || !p.network) return;
     const sizes = p.network.sizes;
     const maps = Boolean(p.neurons);
-    const key = `${sizes.join(",")}:${maps}`;
+    const output = Boolean(p.grid);
+    const key = `${sizes.join(",")}:${maps}:${output}`;
     if (!panel.net || panel.net.key !== key) {
-      panel.net = buildNet($("train-net-svg"), sizes, maps);
+      panel.net = buildNet($("train-net-svg"), sizes, maps, output);
       panel.net.key = key;
     }
     const mode = figure.dataset.edges;
@@ -422,7 +424,7 @@
         let read = `input x${sub(j + 1)}`;
         if (i > 0) {
           read = `neuron ${j + 1} of layer ${i + 1}: b = ${fmt(p.network.biases[i - 1][j], 6)}`;
-          const grid = !node.image ? null : i === last ? p.grid : p.neurons[i - 1][j];
+          const grid = !node.image ? null : i === last ? p.grid : p.neurons ? p.neurons[i - 1][j] : null;
           if (grid) {
             const act = Array.isArray(acts) ? acts[i - 1] : acts;
             const t = i === last ? (v) => 2 * v - 1 : activationScale(act, p.neurons[i - 1]);
