@@ -367,6 +367,8 @@ class RedisSessions:
     """In Redis, shared by every process naming the same URL. Clients are made on the running event loop."""
 
     READY_WITHIN = 3.0  # seconds to wait for the subscription before a follower gets a 503
+    POOL_SIZE = 32  # connections to Redis per process and event loop (commands are short)
+    POOL_WAIT = 5.0  # seconds a command waits for one of them before the request gets a 503
 
     def __init__(self, url: str, max_sessions: int, ttl_seconds: float, prefix: str = KEY_PREFIX) -> None:
         self.url = url
@@ -385,15 +387,20 @@ class RedisSessions:
         if self._redis is None or self._loop is not loop:
             # A client's connections belong to the loop that made them: another loop (a test's second client)
             # gets clients of its own. A lost connection fails within seconds and is replaced on the next command.
+            # A blocking pool: a class that joins at once waits its turn for a connection (up to POOL_WAIT
+            # seconds) instead of failing as redis-py's default pool does beyond its 100 connections.
             self._loop = loop
-            self._redis = aioredis.Redis.from_url(
+            pool = aioredis.BlockingConnectionPool.from_url(
                 self.url,
+                max_connections=self.POOL_SIZE,
+                timeout=self.POOL_WAIT,
                 decode_responses=True,
                 socket_connect_timeout=2,
                 socket_timeout=2,
                 retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), retries=2),
                 retry_on_error=[redis.ConnectionError, redis.TimeoutError],
             )
+            self._redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose closes its connections
             self._fan_in = RedisFanIn(self.url, self._channel_prefix, self)
         return self._redis
 

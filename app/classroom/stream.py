@@ -16,6 +16,7 @@ Left out: what the page does with a state (``static/js/follow.js`` loads the ste
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import AsyncGenerator
 
@@ -39,7 +40,9 @@ PING_SECONDS = 15.0  # a comment this often keeps proxies from closing an idle s
 RETRY_MS = 1000  # EventSource's pause before it opens a closed stream again
 
 
+@functools.lru_cache(maxsize=256)
 def state_event(state: SessionState) -> bytes:
+    """The event of a state, made once for all of a session's followers on this process."""
     if state.ended:
         return sse("ended", {"code": state.code})
     return sse("state", state.public(), state.event_id)

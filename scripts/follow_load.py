@@ -1,0 +1,247 @@
+"""Load test of "Follow the lecturer": F students follow one class session while the lecturer steps.
+
+    python scripts/follow_load.py --followers 300 --changes 40
+    python scripts/follow_load.py --followers 300 --changes 40 --redis   # two web processes sharing Redis
+
+Starts the servers on free loopback ports (one ``backprop-lens serve``; with ``--redis`` a throwaway
+``redis-server`` and two web processes, the followers split between them and the lecturer on the first),
+shares the worked example (``POST /sessions``), opens F follow streams (``GET /sessions/{code}/events``,
+httpx, one connection each, as F browsers would) and waits until each has the session's current state.
+Then the lecturer changes the step C times, ``--interval`` seconds apart (``POST /sessions/{code}/state``
+with the lecturer's token, as follow.js does on each step). For each change it measures the time from the
+moment the lecturer's request is sent to the moment the last follower has read the change's event, and
+reports its p50, p99 and maximum over the changes, with the p50 and p99 of every follower's own delay.
+Every follower must see every change's event or a newer one (a slow reader skips to the newest state by
+design); the run fails on any error or any change not delivered.
+
+Bounded in count and time; only 127.0.0.1 is contacted; every process started is stopped by its PID.
+The client shares the machine with the servers: on a small machine its own reading adds to the delays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+STEPS = 8  # the worked example's steps
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Processes:
+    """The processes this script starts, stopped by their PIDs at the end (Redis last)."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *command: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def wait_until_up(port: int, proc: subprocess.Popen[bytes], path: str | None) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        try:
+            if path is None:
+                with socket.create_connection((HOST, port), timeout=0.2):
+                    return
+            elif httpx.get(f"http://{HOST}:{port}{path}", timeout=1, trust_env=False).status_code == 200:
+                return
+        except (OSError, httpx.HTTPError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing answered on port {port} within 30 s")
+
+
+def start_servers(processes: Processes, redis: bool) -> list[str]:
+    """One web process, or Redis and two web processes sharing it: their base URLs."""
+    options: list[str] = []
+    if redis:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is missing: apt-get install -y redis-server")
+        port = free_port()
+        proc = processes.start(exe, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no")
+        wait_until_up(port, proc, None)
+        options = ["--redis", f"redis://{HOST}:{port}/0"]
+    urls = []
+    for _ in range(2 if redis else 1):
+        port = free_port()
+        proc = processes.start(sys.executable, "-m", "app.cli", "serve", "--host", HOST, "--port", str(port), *options)
+        wait_until_up(port, proc, "/api/health")
+        urls.append(f"http://{HOST}:{port}")
+    return urls
+
+
+@dataclass
+class Report:
+    servers: list[str] = field(default_factory=list)
+    followers: int = 0
+    changes: int = 0
+    interval_s: float = 0.0
+    connect_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    undelivered: int = 0
+    last_follower_ms: dict[str, float] = field(default_factory=dict)
+    every_follower_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Follower:
+    """One student's stream: when each change's event (by its seq) was read."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, float] = {}
+        self.newest = 0
+        self.changed = asyncio.Event()
+
+    def saw(self, seq: int, at: float) -> None:
+        self.seen.setdefault(seq, at)
+        self.newest = max(self.newest, seq)
+        self.changed.set()
+
+    def when(self, seq: int) -> float | None:
+        """When the follower first had ``seq`` or a newer state (a newer one covers a skipped change)."""
+        times = [t for s, t in self.seen.items() if s >= seq]
+        return min(times) if times else None
+
+
+async def follow(client: httpx.AsyncClient, url: str, follower: Follower, errors: list[str]) -> None:
+    try:
+        async with client.stream("GET", url, headers={"Accept": "text/event-stream"}) as r:
+            if r.status_code != 200:
+                errors.append(f"{url}: {r.status_code} {(await r.aread())[:200]!r}")
+                return
+            name = ""
+            async for line in r.aiter_lines():
+                if line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:") and name == "state":
+                    follower.saw(int(json.loads(line[5:])["seq"]), time.perf_counter())
+                elif line == "":
+                    name = ""
+    except httpx.HTTPError as e:
+        errors.append(f"{url}: {type(e).__name__}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+async def run(urls: list[str], followers: int, changes: int, interval: float) -> Report:
+    report = Report(servers=urls, followers=followers, changes=changes, interval_s=interval)
+    limits = httpx.Limits(max_connections=followers + 10, max_keepalive_connections=followers + 10)
+    timeout = httpx.Timeout(30.0, read=None)
+    async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
+        page = (await client.get(f"{urls[0]}/")).text
+        found = re.search(r'data-run-id="([^"]+)"', page)
+        if not found:
+            raise RuntimeError("the page has no run")
+        run_id = found.group(1)
+        session = (await client.post(f"{urls[0]}/sessions", data={"run_id": run_id, "step": "0"})).json()
+        flock = [Follower() for _ in range(followers)]
+        started = time.perf_counter()
+        tasks = [
+            asyncio.create_task(follow(client, f"{urls[i % len(urls)]}{session['events_url']}", f, report.errors))
+            for i, f in enumerate(flock)
+        ]
+        while any(f.newest < 1 for f in flock) and not report.errors:
+            await asyncio.sleep(0.05)
+            if time.perf_counter() - started > 60:
+                report.errors.append("not every follower had the first state within 60 s")
+        report.connect_s = round(time.perf_counter() - started, 3)
+        last: list[float] = []
+        every: list[float] = []
+        headers = {"X-Lecturer-Token": session["token"]}
+        for n in range(changes):
+            if report.errors:
+                break
+            await asyncio.sleep(interval)
+            body = {"run_id": run_id, "step": (n + 1) % STEPS}
+            sent = time.perf_counter()
+            r = await client.post(f"{urls[0]}{session['state_url']}", json=body, headers=headers)
+            if r.status_code != 200:
+                report.errors.append(f"state: {r.status_code} {r.text[:200]}")
+                break
+            seq = int(r.json()["seq"])
+            deadline = sent + 10
+            while any(f.newest < seq for f in flock) and time.perf_counter() < deadline:
+                await asyncio.sleep(0.002)
+            delays = [at - sent for f in flock if (at := f.when(seq)) is not None]
+            report.undelivered += followers - len(delays)
+            if delays:
+                last.append(max(delays))
+                every.extend(delays)
+        await client.delete(f"{urls[0]}/sessions/{session['code']}", headers=headers)
+        await asyncio.wait(tasks, timeout=10)
+        for task in tasks:
+            task.cancel()
+    if last:
+        report.last_follower_ms = {k: round(v * 1000, 1) for k, v in
+                                   (("p50", statistics.median(last)), ("p99", percentile(last, 0.99)),
+                                    ("max", max(last)))}  # fmt: skip
+        report.every_follower_ms = {k: round(v * 1000, 1) for k, v in
+                                    (("p50", statistics.median(every)), ("p99", percentile(every, 0.99)))}  # fmt: skip
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--followers", type=int, default=300, help="students following the session (300)")
+    parser.add_argument("--changes", type=int, default=40, help="the lecturer's steps (40)")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between the lecturer's steps (0.5)")
+    parser.add_argument("--redis", action="store_true", help="Redis and two web processes instead of one process")
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    args = parser.parse_args(argv)
+    if not (1 <= args.followers <= 2000 and 1 <= args.changes <= 1000 and 0 <= args.interval <= 10):
+        parser.error("bounds: followers 1..2000, changes 1..1000, interval 0..10")
+    processes = Processes()
+    try:
+        urls = start_servers(processes, args.redis)
+        report = asyncio.run(run(urls, args.followers, args.changes, args.interval))
+    finally:
+        processes.stop()
+    text = json.dumps(asdict(report), indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    return 1 if report.errors or report.undelivered else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

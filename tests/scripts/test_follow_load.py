@@ -1,0 +1,35 @@
+"""The follow load script runs end to end on a tiny load, on one process and on Redis with two (figures unasserted).
+
+It runs as a user runs it, in its own process: its asyncio loop must not meet the browser tests' loop.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "follow_load.py"
+
+
+@pytest.mark.parametrize("redis", [False, True])
+def test_every_follower_hears_every_change(tmp_path: Path, redis: bool) -> None:
+    out = tmp_path / "report.json"
+    args = ["--followers", "6", "--changes", "3", "--interval", "0.05", "--json", str(out)]
+    done = subprocess.run([sys.executable, str(SCRIPT), *args, *(["--redis"] if redis else [])],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["errors"] == [] and report["undelivered"] == 0
+    assert (report["followers"], report["changes"], len(report["servers"])) == (6, 3, 2 if redis else 1)
+    assert set(report["last_follower_ms"]) == {"p50", "p99", "max"}
+    assert report["last_follower_ms"]["p50"] <= report["last_follower_ms"]["max"]
+
+
+def test_bounds_are_checked() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "--followers", "0"], capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 2 and "bounds" in done.stderr
