@@ -1,10 +1,11 @@
-"""Rendered steps, once per run: a bounded cache of the inside of ``#stage`` for step k of a run.
+"""Rendered steps, once per run: a bounded cache of the inside of ``#stage`` at step k of a run, and of patches.
 
 A class playing the same network asks for the same steps: the first request renders a step, every
 other one (also a request that arrives while it renders) is served its text. The cache is per
 process, bounded by characters (``stage_cache_bytes``; a step of eight layers of 16 is about
 550 000 characters, one of 4-8-8-3 about 70 000), least recently used first out. A run's steps
-never change, so nothing is ever stale: the key is the run id, the root path and the step.
+never change, so nothing is ever stale: the key is the run id, the root path and the step (and
+``"patch"`` for the stream's patch from step k-1 to step k, ``app.stepper.patch``, a few KB).
 
 Left out: sharing rendered steps between processes; each renders a step once.
 """
@@ -15,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-Key = tuple[str, str, int]  # run id, root path, step
+Key = tuple[str | int, ...]  # run id, root path, step (, "patch")
 
 
 class StageCache:

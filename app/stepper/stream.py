@@ -1,18 +1,19 @@
 """The page's event stream: the steps of a run as Server-Sent Events, paced for the eye.
 
-``GET /runs/{id}/stream?from=k&interval_ms=ms`` sends the rendered inside of
-``#stage`` for steps k, k+1, … as unnamed messages (htmx swaps them in), one
-every ``interval_ms`` milliseconds, then a final named ``done`` event. The page's
-player element carries ``hx-sse:close="done"``, so the finished stream is not
-reopened and replayed. A reconnect that sends ``Last-Event-ID`` resumes after
-that step.
+``GET /runs/{id}/stream?from=k&interval_ms=ms`` sends step k as the rendered inside of ``#stage``
+in an unnamed message (htmx swaps it in), then steps k+1, … as named ``stage-patch`` events, one
+every ``interval_ms`` milliseconds, then a final named ``done`` event. A patch is JSON,
+``{"from": k-1, "to": k, "ops": [...]}`` (``app.stepper.patch``): what differs between the two
+steps' HTML, matched by element id, which ``static/js/lens.js`` applies; where a patch would not
+be much smaller than the step, the step goes whole, as an unnamed message. So the first event of
+every stream (from ``from``, or after the step a reconnect's ``Last-Event-ID`` names) is a whole
+step: a page that joins late needs nothing else. The page's player element carries
+``hx-sse:close="done"``, so the finished stream is not reopened and replayed.
 
-Each step is rendered once per run and process (``app.stepper.stage_cache``), and the stream is
-compressed as a whole, flushed after every event, so that its compressor's window spans the
-events and a step costs about what changed since the last one: brotli with a 16 MB window when the
-client accepts ``br`` (every current browser), gzip (a 32 KB window, which cannot reach the
-previous step) otherwise, or nothing. Each event is still a whole step: a page that joins late
-needs nothing else.
+Each step and each patch is made once per run and process (``app.stepper.stage_cache``), and the
+stream is compressed as a whole, flushed after every event, so that its compressor's window spans
+the events: brotli with a 16 MB window when the client accepts ``br`` (every current browser), gzip
+(a 32 KB window) otherwise, or nothing.
 
 Every stream is bounded by the settings: at most ``max_stream_steps`` step
 events; the slot pool, the time limit, the send timeout and the disconnect
@@ -40,9 +41,12 @@ from app.core.deps import settings_of
 from app.core.schemas import ErrorBody
 from app.core.slots import FINAL_EVENT, Slot, SlottedEventStream, StreamSlots, sse
 from app.core.templating import templates_of
+from app.stepper.patch import stage_patch
 from app.stepper.routes import PAGE_RESPONSES, not_found, render_stage, stage_cache_of
 from app.stepper.runs import Run, get_store
 from app.stepper.stage_cache import StageCache
+
+PATCH_EVENT = "stage-patch"
 
 router = APIRouter(tags=["page"], include_in_schema=False)
 
@@ -56,18 +60,34 @@ def first_step(start: int, last_event_id: str | None) -> int:
     return start
 
 
+def render_patch(templates: Jinja2Templates, run: Run, k: int, cache: StageCache | None = None) -> str:
+    """The JSON patch from step k-1 to step k, or "" when step k is better sent whole; made once with a cache."""
+
+    def make() -> str:
+        old, new = (render_stage(templates, run, i, cache) for i in (k - 1, k))
+        return stage_patch(old, new, k - 1, k) or ""
+
+    if cache is None:
+        return make()
+    return cache.get((run.id, str(templates.env.globals.get("root", "")), k, "patch"), make)
+
+
 async def events(
     templates: Jinja2Templates, run: Run, start: int, interval: float, max_steps: int, cache: StageCache | None = None
 ) -> AsyncIterator[bytes]:
-    """Steps ``start``… as unnamed messages, ``interval`` seconds apart, then the final ``done`` event."""
+    """Step ``start`` whole, then patches, ``interval`` seconds apart, then the final ``done`` event."""
     last = start - 1
     reason = "end"
     for k in range(start, run.steps):
         if k - start >= max_steps:
             reason = "step limit"
             break
-        html = await anyio.to_thread.run_sync(render_stage, templates, run, k, cache)
-        yield format_sse_event(data_str=html, id=str(k))
+        patch = await anyio.to_thread.run_sync(render_patch, templates, run, k, cache) if k > start else ""
+        if patch:
+            yield format_sse_event(data_str=patch, event=PATCH_EVENT, id=str(k))
+        else:
+            html = await anyio.to_thread.run_sync(render_stage, templates, run, k, cache)
+            yield format_sse_event(data_str=html, id=str(k))
         last = k
         if k + 1 < run.steps:
             await anyio.sleep(interval)
@@ -136,7 +156,10 @@ class CompressedEventStream(SlottedEventStream):
 
 
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "Unnamed step messages (HTML), then `done`."},
+    200: {
+        "content": {"text/event-stream": {}},
+        "description": "The first step as an unnamed message (HTML), the next as `stage-patch` (JSON), then `done`.",
+    },
     404: PAGE_RESPONSES[404],
     422: {"model": ErrorBody, "description": "`from` or `interval_ms` is out of range."},
     503: {"model": ErrorBody, "description": "Too many streams are open; retry after the Retry-After seconds."},

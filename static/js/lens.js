@@ -12,6 +12,10 @@
 // Other scripts can follow the step: #run carries data-run-id and data-step,
 // and a "lens:step" event (detail: {runId, step, steps}) fires on #run after
 // every change.
+//
+// The stream sends its first step whole (htmx swaps it into #stage) and every
+// later one as a "stage-patch" event: what changed since the step before, which
+// applyPatch puts in place (app/stepper/patch.py says what each operation does).
 (() => {
   "use strict";
 
@@ -99,12 +103,13 @@
 
   const by = (delta) => () => go((requested ?? current().step) + delta);
 
-  function play() {
+  // start: the first step to stream; by default the one after the step shown (or the first, at the end).
+  function play(start = null) {
     stop();
     const { id, step, steps, streamUrl } = current();
     const player = $("player");
     if (!id || !player) return;
-    const from = step >= steps - 1 ? 0 : step + 1;
+    const from = start ?? (step >= steps - 1 ? 0 : step + 1);
     $("stream-status").hidden = true;
     // The template gives the player hx-sse:close="done", its target and its swap.
     player.setAttribute("hx-sse:connect", `${streamUrl}?from=${from}&interval_ms=${speedMs}`);
@@ -155,7 +160,7 @@
     "btn-play": toggle,
     "btn-forward": by(1),
     "btn-end": () => go(current().steps - 1),
-    "btn-resume": play,
+    "btn-resume": () => play(),
   };
 
   document.addEventListener("click", (e) => {
@@ -235,6 +240,80 @@
     if (e.detail?.ctx?.target?.id === "run") setPlaying(false);
   });
   const fromPlayer = (e) => e.target instanceof Element && e.target === $("player");
+
+  // A patch's operation finds its element by id ("" is #stage) and element-child indices under it.
+  function locate(id, path) {
+    let el = id === "" ? $("stage") : $(id);
+    for (const i of path) el = el?.children[i];
+    if (!el) throw new Error(`stage-patch: no element at ${id} ${path}`);
+    return el;
+  }
+  // HTML parsed where it goes (in an <svg>, a <tbody>, …), as innerHTML would parse it there.
+  function parsedIn(parent, html) {
+    const range = document.createRange();
+    range.selectNodeContents(parent);
+    return range.createContextualFragment(html);
+  }
+  // Each returns the element whose new content htmx may need to process (hx-get, hx-post), if any.
+  const OPS = {
+    a(ids, path, attrs) {
+      for (const id of typeof ids === "string" ? [ids] : ids) {
+        const el = locate(id, path);
+        for (const [name, value] of Object.entries(attrs)) {
+          if (value === null) el.removeAttribute(name);
+          else el.setAttribute(name, value);
+        }
+      }
+    },
+    t(id, path, text) {
+      locate(id, path).textContent = text;
+    },
+    h(id, path, html) {
+      const el = locate(id, path);
+      el.replaceChildren(parsedIn(el, html));
+      return el;
+    },
+    o(id, path, html) {
+      const el = locate(id, path);
+      const parent = el.parentNode;
+      el.replaceWith(parsedIn(parent, html));
+      return parent;
+    },
+    r(ids) {
+      for (const id of ids) {
+        const el = locate(id, []);
+        if (el.previousSibling?.nodeType === Node.TEXT_NODE) el.previousSibling.remove(); // its indentation
+        el.remove();
+      }
+    },
+    i(id, path, after, html) {
+      const parent = locate(id, path);
+      const added = parsedIn(parent, html);
+      if (after === null) parent.prepend(added);
+      else locate(after, []).after(added);
+      return parent;
+    },
+  };
+
+  // A patch applies to the step it was made from. A page showing another step (one clicked meanwhile)
+  // or missing an element opens the stream again at the patch's step, which then comes whole.
+  function applyPatch(e) {
+    if (!fromPlayer(e)) return;
+    const patch = JSON.parse(e.detail?.data ?? "{}");
+    const meta = $("step-meta");
+    if (!meta || meta.dataset.step !== String(patch.from)) return play(patch.to);
+    try {
+      for (const [kind, ...args] of patch.ops) {
+        const added = OPS[kind](...args);
+        if (added && String(args[args.length - 1]).includes("hx-")) htmx.process(added);
+      }
+    } catch (err) {
+      console.warn(err.message); // the next step comes whole: the page is right again
+      return play(patch.to);
+    }
+    sync();
+  }
+  document.addEventListener("stage-patch", applyPatch);
   document.addEventListener("done", (e) => {
     if (!fromPlayer(e)) return;
     setPlaying(false);
@@ -247,7 +326,8 @@
     if (reason === "restarting") resumeLater();
   });
   document.addEventListener("htmx:sse:after:message", (e) => {
-    if (fromPlayer(e) && !e.detail?.message?.event) resumes = 0; // a step arrived: the server is back
+    const event = e.detail?.message?.event;
+    if (fromPlayer(e) && (!event || event === "stage-patch")) resumes = 0; // a step arrived: the server is back
   });
   document.addEventListener("htmx:sse:close", (e) => {
     if (fromPlayer(e)) setPlaying(false);

@@ -69,12 +69,14 @@ def read(client: TestClient, url: str, headers: dict[str, str] | None = None) ->
 
 def test_every_step_in_order_then_done(client: TestClient) -> None:
     events = read(client, f"/runs/{new_run(client)}/stream?interval_ms=100")
-    assert [e.event for e in events] == ["message"] * STEPS + ["done"]
+    assert [e.event for e in events] == ["message"] + ["stage-patch"] * (STEPS - 1) + ["done"]
     assert [e.id for e in events[:-1]] == [str(k) for k in range(STEPS)]
-    for k, e in enumerate(events[:-1]):
-        # each message is the inside of #stage for step k, ready for an htmx swap
-        assert f'<div id="step-meta" data-step="{k}" data-steps="{STEPS}"' in e.data
-        assert 'id="diagram"' in e.data and 'id="numbers"' in e.data and "<html" not in e.data
+    # the first step whole, the inside of #stage ready for an htmx swap
+    assert f'<div id="step-meta" data-step="0" data-steps="{STEPS}"' in events[0].data
+    assert 'id="diagram"' in events[0].data and 'id="numbers"' in events[0].data and "<html" not in events[0].data
+    for k, e in enumerate(events[1:-1], start=1):  # then what changed since the step before (test_patch.py)
+        patch = json.loads(e.data)
+        assert patch["from"] == k - 1 and patch["to"] == k and patch["ops"]
     assert json.loads(events[-1].data) == {"step": STEPS - 1, "steps": STEPS, "reason": "end"}
 
 
@@ -82,8 +84,12 @@ def test_a_stream_starts_where_asked_and_resumes_after_the_last_event_id(client:
     rid = new_run(client)
     events = read(client, f"/runs/{rid}/stream?from=5&interval_ms=100")
     assert [e.id for e in events] == ["5", "6", "7", None]
-    resumed = read(client, f"/runs/{rid}/stream?from=0&interval_ms=100", headers={"Last-Event-ID": "6"})
-    assert [e.id for e in resumed] == ["7", None] and resumed[-1].event == "done"
+    assert [e.event for e in events] == ["message", "stage-patch", "stage-patch", "done"]
+    assert 'data-step="5"' in events[0].data  # a page that joins late gets the step whole
+    resumed = read(client, f"/runs/{rid}/stream?from=0&interval_ms=100", headers={"Last-Event-ID": "5"})
+    assert [e.id for e in resumed] == ["6", "7", None] and resumed[-1].event == "done"
+    assert resumed[0].event == "message" and 'data-step="6"' in resumed[0].data  # a reconnect too
+    assert resumed[1].data == events[2].data  # the patch to step 7, made once
     finished = read(client, f"/runs/{rid}/stream?interval_ms=100", headers={"Last-Event-ID": "7"})
     assert [e.event for e in finished] == ["done"], "a reconnect after the end gets only the final event"
 

@@ -78,11 +78,12 @@ def test_a_class_playing_one_run_costs_one_render_per_step() -> None:
     first = client.get(f"/runs/{run_id}/stream?interval_ms=100").text
     steps = first.count("id: ")
     cache: StageCache = client.app.state.stage_cache  # type: ignore[attr-defined]
-    assert cache.renders == steps
+    assert cache.renders == steps + (steps - 1)  # every step, and every patch from the step before
     for _ in range(3):
         assert client.get(f"/runs/{run_id}/stream?interval_ms=100").text == first
         assert client.get(f"/runs/{run_id}/steps/2", headers={"HX-Request": "true"}).status_code == 200
-    assert cache.renders == steps
+        assert client.get(f"/runs/{run_id}/stream?from=4&interval_ms=100").status_code == 200
+    assert cache.renders == steps + (steps - 1)
 
 
 def test_the_cache_is_bounded_by_characters_least_recently_used_out_first() -> None:
