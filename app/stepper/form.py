@@ -17,6 +17,7 @@ Left out: batches. The page traces one example (x, y) at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -79,12 +80,14 @@ class PageRequest:
     ``iteration`` counts updates: iteration 0 is the pass of the initial weights, iteration n the pass
     after n updates (the page's label, the permalink's ``iteration=n`` and the trace JSON agree).
     ``notice`` is what the page should say about how it read the form (fresh weights for new sizes).
+    ``present`` is lecture mode, which a permalink keeps (``present=1``) so that a lecturer can bookmark it.
     """
 
     request: TraceRequest
     iteration: int
     form: Mapping[str, str]
     notice: str = ""
+    present: bool = False  # lecture mode (``present=1``): the same run drawn for a projector
 
     def query(self, iteration: int | None = None) -> str:
         """The permalink's query string: the form texts, not the numbers they produce."""
@@ -92,11 +95,17 @@ class PageRequest:
         pairs = [(name, self.form[name]) for name in FIELDS if self.form.get(name, "") != ""]
         if n:
             pairs.append(("iteration", str(n)))
+        if self.present:
+            pairs.append(("present", "1"))
         return urlencode(pairs)
 
-    def next(self) -> PageRequest:
-        """The same configuration one gradient step later."""
-        return PageRequest(request=self.request, iteration=self.iteration + 1, form=self.form)
+    def next(self, by: int = 1) -> PageRequest:
+        """The same configuration ``by`` gradient steps later (in lecture mode if this is)."""
+        return dataclasses.replace(self, iteration=self.iteration + by, notice="")
+
+    def presenting(self, on: bool) -> PageRequest:
+        """This configuration in lecture mode, or out of it."""
+        return dataclasses.replace(self, present=on, notice="")
 
     @property
     def summary(self) -> str:
@@ -123,6 +132,8 @@ _NAMES = re.compile(r"[\s,;]+")
 _SIZES = re.compile(r"[^\s,;x×\-\u2212]+")
 _JSON_NUMBER = re.compile(r"[^\s\[\],]+")  # in a JSON list of numbers, whatever lies between brackets and commas
 ACTIVATIONS: tuple[str, ...] = get_args(ActivationName)
+PRESENT = {"": False, "0": False, "1": True, "true": True, "false": False}
+"""What a permalink's ``present`` may say (lecture mode or not)."""
 
 
 def _sizes(text: str) -> list[str]:
@@ -201,6 +212,9 @@ def _parse_fields(
     attempt("weights", matrix("weights"))
     attempt("biases", matrix("biases"))
 
+    present = form.get("present", "").strip().lower()
+    if present not in PRESENT:
+        errors["form"] = f"present: 1 for lecture mode, 0 or nothing for the page, got {present!r}"
     iteration = 0
     text = form.get("iteration", "").strip()
     if text:
@@ -312,4 +326,5 @@ def parse_form(form: Mapping[str, str], max_layers: int, max_iterations: int) ->
         raise FormError(errors, texts)
     if notice:
         texts["weights"] = texts["biases"] = ""  # the permalink draws them from the seed again
-    return PageRequest(request=request, iteration=iteration, form=texts, notice=notice)
+    present = PRESENT[form.get("present", "").strip().lower()]
+    return PageRequest(request=request, iteration=iteration, form=texts, notice=notice, present=present)

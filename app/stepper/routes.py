@@ -23,16 +23,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.core.compute import run_trace
+from app.core.compute import run_history, run_trace
 from app.core.deps import is_htmx, settings_of
 from app.core.errors import InputError
 from app.core.forms import Form
 from app.core.schemas import ErrorBody
 from app.core.templating import root_of, templates_of
+from app.stepper.export import SVG_CSP, diagram_svg, equation_tex
 from app.stepper.form import FormError, PageRequest, parse_form
+from app.stepper.history import chart
+from app.stepper.present import present_view
 from app.stepper.runs import Run, RunStore, Store
 from app.stepper.stage_cache import StageCache
 from app.stepper.view import step_view
+from app.stepper.view.model import StepView
 from engine import Trace
 
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -58,25 +62,39 @@ def _new_run(store: RunStore, page: PageRequest) -> Run:
     return store.add(page, compute(page))
 
 
+def view_of(run: Run, k: int) -> StepView:
+    """Step k of the run as the page shows it; in lecture mode with the diagram drawn for a projector."""
+    view = step_view(run.id, run.trace, k)
+    return present_view(view) if run.page.present else view
+
+
 def _context(request: Request, run: Run, k: int, **extra: Any) -> dict[str, Any]:
     return {
         "run": run,
-        "view": step_view(run.id, run.trace, k),
+        "view": view_of(run, k),
         "form": extra.pop("form", run.page.form),
         "errors": extra.pop("errors", {}),
         "max_layers": settings_of(request).max_trace_layers_page,
         "shown": run.page,  # the network on screen, which the configuration's summary describes
         "previous_sizes": ", ".join(str(n) for n in run.page.request.network.sizes),
         "notice": run.page.notice,
+        "history": chart(history_of(run)),
+        "history_note": extra.pop("history_note", ""),
+        "max_iterations": settings_of(request).max_page_iterations,
         **extra,
     }
+
+
+def history_of(run: Run) -> list[float]:
+    """C at iterations 0 … n of the run's configuration, replayed (a run's trace was computable, so is this)."""
+    return run_history(run.page.request, run.page.iteration)
 
 
 def render_stage(templates: Jinja2Templates, run: Run, k: int, cache: StageCache | None = None) -> str:
     """The HTML of step k (the inside of ``#stage``), for a swap or a stream event; rendered once with a cache."""
 
     def render() -> str:
-        return templates.get_template("page/_stage.html").render(view=step_view(run.id, run.trace, k))
+        return templates.get_template("page/_stage.html").render(view=view_of(run, k))
 
     if cache is None:
         return render()
@@ -115,8 +133,9 @@ def _page(request: Request, run: Run, k: int = 0, status_code: int = 200, **extr
 def index(request: Request, store: Store) -> HTMLResponse:
     """The page, on the worked example or on the configuration a permalink carries."""
     query = dict(request.query_params)
-    if not query:
-        return _page(request, store.example())  # one shared run: a page load stores nothing, evicts nobody
+    if set(query) <= {"present"} and query.get("present", "") in ("", "0", "1"):
+        # one shared run: a page load stores nothing, evicts nobody
+        return _page(request, store.example(query.get("present") == "1"))
     try:
         return _page(request, _new_run(store, _parse(request, query)))
     except FormError as e:
@@ -132,11 +151,15 @@ def create_run(request: Request, store: Store, form: Form) -> Response:
         if not is_htmx(request):
             return _page(request, store.example(), status_code=422, form=e.form, errors=e.errors)
         # The error goes beside its field; the network on screen stays, and so does the summary describing it.
-        html = templates_of(request).get_template("page/_config_form.html").render(
-            form=e.form,
-            errors=e.errors,
-            max_layers=settings_of(request).max_trace_layers_page,
-            previous_sizes=form.get("previous_sizes", ""),
+        html = (
+            templates_of(request)
+            .get_template("page/_config_form.html")
+            .render(
+                form=e.form,
+                errors=e.errors,
+                max_layers=settings_of(request).max_trace_layers_page,
+                previous_sizes=form.get("previous_sizes", ""),
+            )
         )
         return HTMLResponse(html, status_code=422, headers={"HX-Retarget": "#config", "HX-Reswap": "outerHTML"})
     if not is_htmx(request):
@@ -144,8 +167,8 @@ def create_run(request: Request, store: Store, form: Form) -> Response:
     return _run_region(request, run, config=True)
 
 
-def _run_region(request: Request, run: Run, config: bool = False) -> HTMLResponse:
-    ctx = _context(request, run, 0)
+def _run_region(request: Request, run: Run, config: bool = False, k: int = 0) -> HTMLResponse:
+    ctx = _context(request, run, k)
     html = templates_of(request).get_template("page/_run.html").render(ctx)
     if config:
         # Clear earlier error messages; the panel stays open for the next change.
@@ -154,10 +177,30 @@ def _run_region(request: Request, run: Run, config: bool = False) -> HTMLRespons
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-def show_run(request: Request, run_id: str, store: Store) -> HTMLResponse:
-    """The page of a run at its first step."""
+def show_run(request: Request, run_id: str, store: Store, present: str | None = None) -> HTMLResponse:
+    """The page of a run at its first step; ``?present=1`` in lecture mode, ``?present=0`` out of it."""
     run = store.get(run_id)
-    return not_found(request) if run is None else _page(request, run)
+    if run is None:
+        return not_found(request)
+    if present is not None:
+        if present not in ("0", "1"):
+            return _page(request, run, status_code=422, errors={"form": f"present: 1 or 0, got {present!r}"})
+        run = store.presenting(run, present == "1")
+    return _page(request, run)
+
+
+@router.post("/runs/{run_id}/present", response_class=HTMLResponse, responses=PAGE_RESPONSES)
+def present_run(request: Request, run_id: str, store: Store, on: bool = True, step: int = 0) -> Response:
+    """The run in lecture mode (``on=true``) or out of it (``on=false``), at step ``step``: its region for htmx."""
+    run = store.get(run_id)
+    if run is None:
+        return not_found(request)
+    if not 0 <= step < run.steps:
+        return not_found(request, f"This run has steps 1 to {run.steps}; there is no step {step + 1}.")
+    toggled = store.presenting(run, on)
+    if not is_htmx(request):
+        return RedirectResponse(f"{root_of(request)}/runs/{toggled.id}/steps/{step}", status_code=303)
+    return _run_region(request, toggled, k=step)
 
 
 @router.get("/runs/{run_id}/steps/{k}", response_class=HTMLResponse, responses=PAGE_RESPONSES)
@@ -177,21 +220,67 @@ def show_step(request: Request, run_id: str, k: int, store: Store) -> HTMLRespon
 
 
 @router.post("/runs/{run_id}/next", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-def next_iteration(request: Request, run_id: str, store: Store) -> Response:
-    """The next iteration: the same configuration one gradient step further, as a new run."""
+def next_iteration(request: Request, run_id: str, store: Store, by: int = 1) -> Response:
+    """The same configuration ``by`` gradient steps further (1, 10, 100 …), as a new run at its first step."""
     run = store.get(run_id)
     if run is None:
         return not_found(request)
     most = settings_of(request).max_page_iterations
-    if run.page.iteration >= most:  # a run is its configuration, which must stay recomputable within the limits
-        return HTMLResponse(f"iteration: the page replays at most {most} iterations", status_code=422)
+    # a run is its configuration, which must stay recomputable within the limits
+    if by < 1 or run.page.iteration + by > most:
+        message = (
+            f"iteration: the page replays at most {most} iterations; this run is at {run.page.iteration}, "
+            f"so it can run {max(0, most - run.page.iteration)} more, not {by}"
+        )
+        return HTMLResponse(
+            message, status_code=422, headers={"HX-Retarget": "#history-status", "HX-Reswap": "innerHTML"}
+        )
     try:
-        new = _new_run(store, run.page.next())
+        new = _new_run(store, run.page.next(by))
     except FormError as e:
-        return HTMLResponse(e.errors.get("form", "the next iteration cannot be computed"), status_code=422)
+        message = e.errors.get("form", "the next iteration cannot be computed")
+        return HTMLResponse(
+            message, status_code=422, headers={"HX-Retarget": "#history-status", "HX-Reswap": "innerHTML"}
+        )
     if not is_htmx(request):
         return RedirectResponse(f"{root_of(request)}/runs/{new.id}", status_code=303)
     return _run_region(request, new)
+
+
+def _step_of(request: Request, store: RunStore, run_id: str, k: int) -> Run | HTMLResponse:
+    run = store.get(run_id)
+    if run is None:
+        return not_found(request)
+    if not 0 <= k < run.steps:
+        return not_found(request, f"This run has steps 1 to {run.steps}; there is no step {k + 1}.")
+    return run
+
+
+@router.get("/runs/{run_id}/steps/{k}/diagram.svg", responses=PAGE_RESPONSES)
+def download_diagram(request: Request, run_id: str, k: int, store: Store) -> Response:
+    """Step k's diagram as a standalone SVG file (styles inside, generic fonts), for slides."""
+    run = _step_of(request, store, run_id, k)
+    if isinstance(run, HTMLResponse):
+        return run
+    svg = diagram_svg(templates_of(request).env, view_of(run, k))
+    name = f"diagram-{run.id[:8]}-step{k + 1}.svg"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Content-Security-Policy": SVG_CSP}
+    return Response(svg, media_type="image/svg+xml", headers=headers)
+
+
+@router.get("/runs/{run_id}/steps/{k}/equation.tex", responses=PAGE_RESPONSES)
+def download_equation(request: Request, run_id: str, k: int, store: Store) -> Response:
+    """Step k's equation with this example's numbers, as LaTeX (amsmath's gather*), for slides."""
+    run = _step_of(request, store, run_id, k)
+    if isinstance(run, HTMLResponse):
+        return run
+    tex = equation_tex(run.trace, k, f"{root_of(request)}/?{run.page.query()}")
+    name = f"equation-{run.id[:8]}-step{k + 1}.tex"
+    return Response(
+        tex,
+        media_type="application/x-tex; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/runs/{run_id}/trace.json", responses=PAGE_RESPONSES)
@@ -208,6 +297,4 @@ def download_trace(request: Request, run_id: str, store: Store) -> Response:
         "targets": run.page.request.targets,
         **run.trace.to_dict(),
     }
-    return JSONResponse(
-        body, headers={"Content-Disposition": f'attachment; filename="trace-{run.id[:8]}.json"'}
-    )
+    return JSONResponse(body, headers={"Content-Disposition": f'attachment; filename="trace-{run.id[:8]}.json"'})

@@ -50,6 +50,8 @@ class Run:
 
 EXAMPLE_ID = "example-" + hashlib.sha256(urlencode(sorted(default_form().items())).encode()).hexdigest()[:16]
 """The worked example's run id: the same in every process, and never one of the random ids (those are 22 long)."""
+EXAMPLE_PRESENT_ID = EXAMPLE_ID + "-present"
+"""The worked example in lecture mode: as shared, and as unstored, as the example itself."""
 
 
 class RunStore:
@@ -62,14 +64,23 @@ class RunStore:
         self._max_iterations = max_iterations
         self._traces: OrderedDict[str, Run] = OrderedDict()
         self._lock = threading.Lock()
-        self._example: Run | None = None
+        self._examples: dict[bool, Run] = {}
 
-    def example(self) -> Run:
-        """The worked example's run, shared by every page that opens on it; computed once per process."""
-        if self._example is None:
-            page = parse_form(default_form(), self._max_layers, self._max_iterations)
-            self._example = Run(id=EXAMPLE_ID, page=page, trace=run_trace(page.request, page.iteration))
-        return self._example
+    def example(self, present: bool = False) -> Run:
+        """The worked example's run (in lecture mode or not), shared by every page that opens on it; computed
+        once per process."""
+        run = self._examples.get(present)
+        if run is None:
+            page = parse_form(default_form(), self._max_layers, self._max_iterations).presenting(present)
+            other = self._examples.get(not present)
+            trace = other.trace if other is not None else run_trace(page.request, page.iteration)
+            run = Run(id=EXAMPLE_PRESENT_ID if present else EXAMPLE_ID, page=page, trace=trace)
+            self._examples[present] = run
+        return run
+
+    def is_example(self, page: PageRequest) -> bool:
+        """Whether ``page`` is the worked example at iteration 0 (which has a fixed id and is stored nowhere)."""
+        return page.iteration == 0 and dict(page.form) == dict(self.example().page.form)
 
     def add(self, page: PageRequest, trace: Trace) -> Run:
         """Keep a new run's configuration (StateUnavailableError if the state cannot be reached) and its trace."""
@@ -84,8 +95,8 @@ class RunStore:
         The shared state is asked every time, also for a cached trace: it restarts the run's time to live,
         and a run evicted there is gone for every process alike.
         """
-        if run_id == EXAMPLE_ID:
-            return self.example()
+        if run_id in (EXAMPLE_ID, EXAMPLE_PRESENT_ID):
+            return self.example(run_id == EXAMPLE_PRESENT_ID)
         config = self.state.get_run(run_id)
         with self._lock:
             if config is None:
@@ -99,6 +110,19 @@ class RunStore:
         if run is not None:
             self._keep(run)
         return run
+
+    def presenting(self, run: Run, on: bool) -> Run:
+        """``run`` in lecture mode or out of it: the same trace under the id of that configuration.
+
+        Lecture mode is part of a run's configuration (its permalink says ``present=1``), so that its steps
+        and its stream, which any process may serve, render the projector's diagram.
+        """
+        if run.page.present == on:
+            return run
+        page = run.page.presenting(on)
+        if self.is_example(page):
+            return self.example(on)
+        return self.add(page, run.trace)
 
     def __len__(self) -> int:
         """Runs kept in the shared state (the worked example is not one of them)."""

@@ -1,0 +1,121 @@
+// backprop-lens: lecture mode on the step-through page, and the step's exports for slides.
+//
+// Lecture mode is a run drawn for a projector (the server lays the diagram out with numbers of at
+// least 21 px, app/stepper/present.py, and the stylesheet hides the configuration, the tables and the
+// instruments). This file only switches it: the "Present" button or P asks the server for the run in
+// lecture mode (or out of it) at the step shown and swaps #run; F puts the page in full screen (and
+// into lecture mode first); Esc leaves full screen, then lecture mode. Space, ← → and Home/End are
+// lens.js's, and work the same in both modes.
+//
+// The URL bar then holds the run's permalink (with present=1 in lecture mode), which a lecturer can
+// bookmark. It composes no path of its own: the URLs are #run's data-present-url and #permalink's href,
+// which the server writes under the app's root path.
+(() => {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const presenting = () => $("run")?.dataset.present === "1";
+
+  let busy = false;
+
+  function setMode(on) {
+    const run = $("run");
+    if (!run || busy || presenting() === on) return Promise.resolve();
+    // A playing stream belongs to the old #run: pause it through the player's own button.
+    if (run.classList.contains("playing")) $("btn-play")?.click();
+    busy = true;
+    const url = `${run.dataset.presentUrl}?on=${on}&step=${Number(run.dataset.step ?? 0)}`;
+    return Promise.resolve(htmx.ajax("POST", url, { target: "#run", swap: "outerHTML" }))
+      .catch(() => {})
+      .finally(() => {
+        busy = false;
+        const link = $("permalink");
+        if (link && presenting() === on) history.replaceState(null, "", link.href);
+      });
+  }
+
+  const fullScreen = () => document.fullscreenElement !== null;
+
+  function toggleFullScreen() {
+    if (fullScreen()) {
+      document.exitFullscreen().catch(() => {});
+      return;
+    }
+    if (!presenting()) setMode(true);
+    // Asked for in the key's own handler: the browser allows full screen only in answer to a gesture.
+    try {
+      document.documentElement.requestFullscreen?.()?.catch(() => {});
+    } catch (_) {
+      // no full screen here (an iframe without allowfullscreen): lecture mode alone
+    }
+  }
+
+  // The lines of the equation with numbers that the screen holds under the diagram; the others wait in the
+  // tables (a note says how many). Fitted again after every step, whichever way it arrived.
+  function fit() {
+    document.getElementById("present-more")?.remove();
+    const lines = Array.from(document.querySelectorAll("#equation .eq-line"));
+    for (const el of [...lines, document.querySelector("#equation .words")]) if (el) el.hidden = false;
+    if (!presenting()) return;
+    const over = () => document.documentElement.scrollHeight > window.innerHeight;
+    let hidden = 0;
+    for (let i = lines.length - 1; i > 0 && over(); i--) {
+      lines[i].hidden = true;
+      hidden++;
+    }
+    if (hidden) {
+      const note = document.createElement("p");
+      note.id = "present-more";
+      note.className = "present-more";
+      note.textContent = `${hidden} more line${hidden > 1 ? "s" : ""} in the tables (Esc leaves lecture mode)`;
+      lines[lines.length - hidden - 1].after(note);
+      for (let i = lines.length - hidden - 1; i > 0 && over(); i--) {
+        lines[i].hidden = true; // the note took a line's room
+        note.textContent = `${++hidden} more lines in the tables (Esc leaves lecture mode)`;
+      }
+    }
+    const words = document.querySelector("#equation .words");
+    if (words) words.hidden = over(); // the lecturer says it
+  }
+  for (const name of ["lens:step", "htmx:after:swap", "htmx:after:settle", "DOMContentLoaded"]) {
+    document.addEventListener(name, () => requestAnimationFrame(fit));
+  }
+  window.addEventListener("resize", () => requestAnimationFrame(fit));
+
+  // The "for slides" links follow the step shown (the server wrote their base under the root path).
+  function exports() {
+    const box = document.getElementById("exports");
+    const run = $("run");
+    if (!box || !run) return;
+    const base = `${box.dataset.stepsUrl}${Number(run.dataset.step ?? 0)}`;
+    $("export-svg")?.setAttribute("href", `${base}/diagram.svg`);
+    $("export-tex")?.setAttribute("href", `${base}/equation.tex`);
+  }
+  for (const name of ["lens:step", "htmx:after:swap", "DOMContentLoaded"]) document.addEventListener(name, exports);
+
+  document.addEventListener("click", (e) => {
+    const button = e.target instanceof Element ? e.target.closest("#btn-present") : null;
+    if (!button) return;
+    e.preventDefault();
+    setMode(!presenting());
+  });
+
+  const typing = (el) =>
+    el instanceof Element && (el.closest("input, textarea, select, [contenteditable]") || el.closest("#config-panel"));
+
+  document.addEventListener("keydown", (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey || typing(e.target) || !$("run")) return;
+    const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+    if (key === "p") {
+      e.preventDefault();
+      setMode(!presenting());
+    } else if (key === "f") {
+      e.preventDefault();
+      toggleFullScreen();
+    } else if (key === "Escape" && presenting()) {
+      e.preventDefault();
+      if (fullScreen()) document.exitFullscreen().catch(() => {});
+      else setMode(false);
+    }
+  });
+})();

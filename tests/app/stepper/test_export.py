@@ -1,0 +1,124 @@
+"""Export for slides: the step's diagram as a standalone SVG, its equation with the numbers as LaTeX.
+
+The SVG must parse as XML on its own, carry its styles and no font to download, and print the same
+numbers as the step's diagram on the page. The LaTeX must hold the equation's numbers, checked against
+Mazur's hand-worked example (written out here, to the 4 significant digits the panel prints), and be
+well formed without a compiler: balanced braces and every \\begin with its \\end.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.app.stepper.test_routes import HX, run_id
+
+SVG = "{http://www.w3.org/2000/svg}"
+DEEP = {
+    "sizes": "2, 4, 4, 4, 4, 4, 4, 2", "activation": "sigmoid", "cost": "quadratic", "x": "0.5, -0.3",
+    "y": "0.2, 0.8", "eta": "0.5", "seed": "4",
+}  # fmt: skip
+# Mazur's example, by hand: δ³ = (a − y) σ′(z³), δ² = (w³)ᵀδ³ ⊙ σ′(z²), ∂C/∂w³₁₁ = a²₁ δ³₁, w³₁₁ after one step.
+MAZUR_TEX = {
+    4: ["0.1385", "(-0.0381)", "0.008771", "0.009954"],  # BP2: δ³ in, δ² out
+    5: ["0.08217", "0.5933", "0.1385"],  # BP3/BP4 of layer 3
+    7: ["0.358916", "0.298371", "0.280471"],  # the update and the cost before and after
+}
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return TestClient(create_app())
+
+
+def diagram_values(fragment: str) -> list[str]:
+    """The numbers printed on the diagram of a step fragment, in order."""
+    svg = re.search(r'<svg id="net".*?</svg>', fragment, re.DOTALL)
+    assert svg
+    return re.findall(r'<text class="value [^"]*"[^>]*>([^<]*)</text>', svg.group(0))
+
+
+def balanced(tex: str) -> bool:
+    depth = 0
+    for ch in re.sub(r"\\[{}]", "", tex):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def environments_match(tex: str) -> bool:
+    stack: list[str] = []
+    for kind, name in re.findall(r"\\(begin|end)\{([^}]*)\}", tex):
+        if kind == "begin":
+            stack.append(name)
+        elif not stack or stack.pop() != name:
+            return False
+    return not stack
+
+
+@pytest.mark.parametrize("query", ["", urlencode(DEEP), urlencode({**DEEP, "present": "1"})])
+def test_the_svg_stands_alone_and_shows_the_steps_numbers(client: TestClient, query: str) -> None:
+    page = client.get(f"/?{query}").text
+    rid = run_id(page)
+    steps = int(re.search(r'data-steps="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    for k in range(steps):
+        r = client.get(f"/runs/{rid}/steps/{k}/diagram.svg")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
+        assert r.headers["content-disposition"] == f'attachment; filename="diagram-{rid[:8]}-step{k + 1}.svg"'
+        assert "style-src 'unsafe-inline'" in r.headers["content-security-policy"]
+        root = ET.fromstring(r.content)
+        assert root.tag == f"{SVG}svg" and root.get("width") and root.get("height")
+        style = root.find(f"{SVG}style")
+        assert style is not None and "sans-serif" in (style.text or "")
+        assert "@import" not in (style.text or "") and "url(" not in r.text  # nothing to fetch
+        shown = [t.text or "" for t in root.iter(f"{SVG}text") if "value" in (t.get("class") or "").split()]
+        assert shown == diagram_values(client.get(f"/runs/{rid}/steps/{k}", headers=HX).text)
+
+
+def test_the_worked_examples_svg_has_mazurs_numbers(client: TestClient) -> None:
+    rid = run_id(client.get("/").text)
+    root = ET.fromstring(client.get(f"/runs/{rid}/steps/4/diagram.svg").content)  # BP2
+    shown = {t.text for t in root.iter(f"{SVG}text")}
+    assert {"0.1385", "−0.0381", "0.008771", "0.009954"} <= shown  # δ³ and δ² by hand, 4 digits
+
+
+@pytest.mark.parametrize("query", ["", urlencode(DEEP)])
+def test_the_latex_is_well_formed_at_every_step(client: TestClient, query: str) -> None:
+    page = client.get(f"/?{query}").text
+    rid = run_id(page)
+    steps = int(re.search(r'data-steps="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    for k in range(steps):
+        r = client.get(f"/runs/{rid}/steps/{k}/equation.tex")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-tex")
+        assert r.headers["content-disposition"] == f'attachment; filename="equation-{rid[:8]}-step{k + 1}.tex"'
+        tex = r.text
+        math = tex[tex.index("\\begin{gather*}") : tex.index("\\end{gather*}")]
+        assert balanced(tex) and environments_match(tex), tex
+        assert "\\begin{gather*}" in tex and "<" not in math and "−" not in math  # TeX's own minus, no markup
+        assert "%" not in math  # a comment would swallow the rest of a line
+
+
+@pytest.mark.parametrize("k", sorted(MAZUR_TEX))
+def test_the_latex_holds_the_equations_numbers(client: TestClient, k: int) -> None:
+    rid = run_id(client.get("/").text)
+    tex = client.get(f"/runs/{rid}/steps/{k}/equation.tex").text
+    for number in MAZUR_TEX[k]:
+        assert number in tex, (number, tex)
+
+
+@pytest.mark.parametrize("path", ["/runs/nope/steps/0/diagram.svg", "/runs/nope/steps/0/equation.tex"])
+def test_an_unknown_run_is_a_404(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 404
+
+
+def test_a_step_out_of_range_is_a_404(client: TestClient) -> None:
+    rid = run_id(client.get("/").text)
+    for path in ("diagram.svg", "equation.tex"):
+        r = client.get(f"/runs/{rid}/steps/8/{path}")
+        assert r.status_code == 404 and "there is no step 9" in r.text

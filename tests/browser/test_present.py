@@ -1,0 +1,174 @@
+"""Lecture mode in Chromium at 1024×768: the sizes a projector needs, nothing clipped, the keyboard.
+
+For the worked example, a deep network (8 layers) and a wide one (14 neurons in a layer), at the first
+step, a backward step and the last step: every number on the diagram is at least 20 CSS px (its font
+size from getComputedStyle times the SVG's scale, and the height of its box on screen), every label of
+the diagram and every line of the equation lies inside the viewport and inside its box (scrollWidth ≤
+clientWidth), the page needs no scrolling, and the configuration, the tables and the instruments are
+hidden. The keys: P and the button switch lecture mode on and off, F asks for full screen, Esc leaves,
+space plays, → ← Home End step; pointing at a line of the equation marks its neurons and edges.
+Screenshots: artifacts/screenshots/present-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import OpenPage, shot_path
+from tests.browser.test_step_page import at_step, freeze
+
+pytestmark = pytest.mark.browser
+
+DEEP = {
+    "sizes": "2, 4, 4, 4, 4, 4, 4, 2", "activation": "sigmoid", "cost": "quadratic", "init": "standard",
+    "x": "0.5, −0.3", "y": "0.2, 0.8", "eta": "0.5", "seed": "4",
+}  # fmt: skip
+WIDE = {
+    "sizes": "3, 14, 3", "activation": "tanh, sigmoid", "cost": "quadratic", "init": "standard",
+    "x": "0.5, −0.3, 0.1", "y": "0.2, 0.8, 0.4", "eta": "0.5", "seed": "7",
+}  # fmt: skip
+NETWORKS = {"example": "", "deep": urlencode(DEEP), "wide": urlencode(WIDE)}
+
+# Every text of the diagram and every line of the equation, measured where the browser drew them.
+MEASURE = """
+() => {
+  const svg = document.getElementById('net');
+  const box = svg.getBoundingClientRect();
+  const scale = box.width / svg.viewBox.baseVal.width;
+  const rect = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  return {
+    scale,
+    svg: rect(svg),
+    values: Array.from(svg.querySelectorAll('text.value'), (t) => ({
+      text: t.textContent, font: parseFloat(getComputedStyle(t).fontSize), height: t.getBoundingClientRect().height,
+      box: rect(t),
+    })),
+    labels: Array.from(svg.querySelectorAll('text'), (t) => ({ text: t.textContent, box: rect(t) })),
+    lines: Array.from(document.querySelectorAll('#equation .eq-line, #equation .symbolic, #equation .numeric,'
+      + ' #equation .words, #status'), (el) => ({
+      text: el.textContent.slice(0, 40), box: rect(el), scroll: el.scrollWidth, client: el.clientWidth,
+    })),
+    page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
+  };
+}
+"""
+
+
+def check_screen(page: Page, width: int, height: int) -> int:
+    """The lecture-mode sizes and clipping at the step shown; the number of values on the diagram."""
+    m: dict[str, Any] = page.evaluate(MEASURE)
+    assert m["values"], "the diagram shows no number"
+    for v in m["values"]:
+        assert v["font"] * m["scale"] >= 20, v  # the font size, scaled as the SVG is drawn
+        assert v["height"] >= 20, v  # and the box the browser drew
+    for item in m["labels"]:
+        x0, y0, x1, y1 = item["box"]
+        assert x0 >= 0 and x1 <= width and y0 >= 0 and y1 <= height, item  # on screen
+        sx0, sy0, sx1, sy1 = m["svg"]
+        assert sx0 - 0.5 <= x0 and x1 <= sx1 + 0.5 and sy0 - 0.5 <= y0 and y1 <= sy1 + 0.5, item  # in the drawing
+    for line in m["lines"]:
+        x0, y0, x1, y1 = line["box"]
+        assert x0 >= 0 and x1 <= width and y0 >= 0 and y1 <= height, line
+        assert line["scroll"] <= line["client"], line  # nothing overflows its box
+    assert m["page"][0] <= width and m["page"][1] <= height, m["page"]  # the page needs no scrolling
+    return len(m["values"])
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_lecture_mode_at_1024x768_reads_from_the_back_and_clips_nothing(open_page: OpenPage, name: str) -> None:
+    page = open_page(1024, 768)
+    query = NETWORKS[name]
+    page.goto(f"/?{query}&present=1" if query else "/?present=1")
+    expect(page.locator("#run")).to_have_class("run present")
+    for hidden in ("#config-panel", "#numbers", "#instruments-slot", "#legend", "header.top"):
+        expect(page.locator(hidden)).to_be_hidden()
+    steps = int(page.get_attribute("#run", "data-steps") or 0)
+    backward = steps - 4  # BP2 of the first hidden layer: the last backward step before the gradients
+    shown = []
+    for k in (0, backward, steps - 1):
+        page.keyboard.press("Home")
+        at_step(page, 0)
+        for _ in range(k):
+            page.keyboard.press("ArrowRight")
+        at_step(page, k)
+        page.wait_for_timeout(350)  # MathML's layout settles after the swap
+        shown.append(check_screen(page, 1024, 768))
+        if k == backward:
+            freeze(page)
+            page.screenshot(path=shot_path(f"present-{name}-backward.png"))
+    freeze(page)
+    page.screenshot(path=shot_path(f"present-{name}-update.png"))
+    assert shown[-1] >= 2
+
+
+def test_keys_and_button_switch_lecture_mode_and_keep_the_step(open_page: OpenPage) -> None:
+    page = open_page(1024, 768)
+    page.goto("/")
+    expect(page.locator("#run")).to_have_attribute("data-present", "0")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    at_step(page, 2)
+    page.keyboard.press("p")
+    expect(page.locator("#run")).to_have_attribute("data-present", "1")
+    at_step(page, 2)  # the same step, now for the projector
+    expect(page.locator("#config-panel")).to_be_hidden()
+    assert page.evaluate("location.search").endswith("&present=1")  # the URL bar holds the bookmark
+    page.keyboard.press("ArrowRight")
+    at_step(page, 3)
+    page.keyboard.press("End")
+    at_step(page, int(page.get_attribute("#run", "data-steps") or 0) - 1)
+    page.keyboard.press("Home")
+    at_step(page, 0)
+    page.keyboard.press(" ")  # play
+    expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press(" ")
+    expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false")
+    step = int(page.get_attribute("#run", "data-step") or 0)
+
+    page.keyboard.press("f")
+    page.wait_for_function("document.fullscreenElement !== null")
+    page.keyboard.press("f")
+    page.wait_for_function("document.fullscreenElement === null")
+    page.keyboard.press("Escape")
+    expect(page.locator("#run")).to_have_attribute("data-present", "0")
+    at_step(page, step)
+    expect(page.locator("#config-panel")).to_be_visible()
+    assert "present" not in page.evaluate("location.search")
+
+    page.click("#btn-present")
+    expect(page.locator("#run")).to_have_attribute("data-present", "1")
+    page.click("#btn-present")
+    expect(page.locator("#run")).to_have_attribute("data-present", "0")
+    page.keyboard.press("f")  # from the page: lecture mode and full screen at once
+    expect(page.locator("#run")).to_have_attribute("data-present", "1")
+    page.wait_for_function("document.fullscreenElement !== null")
+
+
+def test_pointing_at_an_equation_line_marks_its_neurons_and_edges(open_page: OpenPage) -> None:
+    page = open_page(1024, 768)
+    page.goto("/?present=1")
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")
+    at_step(page, 2)  # eq. 25 for the output layer: each line names its neuron and the edges into it
+    line = page.locator("#equation .eq-line[data-highlight]").first
+    ids = (line.get_attribute("data-highlight") or "").split()
+    assert any(i.startswith("n-") for i in ids) and any(i.startswith("e-") for i in ids)
+    line.hover()
+    for i in ids:
+        expect(page.locator(f"[id='{i}']")).to_have_class(re.compile(r"\bhighlight\b"))
+    marked = page.eval_on_selector_all("#net .highlight", "els => els.map(e => e.id).sort()")
+    assert marked == sorted(ids)
+
+
+def test_a_run_link_with_present_opens_lecture_mode(open_page: OpenPage) -> None:
+    page = open_page(1024, 768)
+    page.goto(f"/?{urlencode(WIDE)}")
+    run_id = page.get_attribute("#run", "data-run-id")
+    page.goto(f"/runs/{run_id}?present=1")
+    expect(page.locator("#run")).to_have_attribute("data-present", "1")
+    expect(page.locator("#permalink")).to_have_attribute("href", re.compile(r"present=1"))
