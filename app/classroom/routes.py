@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.classroom.sessions import SessionError, SessionState, read_code, spaced
 from app.classroom.stream import Classroom, follow_events, parse_event_id
 from app.core.deps import is_htmx, settings_of
+from app.core.errors import ERRORS
 from app.core.forms import Form
 from app.core.schemas import ErrorBody
 from app.core.slots import SlottedEventStream
@@ -45,6 +46,7 @@ TOKEN_HEADER = "X-Lecturer-Token"
 MAX_STEP = 100_000
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
     403: {"model": ErrorBody, "description": f"No {TOKEN_HEADER}, or not the lecturer's."},
     404: {"model": ErrorBody, "description": "No session has this code (it may have ended or expired)."},
     422: {"model": ErrorBody, "description": "The run is unknown or expired, or the step is out of range."},
@@ -131,7 +133,7 @@ def panel_error(request: Request, status_code: int, message: str) -> Response:
     return error(status_code, message)
 
 
-@router.post("/sessions", status_code=201, responses=RESPONSES)
+@router.post("/sessions", status_code=201, responses=RESPONSES, include_in_schema=False)
 async def create_session(request: Request, form: Form) -> Response:
     """A session on the lecturer's run and step (form fields ``run_id``, ``step``): the share panel or JSON."""
     run_id, step_text = form.get("run_id", ""), form.get("step", "0").strip()
@@ -162,7 +164,7 @@ def no_session(code: str) -> str:
     return f"code: no class session has the code {spaced(code)}; it may have ended"
 
 
-@router.get("/sessions/{code}/panel", response_class=HTMLResponse, responses=RESPONSES)
+@router.get("/sessions/{code}/panel", response_class=HTMLResponse, include_in_schema=False)
 async def session_panel(request: Request, code: str) -> Response:
     """The share panel of a session (the lecturer's page opened again from the lecturer link)."""
     found = read_code(code)

@@ -239,3 +239,25 @@ def test_a_followed_run_that_expired_is_stored_again_under_its_id() -> None:
         assert r.headers["location"] == f"/runs/{run_id}/steps/2?follow={s['code']}"
         assert client.get(r.headers["location"]).status_code == 200
         assert urlsplit(r.headers["location"]).path.endswith("/steps/2")
+
+
+def test_every_url_carries_the_root_path() -> None:
+    with TestClient(create_app(Settings()), root_path="/backprop") as client:
+        run_id = example_id(client)
+        s = share(client, run_id, 1)
+        code = s["code"]
+        assert s["join_url"] == f"http://testserver/backprop/join/{code}"
+        assert s["lead_url"] == f"http://testserver/backprop/lead/{code}"
+        assert (s["state_url"], s["events_url"]) == (
+            f"/backprop/sessions/{code}/state",
+            f"/backprop/sessions/{code}/events",
+        )
+        r = client.get(f"/join/{code}", follow_redirects=False)
+        assert r.headers["location"] == f"/backprop/runs/{run_id}/steps/1?follow={code}"
+        page = client.get(f"/runs/{run_id}/steps/1?follow={code}").text
+        assert 'data-sessions-url="/backprop/sessions"' in page and 'data-runs-url="/backprop/runs/"' in page
+        assert 'href="/backprop/static/css/classroom.css"' in page and 'src="/backprop/static/js/follow.js"' in page
+        panel = client.get(f"/sessions/{code}/panel").text
+        assert f'data-state-url="/backprop/sessions/{code}/state"' in panel
+        assert 'action="/backprop/join"' in client.get("/join").text
+        end(client, s)
