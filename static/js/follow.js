@@ -18,6 +18,7 @@
   const $ = (id) => document.getElementById(id);
   const box = () => $("classroom");
   const tokenKey = (code) => `backprop-lens:lead:${code}`;
+  const LEADING = "backprop-lens:leading"; // the code of the session this tab drives, across its page loads
 
   function onScreen() {
     const r = $("run");
@@ -67,6 +68,7 @@
       return;
     }
     if (link) link.href = `${card.dataset.leadUrl}#${token}`;
+    sessionStorage.setItem(LEADING, code);
     const fresh = !lead || lead.code !== code;
     lead = { code, token, stateUrl: card.dataset.stateUrl, sessionUrl: card.dataset.sessionUrl };
     box()?.classList.add("sharing");
@@ -117,6 +119,7 @@
 
   function stopped(message) {
     if (lead) sessionStorage.removeItem(tokenKey(lead.code));
+    sessionStorage.removeItem(LEADING);
     lead = null;
     posted = null;
     box()?.classList.remove("sharing");
@@ -312,6 +315,7 @@
   document.addEventListener("htmx:after:swap", (e) => {
     const card = $("share-card");
     if (card && (card.dataset.token || lead?.code !== card.dataset.code)) adopt(); // a panel arrived
+    if ($("share-error") && !lead) sessionStorage.removeItem(LEADING); // the session this tab drove has ended
     send(); // a new run (configuration, next iteration) has no step change of its own
   });
 
@@ -324,6 +328,9 @@
       connect();
     } else if (c.dataset.lead) {
       startLeading(c.dataset.lead.toUpperCase());
+    } else if (sessionStorage.getItem(LEADING)) {
+      // Another page of this tab (a link, a reload): the tab still drives its session, now from this page.
+      startLeading(sessionStorage.getItem(LEADING));
     }
   }
 

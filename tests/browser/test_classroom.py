@@ -121,6 +121,12 @@ def test_two_students_one_following_one_exploring(open_page: OpenPage) -> None:
     check(0)
     assert numbers(follower)["iteration"] == "iteration 1"
     follower.screenshot(path=shot_path("classroom-student-1024.png"), caret="initial")
+    # The lecturer's tab loads another page (a link, a reload): it still drives the session, from that page.
+    lecturer.goto("/")
+    expect(lecturer.locator("#share-card")).to_have_attribute("data-code", code)
+    expect(lecturer.locator("#btn-share")).to_be_hidden()
+    check(0)
+    assert numbers(follower)["iteration"] == "iteration 0"
 
     # The explorer's page is its own: it steps; then it follows again and is where the lecturer is.
     explorer.keyboard.press("ArrowRight")
