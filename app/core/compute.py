@@ -14,8 +14,8 @@ import numpy as np
 from app.core.errors import OVERFLOW, InputError
 from app.core.schemas import TraceRequest
 from engine import Trace, trace
-from engine.backprop import as_examples, cost_of
-from engine.sgd import iterate, update_mini_batch
+from engine.backprop import as_examples, backprop
+from engine.sgd import gradient_descent, iterate
 
 
 def run_trace(req: TraceRequest, iterations: int = 0) -> Trace:
@@ -32,24 +32,34 @@ def run_trace(req: TraceRequest, iterations: int = 0) -> Trace:
     return t
 
 
-def run_history(req: TraceRequest, iterations: int) -> list[float]:
-    """C of ``req``'s batch at iterations 0 … ``iterations``: the initial weights, then after each gradient step.
+def run_replay(req: TraceRequest, iterations: int = 0) -> tuple[Trace, list[float]]:
+    """``run_trace``'s trace and C of the batch at iterations 0 … ``iterations``, from one replay.
 
-    The steps are ``run_trace``'s (``engine.sgd.update_mini_batch`` on the same batch, as ``iterate`` takes
-    them), so the last cost is the cost before the update of the trace of that iteration. InputError (422)
-    where the weights overflow.
+    The gradient steps are ``iterate``'s (backpropagation, then eqs. 20–21 on every layer: what
+    ``engine.sgd.update_mini_batch`` does), and each one's backprop already holds the cost before its
+    step, so the page's cost-per-iteration chart costs no extra pass. InputError (422) on overflow.
     """
     net = req.network.build()
     x, y = as_examples(net, req.inputs, req.targets)
     costs: list[float] = []
     try:
         with np.errstate(all="ignore"):
-            for i in range(iterations + 1):
-                costs.append(cost_of(net, x, y, req.cost))
-                if i < iterations:
-                    net = update_mini_batch(net, x, y, req.eta, req.cost)
-    except ValueError:
+            for _ in range(iterations):
+                g = backprop(net, x, y, req.cost)
+                costs.append(g.cost)
+                net = net.with_parameters(
+                    [gradient_descent(w, nw, req.eta) for w, nw in zip(net.weights, g.nabla_w, strict=True)],
+                    [gradient_descent(b, nb, req.eta) for b, nb in zip(net.biases, g.nabla_b, strict=True)],
+                )
+    except ValueError:  # a diverging η: the updated weights overflowed and the engine refused them
         raise InputError("network", OVERFLOW) from None
-    if not all(math.isfinite(c) for c in costs):
+    t = trace(net, req.inputs, req.targets, req.cost, req.eta)
+    costs.append(t.cost_before)
+    if not (t.gradients.finite and math.isfinite(t.cost_after) and all(math.isfinite(c) for c in costs)):
         raise InputError("network", OVERFLOW)
-    return costs
+    return t, costs
+
+
+def run_history(req: TraceRequest, iterations: int) -> list[float]:
+    """C of ``req``'s batch at iterations 0 … ``iterations`` (see ``run_replay``)."""
+    return run_replay(req, iterations)[1]

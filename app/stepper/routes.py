@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.core.compute import run_history, run_trace
+from app.core.compute import run_replay
 from app.core.deps import is_htmx, settings_of
 from app.core.errors import InputError
 from app.core.forms import Form
@@ -49,17 +49,18 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 router = APIRouter(tags=["page"], include_in_schema=False)
 
 
-def compute(page: PageRequest) -> Trace:
-    """The trace of the configuration after ``page.iteration`` gradient steps; FormError if it overflows."""
+def compute(page: PageRequest) -> tuple[Trace, list[float]]:
+    """The trace of the configuration after ``page.iteration`` gradient steps and C at each iteration up to
+    it; FormError if it overflows."""
     try:
-        return run_trace(page.request, page.iteration)
+        return run_replay(page.request, page.iteration)
     except (InputError, ValueError) as e:
         message = e.message if isinstance(e, InputError) else str(e)
         raise FormError({"form": f"network: {message}"}, page.form) from None
 
 
 def _new_run(store: RunStore, page: PageRequest) -> Run:
-    return store.add(page, compute(page))
+    return store.add(page, *compute(page))
 
 
 def view_of(run: Run, k: int) -> StepView:
@@ -78,16 +79,11 @@ def _context(request: Request, run: Run, k: int, **extra: Any) -> dict[str, Any]
         "shown": run.page,  # the network on screen, which the configuration's summary describes
         "previous_sizes": ", ".join(str(n) for n in run.page.request.network.sizes),
         "notice": run.page.notice,
-        "history": chart(history_of(run)),
+        "history": chart(list(run.history)),
         "history_note": extra.pop("history_note", ""),
         "max_iterations": settings_of(request).max_page_iterations,
         **extra,
     }
-
-
-def history_of(run: Run) -> list[float]:
-    """C at iterations 0 … n of the run's configuration, replayed (a run's trace was computable, so is this)."""
-    return run_history(run.page.request, run.page.iteration)
 
 
 def render_stage(templates: Jinja2Templates, run: Run, k: int, cache: StageCache | None = None) -> str:

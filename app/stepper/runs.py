@@ -22,13 +22,14 @@ import hashlib
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Request
 
-from app.core.compute import run_trace
+from app.core.compute import run_replay
 from app.core.errors import InputError
 from app.core.state import State
 from app.stepper.form import FormError, PageRequest, default_form, parse_form
@@ -37,11 +38,12 @@ from engine import Trace
 
 @dataclass(frozen=True)
 class Run:
-    """One configuration and the trace of its iteration."""
+    """One configuration, the trace of its iteration and C at iterations 0 … n (the page's chart)."""
 
     id: str
     page: PageRequest
     trace: Trace
+    history: tuple[float, ...]
 
     @property
     def steps(self) -> int:
@@ -73,8 +75,10 @@ class RunStore:
         if run is None:
             page = parse_form(default_form(), self._max_layers, self._max_iterations).presenting(present)
             other = self._examples.get(not present)
-            trace = other.trace if other is not None else run_trace(page.request, page.iteration)
-            run = Run(id=EXAMPLE_PRESENT_ID if present else EXAMPLE_ID, page=page, trace=trace)
+            trace, history = (
+                (other.trace, other.history) if other is not None else run_replay(page.request, page.iteration)
+            )
+            run = Run(EXAMPLE_PRESENT_ID if present else EXAMPLE_ID, page, trace, tuple(history))
             self._examples[present] = run
         return run
 
@@ -82,9 +86,9 @@ class RunStore:
         """Whether ``page`` is the worked example at iteration 0 (which has a fixed id and is stored nowhere)."""
         return page.iteration == 0 and dict(page.form) == dict(self.example().page.form)
 
-    def add(self, page: PageRequest, trace: Trace) -> Run:
+    def add(self, page: PageRequest, trace: Trace, history: Sequence[float]) -> Run:
         """Keep a new run's configuration (StateUnavailableError if the state cannot be reached) and its trace."""
-        run = Run(id=secrets.token_urlsafe(16), page=page, trace=trace)
+        run = Run(id=secrets.token_urlsafe(16), page=page, trace=trace, history=tuple(history))
         self.state.put_run(run.id, page.query())
         self._keep(run)
         return run
@@ -122,7 +126,7 @@ class RunStore:
         page = run.page.presenting(on)
         if self.is_example(page):
             return self.example(on)
-        return self.add(page, run.trace)
+        return self.add(page, run.trace, run.history)
 
     def __len__(self) -> int:
         """Runs kept in the shared state (the worked example is not one of them)."""
@@ -137,7 +141,8 @@ class RunStore:
         # Another process made this run, or this one dropped its trace: the configuration gives it again.
         try:
             page = parse_form(dict(parse_qsl(config, keep_blank_values=True)), self._max_layers, self._max_iterations)
-            return Run(id=run_id, page=page, trace=run_trace(page.request, page.iteration))
+            trace, history = run_replay(page.request, page.iteration)
+            return Run(id=run_id, page=page, trace=trace, history=tuple(history))
         except (FormError, InputError, ValueError):
             return None
 

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import OpenPage, shot_path
-from tests.browser.test_step_page import at_step, freeze
+from tests.browser.test_step_page import at_step, freeze, set_speed
 
 pytestmark = pytest.mark.browser
 
@@ -147,6 +147,19 @@ def test_keys_and_button_switch_lecture_mode_and_keep_the_step(open_page: OpenPa
     page.keyboard.press("f")  # from the page: lecture mode and full screen at once
     expect(page.locator("#run")).to_have_attribute("data-present", "1")
     page.wait_for_function("document.fullscreenElement !== null")
+
+
+def test_playing_in_lecture_mode_streams_the_projectors_diagram(open_page: OpenPage) -> None:
+    page = open_page(1024, 768)
+    page.goto(f"/?{NETWORKS['deep']}&present=1")
+    steps = int(page.get_attribute("#run", "data-steps") or 0)
+    set_speed(page, 100)
+    page.keyboard.press(" ")
+    at_step(page, steps - 1)  # every step arrived by the stream (patches of the lecture run's own renders)
+    expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false")
+    assert (page.get_attribute("#net", "viewBox") or "").startswith("0 0 1000 ")
+    page.wait_for_timeout(350)
+    check_screen(page, 1024, 768)
 
 
 def test_pointing_at_an_equation_line_marks_its_neurons_and_edges(open_page: OpenPage) -> None:

@@ -13,6 +13,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.compute import run_history
 from app.core.settings import Settings
 from app.core.state import MemoryState
 from app.main import create_app
@@ -82,7 +83,7 @@ def test_configurations_expire_after_the_time_limit_since_last_use() -> None:
 def test_ids_are_unguessable_and_distinct(page: PageRequest) -> None:
     store = store_on(MemoryState(max_runs=50, ttl_seconds=60))
     t = engine_trace(page)
-    ids = {store.add(page, t).id for _ in range(50)}
+    ids = {store.add(page, t, run_history(page.request, page.iteration)).id for _ in range(50)}
     assert len(ids) == 50
     assert all(len(i) >= 20 and i != EXAMPLE_ID for i in ids)  # 16 random bytes, url-safe base64
     assert store.get("0") is None
@@ -91,7 +92,7 @@ def test_ids_are_unguessable_and_distinct(page: PageRequest) -> None:
 def test_a_process_without_the_trace_recomputes_it_from_the_configuration(page: PageRequest) -> None:
     state = MemoryState(max_runs=10, ttl_seconds=60)
     made, other = store_on(state), store_on(state)  # two processes sharing one state
-    run = made.add(page, engine_trace(page))
+    run = made.add(page, engine_trace(page), run_history(page.request, page.iteration))
     assert other.cached == 0
     again = other.get(run.id)
     assert again is not None and again is not run and other.cached == 1
@@ -103,7 +104,7 @@ def test_a_process_without_the_trace_recomputes_it_from_the_configuration(page: 
 def test_the_trace_cache_is_bounded_and_an_evicted_trace_comes_back(page: PageRequest) -> None:
     store = store_on(MemoryState(max_runs=10, ttl_seconds=60), max_cached_traces=2)
     t = engine_trace(page)
-    first, *_ = runs = [store.add(page, t) for _ in range(3)]
+    first, *_ = runs = [store.add(page, t, run_history(page.request, page.iteration)) for _ in range(3)]
     assert store.cached == 2 and len(store) == 3
     back = store.get(first.id)  # its trace was dropped; its configuration was not
     assert back is not None and back is not first and back.trace.to_dict() == t.to_dict()
@@ -114,14 +115,14 @@ def test_the_trace_cache_is_bounded_and_an_evicted_trace_comes_back(page: PageRe
 def test_a_run_gone_from_the_state_is_gone_though_its_trace_was_cached(page: PageRequest) -> None:
     clock = Clock()
     store = store_on(MemoryState(max_runs=10, ttl_seconds=100, clock=clock))
-    run = store.add(page, engine_trace(page))
+    run = store.add(page, engine_trace(page), run_history(page.request, page.iteration))
     clock.now += 101
     assert store.get(run.id) is None and store.cached == 0
 
 
 def test_a_configuration_the_limits_refuse_is_an_unknown_run(page: PageRequest) -> None:
     state = MemoryState(max_runs=10, ttl_seconds=60)
-    run = store_on(state).add(page, engine_trace(page))  # iteration 3
+    run = store_on(state).add(page, engine_trace(page), run_history(page.request, page.iteration))  # iteration 3
     stricter = RunStore(state, max_cached_traces=8, max_layers=8, max_iterations=2)
     assert stricter.get(run.id) is None
 
