@@ -34,6 +34,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -114,6 +115,7 @@ class Report:
     followers: int = 0
     changes: int = 0
     interval_s: float = 0.0
+    timed_from: str = ""
     connect_s: float = 0.0
     errors: list[str] = field(default_factory=list)
     undelivered: int = 0
@@ -163,54 +165,134 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def run(urls: list[str], followers: int, changes: int, interval: float) -> Report:
-    report = Report(servers=urls, followers=followers, changes=changes, interval_s=interval)
+class HttpLecturer:
+    """The lecturer as follow.js acts: ``POST …/state`` with the token; a change is timed from the request."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+        self.client, self.url = client, url
+        self.session: dict[str, str] = {}
+        self.run_id = ""
+
+    async def share(self) -> str:
+        found = re.search(r'data-run-id="([^"]+)"', (await self.client.get(f"{self.url}/")).text)
+        if not found:
+            raise RuntimeError("the page has no run")
+        self.run_id = found.group(1)
+        r = await self.client.post(f"{self.url}/sessions", data={"run_id": self.run_id, "step": "0"})
+        self.session = r.json()
+        return self.session["code"]
+
+    async def change(self, n: int) -> tuple[float, int]:
+        """Step n: when it was asked for, and the seq of its event."""
+        body = {"run_id": self.run_id, "step": (n + 1) % STEPS}
+        sent = time.perf_counter()
+        headers = {"X-Lecturer-Token": self.session["token"]}
+        r = await self.client.post(f"{self.url}{self.session['state_url']}", json=body, headers=headers)
+        if r.status_code != 200:
+            raise RuntimeError(f"state: {r.status_code} {r.text[:200]}")
+        return sent, int(r.json()["seq"])
+
+    async def stop(self) -> None:
+        headers = {"X-Lecturer-Token": self.session["token"]}
+        await self.client.delete(f"{self.url}/sessions/{self.session['code']}", headers=headers)
+
+    async def close(self) -> None:
+        pass
+
+
+class BrowserLecturer:
+    """The lecturer in Chromium: a key press on the step-through page; a change is timed from the key press.
+
+    Between the key press and the follower's event: the lecturer's own step request and swap, lens.js's
+    "lens:step", follow.js's POST, and the fan-out.
+    """
+
+    CHROMIUM = "/usr/bin/chromium"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seq = 1
+        self._playwright: Any = None
+        self._browser: Any = None
+        self.page: Any = None
+
+    async def share(self) -> str:
+        from playwright.async_api import async_playwright  # only this mode needs Playwright
+
+        self._playwright = await async_playwright().start()
+        self._browser = await self._playwright.chromium.launch(
+            executable_path=self.CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        self.page = await self._browser.new_page(viewport={"width": 1024, "height": 768})
+        await self.page.goto(f"{self.url}/")
+        await self.page.click("#btn-share")
+        await self.page.wait_for_selector("#share-card[data-code]")
+        return str(await self.page.get_attribute("#share-card", "data-code"))
+
+    async def change(self, n: int) -> tuple[float, int]:
+        key = "Home" if (n + 1) % STEPS == 0 else "ArrowRight"
+        sent = time.perf_counter()
+        await self.page.keyboard.press(key)
+        self.seq += 1
+        return sent, self.seq
+
+    async def stop(self) -> None:
+        await self.page.click("#btn-stop-share")
+
+    async def close(self) -> None:
+        if self._browser is not None:
+            await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()
+
+
+async def run(urls: list[str], followers: int, changes: int, interval: float, browser: bool = False) -> Report:
+    report = Report(servers=urls, followers=followers, changes=changes, interval_s=interval,
+                    timed_from="the lecturer's key press" if browser else "the lecturer's POST …/state")  # fmt: skip
+    last: list[float] = []
+    every: list[float] = []
     limits = httpx.Limits(max_connections=followers + 10, max_keepalive_connections=followers + 10)
     timeout = httpx.Timeout(30.0, read=None)
     async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
-        page = (await client.get(f"{urls[0]}/")).text
-        found = re.search(r'data-run-id="([^"]+)"', page)
-        if not found:
-            raise RuntimeError("the page has no run")
-        run_id = found.group(1)
-        session = (await client.post(f"{urls[0]}/sessions", data={"run_id": run_id, "step": "0"})).json()
-        flock = [Follower() for _ in range(followers)]
-        started = time.perf_counter()
-        tasks = [
-            asyncio.create_task(follow(client, f"{urls[i % len(urls)]}{session['events_url']}", f, report.errors))
-            for i, f in enumerate(flock)
-        ]
-        while any(f.newest < 1 for f in flock) and not report.errors:
-            await asyncio.sleep(0.05)
-            if time.perf_counter() - started > 60:
-                report.errors.append("not every follower had the first state within 60 s")
-        report.connect_s = round(time.perf_counter() - started, 3)
-        last: list[float] = []
-        every: list[float] = []
-        headers = {"X-Lecturer-Token": session["token"]}
-        for n in range(changes):
-            if report.errors:
-                break
-            await asyncio.sleep(interval)
-            body = {"run_id": run_id, "step": (n + 1) % STEPS}
-            sent = time.perf_counter()
-            r = await client.post(f"{urls[0]}{session['state_url']}", json=body, headers=headers)
-            if r.status_code != 200:
-                report.errors.append(f"state: {r.status_code} {r.text[:200]}")
-                break
-            seq = int(r.json()["seq"])
-            deadline = sent + 10
-            while any(f.newest < seq for f in flock) and time.perf_counter() < deadline:
-                await asyncio.sleep(0.002)
-            delays = [at - sent for f in flock if (at := f.when(seq)) is not None]
-            report.undelivered += followers - len(delays)
-            if delays:
-                last.append(max(delays))
-                every.extend(delays)
-        await client.delete(f"{urls[0]}/sessions/{session['code']}", headers=headers)
-        await asyncio.wait(tasks, timeout=10)
-        for task in tasks:
-            task.cancel()
+        lecturer: HttpLecturer | BrowserLecturer = (
+            BrowserLecturer(urls[0]) if browser else HttpLecturer(client, urls[0])
+        )
+        try:
+            code = await lecturer.share()
+            flock = [Follower() for _ in range(followers)]
+            started = time.perf_counter()
+            tasks = [
+                asyncio.create_task(follow(client, f"{urls[i % len(urls)]}/sessions/{code}/events", f, report.errors))
+                for i, f in enumerate(flock)
+            ]
+            while any(f.newest < 1 for f in flock) and not report.errors:
+                await asyncio.sleep(0.05)
+                if time.perf_counter() - started > 60:
+                    report.errors.append("not every follower had the first state within 60 s")
+            report.connect_s = round(time.perf_counter() - started, 3)
+            for n in range(changes):
+                if report.errors:
+                    break
+                await asyncio.sleep(interval)
+                try:
+                    sent, seq = await lecturer.change(n)
+                except RuntimeError as e:
+                    report.errors.append(str(e))
+                    break
+                deadline = sent + 10
+                while any(f.newest < seq for f in flock) and time.perf_counter() < deadline:
+                    await asyncio.sleep(0.002)
+                delays = [at - sent for f in flock if (at := f.when(seq)) is not None]
+                report.undelivered += followers - len(delays)
+                if delays:
+                    last.append(max(delays))
+                    every.extend(delays)
+            await lecturer.stop()
+            await asyncio.wait(tasks, timeout=10)
+            for task in tasks:
+                task.cancel()
+        finally:
+            await lecturer.close()
     if last:
         report.last_follower_ms = {k: round(v * 1000, 1) for k, v in
                                    (("p50", statistics.median(last)), ("p99", percentile(last, 0.99)),
@@ -226,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=40, help="the lecturer's steps (40)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between the lecturer's steps (0.5)")
     parser.add_argument("--redis", action="store_true", help="Redis and two web processes instead of one process")
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="the lecturer in Chromium, timed from the key press (needs /usr/bin/chromium)",
+    )
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
     if not (1 <= args.followers <= 2000 and 1 <= args.changes <= 1000 and 0 <= args.interval <= 10):
@@ -233,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     processes = Processes()
     try:
         urls = start_servers(processes, args.redis)
-        report = asyncio.run(run(urls, args.followers, args.changes, args.interval))
+        report = asyncio.run(run(urls, args.followers, args.changes, args.interval, args.browser))
     finally:
         processes.stop()
     text = json.dumps(asdict(report), indent=2)

@@ -29,6 +29,19 @@ def test_every_follower_hears_every_change(tmp_path: Path, redis: bool) -> None:
     assert report["last_follower_ms"]["p50"] <= report["last_follower_ms"]["max"]
 
 
+@pytest.mark.browser
+def test_the_lecturer_in_chromium_is_timed_from_the_key_press(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    args = ["--followers", "4", "--changes", "9", "--interval", "0.05", "--browser", "--json", str(out)]
+    done = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=180,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    # 9 presses: → seven times to the last step, then Home: every one a change every follower heard.
+    assert report["errors"] == [] and report["undelivered"] == 0
+    assert report["timed_from"] == "the lecturer's key press"
+
+
 def test_bounds_are_checked() -> None:
     done = subprocess.run([sys.executable, str(SCRIPT), "--followers", "0"], capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
