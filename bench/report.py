@@ -462,20 +462,23 @@ def page_stream_rows(ps: dict[str, Any]) -> list[Row]:
         ]
     browser = ps.get("browser") or {}
     if "error" in browser:
-        return [*rows, row("page stream", "Chromium", "swap of a streamed step", None, "s", note=browser["error"])]
+        return [*rows, row("page stream", "Chromium", "a streamed step applied", None, "s", note=browser["error"])]
     for name, b in browser.items():
-        per_play = b["swap_ms_median_per_play"]
+        per_play = b["apply_laid_out_ms_median_per_play"]
+        whole = b["whole_laid_out_ms_median"]
         rows.append(
             row(
                 "page stream",
                 name,
-                "swap of a streamed step in Chromium (median)",
-                b["swap_ms_median"] / 1e3,
+                "a streamed step applied in Chromium, style and layout included (median)",
+                b["apply_laid_out_ms_median"] / 1e3,
                 "s",
                 target=Target.at_most(swap_target[name] / 1e3, " s"),
-                judged=b["swap_ms_median"] / 1e3,
-                note=f"htmx:before:swap → after:swap (morph); per play {min(per_play):.1f}–{max(per_play):.1f} ms, "
-                f"max {b['swap_ms_max']:.0f} ms, longest task {b['longest_task_ms']:.0f} ms, {b['swaps']} swaps",
+                judged=b["apply_laid_out_ms_median"] / 1e3,
+                note=f"{b['patches']} patches and {b['steps'] - b['patches']} whole steps; script alone "
+                f"{b['apply_ms_median']:.1f} ms; per play {min(per_play):.1f}–{max(per_play):.1f} ms; whole first step "
+                f"{'-' if whole is None else f'{whole:.0f}'} ms; max {b['apply_laid_out_ms_max']:.0f} ms, "
+                f"longest task {b['longest_task_ms']:.0f} ms",
             )
         )
     return rows

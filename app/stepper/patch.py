@@ -16,8 +16,9 @@ the browser's text nodes never shift a path). The operations, as JSON arrays:
 - ``["o", id, path, html]``: the element replaced by ``html`` (when that is shorter than its
   changes, and always for ``<math>``, whose parsing this module leaves to the browser);
 - ``["r", [id, ...]]``: elements removed, each with the text node just before it;
-- ``["i", id, path, after, html]``: ``html`` (text before each element included) inserted into
-  the element after its child of id ``after``, or at its start when ``after`` is null.
+- ``["i", id, path, [[after, n], ...], html]``: elements inserted into the element, parsed
+  at once from ``html`` (the text before each element included), in runs: the next ``n`` elements
+  (with their texts) after its child of id ``after``, or at its start when ``after`` is null.
 
 Removals and insertions happen where every element child of both renders has an id (the edges, the
 pulses, the neurons). A structure this module cannot parse
@@ -242,6 +243,8 @@ class Differ:
         gone = [key[0] for key in old_keys if key not in new_set]
         if gone:
             self.emit("r", gone)
+        runs: list[tuple[str | None, int]] = []
+        pieces: list[str] = []
         j = 0
         while j < len(new_keys):
             if new_keys[j] in old_at:
@@ -250,8 +253,10 @@ class Differ:
             j1 = j
             while j < len(new_keys) and new_keys[j] not in old_at:
                 j += 1
-            after = new_keys[j1 - 1][0] if j1 else None
-            self.emit("i", anchor, path, after, self.new[new_units[j1][0] : new_units[j - 1][1].end])
+            runs.append((new_keys[j1 - 1][0] if j1 else None, j - j1))
+            pieces.append(self.new[new_units[j1][0] : new_units[j - 1][1].end])
+        if runs:
+            self.emit("i", anchor, path, runs, "".join(pieces))
         for i, j in kept:
             self.child(old_units[i][1], new_units[j][1], anchor, path)
 

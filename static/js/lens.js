@@ -286,11 +286,18 @@
         el.remove();
       }
     },
-    i(id, path, after, html) {
+    i(id, path, runs, html) {
       const parent = locate(id, path);
-      const added = parsedIn(parent, html);
-      if (after === null) parent.prepend(added);
-      else locate(after, []).after(added);
+      const nodes = Array.from(parsedIn(parent, html).childNodes); // one parse for every run
+      let at = 0;
+      for (const [after, n] of runs) {
+        let end = at;
+        for (let seen = 0; seen < n; end++) if (nodes[end].nodeType === Node.ELEMENT_NODE) seen++;
+        const run = nodes.slice(at, end);
+        at = end;
+        if (after === null) parent.prepend(...run);
+        else locate(after, []).after(...run);
+      }
       return parent;
     },
   };

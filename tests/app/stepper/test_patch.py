@@ -166,10 +166,14 @@ def apply(html: str, patch: dict[str, Any]) -> Node:
                 by_id.drop([node])
         elif kind == "i":
             parent, _ = locate(root, by_id, args[0], args[1])
-            at = 0 if args[2] is None else next(i for i, c in enumerate(parent.children) if c is by_id(args[2])[0]) + 1
             new = read(args[3]).children
-            parent.children[at:at] = new
-            by_id.add(parent, new)
+            for after, n in args[2]:  # the next n elements, with the text before each
+                ends = [i + 1 for i, c in enumerate(new) if isinstance(c, Node)]
+                run, new = new[: ends[n - 1]], new[ends[n - 1] :]
+                at = 0 if after is None else next(i for i, c in enumerate(parent.children) if c is by_id(after)[0]) + 1
+                parent.children[at:at] = run
+                by_id.add(parent, run)
+            assert new == [], "html left over after the runs"
         else:
             raise AssertionError(f"unknown operation {kind!r}")
     return root
@@ -262,7 +266,9 @@ def test_keyed_children_are_removed_and_inserted_in_place() -> None:
     for new_ids in ["abcdf", "bcdfg", "bcxydf", "bf", "", "axbycz", "f"]:
         patch_of(old, f'<g id="G">{kids(new_ids)}\n</g>{FILLER}')
     ops = patch_of(old, f'<g id="G">{kids("bcxydf")}\n</g>{FILLER}')["ops"]
-    assert ops == [["i", "G", [], "c", '\n  <line id="x" x1="x"/>\n  <line id="y" x1="y"/>']]
+    assert ops == [["i", "G", [], [["c", 2]], '\n  <line id="x" x1="x"/>\n  <line id="y" x1="y"/>']]
+    ops = patch_of(old, f'<g id="G">{kids("abxcdfz")}\n</g>{FILLER}')["ops"]
+    assert ops == [["i", "G", [], [[None, 1], ["b", 1], ["f", 1]], "".join(kids("axz"))]]
 
 
 def test_a_change_of_order_text_beside_elements_and_children_without_ids_replace_the_inside() -> None:
