@@ -82,6 +82,25 @@ async def find_run(request: Request, run_id: str, query: str = "") -> Run | None
     return run
 
 
+def for_students(request: Request, run: Run) -> Run:
+    """The run students load: a run in lecture mode becomes its twin out of it (same trace, the page's layout).
+
+    The projector's layout is the lecturer's; a student's own screen, often a phone, shows the configuration and
+    the tables. Each process makes the twin of a lecture-mode run once (``Classroom.twins``).
+    """
+    if not run.page.present:
+        return run
+    twins = classroom_of(request).twins
+    twin = twins.get(run.id)
+    if twin is not None:
+        found = get_store(request).get(twin)
+        if found is not None:
+            return found
+    plain = get_store(request).presenting(run, False)
+    twins.put(run.id, plain.id)
+    return plain
+
+
 def run_problem(run: Run | None, step: int) -> str | None:
     if run is None:
         return "run_id: this run is unknown or has expired; start a new one on the page"
@@ -144,6 +163,7 @@ async def create_session(request: Request, form: Form) -> Response:
     problem = run_problem(run, step)
     if problem is not None or run is None:
         return panel_error(request, 422, problem or "run_id: unknown")
+    run = await anyio.to_thread.run_sync(for_students, request, run)
     try:
         state, token = await classroom_of(request).sessions.create(run.id, step, run.page.query())
     except SessionError as e:
@@ -197,6 +217,7 @@ async def drive_session(
     problem = run_problem(run, body.step)
     if problem is not None or run is None:
         return error(422, problem or "run_id: unknown")
+    run = await anyio.to_thread.run_sync(for_students, request, run)
     try:
         state = await sessions.update(found, token, run.id, body.step, run.page.query())
     except SessionError as e:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 from fastapi import HTTPException
@@ -79,6 +80,32 @@ async def follow_events(
         sessions.hub.remove(code, follower)
 
 
+TWINS_KEPT = 256  # lecture-mode runs whose twin out of lecture mode a process remembers
+
+
+class Twins:
+    """A bounded map (least recently used out) from a lecture-mode run's id to its twin's; thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._map: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, run_id: str) -> str | None:
+        with self._lock:
+            twin = self._map.get(run_id)
+            if twin is not None:
+                self._map.move_to_end(run_id)
+            return twin
+
+    def put(self, run_id: str, twin: str) -> None:
+        with self._lock:
+            self._map[run_id] = twin
+            self._map.move_to_end(run_id)
+            while len(self._map) > self.size:
+                self._map.popitem(last=False)
+
+
 class Classroom:
     """An app's sessions and its followers' slots (``create_app`` keeps one on ``app.state.classroom``)."""
 
@@ -89,6 +116,7 @@ class Classroom:
         else:
             self.sessions = MemorySessions(settings.max_sessions, settings.session_ttl_seconds)
         self.max_followers = settings.max_followers
+        self.twins = Twins(TWINS_KEPT)
         self._pools: dict[str, StreamSlots] = {}
         self._lock = threading.Lock()
 

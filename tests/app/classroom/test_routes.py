@@ -261,3 +261,22 @@ def test_every_url_carries_the_root_path() -> None:
         assert f'data-state-url="/backprop/sessions/{code}/state"' in panel
         assert 'action="/backprop/join"' in client.get("/join").text
         end(client, s)
+
+
+def test_students_follow_a_lecture_mode_run_in_the_pages_own_layout(client: TestClient) -> None:
+    plain = new_run(client)
+    r = client.post(f"/runs/{plain}/present?on=true&step=0", headers={"HX-Request": "true"})
+    m = re.search(r'data-run-id="([^"]+)"', r.text)
+    assert r.status_code == 200 and m and 'data-present="1"' in r.text
+    presented = m.group(1)
+    s = share(client, presented, 2)
+    twin = client.get(f"/join/{s['code']}", follow_redirects=False).headers["location"].split("/")[2]
+    assert twin != presented
+    page = client.get(f"/runs/{twin}/steps/2?follow={s['code']}").text
+    assert 'data-present="0"' in page and 'id="config-panel"' in page
+    # The same numbers: the twin is the lecture-mode run's configuration out of lecture mode.
+    same = client.get(f"/runs/{twin}/trace.json").json()
+    assert same["steps"] == client.get(f"/runs/{presented}/trace.json").json()["steps"]
+    for step in (3, 4):  # each step of the lecture-mode run names the one twin, made once
+        assert drive(client, s, presented, step).json()["run_id"] == twin
+    end(client, s)
