@@ -41,7 +41,7 @@ def _label_lines(label: LayerLabel, room: float) -> tuple[tuple[str, ...], float
     """The label's lines at the largest font up to 16 that fits ``room``: on one line ("hidden · sigmoid · 4"),
     else on two ("hidden · 4", "sigmoid"), as the page's labels do."""
     parts = tuple(part for line in label.lines for part in line.split(" · "))
-    forms = [(" · ".join(parts),), (f"{parts[0]} · {parts[-1]}", *parts[1:-1])] if len(parts) > 2 else [parts]
+    forms = [(" · ".join(parts),), (f"{parts[0]} · {parts[-1]}", *parts[1:-1]) if len(parts) > 2 else parts]
     for lines in forms:
         font = min(16.0, math.floor(2 * room / max(text_width(s, 1.0) for s in lines)) / 2)
         if font >= 12.0 or lines is forms[-1]:

@@ -155,7 +155,9 @@ def test_playing_in_lecture_mode_streams_the_projectors_diagram(open_page: OpenP
     steps = int(page.get_attribute("#run", "data-steps") or 0)
     set_speed(page, 100)
     page.keyboard.press(" ")
-    at_step(page, steps - 1)  # every step arrived by the stream (patches of the lecture run's own renders)
+    # every step arrives by the stream (patches of the lecture run's own renders), however busy the machine
+    expect(page.locator("#run")).to_have_attribute("data-step", str(steps - 1), timeout=60_000)
+    at_step(page, steps - 1)
     expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false")
     assert (page.get_attribute("#net", "viewBox") or "").startswith("0 0 1000 ")
     page.wait_for_timeout(350)
