@@ -194,3 +194,30 @@ def test_the_join_page_takes_a_typed_code(open_page: OpenPage) -> None:
     expect(student.locator("#follow-text")).to_have_text("Following the lecturer")
     follows(student, lecturer)
     lecturer.click("#btn-stop-share")
+
+
+def test_a_lecturer_in_lecture_mode_is_followed_in_the_pages_own_layout(open_page: OpenPage) -> None:
+    lecturer = open_page(1024, 768)
+    lecturer.goto("/")
+    lecturer.click("#btn-share")
+    code = lecturer.get_attribute("#share-card", "data-code") or ""
+    assert code
+    student = open_page(390, 844)
+    student.goto(f"/join/{code}")
+    lecturer.click("#btn-present")
+    expect(lecturer.locator("#run.present")).to_be_visible()
+    lecturer.keyboard.press("ArrowRight")
+    lecturer.keyboard.press("ArrowRight")
+    lecturer_at(lecturer, 2)
+    expect(student.locator("#run")).to_have_attribute("data-step", "2")
+    expect(student.locator("#run")).to_have_attribute("data-present", "0")  # the page's layout, tables and all
+    assert where(student)[0] != where(lecturer)[0]  # the lecture-mode run's twin
+    assert numbers(student)["cells"] == numbers(lecturer)["cells"]
+    # On the projector the share panel is one line with the join code, for latecomers.
+    expect(lecturer.locator("#join-code")).to_have_text(f"{code[:3]} {code[3:]}")
+    expect(lecturer.locator(".qr")).to_be_hidden()
+    box = lecturer.locator("#classroom").bounding_box()
+    assert box and box["height"] < 48
+    lecturer.screenshot(path=shot_path("classroom-present-1024.png"), caret="initial")
+    lecturer.keyboard.press("Escape")
+    lecturer.click("#btn-stop-share")
