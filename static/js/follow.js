@@ -297,7 +297,10 @@
       if (button?.id === "btn-hide-share") return toggleCard(button);
       if (button?.id === "btn-detach") return detach();
       if (button?.id === "btn-follow") return followAgain();
-      if (code && following && ((button && OWN_BUTTONS.includes(button.id)) || el.closest("#scrubber a"))) detach();
+      const own =
+        (button && (OWN_BUTTONS.includes(button.id) || (button.matches("#run [hx-post]") && !button.closest("#instruments-slot")))) ||
+        el.closest("#scrubber a");
+      if (code && following && own) detach(); // a step, a run or an iteration of one's own
     },
     true,
   );

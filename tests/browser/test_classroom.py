@@ -179,16 +179,18 @@ def test_the_share_panel_on_a_phone_and_the_lecturer_link_in_another_tab(open_pa
 
 
 def test_the_join_page_takes_a_typed_code(open_page: OpenPage) -> None:
-    lecturer = open_page(1024, 768)
+    lecturer = open_page(1400, 900)
     lecturer.goto("/")
     lecturer.click("#btn-share")
     code = lecturer.get_attribute("#share-card", "data-code") or ""
     assert code
+    lecturer.screenshot(path=shot_path("classroom-share-1400.png"), caret="initial")
     student = open_page(390, 844, expected={404})
     student.goto("/join")
     student.fill("#f-code", "abc0o1")
     student.click("#btn-join")
     expect(student.locator("#e-code")).to_contain_text("is not a join code")
+    student.screenshot(path=shot_path("classroom-join-phone.png"), caret="initial")
     student.fill("#f-code", f"{code[:3].lower()} {code[3:]}")
     student.click("#btn-join")
     expect(student.locator("#follow-text")).to_have_text("Following the lecturer")
