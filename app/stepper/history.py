@@ -79,7 +79,7 @@ def chart(costs: list[float]) -> Chart:
     y_ticks = [Tick(y_of(v), fmt(v)) for v in (lo, (lo + hi) / 2, hi)]
     summary = (
         f"C at iteration 0 is {fmt(costs[0], SIG_DETAIL)}"
-        + (f", at iteration {n} {fmt(costs[-1], SIG_DETAIL)}" if n else "; run an iteration to add a point")
+        + (f", at iteration {n} {fmt(costs[-1], SIG_DETAIL)}" if n else "; each iteration you run adds a point")
         + "."
     )
     return Chart(

@@ -41,12 +41,15 @@ def test_run_10_and_100_add_their_points_and_the_chart_reads_out(open_page: Open
     page = open_page(width, height)
     page.goto("/?" + "&".join(f"{k}={v}" for k, v in form("3-4-2, large η").items()).replace(" ", "+"))
     expect(page.locator("#iteration")).to_have_text("iteration 0")
+    # one point is a sentence; the chart comes with the second
+    expect(page.locator("#history .history-first")).to_contain_text("C at iteration 0 is 0.0275")
+    expect(page.locator("#history-chart")).to_be_hidden()
+    page.click("#btn-run-1")
+    expect(page.locator("#iteration")).to_have_text("iteration 1")
     for selector in ("#history-chart", "#btn-run-1", "#btn-run-10", "#btn-run-100"):
         expect(page.locator(selector)).to_be_visible()
         on_screen(page, selector, width)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.click("#btn-run-1")
-    expect(page.locator("#iteration")).to_have_text("iteration 1")
     page.click("#btn-run-10")
     expect(page.locator("#iteration")).to_have_text("iteration 11")
     page.click("#btn-run-100")
