@@ -20,7 +20,8 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app import __version__
-from app.api.fastlane import INLINE_WORK, GradientRoute, gradient_json
+from app.api.fastlane import INLINE_WORK as INLINE_WORK  # re-exported: the threshold is this route's
+from app.api.fastlane import GradientRoute, gradient_json
 from app.core.compute import run_trace
 from app.core.deps import require_json
 from app.core.errors import ERRORS, OVERFLOW, InputError
