@@ -6,7 +6,8 @@ for every library (the figures the targets apply to: on two shared cores two
 libraries' thread pools in one process fight each other), then the libraries'
 own defaults. ``--quick`` runs two gradient cases, one thread only, short
 samples and a short server load: seconds, not minutes, for CI to prove that
-the command works.
+the command works. The server's request rates come from wrk where it is
+installed (``bench.wrk``), from the httpx client otherwise; the rows name it.
 """
 
 from __future__ import annotations
