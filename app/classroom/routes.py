@@ -116,7 +116,7 @@ def join_url(request: Request, code: str) -> str:
 
 def qr_svg(url: str) -> str:
     """The QR code of ``url`` as inline SVG (no size: the stylesheet sizes it), dark on white for any theme."""
-    qr = segno.make(url, error="m")
+    qr = segno.make(url, error="m", micro=False)  # a full QR code: every phone reads it; Micro QR not all
     svg: str = qr.svg_inline(
         scale=1, border=2, omitsize=True, dark="#000", light="#fff", svgclass="qr-code", lineclass=None,
         title="QR code of the join URL",
