@@ -104,8 +104,13 @@ def present_diagram(d: Diagram) -> Diagram:
     order = sorted(range(len(d.neurons)), key=lambda i: "current" not in d.neurons[i].classes.split())
     bounds = (2.0 * Q, (top - 18.0) * Q, (WIDTH - 2.0) * Q, (height - 2.0) * Q)
     best: tuple[int, dict[int, float], list[ValueText | None]] | None = None
+    wanted = sum(1 for n in d.neurons if n.value is not None)
+    tried: list[dict[int, float]] = []
     for candidate in RADII:
         radii = {layer: round(min(candidate, 0.24 * step_x, 0.45 * sp), 1) for layer, sp in spacing.items()}
+        if radii in tried:  # capped by the room alike: the same drawing
+            continue
+        tried.append(radii)
         spots = []
         for i in order:
             n = d.neurons[i]
@@ -118,6 +123,8 @@ def present_diagram(d: Diagram) -> Diagram:
         count = sum(v is not None for v in values)
         if best is None or count > best[0]:
             best = (count, radii, values)
+        if count == wanted:  # every value placed: no smaller circle does better
+            break
     assert best is not None
     _, radii, values = best
 
