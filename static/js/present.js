@@ -51,30 +51,24 @@
   }
 
   // The lines of the equation with numbers that the screen holds under the diagram; the others wait in the
-  // tables (a note says how many). Fitted again after every step, whichever way it arrived.
+  // tables, and the stylesheet writes how many after the last line shown (data-more on .numeric). Fitted
+  // again after every step, whichever way it arrived. Only attributes change: an element added inside
+  // #stage would shift the element paths that the stream's patches follow.
   function fit() {
-    document.getElementById("present-more")?.remove();
+    const numeric = document.querySelector("#equation .numeric");
+    const words = document.querySelector("#equation .words");
     const lines = Array.from(document.querySelectorAll("#equation .eq-line"));
-    for (const el of [...lines, document.querySelector("#equation .words")]) if (el) el.hidden = false;
-    if (!presenting()) return;
+    for (const el of [...lines, words]) if (el) el.hidden = false;
+    numeric?.removeAttribute("data-more");
+    if (!presenting() || !numeric) return;
     const over = () => document.documentElement.scrollHeight > window.innerHeight;
     let hidden = 0;
     for (let i = lines.length - 1; i > 0 && over(); i--) {
       lines[i].hidden = true;
       hidden++;
+      // the note takes a line's room too
+      numeric.dataset.more = `${hidden} more line${hidden > 1 ? "s" : ""} in the tables (Esc leaves lecture mode)`;
     }
-    if (hidden) {
-      const note = document.createElement("p");
-      note.id = "present-more";
-      note.className = "present-more";
-      note.textContent = `${hidden} more line${hidden > 1 ? "s" : ""} in the tables (Esc leaves lecture mode)`;
-      lines[lines.length - hidden - 1].after(note);
-      for (let i = lines.length - hidden - 1; i > 0 && over(); i--) {
-        lines[i].hidden = true; // the note took a line's room
-        note.textContent = `${++hidden} more lines in the tables (Esc leaves lecture mode)`;
-      }
-    }
-    const words = document.querySelector("#equation .words");
     if (words) words.hidden = over(); // the lecturer says it
   }
   for (const name of ["lens:step", "htmx:after:swap", "htmx:after:settle", "DOMContentLoaded"]) {

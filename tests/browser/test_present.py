@@ -54,6 +54,9 @@ MEASURE = """
       text: el.textContent.slice(0, 40), box: rect(el), scroll: el.scrollWidth, client: el.clientWidth,
     })),
     page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
+    hidden: document.querySelectorAll('#equation .eq-line[hidden]').length,
+    shownLines: document.querySelectorAll('#equation .eq-line:not([hidden])').length,
+    more: document.querySelector('#equation .numeric')?.dataset.more ?? '',
   };
 }
 """
@@ -76,6 +79,11 @@ def check_screen(page: Page, width: int, height: int) -> int:
         assert x0 >= 0 and x1 <= width and y0 >= 0 and y1 <= height, line
         assert line["scroll"] <= line["client"], line  # nothing overflows its box
     assert m["page"][0] <= width and m["page"][1] <= height, m["page"]  # the page needs no scrolling
+    assert m["shownLines"] >= 1  # at least one line with the numbers
+    if m["hidden"]:  # the lines that did not fit are counted where they would be
+        assert m["more"].startswith(f"{m['hidden']} more line"), m["more"]
+    else:
+        assert m["more"] == ""
     return len(m["values"])
 
 
