@@ -1,24 +1,27 @@
-"""The fast lane of ``POST /api/gradients``: a small, valid request answered without FastAPI's body handling.
+"""The fast lane of ``POST /api/gradients``: a valid request validated without FastAPI's body handling.
 
 The documented route (``app.api.routes.post_gradients``, its body a ``GradientRequest``) checks each number
 of a request with a Python call (``app.core.limits``: the bounds are the app's settings, read while
 validating) and costs FastAPI's body parsing and dependency solving; on the worked example that is most of
-what the route costs beyond the server's floor. ``GradientRoute`` puts a lane in front of it:
+what the route costs beyond the server's floor, and on a body of megabytes it holds the event loop for
+a tenth of a second or more. ``GradientRoute`` puts a lane in front of it:
 
-1. the body, when it came with ``Content-Length`` (at most ``LANE_BYTES``) and ``Content-Type:
-   application/json``, is validated by ``lean_request``: the same fields, types and strictness as
-   ``GradientRequest``, with the app's limits compiled into pydantic's own constraints (``le``,
-   ``max_length``; no Python call per number), one model per set of limits;
+1. the body, when it came with ``Content-Length`` and ``Content-Type: application/json``, is validated by
+   ``lean_request``: the same fields, types and strictness as ``GradientRequest``, with the app's limits
+   compiled into pydantic's own constraints (``le``, ``max_length``; no Python call per number), one
+   model per set of limits;
 2. the cross-field rules of ``GradientRequest`` (parameter budget, activations per layer, weights with
    biases, shapes against sizes, examples × width, cross-entropy's targets) are checked on what that gives,
    the shapes by packing the network's [w | b] and the batch as arrays (``engine.fast``);
 3. a request that passes, without ``trace`` and small enough for the event loop (``INLINE_WORK``), is
-   answered by ``engine.fast`` and orjson.
+   answered by ``engine.fast`` and orjson; another that passes goes to the endpoint as the
+   ``GradientRequest`` it would have got, and the endpoint computes it (a trace; large work in the
+   thread pool).
 
-Everything else goes the documented way, unchanged: any request the lane does not accept (so every 4xx is
-worded by ``GradientRequest`` exactly as before), a trace, a large batch (computed in the thread pool), an
-overflow. The lane accepts a body only if ``GradientRequest`` accepts it, and answers the bytes the
-documented route answers; tests/app/api/test_fastlane.py checks both on valid and invalid bodies.
+Everything else goes the documented way, unchanged: any body the lane does not accept (so every 4xx is
+worded by ``GradientRequest`` exactly as before), an overflow, another content type, a chunked body. The
+lane accepts a body only if ``GradientRequest`` accepts it, and answers the bytes the documented route
+answers; tests/app/api/test_fastlane.py checks both on valid and invalid bodies.
 
 Left out: the other routes; they are not on a hot path.
 """
@@ -26,6 +29,7 @@ Left out: the other routes; they are not on a hot path.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -34,7 +38,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.core.schemas import ActivationName, CostName, InitName
+from app.core.schemas import ActivationName, CostName, GradientRequest, InitName, NetworkSpec
 from app.core.settings import Settings
 from engine.fast import FastNetwork, batch_rows, gradient_lists, packed_checked, shaped
 from engine.network import Array, Network, parameter_count
@@ -42,10 +46,6 @@ from engine.network import Array, Network, parameter_count
 INLINE_WORK = 20_000
 """Parameters × examples up to which a gradient is computed on the event loop (about 50 µs of engine time
 at most on a slow core); above it, in the thread pool."""
-
-LANE_BYTES = 512 * 1024
-"""Bodies up to this size try the lane: a small gradient's body is smaller (its 20,000 numbers at most, as
-JSON, about 400 KB), and a larger body would be parsed twice on the event loop before the thread pool gets it."""
 
 _JSON = b"application/json"
 
@@ -86,13 +86,39 @@ def lean_request_for(settings: Settings) -> type[BaseModel]:
     return lean_request(settings.max_layers, settings.max_width, settings.max_abs_value, settings.max_batch)
 
 
-def fast_reply(body: bytes, settings: Settings) -> bytes | None:
-    """The JSON reply to ``body`` when the lane may answer it (see the module's docstring); None otherwise."""
+@dataclass(frozen=True)
+class Checked:
+    """A body the lane validated: the lean model's values and the arrays its checks made."""
+
+    req: Any  # the lean model
+    activations: list[str]
+    packed: list[Array]  # [w | b] of every layer
+    X: Array
+    Y: Array
+    work: int  # parameters × examples
+
+    def request(self) -> GradientRequest:
+        """The ``GradientRequest`` that validating the same body would give (its values, unvalidated again)."""
+        r, spec = self.req, self.req.network
+        network = NetworkSpec.model_construct(
+            sizes=spec.sizes,
+            activation=spec.activation,
+            weights=spec.weights,
+            biases=spec.biases,
+            seed=spec.seed,
+            init=spec.init,
+        )
+        return GradientRequest.model_construct(
+            network=network, cost=r.cost, inputs=r.inputs, targets=r.targets, trace=r.trace
+        )
+
+
+def checked(body: bytes, settings: Settings) -> Checked | None:
+    """``body`` validated as ``GradientRequest`` would validate it under ``settings``; None where it would not
+    validate (or might not: the documented route then says why)."""
     try:
         req: Any = lean_request_for(settings).model_validate_json(body)
     except ValidationError:
-        return None
-    if req.trace:
         return None
     spec = req.network
     sizes: list[int] = spec.sizes
@@ -101,7 +127,6 @@ def fast_reply(body: bytes, settings: Settings) -> bytes | None:
     m = len(req.inputs)
     if (
         params > settings.max_parameters
-        or params * m > INLINE_WORK
         or m * max(sizes) > settings.max_batch_values
         or len(req.targets) != m
         or (spec.weights is None) != (spec.biases is None)
@@ -117,11 +142,25 @@ def fast_reply(body: bytes, settings: Settings) -> bytes | None:
     if spec.weights is None:
         packed = FastNetwork.of(Network(sizes, activation=activations, seed=spec.seed, init=spec.init), m).packed
     else:
-        checked = packed_checked(sizes, spec.weights, spec.biases)
-        if checked is None:
+        shaped_right = packed_checked(sizes, spec.weights, spec.biases)
+        if shaped_right is None:
             return None
-        packed = checked
-    return gradient_json(sizes, activations, packed, X, Y, req.cost)
+        packed = shaped_right
+    return Checked(req, activations, packed, X, Y, params * m)
+
+
+def small(c: Checked) -> bool:
+    """Whether the lane computes ``c`` itself: no trace, and little enough work for the event loop."""
+    return not c.req.trace and c.work <= INLINE_WORK
+
+
+def fast_reply(body: bytes, settings: Settings) -> bytes | None:
+    """The JSON reply to ``body`` when it is valid, small and without trace (computed on the caller's thread);
+    None otherwise."""
+    c = checked(body, settings)
+    if c is None or not small(c):
+        return None
+    return gradient_json(c.req.network.sizes, c.activations, c.packed, c.X, c.Y, c.req.cost)
 
 
 def gradient_json(
@@ -141,31 +180,39 @@ def gradient_json(
 
 
 def _for_the_lane(request: Request) -> bool:
-    """True when the request gave its length, at most ``LANE_BYTES``, and exactly ``application/json`` as its
-    type (else: the documented route, which also reads chunked bodies and words the 415)."""
-    short = typed = False
+    """True when the request gave its length and exactly ``application/json`` as its type (else: the documented
+    route, which also reads chunked bodies and words the 415)."""
+    length = typed = False
     for name, value in request.scope["headers"]:
         if name == b"content-type":
             typed = value == _JSON
         elif name == b"content-length":
-            short = value.isdigit() and int(value) <= LANE_BYTES
-    return short and typed
+            length = True
+    return length and typed
 
 
 class GradientRoute(APIRoute):
-    """An ``APIRoute`` whose handler tries ``fast_reply`` first and otherwise runs FastAPI's own handler.
+    """An ``APIRoute`` whose handler validates the body by ``checked`` first, and otherwise runs FastAPI's own.
 
+    A small request without trace is answered here; another valid one is handed to the endpoint as the
+    ``GradientRequest`` it would have got (so a trace, or large work in the thread pool, is the endpoint's).
     The route's signature, and so its OpenAPI document and its 4xx answers, stay those of the endpoint.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         documented = super().get_route_handler()
+        endpoint = self.endpoint
 
         async def handler(request: Request) -> Response:
             if request.method == "POST" and _for_the_lane(request):
-                reply = fast_reply(await request.body(), request.app.state.settings)
-                if reply is not None:
-                    return Response(reply, media_type="application/json")
-            return await documented(request)  # reads the body Starlette kept
+                c = checked(await request.body(), request.app.state.settings)
+                if c is not None:
+                    if not small(c):
+                        response: Response = await endpoint(c.request())
+                        return response
+                    reply = gradient_json(c.req.network.sizes, c.activations, c.packed, c.X, c.Y, c.req.cost)
+                    if reply is not None:
+                        return Response(reply, media_type="application/json")
+            return await documented(request)  # reads the body Starlette kept; words every 4xx
 
         return handler

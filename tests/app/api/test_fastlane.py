@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from app.api import fastlane
-from app.api.fastlane import INLINE_WORK, LANE_BYTES, fast_reply, lean_request_for
+from app.api.fastlane import INLINE_WORK, fast_reply, lean_request_for
 from app.core.schemas import WORKED_EXAMPLE, GradientRequest
 from app.core.settings import Settings, get_settings, using
 from app.main import create_app
@@ -209,22 +209,31 @@ def test_large_work_and_trace_go_to_the_documented_route() -> None:
     assert fast_reply(json.dumps({**WORKED_EXAMPLE, "trace": True}).encode(), get_settings()) is None
 
 
-def test_a_long_body_goes_to_the_documented_route(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past LANE_BYTES the lane does not even parse the body: the endpoint answers (the same 200, here)."""
-    padded = json.dumps(WORKED_EXAMPLE).replace('"cost"', " " * LANE_BYTES + '"cost"').encode()
-    expected = fast_reply(padded, get_settings())
-    assert expected is not None  # the lane could have answered it
-    tried: list[int] = []
-    original = fastlane.fast_reply
+@pytest.mark.parametrize("edit", ["trace", "large", "large trace"])
+def test_a_trace_or_large_work_is_validated_by_the_lane_and_computed_by_the_endpoint(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    req: dict[str, Any] = {**random_request(7, "quadratic", explicit=True), "trace": "trace" in edit}
+    if "large" in edit:
+        n = int(np.sqrt(INLINE_WORK)) + 1
+        rng = np.random.default_rng(8)
+        req["network"] = {"sizes": [n, n], "weights": [(rng.normal(size=(n, n)) / n).tolist()], "biases": [[0.1] * n]}
+        req["inputs"], req["targets"] = [[0.5] * n], [[0.5] * n]
+    raw = json.dumps(req).encode()
+    assert fast_reply(raw, get_settings()) is None  # not computed by the lane itself ...
+    c = fastlane.checked(raw, get_settings())
+    assert c is not None and c.request() == GradientRequest.model_validate(req)  # ... but validated by it
+    calls: list[int] = []
+    original = fastlane.checked
 
-    def spy(body: bytes, settings: Settings) -> bytes | None:
-        tried.append(len(body))
+    def spy(body: bytes, settings: Settings) -> fastlane.Checked | None:
+        calls.append(len(body))
         return original(body, settings)
 
-    monkeypatch.setattr(fastlane, "fast_reply", spy)
-    assert client.post("/api/gradients", content=padded[:1000], headers=LANE).status_code == 422
-    assert tried == [1000]  # a short body is tried in the lane (and, invalid, left to the endpoint)
-    answer = client.post("/api/gradients", content=padded, headers=LANE)
-    assert tried == [1000]  # the long one was not
-    assert answer.status_code == 200
-    assert answer.content == expected
+    monkeypatch.setattr(fastlane, "checked", spy)
+    lane = client.post("/api/gradients", content=raw, headers=LANE)
+    assert calls == [len(raw)]
+    documented = client.post("/api/gradients", content=raw, headers=DOCUMENTED)
+    assert calls == [len(raw)]  # the documented route does not go through the lane
+    assert lane.status_code == documented.status_code == 200
+    assert lane.content == documented.content
