@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from app.core.format import SIG_DETAIL, exact, fmt
 
 WIDTH, HEIGHT = 480.0, 120.0
-LEFT, RIGHT, TOP, BOTTOM = 68.0, 14.0, 8.0, 32.0
+LEFT, RIGHT, TOP, BOTTOM = 72.0, 16.0, 9.0, 33.0
 MAX_POINTS = 101  # points drawn with a read-out; a longer history is sampled evenly (its line has every point)
 
 
