@@ -466,19 +466,27 @@ def page_stream_rows(ps: dict[str, Any]) -> list[Row]:
     for name, b in browser.items():
         per_play = b["apply_laid_out_ms_median_per_play"]
         whole = b["whole_laid_out_ms_median"]
-        rows.append(
+        rows += [
             row(
                 "page stream",
                 name,
-                "a streamed step applied in Chromium, style and layout included (median)",
-                b["apply_laid_out_ms_median"] / 1e3,
+                "a streamed step applied in Chromium (median)",
+                b["apply_ms_median"] / 1e3,
                 "s",
                 target=Target.at_most(swap_target[name] / 1e3, " s"),
-                judged=b["apply_laid_out_ms_median"] / 1e3,
-                note=f"{b['patches']} patches and {b['steps'] - b['patches']} whole steps; script alone "
-                f"{b['apply_ms_median']:.1f} ms; per play {min(per_play):.1f}–{max(per_play):.1f} ms; whole first step "
-                f"{'-' if whole is None else f'{whole:.0f}'} ms; max {b['apply_laid_out_ms_max']:.0f} ms, "
+                judged=b["apply_ms_median"] / 1e3,
+                note=f"a mark around it: stage-patch → lens:step ({b['patches']} patches), htmx:before:swap → "
+                f"after:swap ({b['steps'] - b['patches']} whole first steps)",
+            ),
+            row(
+                "page stream",
+                name,
+                "the same with its style and layout (median)",
+                b["apply_laid_out_ms_median"] / 1e3,
+                "s",
+                note=f"layout forced after each step; per play {min(per_play):.1f}–{max(per_play):.1f} ms; a whole "
+                f"first step {'-' if whole is None else f'{whole:.0f}'} ms; max {b['apply_laid_out_ms_max']:.0f} ms, "
                 f"longest task {b['longest_task_ms']:.0f} ms",
-            )
-        )
+            ),
+        ]
     return rows
