@@ -222,24 +222,7 @@
   function drawHeat(panel, grid) {
     const image = $("train-heat");
     if (!image || !grid) return;
-    const n = grid.length;
-    const canvas = document.createElement("canvas");
-    canvas.width = n;
-    canvas.height = n;
-    const ctx = canvas.getContext("2d");
-    const img = ctx.createImageData(n, n);
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < n; c++) {
-        const rgb = diverging(2 * grid[r][c] - 1);
-        const k = 4 * (r * n + c);
-        img.data[k] = rgb[0];
-        img.data[k + 1] = rgb[1];
-        img.data[k + 2] = rgb[2];
-        img.data[k + 3] = 200;
-      }
-    }
-    ctx.putImageData(img, 0, 0);
-    image.setAttribute("href", canvas.toDataURL());
+    image.setAttribute("href", gridImage(grid, (v) => 2 * v - 1, 200));
   }
 
   function drawNeurons(panel, network) {
@@ -271,8 +254,9 @@
     return el;
   }
 
-  // An n × n grid of values as a data: URL image, each value coloured at t(v) ∈ [−1, 1] on the diverging ramp.
-  function gridImage(grid, t) {
+  // An n × n grid of values as a data: URL image, each value coloured at t(v) ∈ [−1, 1] on the diverging ramp
+  // with the given opacity (0–255).
+  function gridImage(grid, t, alpha = 255) {
     const n = grid.length;
     const canvas = document.createElement("canvas");
     canvas.width = n;
@@ -282,7 +266,7 @@
     for (let r = 0; r < n; r++) {
       for (let c = 0; c < n; c++) {
         const rgb = diverging(t(grid[r][c]));
-        img.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * (r * n + c));
+        img.data.set([rgb[0], rgb[1], rgb[2], alpha], 4 * (r * n + c));
       }
     }
     ctx.putImageData(img, 0, 0);

@@ -20,39 +20,11 @@ XOR = generated("xor", n=4, noise=0.0, test_fraction=0.0, seed=0)
 
 
 def _book_sgd(net: Network, X: Array, Y: Array, epochs: int, size: int, eta: float, seed: int) -> list[Array]:
-    """The book's network.py, written out here on its own (column vectors, its own σ), sharing no engine code.
+    """The book's network.py (network2.py's loop below with λ = 0): the weights after ``epochs`` epochs.
 
     Shuffled as the engine documents: one generator seeded once, a permutation per epoch.
     """
-    W = [w.copy() for w in net.weights]
-    B = [b.reshape(-1, 1).copy() for b in net.biases]
-
-    def sigma(z: Array) -> Array:
-        return np.asarray(1.0 / (1.0 + np.exp(-z)))
-
-    rng = np.random.default_rng(seed)
-    for _ in range(epochs):
-        order = rng.permutation(len(X))
-        for k in range(0, len(X), size):
-            batch = order[k : k + size]
-            nabla_w = [np.zeros_like(w) for w in W]
-            nabla_b = [np.zeros_like(b) for b in B]
-            for i in batch:
-                a = X[i].reshape(-1, 1)
-                activations = [a]
-                for w, b in zip(W, B, strict=True):
-                    a = sigma(w @ a + b)
-                    activations.append(a)
-                delta = (a - Y[i].reshape(-1, 1)) * a * (1 - a)
-                for layer in range(len(W) - 1, -1, -1):
-                    nabla_b[layer] += delta
-                    nabla_w[layer] += delta @ activations[layer].T
-                    if layer:
-                        h = activations[layer]
-                        delta = (W[layer].T @ delta) * h * (1 - h)
-            W = [w - eta / len(batch) * nw for w, nw in zip(W, nabla_w, strict=True)]
-            B = [b - eta / len(batch) * nb for b, nb in zip(B, nabla_b, strict=True)]
-    return W
+    return _book_epochs(net, X, Y, epochs, size, eta, 0.0, seed)[-1][0]
 
 
 def test_session_trains_like_the_books_sgd_and_records_every_epoch() -> None:
