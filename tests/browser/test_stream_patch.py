@@ -9,7 +9,7 @@ every step after the first came as a patch.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -78,3 +78,41 @@ def test_every_streamed_step_equals_the_full_render_of_that_step(open_page: Open
         streamed = page.evaluate(f"window.shown[{k}]")
         assert len(streamed) == len(full) > 100, f"step {k}"
         assert streamed == full, f"step {k}: the streamed stage differs from the full render"
+
+
+def test_a_step_clicked_while_playing_makes_the_next_patch_reopen_the_stream_there(open_page: OpenPage) -> None:
+    """A patch made from step k arriving on a page that shows another step is not applied: the stream reopens
+    at the patch's step, which comes whole, and the play ends on the last step exactly as rendered."""
+    page: Page = open_page()
+    streams: list[str] = []
+    page.on("response", lambda r: streams.append(r.url) if "/stream" in r.url else None)
+    page.goto(f"/?{urlencode(NETWORK_4883)}")
+    steps = int(page.get_attribute("#run", "data-steps") or 0)
+    run_id = page.get_attribute("#run", "data-run-id")
+    page.evaluate(
+        """() => {
+          window.patches = [];
+          document.addEventListener('stage-patch', (e) => window.patches.push(JSON.parse(e.detail.data).from), true);
+        }"""
+    )
+    set_speed(page, 500)
+    page.click("#btn-play")
+    page.wait_for_function(
+        "() => window.patches.length >= 1"
+    )  # patches are being applied: the page is at step 2 or later
+    page.click("#mark-0")  # the scrubber fetches step 1 into #stage while the stream plays on
+    page.wait_for_function("() => document.getElementById('step-meta').dataset.step === '0'")
+    expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false", timeout=30_000)
+    starts = [int(parse_qs(urlparse(url).query)["from"][0]) for url in streams]
+    assert len(starts) == 2 and starts[0] == 1 and starts[1] >= 3  # reopened at the step of the refused patch
+    expect(page.locator("#step-meta")).to_have_attribute("data-step", str(steps - 1))
+    shown = page.evaluate(f"({NORMALISE})(document.getElementById('stage'))")
+    full = page.evaluate(
+        f"""async () => {{
+          const answer = await fetch('/runs/{run_id}/steps/{steps - 1}', {{headers: {{'HX-Request': 'true'}}}});
+          const box = document.createElement('div');
+          box.innerHTML = await answer.text();
+          return ({NORMALISE})(box);
+        }}"""
+    )
+    assert shown == full
