@@ -10,6 +10,7 @@ and static files take the prefix off again. ``tests/browser/test_subpath.py`` do
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import textwrap
@@ -62,10 +63,11 @@ def urls(html: str) -> list[tuple[str, str, str]]:
     return Urls(html).found
 
 
-def assert_under_root(html: str, where: str) -> list[tuple[str, str, str]]:
-    """Every URL in ``html`` is under ROOT (or a fragment, the empty icon, an image a script fills in)."""
+def assert_under_root(html: str, where: str, some: bool = True) -> list[tuple[str, str, str]]:
+    """Every URL in ``html`` is under ROOT (or a fragment, the empty icon, an image a script fills in); ``some``:
+    there is one."""
     found = urls(html)
-    assert found, f"{where}: no URL at all"
+    assert found or not some, f"{where}: no URL at all"
     for tag, name, value in found:
         local = value.startswith("#") or (tag == "link" and value == "data:,") or (tag == "image" and value == "")
         assert local or value.startswith(f"{ROOT}/"), f"{where}: <{tag} {name}={value!r}> is not under {ROOT}/"
@@ -86,21 +88,31 @@ def data(found: list[tuple[str, str, str]], name: str) -> str:
 
 
 def stream_steps(client: TestClient, url: str) -> list[str]:
-    """The HTML of every step message of a step stream."""
+    """The HTML of every step event of a step stream: the first step whole, then what each patch writes
+    (the HTML it inserts or puts in place, and the attributes it sets, as one element's)."""
     steps: list[str] = []
     lines: list[str] = []
-    named = False  # a named event (done) carries JSON, not a step
+    event = ""  # "done" carries JSON about the end; "stage-patch" a step's changes (app/stepper/patch.py)
     with client.stream("GET", url, params={"from": 0, "interval_ms": 100}) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
             if line.startswith("data:"):
                 lines.append(line[5:].removeprefix(" "))
             elif line.startswith("event:"):
-                named = True
+                event = line[6:].strip()
             elif not line:
-                if lines and not named:
+                if lines and not event:
                     steps.append("\n".join(lines))
-                lines, named = [], False
+                elif lines and event == "stage-patch":
+                    written = []
+                    for kind, *args in json.loads("\n".join(lines))["ops"]:
+                        if kind in "hoi":
+                            written.append(args[-1])
+                        elif kind == "a":
+                            attrs = " ".join(f'{k}="{html.escape(v)}"' for k, v in args[2].items() if v is not None)
+                            written.append(f"<set {attrs}>")
+                    steps.append("".join(written))
+                lines, event = [], ""
     return steps
 
 
@@ -124,8 +136,8 @@ def test_the_step_through_page_its_fragments_and_its_stream(client: TestClient) 
     assert_under_root(client.get(f"{step_url}7").text, "step 8 without htmx")
     steps = stream_steps(client, data(found, "data-stream-url"))
     assert len(steps) == 8
-    for k, html in enumerate(steps):
-        assert_under_root(html, f"the stream's step {k + 1}")
+    for k, written in enumerate(steps):
+        assert_under_root(written, f"the stream's step {k + 1}", some=k == 0)  # a patch may change no URL
     missing = client.get(f"{ROOT}/runs/nosuchrun00/steps/0")
     assert missing.status_code == 404
     assert_under_root(missing.text, "the 404 page")
