@@ -108,6 +108,7 @@ def test_requests_arriving_while_a_step_renders_wait_for_that_render() -> None:
         return "stage"
 
     results: list[str] = []
+
     def ask() -> None:
         results.append(cache.get(("r", "", 0), slow))
 
