@@ -184,11 +184,12 @@ class Differ:
 
     def element(self, a: Element, b: Element, anchor: str, path: list[int]) -> None:
         """Ops for element ``b`` over ``a`` (same tag, same id), located by ``anchor`` and ``path``."""
+        if self.old[a.start : a.end] == self.new[b.start : b.end]:
+            return  # the same source: nothing below changed (most of a step's tables)
         if b.id is not None:
             anchor, path = b.id, []
         if b.tag.lower() in ATOMIC:
-            if self.old[a.start : a.end] != self.new[b.start : b.end]:
-                self.emit("o", anchor, path, self.outer(b))
+            self.emit("o", anchor, path, self.outer(b))
             return
         changed: dict[str, str | None] = {k: v for k, v in b.attrs.items() if a.attrs.get(k) != v}
         changed.update({k: None for k in a.attrs if k not in b.attrs})
