@@ -149,7 +149,7 @@ def measure_browser(port: int, run_ids: dict[str, str], plays: int) -> dict[str,
     """Apply times of streamed steps in Chromium, per network: every step of ``plays`` plays of the run."""
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+    from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 
     out: dict[str, Any] = {}
     with sync_playwright() as p:

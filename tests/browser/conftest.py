@@ -23,20 +23,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
 
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / os.environ.get("BACKPROP_LENS_SCREENSHOTS", "artifacts/screenshots")
 OpenPage = Callable[..., Page]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
