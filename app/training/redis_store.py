@@ -82,12 +82,29 @@ class Keys:
         self.meta = base + "meta"
         self.events = base + "events"
         self.network = base + "network"
+        self.picture = base + "picture"
         self.paused = base + "paused"
         self.stop = base + "stop"
         self.step = base + "step"
         self.eta = base + "eta"
         self.heartbeat = base + "heartbeat"
         self.lease = base + "lease"
+
+
+PICTURE = frozenset({"grid", "network", "mean_nabla_w", "neurons"})
+"""A progress event's picture of the network now (decision grid, weights, mean ∂C/∂w, neurons over the plane).
+
+The worker keeps only the newest picture (``Keys.picture``) and streams each event without it; a relay puts
+the newest picture into every progress event it sends. A page draws only the newest picture anyway, and
+the stream keeps ``training_events_kept`` events: with a picture in each (up to ~200 KB with the neurons'
+maps) one training could hold hundreds of megabytes of Redis."""
+
+
+def with_picture(event: str, picture: str) -> str:
+    """A progress event's JSON (an object without the picture's fields) joined with the picture's (an object)."""
+    if picture == "{}":
+        return event
+    return event[:-1] + "," + picture[1:] if event != "{}" else picture
 
 
 def ms(seconds: float) -> int:
@@ -194,25 +211,29 @@ class RedisTrainings:
         place: int | None = None
         beat = ms(self.settings.training_heartbeat_seconds)
 
-        def poll() -> tuple[Any, dict[str, str], int | None, int]:
+        def poll() -> tuple[Any, dict[str, str], int | None, int, str | None]:
             pipe = self._redis.pipeline(transaction=False)
             pipe.set(k.heartbeat, "1", px=beat)
             pipe.xread({k.events: last}, count=100)
             pipe.hgetall(k.meta)
             pipe.lpos(QUEUE, run.id)
             pipe.exists(k.lease)
-            _, entries, meta, pos, lease = pipe.execute()
-            return entries, meta, pos, lease
+            pipe.get(k.picture)
+            _, entries, meta, pos, lease, picture = pipe.execute()
+            return entries, meta, pos, lease, picture
 
         while not closing.is_set():
             try:
-                entries, meta, pos, lease = await asyncio.to_thread(poll)
+                entries, meta, pos, lease, picture = await asyncio.to_thread(poll)
             except redis.RedisError:
                 return  # Redis lost mid-stream: the page reconnects (and gets a 503 until it is back)
             for _, items in entries or []:
                 for entry_id, fields in items:
                     last = entry_id
-                    yield ServerSentEvent(raw_data=fields["data"], event=fields["event"], id=entry_id)
+                    data = fields["data"]
+                    if fields["event"] == "progress" and picture:
+                        data = with_picture(data, picture)
+                    yield ServerSentEvent(raw_data=data, event=fields["event"], id=entry_id)
                     if fields["event"] == "done":
                         return
             state = meta.get("state")

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from app.cli import REDIS_URL_VARIABLE, command
 from app.core.settings import Settings
 from app.core.state import redacted
-from app.training.redis_store import END_SCRIPT, QUEUE, Keys, connect, failed_event, ms
+from app.training.redis_store import END_SCRIPT, PICTURE, QUEUE, Keys, connect, failed_event, ms
 from app.training.schemas import TrainConfig
 from app.training.store import PAGE_CLOSED, TIME_LIMIT, Training, build_training, progress_event
 from engine.training import Report
@@ -144,8 +144,9 @@ class Worker:
                     self._redis.set(k.network, _json(report), px=self._ttl)
                     self._finish(k, event.state, event.model_dump_json())
                     return
-                pipe = self._redis.pipeline()
-                pipe.xadd(k.events, {"event": "progress", "data": event.model_dump_json()},
+                pipe = self._redis.pipeline()  # MULTI: the event and its picture land together
+                pipe.set(k.picture, event.model_dump_json(include=set(PICTURE)), px=self._ttl)
+                pipe.xadd(k.events, {"event": "progress", "data": event.model_dump_json(exclude=set(PICTURE))},
                           maxlen=self.settings.training_events_kept, approximate=True)  # fmt: skip
                 pipe.pexpire(k.events, self._ttl)
                 pipe.hset(k.meta, mapping={"state": "paused" if report.state == "paused" else "running",

@@ -34,7 +34,7 @@ from app.cli import REDIS_URL_VARIABLE
 from app.cli import main as cli_main
 from app.core.settings import Settings
 from app.main import create_app
-from app.training.redis_store import Keys
+from app.training.redis_store import PICTURE, Keys
 from engine import Network
 from engine.datasets import generated
 from engine.sgd import SGD
@@ -343,6 +343,28 @@ def test_a_worker_sends_the_numbers_a_thread_sends(cluster: Cluster) -> None:
     done_worker, done_thread = worker_events[-1][1], thread_events[-1]
     for key in ("network", "mean_nabla_w", "neurons", "grid"):
         assert done_worker[key] == done_thread[key] and done_worker[key] is not None, key
+
+
+def test_redis_keeps_one_picture_per_training_and_every_relayed_event_carries_it(cluster: Cluster) -> None:
+    """The stream in Redis holds each event's epochs without its picture (grid, weights, mean ∂C/∂w, the neurons'
+    maps: up to ~200 KB an event); the relay puts the newest picture into every progress event it sends."""
+    cluster.two_workers()
+    run_id = start(cluster.a, hidden="3,2", epochs="5")
+    events = [e for n, e, _ in read_events(cluster.b, run_id) if n == "progress"]
+    assert events
+    for e in events:
+        assert [len(layer) for layer in e["neurons"]] == [3, 2] and e["grid"] is not None
+        assert e["network"] is not None
+    client = redis.Redis.from_url(cluster.redis.url, decode_responses=True)
+    try:
+        entries: list[tuple[str, dict[str, str]]] = client.xrange(Keys(run_id).events)  # type: ignore[assignment]
+        stored = [json.loads(f["data"]) for _, f in entries if f["event"] == "progress"]
+        picture = json.loads(str(client.get(Keys(run_id).picture) or "{}"))
+    finally:
+        client.close()
+    assert len(stored) == len(events)
+    assert all(not PICTURE & set(e) for e in stored)
+    assert set(picture) == PICTURE and picture["neurons"] == events[-1]["neurons"]
 
 
 def test_one_mini_batch_and_eta_through_redis(cluster: Cluster) -> None:
