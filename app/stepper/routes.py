@@ -15,6 +15,7 @@ presentation from ``app.stepper.view``.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -215,29 +216,42 @@ def show_step(request: Request, run_id: str, k: int, store: Store) -> HTMLRespon
     return response
 
 
+def _status_422(message: str) -> HTMLResponse:
+    """A refusal of *Run the next iteration*: its message, in the chart's status line for htmx."""
+    return HTMLResponse(message, status_code=422, headers={"HX-Retarget": "#history-status", "HX-Reswap": "innerHTML"})
+
+
+def _iterations(by: str) -> int | str:
+    """``by`` as a count of iterations, or the message that names what is wrong with it."""
+    text = by.strip().replace("\u2212", "-")
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", text):
+        return f"by: a whole number of iterations, got {by!r}"
+    n = int(text)
+    return n if n >= 1 else f"by: run 1 or more iterations, got {n}"
+
+
 @router.post("/runs/{run_id}/next", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-def next_iteration(request: Request, run_id: str, store: Store, by: int = 1) -> Response:
-    """The same configuration ``by`` gradient steps further (1, 10, 100 …), as a new run at its first step."""
+def next_iteration(request: Request, run_id: str, store: Store, by: str = "1") -> Response:
+    """The same configuration ``by`` gradient steps further (1, 10, 100 …), as a new run at its first step.
+
+    ``by`` is read here rather than by FastAPI so that every bad value is the same 422 as the limit's."""
     run = store.get(run_id)
     if run is None:
         return not_found(request)
+    count = _iterations(by)
+    if isinstance(count, str):
+        return _status_422(count)
     most = settings_of(request).max_page_iterations
     # a run is its configuration, which must stay recomputable within the limits
-    if by < 1 or run.page.iteration + by > most:
-        message = (
+    if run.page.iteration + count > most:
+        return _status_422(
             f"iteration: the page replays at most {most} iterations; this run is at {run.page.iteration}, "
-            f"so it can run {max(0, most - run.page.iteration)} more, not {by}"
-        )
-        return HTMLResponse(
-            message, status_code=422, headers={"HX-Retarget": "#history-status", "HX-Reswap": "innerHTML"}
+            f"so it can run {max(0, most - run.page.iteration)} more, not {count}"
         )
     try:
-        new = _new_run(store, run.page.next(by))
+        new = _new_run(store, run.page.next(count))
     except FormError as e:
-        message = e.errors.get("form", "the next iteration cannot be computed")
-        return HTMLResponse(
-            message, status_code=422, headers={"HX-Retarget": "#history-status", "HX-Reswap": "innerHTML"}
-        )
+        return _status_422(e.errors.get("form", "the next iteration cannot be computed"))
     if not is_htmx(request):
         return RedirectResponse(f"{root_of(request)}/runs/{new.id}", status_code=303)
     return _run_region(request, new)

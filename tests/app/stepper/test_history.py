@@ -155,9 +155,19 @@ def test_more_iterations_than_the_page_replays_is_a_clear_422() -> None:
         r.text == "iteration: the page replays at most 50 iterations; this run is at 45, so it can run 5 more, not 10"
     )
     assert r.headers["hx-retarget"] == "#history-status"
-    for by in (0, -3):
-        assert client.post(f"/runs/{run_id(page)}/next?by={by}", headers=HX).status_code == 422
-    assert client.post(f"/runs/{run_id(page)}/next?by=ten", headers=HX).status_code == 422
+    refusals = {
+        "0": "by: run 1 or more iterations, got 0",
+        "-5": "by: run 1 or more iterations, got -5",
+        "abc": "by: a whole number of iterations, got 'abc'",
+        "1.5": "by: a whole number of iterations, got '1.5'",
+        "": "by: a whole number of iterations, got ''",
+    }
+    for by, message in refusals.items():  # every bad count is the limit's kind of 422, naming its problem
+        for headers in (HX, {}):
+            r = client.post(f"/runs/{run_id(page)}/next", params={"by": by}, headers=headers)
+            assert r.status_code == 422 and r.text == message, (by, r.text)
+            assert r.headers["content-type"].startswith("text/html")
+            assert r.headers["hx-retarget"] == "#history-status" and r.headers["hx-reswap"] == "innerHTML"
     r = client.post(f"/runs/{run_id(page)}/next?by=5", headers=HX)
     assert r.status_code == 200 and ">iteration 50<" in r.text
     assert re.search(r'id="btn-run-1"[^>]*disabled', r.text)
