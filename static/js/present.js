@@ -31,7 +31,18 @@
         busy = false;
         const link = $("permalink");
         if (link && presenting() === on) history.replaceState(null, "", link.href);
+        stage();
       });
+  }
+
+  // After a switch the focus leaves the button (clicked, it keeps the focus: space would press it again and
+  // switch back) for the run itself, where space plays as lens.js's key handler has it and Tab goes on from.
+  function stage() {
+    const run = $("run");
+    const focus = document.activeElement;
+    if (!run || (focus && focus !== document.body && focus.id !== "btn-present" && focus.isConnected)) return;
+    if (!run.hasAttribute("tabindex")) run.setAttribute("tabindex", "-1");
+    run.focus({ preventScroll: true });
   }
 
   const fullScreen = () => document.fullscreenElement !== null;

@@ -157,6 +157,25 @@ def test_keys_and_button_switch_lecture_mode_and_keep_the_step(open_page: OpenPa
     page.wait_for_function("document.fullscreenElement !== null")
 
 
+def test_space_plays_after_the_button_switched_lecture_mode(open_page: OpenPage) -> None:
+    """Clicked, the button would keep the focus and space would press it: the switch hands the focus on."""
+    page = open_page(1024, 768)
+    page.goto("/")
+    play = page.locator("#btn-play")
+    for on in ("1", "0"):
+        page.click("#btn-present")
+        expect(page.locator("#run")).to_have_attribute("data-present", on)
+        expect(page.locator("#btn-present")).not_to_be_focused()
+        page.keyboard.press(" ")
+        expect(play).to_have_attribute("aria-pressed", "true")
+        page.keyboard.press(" ")
+        expect(play).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("#run")).to_have_attribute("data-present", on)  # space switched nothing
+        page.keyboard.press("ArrowRight")  # and the other keys still step
+        page.keyboard.press("Home")
+        at_step(page, 0)
+
+
 def test_playing_in_lecture_mode_streams_the_projectors_diagram(open_page: OpenPage) -> None:
     page = open_page(1024, 768)
     page.goto(f"/?{NETWORKS['deep']}&present=1")
