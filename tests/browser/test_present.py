@@ -125,6 +125,9 @@ def test_keys_and_button_switch_lecture_mode_and_keep_the_step(open_page: OpenPa
     expect(page.locator("#run")).to_have_attribute("data-present", "1")
     at_step(page, 2)  # the same step, now for the projector
     expect(page.locator("#config-panel")).to_be_hidden()
+    expect(page.locator("#present-keys")).to_be_visible()  # the keys, P among them, on the screen
+    hint = page.inner_text("#present-keys")
+    assert all(k in hint.split(" · ") for k in ("space play", "F full screen", "P or Esc leave")), hint
     assert page.evaluate("location.search").endswith("&present=1")  # the URL bar holds the bookmark
     page.keyboard.press("ArrowRight")
     at_step(page, 3)
