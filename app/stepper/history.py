@@ -2,9 +2,10 @@
 
 A run at iteration n is its configuration and n, so its history is too: ``app.core.compute.run_history``
 replays the n gradient steps and gives C at iterations 0 … n. This module only places those numbers
-on a chart (points, axes, ticks, read-outs); the template ``page/_history.html`` writes the SVG, which
-the run's region swaps with everything else, so *Run the next iteration*, *Run 10* and *Run 100* and a
-permalink all show the chart of their own iteration.
+on a chart (the line through every iteration, dots, axes, ticks, read-outs: past 100 iterations the dots are
+thinned, and lens.js reads whichever iteration is nearest the pointer from ``readouts``); the template
+``page/_history.html`` writes the SVG, which the run's region swaps with everything else, so *Run the next
+iteration*, *Run 10* and *Run 100* and a permalink all show the chart of their own iteration.
 
 Left out: arithmetic on the costs beyond placing them; a logarithmic axis.
 """
@@ -17,7 +18,7 @@ from app.core.format import SIG_DETAIL, exact, fmt
 
 WIDTH, HEIGHT = 480.0, 120.0
 LEFT, RIGHT, TOP, BOTTOM = 72.0, 16.0, 9.0, 33.0
-MAX_POINTS = 101  # points drawn with a read-out; a longer history is sampled evenly (its line has every point)
+MAX_POINTS = 101  # dots drawn; a longer history's dots are sampled evenly (its line and read-outs have every point)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class Chart:
     bottom: float  # y of the plot's bottom edge (the x axis)
     line: str  # the polyline's points, every iteration
     costs: str  # every iteration's C, exact, space-separated (for machines and tests)
+    readouts: str  # every iteration's C as the page prints it, space-separated: lens.js reads the one under the pointer
+    every: int  # a dot every ``every`` iterations (1: every iteration has its dot)
+    last: str  # the read-out of the run's own iteration, shown until the pointer reads another
     lo: float  # the value at the bottom edge
     hi: float  # the value at the top edge
     points: list[Point]
@@ -81,8 +85,9 @@ def chart(costs: list[float]) -> Chart:
         f"C at iteration 0 is {fmt(costs[0], SIG_DETAIL)}"
         + (f", at iteration {n} {fmt(costs[-1], SIG_DETAIL)}" if n else "; each iteration you run adds a point")
         + "."
+        + (f" A dot every {every} iterations; the line has every iteration." if every > 1 else "")
     )
     return Chart(
-        WIDTH, HEIGHT, LEFT, right, TOP, bottom, line, " ".join(exact(c) for c in costs), lo, hi,
-        points, x_ticks, y_ticks, summary,
+        WIDTH, HEIGHT, LEFT, right, TOP, bottom, line, " ".join(exact(c) for c in costs),
+        " ".join(fmt(c, SIG_DETAIL) for c in costs), every, points[-1].info, lo, hi, points, x_ticks, y_ticks, summary,
     )  # fmt: skip

@@ -234,6 +234,39 @@
   document.addEventListener("mouseover", highlight);
   document.addEventListener("focusin", highlight);
 
+  // The cost chart: the iteration nearest the pointer's x, any of 0 … n (past 100 iterations the dots are
+  // thinned; the line and the read-outs are not). The server prints the numbers (#history-chart's
+  // data-readouts); this only picks one and puts the marker on the line's point.
+  function readChart(e) {
+    const out = $("history-readout");
+    const marker = $("history-hover");
+    if (!out || !marker) return;
+    const svg = e.target instanceof Element ? e.target.closest("#history-chart") : null;
+    const line = $("history-line");
+    const shown = (svg?.dataset.readouts ?? "").split(" ");
+    const n = shown.length - 1;
+    const ctm = svg?.getScreenCTM();
+    if (!svg || !line || !ctm || n < 1) {
+      if (marker.getAttribute("visibility") !== "hidden") {
+        marker.setAttribute("visibility", "hidden");
+        out.textContent = out.dataset.last ?? "";
+      }
+      return;
+    }
+    const p = new DOMPoint(e.clientX, e.clientY).matrixTransform(ctm.inverse());
+    const left = num(svg, "left");
+    const right = num(svg, "right");
+    const i = Math.max(0, Math.min(n, Math.round(((p.x - left) / (right - left)) * n)));
+    const at = line.points.getItem(i);
+    marker.setAttribute("cx", String(at.x));
+    marker.setAttribute("cy", String(at.y));
+    marker.setAttribute("visibility", "visible");
+    marker.dataset.i = String(i);
+    out.textContent = `iteration ${i}: C = ${shown[i]}`;
+  }
+  document.addEventListener("pointermove", readChart);
+  document.addEventListener("pointerdown", readChart); // a tap on a touch screen
+
   document.addEventListener("htmx:after:swap", sync);
   document.addEventListener("htmx:before:swap", (e) => {
     // A new run replaces #run (and with it the player): nothing is playing then.

@@ -62,6 +62,25 @@ def test_run_10_and_100_add_their_points_and_the_chart_reads_out(open_page: Open
     last = page.locator("#history-111")
     assert (last.locator("title").text_content() or "").startswith("iteration 111: C = ")
     page.locator("#history").scroll_into_view_if_needed()
+    # the pointer reads every iteration 0 … 111, dotted or not (a dot every 2nd past 100)
+    reference = expected("3-4-2, large η", 111)
+    at = page.evaluate(
+        """() => { const line = document.getElementById("history-line");
+                   const m = document.getElementById("history-chart").getScreenCTM();
+                   return Array.from(line.points, p => { const q = new DOMPoint(p.x, p.y).matrixTransform(m);
+                                                         return [q.x, q.y]; }); }"""
+    )
+    assert len(at) == 112
+    for i, (x, y) in enumerate(at):
+        page.mouse.move(x, y)
+        text = page.text_content("#history-readout") or ""
+        assert text.startswith(f"iteration {i}: C = "), (i, text)
+        assert float(text.split("= ")[1].replace("−", "-")) == pytest.approx(reference[i], rel=6e-6), (i, text)
+        assert page.get_attribute("#history-hover", "data-i") == str(i)
+    page.mouse.move(at[55][0], at[55][1])
+    page.screenshot(path=shot_path(f"history-hover-{size}.png"))
+    page.mouse.move(1, 1)
+    expect(page.locator("#history-readout")).to_contain_text("iteration 111: C = ")
     page.screenshot(path=shot_path(f"history-{size}.png"))
     # the permalink restores the chart
     page.goto(page.get_attribute("#permalink", "href") or "/")

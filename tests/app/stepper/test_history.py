@@ -95,7 +95,10 @@ def plotted(page: str) -> dict[str, object]:
     xy = [tuple(float(v) for v in p.split(",")) for p in line.group(1).split()]
     costs = [float(c) for c in line.group(2).split()]
     titles = [(int(i), html.unescape(t)) for i, t in re.findall(r'data-i="(\d+)"[^>]*><title>([^<]+)</title>', text)]
-    return {"costs": costs, "xy": xy, "attrs": attrs, "titles": titles}
+    shown = re.search(r'data-readouts="([^"]+)"', text)
+    assert shown
+    readouts = [float(v.replace("−", "-")) for v in html.unescape(shown.group(1)).split(" ")]
+    return {"costs": costs, "xy": xy, "attrs": attrs, "titles": titles, "readouts": readouts}
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +126,14 @@ def test_the_chart_plots_the_cost_of_every_iteration_of_the_books_sgd(client: Te
     for i, title in titles:
         assert title.startswith(f"iteration {i}: C = ")
         assert float(title.split("= ")[1].replace("−", "-")) == pytest.approx(reference[i], rel=6e-6)
+    # every iteration, dotted or not, has the read-out the pointer shows (lens.js picks it by x)
+    readouts = chart["readouts"]
+    assert isinstance(readouts, list) and len(readouts) == n + 1
+    for shown, c in zip(readouts, reference, strict=True):
+        assert shown == pytest.approx(c, rel=6e-6)
+    if n == 150:  # the dots are thinned past 100 iterations, and the chart says so
+        assert "A dot every 2 iterations; the line has every iteration." in r.text
+        assert "a dot every 2 iterations; point at the line for any" in r.text
 
 
 def test_run_10_and_run_100_land_where_they_say_and_the_permalink_restores_the_chart(client: TestClient) -> None:
