@@ -44,6 +44,9 @@ class TrainingBackend(Protocol):
     def set_eta(self, run: Training, eta: float) -> None:
         """The learning rate from the training's next mini-batch on (each epoch's record says its η)."""
 
+    def eta(self, run: Training) -> float:
+        """The learning rate in force now: the last one set during the run, else the form's."""
+
     def network(self, run: Training) -> Network:
         """The latest finite weights."""
 

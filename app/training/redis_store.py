@@ -271,6 +271,11 @@ class RedisTrainings:
         k = Keys(run.id)
         self._call(lambda: self._redis.set(k.eta, repr(eta), px=self._ttl))
 
+    def eta(self, run: Training) -> float:
+        """The η last set during the run (the worker applies it after its next poll), else the form's."""
+        text = self._call(lambda: self._redis.get(Keys(run.id).eta))
+        return float(text) if isinstance(text, str) else run.config.eta
+
     def network(self, run: Training) -> Network:
         """The latest finite weights the worker wrote; the initial network before it starts."""
         text = self._call(lambda: self._redis.get(Keys(run.id).network))

@@ -249,7 +249,11 @@ def set_eta(request: Request, run: RunDep, fields: Form, trainings: Trainings) -
         typed = fields.get("eta", "")
         return _render(request, "train/_eta.html", {"run": run, "eta": typed, "error": first_message(exc)}, 422)
     trainings.set_eta(run, form.eta)
-    return _render(request, "train/_eta.html", {"run": run, "eta": f"{form.eta:g}", "changed": True})
+    # The η field with its note, and the run's title with the new η (swapped by its id).
+    context = {"run": run, "eta": f"{form.eta:g}", "changed": True}
+    html = templates_of(request).get_template("train/_eta.html").render(context)
+    title = templates_of(request).get_template("train/_run_eta.html").render({**context, "oob": True})
+    return HTMLResponse(html + title, headers={"vary": "HX-Request"})
 
 
 @router.get(
@@ -300,7 +304,7 @@ def inspect(request: Request, run: RunDep, fields: Form, trainings: Trainings) -
         return _render(request, "train/_errors.html", {"message": message}, 422)
     net = trainings.network(run)
     row = form.example - 1
-    t = trace(net, x[row], y[row], run.config.cost, run.config.eta)
+    t = trace(net, x[row], y[row], run.config.cost, trainings.eta(run))  # the η in force now
     return _render(request, "train/_inspect.html", _inspect_context(run, form, t))
 
 

@@ -204,6 +204,10 @@ class TrainingStore:
         """η from the training's next mini-batch on."""
         run.session.set_eta(eta)
 
+    def eta(self, run: Training) -> float:
+        """The session's η, the form's until one is set during the run."""
+        return run.session.eta
+
     def network(self, run: Training) -> Network:
         """The latest finite weights."""
         return run.session.network()

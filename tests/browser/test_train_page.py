@@ -391,7 +391,7 @@ def test_heat_maps_speeds_and_the_network_appear_and_update(open_page: OpenPage,
 def test_one_mini_batch_button_advances_by_one_mini_batch(train_page: Page) -> None:
     page = train_page
     start_training(page, {"#f-delay": "20"}, {"#f-epochs": "2000", "#f-batch": "10"})
-    page.wait_for_function("() => document.getElementById('train-progress').value > 0", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('train-progress')?.value > 0", timeout=10_000)
     page.click("#train-pause")
     expect(page.locator("#train-state")).to_have_text("paused", timeout=5000)
     expect(page.locator("#train-step")).to_be_visible()
@@ -414,16 +414,21 @@ def test_one_mini_batch_button_advances_by_one_mini_batch(train_page: Page) -> N
 def test_eta_changed_mid_run_shows_in_the_history(train_page: Page, problems: list[str]) -> None:
     page = train_page
     start_training(page, {"#f-delay": "20"}, {"#f-epochs": "2000", "#f-eta": "2"})
-    page.wait_for_function("() => document.getElementById('train-progress').value > 0", timeout=10_000)
+    page.wait_for_function("() => document.getElementById('train-progress')?.value > 0", timeout=10_000)
+    expect(page.locator("#train-run-eta")).to_have_text("η = 2")
     page.fill("#train-eta-value", "abc")
     page.click("#train-eta-set")
     expect(page.locator("#e-train-eta")).to_have_text("eta: 'abc' is not a number")
     page.fill("#train-eta-value", "0.5")
     page.click("#train-eta-set")
     expect(page.locator("#train-eta-note")).to_have_text("η = 0.5 from the next mini-batch")
+    expect(page.locator("#train-run-eta")).to_have_text("η = 0.5 (from 2 at the start)")  # the run's title
     expect(page.locator("#train-eta-history")).to_be_visible(timeout=10_000)
     expect(page.locator("#train-eta-history")).to_contain_text("η in the history: 2 from epoch 1 → 0.5 from epoch")
     expect(page.locator("#train-cost-etas line.eta-mark")).to_have_count(1)
+    page.click("#train-pause")
+    page.click("#train-inspect-go")
+    expect(page.locator("#train-inspect-result")).to_contain_text("one step with η = 0.5 on it alone")
     _shot(page, "train-eta-changed.png")
     page.click("#train-stop")
     expected = [p for p in problems if "422" in p]

@@ -78,6 +78,44 @@ def read_events(client: TestClient, run_id: str, limit: int = 10_000) -> list[tu
     return events
 
 
+def cost_after_one_step(network: dict[str, Any], x: np.ndarray, y: np.ndarray, eta: float) -> tuple[float, float]:
+    """Cross-entropy of one example before and after one gradient step on it alone, sigmoid layers, written out."""
+    W = [np.array(w) for w in network["weights"]]
+    B = [np.array(b).reshape(-1, 1) for b in network["biases"]]
+
+    def acts(W: list[np.ndarray], B: list[np.ndarray]) -> list[np.ndarray]:
+        a = [x.reshape(-1, 1)]
+        for w, b in zip(W, B, strict=True):
+            a.append(sigmoid(w @ a[-1] + b))
+        return a
+
+    def cost(a: np.ndarray) -> float:
+        t = y.reshape(-1, 1)
+        return float(np.sum(-t * np.log(a) - (1 - t) * np.log(1 - a)))
+
+    a = acts(W, B)
+    delta = a[-1] - y.reshape(-1, 1)
+    nw, nb = [np.zeros_like(w) for w in W], [np.zeros_like(b) for b in B]
+    for layer in range(len(W) - 1, -1, -1):
+        nw[layer], nb[layer] = delta @ a[layer].T, delta
+        if layer:
+            delta = (W[layer].T @ delta) * a[layer] * (1 - a[layer])
+    W2 = [w - eta * g for w, g in zip(W, nw, strict=True)]
+    B2 = [b - eta * g for b, g in zip(B, nb, strict=True)]
+    return cost(a[-1]), cost(acts(W2, B2)[-1])
+
+
+def inspected_costs(html: str) -> tuple[str, float, float]:
+    """The η, C_x and C_x after one step that Inspect shows (full precision from the titles)."""
+    match = re.search(
+        r'title="([^"]+)">[^<]*</span>\s*\([^)]*\); one step with η = ([^ ]+) on it alone would make it\s*'
+        r'<span class="num" title="([^"]+)">',
+        html,
+    )
+    assert match is not None, html
+    return match.group(2), float(match.group(1)), float(match.group(3))
+
+
 def _header(html: str) -> str:
     match = re.search(r'<header class="top">.*?</header>', html, re.S)
     assert match is not None, "no page header"
@@ -531,6 +569,16 @@ def test_one_mini_batch_while_paused_and_eta_during_the_run(client: TestClient) 
     assert r.status_code == 422 and "eta: Input should be less than or equal to 1000" in r.text
     r = client.post(f"/train/runs/{run_id}/eta", data={"eta": " 0.25 "})
     assert r.status_code == 200 and "η = 0.25 from the next mini-batch" in r.text and session.eta == 0.25
+    # the run's title says the new η (swapped in by its id), and Inspect steps with it
+    assert '<span id="train-run-eta" hx-swap-oob="true">η = 0.25 (from 2 at the start)</span>' in r.text
+    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "1"}).text
+    data = generated("xor", 40, 0.1, 0.25, 3)
+    network = client.get(f"/train/runs/{run_id}/network.json").json()
+    before_step, after_step = cost_after_one_step(network, data.x_train[0], data.y_train[0], 0.25)
+    eta_shown, cost_shown, after_shown = inspected_costs(html)
+    assert eta_shown == "0.25" and cost_shown == pytest.approx(before_step, rel=1e-9)
+    assert after_shown == pytest.approx(after_step, rel=1e-9)
+    assert after_step != pytest.approx(cost_after_one_step(network, data.x_train[0], data.y_train[0], 2.0)[1])
     epoch = after.epoch
     client.post(f"/train/runs/{run_id}/controls/resume")
     wait(lambda: any(h.epoch > epoch + 1 for h in session.history_since(0)))

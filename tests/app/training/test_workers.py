@@ -38,6 +38,7 @@ from app.training.redis_store import PICTURE, Keys
 from engine import Network
 from engine.datasets import generated
 from engine.sgd import SGD
+from tests.app.training.test_routes import cost_after_one_step, inspected_costs
 from tests.processes import RedisServer, environment, free_port, start_worker, stop
 
 LEASE = 2.0  # seconds: short, so that a killed worker is noticed soon
@@ -382,6 +383,14 @@ def test_one_mini_batch_and_eta_through_redis(cluster: Cluster) -> None:
             assert _position(f.events[seen][1]) == at + press
         r = cluster.b.post(f"/train/runs/{run_id}/eta", data={"eta": "0.25"})
         assert r.status_code == 200 and "η = 0.25 from the next mini-batch" in r.text
+        assert '<span id="train-run-eta" hx-swap-oob="true">η = 0.25 (from 2 at the start)</span>' in r.text
+        # the other app's Inspect reads the η set (the `eta` key) and steps with it
+        html = cluster.a.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "2"}).text
+        network = cluster.a.get(f"/train/runs/{run_id}/network.json").json()
+        data = generated("xor", 40, 0.1, 0.25, 3)
+        expected = cost_after_one_step(network, data.x_train[1], data.y_train[1], 0.25)
+        eta_shown, *costs = inspected_costs(html)
+        assert eta_shown == "0.25" and costs == pytest.approx(expected, rel=1e-9)
         epoch = int(f.events[seen][1]["epoch"])
         cluster.a.post(f"/train/runs/{run_id}/controls/resume")
         deadline = time.monotonic() + WAIT
