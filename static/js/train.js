@@ -90,21 +90,54 @@
     el.dataset.epochs = epochs.join(" ");
   }
 
+  // Ticks of a log axis from 10^lo to 10^hi (less than two decades): the powers of ten within it, and
+  // round values (1, 2 or 5 × 10ⁿ apart) between, each at least a tenth of the height from the others.
+  function logTicks(lo, hi) {
+    const a = 10 ** lo;
+    const b = 10 ** hi;
+    const raw = (b - a) / 4;
+    const p = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((m) => m * p).find((v) => v >= raw) || 10 * p;
+    const candidates = [];
+    for (let n = Math.ceil(lo); n <= hi; n += 1) candidates.push([10 ** n, fmt(10 ** n, 4)]);
+    for (let k = Math.ceil(a / step); k * step <= b; k += 1) {
+      const v = Number((k * step).toPrecision(12));
+      candidates.push([v, fmt(v, 4)]);
+    }
+    const ticks = [];
+    for (const [v, label] of candidates) {
+      const t = (Math.log10(v) - lo) / (hi - lo);
+      if (t < 0 || t > 1 || ticks.some(([u]) => Math.abs(u - t) < 0.1)) continue;
+      ticks.push([t, label]);
+    }
+    return ticks.sort((x, y) => x[0] - y[0]);
+  }
+
   // The cost axis: on a log scale, decades from below the smallest cost to above the largest (at most
-  // about five labelled); on a linear one, 0 to a round number above the largest. Returns the ticks
-  // (value in [0, 1] of the height, label) and the mapping of a cost to its height.
+  // about five labelled) when the values fill at least half of that; values within a narrower band (a cost
+  // stuck at 0.1255) get an axis fitted to them with a margin, and round values between as ticks. On a
+  // linear scale, 0 to a round number above the largest. Returns the ticks (value in [0, 1] of the height,
+  // label) and the mapping of a cost to its height.
   function costAxis(costs, scale) {
     const finite = costs.filter((c) => Number.isFinite(c));
     if (scale === "log") {
       const positive = finite.filter((c) => c > 0);
-      let lo = positive.length ? Math.floor(Math.log10(Math.min(...positive))) : -1;
-      let hi = positive.length ? Math.ceil(Math.log10(Math.max(...positive))) : 0;
-      if (hi <= lo) hi = lo + 1;
-      const step = DECADE_STEPS.find((s) => (hi - lo) / s <= 4) || Math.ceil((hi - lo) / 4);
-      lo = Math.floor(lo / step) * step;
-      hi = Math.ceil(hi / step) * step;
-      const ticks = [];
-      for (let n = lo; n <= hi; n += step) ticks.push([(n - lo) / (hi - lo), decade(n)]);
+      const least = positive.length ? Math.log10(Math.min(...positive)) : -1;
+      const most = positive.length ? Math.log10(Math.max(...positive)) : 0;
+      let lo = Math.floor(least);
+      let hi = Math.max(Math.ceil(most), lo + 1);
+      let ticks = [];
+      if (positive.length && most - least < (hi - lo) / 2) {
+        const margin = Math.max(0.08 * (most - least), 0.004); // in decades, each side (≥ 1%: labels of 4 digits differ)
+        lo = least - margin;
+        hi = most + margin;
+        ticks = logTicks(lo, hi);
+      } else {
+        const step = DECADE_STEPS.find((s) => (hi - lo) / s <= 4) || Math.ceil((hi - lo) / 4);
+        lo = Math.floor(lo / step) * step;
+        hi = Math.ceil(hi / step) * step;
+        for (let n = lo; n <= hi; n += step) ticks.push([(n - lo) / (hi - lo), decade(n)]);
+      }
       // a cost of exactly 0 has no logarithm: it is drawn on the bottom line
       const y = (c) => (c > 0 ? (Math.log10(c) - lo) / (hi - lo) : 0);
       return { ticks, y };

@@ -6,6 +6,8 @@ tests/browser/conftest.py; screenshots at 1024×768 (projectors) and 1400×900."
 
 from __future__ import annotations
 
+import math
+import re
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -286,6 +288,62 @@ def test_a_diverging_cost_is_drawn_on_a_log_axis_with_every_label_inside(
     _assert_labels_inside(chart)
     assert chart["epochs"] == sorted(set(chart["epochs"]))
     _shot(page, f"train-diverged-linear-{width}x{height}.png")
+
+
+def _number(label: str) -> float:
+    """A tick label as a number: "0.124", "1", "10⁻³", "2×10⁻⁵"."""
+    supers = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+    if label.startswith("10") and len(label) > 2 and not label[2].isdigit():
+        return float(10 ** int(label[2:].translate(supers)))
+    mantissa, _, power = label.partition("×10")
+    return float(mantissa.replace("−", "-")) * (10 ** int(power.translate(supers)) if power else 1)
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_a_cost_stuck_in_a_narrow_band_fills_the_log_axis(open_page: OpenPage, width: int, height: int) -> None:
+    """Five sigmoid layers with N(0, 1) weights and the quadratic cost stay near C = 0.125 (the output stuck
+    near 0.5): the log axis is fitted to the training and test costs with a margin, not to whole decades."""
+    page = open_page(width, height)
+    start_training(
+        page,
+        {"#f-dataset": "circles", "#f-init": "standard", "#f-cost": "quadratic"},
+        {"#f-hidden": "8,8,8,8,8", "#f-epochs": "30", "#f-eta": "1"},
+    )
+    expect(page.locator("#train-state")).to_have_text("finished", timeout=20_000)
+    drawn = page.eval_on_selector(
+        "#train-cost-chart",
+        """svg => ({
+            lines: ['#train-cost-line', '#train-cost-test'].map(s => svg.querySelector(s).getAttribute('points')
+                     .split(' ').filter(Boolean).map(p => Number(p.split(',')[1]))),
+            ticks: Array.from(svg.querySelectorAll('#train-cost-ticks text'))
+                        .map(t => [t.textContent, Number(t.getAttribute('y')) - 3]),
+            now: svg.querySelector('#train-cost-now').textContent,
+        })""",
+    )
+    train, test = drawn["lines"]
+    assert len(train) == 30 and len(test) == 30
+    top, bottom = 10.0, 140.0  # the plot area of the 320×174 viewBox (templates/train/_run.html)
+    ys = train + test
+    assert all(top <= y <= bottom for y in ys), ys
+    # every point off the x-axis (the margin below the least cost), and the curves spread over the height
+    assert all(y < bottom - 2 for y in ys), ys
+    assert max(ys) - min(ys) > 0.6 * (bottom - top), ys
+    # the ticks are round values on a log scale: log10(value) is linear in the height, at least two of them
+    ticks = [(_number(text), y) for text, y in drawn["ticks"]]
+    assert len(ticks) >= 2, drawn["ticks"]
+    (v0, y0), (v1, y1) = ticks[0], ticks[-1]
+    slope = (y1 - y0) / (math.log10(v1) - math.log10(v0))
+    for v, y in ticks:
+        assert y == pytest.approx(y0 + slope * (math.log10(v) - math.log10(v0)), abs=0.15), ticks
+    # the last epoch's costs, as the chart prints them (4 digits), sit where the ticks say
+    shown = re.fullmatch(r"C = ([0-9.]+), test ([0-9.]+)", drawn["now"])
+    assert shown is not None, drawn["now"]
+    for cost, y in ((float(shown.group(1)), train[-1]), (float(shown.group(2)), test[-1])):
+        assert 0.1 < cost < 0.15
+        assert y == pytest.approx(y0 + slope * (math.log10(cost) - math.log10(v0)), abs=1.5)
+    _assert_labels_inside(_cost_chart(page))
+    page.locator("#train-cost").scroll_into_view_if_needed()
+    _shot(page, f"train-narrow-log-{width}x{height}.png")
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES)
