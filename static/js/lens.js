@@ -46,8 +46,27 @@
     run()?.classList.toggle("playing", on);
   }
 
+  // After a new run is swapped in (the next iteration, Run 10 or 100, a configuration, lecture mode), the
+  // address becomes its permalink (#run's data-permalink, under the root path, with present=1 in lecture
+  // mode), so that a reload or a bookmark returns to it. A student's ?follow=CODE and a lecturer's ?lead=CODE
+  // stay (follow.js reads them); the address the page was loaded at stays until the run changes.
+  let addressedRun = null;
+  function address() {
+    const r = run();
+    const link = r?.dataset.permalink;
+    if (!r || !link || r.dataset.runId === addressedRun) return;
+    const first = addressedRun === null;
+    addressedRun = r.dataset.runId;
+    if (first) return;
+    const url = new URL(link, location.href);
+    const here = new URLSearchParams(location.search);
+    for (const key of ["follow", "lead"]) if (here.has(key)) url.searchParams.set(key, here.get(key));
+    history.replaceState(history.state, "", url.pathname + url.search);
+  }
+
   // After any swap into the page: copy the step shown into #run and the buttons.
   function sync() {
+    address();
     const r = run();
     const meta = $("step-meta");
     if (!r || !meta) return;

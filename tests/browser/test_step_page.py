@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
@@ -301,6 +302,58 @@ def test_a_new_configuration_the_next_iteration_and_the_permalink(tab: Page) -> 
     page.click("#btn-end")
     at_step(page, STEPS - 1)
     assert shown(page) == after
+
+
+def query_of(page: Page) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(page.url).query))
+
+
+def test_the_address_follows_the_run_so_a_reload_returns_to_it(tab: Page) -> None:
+    page = tab
+    page.goto("/")
+    assert urlsplit(page.url).path == "/" and query_of(page) == {}  # the page as loaded keeps its address
+    page.click("#btn-run-1")
+    expect(page.locator("#iteration")).to_have_text("iteration 1")
+    expect(page).to_have_url(re.compile(r"[?&]iteration=1(&|$)"))
+    assert urlsplit(page.url).path == "/" and query_of(page)["sizes"] == "2, 2, 2"
+    page.click("#btn-run-10")
+    expect(page).to_have_url(re.compile(r"[?&]iteration=11(&|$)"))
+    page.reload()
+    expect(page.locator("#iteration")).to_have_text("iteration 11")
+    # a configuration: its own permalink, from iteration 0
+    fill_config(page, {"eta": "2"})
+    expect(page).to_have_url(re.compile(r"[?&]eta=2(&|$)"))
+    assert "iteration" not in query_of(page)
+    page.click("#btn-end")
+    page.click("#btn-next")  # the last step's own button
+    expect(page).to_have_url(re.compile(r"[?&]iteration=1(&|$)"))
+    page.reload()
+    expect(page.locator("#iteration")).to_have_text("iteration 1")
+    expect(page.locator("#f-eta")).to_have_value("2")
+    # lecture mode stays in the address
+    page.goto("/?present=1")
+    page.keyboard.press("End")
+    at_step(page, STEPS - 1)
+    page.click("#btn-next")
+    expect(page).to_have_url(re.compile(r"[?&]iteration=1(&|$)"))
+    assert query_of(page)["present"] == "1"
+    page.reload()
+    expect(page.locator("#run")).to_have_attribute("data-present", "1")
+    expect(page.locator("#iteration")).to_have_text("iteration 1")
+
+
+def test_a_student_pages_follow_code_stays_in_the_address(open_page: OpenPage) -> None:
+    page = open_page(1280, 800, expected={404})  # no session ABCDEF: its events are a 404, the page carries on
+    page.goto("/")
+    page.goto(f"/runs/{page.get_attribute('#run', 'data-run-id')}/steps/0?follow=ABCDEF")  # as the join link does
+    expect(page.locator("#follow-bar")).to_be_visible()
+    page.click("#btn-run-1")  # an iteration of one's own detaches, and the page stays the class's
+    expect(page.locator("#iteration")).to_have_text("iteration 1")
+    expect(page).to_have_url(re.compile(r"[?&]iteration=1(&|$)"))
+    assert query_of(page)["follow"] == "ABCDEF"
+    page.reload()
+    expect(page.locator("#iteration")).to_have_text("iteration 1")
+    expect(page.locator("#follow-bar")).to_be_visible()
 
 
 def test_download_the_trace_as_json(tab: Page) -> None:
