@@ -17,9 +17,11 @@
   const presenting = () => $("run")?.dataset.present === "1";
 
   let busy = false;
+  let queued = null; // a switch asked for while one was on its way: made after it
 
   function setMode(on) {
     const run = $("run");
+    if (busy) queued = on;
     if (!run || busy || presenting() === on) return Promise.resolve();
     // A playing stream belongs to the old #run: pause it through the player's own button.
     if (run.classList.contains("playing")) $("btn-play")?.click();
@@ -32,6 +34,9 @@
         const link = $("permalink");
         if (link && presenting() === on) history.replaceState(null, "", link.href);
         stage();
+        const next = queued;
+        queued = null;
+        if (next !== null) setMode(next);
       });
   }
 
