@@ -4,14 +4,16 @@ The page's diagram (``app.stepper.view.diagram``) sizes its text for a reader at
 14 units in a drawing of up to 780 units, so at 1024 px they are 11 to 18 px. On a projector every number
 must read from the back of the room (the issue asks for 20 CSS px at 1024×768). This module takes that
 diagram and draws it again in a viewBox ``WIDTH`` units wide, which the lecture layout shows at about one
-CSS px per unit: the columns spread over the whole width, the neurons of a layer over the height, the
-circles grow where there is room, and every value is placed again by the page's own rule
-(``app.stepper.view.layout.place_values``: inside its circle if it fits, else beside it where it meets
-nothing) at fonts from ``MIN_FONT`` up. Ids, colours, classes, read-outs and pulses are the diagram's own,
-so the inspector, the equation's highlights and the instruments' marks work unchanged.
+CSS px per unit: the columns spread over the whole width, the neurons of a layer over the height, and the
+circles grow (the drawing taller, up to ``MAX_HEIGHT``) until the values fit inside them. A value goes
+inside its circle whenever it fits there at ``MIN_FONT`` or more; one that does not is drawn on a framed
+pill touching its circle, all of a layer's on the same side (below, above, or outward), never over an
+edge's middle (where it would read as the edge's number) and nearer its own neuron than any other. Ids,
+colours, classes, read-outs and pulses are the diagram's own, so the inspector, the equation's highlights
+and the instruments' marks work unchanged.
 
 Left out: numbers. Every text shown is the diagram's text; only positions and sizes change. A value that
-finds no room at ``MIN_FONT`` is left to the read-out, as on the page.
+finds no such place is left to the read-out, as on the page.
 """
 
 from __future__ import annotations
@@ -20,21 +22,29 @@ import dataclasses
 import math
 from collections import defaultdict
 
-from app.stepper.view.layout import BESIDE_FONTS, Spot, place_values, text_width
+from app.stepper.view.colours import text_colour
+from app.stepper.view.layout import INK, LINE, text_width
 from app.stepper.view.model import Diagram, EdgeView, GapView, LayerLabel, NeuronView, StepView, ValueText
 
 WIDTH = 1000.0  # the viewBox's width: the lecture layout draws it the width of a 1024 px screen
 MAX_HEIGHT = 420.0  # what 1024×768 leaves the diagram beside the title bar and the equation
 MIN_FONT = 21.0  # a value's smallest font, in units (≈ CSS px at 1024 px wide, where 1 unit ≈ 0.97 px)
+MAX_FONT = 30.0  # a value's largest, inside a big circle
+PILL_FONTS = (24.0, MIN_FONT)  # a value on a pill beside its circle: all of a layer's at one of these
 TITLE_FONT = 18.0  # "layer l"
 MARGIN_X = 80.0
 BOTTOM = 14.0
-RADII = (64.0, 56.0, 48.0, 38.0, 30.0, 24.0, 18.0, 13.0)  # tried largest first
+SPACING = 130.0  # between the neurons of a layer, at most, unless bigger circles need more
+RADII = (84.0, 76.0, 70.0, 64.0, 56.0, 48.0, 38.0, 30.0, 24.0, 18.0, 13.0)  # tried largest first
 GAP_FONT = 13.0  # the page's CSS size of "⋮ n more" (.gap), in units
+PAD = 4.0  # a pill's margin around its text
+TOUCH = 2.0  # between a circle and its pill: the ring (3.5 units on the step's neurons) meets the frame
+PILL_LINE = 1.1  # a pill's height, in em: the digits' height (0.73 em) and room above and below
+APART = 5.0  # a pill from another neuron's circle, at least (from its own: TOUCH)
+APART_PILLS = 8.0  # a pill from a pill of another layer (those of one layer may touch, row under row)
+MIDDLE = 6.0  # the radius of an edge's middle, which no pill covers
 
-# place_values works in the page's units, where its smallest font is BESIDE_FONTS[-1]: lay out in a
-# drawing scaled by Q, so that font is MIN_FONT here, then scale back.
-Q = BESIDE_FONTS[-1] / MIN_FONT
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
 def _label_lines(label: LayerLabel, room: float) -> tuple[tuple[str, ...], float]:
@@ -79,78 +89,200 @@ def present_diagram(d: Diagram) -> Diagram:
         layer = column_of_x.get(round(g.x, 1))
         if layer is not None:
             slots[layer].append((g.y, g))
+    for items in slots.values():
+        items.sort(key=lambda t: t[0])
     tallest = max((len(s) for s in slots.values()), default=1)
-    height = min(MAX_HEIGHT, top + BOTTOM + 130.0 * tallest)
-    spacing = {layer: min(130.0, (height - top - BOTTOM) / len(s)) for layer, s in slots.items()}
+    sides = {layer: _sides(i, count) for i, layer in enumerate(layers)}
 
-    centre: dict[str, tuple[float, float]] = {}
-    gaps: list[GapView] = []
-    obstacles: list[tuple[float, float, float, float]] = []
-    for layer, items in slots.items():
-        sp = spacing[layer]
-        y0 = top + (height - top - BOTTOM - sp * len(items)) / 2 + sp / 2
-        for s, (_, item) in enumerate(sorted(items, key=lambda t: t[0])):
-            y = round(y0 + s * sp, 1)
-            if isinstance(item, GapView):
-                gaps.append(GapView(xs[layer], y, item.text))
-                half = text_width(item.text, GAP_FONT) / 2
-                obstacles.append(((xs[layer] - half) * Q, (y - 8) * Q, (xs[layer] + half) * Q, (y + 8) * Q))
-            else:
-                centre[item.id] = (xs[layer], y)
-
-    # Big circles hold their values inside; where they would crowd the values out, smaller ones leave room
-    # beside. The largest radius that places the most values wins. The neurons of the step go first: when
-    # not every value finds room (a deep network's tiny δ, 1.5×10⁻⁵, is wide), theirs do.
-    order = sorted(range(len(d.neurons)), key=lambda i: "current" not in d.neurons[i].classes.split())
-    bounds = (2.0 * Q, (top - 18.0) * Q, (WIDTH - 2.0) * Q, (height - 2.0) * Q)
-    best: tuple[int, dict[int, float], list[ValueText | None]] | None = None
-    wanted = sum(1 for n in d.neurons if n.value is not None)
-    tried: list[dict[int, float]] = []
+    # Circles as big as the room allows hold their values inside; where the height allows, they grow until
+    # they do (a taller drawing leaves fewer lines of the equation, so no taller than they need). The drawing that
+    # places the most values, then the most inside, wins; of equals, the lowest.
+    best: _Drawing | None = None
+    tried: list[tuple[float, dict[int, float]]] = []
     for candidate in RADII:
+        cap = max(SPACING, candidate / 0.45)
+        height = min(MAX_HEIGHT, top + BOTTOM + cap * tallest)
+        spacing = {layer: min(cap, (height - top - BOTTOM) / len(s)) for layer, s in slots.items()}
         radii = {layer: round(min(candidate, 0.24 * step_x, 0.45 * sp), 1) for layer, sp in spacing.items()}
-        if radii in tried:  # capped by the room alike: the same drawing
+        if (height, radii) in tried:  # capped by the room alike: the same drawing
             continue
-        tried.append(radii)
-        spots = []
-        for i in order:
-            n = d.neurons[i]
-            x, y = centre[n.id]
-            spots.append(Spot(x * Q, y * Q, radii[n.layer] * Q, n.value.text if n.value else "", n.fill))
-        placed = place_values(spots, obstacles, bounds)
-        values: list[ValueText | None] = [None] * len(order)
-        for i, v in zip(order, placed, strict=True):
-            values[i] = v
-        count = sum(v is not None for v in values)
-        if best is None or count > best[0]:
-            best = (count, radii, values)
-        if count == wanted:  # every value placed: no smaller circle does better
-            break
+        tried.append((height, radii))
+        drawing = _draw(d, slots, spacing, radii, xs, sides, top, height)
+        if best is None or drawing.score > best.score:
+            best = drawing
     assert best is not None
-    _, radii, values = best
-
-    def back(v: ValueText | None) -> ValueText | None:
-        if v is None:
-            return None
-        p = v.plate
-        plate = None if p is None else (round(p[0] / Q, 1), round(p[1] / Q, 1), round(p[2] / Q, 1), round(p[3] / Q, 1))
-        return dataclasses.replace(v, x=round(v.x / Q, 1), y=round(v.y / Q, 1), font=round(v.font / Q, 1), plate=plate)
 
     neurons = [
-        dataclasses.replace(n, x=centre[n.id][0], y=centre[n.id][1], r=radii[n.layer], value=back(v))
-        for n, v in zip(d.neurons, values, strict=True)
+        dataclasses.replace(n, x=best.centre[n.id][0], y=best.centre[n.id][1], r=best.radii[n.layer], value=v)
+        for n, v in zip(d.neurons, best.values, strict=True)
     ]
-    edges = [_moved(e, centre) for e in d.edges]
+    edges = [_moved(e, best.centre) for e in d.edges]
     return dataclasses.replace(
         d,
         width=int(WIDTH),
-        height=math.ceil(height),
+        height=math.ceil(best.height),
         neurons=neurons,
         edges=edges,
-        gaps=gaps,
+        gaps=best.gaps,
         labels=labels,
         label_font=title_font,
         line_step=line_step,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Drawing:
+    score: tuple[int, int, float]  # values placed, values inside, minus the height
+    height: float
+    radii: dict[int, float]
+    centre: dict[str, tuple[float, float]]
+    gaps: list[GapView]
+    values: list[ValueText | None]
+
+
+def _sides(i: int, count: int) -> tuple[str, ...]:
+    """The sides a layer's pills may take, in order: outward for the first and last layers (no edge there),
+    else below or above the circles, and left or right last."""
+    if count > 1 and i == 0:
+        return ("left", "below", "above", "right")
+    if count > 1 and i == count - 1:
+        return ("right", "below", "above", "left")
+    return ("below", "above", "right", "left")
+
+
+def _draw(
+    d: Diagram,
+    slots: dict[int, list[tuple[float, NeuronView | GapView]]],
+    spacing: dict[int, float],
+    radii: dict[int, float],
+    xs: dict[int, float],
+    sides: dict[int, tuple[str, ...]],
+    top: float,
+    height: float,
+) -> _Drawing:
+    """The diagram with these circles: where each neuron goes, then each value (inside, else on a pill)."""
+    centre: dict[str, tuple[float, float]] = {}
+    gaps: list[GapView] = []
+    taken: list[Box] = []  # the gaps' texts and the pills placed
+    for layer, items in slots.items():
+        sp = spacing[layer]
+        y0 = top + (height - top - BOTTOM - sp * len(items)) / 2 + sp / 2
+        for s, (_, item) in enumerate(items):
+            y = round(y0 + s * sp, 1)
+            if isinstance(item, GapView):
+                gaps.append(GapView(xs[layer], y, item.text))
+                half = text_width(item.text, GAP_FONT) / 2
+                taken.append((xs[layer] - half, y - 8, xs[layer] + half, y + 8))
+            else:
+                centre[item.id] = (xs[layer], y)
+    circles = [(centre[n.id][0], centre[n.id][1], radii[n.layer]) for n in d.neurons]
+    middles = []
+    for e in d.edges:
+        _, to, j, i = e.id.split("-")
+        (x1, y1), (x2, y2) = centre[f"n-{int(to) - 1}-{i}"], centre[f"n-{to}-{j}"]
+        middles.append(((x1 + x2) / 2, (y1 + y2) / 2))
+    bounds = (2.0, top - 18.0, WIDTH - 2.0, height - 2.0)
+
+    values: list[ValueText | None] = [None] * len(d.neurons)
+    outside: dict[int, list[int]] = defaultdict(list)
+    for k, n in enumerate(d.neurons):
+        if n.value is None:
+            continue
+        x, y = centre[n.id]
+        f = _inside_font(n.value.text, radii[n.layer])
+        if f is None:
+            outside[n.layer].append(k)
+        else:
+            values[k] = ValueText(n.value.text, x, y, "middle", f, text_colour(n.fill), True)
+    # The layer of the step first: when not every value finds room (a deep network's δ of 1.5×10⁻⁵ is
+    # wide), its values do.
+    order = sorted(
+        outside, key=lambda layer: not any("current" in d.neurons[k].classes.split() for k in outside[layer])
+    )
+    for layer in order:
+        choice: list[tuple[int, ValueText, Box]] = []
+        for font in PILL_FONTS:
+            for side in sides[layer]:
+                pills: list[tuple[int, ValueText, Box]] = []
+                for k in outside[layer]:
+                    pill = _pill(d.neurons[k], centre, radii, side, font)
+                    if _clear(pill[1], k, circles, middles, taken, [b for _, _, b in pills], bounds):
+                        pills.append((k, *pill))
+                if len(pills) > len(choice):
+                    choice = pills
+            if len(choice) == len(outside[layer]):
+                break
+        for k, v, box in choice:
+            values[k] = v
+            taken.append(box)
+    placed = sum(v is not None for v in values)
+    inside = sum(v is not None and v.inside for v in values)
+    return _Drawing((placed, inside, -height), height, radii, centre, gaps, values)
+
+
+def _inside_font(text: str, r: float) -> float | None:
+    """The largest font, MAX_FONT down to MIN_FONT in half units, at which ``text`` fits inside a circle of
+    radius r (its line clear of the ring)."""
+    f = min(MAX_FONT, math.floor(r * 0.9) / 2)
+    while f >= MIN_FONT:
+        half = LINE * f / 2
+        if half < r and text_width(text, f) <= 2 * math.sqrt(r * r - half * half) - 6:
+            return f
+        f -= 0.5
+    return None
+
+
+def _pill(
+    n: NeuronView, centre: dict[str, tuple[float, float]], radii: dict[int, float], side: str, font: float
+) -> tuple[ValueText, Box]:
+    """n's value on a pill touching its circle on ``side``: the text and the pill's box."""
+    assert n.value is not None
+    x, y = centre[n.id]
+    r = radii[n.layer]
+    w, h = text_width(n.value.text, font) + 2 * PAD, PILL_LINE * font
+    if side == "below":
+        box = (x - w / 2, y + r + TOUCH, x + w / 2, y + r + TOUCH + h)
+    elif side == "above":
+        box = (x - w / 2, y - r - TOUCH - h, x + w / 2, y - r - TOUCH)
+    elif side == "right":
+        box = (x + r + TOUCH, y - h / 2, x + r + TOUCH + w, y + h / 2)
+    else:
+        box = (x - r - TOUCH - w, y - h / 2, x - r - TOUCH, y + h / 2)
+    tx, anchor = {"right": (box[0] + PAD, "start"), "left": (box[2] - PAD, "end")}.get(side, (x, "middle"))
+    plate = (round(box[0], 1), round(box[1], 1), round(box[2] - box[0], 1), round(box[3] - box[1], 1))
+    ty = round((box[1] + box[3]) / 2, 1)
+    return ValueText(n.value.text, round(tx, 1), ty, anchor, font, INK, False, plate), box
+
+
+def _clear(
+    box: Box,
+    k: int,
+    circles: list[tuple[float, float, float]],
+    middles: list[tuple[float, float]],
+    taken: list[Box],
+    mates: list[Box],
+    bounds: Box,
+) -> bool:
+    """Whether a pill for neuron k fits here: in the drawing, clear of the texts and pills ``taken`` (by
+    APART_PILLS) and of its layer's pills ``mates``, of every edge's middle and, by APART, of every circle
+    but its own."""
+    if not (bounds[0] <= box[0] and bounds[1] <= box[1] and box[2] <= bounds[2] and box[3] <= bounds[3]):
+        return False
+    a = APART_PILLS
+    if any(box[0] < t[2] + a and t[0] < box[2] + a and box[1] < t[3] + a and t[1] < box[3] + a for t in taken):
+        return False
+    if any(box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in mates):
+        return False
+    if any(_distance(box, mx, my) < MIDDLE for mx, my in middles):
+        return False
+    return all(_distance(box, cx, cy) >= r + APART for o, (cx, cy, r) in enumerate(circles) if o != k)
+
+
+def _distance(box: Box, x: float, y: float) -> float:
+    """From the point (x, y) to the nearest point of ``box``."""
+    dx = max(box[0] - x, 0.0, x - box[2])
+    dy = max(box[1] - y, 0.0, y - box[3])
+    return math.hypot(dx, dy)
 
 
 def _moved(e: EdgeView, centre: dict[str, tuple[float, float]]) -> EdgeView:

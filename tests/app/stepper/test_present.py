@@ -43,10 +43,34 @@ def client() -> TestClient:
     return TestClient(create_app())
 
 
+def box_to_point(box: tuple[float, float, float, float], x: float, y: float) -> float:
+    """From (x, y) to the nearest point of the box (x0, y0, x1, y1)."""
+    dx = max(box[0] - x, 0.0, x - box[2])
+    dy = max(box[1] - y, 0.0, y - box[3])
+    return float((dx * dx + dy * dy) ** 0.5)
+
+
+def side_of(box: tuple[float, float, float, float], x: float, y: float, r: float) -> str:
+    """Where a box lies around the circle (x, y, r): wholly below, above, right or left of it."""
+    sides = [
+        name
+        for name, beyond in (
+            ("below", box[1] >= y + r - 0.5),
+            ("above", box[3] <= y - r + 0.5),
+            ("right", box[0] >= x + r - 0.5),
+            ("left", box[2] <= x - r + 0.5),
+        )
+        if beyond
+    ]
+    assert len(sides) == 1, (box, x, y, r)  # beside its circle, not over it, not off at a corner
+    return sides[0]
+
+
 @pytest.mark.parametrize("name", list(NETWORKS))
-def test_the_projector_diagram_shows_the_pages_numbers_large_and_apart(name: str) -> None:
+@pytest.mark.parametrize("iterations", [0, 10])
+def test_the_projector_diagram_shows_the_pages_numbers_large_and_apart(name: str, iterations: int) -> None:
     page = parse_form(form_of(name), 8, 1000)
-    trace = run_trace(page.request, 0)
+    trace = run_trace(page.request, iterations)
     for k in range(len(trace.steps)):
         d = step_view("r", trace, k).diagram
         p = present_diagram(d)
@@ -76,6 +100,25 @@ def test_the_projector_diagram_shows_the_pages_numbers_large_and_apart(name: str
             for b in boxes[i + 1 :]:
                 assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
         centre = {n.id: (n.x, n.y) for n in p.neurons}
+        # A value outside its circle is on a pill touching it, on its layer's one side, nearer its own neuron
+        # than any other, and over no edge's middle (where it would read as the edge's number).
+        middles = [((e.x1 + e.x2) / 2, (e.y1 + e.y2) / 2) for e in p.edges]
+        sides: dict[int, set[str]] = {}
+        for n in p.neurons:
+            if n.value is None or n.value.inside:
+                continue
+            assert n.value.plate is not None
+            px, py, pw, ph = n.value.plate
+            box = (px, py, px + pw, py + ph)
+            own = box_to_point(box, n.x, n.y) - n.r
+            assert -0.5 <= own <= 3.0, (n.id, own)  # touching its circle, not over it
+            for o in p.neurons:
+                if o is not n:
+                    assert box_to_point(box, o.x, o.y) - o.r > own + 2.0, (n.id, o.id)
+            for mx, my in middles:
+                assert box_to_point(box, mx, my) >= 5.0, (n.id, n.value.text, mx, my)
+            sides.setdefault(n.layer, set()).add(side_of(box, n.x, n.y, n.r))
+        assert all(len(s) == 1 for s in sides.values()), sides
         for e in p.edges:
             _, layer, j, src = e.id.split("-")
             assert (e.x1, e.y1) == centre[f"n-{int(layer) - 1}-{src}"] and (e.x2, e.y2) == centre[f"n-{layer}-{j}"]
@@ -83,6 +126,8 @@ def test_the_projector_diagram_shows_the_pages_numbers_large_and_apart(name: str
         current = [n for n in p.neurons if "current" in n.classes.split() and n.value is not None]
         if name in ("example", "wide"):  # room for every value the page shows
             assert shown == sum(n.value is not None for n in d.neurons)
+        if name == "example":  # and, with big circles, inside them (−0.004044 at 21 is 128 units wide)
+            assert all(n.value.inside for n in p.neurons if n.value is not None)
         assert current == [] or all(n.value is not None for n in current[:2])
 
 
