@@ -223,3 +223,66 @@ def test_a_lecturer_in_lecture_mode_is_followed_in_the_pages_own_layout(open_pag
     lecturer.screenshot(path=shot_path("classroom-present-1024.png"), caret="initial")
     lecturer.keyboard.press("Escape")
     lecturer.click("#btn-stop-share")
+
+
+def autofilled(page: Page) -> None:
+    """What a browser does to form fields on its own: Chromium's autofill leaves them ``style=""`` (through the
+    CSSOM, which the CSP allows)."""
+    script = "els => els.forEach(e => { e.style.color = 'red'; e.style.color = '' })"
+    page.eval_on_selector_all("input, textarea", script)
+    assert page.locator("#f-eta[style='']").count() == 1
+
+
+def test_new_networks_and_iterations_swap_in_without_inline_style(open_page: OpenPage) -> None:
+    """A browser's own ``style=""`` on a form field (autofill, typing) is not copied by htmx when #run is swapped.
+
+    htmx's settle step copied each old element's ``style`` attribute onto the new one with setAttribute, which
+    the CSP (``style-src 'self'``) refuses, once per such field, on the lecturer's page and each student's.
+    ``open_page`` fails the test on any console error, CSP violations included.
+    """
+    lecturer = open_page(1024, 768)
+    lecturer.goto("/")
+    lecturer.click("#btn-share")
+    code = lecturer.get_attribute("#share-card", "data-code") or ""
+    assert code
+    student = open_page(390, 844)
+    student.goto("/join")
+    student.fill("#f-code", code)
+    student.click("#btn-join")
+    expect(student.locator("#follow-text")).to_have_text("Following the lecturer")
+    for page in (lecturer, student):
+        autofilled(page)
+    lecturer.locator("#config-panel summary").click()
+    lecturer.fill("#f-sizes", "2,3,2")
+    lecturer.click("#btn-apply")
+    expect(lecturer.locator("#f-sizes")).to_have_value("2,3,2")
+    follows(student, lecturer)
+    assert student.input_value("#f-sizes") == "2,3,2"
+    for page in (lecturer, student):
+        autofilled(page)
+    lecturer.click("#btn-end")
+    lecturer_at(lecturer, 7)
+    lecturer.click("#btn-next")
+    expect(lecturer.locator("#iteration")).to_have_text("iteration 1")
+    follows(student, lecturer)
+    assert numbers(student)["iteration"] == "iteration 1"
+    lecturer.click("#btn-stop-share")
+
+
+def test_the_step_through_alone_swaps_in_without_inline_style(open_page: OpenPage) -> None:
+    """The plain step-through (no class session): a configuration, the next iteration, lecture mode."""
+    page = open_page(1024, 768)
+    page.goto("/")
+    autofilled(page)
+    page.locator("#config-panel summary").click()
+    page.fill("#f-eta", "0.25")
+    page.click("#btn-apply")
+    expect(page.locator("#f-eta")).to_have_value("0.25")
+    autofilled(page)
+    page.click("#btn-end")
+    lecturer_at(page, STEPS - 1)
+    page.click("#btn-next")
+    expect(page.locator("#iteration")).to_have_text("iteration 1")
+    autofilled(page)
+    page.click("#btn-present")
+    expect(page.locator("#run.present")).to_be_visible()
