@@ -30,7 +30,7 @@ from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.core.deps import SettingsDep, is_htmx
-from app.core.errors import first_message
+from app.core.errors import clean_errors, first_message
 from app.core.forms import Form, read_number
 from app.core.lifecycle import Closing
 from app.core.limits import at_most
@@ -40,12 +40,16 @@ from app.core.settings import current_settings
 from app.core.templating import templates_of
 from app.training.backend import TrainingBackend
 from app.training.schemas import (
+    BOUND_ERRORS,
     CSV_HELP,
     DATASET_LABELS,
+    FORM_LABELS,
     TrainConfig,
     form_errors,
     form_field,
     form_texts,
+    labelled,
+    plain_message,
 )
 from app.training.store import Action, Training, build_training
 from engine import Trace, trace
@@ -160,7 +164,7 @@ def create_run(request: Request, fields: Form, trainings: Trainings) -> HTMLResp
     except ValidationError as exc:
         return _form_error(request, form, form_errors(exc), 422)
     except ValueError as exc:
-        return _form_error(request, form, {form_field(str(exc)): str(exc)}, 422)
+        return _form_error(request, form, {form_field(str(exc)): labelled(str(exc), FORM_LABELS)}, 422)
     if not trainings.add(run):
         running = request.app.state.settings.max_trainings
         message = f"training: {running} trainings are running already; try again when one ends"
@@ -247,7 +251,9 @@ def set_eta(request: Request, run: RunDep, fields: Form, trainings: Trainings) -
         form = EtaForm.model_validate(fields)
     except ValidationError as exc:
         typed = fields.get("eta", "")
-        return _render(request, "train/_eta.html", {"run": run, "eta": typed, "error": first_message(exc)}, 422)
+        items = clean_errors(exc.errors())
+        message = plain_message(EtaForm, items[0], {"eta": "η"}) if items else "η: give a number"
+        return _render(request, "train/_eta.html", {"run": run, "eta": typed, "error": message}, 422)
     trainings.set_eta(run, form.eta)
     # The η field with its note, and the run's title with the new η (swapped by its id).
     context = {"run": run, "eta": f"{form.eta:g}", "changed": True}
@@ -280,6 +286,8 @@ class InspectForm(BaseModel):
     @field_validator("example", mode="before")
     @classmethod
     def _number(cls, v: object) -> object:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("example: give a number")
         return read_number("example", v) if isinstance(v, str) else v
 
 
@@ -295,17 +303,29 @@ def inspect(request: Request, run: RunDep, fields: Form, trainings: Trainings) -
     try:
         form = InspectForm.model_validate(fields)
     except ValidationError as exc:
-        return _render(request, "train/_errors.html", {"message": first_message(exc)}, 422)
+        items = clean_errors(exc.errors())
+        if items and items[0].loc[:1] == ["example"] and items[0].type in BOUND_ERRORS:
+            message = _examples(run, "test" if fields.get("split") == "test" else "train")
+        else:
+            message = plain_message(InspectForm, items[0], {"example": "example"}) if items else first_message(exc)
+        return _render(request, "train/_errors.html", {"message": message}, 422)
     data = run.data
     x, y = (data.x_train, data.y_train) if form.split == "train" else (data.x_test, data.y_test)
-    n = x.shape[0]
-    if form.example > n:
-        message = f"example: the {form.split} set has {n} examples" + (f" (1 to {n})" if n else "")
-        return _render(request, "train/_errors.html", {"message": message}, 422)
+    if form.example > x.shape[0]:
+        return _render(request, "train/_errors.html", {"message": _examples(run, form.split)}, 422)
     net = trainings.network(run)
     row = form.example - 1
     t = trace(net, x[row], y[row], run.config.cost, trainings.eta(run))  # the η in force now
     return _render(request, "train/_inspect.html", _inspect_context(run, form, t))
+
+
+def _examples(run: Training, split: Literal["train", "test"]) -> str:
+    """Which example numbers the split has, in the page's words."""
+    n = (run.data.x_train if split == "train" else run.data.x_test).shape[0]
+    name = "training" if split == "train" else "test"
+    if not n:
+        return f"example: the {name} set has no examples"
+    return f"example: the {name} set has {n} examples; give a whole number from 1 to {n}"
 
 
 def step_through_link(t: Trace, x: list[float], y: list[float]) -> str | None:

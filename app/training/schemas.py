@@ -9,14 +9,18 @@ keys every error by the form field that shows it, as the step-through page does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
+import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from app.core.errors import clean_errors, validation_message
 from app.core.forms import number_tokens, read_number
-from app.core.limits import at_most, limit, most_items
-from app.core.schemas import ActivationName, CostName, InitName
+from app.core.limits import Limit, at_most, limit, most_items
+from app.core.schemas import ActivationName, CostName, ErrorItem, InitName
+from app.core.settings import current_settings
 from engine import Network
 from engine.datasets import GENERATED, Dataset, digits, from_csv, generated
 from engine.network import parameter_count
@@ -102,7 +106,9 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         if self.cost == "cross_entropy" and self.output_activation != "sigmoid":
-            raise ValueError("output_activation: cross_entropy needs a sigmoid output layer, whose a^L lies in (0, 1)")
+            raise ValueError(
+                "output_activation: the cross-entropy cost needs a sigmoid output layer, whose a^L lies in (0, 1)"
+            )
         if self.dataset == "csv" and not self.csv.strip():
             raise ValueError("csv: paste or choose a CSV file to train on your own data")
         return self
@@ -145,12 +151,103 @@ def form_field(message: str) -> str:
     return head if head in TrainConfig.model_fields else "form"
 
 
+FORM_LABELS: dict[str, str] = {
+    "dataset": "Data set",
+    "points": "Points",
+    "noise": "Noise σ",
+    "test_fraction": "Held out for testing",
+    "csv": "CSV",
+    "hidden": "Hidden layers",
+    "activation": "σ hidden",
+    "output_activation": "σ output",
+    "init": "Initial weights",
+    "cost": "Cost",
+    "epochs": "Epochs",
+    "batch": "Mini-batch m",
+    "eta": "η",
+    "lmbda": "λ (L2)",
+    "seed": "Seed",
+    "delay_ms": "Pace",
+}
+"""Each field of the training form as the page labels it (templates/train/_form.html); its errors say these."""
+BOUND_ERRORS = (
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "int_from_float",
+    "int_parsing",
+    "int_parsing_size",
+)
+
+
+def _plain(v: object) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() and abs(v) < 1e15 else str(v)
+
+
+def range_words(field: FieldInfo) -> str:
+    """What a number field takes, in words, with the bounds this app enforces: "a whole number from 1 to 10000"."""
+    low: object = None
+    high: object = None
+    above = False
+    for m in field.metadata:
+        if isinstance(m, annotated_types.Ge):
+            low = m.ge
+        elif isinstance(m, annotated_types.Gt):
+            low, above = m.gt, True
+        elif isinstance(m, annotated_types.Le):
+            high = m.le
+        elif isinstance(m, Limit) and m.kind == "max":
+            high = m.bound(current_settings())
+    kind = "a whole number" if field.annotation is int else "a number"
+    if above:
+        return f"{kind} greater than {_plain(low)}" + (f" and at most {_plain(high)}" if high is not None else "")
+    if low is not None and high is not None:
+        return f"{kind} from {_plain(low)} to {_plain(high)}"
+    if low is not None:
+        return f"{kind} of at least {_plain(low)}"
+    return f"{kind} of at most {_plain(high)}" if high is not None else kind
+
+
+def plain_message(model: type[BaseModel], item: ErrorItem, labels: Mapping[str, str]) -> str:
+    """An error as the page says it: the field by its label, and pydantic's wording in plain words.
+
+    "eta: Input should be greater than 0" is "η: give a number greater than 0 and at most 1000"; the
+    messages that already say what to do ("eta: 'abc' is not a number") only get the label.
+    """
+    message = validation_message(item)
+    if item.type == "extra_forbidden":
+        return f"form: this form has no field {message.partition(':')[0]}"
+    name = str(item.loc[0]) if item.loc else ""
+    label = labels.get(name)
+    field = model.model_fields.get(name)
+    if label is None or field is None:
+        return labelled(message, labels)
+    ctx_max = message.rpartition("at most ")[2].split(" ")[0] if item.type == "too_long" else ""
+    if name == "hidden" and len(item.loc) > 1 and item.type in BOUND_ERRORS:
+        return f"{label}: give widths from 1 to {current_settings().max_width}, like 30 or 8,8"
+    if name == "hidden" and item.type == "too_long":
+        return f"{label}: at most {ctx_max} hidden layers"
+    if item.type == "too_long":
+        return f"{label}: too long, at most {ctx_max} characters"
+    if item.type in BOUND_ERRORS:
+        return f"{label}: give {range_words(field)}"
+    return labelled(message, labels)
+
+
+def labelled(message: str, labels: Mapping[str, str]) -> str:
+    """A message that starts with a field's name ("eta: …", "csv line 3, column 1: …") with its label instead."""
+    head, sep, rest = message.partition(":")
+    name = head.split(" ", 1)[0]
+    return labels[name] + head[len(name) :] + sep + rest if sep and name in labels else message
+
+
 def form_errors(exc: ValidationError) -> dict[str, str]:
-    """Every error of the form, keyed by the field beside which it is shown (the first one per field)."""
+    """Every error of the form, keyed by the field beside which it is shown (the first one per field), worded
+    as the page names the fields (``plain_message``)."""
     errors: dict[str, str] = {}
     for item in clean_errors(exc.errors()):
-        message = validation_message(item)
-        errors.setdefault(form_field(message), message)
+        errors.setdefault(form_field(validation_message(item)), plain_message(TrainConfig, item, FORM_LABELS))
     return errors or {"form": "form: invalid"}
 
 

@@ -145,10 +145,11 @@ def test_the_configuration_form(client: TestClient, field: str, htmx: bool) -> N
     ("fields", "field", "echoed"),
     [
         # two data rows, so the CSV is read cell by cell and the bad cell is quoted
-        ({"dataset": "csv", "csv": f"a,b,label\n1,{PAYLOAD},0\n3,4,1\n"}, "csv line 2, column 2", True),
-        ({"dataset": PAYLOAD}, "dataset", False),
-        ({"hidden": PAYLOAD}, "hidden", True),
-        ({"eta": PAYLOAD}, "eta", True),
+        # (each message names its field as the page labels it)
+        ({"dataset": "csv", "csv": f"a,b,label\n1,{PAYLOAD},0\n3,4,1\n"}, "CSV line 2, column 2", True),
+        ({"dataset": PAYLOAD}, "Data set", False),
+        ({"hidden": PAYLOAD}, "Hidden layers", True),
+        ({"eta": PAYLOAD}, "η", True),
     ],
     ids=["csv-cell", "dataset", "hidden", "eta"],
 )

@@ -274,6 +274,13 @@ def test_inspect_links_to_the_step_through_with_the_current_weights(client: Test
     assert client.get(link).status_code == 200
 
 
+def inspect_error(html: str) -> str:
+    """The one error of an Inspect or η answer."""
+    found = re.findall(r'class="error train-error" role="alert">(.*?)</p>', html, re.S)
+    assert len(found) == 1, html
+    return unescape(found[0])
+
+
 def field_errors(html: str) -> dict[str, str]:
     """The error shown beside each field of the form: {"eta": "eta: …"}."""
     found = re.findall(r'<p id="e-([a-z_]+)" class="error train-error" role="alert">(.*?)</p>', html, re.S)
@@ -283,19 +290,23 @@ def field_errors(html: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"hidden": "4,x"}, "hidden", "hidden: 'x' is not a number; give widths like 30 or 8,8"),
-        ({"hidden": "4.5"}, "hidden", "hidden: '4.5' is not a whole number"),
-        ({"eta": "nan"}, "eta", "eta: 'nan' is not a finite number"),
-        ({"eta": "0"}, "eta", "eta: Input should be greater than 0"),
-        ({"eta": ""}, "eta", "eta: give a number"),
-        ({"epochs": "100000"}, "epochs", "epochs: Input should be less than or equal to"),
-        ({"epochs": "2.5"}, "epochs", "epochs: Input should be a valid integer"),
-        ({"output_activation": "relu"}, "output_activation", "output_activation: cross_entropy needs a sigmoid"),
-        ({"dataset": "csv"}, "csv", "csv: paste or choose a CSV file"),
-        ({"dataset": "csv", "csv": "1,a\n2,b\nz,a\n"}, "csv", "csv line 3, column 1: 'z' is not a finite number"),
-        ({"dataset": "iris"}, "dataset", "dataset: unknown dataset 'iris'; choose xor, moons"),
-        ({"hidden": "1000,1000"}, "hidden", "hidden: the network [2, 1000, 1000, 1] has 1005001 weights and biases"),
-        ({"bogus": "1"}, "form", "bogus: Extra inputs are not permitted"),
+        ({"hidden": "4,x"}, "hidden", "Hidden layers: 'x' is not a number; give widths like 30 or 8,8"),
+        ({"hidden": "4.5"}, "hidden", "Hidden layers: '4.5' is not a whole number"),
+        ({"eta": "nan"}, "eta", "η: 'nan' is not a finite number"),
+        ({"eta": "0"}, "eta", "η: give a number greater than 0 and at most 1000"),
+        ({"eta": ""}, "eta", "η: give a number"),
+        ({"epochs": "100000"}, "epochs", "Epochs: give a whole number from 1 to 10000"),
+        ({"epochs": "2.5"}, "epochs", "Epochs: give a whole number from 1 to 10000"),
+        ({"output_activation": "relu"}, "output_activation", "σ output: the cross-entropy cost needs a sigmoid"),
+        ({"dataset": "csv"}, "csv", "CSV: paste or choose a CSV file"),
+        ({"dataset": "csv", "csv": "1,a\n2,b\nz,a\n"}, "csv", "CSV line 3, column 1: 'z' is not a finite number"),
+        ({"dataset": "iris"}, "dataset", "Data set: unknown dataset 'iris'; choose xor, moons"),
+        (
+            {"hidden": "1000,1000"},
+            "hidden",
+            "Hidden layers: the network [2, 1000, 1000, 1] has 1005001 weights and biases",
+        ),
+        ({"bogus": "1"}, "form", "form: this form has no field bogus"),
     ],
 )
 def test_bad_forms_get_a_422_naming_the_field_beside_it(
@@ -315,11 +326,11 @@ def test_every_bad_field_is_shown_at_once_with_what_was_typed(client: TestClient
     r = client.post("/train/runs", data={**FORM, **typed}, headers=HX)
     assert r.status_code == 422
     assert field_errors(r.text) == {
-        "hidden": "hidden: 'x' is not a number; give widths like 30 or 8,8",
-        "eta": "eta: 'abc' is not a number",
-        "epochs": "epochs: Input should be greater than or equal to 1",
-        "noise": "noise: Input should be greater than or equal to 0",
-        "seed": "seed: Input should be a valid integer, got a number with a fractional part",
+        "hidden": "Hidden layers: 'x' is not a number; give widths like 30 or 8,8",
+        "eta": "η: 'abc' is not a number",
+        "epochs": "Epochs: give a whole number from 1 to 10000",
+        "noise": "Noise σ: give a number from 0 to 1",
+        "seed": "Seed: give a whole number from 0 to 4294967295",
     }
     for field, text in typed.items():  # the form comes back as typed, to be corrected
         assert re.search(rf'name="{field}" value="{re.escape(text)}"', r.text), field
@@ -332,7 +343,7 @@ def test_numbers_are_read_as_the_step_through_page_reads_them(client: TestClient
     """The page's own minus sign, exponents and spaces: app.forms.read_number reads every number field."""
     r = client.post("/train/runs", data={**FORM, "eta": "\u22120.05"}, headers=HX)
     assert r.status_code == 422  # read as −0.05, so the bound is what is wrong, not the text
-    assert field_errors(r.text) == {"eta": "eta: Input should be greater than 0"}
+    assert field_errors(r.text) == {"eta": "η: give a number greater than 0 and at most 1000"}
     changes = {"eta": " 2.5e-1 ", "epochs": "2e1", "test_fraction": "0.25", "hidden": "3; 2", "seed": "7"}
     run_id = start(client, **changes)
     read_events(client, run_id)  # (a run holds a training slot until its stream has run)
@@ -358,9 +369,18 @@ def test_examples_are_numbered_from_one_as_on_the_step_through_page(client: Test
     html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "30"}).text
     assert "Example 30 of the training set" in html
     r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "0"})
-    assert r.status_code == 422 and "example: Input should be greater than or equal to 1" in r.text
-    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "31"})
-    assert r.status_code == 422 and "example: the train set has 30 examples (1 to 30)" in r.text
+    within = "example: the training set has 30 examples; give a whole number from 1 to 30"
+    assert r.status_code == 422 and inspect_error(r.text) == within
+    for wrong in ("31", "2.5", "-3", "1e30"):  # every whole or fractional number out of 1 … 30 gets the same words
+        r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": wrong})
+        assert r.status_code == 422 and inspect_error(r.text) == within, wrong
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "example": "0"})
+    assert inspect_error(r.text) == "example: the test set has 10 examples; give a whole number from 1 to 10"
+    for typed, message in (("", "example: give a number"), ("abc", "example: 'abc' is not a number")):
+        r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": typed})
+        assert r.status_code == 422 and inspect_error(r.text) == message
+    r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "1", "bogus": "1"})
+    assert r.status_code == 422 and inspect_error(r.text) == "form: this form has no field bogus"
 
 
 def test_other_errors(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -374,7 +394,8 @@ def test_other_errors(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> No
     run_id = start(client, epochs="1")
     assert client.post(f"/train/runs/{run_id}/controls/jump").status_code == 422
     r = client.post(f"/train/runs/{run_id}/inspect", data={"split": "test", "example": "11"})
-    assert r.status_code == 422 and "example: the test set has 10 examples (1 to 10)" in r.text
+    assert r.status_code == 422
+    assert inspect_error(r.text) == "example: the test set has 10 examples; give a whole number from 1 to 10"
     with TestClient(create_app(Settings(max_trainings=1))) as one:  # an app of its own, with one training slot
         start(one)
         r = one.post("/train/runs", data=FORM, headers=HX)
@@ -564,9 +585,13 @@ def test_one_mini_batch_while_paused_and_eta_during_the_run(client: TestClient) 
     assert (after.epoch - 1) * after.batches_per_epoch + after.batch == done_before + 1
 
     r = client.post(f"/train/runs/{run_id}/eta", data={"eta": "0"})
-    assert r.status_code == 422 and "eta: Input should be greater than 0" in r.text and 'aria-invalid="true"' in r.text
+    bounds = "η: give a number greater than 0 and at most 1000"  # the test app's max_eta
+    assert r.status_code == 422 and inspect_error(r.text) == bounds and 'aria-invalid="true"' in r.text
     r = client.post(f"/train/runs/{run_id}/eta", data={"eta": "1e9"})
-    assert r.status_code == 422 and "eta: Input should be less than or equal to 1000" in r.text
+    assert r.status_code == 422 and inspect_error(r.text) == bounds
+    for typed, message in (("", "η: give a number"), ("x", "η: 'x' is not a number")):
+        r = client.post(f"/train/runs/{run_id}/eta", data={"eta": typed})
+        assert r.status_code == 422 and inspect_error(r.text) == message
     r = client.post(f"/train/runs/{run_id}/eta", data={"eta": " 0.25 "})
     assert r.status_code == 200 and "η = 0.25 from the next mini-batch" in r.text and session.eta == 0.25
     # the run's title says the new η (swapped in by its id), and Inspect steps with it
@@ -593,13 +618,15 @@ def test_one_mini_batch_while_paused_and_eta_during_the_run(client: TestClient) 
 
 def test_lmbda_is_bounded_by_its_setting(client: TestClient) -> None:
     r = client.post("/train/runs", data={**FORM, "lmbda": "-1", "epochs": "1"}, headers=HX)
-    assert r.status_code == 422 and field_errors(r.text) == {
-        "lmbda": "lmbda: Input should be greater than or equal to 0"
-    }
+    assert r.status_code == 422 and field_errors(r.text) == {"lmbda": "λ (L2): give a number from 0 to 100"}
     r = client.post("/train/runs", data={**FORM, "lmbda": "100.5", "epochs": "1"}, headers=HX)
-    assert r.status_code == 422 and field_errors(r.text)["lmbda"].startswith(
-        "lmbda: Input should be less than or equal to 100"
-    )
+    assert r.status_code == 422 and field_errors(r.text) == {"lmbda": "λ (L2): give a number from 0 to 100"}
+    with TestClient(create_app(Settings(max_lmbda=2.5, max_eta=0.5))) as own:  # the words follow the settings
+        r = own.post("/train/runs", data={**FORM, "lmbda": "3", "eta": "1"}, headers=HX)
+        assert field_errors(r.text) == {
+            "lmbda": "λ (L2): give a number from 0 to 2.5",
+            "eta": "η: give a number greater than 0 and at most 0.5",
+        }
     r = client.post("/train/runs", data={**FORM, "lmbda": "2.5", "epochs": "1"}, headers=HX)
     assert r.status_code == 200 and "λ = 2.5 (L2)" in r.text
 
