@@ -2,15 +2,17 @@
 
 The SVG is the page's own drawing of the step (``page/_diagram.html``'s ``<svg id="net">``, so every
 number, colour and width is the one on screen) with what the page's stylesheet adds to it written into
-a ``<style>`` inside: outlines, label colours, the white halo behind values beside their circles, the
-pulse as a dash standing half-way along its edge. Fonts are generic (``sans-serif``), so the file looks
-the same in any slide program, with nothing to download.
+a ``<style>`` inside (outlines, label colours, the thin white outline of values beside their circles),
+under the step's title ("Step 5 / 8 · Backpropagate the error: δ² (BP2)") and over one line per scale
+the step uses (its swatch and its range in words, as the page's legend has them). The moving pulses
+and the plates behind values are left out: standing still they read as stray marks. Fonts are generic
+(``sans-serif``), so the file looks the same in any slide program, with nothing to download.
 
 The LaTeX is the equation panel's own TeX (``app.stepper.view.equation``, before it becomes MathML):
 the equation, then each line with this example's numbers, in ``gather*`` (amsmath), with the step's
 title and words as comments.
 
-Left out: fonts and raster images; the legend (its ranges are in the SVG's description).
+Left out: fonts and raster images; the pulses (the page's animation) and the scale of w·δ they carry.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from __future__ import annotations
 import re
 
 from jinja2 import Environment
+from markupsafe import escape
 
 from app.core.format import pretty
+from app.stepper.view.colours import Scale
 from app.stepper.view.equation import _KINDS, _Lines  # the panel's TeX, before MathML
 from app.stepper.view.model import RunView, StepView
 from engine import Trace
@@ -40,29 +44,75 @@ text { font-family: sans-serif; }
 .neuron.current circle { stroke-width: 3.5; }
 .neuron text { font-variant-numeric: tabular-nums; font-weight: 600; }
 .neuron text.beside { paint-order: stroke; stroke: #ffffff; stroke-width: 3px; stroke-linejoin: round; }
-.neuron .plate { fill: #ffffff; opacity: 0.88; }
 .edge.dim .wire, .dim.wire { opacity: 0.3; }
 .edge .hit { display: none; }
-.pulse { stroke-linecap: round; stroke-dasharray: 9 300; stroke-dashoffset: -45; fill: none; }
+.export-title { font-weight: 700; fill: #1d2329; }
+.export-legend text { fill: #1d2329; }
+.export-legend .symbol { font-weight: 700; }
 """
 
 _NET = re.compile(r'<svg id="net"(?P<attrs>[^>]*)>(?P<body>.*?)</svg>', re.DOTALL)
 _VIEWBOX = re.compile(r'viewBox="0 0 (?P<w>[\d.]+) (?P<h>[\d.]+)"')
+_STILL = re.compile(r'\s*<line id="p[^"]*" class="pulse[^>]*/>|\s*<rect class="plate"[^>]*/>')
+"""A pulse (a dash the page moves along its edge) and a plate (a white band under a value beside its circle)."""
+_PULSE_WORDS = re.compile(r"; a dash carries [^;<]*")  # the description's words for the pulses left out
+_LABELS = re.compile(r"\s*<title[^>]*>.*?</title>\s*<desc[^>]*>.*?</desc>", re.DOTALL)
+
+
+def _swatch(scale: Scale, x: float, y: float, h: float) -> str:
+    """The scale's swatch, 60 wide, as the page's legend draws it: w's two strokes, or the colour ramp."""
+    if scale.name == "w":
+        return (
+            f'<line x1="{x}" y1="{y}" x2="{x + 26}" y2="{y}" stroke="{scale.stops[1]}" stroke-width="3"/>'
+            f'<line x1="{x + 34}" y1="{y}" x2="{x + 60}" y2="{y}" stroke="{scale.stops[0]}" stroke-width="3"'
+            ' stroke-dasharray="7 4"/>'
+        )
+    stops = "".join(f'<stop offset="{off}" stop-color="{c}"/>' for off, c in scale.gradient_stops())
+    return (
+        f'<defs><linearGradient id="export-{scale.name}">{stops}</linearGradient></defs>'
+        f'<rect x="{x}" y="{y - h / 2}" width="60" height="{h}" fill="url(#export-{scale.name})"'
+        ' stroke="#666666" stroke-width="0.5"/>'
+    )
 
 
 def diagram_svg(env: Environment, view: StepView) -> str:
-    """The step's diagram as a standalone SVG document (styles inside, generic fonts)."""
+    """The step's diagram as a standalone SVG document (styles inside, generic fonts), with its title above and
+    the scales it uses below."""
     figure = env.get_template("page/_diagram.html").render(view=view)
     m = _NET.search(figure)
-    if m is None:  # the template always draws #net; a change there must change this too
-        raise RuntimeError('page/_diagram.html drew no <svg id="net">')
-    attrs, body = m.group("attrs"), m.group("body")
-    size = _VIEWBOX.search(attrs)
-    wh = f' width="{size.group("w")}" height="{size.group("h")}"' if size else ""
+    size = _VIEWBOX.search(m.group("attrs")) if m else None
+    if m is None or size is None:  # the template always draws #net with its viewBox; a change there must change this
+        raise RuntimeError('page/_diagram.html drew no <svg id="net" viewBox="0 0 w h">')
+    width, height = float(size.group("w")), float(size.group("h"))
+    body = _STILL.sub("", m.group("body"))
+    labels = _LABELS.match(body)
+    head = _PULSE_WORDS.sub("", labels.group(0)) if labels else ""
+    body = body[labels.end() :] if labels else body
+    title_font = max(15.0, round(width / 40, 1))
+    legend_font = round(title_font * 0.8, 1)
+    top = round(title_font * 2, 1)  # the title's band
+    row = round(legend_font * 1.6, 1)
+    scales = [e for e in view.scales if e.active and e.scale.name != "pulse"]
+    rows = []
+    for i, e in enumerate(scales):
+        y = round(top + height + row * (i + 0.5), 1)
+        rows.append(
+            f"{_swatch(e.scale, 8.0, y, round(legend_font * 0.8, 1))}"
+            f'<text x="76" y="{y}" dominant-baseline="central" font-size="{legend_font}">'
+            f'<tspan class="symbol">{escape(e.scale.symbol)}</tspan> {escape(e.text)}</text>'
+        )
+    total = round(top + height + row * len(scales) + (row * 0.4 if scales else 0), 1)
+    equation = f" ({view.step.equation})" if view.step.equation else ""
+    title = f"Step {view.k + 1} / {view.steps} · {view.title}{equation}"
+    attrs = _VIEWBOX.sub(f'viewBox="0 0 {size.group("w")} {total:g}"', m.group("attrs"))
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<svg xmlns="{SVG_NS}" id="net"{attrs}{wh}>\n<style>{SVG_STYLE}</style>'
-        f'<rect width="100%" height="100%" fill="#ffffff"/>{body}</svg>\n'
+        f'<svg xmlns="{SVG_NS}" id="net"{attrs} width="{size.group("w")}" height="{total:g}">{head}\n'
+        f"<style>{SVG_STYLE}</style>"
+        f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
+        f'<text class="export-title" x="8" y="{round(top * 0.62, 1)}" font-size="{title_font}">{escape(title)}</text>\n'
+        f'<g transform="translate(0 {top:g})">{body}</g>\n'
+        f'<g class="export-legend">{"".join(rows)}</g>\n</svg>\n'
     )
 
 

@@ -8,6 +8,7 @@ well formed without a compiler: balanced braces and every \\begin with its \\end
 
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
@@ -76,9 +77,37 @@ def test_the_svg_stands_alone_and_shows_the_steps_numbers(client: TestClient, qu
         assert root.tag == f"{SVG}svg" and root.get("width") and root.get("height")
         style = root.find(f"{SVG}style")
         assert style is not None and "sans-serif" in (style.text or "")
-        assert "@import" not in (style.text or "") and "url(" not in r.text  # nothing to fetch
+        assert "@import" not in (style.text or "") and not re.search(r"url\((?!#)", r.text)  # nothing to fetch
+        fragment = client.get(f"/runs/{rid}/steps/{k}", headers=HX).text
         shown = [t.text or "" for t in root.iter(f"{SVG}text") if "value" in (t.get("class") or "").split()]
-        assert shown == diagram_values(client.get(f"/runs/{rid}/steps/{k}", headers=HX).text)
+        assert shown == diagram_values(fragment)
+        # standing still, a pulse is a stray mark and a plate a band: neither is drawn, nor said in words
+        classes = [(el.get("class") or "").split() for el in root.iter()]
+        assert not [c for c in classes if "pulse" in c or "plate" in c]
+        assert "a dash carries" not in (root.findtext(f"{SVG}desc") or "")
+        # the step's title, as the page's status line says it, above the diagram
+        status = re.search(
+            r'<span class="counter">step (\d+) / (\d+)</span> <strong>([^<]*)</strong>'
+            r' <span class="eq-tag">([^<]*)</span>',
+            fragment,
+        )
+        assert status
+        number, total, title, equation = status.groups()
+        heading = root.find(f"{SVG}text[@class='export-title']")
+        assert heading is not None and number == str(k + 1) and total == str(steps)
+        assert heading.text == f"Step {number} / {total} · {html.unescape(title)}" + (
+            f" ({equation})" if equation else ""
+        )
+        # one line per scale the step uses (the page's legend marks them active), with the page's words
+        legend = re.findall(
+            r'<li class="scale scale-(\w+) active"[^>]*>.*?<span class="scale-name">([^<]*)</span>'
+            r'.*?<span class="scale-text">([^<]*)</span>',
+            fragment,
+            re.DOTALL,
+        )
+        rows = [("".join(t.itertext())) for t in root.iterfind(f".//{SVG}g[@class='export-legend']/{SVG}text")]
+        assert rows == [f"{html.unescape(sym)} {html.unescape(text)}" for name, sym, text in legend if name != "pulse"]
+        assert rows  # every step uses a scale
 
 
 def test_the_worked_examples_svg_has_mazurs_numbers(client: TestClient) -> None:
