@@ -615,6 +615,13 @@
     if (ev.target.id === "f-dataset") showDatasetFields();
   });
 
+  // Beside Inspect's example field: the numbers of the chosen set ("1 to 160"), as the server first renders it.
+  document.addEventListener("change", (ev) => {
+    if (ev.target.id !== "i-split") return;
+    const hint = $("i-example-hint");
+    if (hint) hint.textContent = `1 to ${ev.target.value === "test" ? hint.dataset.test : hint.dataset.train}`;
+  });
+
   // Log or linear cost axis: redraw the curve the page already has.
   document.addEventListener("click", (ev) => {
     const button = ev.target instanceof Element ? ev.target.closest(".train-scale button") : null;

@@ -81,6 +81,11 @@ def test_train_xor_pause_and_inspect(train_page: Page, problems: list[str]) -> N
     assert page.eval_on_selector("#train-progress", "el => el.value") == paused_at
     _shot(page, "train-xor-paused.png")
 
+    expect(page.locator("#i-example-hint")).to_have_text("1 to 64")  # 80 points, 20% held out
+    page.select_option("#i-split", "test")
+    expect(page.locator("#i-example-hint")).to_have_text("1 to 16")
+    page.select_option("#i-split", "train")
+    expect(page.locator("#i-example-hint")).to_have_text("1 to 64")
     page.fill("#i-example", "0")
     page.click("#train-inspect-go")
     expect(page.locator("#train-inspect .error")).to_have_text(

@@ -359,6 +359,10 @@ def test_numbers_are_read_as_the_step_through_page_reads_them(client: TestClient
 def test_examples_are_numbered_from_one_as_on_the_step_through_page(client: TestClient) -> None:
     r = client.post("/train/runs", data={**FORM, "epochs": "1"}, headers=HX)
     assert re.search(r'<input id="i-example" name="example" value="1"', r.text)
+    hint = re.search(
+        r'<small id="i-example-hint" class="hint" data-train="(\d+)" data-test="(\d+)">([^<]*)</small>', r.text
+    )
+    assert hint is not None and hint.groups() == ("30", "10", "1 to 30")  # 40 points, a quarter held out
     run_id = re.findall(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text)[0]
     read_events(client, run_id)
     data = generated("xor", 40, 0.1, 0.25, 3)
