@@ -115,6 +115,12 @@ def not_found(request: Request, message: str = "This run is unknown or has expir
     return templates_of(request).TemplateResponse(request, "page/not_found.html", {"message": message}, status_code=404)
 
 
+def no_such_step(request: Request, run: Run, k: int) -> HTMLResponse:
+    """The 404 of a step a live run does not have: its steps, and a link to its first (nothing about expiry)."""
+    context = {"message": f"This run has steps 1 to {run.steps}; there is no step {k + 1}.", "run": run}
+    return templates_of(request).TemplateResponse(request, "page/not_found.html", context, status_code=404)
+
+
 def _parse(request: Request, form: Mapping[str, str]) -> PageRequest:
     s = settings_of(request)
     return parse_form(form, s.max_trace_layers_page, s.max_page_iterations)
@@ -193,7 +199,7 @@ def present_run(request: Request, run_id: str, store: Store, on: bool = True, st
     if run is None:
         return not_found(request)
     if not 0 <= step < run.steps:
-        return not_found(request, f"This run has steps 1 to {run.steps}; there is no step {step + 1}.")
+        return no_such_step(request, run, step)
     toggled = store.presenting(run, on)
     if not is_htmx(request):
         return RedirectResponse(f"{root_of(request)}/runs/{toggled.id}/steps/{step}", status_code=303)
@@ -207,7 +213,7 @@ def show_step(request: Request, run_id: str, k: int, store: Store) -> HTMLRespon
     if run is None:
         return not_found(request)
     if not 0 <= k < run.steps:
-        return not_found(request, f"This run has steps 1 to {run.steps}; there is no step {k + 1}.")
+        return no_such_step(request, run, k)
     if is_htmx(request):
         response = HTMLResponse(render_stage(templates_of(request), run, k, stage_cache_of(request)))
     else:
@@ -262,7 +268,7 @@ def _step_of(request: Request, store: RunStore, run_id: str, k: int) -> Run | HT
     if run is None:
         return not_found(request)
     if not 0 <= k < run.steps:
-        return not_found(request, f"This run has steps 1 to {run.steps}; there is no step {k + 1}.")
+        return no_such_step(request, run, k)
     return run
 
 

@@ -132,6 +132,20 @@ def test_a_step_out_of_range_is_a_404(page_client: TestClient) -> None:
     rid = run_id(page_client.get("/").text)
     assert page_client.get(f"/runs/{rid}/steps/8", headers=HX).status_code == 404
     assert page_client.get(f"/runs/{rid}/steps/-1", headers=HX).status_code == 404
+    # a live run's missing step says which steps it has, never that the run may have expired
+    for r, k in (
+        (page_client.get(f"/runs/{rid}/steps/99"), 99),
+        (page_client.get(f"/runs/{rid}/steps/99/diagram.svg"), 99),
+        (page_client.get(f"/runs/{rid}/steps/99/equation.tex"), 99),
+        (page_client.post(f"/runs/{rid}/present?step=99"), 99),
+        (page_client.post(f"/runs/{rid}/present?on=false&step=-1"), -1),
+    ):
+        assert r.status_code == 404
+        assert f"This run has steps 1 to 8; there is no step {k + 1}." in r.text
+        assert "forgotten" not in r.text and "expired" not in r.text
+        assert f'href="/runs/{rid}/steps/0"' in r.text
+    # an unknown run still may have expired
+    assert "Runs are kept for a while and then forgotten" in page_client.get("/runs/nope/steps/0").text
 
 
 FORM_342 = {
@@ -443,9 +457,12 @@ def test_every_fields_error_is_reported_at_once(page_client: TestClient) -> None
     readable = {"activation": "sigmoid, sigmoid, sigmoid", "x": "1, 2", "y": "2, 3, 4", "cost": "cross_entropy",
                 "weights": "[[[1, 2]]]", "biases": "[[1]]"}  # fmt: skip
     r = page_client.post("/runs", data={**FORM_342, **readable}, headers=HX)
-    assert {f for f in ("activation", "x", "y", "weights") if error_beside(r.text, f)} == {"activation", "x", "y",
-                                                                                          "weights"}
-
+    assert {f for f in ("activation", "x", "y", "weights") if error_beside(r.text, f)} == {
+        "activation",
+        "x",
+        "y",
+        "weights",
+    }
 
 
 def test_a_huge_width_beside_another_mistake_is_refused_without_building_anything(page_client: TestClient) -> None:
