@@ -363,11 +363,13 @@ def test_examples_are_numbered_from_one_as_on_the_step_through_page(client: Test
         r'<small id="i-example-hint" class="hint" data-train="(\d+)" data-test="(\d+)">([^<]*)</small>', r.text
     )
     assert hint is not None and hint.groups() == ("30", "10", "1 to 30")  # 40 points, a quarter held out
+    assert 'id="train-eta-value" name="eta" value="2" ' in r.text
     run_id = re.findall(r"/train/runs/([A-Za-z0-9_-]+)/events", r.text)[0]
     read_events(client, run_id)
     data = generated("xor", 40, 0.1, 0.25, 3)
     html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "1"}).text
     assert "Example 1 of the training set" in html
+    assert inspected_costs(html)[0] == "2"  # η as the form says it, not "2.0"
     shown = [float(v) for v in re.findall(r"<p class=\"num\">\(([^)]*)\)", html)[0].split(", ")]
     np.testing.assert_allclose(shown, data.x_train[0], rtol=1e-3)  # example 1 is the first row
     html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "30"}).text
