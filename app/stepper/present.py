@@ -31,7 +31,9 @@ MAX_HEIGHT = 420.0  # what 1024×768 leaves the diagram beside the title bar and
 MIN_FONT = 21.0  # a value's smallest font, in units (≈ CSS px at 1024 px wide, where 1 unit ≈ 0.97 px)
 MAX_FONT = 30.0  # a value's largest, inside a big circle
 PILL_FONTS = (24.0, MIN_FONT)  # a value on a pill beside its circle: all of a layer's at one of these
-TITLE_FONT = 18.0  # "layer l"
+TITLE_FONT = 21.0  # "layer l": 21 CSS px at 1024 px wide, where the drawing is 1008 px wide
+LINE_FONTS = (20.0, 18.0, 17.0)  # its role, activation and width: 17 CSS px and more at 1024 px
+SUB_SHIFT = 9.0  # lens.css moves the title 3 units down in lecture mode (its ascent clear of the top), these lines 9
 MARGIN_X = 80.0
 BOTTOM = 14.0
 SPACING = 130.0  # between the neurons of a layer, at most, unless bigger circles need more
@@ -39,7 +41,7 @@ RADII = (84.0, 76.0, 70.0, 64.0, 56.0, 48.0, 38.0, 30.0, 24.0, 18.0, 13.0)  # tr
 GAP_FONT = 13.0  # the page's CSS size of "⋮ n more" (.gap), in units
 PAD = 4.0  # a pill's margin around its text
 TOUCH = 2.0  # between a circle and its pill: the ring (3.5 units on the step's neurons) meets the frame
-PILL_LINE = 1.1  # a pill's height, in em: the digits' height (0.73 em) and room above and below
+PILL_LINE = 1.05  # a pill's height, in em: the digits' height (0.73 em) and room above and below
 APART = 5.0  # a pill from another neuron's circle, at least (from its own: TOUCH)
 APART_PILLS = 8.0  # a pill from a pill of another layer (those of one layer may touch, row under row)
 MIDDLE = 6.0  # the radius of an edge's middle, which no pill covers
@@ -48,15 +50,19 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
 def _label_lines(label: LayerLabel, room: float) -> tuple[tuple[str, ...], float]:
-    """The label's lines at the largest font up to 16 that fits ``room``: on one line ("hidden · sigmoid · 4"),
-    else on two ("hidden · 4", "sigmoid"), as the page's labels do."""
-    parts = tuple(part for line in label.lines for part in line.split(" · "))
-    forms = [(" · ".join(parts),), (f"{parts[0]} · {parts[-1]}", *parts[1:-1]) if len(parts) > 2 else parts]
-    for lines in forms:
-        font = min(16.0, math.floor(2 * room / max(text_width(s, 1.0) for s in lines)) / 2)
-        if font >= 12.0 or lines is forms[-1]:
-            return lines, max(8.0, font)
-    raise AssertionError("unreachable")  # pragma: no cover
+    """The label's lines at the largest font from LINE_FONTS that fits ``room``: on one line ("hidden · sigmoid
+    · 4"), else on two ("hidden · 4", "sigmoid"), else one part a line; if none fits at the smallest, on two
+    as large as they fit."""
+    words = [part for line in label.lines for part in line.split(" · ")]
+    # role · activation · width, whichever form the page's label took ("hidden · 4" over "sigmoid")
+    parts = (*(w for w in words if not w.isdigit()), *(w for w in words if w.isdigit()))
+    two = (f"{parts[0]} · {parts[-1]}", *parts[1:-1]) if len(parts) > 2 else parts
+    for lines in ((" · ".join(parts),), two, parts):
+        widest = max(text_width(s, 1.0) for s in lines)
+        for font in LINE_FONTS:
+            if font * widest <= room:
+                return lines, font
+    return two, max(8.0, math.floor(2 * room / max(text_width(s, 1.0) for s in two)) / 2)
 
 
 def present_diagram(d: Diagram) -> Diagram:
@@ -69,11 +75,11 @@ def present_diagram(d: Diagram) -> Diagram:
     room = min(step_x - 12.0, 2 * MARGIN_X - 8.0) if count > 1 else WIDTH
 
     fitted = [_label_lines(lb, room) for lb in d.labels]
-    line_font = min(f for _, f in fitted) if fitted else 12.0
+    line_font = min(f for _, f in fitted) if fitted else LINE_FONTS[-1]
     title_font = min(TITLE_FONT, math.floor(2 * room / text_width(f"layer {count}", 1.0)) / 2)
-    line_step = math.ceil(line_font * 1.3)
+    line_step = math.ceil(line_font * 1.2)
     most_lines = max((len(lines) for lines, _ in fitted), default=1)
-    first_line = 36.0  # _diagram.html draws "layer l" at y = 18 and its lines from y = 36
+    first_line = 36.0 + SUB_SHIFT  # _diagram.html draws "layer l" at y = 18 and its lines from y = 36
     top = first_line + line_step * (most_lines - 1) + 22.0
     labels = [
         LayerLabel(xs.get(layers[i], lb.x) if i < count else lb.x, lb.text, lines, line_font)

@@ -53,6 +53,19 @@ MEASURE = """
       + ' #equation .words, #status'), (el) => ({
       text: el.textContent.slice(0, 40), box: rect(el), scroll: el.scrollWidth, client: el.clientWidth,
     })),
+    layerTexts: Array.from(svg.querySelectorAll('text.layer-label, text.layer-sub'), (t) => ({
+      text: t.textContent, title: t.classList.contains('layer-label'), font: parseFloat(getComputedStyle(t).fontSize),
+      box: rect(t),
+    })),
+    neurons: Array.from(svg.querySelectorAll('.neuron'), (g) => {
+      const c = g.querySelector('circle').getBoundingClientRect();
+      const pill = g.querySelector('text.value.beside') ? g.querySelector('rect.plate') : null;
+      return { id: g.id, c: [(c.left + c.right) / 2, (c.top + c.bottom) / 2, c.width / 2], pill: pill && rect(pill) };
+    }),
+    middles: Array.from(svg.querySelectorAll('.wire'), (l) => {
+      const r = l.getBoundingClientRect();
+      return [(r.left + r.right) / 2, (r.top + r.bottom) / 2];
+    }),
     page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
     hidden: document.querySelectorAll('#equation .eq-line[hidden]').length,
     shownLines: document.querySelectorAll('#equation .eq-line:not([hidden])').length,
@@ -60,6 +73,17 @@ MEASURE = """
   };
 }
 """
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def to_box(box: list[float], x: float, y: float) -> float:
+    """From (x, y) to the nearest point of the box [left, top, right, bottom]."""
+    dx = max(box[0] - x, 0.0, x - box[2])
+    dy = max(box[1] - y, 0.0, y - box[3])
+    return float((dx * dx + dy * dy) ** 0.5)
 
 
 def check_screen(page: Page, width: int, height: int) -> int:
@@ -78,6 +102,27 @@ def check_screen(page: Page, width: int, height: int) -> int:
         x0, y0, x1, y1 = line["box"]
         assert x0 >= 0 and x1 <= width and y0 >= 0 and y1 <= height, line
         assert line["scroll"] <= line["client"], line  # nothing overflows its box
+    # The layers' names read from the back too: "layer l" at 20 px or more, its role and width at 16 or more,
+    # and no two of them meet.
+    for t in m["layerTexts"]:
+        assert t["font"] * m["scale"] >= (20 if t["title"] else 16), t
+    texts = m["layerTexts"]
+    for i, a in enumerate(texts):
+        for b in texts[i + 1 :]:
+            assert not overlap(a["box"], b["box"]), (a, b)
+    # A value outside its circle is on a pill that touches it, nearer its own neuron than any other, and
+    # over no edge's middle (where it would read as the edge's number).
+    for n in m["neurons"]:
+        if n["pill"] is None:
+            continue
+        x, y, r = n["c"]
+        own = to_box(n["pill"], x, y) - r
+        assert own <= 3.0, n
+        for o in m["neurons"]:
+            if o is not n:
+                assert to_box(n["pill"], o["c"][0], o["c"][1]) - o["c"][2] > own + 2.0, (n, o)
+        for mx, my in m["middles"]:
+            assert to_box(n["pill"], mx, my) >= 4.0, (n, mx, my)
     assert m["page"][0] <= width and m["page"][1] <= height, m["page"]  # the page needs no scrolling
     assert m["shownLines"] >= 1  # at least one line with the numbers
     if m["hidden"]:  # the lines that did not fit are counted where they would be
