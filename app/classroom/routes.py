@@ -28,6 +28,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.classroom.addresses import JoinBase, is_loopback, join_base
 from app.classroom.sessions import SessionError, SessionState, read_code, spaced
 from app.classroom.stream import Classroom, follow_events, parse_event_id
 from app.core.deps import is_htmx, settings_of
@@ -109,9 +110,18 @@ def run_problem(run: Run | None, step: int) -> str | None:
     return None
 
 
-def join_url(request: Request, code: str) -> str:
-    """The absolute URL students open (the QR code's): the host and root path the lecturer's browser used."""
-    return f"{str(request.base_url).rstrip('/')}/join/{code}"
+async def join_base_of(request: Request) -> JoinBase:
+    """Where students open the join URL: the host and root path the lecturer's browser used, unless that host is
+    this computer's own (``app.classroom.addresses``)."""
+    base = str(request.base_url).rstrip("/")
+    host = request.url.hostname or ""
+    if not is_loopback(host):
+        return JoinBase(base)
+    server = request.scope.get("server")
+    server_port = server[1] if server else None
+    return await anyio.to_thread.run_sync(
+        join_base, base, request.url.scheme, host, request.url.port, root_of(request), server_port
+    )
 
 
 def qr_svg(url: str) -> str:
@@ -124,10 +134,13 @@ def qr_svg(url: str) -> str:
     return svg
 
 
-def panel_context(request: Request, state: SessionState, token: str | None = None) -> dict[str, Any]:
+async def panel_context(request: Request, state: SessionState, token: str | None = None) -> dict[str, Any]:
     root = root_of(request)
-    url = join_url(request, state.code)
+    where = await join_base_of(request)
+    url = f"{where.base}/join/{state.code}"
     return {
+        "join_warning": where.warning,
+        "join_note": where.note,
         "state": state,
         "code": state.code,
         "spaced_code": spaced(state.code),
@@ -168,10 +181,10 @@ async def create_session(request: Request, form: Form) -> Response:
         state, token = await classroom_of(request).sessions.create(run.id, step, run.page.query())
     except SessionError as e:
         return panel_error(request, e.status, e.message)
-    context = panel_context(request, state, token)
+    context = await panel_context(request, state, token)
     if is_htmx(request):
         return panel(request, context, 201)
-    body = {k: context[k] for k in ("code", "join_url", "lead_url", "state_url", "token")}
+    body = {k: context[k] for k in ("code", "join_url", "join_warning", "lead_url", "state_url", "token")}
     body["events_url"] = f"{root_of(request)}/sessions/{state.code}/events"
     return JSONResponse(body, status_code=201)
 
@@ -193,7 +206,7 @@ async def session_panel(request: Request, code: str) -> Response:
     state = await classroom_of(request).sessions.get(found)
     if state is None:
         return panel_error(request, 404, no_session(found))
-    return panel(request, panel_context(request, state))
+    return panel(request, await panel_context(request, state))
 
 
 @router.post("/sessions/{code}/state", responses=RESPONSES)

@@ -150,6 +150,9 @@ def test_the_share_panel_on_a_phone_and_the_lecturer_link_in_another_tab(open_pa
     lecturer.goto("/")
     lecturer.click("#btn-share")
     expect(lecturer.locator("#join-code")).to_be_visible()
+    # The page was opened at 127.0.0.1, which no student's phone reaches: the panel says so, in view.
+    expect(lecturer.locator("#share-warning")).to_contain_text("This address is this computer's own: students cannot")
+    expect(lecturer.locator("#share-warning")).to_be_in_viewport()
     lecturer.screenshot(path=shot_path("classroom-share-phone.png"), caret="initial", full_page=True)
     box = lecturer.locator(".qr svg").bounding_box()
     assert box and box["width"] <= 390 and box["width"] == box["height"]
@@ -184,6 +187,7 @@ def test_the_join_page_takes_a_typed_code(open_page: OpenPage) -> None:
     lecturer.click("#btn-share")
     code = lecturer.get_attribute("#share-card", "data-code") or ""
     assert code
+    expect(lecturer.locator("#share-warning")).to_contain_text("Start the server with --host 0.0.0.0")
     lecturer.screenshot(path=shot_path("classroom-share-1400.png"), caret="initial")
     student = open_page(390, 844, expected={404})
     student.goto("/join")
