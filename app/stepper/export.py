@@ -120,13 +120,39 @@ def _comment(text: str) -> str:
     return "\n".join(f"% {line}" for line in text.splitlines() if line.strip())
 
 
+WRAP = 80
+"""Characters of TeX a line of numbers may have in one row; a longer one breaks after an operator, as on the page."""
+
+
+def _wrapped(pieces: list[str]) -> str:
+    """A line of numbers (pieces that each end at an operator) in one row, or, past WRAP, in an amsmath ``split``:
+    rows broken after an operator, aligned at the line's first ``=``, each further row indented."""
+    text = " ".join(pieces)
+    if len(text) <= WRAP:
+        return text
+    rows: list[list[str]] = [[]]
+    for piece in pieces:
+        if rows[-1] and len(" ".join([*rows[-1], piece])) > WRAP:
+            rows.append([])
+        rows[-1].append(piece)
+    first, *rest = (" ".join(row) for row in rows)
+    depth, at = 0, -1
+    for i, ch in enumerate(first):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "=" and depth == 0:
+            at = i
+            break
+    first = f"{first[:at]}&{first[at:]}" if at >= 0 else f"&{first}"
+    return "\\begin{split}\n" + " \\\\\n".join([first, *(f"&\\quad {row}" for row in rest)]) + "\n\\end{split}"
+
+
 def equation_tex(t: Trace, k: int, permalink: str) -> str:
     """Step k's equation and its lines with this example's numbers, as a LaTeX fragment (needs amsmath)."""
     r = RunView(t)
     step = t.steps[k]
     lines = _Lines(limit=4)  # the panel's neurons; the others are in the tables, as on the page
     symbolic, words = _KINDS[step.kind](r, step, step.layer or r.L, lines)
-    numeric = [" ".join(pieces) for pieces, _ in lines.lines]
+    numeric = [_wrapped(pieces) for pieces, _ in lines.lines]
     body = " \\\\\n".join([*symbolic, *numeric])
     return (
         f"% backprop-lens: step {k + 1} of {len(t.steps)}, {pretty(step.title)} ({step.equation})\n"

@@ -290,7 +290,8 @@ def download_equation(request: Request, run_id: str, k: int, store: Store) -> Re
     run = _step_of(request, store, run_id, k)
     if isinstance(run, HTMLResponse):
         return run
-    tex = equation_tex(run.trace, k, f"{root_of(request)}/?{run.page.query()}")
+    # absolute, for a slide that leaves the browser: the host and root path this request came through
+    tex = equation_tex(run.trace, k, f"{str(request.base_url).rstrip('/')}/?{run.page.query()}")
     name = f"equation-{run.id[:8]}-step{k + 1}.tex"
     return Response(
         tex,

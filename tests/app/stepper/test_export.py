@@ -151,3 +151,44 @@ def test_a_step_out_of_range_is_a_404(client: TestClient) -> None:
     for path in ("diagram.svg", "equation.tex"):
         r = client.get(f"/runs/{rid}/steps/8/{path}")
         assert r.status_code == 404 and "there is no step 9" in r.text
+
+
+def test_the_latex_permalink_is_absolute_under_the_root_path() -> None:
+    client = TestClient(create_app(), root_path="/backprop")
+    page = client.get("/?" + urlencode(DEEP)).text
+    tex = client.get(f"/runs/{run_id(page)}/steps/0/equation.tex").text
+    link = tex.splitlines()[1]
+    assert link.startswith("% http://testserver/backprop/?sizes=2%2C+4%2C+4"), link
+    assert "seed=4" in link
+
+
+def _row_value(text: str) -> float:
+    text = text.strip()
+    return -float(text[2:-1]) if text.startswith("(-") else float(text)
+
+
+def test_long_lines_of_numbers_break_after_an_operator_and_keep_every_term(client: TestClient) -> None:
+    """The deep network's eq. 25 has 4 products and a bias on a line (~110 characters in one row): it breaks into a
+    split, rows of at most 80 characters each ending at an operator, and its terms still add up to its z."""
+    page = client.get("/?" + urlencode(DEEP)).text
+    rid = run_id(page)
+    splits = 0
+    for k in range(23):
+        tex = client.get(f"/runs/{rid}/steps/{k}/equation.tex").text
+        math = tex[tex.index("\\begin{gather*}") + len("\\begin{gather*}") : tex.index("\\end{gather*}")]
+        for block in re.findall(r"\\begin\{split\}\n(.*?)\n\\end\{split\}", math, re.DOTALL):
+            splits += 1
+            rows = block.split(" \\\\\n")
+            assert len(rows) >= 2 and rows[0].count("&=") == 1 and all(r.startswith("&\\quad ") for r in rows[1:])
+            assert all(len(r) <= 80 + len("&\\quad ") for r in rows), rows
+            assert all(r.rstrip().endswith(("+", "-", "=", "\\cdot", "\\times")) for r in rows[:-1]), rows
+        rows = re.sub(r"\\begin\{split\}.*?\\end\{split\}", "", math, flags=re.DOTALL).split("\\\\")
+        assert all(len(r.strip()) <= 80 for r in rows), rows
+        if k == 2:  # eq. 25 at layer 3: z = Σ w·a + b, from the numbers printed, whatever the rows
+            for block in re.findall(r"\\begin\{split\}\n(.*?)\n\\end\{split\}", math, re.DOTALL):
+                line = re.sub(r"&\\quad |&| \\\\\n", " ", block)
+                rhs, z = line.split("=")[1], line.split("=")[2]
+                terms = [t.split("\\cdot") for t in re.split(r" \+ ", " ".join(rhs.split()))]
+                total = sum(_row_value(t[0]) * (_row_value(t[1]) if len(t) == 2 else 1.0) for t in terms)
+                assert total == pytest.approx(_row_value(z), rel=2e-3, abs=2e-3), line
+    assert splits >= 4 * 5  # the five hidden layers' eq. 25 with 4 inputs each, at least
