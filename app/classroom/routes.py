@@ -20,16 +20,18 @@ redirect; ``static/js/follow.js`` loads each new step or run into it.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import anyio
 import segno
 from fastapi import APIRouter, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.classroom.addresses import JoinBase, is_loopback, join_base
-from app.classroom.sessions import SessionError, SessionState, read_code, spaced
+from app.classroom.sessions import NOT_LECTURER, SessionError, SessionState, read_code, spaced
 from app.classroom.stream import Classroom, follow_events, parse_event_id
 from app.core.deps import is_htmx, settings_of
 from app.core.errors import ERRORS
@@ -209,23 +211,46 @@ async def session_panel(request: Request, code: str) -> Response:
     return panel(request, await panel_context(request, state))
 
 
-@router.post("/sessions/{code}/state", responses=RESPONSES)
+async def state_body(request: Request) -> StateBody:
+    """The body of ``POST /sessions/{code}/state``, read once the session and the token are known to be good
+    (FastAPI would read it first). Its errors are FastAPI's own, so that the app words them as for any route."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        position = e.pos if isinstance(e, json.JSONDecodeError) else e.start
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error", "input": {}}]
+        ) from e
+    try:
+        return StateBody.model_validate(data)
+    except ValidationError as e:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in e.errors(include_url=False)]
+        raise RequestValidationError(errors) from e
+
+
+STATE_BODY = {"required": True, "content": {"application/json": {"schema": StateBody.model_json_schema()}}}
+
+
+@router.post("/sessions/{code}/state", responses=RESPONSES, openapi_extra={"requestBody": STATE_BODY})
 async def drive_session(
     request: Request,
     code: str,
-    body: StateBody,
     token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None,
 ) -> JSONResponse:
-    """The lecturer's new run and step; every follower hears it. Only the lecturer's token may."""
+    """The lecturer's new run and step (body: ``run_id``, ``step``); every follower hears it. Only the lecturer's
+    token may. Checked in this order: the session (404), the token (403), the body (422)."""
     found = read_code(code)
     if found is None:
         return error(404, not_a_code(code))
+    sessions = classroom_of(request).sessions
+    if await sessions.get(found) is None:
+        return error(404, no_session(found))
     if not token:
         return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer drives a session")
-    sessions = classroom_of(request).sessions
-    current = await sessions.get(found)
-    if current is None:
-        return error(404, no_session(found))
+    if not await sessions.is_lecturer(found, token):
+        return error(403, NOT_LECTURER)
+    body = await state_body(request)
     run = await find_run(request, body.run_id)
     problem = run_problem(run, body.step)
     if problem is not None or run is None:

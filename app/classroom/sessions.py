@@ -194,6 +194,9 @@ class Sessions(Protocol):
     async def update(self, code: str, token: str, run_id: str, step: int, query: str) -> SessionState:
         """The lecturer's new run and step, told to every follower; NoSessionError, NotLecturerError."""
 
+    async def is_lecturer(self, code: str, token: str) -> bool:
+        """Whether ``token`` is the lecturer's of a session that is there (it changes nothing)."""
+
     async def end(self, code: str, token: str) -> None:
         """The lecturer ends the session; its followers hear ``ended``."""
 
@@ -256,6 +259,12 @@ class MemorySessions:
             state = kept.state
         self.hub.publish(state)
         return state
+
+    async def is_lecturer(self, code: str, token: str) -> bool:
+        with self._lock:
+            self._expire()
+            kept = self._sessions.get(code)
+            return kept is not None and hmac.compare_digest(kept.token_hash, token_hash(token))
 
     async def end(self, code: str, token: str) -> None:
         with self._lock:
@@ -450,6 +459,13 @@ class RedisSessions:
         if state is None:  # ended between the two commands
             raise NoSessionError(no_session_message(code))
         return replace(state, run_id=run_id, step=step, query=query, seq=int(seq))
+
+    async def is_lecturer(self, code: str, token: str) -> bool:
+        try:
+            kept = await self._client().hget(self._key(code), "token")
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        return isinstance(kept, str) and hmac.compare_digest(kept, token_hash(token))
 
     async def end(self, code: str, token: str) -> None:
         args = [code, token_hash(token), self._channel(code)]

@@ -291,3 +291,37 @@ def test_students_follow_a_lecture_mode_run_in_the_pages_own_layout(client: Test
 def test_the_qr_code_holds_the_join_url(url: str) -> None:
     # The reader (tests/app/classroom/qr_reader.py) follows the standard and shares no code with segno.
     assert qr_reader.read(qr_svg(url)) == url
+
+
+def test_driving_checks_the_session_then_the_token_then_the_body(client: TestClient) -> None:
+    run_id = example_id(client)
+    s = share(client, run_id)
+    good = {"run_id": run_id, "step": 1}
+    # No such session: a 404 naming the code, whatever the token and the body.
+    for body in (good, {}):
+        for headers in ({}, {"X-Lecturer-Token": s["token"]}):
+            r = client.post("/sessions/ZZZZZZ/state", json=body, headers=headers)
+            assert r.status_code == 404
+            assert r.json()["message"] == "code: no class session has the code ZZZ ZZZ; it may have ended"
+    # The session is there: without the lecturer's token, a 403, whatever the body.
+    for body in (good, {}):
+        r = client.post(s["state_url"], json=body)
+        assert r.status_code == 403 and r.json()["message"].startswith("token: send the lecturer's token in X-Lecturer")
+        r = client.post(s["state_url"], json=body, headers={"X-Lecturer-Token": "guess"})
+        assert r.status_code == 403 and "only the lecturer's browser" in r.json()["message"]
+    # The lecturer's token: the body is checked, each problem named.
+    headers = {"X-Lecturer-Token": s["token"]}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({}, "run_id: Field required"),
+        ({"run_id": run_id}, "step: Field required"),
+        ({"run_id": run_id, "step": "1"}, "step: Input should be a valid integer"),
+        ({"run_id": run_id, "step": -1}, "step: Input should be greater than or equal to 0"),
+        ({"run_id": run_id, "step": 1, "extra": 1}, "extra: Extra inputs are not permitted"),
+    ]
+    for body, message in cases:
+        r = client.post(s["state_url"], json=body, headers=headers)
+        assert r.status_code == 422 and r.json()["message"] == message, r.text
+    r = client.post(s["state_url"], content=b'{"run_id": ', headers={**headers, "content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["message"].startswith("body: not valid JSON")
+    assert client.post(s["state_url"], json=good, headers=headers).json()["step"] == 1  # still the lecturer's
+    end(client, s)
