@@ -10,12 +10,14 @@ the share panel (1024×768, phone) and of the students' pages (1024×768, phone)
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import OpenPage, shot_path
+from tests.processes import serving
 
 pytestmark = pytest.mark.browser
 
@@ -145,6 +147,34 @@ def test_two_students_one_following_one_exploring(open_page: OpenPage) -> None:
     expect(explorer.locator("#follow-text")).to_have_text("The lecturer stopped sharing: the page is yours")
 
 
+def qr_follows_the_buttons(page: Page) -> None:
+    """On a phone the QR code comes right after the buttons: the card's gap (1.5rem) and the buttons'
+    paragraph's margin (0.2rem) between them, no empty space."""
+    qr = page.locator(".qr svg").bounding_box()
+    buttons = page.locator(".share-actions").bounding_box()
+    assert qr and buttons
+    assert qr["y"] - (buttons["y"] + buttons["height"]) <= (1.5 + 0.2) * 16 + 1
+
+
+def test_the_share_panel_on_a_phone_at_the_machines_network_address(open_page: OpenPage) -> None:
+    """The lecturer opened the page at this machine's address on the network (no warning: the text is short)."""
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout.split()
+    addresses = [a for a in out if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", a) and not a.startswith("127.")]
+    if not addresses:
+        pytest.skip("this machine has no address on a network")
+    with serving("--host", "0.0.0.0") as (_, url, _log):
+        lecturer = open_page(390, 844)
+        lecturer.goto(f"http://{addresses[0]}:{url.rsplit(':', 1)[1]}/")
+        lecturer.click("#btn-share")
+        expect(lecturer.locator("#join-code")).to_be_visible()
+        expect(lecturer.locator("#share-warning")).to_have_count(0)
+        qr_follows_the_buttons(lecturer)
+        lecturer.screenshot(path=shot_path("classroom-share-phone-network.png"), caret="initial")
+        lecturer.click("#btn-stop-share")
+        expect(lecturer.locator("#share-ended")).to_contain_text("Sharing stopped")
+        lecturer.close()  # before its server stops
+
+
 def test_the_share_panel_on_a_phone_and_the_lecturer_link_in_another_tab(open_page: OpenPage) -> None:
     lecturer = open_page(390, 844)
     lecturer.goto("/")
@@ -156,6 +186,7 @@ def test_the_share_panel_on_a_phone_and_the_lecturer_link_in_another_tab(open_pa
     lecturer.screenshot(path=shot_path("classroom-share-phone.png"), caret="initial", full_page=True)
     box = lecturer.locator(".qr svg").bounding_box()
     assert box and box["width"] <= 390 and box["width"] == box["height"]
+    qr_follows_the_buttons(lecturer)
     code = lecturer.get_attribute("#share-card", "data-code") or ""
     lead = lecturer.get_attribute("#lead-link", "href") or ""
 
