@@ -108,7 +108,9 @@ def run_problem(run: Run | None, step: int) -> str | None:
     if run is None:
         return "run_id: this run is unknown or has expired; start a new one on the page"
     if step >= run.steps:
-        return f"step: this run has steps 0 to {run.steps - 1}, got {step}"
+        # Counted from 1, as the page counts; the field counts from 0.
+        counting = f"this field counts from 0: {run.steps - 1} is the last"
+        return f"step: this run has steps 1 to {run.steps}; there is no step {step + 1} ({counting})"
     return None
 
 

@@ -119,7 +119,8 @@ def test_sharing_gives_a_code_urls_a_qr_code_and_a_token(client: TestClient) -> 
 @pytest.mark.parametrize(
     ("form", "message"),
     [({"run_id": "nope", "step": "0"}, "run_id: this run is unknown or has expired"),
-     ({"run_id": "EXAMPLE", "step": "8"}, "step: this run has steps 0 to 7, got 8"),
+     ({"run_id": "EXAMPLE", "step": "8"},
+      "step: this run has steps 1 to 8; there is no step 9 (this field counts from 0: 7 is the last)"),
      ({"run_id": "EXAMPLE", "step": "-1"}, "step: a step number from 0"),
      ({"run_id": "EXAMPLE", "step": "two"}, "step: a step number from 0")],
 )  # fmt: skip
@@ -144,7 +145,14 @@ def test_only_the_lecturers_token_drives_the_session(client: TestClient) -> None
     r = drive(client, s, run_id, 1)
     assert r.status_code == 200 and r.json() == {"code": s["code"], "run_id": run_id, "step": 1, "seq": 2,
                                                   "followers_here": 0}  # fmt: skip
-    assert drive(client, s, run_id, STEPS).status_code == 422
+    r = drive(client, s, run_id, STEPS)
+    assert r.status_code == 422
+    assert r.json()["message"] == (
+        "step: this run has steps 1 to 8; there is no step 9 (this field counts from 0: 7 is the last)"
+    )  # as the page counts its steps, from 1
+    r = drive(client, s, run_id, 100_000)
+    assert r.status_code == 422
+    assert r.json()["message"].startswith("step: this run has steps 1 to 8; there is no step 100001 ")
     assert drive(client, s, "unknown-run", 0).status_code == 422
     r = client.post(s["state_url"], json={"run_id": run_id, "step": "1"}, headers={"X-Lecturer-Token": s["token"]})
     assert r.status_code == 422  # strict: a step is a number
