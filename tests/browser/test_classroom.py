@@ -287,10 +287,11 @@ def test_new_networks_and_iterations_swap_in_without_inline_style(open_page: Ope
     expect(student.locator("#follow-text")).to_have_text("Following the lecturer")
     for page in (lecturer, student):
         autofilled(page)
+    before = where(lecturer)[0]
     lecturer.locator("#config-panel summary").click()
     lecturer.fill("#f-sizes", "2,3,2")
     lecturer.click("#btn-apply")
-    expect(lecturer.locator("#f-sizes")).to_have_value("2,3,2")
+    expect(lecturer.locator("#run")).not_to_have_attribute("data-run-id", before)  # the new run is in
     follows(student, lecturer)
     assert student.input_value("#f-sizes") == "2,3,2"
     for page in (lecturer, student):
@@ -309,10 +310,12 @@ def test_the_step_through_alone_swaps_in_without_inline_style(open_page: OpenPag
     page = open_page(1024, 768)
     page.goto("/")
     autofilled(page)
+    before = where(page)[0]
     page.locator("#config-panel summary").click()
     page.fill("#f-eta", "0.25")
     page.click("#btn-apply")
-    expect(page.locator("#f-eta")).to_have_value("0.25")
+    expect(page.locator("#run")).not_to_have_attribute("data-run-id", before)  # the new run is in
+    assert page.input_value("#f-eta") == "0.25"
     autofilled(page)
     page.click("#btn-end")
     lecturer_at(page, STEPS - 1)
