@@ -23,13 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,75 +32,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from load import Setup, free_port, wait_for  # scripts/load.py: the same processes, started alike
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 STEPS = 8  # the worked example's steps
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-class Processes:
-    """The processes this script starts, stopped by their PIDs at the end (Redis last)."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, *command: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def wait_until_up(port: int, proc: subprocess.Popen[bytes], path: str | None) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            if path is None:
-                with socket.create_connection((HOST, port), timeout=0.2):
-                    return
-            elif httpx.get(f"http://{HOST}:{port}{path}", timeout=1, trust_env=False).status_code == 200:
-                return
-        except (OSError, httpx.HTTPError):
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing answered on port {port} within 30 s")
-
-
-def start_servers(processes: Processes, redis: bool) -> list[str]:
-    """One web process, or Redis and two web processes sharing it: their base URLs."""
-    options: list[str] = []
-    if redis:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise RuntimeError("redis-server is missing: apt-get install -y redis-server")
-        port = free_port()
-        proc = processes.start(exe, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no")
-        wait_until_up(port, proc, None)
-        options = ["--redis", f"redis://{HOST}:{port}/0"]
-    urls = []
-    for _ in range(2 if redis else 1):
-        port = free_port()
-        proc = processes.start(sys.executable, "-m", "app.cli", "serve", "--host", HOST, "--port", str(port), *options)
-        wait_until_up(port, proc, "/api/health")
-        urls.append(f"http://{HOST}:{port}")
+def start_servers(setup: Setup, redis: bool) -> list[str]:
+    """One web process, or Redis and two web processes sharing it (no workers: no training here): their URLs."""
+    redis_url = setup.redis() if redis else None
+    ports = [free_port() for _ in range(2 if redis else 1)]
+    urls = [setup.web(port, redis_url) for port in ports]
+    for port, proc in zip(ports, setup.procs[-len(ports) :], strict=True):
+        wait_for(port, proc, "/api/health")
     return urls
 
 
@@ -317,12 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (1 <= args.followers <= 2000 and 1 <= args.changes <= 1000 and 0 <= args.interval <= 10):
         parser.error("bounds: followers 1..2000, changes 1..1000, interval 0..10")
-    processes = Processes()
+    setup = Setup()
     try:
-        urls = start_servers(processes, args.redis)
+        urls = start_servers(setup, args.redis)
         report = asyncio.run(run(urls, args.followers, args.changes, args.interval, args.browser))
     finally:
-        processes.stop()
+        setup.stop()
     text = json.dumps(asdict(report), indent=2)
     print(text)
     if args.json:
