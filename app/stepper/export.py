@@ -2,10 +2,11 @@
 
 The SVG is the page's own drawing of the step (``page/_diagram.html``'s ``<svg id="net">``, so every
 number, colour and width is the one on screen) with what the page's stylesheet adds to it written into
-a ``<style>`` inside (outlines, label colours, the thin white outline of values beside their circles),
+a ``<style>`` inside (outlines, label colours, the white plate under a value beside its circle, which
+keeps it readable where it crosses an edge, as on the page),
 under the step's title ("Step 5 / 8 · Backpropagate the error: δ² (BP2)") and over one line per scale
 the step uses (its swatch and its range in words, as the page's legend has them). The moving pulses
-and the plates behind values are left out: standing still they read as stray marks. Fonts are generic
+are left out: standing still they read as stray marks. Fonts are generic
 (``sans-serif``), so the file looks the same in any slide program, with nothing to download.
 
 The LaTeX is the equation panel's own TeX (``app.stepper.view.equation``, before it becomes MathML):
@@ -44,6 +45,7 @@ text { font-family: sans-serif; }
 .neuron.current circle { stroke-width: 3.5; }
 .neuron text { font-variant-numeric: tabular-nums; font-weight: 600; }
 .neuron text.beside { paint-order: stroke; stroke: #ffffff; stroke-width: 3px; stroke-linejoin: round; }
+.neuron .plate { fill: #ffffff; opacity: 0.88; }
 .edge.dim .wire, .dim.wire { opacity: 0.3; }
 .edge .hit { display: none; }
 .export-title { font-weight: 700; fill: #1d2329; }
@@ -53,8 +55,8 @@ text { font-family: sans-serif; }
 
 _NET = re.compile(r'<svg id="net"(?P<attrs>[^>]*)>(?P<body>.*?)</svg>', re.DOTALL)
 _VIEWBOX = re.compile(r'viewBox="0 0 (?P<w>[\d.]+) (?P<h>[\d.]+)"')
-_STILL = re.compile(r'\s*<line id="p[^"]*" class="pulse[^>]*/>|\s*<rect class="plate"[^>]*/>')
-"""A pulse (a dash the page moves along its edge) and a plate (a white band under a value beside its circle)."""
+_STILL = re.compile(r'\s*<line id="p[^"]*" class="pulse[^>]*/>')
+"""A pulse (a dash the page moves along its edge; standing still it reads as a stray mark)."""
 _PULSE_WORDS = re.compile(r"; a dash carries [^;<]*")  # the description's words for the pulses left out
 _LABELS = re.compile(r"\s*<title[^>]*>.*?</title>\s*<desc[^>]*>.*?</desc>", re.DOTALL)
 

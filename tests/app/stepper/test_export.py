@@ -81,9 +81,12 @@ def test_the_svg_stands_alone_and_shows_the_steps_numbers(client: TestClient, qu
         fragment = client.get(f"/runs/{rid}/steps/{k}", headers=HX).text
         shown = [t.text or "" for t in root.iter(f"{SVG}text") if "value" in (t.get("class") or "").split()]
         assert shown == diagram_values(fragment)
-        # standing still, a pulse is a stray mark and a plate a band: neither is drawn, nor said in words
+        # standing still, a pulse is a stray mark: not drawn, nor said in words; a value beside its circle keeps
+        # the white plate it has on the page, which keeps it readable where it crosses an edge
         classes = [(el.get("class") or "").split() for el in root.iter()]
-        assert not [c for c in classes if "pulse" in c or "plate" in c]
+        assert not [c for c in classes if "pulse" in c]
+        beside = sum("beside" in c for c in classes)
+        assert sum("plate" in c for c in classes) == beside and ".plate" in (style.text or "")
         assert "a dash carries" not in (root.findtext(f"{SVG}desc") or "")
         # the step's title, as the page's status line says it, above the diagram
         status = re.search(
