@@ -90,32 +90,46 @@
     el.dataset.epochs = epochs.join(" ");
   }
 
-  // Ticks of a log axis from 10^lo to 10^hi (less than two decades): the powers of ten within it, and
-  // round values (1, 2 or 5 × 10ⁿ apart) between, each at least a tenth of the height from the others.
-  function logTicks(lo, hi) {
-    const a = 10 ** lo;
-    const b = 10 ** hi;
-    const raw = (b - a) / 4;
+  // Ticks of a log axis fitted to values from a to b (less than two decades), with a margin of `margin`
+  // decades each side: its ends are round numbers (to the unit one digit finer than the step) just outside
+  // the margin and labelled, and between them the powers of ten and round values (1, 2 or 5 × 10ⁿ apart),
+  // each at least 15% of the height from the others (the ends come first, so they always keep theirs).
+  // Returns the ticks and the axis's ends as log10 values.
+  function logTicks(a, b, margin) {
+    const round = (v) => Number(v.toPrecision(12));
+    const lower = a * 10 ** -margin;
+    const upper = b * 10 ** margin;
+    const raw = (upper - lower) / 4;
     const p = 10 ** Math.floor(Math.log10(raw));
     const step = [1, 2, 5, 10].map((m) => m * p).find((v) => v >= raw) || 10 * p;
-    const candidates = [];
+    let unit = p;
+    let bottom = round(Math.floor(lower / unit) * unit);
+    while (bottom <= 0) {
+      unit /= 10; // a band near 0: a finer unit keeps the bottom above 0 (a log axis has no 0)
+      bottom = round(Math.floor(lower / unit) * unit);
+    }
+    const top = round(Math.ceil(upper / p) * p);
+    const lo = Math.log10(bottom);
+    const hi = Math.log10(top);
+    const candidates = [[bottom, fmt(bottom, 4)], [top, fmt(top, 4)]];
     for (let n = Math.ceil(lo); n <= hi; n += 1) candidates.push([10 ** n, fmt(10 ** n, 4)]);
-    for (let k = Math.ceil(a / step); k * step <= b; k += 1) {
-      const v = Number((k * step).toPrecision(12));
+    for (let k = Math.ceil(bottom / step); k * step <= top; k += 1) {
+      const v = round(k * step);
       candidates.push([v, fmt(v, 4)]);
     }
     const ticks = [];
     for (const [v, label] of candidates) {
       const t = (Math.log10(v) - lo) / (hi - lo);
-      if (t < 0 || t > 1 || ticks.some(([u]) => Math.abs(u - t) < 0.1)) continue;
-      ticks.push([t, label]);
+      if (t < -1e-9 || t > 1 + 1e-9 || ticks.some(([u]) => Math.abs(u - t) < 0.15)) continue;
+      ticks.push([Math.min(Math.max(t, 0), 1), label]);
     }
-    return ticks.sort((x, y) => x[0] - y[0]);
+    return { ticks: ticks.sort((x, y) => x[0] - y[0]), lo, hi };
   }
 
   // The cost axis: on a log scale, decades from below the smallest cost to above the largest (at most
   // about five labelled) when the values fill at least half of that; values within a narrower band (a cost
-  // stuck at 0.1255) get an axis fitted to them with a margin, and round values between as ticks. On a
+  // stuck at 0.1255) get an axis fitted to them with a margin, round and labelled at both ends, with round
+  // values between as ticks. On a
   // linear scale, 0 to a round number above the largest. Returns the ticks (value in [0, 1] of the height,
   // label) and the mapping of a cost to its height.
   function costAxis(costs, scale) {
@@ -129,9 +143,7 @@
       let ticks = [];
       if (positive.length && most - least < (hi - lo) / 2) {
         const margin = Math.max(0.08 * (most - least), 0.004); // in decades, each side (≥ 1%: labels of 4 digits differ)
-        lo = least - margin;
-        hi = most + margin;
-        ticks = logTicks(lo, hi);
+        ({ ticks, lo, hi } = logTicks(10 ** least, 10 ** most, margin));
       } else {
         const step = DECADE_STEPS.find((s) => (hi - lo) / s <= 4) || Math.ceil((hi - lo) / 4);
         lo = Math.floor(lo / step) * step;

@@ -333,7 +333,7 @@ def test_a_cost_stuck_in_a_narrow_band_fills_the_log_axis(open_page: OpenPage, w
                      .split(' ').filter(Boolean).map(p => Number(p.split(',')[1]))),
             ticks: Array.from(svg.querySelectorAll('#train-cost-ticks text'))
                         .map(t => [t.textContent, Number(t.getAttribute('y')) - 3]),
-            now: svg.querySelector('#train-cost-now').textContent,
+            now: document.querySelector('#train-cost-now').textContent,
         })""",
     )
     train, test = drawn["lines"]
@@ -358,8 +358,60 @@ def test_a_cost_stuck_in_a_narrow_band_fills_the_log_axis(open_page: OpenPage, w
         assert 0.1 < cost < 0.15
         assert y == pytest.approx(y0 + slope * (math.log10(cost) - math.log10(v0)), abs=1.5)
     _assert_labels_inside(_cost_chart(page))
+    _assert_axis_spans_the_curves(page)
     page.locator("#train-cost").scroll_into_view_if_needed()
     _shot(page, f"train-narrow-log-{width}x{height}.png")
+
+
+def _assert_axis_spans_the_curves(page: Page) -> None:
+    """The cost axis labels its bottom and top (every plotted cost lies between the lowest and the highest
+    label), no two tick labels overlap, and the C = … read-out is outside the plot area."""
+    drawn = page.eval_on_selector(
+        "#train-cost-chart",
+        """svg => {
+            const box = (el) => { const r = el.getBoundingClientRect();
+                                  return [r.left, r.top, r.right, r.bottom]; };
+            const ys = ['#train-cost-line', '#train-cost-test'].flatMap(s => svg.querySelector(s)
+                         .getAttribute('points').split(' ').filter(Boolean).map(p => Number(p.split(',')[1])));
+            const ticks = Array.from(svg.querySelectorAll('#train-cost-ticks text'));
+            const x = box(svg.querySelector('#train-cost-xaxis'));
+            const y = box(svg.querySelector('#train-cost-yaxis'));
+            return {
+              ys,
+              tickYs: ticks.map(t => Number(t.getAttribute('y')) - 3),
+              tickBoxes: ticks.map(box),
+              plot: [y[0], y[1], x[2], x[3]],
+              now: box(document.querySelector('#train-cost-now')),
+              nowText: document.querySelector('#train-cost-now').textContent,
+            };
+        }""",
+    )
+    ys, tick_ys = drawn["ys"], drawn["tickYs"]
+    assert ys and len(tick_ys) >= 2
+    # y grows downwards: the lowest cost is the largest y, on or above the bottom label's line
+    assert max(ys) <= max(tick_ys) + 0.5, (ys, tick_ys)
+    assert min(ys) >= min(tick_ys) - 0.5, (ys, tick_ys)
+    boxes = drawn["tickBoxes"]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, f"tick labels overlap: {a} and {b}"
+    now, plot = drawn["now"], drawn["plot"]
+    assert drawn["nowText"].startswith("C = "), drawn["nowText"]
+    apart = now[2] <= plot[0] or plot[2] <= now[0] or now[3] <= plot[1] or plot[3] <= now[1]
+    assert apart, f"the read-out {now} lies over the plot area {plot}"
+
+
+def test_a_phone_cost_axis_labels_the_least_cost(open_page: OpenPage) -> None:
+    """Moons, hidden 4,4, 60 epochs at 390×844: the cost falls from about 0.8 to below 0.3, and the axis's
+    labels reach below the least cost and above the greatest."""
+    page = open_page(390, 844)
+    start_training(page, {"#f-dataset": "moons"}, {"#f-hidden": "4,4", "#f-epochs": "60"})
+    expect(page.locator("#train-state")).to_have_text("finished", timeout=20_000)
+    _assert_axis_spans_the_curves(page)
+    _assert_labels_inside(_cost_chart(page))
+    page.locator("#train-cost").scroll_into_view_if_needed()
+    _shot(page, "train-moons-cost-390x844.png")
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES)
