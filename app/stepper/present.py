@@ -8,7 +8,8 @@ CSS px per unit: the columns spread over the whole width, the neurons of a layer
 circles grow (the drawing taller, up to ``MAX_HEIGHT``) until the values fit inside them. A value goes
 inside its circle whenever it fits there at ``MIN_FONT`` or more; one that does not is drawn on a framed
 pill touching its circle, all of a layer's on the same side (below, above, or outward), never over an
-edge's middle (where it would read as the edge's number) and nearer its own neuron than any other. Ids,
+edge's middle (where it would read as the edge's number) and its line of text at least 1.5 times nearer its
+own circle than any other (else it reads as the neighbour's, or as no one's). Ids,
 colours, classes, read-outs and pulses are the diagram's own, so the inspector, the equation's highlights
 and the instruments' marks work unchanged.
 
@@ -45,6 +46,7 @@ PILL_LINE = 1.05  # a pill's height, in em: the digits' height (0.73 em) and roo
 APART = 5.0  # a pill from another neuron's circle, at least (from its own: TOUCH)
 APART_PILLS = 8.0  # a pill from a pill of another layer (those of one layer may touch, row under row)
 MIDDLE = 6.0  # the radius of an edge's middle, which no pill covers
+NEARER = 1.5  # a pill's line of text is this many times nearer its own circle than any other's, at least
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
@@ -281,7 +283,13 @@ def _clear(
         return False
     if any(_distance(box, mx, my) < MIDDLE for mx, my in middles):
         return False
-    return all(_distance(box, cx, cy) >= r + APART for o, (cx, cy, r) in enumerate(circles) if o != k)
+    if not all(_distance(box, cx, cy) >= r + APART for o, (cx, cy, r) in enumerate(circles) if o != k):
+        return False
+    # Read as its own neuron's: its line of text clearly nearer its circle than any other (a pill midway between
+    # two reads as neither's).
+    line = (box[0], (box[1] + box[3]) / 2, box[2], (box[1] + box[3]) / 2)
+    own = _distance(line, circles[k][0], circles[k][1]) - circles[k][2]
+    return all(_distance(line, cx, cy) - r >= NEARER * own for o, (cx, cy, r) in enumerate(circles) if o != k)
 
 
 def _distance(box: Box, x: float, y: float) -> float:

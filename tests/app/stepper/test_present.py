@@ -101,7 +101,8 @@ def test_the_projector_diagram_shows_the_pages_numbers_large_and_apart(name: str
                 assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
         centre = {n.id: (n.x, n.y) for n in p.neurons}
         # A value outside its circle is on a pill touching it, on its layer's one side, nearer its own neuron
-        # than any other, and over no edge's middle (where it would read as the edge's number).
+        # than any other (its line of text 1.5 times nearer), and over no edge's middle (where it would read as
+        # the edge's number).
         middles = [((e.x1 + e.x2) / 2, (e.y1 + e.y2) / 2) for e in p.edges]
         sides: dict[int, set[str]] = {}
         for n in p.neurons:
@@ -112,9 +113,14 @@ def test_the_projector_diagram_shows_the_pages_numbers_large_and_apart(name: str
             box = (px, py, px + pw, py + ph)
             own = box_to_point(box, n.x, n.y) - n.r
             assert -0.5 <= own <= 3.0, (n.id, own)  # touching its circle, not over it
+            # and clearly its own: its line of text (the pill's midline) 1.5 times nearer its circle than any other
+            mid = (px, py + ph / 2, px + pw, py + ph / 2)
+            mine = box_to_point(mid, n.x, n.y) - n.r
             for o in p.neurons:
                 if o is not n:
                     assert box_to_point(box, o.x, o.y) - o.r > own + 2.0, (n.id, o.id)
+                    theirs = box_to_point(mid, o.x, o.y) - o.r
+                    assert theirs >= 1.5 * mine - 1e-9, (n.id, n.value.text, o.id, theirs, mine)
             for mx, my in middles:
                 assert box_to_point(box, mx, my) >= 5.0, (n.id, n.value.text, mx, my)
             sides.setdefault(n.layer, set()).add(side_of(box, n.x, n.y, n.r))
