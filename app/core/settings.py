@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     max_paths_listed: int = Field(50, ge=1, description="Strongest paths listed by the sum over paths.")
     max_path_width: int = Field(128, ge=1, description="Widest layer in the sum-over-paths instrument.")
     max_matrix_form_width: int = Field(16, ge=1, description="Widest layer shown as matrices (eqs. 33–35).")
+    max_export_neurons: int = Field(
+        64, ge=1, description="Neurons of a layer whose lines a step's LaTeX export writes out (the rest: counted)."
+    )
     max_minibatch_values: int = Field(
         100_000, ge=1, description="Examples × parameters shown per example inside a mini-batch."
     )

@@ -11,7 +11,9 @@ are left out: standing still they read as stray marks. Fonts are generic
 
 The LaTeX is the equation panel's own TeX (``app.stepper.view.equation``, before it becomes MathML):
 the equation, then each line with this example's numbers, in ``gather*`` (amsmath), with the step's
-title and words as comments.
+title and words as comments. Unlike the panel (4 neurons, a screen's worth), it writes every neuron's lines up
+to ``max_export_neurons`` of a layer; what it leaves out (neurons past that, BP4's weights past the panel's
+first three inputs) it says in a visible ``\\text`` line with the count, and in a comment.
 
 Left out: fonts and raster images; the pulses (the page's animation) and the scale of w·δ they carry.
 """
@@ -23,11 +25,12 @@ import re
 from jinja2 import Environment
 from markupsafe import escape
 
-from app.core.format import pretty
+from app.core.format import pretty, sup
+from app.core.settings import current_settings
 from app.stepper.view.colours import Scale
 from app.stepper.view.equation import _KINDS, _Lines  # the panel's TeX, before MathML
 from app.stepper.view.model import RunView, StepView
-from engine import Trace
+from engine import Step, Trace
 
 SVG_NS = "http://www.w3.org/2000/svg"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
@@ -55,6 +58,7 @@ text { font-family: sans-serif; }
 
 _NET = re.compile(r'<svg id="net"(?P<attrs>[^>]*)>(?P<body>.*?)</svg>', re.DOTALL)
 _VIEWBOX = re.compile(r'viewBox="0 0 (?P<w>[\d.]+) (?P<h>[\d.]+)"')
+_SIZE = re.compile(r'\s(?:width|height)="[^"]*"')  # the page's own size in px; the file's grows by title and legend
 _STILL = re.compile(r'\s*<line id="p[^"]*" class="pulse[^>]*/>')
 """A pulse (a dash the page moves along its edge; standing still it reads as a stray mark)."""
 _PULSE_WORDS = re.compile(r"; a dash carries [^;<]*")  # the description's words for the pulses left out
@@ -106,7 +110,7 @@ def diagram_svg(env: Environment, view: StepView) -> str:
     total = round(top + height + row * len(scales) + (row * 0.4 if scales else 0), 1)
     equation = f" ({view.step.equation})" if view.step.equation else ""
     title = f"Step {view.k + 1} / {view.steps} · {view.title}{equation}"
-    attrs = _VIEWBOX.sub(f'viewBox="0 0 {size.group("w")} {total:g}"', m.group("attrs"))
+    attrs = _VIEWBOX.sub(f'viewBox="0 0 {size.group("w")} {total:g}"', _SIZE.sub("", m.group("attrs")))
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<svg xmlns="{SVG_NS}" id="net"{attrs} width="{size.group("w")}" height="{total:g}">{head}\n'
@@ -148,18 +152,60 @@ def _wrapped(pieces: list[str]) -> str:
     return "\\begin{split}\n" + " \\\\\n".join([first, *(f"&\\quad {row}" for row in rest)]) + "\n\\end{split}"
 
 
+class _Counted(_Lines):
+    """The panel's lines, remembering the width of the layer they are about (to say how many are left out)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.width = 0
+
+    def neurons(self, n: int) -> range:
+        self.width = n
+        return super().neurons(n)
+
+
+def _left_out(r: RunView, step: Step, layer: int, lines: _Counted) -> list[tuple[str, str]]:
+    """What the lines leave out, with their counts, in TeX and in plain words: neurons past the limit, and
+    (BP4) the weights ∂C/∂w of each neuron past the panel's first three inputs."""
+    said: list[tuple[str, str]] = []
+    shown = min(lines.width, lines.limit)
+    if lines.width > shown:
+        words = f"the other {lines.width - shown} neurons of layer {layer} are in the page's tables"
+        said.append((f"\\text{{… {words}}}", words))
+    n_in = r.sizes[layer - 2] if layer >= 2 else 0
+    if step.kind == "gradients" and n_in > 3:
+        count = shown * (n_in - 3)
+        said.append(
+            (
+                f"\\text{{… the other {count} }} \\partial C/\\partial w^{{{layer}}}_{{jk}}\\ (k \\geq 4) \\\\\n"
+                "\\text{are in the page's tables}",  # two rows of at most WRAP characters
+                f"the other {count} ∂C/∂w{sup(layer)}_jk (k ≥ 4) are in the page's tables",
+            )
+        )
+    return said
+
+
 def equation_tex(t: Trace, k: int, permalink: str) -> str:
-    """Step k's equation and its lines with this example's numbers, as a LaTeX fragment (needs amsmath)."""
+    """Step k's equation and its lines with this example's numbers, as a LaTeX fragment (needs amsmath).
+
+    Every neuron's lines, up to ``max_export_neurons`` of a layer (a slide file has no screen to fill); what
+    is left out (neurons past that, weights past the panel's first three inputs) is said in a last visible
+    line with its count, and the page's own words on it as a comment."""
     r = RunView(t)
     step = t.steps[k]
-    lines = _Lines(limit=4)  # the panel's neurons; the others are in the tables, as on the page
-    symbolic, words = _KINDS[step.kind](r, step, step.layer or r.L, lines)
+    layer = step.layer or r.L
+    lines = _Counted(limit=current_settings().max_export_neurons)
+    symbolic, words = _KINDS[step.kind](r, step, layer, lines)
     numeric = [_wrapped(pieces) for pieces, _ in lines.lines]
+    said = _left_out(r, step, layer, lines)
+    numeric += [text for text, _ in said]
     body = " \\\\\n".join([*symbolic, *numeric])
+    more = "".join(f"\n% Left out: {note}." for _, note in said)
+    page = f"\n{_comment('On the page: ' + pretty(lines.more))}" if lines.more else ""
     return (
         f"% backprop-lens: step {k + 1} of {len(t.steps)}, {pretty(step.title)} ({step.equation})\n"
         f"% {permalink}\n"
         "% needs \\usepackage{amsmath}\n"
         f"\\begin{{gather*}}\n{body}\n\\end{{gather*}}\n"
-        f"{_comment(pretty(words))}\n"
+        f"{_comment(pretty(words))}{more}{page}\n"
     )

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
+from app.core.settings import Settings
 from app.main import create_app
 from tests.app.stepper.test_routes import HX, run_id
 
@@ -195,3 +196,53 @@ def test_long_lines_of_numbers_break_after_an_operator_and_keep_every_term(clien
                 total = sum(_row_value(t[0]) * (_row_value(t[1]) if len(t) == 2 else 1.0) for t in terms)
                 assert total == pytest.approx(_row_value(z), rel=2e-3, abs=2e-3), line
     assert splits >= 4 * 5  # the five hidden layers' eq. 25 with 4 inputs each, at least
+
+
+WIDE = {"sizes": "3, 14, 2", "x": "0.1, 0.2, 0.3", "y": "0.2, 0.8", "seed": "1"}
+
+
+def _written(tex: str, pattern: str) -> set[int]:
+    """The neurons j whose line matches ``pattern`` (a regex with one group, j)."""
+    return {int(j) for j in re.findall(pattern, tex)}
+
+
+def test_the_latex_writes_every_neurons_line_of_a_wide_layer(client: TestClient) -> None:
+    """3, 14, 2 at eq. 25 of layer 2: the panel shows 4 neurons; the file, meant for a slide, all 14."""
+    rid = run_id(client.get("/?" + urlencode(WIDE)).text)
+    tex = client.get(f"/runs/{rid}/steps/1/equation.tex").text
+    assert _written(tex, r"z\^\{2\}_\{(\d+)\} &?=") == set(range(1, 15))
+    assert _written(tex, r"a\^\{2\}_\{(\d+)\} &?=") == set(range(1, 15))
+    assert "Left out" not in tex and "the other" not in tex
+
+
+def test_past_the_limit_the_latex_says_how_many_neurons_it_leaves_out() -> None:
+    client = TestClient(create_app(Settings(max_export_neurons=4)))
+    rid = run_id(client.get("/?" + urlencode(WIDE)).text)
+    tex = client.get(f"/runs/{rid}/steps/1/equation.tex").text
+    math = tex[tex.index("\\begin{gather*}") : tex.index("\\end{gather*}")]
+    assert _written(math, r"z\^\{2\}_\{(\d+)\} &?=") == {1, 2, 3, 4}
+    # visible in the typeset file, 14 − 4 = 10, and said again in a comment
+    assert "\\text{… the other 10 neurons of layer 2 are in the page's tables}" in math
+    assert "% Left out: the other 10 neurons of layer 2 are in the page's tables." in tex
+    for k in (3, 4, 6):  # BP1 at the output (2 neurons: nothing left out), δ² by BP2 and BP3/BP4 of layer 2
+        tex = client.get(f"/runs/{rid}/steps/{k}/equation.tex").text
+        assert ("the other 10 neurons of layer 2" in tex) == (k != 3), (k, tex)
+    # BP4 of layer 3: 2 neurons of 14 inputs, the panel's first 3 each written, 2 × 11 counted
+    tex = client.get(f"/runs/{rid}/steps/5/equation.tex").text
+    assert len(re.findall(r"partial w\^\{3\}_\{\d\d\}\}", tex)) == 2 * 3
+    assert "\\text{… the other 22 } \\partial C/\\partial w^{3}_{jk}" in tex
+
+
+def test_the_latex_of_bp4_says_how_many_weight_gradients_it_leaves_out(client: TestClient) -> None:
+    """The deep network's BP3/BP4 at layer 3 (step 21): 4 neurons of 4 inputs. The panel's lines give each neuron
+    its ∂C/∂w of inputs 1 to 3; the 4 × 1 others are counted in a visible line, and every ∂C/∂b is written."""
+    rid = run_id(client.get("/?" + urlencode(DEEP)).text)
+    tex = client.get(f"/runs/{rid}/steps/20/equation.tex").text
+    math = tex[tex.index("\\begin{gather*}") : tex.index("\\end{gather*}")]
+    assert _written(math, r"partial b\^\{3\}_\{(\d)\}\}") == {1, 2, 3, 4}
+    weights = re.findall(r"partial w\^\{3\}_\{(\d)(\d)\}\}", math)
+    assert sorted(weights) == [(str(j), str(i)) for j in range(1, 5) for i in range(1, 4)]
+    said = re.search(r"\\text\{… the other (\d+) \} \\partial C/\\partial w\^\{3\}_\{jk\}\\ \(k \\geq 4\)", math)
+    assert said and len(weights) + int(said.group(1)) == 4 * 4
+    assert "% Left out: the other 4 ∂C/∂w³_jk (k ≥ 4) are in the page's tables." in tex
+    assert "% On the page: Every ∂C/∂w³ is in its table below." in tex
