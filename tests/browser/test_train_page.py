@@ -94,7 +94,15 @@ def test_train_xor_pause_and_inspect(train_page: Page, problems: list[str]) -> N
     page.fill("#i-example", "3")  # numbered from 1: the third example is row 2
     page.click("#train-inspect-go")
     expect(page.locator("#train-inspect-result")).to_contain_text("Example 3 of the training set")
-    shown = float(page.get_attribute("#train-inspect-cost", "title") or "nan")
+    shown = float(page.get_attribute("#train-inspect-cost", "data-value") or "nan")
+    # every number Inspect shows, in its text and its tooltips, has the app's minus sign (U+2212)
+    written = page.eval_on_selector(
+        "#train-inspect-result",
+        "el => [el.innerText, ...Array.from(el.querySelectorAll('[title]'), e => e.title),"
+        " ...Array.from(el.querySelectorAll('title'), e => e.textContent)]",
+    )
+    for text in written:
+        assert not re.search(r"-\d", text), text
     # the same example through POST /api/trace with the network the page offers for download
     href = page.get_attribute(".train-download", "href")
     network = page.request.get(href or "").json()
@@ -500,8 +508,16 @@ def test_heat_maps_speeds_and_the_network_appear_and_update(open_page: OpenPage,
     sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
     name = f"w{'²³⁴⁵⁶⁷⁸'[layer - 2]}{str(j).translate(sub)}{str(k).translate(sub)}"
     assert read.startswith(f"{name} = ") and f"mean ∂C/∂{name} over epoch" in read, read
+    assert not re.search(r"-\d", read), read  # the app's minus sign, U+2212
     shown = read.split(" = ")[1].split(" ")[0].replace("−", "-")
     assert float(shown) == pytest.approx(network["weights"][layer - 2][j - 1][k - 1], rel=1e-5)
+    read = _hover_read(page, "#train-net-svg .node[data-layer='2'][data-j='1']")
+    assert read.startswith("neuron 1 of layer 2: b = ") and not re.search(r"-\d", read), read
+    b = network["biases"][0][0]
+    assert _number(read.split(" = ")[1].split(" ")[0]) == pytest.approx(b[0] if isinstance(b, list) else b, rel=1e-5)
+    # the axis labels and read-outs of every chart too
+    texts = page.eval_on_selector_all(".train-chart text, .train-chart .now", "es => es.map(e => e.textContent)")
+    assert not [t for t in texts if re.search(r"-\d", t)], texts
     page.click(".train-edges [data-edges='grad']")
     expect(page.locator("#train-net-legend")).to_contain_text("width |∂C/∂w| up to")
     assert page.locator("#train-net-svg line.edge.gpos, #train-net-svg line.edge.gneg").count() == len(edges)

@@ -106,14 +106,69 @@ def cost_after_one_step(network: dict[str, Any], x: np.ndarray, y: np.ndarray, e
 
 
 def inspected_costs(html: str) -> tuple[str, float, float]:
-    """The η, C_x and C_x after one step that Inspect shows (full precision from the titles)."""
+    """The η, C_x and C_x after one step that Inspect shows (full precision from their data-value)."""
     match = re.search(
-        r'title="([^"]+)">[^<]*</span>\s*\([^)]*\); one step with η = ([^ ]+) on it alone would make it\s*'
-        r'<span class="num" title="([^"]+)">',
+        r'data-value="([^"]+)"[^>]*>[^<]*</span>\s*\([^)]*\); one step with η = ([^ ]+) on it alone would make it\s*'
+        r'<span id="train-inspect-cost-after" class="num" data-value="([^"]+)"',
         html,
     )
     assert match is not None, html
     return match.group(2), float(match.group(1)), float(match.group(3))
+
+
+SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+
+
+def read_number(text: str) -> float:
+    """A number as the page writes it for people: "−0.0246", "1.5×10⁻⁵"."""
+    mantissa, _, power = text.strip().partition("×10")
+    value = float(mantissa.replace("−", "-"))
+    return value * 10.0 ** int(power.translate(SUPERSCRIPTS)) if power else value
+
+
+def written(v: float, sig: int) -> str:
+    """How the app writes v for people, spelt out here: sig significant digits as %g, ×10ⁿ, U+2212, no −0."""
+    if v == 0:
+        return "0"
+    text = f"{v:.{sig}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = mantissa + "×10" + str(int(exponent)).translate(str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"))
+    return text.replace("-", "\u2212")
+
+
+def test_inspect_writes_numbers_with_the_apps_minus_sign(client: TestClient) -> None:
+    """Every number Inspect shows (text and tooltips) has U+2212 for minus, never an ASCII hyphen before a
+    digit, and each a and δ is the JSON network's forward and backward pass, written as the app writes it."""
+    run_id = start(client, epochs="3")
+    read_events(client, run_id)
+    html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "2"}).text
+    fragment = html[html.index('id="train-inspect-result"') : html.index("The same numbers, step by step")]
+    text = unescape(re.sub(r"<[^>]+>", " ", fragment))
+    titles = [unescape(t) for t in re.findall(r'title="([^"]*)"', fragment)]
+    for part in (text, *titles):
+        assert not re.search(r"-\d", part), part
+    assert "\u2212" in text  # a negative δ at least: the written minus is there to check
+    # the numbers by hand: sigmoid layers, cross-entropy (δᴸ = a − y), from the downloaded network
+    net = client.get(f"/train/runs/{run_id}/network.json").json()
+    data = generated("xor", 40, 0.1, 0.25, 3)
+    a = [data.x_train[1].reshape(-1, 1)]
+    for w, b in zip(net["weights"], net["biases"], strict=True):
+        a.append(sigmoid(np.array(w) @ a[-1] + np.array(b).reshape(-1, 1)))
+    deltas = [a[-1] - data.y_train[1].reshape(-1, 1)]
+    for w, act in zip(reversed(net["weights"][1:]), reversed(a[1:-1]), strict=True):
+        deltas.insert(0, (np.array(w).T @ deltas[0]) * act * (1 - act))
+    for q, expected in (("a", a[1:]), ("delta", deltas)):
+        cells = re.findall(rf'<span data-q="{q}" data-value="([^"]+)" title="([^"]+)">([^<]+)</span>', fragment)
+        want = [float(v) for layer in expected for v in layer.ravel()]
+        assert len(cells) == len(want), q
+        for (value, title, shown), v in zip(cells, want, strict=True):
+            assert float(value) == pytest.approx(v, rel=1e-9, abs=1e-15)
+            assert shown == written(float(value), 3) and title == written(float(value), 6)
+    assert any(
+        float(value) < 0
+        for value, _, _ in re.findall(r'data-q="delta" data-value="([^"]+)" title="([^"]+)">([^<]+)<', fragment)
+    )
 
 
 def _header(html: str) -> str:
@@ -246,12 +301,12 @@ def test_inspect_a_digit_shows_bp4_images(client: TestClient) -> None:
     data = digits(0.2, 0)
     x, y = data.x_test[5:6], data.y_test[5:6]
     cost, nabla_w, _ = backprop_per_example(net, x, y, "cross_entropy")
-    shown = re.search(r'id="train-inspect-cost" class="num" title="([^"]+)"', html)
+    shown = re.search(r'id="train-inspect-cost" class="num" data-value="([^"]+)"', html)
     assert shown is not None and float(shown.group(1)) == pytest.approx(cost, rel=1e-12)
     assert html.count('class="train-grad"') == 30
     # BP4 by the per-example loop: neuron 1's image is the input scaled by δ_1; the cells carry the values
     cells = re.findall(r'aria-label="dC/dw of hidden neuron 1">(.*?)</svg>', html, re.S)[0]
-    values = [float(v) for v in re.findall(r"<title>([^<]+)</title>", cells)]
+    values = [read_number(v) for v in re.findall(r"<title>([^<]+)</title>", cells)]
     np.testing.assert_allclose(values, nabla_w[0][0], rtol=1e-3, atol=1e-12)
     assert str(int(y.argmax())) in re.search(r"target <b>(\d)</b>", html).group(1)  # type: ignore[union-attr]
     assert 'id="train-step-through"' not in html and "too large to pass to the step-through" in html
@@ -370,7 +425,8 @@ def test_examples_are_numbered_from_one_as_on_the_step_through_page(client: Test
     html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "1"}).text
     assert "Example 1 of the training set" in html
     assert inspected_costs(html)[0] == "2"  # η as the form says it, not "2.0"
-    shown = [float(v) for v in re.findall(r"<p class=\"num\">\(([^)]*)\)", html)[0].split(", ")]
+    x_text = re.findall(r'<p id="train-inspect-x" class="num">\((.*?)\)</p>', html)[0]
+    shown = [read_number(re.sub(r"<[^>]+>", "", v)) for v in x_text.split(", ")]
     np.testing.assert_allclose(shown, data.x_train[0], rtol=1e-3)  # example 1 is the first row
     html = client.post(f"/train/runs/{run_id}/inspect", data={"split": "train", "example": "30"}).text
     assert "Example 30 of the training set" in html
