@@ -227,13 +227,20 @@ def _status_422(message: str) -> HTMLResponse:
     return HTMLResponse(message, status_code=422, headers={"HX-Retarget": "#history-status", "HX-Reswap": "innerHTML"})
 
 
-def _iterations(by: str) -> int | str:
-    """``by`` as a count of iterations, or the message that names what is wrong with it."""
+def _iterations(by: str) -> tuple[int, str] | str:
+    """``by`` as a count of iterations and the count as a message shows it, or the message that names what is
+    wrong with it. A whole number of any length is one: past 4000 digits (``int`` reads at most 4300) it stands as
+    10⁴³⁰⁰, above every limit, and the limit's message names it by its first digits and its length."""
     text = by.strip().replace("\u2212", "-")
-    if not re.fullmatch(r"[+-]?[0-9]{1,9}", text):
-        return f"by: a whole number of iterations, got {by!r}"
-    n = int(text)
-    return n if n >= 1 else f"by: run 1 or more iterations, got {n}"
+    m = re.fullmatch(r"([+-]?)0*([0-9]+)", text)
+    if m is None:
+        return f"by: a whole number of iterations, got {by[:40]!r}" + ("…" if len(by) > 40 else "")
+    sign, digits = m.groups()
+    if sign == "-" or digits == "0":
+        shown = f"{sign}{digits}" if len(digits) <= 30 else f"{sign}{digits[:6]}… ({len(digits)} digits)"
+        return f"by: run 1 or more iterations, got {shown if digits != '0' else 0}"
+    n = int(digits) if len(digits) <= 4000 else 10**4300
+    return n, digits if len(digits) <= 30 else f"{digits[:6]}… ({len(digits)} digits)"
 
 
 @router.post("/runs/{run_id}/next", response_class=HTMLResponse, responses=PAGE_RESPONSES)
@@ -244,15 +251,16 @@ def next_iteration(request: Request, run_id: str, store: Store, by: str = "1") -
     run = store.get(run_id)
     if run is None:
         return not_found(request)
-    count = _iterations(by)
-    if isinstance(count, str):
-        return _status_422(count)
+    parsed = _iterations(by)
+    if isinstance(parsed, str):
+        return _status_422(parsed)
+    count, shown = parsed
     most = settings_of(request).max_page_iterations
     # a run is its configuration, which must stay recomputable within the limits
     if run.page.iteration + count > most:
         return _status_422(
             f"iteration: the page replays at most {most} iterations; this run is at {run.page.iteration}, "
-            f"so it can run {max(0, most - run.page.iteration)} more, not {count}"
+            f"so it can run {max(0, most - run.page.iteration)} more, not {shown}"
         )
     try:
         new = _new_run(store, run.page.next(count))

@@ -526,3 +526,26 @@ def test_iterations_are_counted_the_same_way_everywhere(page_client: TestClient)
     assert iteration_label(fifty) == "iteration 50"
     body = trace_json(page_client, fifty)
     assert body["iteration"] == 50 and "iteration=50" in body["permalink"]
+
+
+def test_a_count_past_any_limit_is_still_a_whole_number_and_gets_the_limits_message() -> None:
+    """``by`` of 21 digits (or of 5000, past what int() reads) is a whole number: the refusal says how many
+    iterations are left, as for 1001, not that it is no number."""
+    client = TestClient(create_app(Settings(max_page_iterations=1000)))
+    rid = run_id(client.get("/").text)
+    limit = "iteration: the page replays at most 1000 iterations; this run is at 0, so it can run 1000 more, not "
+    refusals = {
+        "100000000000000000000": limit + "100000000000000000000",
+        "1001": limit + "1001",
+        "0001001": limit + "1001",
+        "9" * 5000: limit + "999999… (5000 digits)",
+        "-" + "9" * 40: "by: run 1 or more iterations, got -999999… (40 digits)",
+        "00": "by: run 1 or more iterations, got 0",
+        "1e30": "by: a whole number of iterations, got '1e30'",
+    }
+    for by, message in refusals.items():
+        r = client.post(f"/runs/{rid}/next", params={"by": by}, headers=HX)
+        assert r.status_code == 422 and r.text == message, (by[:30], r.text)
+        assert r.headers["hx-retarget"] == "#history-status"
+    r = client.post(f"/runs/{rid}/next", params={"by": "0000000000000000000000000000000000000000002"}, headers=HX)
+    assert r.status_code == 200 and ">iteration 2<" in r.text
