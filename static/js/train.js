@@ -381,7 +381,7 @@
         const drawn = (maps && i > 0) || (output && i === L - 1);
         const image = drawn ? svgEl("image", { ...box, preserveAspectRatio: "none", href: "" }, g) : null;
         if (i === 0) {
-          const label = svgEl("text", { x: (xs[i] + s / 2).toFixed(1), y: (ys[i][j] + s / 2 + 4).toFixed(1), "text-anchor": "middle" }, g);
+          const label = svgEl("text", { x: (xs[i] + s / 2).toFixed(1), y: (ys[i][j] + s / 2).toFixed(1), "text-anchor": "middle", "dominant-baseline": "central" }, g);
           label.textContent = `x${sub(j + 1)}`;
         }
         svgEl("rect", { ...box, rx: 3, class: "frame" }, g);
@@ -392,6 +392,17 @@
     });
     return net;
   }
+
+  // The x₁, x₂ … labels at 12 units of the 600-wide drawing would shrink with it to 7 px on a phone: their
+  // size (an attribute: train.css sets none for them) is whatever makes them at least 13 px on screen.
+  function fitInputLabels(svg) {
+    if (!svg) return;
+    const width = svg.getBoundingClientRect().width;
+    const units = width > 0 ? Math.max(12, (13 * 600) / width) : 12;
+    svg.querySelectorAll(".node.input text").forEach((t) => t.setAttribute("font-size", units.toFixed(1)));
+  }
+
+  window.addEventListener("resize", () => fitInputLabels($("train-net-svg")));
 
   // Edges by the quantity chosen: w (width |w|, colour its sign) or the last epoch's mean ∂C/∂w (width
   // |∂C/∂w|, the gradients' diverging colours); one scale for the whole network, said in the legend.
@@ -407,6 +418,7 @@
       panel.net = buildNet($("train-net-svg"), sizes, maps, output);
       panel.net.key = key;
     }
+    fitInputLabels($("train-net-svg")); // the figure may have been hidden (no width) when it was built
     const mode = figure.dataset.edges;
     const grads = p.mean_nabla_w;
     const largest = (ms) => Math.max(0, ...ms.map((m) => Math.max(0, ...m.map((r) => Math.max(0, ...r.map(Math.abs))))));

@@ -511,6 +511,15 @@ def test_heat_maps_speeds_and_the_network_appear_and_update(open_page: OpenPage,
     assert not re.search(r"-\d", read), read  # the app's minus sign, U+2212
     shown = read.split(" = ")[1].split(" ")[0].replace("−", "-")
     assert float(shown) == pytest.approx(network["weights"][layer - 2][j - 1][k - 1], rel=1e-5)
+    # the input labels x₁, x₂ are readable whatever the drawing's scale: at least 11 px on screen
+    labels = page.eval_on_selector_all(
+        "#train-net-svg .node.input text",
+        "ts => ts.map(t => [t.textContent, t.getScreenCTM().a * parseFloat(getComputedStyle(t).fontSize),"
+        " t.getBoundingClientRect().height])",
+    )
+    assert [text for text, _, _ in labels] == ["x₁", "x₂"], labels
+    for text, size, height in labels:
+        assert size >= 11 and height >= 11, (text, size, height)
     read = _hover_read(page, "#train-net-svg .node[data-layer='2'][data-j='1']")
     assert read.startswith("neuron 1 of layer 2: b = ") and not re.search(r"-\d", read), read
     b = network["biases"][0][0]
