@@ -66,10 +66,32 @@
     }
   }
 
+  // How many lines the panel itself left out (they are in the tables): its note names the neurons of a wide
+  // layer it skipped ("The other 10 neurons of the layer …"), each worth as many lines as a neuron shown; for
+  // the gradients of a layer after a wide one ("Every ∂C/∂wˡ is in its table below") the table counts them:
+  // a line for each bias (a row) and each weight (a cell), less the lines shown.
+  function elided(lines) {
+    const note = document.querySelector("#equation .more")?.textContent ?? "";
+    const current = Array.from(document.querySelectorAll("#net .neuron.current"), (n) => n.id);
+    const layer = current[0]?.split("-")[1];
+    const table = layer && note.includes("∂C/∂w") ? $(`gradient-${layer}`) : null;
+    if (table) {
+      const rows = table.querySelectorAll("tbody tr").length;
+      const columns = table.querySelectorAll("thead th").length - 1;
+      return Math.max(0, rows * (1 + columns) - lines.length);
+    }
+    const other = /The other (\d+) neurons/.exec(note);
+    if (!other) return 0;
+    const ids = new Set(current);
+    const own = new Set(lines.flatMap((l) => (l.dataset.highlight ?? "").split(" ").filter((id) => ids.has(id))));
+    return own.size ? Math.round((Number(other[1]) * lines.length) / own.size) : 0;
+  }
+
   // The lines of the equation with numbers that the screen holds under the diagram; the others wait in the
-  // tables, and the stylesheet writes how many after the last line shown (data-more on .numeric). Fitted
-  // again after every step, whichever way it arrived. Only attributes change: an element added inside
-  // #stage would shift the element paths that the stream's patches follow.
+  // tables, and the stylesheet writes how many after the last line shown (data-more on .numeric), counting
+  // those the panel itself left out, whose own note stays. Fitted again after every step, whichever way it
+  // arrived. Only attributes change: an element added inside #stage would shift the element paths that the
+  // stream's patches follow.
   function fit() {
     const numeric = document.querySelector("#equation .numeric");
     const words = document.querySelector("#equation .words");
@@ -78,12 +100,16 @@
     numeric?.removeAttribute("data-more");
     if (!presenting() || !numeric) return;
     const over = () => document.documentElement.scrollHeight > window.innerHeight;
+    const left = elided(lines);
+    const note = (n) => {
+      if (n > 0) numeric.dataset.more = `${n} more line${n > 1 ? "s" : ""} in the tables (Esc leaves lecture mode)`;
+    };
+    note(left);
     let hidden = 0;
     for (let i = lines.length - 1; i > 0 && over(); i--) {
       lines[i].hidden = true;
       hidden++;
-      // the note takes a line's room too
-      numeric.dataset.more = `${hidden} more line${hidden > 1 ? "s" : ""} in the tables (Esc leaves lecture mode)`;
+      note(hidden + left); // the note takes a line's room too
     }
     if (words) words.hidden = over(); // the lecturer says it
   }

@@ -125,10 +125,8 @@ def check_screen(page: Page, width: int, height: int) -> int:
             assert to_box(n["pill"], mx, my) >= 4.0, (n, mx, my)
     assert m["page"][0] <= width and m["page"][1] <= height, m["page"]  # the page needs no scrolling
     assert m["shownLines"] >= 1  # at least one line with the numbers
-    if m["hidden"]:  # the lines that did not fit are counted where they would be
-        assert m["more"].startswith(f"{m['hidden']} more line"), m["more"]
-    else:
-        assert m["more"] == ""
+    if m["hidden"]:  # the lines that did not fit are counted where they would be (with those the panel left out)
+        assert int(m["more"].split(" ")[0]) >= m["hidden"], m["more"]
     return len(m["values"])
 
 
@@ -262,3 +260,34 @@ def test_a_run_link_with_present_opens_lecture_mode(open_page: OpenPage) -> None
     page.goto(f"/runs/{run_id}?present=1")
     expect(page.locator("#run")).to_have_attribute("data-present", "1")
     expect(page.locator("#permalink")).to_have_attribute("href", re.compile(r"present=1"))
+
+
+@pytest.mark.parametrize(
+    ("sizes", "k", "total"),
+    [
+        ("3, 14, 2", 1, 14 * 2),  # eq. 25 at the 14 neurons of layer 2: z and a for each, the panel shows 4 neurons
+        ("2, 4, 4, 4, 4, 4, 4, 2", 19, 4 * (1 + 4)),  # BP3/4 at layer 4: a bias and 4 weights for each of 4 neurons
+    ],
+)
+def test_the_more_lines_note_counts_against_the_tables(open_page: OpenPage, sizes: str, k: int, total: int) -> None:
+    """The note counts every line of the step the screen does not show: those hidden for room and those the
+    panel itself left out (whose own note stays on the screen)."""
+    page = open_page(1024, 768)
+    form = {"sizes": sizes, "activation": "sigmoid", "cost": "quadratic", "init": "standard", "eta": "0.5",
+            "x": ", ".join(["0.05", "0.1", "0.2"][: int(sizes.split(",")[0])]),
+            "y": ", ".join(["0.01", "0.99"]), "seed": "0"}  # fmt: skip
+    page.goto(f"/?{urlencode(form)}&present=1")
+    for _ in range(k):
+        page.keyboard.press("ArrowRight")
+    at_step(page, k)
+    page.wait_for_timeout(350)
+    shown = page.locator("#equation .eq-line:not([hidden])").count()
+    assert 1 <= shown < total
+    more = page.get_attribute("#equation .numeric", "data-more") or ""
+    assert more.startswith(f"{total - shown} more lines in the tables"), (shown, more)
+    expect(page.locator("#equation .more")).to_be_visible()  # the panel's own word on what it left out
+    if sizes.startswith("3"):
+        expect(page.locator("#equation .more")).to_contain_text("The other 10 neurons of the layer")
+    check_screen(page, 1024, 768)
+    freeze(page)
+    page.screenshot(path=shot_path(f"present-more-{sizes.split(',')[0]}-{k}.png"))
