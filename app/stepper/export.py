@@ -5,8 +5,9 @@ number, colour and width is the one on screen) with what the page's stylesheet a
 a ``<style>`` inside (outlines, label colours, the white plate under a value beside its circle, which
 keeps it readable where it crosses an edge, as on the page),
 under the step's title ("Step 5 / 8 · Backpropagate the error: δ² (BP2)") and over one line per scale
-the step uses (its swatch and its range in words, as the page's legend has them). The moving pulses
-are left out: standing still they read as stray marks. Fonts are generic
+the step uses (its swatch and its range in words, as the page's legend has them), wrapped onto further lines
+within the drawing's width (a deep network's δ has a range per layer), estimated from the count of characters.
+The moving pulses are left out: standing still they read as stray marks. Fonts are generic
 (``sans-serif``), so the file looks the same in any slide program, with nothing to download.
 
 The LaTeX is the equation panel's own TeX (``app.stepper.view.equation``, before it becomes MathML):
@@ -81,6 +82,32 @@ def _swatch(scale: Scale, x: float, y: float, h: float) -> str:
     )
 
 
+LEGEND_X = 76
+"""Where a legend line's words start, right of its 60-wide swatch."""
+CHAR_WIDTH = 0.6
+"""A character's width in a generic sans-serif, as a fraction of the font size (a little over the average, so an
+estimate from the count of characters errs towards a shorter line)."""
+
+
+def text_width(text: str, font_size: float) -> float:
+    """The width a line of text takes, estimated from its count of characters."""
+    return len(text) * font_size * CHAR_WIDTH
+
+
+def _legend_lines(text: str, room: float, font_size: float) -> list[str]:
+    """``text`` in lines that each fit ``room`` (by ``text_width``), broken after a "," or "·" where one will do,
+    else after a space; the lines, joined, are ``text`` again."""
+    pieces: list[str] = []
+    for part in re.split(r"(?<=[,·] )", text):
+        pieces += re.split(r"(?<= )", part) if text_width(part.rstrip(), font_size) > room else [part]
+    lines = [""]
+    for piece in pieces:
+        if lines[-1] and text_width((lines[-1] + piece).rstrip(), font_size) > room:
+            lines.append("")
+        lines[-1] += piece
+    return lines
+
+
 def diagram_svg(env: Environment, view: StepView) -> str:
     """The step's diagram as a standalone SVG document (styles inside, generic fonts), with its title above and
     the scales it uses below."""
@@ -100,14 +127,18 @@ def diagram_svg(env: Environment, view: StepView) -> str:
     row = round(legend_font * 1.6, 1)
     scales = [e for e in view.scales if e.active and e.scale.name != "pulse"]
     rows = []
-    for i, e in enumerate(scales):
-        y = round(top + height + row * (i + 0.5), 1)
+    line = 0  # legend lines so far: a scale's words wrap onto further lines within the width
+    for e in scales:
+        y = round(top + height + row * (line + 0.5), 1)
+        first, *more = _legend_lines(f"{e.scale.symbol} {e.text}", width - LEGEND_X - 8, legend_font)
+        rest = "".join(f'<tspan x="{LEGEND_X}" dy="{row}">{escape(text)}</tspan>' for text in more)
         rows.append(
             f"{_swatch(e.scale, 8.0, y, round(legend_font * 0.8, 1))}"
-            f'<text x="76" y="{y}" dominant-baseline="central" font-size="{legend_font}">'
-            f'<tspan class="symbol">{escape(e.scale.symbol)}</tspan> {escape(e.text)}</text>'
+            f'<text x="{LEGEND_X}" y="{y}" dominant-baseline="central" font-size="{legend_font}">'
+            f'<tspan class="symbol">{escape(e.scale.symbol)}</tspan>{escape(first[len(e.scale.symbol) :])}{rest}</text>'
         )
-    total = round(top + height + row * len(scales) + (row * 0.4 if scales else 0), 1)
+        line += 1 + len(more)
+    total = round(top + height + row * line + (row * 0.4 if scales else 0), 1)
     equation = f" ({view.step.equation})" if view.step.equation else ""
     title = f"Step {view.k + 1} / {view.steps} · {view.title}{equation}"
     attrs = _VIEWBOX.sub(f'viewBox="0 0 {size.group("w")} {total:g}"', _SIZE.sub("", m.group("attrs")))

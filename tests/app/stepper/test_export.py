@@ -246,3 +246,39 @@ def test_the_latex_of_bp4_says_how_many_weight_gradients_it_leaves_out(client: T
     assert said and len(weights) + int(said.group(1)) == 4 * 4
     assert "% Left out: the other 4 ∂C/∂w³_jk (k ≥ 4) are in the page's tables." in tex
     assert "% On the page: Every ∂C/∂w³ is in its table below." in tex
+
+
+WIDE_DEEP = {"sizes": ", ".join(["16"] * 8), "x": ", ".join(["0.1"] * 16), "y": ", ".join(["0.5"] * 16)}
+
+
+@pytest.mark.parametrize("query", ["", urlencode(DEEP), urlencode(WIDE_DEEP)])
+def test_every_legend_line_fits_the_width_of_the_svg(client: TestClient, query: str) -> None:
+    """At every step (the update step of a deep network has the longest, one range per layer): each line of the
+    legend, its width estimated as characters × font size × 0.6 from x = 76, ends inside the viewBox, and the
+    last line is above its bottom; the lines, joined, still say the page's words (checked above)."""
+    page = client.get(f"/?{query}").text
+    rid = run_id(page)
+    steps = int(re.search(r'data-steps="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    wrapped = 0
+    for k in range(steps):
+        root = ET.fromstring(client.get(f"/runs/{rid}/steps/{k}/diagram.svg").content)
+        _, _, width, height = (float(v) for v in (root.get("viewBox") or "").split())
+        legend = root.find(f"{SVG}g[@class='export-legend']")
+        assert legend is not None
+        for text in legend.iterfind(f"{SVG}text"):
+            font = float(text.get("font-size") or 0)
+            lines = [text.text or ""]
+            for span in text:
+                if span.get("x") is not None:  # a further line, one row down
+                    assert span.get("x") == text.get("x") and float(span.get("dy") or 0) > font
+                    lines.append("")
+                lines[-1] += (span.text or "") + (span.tail or "")
+            wrapped += len(lines) - 1
+            for line in lines:
+                assert float(text.get("x") or 0) + len(line.rstrip()) * font * 0.6 <= width, (k, line)
+            dy = sum(float(s.get("dy") or 0) for s in text)
+            assert float(text.get("y") or 0) + dy + font / 2 <= height, k
+        title = root.find(f"{SVG}text[@class='export-title']")
+        assert title is not None and 8 + len(title.text or "") * float(title.get("font-size") or 0) * 0.6 <= width
+    if query:  # the deep networks' δ ranges, one per layer, take more than one line
+        assert wrapped >= 1
