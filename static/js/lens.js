@@ -85,8 +85,22 @@
       showSpeed();
     }
     if (changed) {
+      showFocus();
       r.dispatchEvent(new CustomEvent("lens:step", { bubbles: true, detail: { runId: r.dataset.runId, step, steps } }));
     }
+  }
+
+  // On a phone the diagram keeps its size and scrolls sideways (#net-scroll): bring the layer the step is
+  // about into view. Elsewhere the diagram fits its panel and nothing scrolls.
+  function showFocus() {
+    const box = $("net-scroll");
+    const focus = box && box.querySelector(".neuron.current");
+    if (!box || !focus || box.scrollWidth <= box.clientWidth) return;
+    const b = box.getBoundingClientRect();
+    const f = focus.getBoundingClientRect();
+    const left = box.scrollLeft + f.left + f.width / 2 - b.left - box.clientWidth / 2;
+    const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    box.scrollTo({ left: Math.max(0, left), behavior: smooth ? "smooth" : "auto" });
   }
 
   // Steps are fetched one at a time; keys pressed faster than the server answers

@@ -382,6 +382,24 @@ def test_a_phone_screen_stacks_the_panels(chromium: Browser, live_server: str) -
         diagram = page.locator("#diagram").bounding_box()
         equation = page.locator("#equation").bounding_box()
         assert diagram and equation and equation["y"] >= diagram["y"] + diagram["height"] - 1
+        # the drawing keeps its own size, so its numbers are as large as on a desk; it scrolls inside its panel
+        sizes = page.eval_on_selector_all(
+            "#net text.value", "els => els.map(t => t.getBoundingClientRect().height).filter(h => h > 0)"
+        )
+        assert sizes and min(sizes) >= 11, sizes
+        scroll = page.eval_on_selector("#net-scroll", "e => [e.scrollWidth, e.clientWidth]")
+        assert scroll[0] > scroll[1] and page.evaluate("document.documentElement.scrollWidth") <= 376
+        # ... and brings the layer the step is about into view: BP1's, the output layer at the far right
+        page.click("#mark-3")
+        at_step(page, 3)
+        page.wait_for_function("""() => {
+          const box = document.getElementById('net-scroll').getBoundingClientRect();
+          const cs = [...document.querySelectorAll('#net .neuron.current circle')];
+          return cs.length > 0 && cs.every(c => { const r = c.getBoundingClientRect();
+            return r.left >= box.left - 1 && r.right <= box.right + 1; });
+        }""")
+        page.click("#mark-4")
+        at_step(page, 4)
         freeze(page)
         page.screenshot(path=shot_path("phone.png"))
     finally:
