@@ -7,11 +7,13 @@ diagram and draws it again in a viewBox ``WIDTH`` units wide, which the lecture 
 CSS px per unit: the columns spread over the whole width, the neurons of a layer over the height, and the
 circles grow (the drawing taller, up to ``MAX_HEIGHT``) until the values fit inside them. A value goes
 inside its circle whenever it fits there at ``MIN_FONT`` or more; one that does not is drawn on a framed
-pill touching its circle, all of a layer's on the same side (below, above, or outward), never over an
-edge's middle (where it would read as the edge's number) and its line of text at least 1.5 times nearer its
-own circle than any other (else it reads as the neighbour's, or as no one's). Ids,
-colours, classes, read-outs and pulses are the diagram's own, so the inspector, the equation's highlights
-and the instruments' marks work unchanged.
+pill touching its circle, all of a layer's on the same side (below, above, or outward), never over an edge's
+middle (where it would read as the edge's number) and its line of text at least 1.5 times nearer its own circle
+than any other (else it reads as the neighbour's, or as no one's). The step's own layer is placed first and
+gets every one of its values if it can: each pill wherever around its circle is clear, and, when even that is
+not enough, the columns beside it moved away from it (the others closer together). Ids, colours, classes,
+read-outs and pulses are the diagram's own, so the inspector, the equation's highlights and the instruments'
+marks work unchanged.
 
 Left out: numbers. Every text shown is the diagram's text; only positions and sizes change. A value that
 finds no such place is left to the read-out, as on the page.
@@ -20,6 +22,7 @@ finds no such place is left to the read-out, as on the page.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections import defaultdict
 
@@ -36,10 +39,15 @@ TITLE_FONT = 21.0  # "layer l": 21 CSS px at 1024 px wide, where the drawing is 
 LINE_FONTS = (20.0, 18.0, 17.0)  # its role, activation and width: 17 CSS px and more at 1024 px
 SUB_SHIFT = 9.0  # lens.css moves the title 3 units down in lecture mode (its ascent clear of the top), these lines 9
 MARGIN_X = 80.0
+MARGIN_MOVED = (
+    60.0  # when the columns beside the step's layer move away from it: the first and last columns nearer the edge
+)
+TITLE_MIN = 20.0  # "layer l" no smaller, then (20.2 CSS px at 1024 px wide)
 BOTTOM = 14.0
 SPACING = 130.0  # between the neurons of a layer, at most, unless bigger circles need more
 RADII = (84.0, 76.0, 70.0, 64.0, 56.0, 48.0, 38.0, 30.0, 24.0, 18.0, 13.0)  # tried largest first
 GAP_FONT = 13.0  # the page's CSS size of "⋮ n more" (.gap), in units
+GAP_FONT_PRESENT = 18.0  # and lecture mode's (#run.present .gap in lens.css)
 PAD = 4.0  # a pill's margin around its text
 TOUCH = 2.0  # between a circle and its pill: the ring (3.5 units on the step's neurons) meets the frame
 PILL_LINE = 1.05  # a pill's height, in em: the digits' height (0.73 em) and room above and below
@@ -68,13 +76,53 @@ def _label_lines(label: LayerLabel, room: float) -> tuple[tuple[str, ...], float
 
 
 def present_diagram(d: Diagram) -> Diagram:
-    """``d`` drawn again for a projector (see the module's docstring)."""
+    """``d`` drawn again for a projector (see the module's docstring).
+
+    The columns are evenly spaced. When that leaves a value of the step's own layer without a place (eight
+    layers leave 120 units between columns, and a δ of −8.498×10⁻⁵ is 152 wide at 21), the columns on either
+    side of that layer move away from it, the others closer together, until its values all find room."""
     layers = sorted({n.layer for n in d.neurons})
+    count = len(layers)
+    span = WIDTH - 2 * MARGIN_X
+    even = [span / max(1, count - 1)] * max(0, count - 1)
+    drawn, own = _laid_out(d, layers, even, MARGIN_X)
+    focus = sorted({n.layer for n in d.neurons if "current" in n.classes.split() and n.value is not None})
+    wanted = sum("current" in n.classes.split() and n.value is not None for n in d.neurons)
+    if own == wanted or len(focus) != 1 or count < 3:
+        return drawn
+    i = layers.index(focus[0])
+    beside = [g for g in (i - 1, i) if 0 <= g < count - 1]
+    if len(beside) == count - 1:  # no other gap to take the room from
+        return drawn
+    span = WIDTH - 2 * MARGIN_MOVED
+    for wide in (even[0] * f for f in (1.15, 1.3, 1.45, 1.65, 1.9)):
+        narrow = (span - wide * len(beside)) / (count - 1 - len(beside))
+        room = narrow - 12.0  # the labels still at their sizes between the closer columns
+        title = text_width(f"layer {count}", TITLE_MIN) <= room
+        if narrow < 0.35 * even[0] or not title or any(_label_lines(lb, room)[1] < LINE_FONTS[-1] for lb in d.labels):
+            break
+        gaps = [wide if g in beside else narrow for g in range(count - 1)]
+        again, more = _laid_out(d, layers, gaps, MARGIN_MOVED)
+        if more > own:
+            drawn, own = again, more
+        if own == wanted:
+            break
+    return drawn
+
+
+def _laid_out(d: Diagram, layers: list[int], gaps: list[float], margin: float) -> tuple[Diagram, int]:
+    """``d`` with its columns ``gaps`` apart from ``margin`` on: the drawing, and how many of the step's own values
+    it shows."""
     old_x = {n.layer: n.x for n in d.neurons}
     count = len(layers)
-    step_x = (WIDTH - 2 * MARGIN_X) / max(1, count - 1)
-    xs = {layer: MARGIN_X + step_x * i for i, layer in enumerate(layers)}
-    room = min(step_x - 12.0, 2 * MARGIN_X - 8.0) if count > 1 else WIDTH
+    xs = {layer: margin + sum(gaps[:i]) for i, layer in enumerate(layers)}
+    # A column's room: its narrower gap (a layer label is centred on its column)
+    near = {
+        layer: min([gaps[g] for g in (i - 1, i) if 0 <= g < len(gaps)] or [WIDTH]) for i, layer in enumerate(layers)
+    }
+    step_x = min(gaps) if gaps else WIDTH
+    ends = {layers[0]: margin - 6.0, layers[-1]: margin - 6.0}  # the outer columns' circles inside the drawing
+    room = min(step_x - 12.0, 2 * margin - 8.0) if count > 1 else WIDTH
 
     fitted = [_label_lines(lb, room) for lb in d.labels]
     line_font = min(f for _, f in fitted) if fitted else LINE_FONTS[-1]
@@ -111,7 +159,10 @@ def present_diagram(d: Diagram) -> Diagram:
         cap = max(SPACING, candidate / 0.45)
         height = min(MAX_HEIGHT, top + BOTTOM + cap * tallest)
         spacing = {layer: min(cap, (height - top - BOTTOM) / len(s)) for layer, s in slots.items()}
-        radii = {layer: round(min(candidate, 0.24 * step_x, 0.45 * sp), 1) for layer, sp in spacing.items()}
+        radii = {
+            layer: round(min(candidate, 0.24 * near[layer], 0.45 * sp, ends.get(layer, WIDTH)), 1)
+            for layer, sp in spacing.items()
+        }
         if (height, radii) in tried:  # capped by the room alike: the same drawing
             continue
         tried.append((height, radii))
@@ -125,7 +176,7 @@ def present_diagram(d: Diagram) -> Diagram:
         for n, v in zip(d.neurons, best.values, strict=True)
     ]
     edges = [_moved(e, best.centre) for e in d.edges]
-    return dataclasses.replace(
+    drawn = dataclasses.replace(
         d,
         width=int(WIDTH),
         height=math.ceil(best.height),
@@ -136,11 +187,12 @@ def present_diagram(d: Diagram) -> Diagram:
         label_font=title_font,
         line_step=line_step,
     )
+    return drawn, best.score[0]
 
 
 @dataclasses.dataclass(frozen=True)
 class _Drawing:
-    score: tuple[int, int, float]  # values placed, values inside, minus the height
+    score: tuple[int, int, int, float]  # the step's own values placed, values placed, values inside, minus the height
     height: float
     radii: dict[int, float]
     centre: dict[str, tuple[float, float]]
@@ -172,6 +224,7 @@ def _draw(
     centre: dict[str, tuple[float, float]] = {}
     gaps: list[GapView] = []
     taken: list[Box] = []  # the gaps' texts and the pills placed
+    texts: list[Box] = []  # the gaps' texts as lecture mode draws them
     for layer, items in slots.items():
         sp = spacing[layer]
         y0 = top + (height - top - BOTTOM - sp * len(items)) / 2 + sp / 2
@@ -181,6 +234,8 @@ def _draw(
                 gaps.append(GapView(xs[layer], y, item.text))
                 half = text_width(item.text, GAP_FONT) / 2
                 taken.append((xs[layer] - half, y - 8, xs[layer] + half, y + 8))
+                half = text_width(item.text, GAP_FONT_PRESENT) / 2
+                texts.append((xs[layer] - half, y - GAP_FONT_PRESENT / 2, xs[layer] + half, y + GAP_FONT_PRESENT / 2))
             else:
                 centre[item.id] = (xs[layer], y)
     circles = [(centre[n.id][0], centre[n.id][1], radii[n.layer]) for n in d.neurons]
@@ -204,9 +259,8 @@ def _draw(
             values[k] = ValueText(n.value.text, x, y, "middle", f, text_colour(n.fill), True)
     # The layer of the step first: when not every value finds room (a deep network's δ of 1.5×10⁻⁵ is
     # wide), its values do.
-    order = sorted(
-        outside, key=lambda layer: not any("current" in d.neurons[k].classes.split() for k in outside[layer])
-    )
+    focus = {layer for layer, ks in outside.items() if any("current" in d.neurons[k].classes.split() for k in ks)}
+    order = sorted(outside, key=lambda layer: layer not in focus)
     for layer in order:
         choice: list[tuple[int, ValueText, Box]] = []
         for font in PILL_FONTS:
@@ -220,12 +274,25 @@ def _draw(
                     choice = pills
             if len(choice) == len(outside[layer]):
                 break
+        if layer in focus and len(choice) < len(outside[layer]):
+            # The step's own values all, if they can: each on the first place around its circle that is clear
+            # (of a wide layer's "⋮ n more" too, though nearer it than other layers' pills come).
+            free: list[tuple[int, ValueText, Box]] = []
+            others = taken[len(texts) :]
+            for k in outside[layer]:
+                for v, box in _around(d.neurons[k], centre, radii, sides[layer], MIN_FONT):
+                    if _clear(box, k, circles, middles, others, [*texts, *(b for _, _, b in free)], bounds):
+                        free.append((k, v, box))
+                        break
+            if len(free) > len(choice):
+                choice = free
         for k, v, box in choice:
             values[k] = v
             taken.append(box)
     placed = sum(v is not None for v in values)
     inside = sum(v is not None and v.inside for v in values)
-    return _Drawing((placed, inside, -height), height, radii, centre, gaps, values)
+    own = sum(v is not None for k, v in enumerate(values) if "current" in d.neurons[k].classes.split())
+    return _Drawing((own, placed, inside, -height), height, radii, centre, gaps, values)
 
 
 def _inside_font(text: str, r: float) -> float | None:
@@ -260,6 +327,39 @@ def _pill(
     plate = (round(box[0], 1), round(box[1], 1), round(box[2] - box[0], 1), round(box[3] - box[1], 1))
     ty = round((box[1] + box[3]) / 2, 1)
     return ValueText(n.value.text, round(tx, 1), ty, anchor, font, INK, False, plate), box
+
+
+def _around(
+    n: NeuronView, centre: dict[str, tuple[float, float]], radii: dict[int, float], sides: tuple[str, ...], font: float
+) -> list[tuple[ValueText, Box]]:
+    """Places for n's value on a pill touching its circle, in order: on each of ``sides``, centred, then slid
+    along the circle (the circle's centre still facing the pill), then at a corner (diagonally off the circle)."""
+    assert n.value is not None
+    x, y = centre[n.id]
+    w, h = text_width(n.value.text, font) + 2 * PAD, PILL_LINE * font
+    boxes: list[Box] = []
+    # a unit further out too, where a crowded column's neighbours leave the touching place a hair short
+    for g, f in itertools.product((radii[n.layer] + TOUCH, radii[n.layer] + TOUCH + 0.9), (0.5, 0.3, 0.7, 0.12, 0.88)):
+        for side in sides:
+            if side in ("below", "above"):
+                x0 = x - w * f
+                boxes.append((x0, y + g, x0 + w, y + g + h) if side == "below" else (x0, y - g - h, x0 + w, y - g))
+            else:
+                y0 = y - h * f
+                boxes.append((x + g, y0, x + g + w, y0 + h) if side == "right" else (x - g - w, y0, x - g, y0 + h))
+    g = radii[n.layer] + TOUCH
+    for degrees in (45.0, 30.0, 60.0):
+        a = math.radians(degrees)
+        for sx, sy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
+            px, py = x + sx * g * math.cos(a), y + sy * g * math.sin(a)
+            bx, by = (px, px + w) if sx > 0 else (px - w, px), (py, py + h) if sy > 0 else (py - h, py)
+            boxes.append((bx[0], by[0], bx[1], by[1]))
+    places = []
+    for box in boxes:
+        plate = (round(box[0], 1), round(box[1], 1), round(box[2] - box[0], 1), round(box[3] - box[1], 1))
+        tx, ty = round((box[0] + box[2]) / 2, 1), round((box[1] + box[3]) / 2, 1)
+        places.append((ValueText(n.value.text, tx, ty, "middle", font, INK, False, plate), box))
+    return places
 
 
 def _clear(

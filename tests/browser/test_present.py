@@ -117,7 +117,7 @@ def check_screen(page: Page, width: int, height: int) -> int:
             continue
         x, y, r = n["c"]
         own = to_box(n["pill"], x, y) - r
-        assert own <= 3.0, n
+        assert own <= 3.0 * max(1.0, m["scale"]), n  # 3 units of the drawing
         for o in m["neurons"]:
             if o is not n:
                 assert to_box(n["pill"], o["c"][0], o["c"][1]) - o["c"][2] > own + 2.0, (n, o)
@@ -291,3 +291,32 @@ def test_the_more_lines_note_counts_against_the_tables(open_page: OpenPage, size
     check_screen(page, 1024, 768)
     freeze(page)
     page.screenshot(path=shot_path(f"present-more-{sizes.split(',')[0]}-{k}.png"))
+
+
+REVIEW_DEEP = {
+    "sizes": "2, 4, 4, 4, 4, 4, 4, 2", "activation": "sigmoid", "cost": "quadratic", "init": "standard",
+    "x": "0.05, 0.1", "y": "0.01, 0.99", "eta": "0.5", "seed": "0",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("width", "height"), [(1024, 768), (1400, 900)])
+def test_every_value_of_the_steps_own_layer_is_drawn(open_page: OpenPage, width: int, height: int) -> None:
+    """Eight columns leave 120 units between them, and this network's δ² of 1.586×10⁻⁵ is wider: the step's own
+    layer gets every one of its values anyway, at every step (other layers' are left to the read-out first)."""
+    page = open_page(width, height)
+    page.goto(f"/?{urlencode(REVIEW_DEEP)}&present=1")
+    steps = int(page.get_attribute("#run", "data-steps") or 0)
+    assert steps == 23
+    for k in range(steps):
+        if k:
+            page.keyboard.press("ArrowRight")
+        at_step(page, k)
+        own = page.locator("#net .neuron.current")
+        drawn = page.locator("#net .neuron.current text.value")
+        assert drawn.count() == own.count(), (k, drawn.all_inner_texts())
+        if k == 14:  # BP2 at layer 2: δ²₁ to δ²₄, as the tables have them
+            assert own.count() == 4
+            page.wait_for_timeout(350)
+            check_screen(page, width, height)
+            freeze(page)
+            page.screenshot(path=shot_path(f"present-deep-own-{width}-s{k + 1}.png"))
