@@ -56,13 +56,19 @@ def lecturer_at(page: Page, step: int) -> None:
     expect(page.locator("#run")).to_have_attribute("data-step", str(step))
 
 
-def test_two_students_one_following_one_exploring(open_page: OpenPage) -> None:
-    lecturer = open_page(1024, 768)
+def sharing(open_page: OpenPage, width: int, height: int) -> tuple[Page, str]:
+    """A lecturer's page at ``width``×``height`` on the worked example, shared with the class: (the page, its code)."""
+    lecturer = open_page(width, height)
     lecturer.goto("/")
     lecturer.click("#btn-share")
     expect(lecturer.locator("#join-code")).to_be_visible()
     code = lecturer.get_attribute("#share-card", "data-code") or ""
     assert len(code) == 6
+    return lecturer, code
+
+
+def test_two_students_one_following_one_exploring(open_page: OpenPage) -> None:
+    lecturer, code = sharing(open_page, 1024, 768)
     expect(lecturer.locator("#join-code")).to_have_text(f"{code[:3]} {code[3:]}")
     expect(lecturer.locator(".qr svg.qr-code")).to_be_visible()
     assert lecturer.get_attribute("#share-card", "data-token") is None  # moved into the tab's storage
@@ -213,11 +219,7 @@ def test_the_share_panel_on_a_phone_and_the_lecturer_link_in_another_tab(open_pa
 
 
 def test_the_join_page_takes_a_typed_code(open_page: OpenPage) -> None:
-    lecturer = open_page(1400, 900)
-    lecturer.goto("/")
-    lecturer.click("#btn-share")
-    code = lecturer.get_attribute("#share-card", "data-code") or ""
-    assert code
+    lecturer, code = sharing(open_page, 1400, 900)
     expect(lecturer.locator("#share-warning")).to_contain_text("Start the server with --host 0.0.0.0")
     lecturer.screenshot(path=shot_path("classroom-share-1400.png"), caret="initial")
     student = open_page(390, 844, expected={404})
@@ -234,11 +236,7 @@ def test_the_join_page_takes_a_typed_code(open_page: OpenPage) -> None:
 
 
 def test_a_lecturer_in_lecture_mode_is_followed_in_the_pages_own_layout(open_page: OpenPage) -> None:
-    lecturer = open_page(1024, 768)
-    lecturer.goto("/")
-    lecturer.click("#btn-share")
-    code = lecturer.get_attribute("#share-card", "data-code") or ""
-    assert code
+    lecturer, code = sharing(open_page, 1024, 768)
     student = open_page(390, 844)
     student.goto(f"/join/{code}")
     lecturer.click("#btn-present")
@@ -275,11 +273,7 @@ def test_new_networks_and_iterations_swap_in_without_inline_style(open_page: Ope
     the CSP (``style-src 'self'``) refuses, once per such field, on the lecturer's page and each student's.
     ``open_page`` fails the test on any console error, CSP violations included.
     """
-    lecturer = open_page(1024, 768)
-    lecturer.goto("/")
-    lecturer.click("#btn-share")
-    code = lecturer.get_attribute("#share-card", "data-code") or ""
-    assert code
+    lecturer, code = sharing(open_page, 1024, 768)
     student = open_page(390, 844)
     student.goto("/join")
     student.fill("#f-code", code)
