@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from app.core.compute import run_replay
 from app.core.deps import is_htmx, settings_of
 from app.core.errors import InputError
-from app.core.forms import Form
+from app.core.forms import Form, ascii_minus
 from app.core.schemas import ErrorBody
 from app.core.templating import root_of, templates_of
 from app.stepper.export import SVG_CSP, diagram_svg, equation_tex
@@ -227,20 +227,22 @@ def _status_422(message: str) -> HTMLResponse:
     return HTMLResponse(message, status_code=422, headers={"HX-Retarget": "#history-status", "HX-Reswap": "innerHTML"})
 
 
+def _shown(digits: str) -> str:
+    """A count of iterations as a message shows it: whole up to 30 digits, else its first digits and its length."""
+    return digits if len(digits) <= 30 else f"{digits[:6]}… ({len(digits)} digits)"
+
+
 def _iterations(by: str) -> tuple[int, str] | str:
     """``by`` as a count of iterations and the count as a message shows it, or the message that names what is
     wrong with it. A whole number of any length is one: past 4000 digits (``int`` reads at most 4300) it stands as
     10⁴³⁰⁰, above every limit, and the limit's message names it by its first digits and its length."""
-    text = by.strip().replace("\u2212", "-")
-    m = re.fullmatch(r"([+-]?)0*([0-9]+)", text)
+    m = re.fullmatch(r"([+-]?)0*([0-9]+)", ascii_minus(by.strip()))
     if m is None:
         return f"by: a whole number of iterations, got {by[:40]!r}" + ("…" if len(by) > 40 else "")
     sign, digits = m.groups()
     if sign == "-" or digits == "0":
-        shown = f"{sign}{digits}" if len(digits) <= 30 else f"{sign}{digits[:6]}… ({len(digits)} digits)"
-        return f"by: run 1 or more iterations, got {shown if digits != '0' else 0}"
-    n = int(digits) if len(digits) <= 4000 else 10**4300
-    return n, digits if len(digits) <= 30 else f"{digits[:6]}… ({len(digits)} digits)"
+        return f"by: run 1 or more iterations, got {sign + _shown(digits) if digits != '0' else 0}"
+    return (int(digits) if len(digits) <= 4000 else 10**4300), _shown(digits)
 
 
 @router.post("/runs/{run_id}/next", response_class=HTMLResponse, responses=PAGE_RESPONSES)
