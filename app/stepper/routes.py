@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -87,15 +87,23 @@ def _context(request: Request, run: Run, k: int, **extra: Any) -> dict[str, Any]
     }
 
 
+def made_once(
+    cache: StageCache | None, templates: Jinja2Templates, run: Run, k: int, make: Callable[[], str], *kind: str
+) -> str:
+    """What ``make`` gives for step k of the run (a ``kind`` of it: the step itself, its patch …), made once per
+    run, root path and process with a cache, every time without one."""
+    if cache is None:
+        return make()
+    return cache.get((run.id, str(templates.env.globals.get("root", "")), k, *kind), make)
+
+
 def render_stage(templates: Jinja2Templates, run: Run, k: int, cache: StageCache | None = None) -> str:
     """The HTML of step k (the inside of ``#stage``), for a swap or a stream event; rendered once with a cache."""
 
     def render() -> str:
         return templates.get_template("page/_stage.html").render(view=view_of(run, k))
 
-    if cache is None:
-        return render()
-    return cache.get((run.id, str(templates.env.globals.get("root", "")), k), render)
+    return made_once(cache, templates, run, k, render)
 
 
 _cache_lock = threading.Lock()

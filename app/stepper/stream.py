@@ -42,7 +42,7 @@ from app.core.schemas import ErrorBody
 from app.core.slots import FINAL_EVENT, Slot, SlottedEventStream, StreamSlots, sse
 from app.core.templating import templates_of
 from app.stepper.patch import stage_patch
-from app.stepper.routes import PAGE_RESPONSES, not_found, render_stage, stage_cache_of
+from app.stepper.routes import PAGE_RESPONSES, made_once, not_found, render_stage, stage_cache_of
 from app.stepper.runs import Run, get_store
 from app.stepper.stage_cache import StageCache
 
@@ -67,9 +67,7 @@ def render_patch(templates: Jinja2Templates, run: Run, k: int, cache: StageCache
         old, new = (render_stage(templates, run, i, cache) for i in (k - 1, k))
         return stage_patch(old, new, k - 1, k) or ""
 
-    if cache is None:
-        return make()
-    return cache.get((run.id, str(templates.env.globals.get("root", "")), k, "patch"), make)
+    return made_once(cache, templates, run, k, make, "patch")
 
 
 async def events(
