@@ -27,7 +27,7 @@ import math
 from collections import defaultdict
 
 from app.stepper.view.colours import text_colour
-from app.stepper.view.layout import INK, LINE, text_width
+from app.stepper.view.layout import INK, inside_font, text_width
 from app.stepper.view.model import Diagram, EdgeView, GapView, LayerLabel, NeuronView, StepView, ValueText
 
 WIDTH = 1000.0  # the viewBox's width: the lecture layout draws it the width of a 1024 px screen
@@ -252,7 +252,8 @@ def _draw(
         if n.value is None:
             continue
         x, y = centre[n.id]
-        f = _inside_font(n.value.text, radii[n.layer])
+        # MAX_FONT down to MIN_FONT, its line well clear of the (thicker) ring
+        f = inside_font(n.value.text, radii[n.layer], (MIN_FONT, MAX_FONT), share=0.9, clearance=6.0)
         if f is None:
             outside[n.layer].append(k)
         else:
@@ -293,18 +294,6 @@ def _draw(
     inside = sum(v is not None and v.inside for v in values)
     own = sum(v is not None for k, v in enumerate(values) if "current" in d.neurons[k].classes.split())
     return _Drawing((own, placed, inside, -height), height, radii, centre, gaps, values)
-
-
-def _inside_font(text: str, r: float) -> float | None:
-    """The largest font, MAX_FONT down to MIN_FONT in half units, at which ``text`` fits inside a circle of
-    radius r (its line clear of the ring)."""
-    f = min(MAX_FONT, math.floor(r * 0.9) / 2)
-    while f >= MIN_FONT:
-        half = LINE * f / 2
-        if half < r and text_width(text, f) <= 2 * math.sqrt(r * r - half * half) - 6:
-            return f
-        f -= 0.5
-    return None
 
 
 def _pill(

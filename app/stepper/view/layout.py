@@ -58,12 +58,15 @@ def _meets_circle(box: Box, cx: float, cy: float, r: float) -> bool:
     return (nx - cx) ** 2 + (ny - cy) ** 2 < r * r
 
 
-def _inside_font(text: str, r: float) -> float | None:
-    """The largest font (in half pixels) at which ``text`` fits inside a circle of radius r, if readable."""
-    f = min(INSIDE_FONT[1], math.floor(r * 0.92) / 2)
-    while f >= INSIDE_FONT[0]:
+def inside_font(
+    text: str, r: float, fonts: tuple[float, float] = INSIDE_FONT, share: float = 0.92, clearance: float = 2.0
+) -> float | None:
+    """The largest font in ``fonts`` (least, most), in half pixels and at most ``share`` of r, at which ``text``
+    fits inside a circle of radius r with ``clearance`` to spare across its line; None if none does."""
+    f = min(fonts[1], math.floor(r * share) / 2)
+    while f >= fonts[0]:
         half = LINE * f / 2
-        if half < r and text_width(text, f) <= 2 * math.sqrt(r * r - half * half) - 2:
+        if half < r and text_width(text, f) <= 2 * math.sqrt(r * r - half * half) - clearance:
             return f
         f -= 0.5
     return None
@@ -87,7 +90,7 @@ def place_values(spots: list[Spot], obstacles: list[Box], bounds: Box) -> list[V
     anywhere is left to the read-out and the tables (None)."""
     inside: list[ValueText | None] = []
     for s in spots:
-        f = _inside_font(s.text, s.r) if s.text else None
+        f = inside_font(s.text, s.r) if s.text else None
         inside.append(None if f is None else ValueText(s.text, s.x, s.y, "middle", f, text_colour(s.fill), True))
     todo = [n for n, s in enumerate(spots) if s.text and inside[n] is None]
     # the circles a value beside neuron n could reach: those of its own and the neighbouring columns
