@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import redis
 import redis.asyncio as aioredis
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry
+from redis.asyncio.retry import Retry as AsyncRetry
 
 from app.core.state import KEY_PREFIX, StateUnavailableError
 
@@ -406,7 +406,7 @@ class RedisSessions:
                 decode_responses=True,
                 socket_connect_timeout=2,
                 socket_timeout=2,
-                retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), retries=2),
+                retry=AsyncRetry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), retries=2),
                 retry_on_error=[redis.ConnectionError, redis.TimeoutError],
             )
             self._redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose closes its connections
