@@ -85,8 +85,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app.core.settings import Settings
-    from app.core.state import make_state, redacted
+    from backprop_lens.app.core.settings import Settings
+    from backprop_lens.app.core.state import make_state, redacted
 
     if args.redis is not None:
         os.environ[REDIS_URL_VARIABLE] = args.redis  # inherited by the worker processes, read by their settings
@@ -112,7 +112,8 @@ def serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     uvicorn.run(
-        "app.main:app",  # an import string: each worker process imports the app itself
+        "backprop_lens.app.main:create_app",  # an import string: each worker process makes the app itself
+        factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -132,9 +133,9 @@ def _grad_args(p: argparse.ArgumentParser) -> None:
 
 @command("grad", "print the gradients of a request file (or of standard input: -)", _grad_args)
 def grad(args: argparse.Namespace) -> int:
-    from app.api.routes import gradients
-    from app.core.errors import InputError
-    from app.core.schemas import GradientRequest
+    from backprop_lens.app.api.routes import gradients
+    from backprop_lens.app.core.errors import InputError
+    from backprop_lens.app.core.schemas import GradientRequest
 
     try:
         text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text(encoding="utf-8")
@@ -162,7 +163,7 @@ def grad(args: argparse.Namespace) -> int:
 
 def _load_plugins() -> None:
     """Subcommands that live beside the app register themselves on import."""
-    for module in ("app.training.cli", "app.training.worker", "bench.cli"):
+    for module in ("backprop_lens.app.training.cli", "backprop_lens.app.training.worker", "backprop_lens.bench.cli"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:
@@ -188,6 +189,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     # `python -m app.cli`: run the app.cli module's main, where app.training.cli registers its command
     # (this file runs as __main__, a second copy of the module, whose registry stays without it).
-    from app.cli import main as _main
+    from backprop_lens.app.cli import main as _main
 
     raise SystemExit(_main())

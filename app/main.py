@@ -1,4 +1,7 @@
-"""Create the app: routers, static files, error handlers, body limit and security headers."""
+"""Create the app: routers, static files, error handlers, body limit and security headers.
+
+``create_app`` is a factory: importing this module makes no app and reads no settings. uvicorn calls it
+(``uvicorn --factory backprop_lens.app.main:create_app``), and so do ``backprop-lens serve`` and the tests."""
 
 from __future__ import annotations
 
@@ -11,26 +14,26 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import __version__
-from app.api import docs
-from app.api import routes as api
-from app.classroom import routes as classroom
-from app.classroom.stream import Classroom
-from app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
-from app.core.lifecycle import closing_on_signals
-from app.core.limits import document_limits
-from app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SettingsMiddleware
-from app.core.settings import Settings, get_settings
-from app.core.slots import StreamSlots
-from app.core.state import StateUnavailableError, make_state, on_state_unavailable
-from app.core.templating import make_templates
-from app.instruments import page as instruments_page
-from app.instruments import routes as instruments
-from app.stepper import routes as stepper
-from app.stepper import stream
-from app.stepper.runs import RunStore
-from app.training import routes as training
-from app.training.backend import make_backend
+from backprop_lens import __version__
+from backprop_lens.app.api import docs
+from backprop_lens.app.api import routes as api
+from backprop_lens.app.classroom import routes as classroom
+from backprop_lens.app.classroom.stream import Classroom
+from backprop_lens.app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
+from backprop_lens.app.core.lifecycle import closing_on_signals
+from backprop_lens.app.core.limits import document_limits
+from backprop_lens.app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SettingsMiddleware
+from backprop_lens.app.core.settings import Settings, get_settings
+from backprop_lens.app.core.slots import StreamSlots
+from backprop_lens.app.core.state import StateUnavailableError, make_state, on_state_unavailable
+from backprop_lens.app.core.templating import make_templates
+from backprop_lens.app.instruments import page as instruments_page
+from backprop_lens.app.instruments import routes as instruments
+from backprop_lens.app.stepper import routes as stepper
+from backprop_lens.app.stepper import stream
+from backprop_lens.app.stepper.runs import RunStore
+from backprop_lens.app.training import routes as training
+from backprop_lens.app.training.backend import make_backend
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -96,5 +99,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
-
-app = create_app()

@@ -1,5 +1,5 @@
 """``python -m bench``: the same command as ``backprop-lens bench``."""
 
-from bench.cli import main
+from backprop_lens.bench.cli import main
 
 raise SystemExit(main())

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.report import Row, server_rows, table, worker_rows
+from backprop_lens.bench.report import Row, server_rows, table, worker_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -63,7 +63,7 @@ def worker_environment(threads: str) -> dict[str, str]:
 
 def run_worker(threads: str, quick: bool) -> dict[str, Any]:
     """``bench.worker`` in a fresh interpreter with the thread variables of ``threads``."""
-    cmd = [sys.executable, "-m", "bench.worker", "--threads", threads, *(["--quick"] if quick else [])]
+    cmd = [sys.executable, "-m", "backprop_lens.bench.worker", "--threads", threads, *(["--quick"] if quick else [])]
     done = subprocess.run(
         cmd, cwd=ROOT, env=worker_environment(threads), capture_output=True, text=True, timeout=WORKER_TIMEOUT
     )
@@ -140,14 +140,14 @@ def run(args: argparse.Namespace) -> int:
     rows: list[Row] = [r for w in workers for r in worker_rows(w)]
     server: dict[str, Any] | None = None
     if "server" not in args.skip:
-        from bench.server import measure_server
+        from backprop_lens.bench.server import measure_server
 
         server = measure_server(args.quick)
         rows += server_rows(server)
     page_stream: dict[str, Any] | None = None
     if "page-stream" not in args.skip:
-        from bench.page_stream import measure_page_stream
-        from bench.report import page_stream_rows
+        from backprop_lens.bench.page_stream import measure_page_stream
+        from backprop_lens.bench.report import page_stream_rows
 
         page_stream = measure_page_stream(args.quick)
         rows += page_stream_rows(page_stream)
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 try:
-    from app.cli import command
+    from backprop_lens.app.cli import command
 except ImportError:  # pragma: no cover - the bench runs without the app's console script
     pass
 else:

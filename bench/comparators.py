@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from engine import Network
+from backprop_lens.engine import Network
 
 Array = NDArray[np.float64]
 GradientFn = Callable[[], object]

@@ -31,8 +31,8 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bench.client import HOST
-from bench.timing import median
+from backprop_lens.bench.client import HOST
+from backprop_lens.bench.timing import median
 
 BROWSER = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 CLASS = 20
@@ -149,7 +149,7 @@ def measure_browser(port: int, run_ids: dict[str, str], plays: int) -> dict[str,
     """Apply times of streamed steps in Chromium, per network: every step of ``plays`` plays of the run."""
     from playwright.sync_api import sync_playwright
 
-    from bench.chromium import CHROMIUM, CHROMIUM_ARGS
+    from backprop_lens.bench.chromium import CHROMIUM, CHROMIUM_ARGS
 
     out: dict[str, Any] = {}
     with sync_playwright() as p:
@@ -192,7 +192,7 @@ def measure_browser(port: int, run_ids: dict[str, str], plays: int) -> dict[str,
 
 def measure_page_stream(quick: bool) -> dict[str, Any]:
     """Every figure of the page's stream, against one uvicorn process."""
-    from bench.server import running_server
+    from backprop_lens.bench.server import running_server
 
     with running_server() as port:
         networks = {name: asyncio.run(measure_network(port, form, quick)) for name, form in NETWORKS.items()}

@@ -420,7 +420,7 @@ def table(rows: list[Row]) -> str:
 
 def page_stream_rows(ps: dict[str, Any]) -> list[Row]:
     """The step-through page's stream (``bench.page_stream``): wire bytes, server CPU, swap time in Chromium."""
-    from bench.timing import median
+    from backprop_lens.bench.timing import median
 
     bytes_target = {"4-8-8-3": 3_000, "8 layers of 16": 12_000}
     swap_target = {"4-8-8-3": 16.0, "8 layers of 16": 50.0}

@@ -34,9 +34,9 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 
-from bench import wrk
-from bench.client import CLOSE, HOST, JSON, answers, pool, read_events
-from bench.timing import median, percentile
+from backprop_lens.bench import wrk
+from backprop_lens.bench.client import CLOSE, HOST, JSON, answers, pool, read_events
+from backprop_lens.bench.timing import median, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
@@ -54,9 +54,9 @@ def bench_app() -> FastAPI:
     ``POST /bench/floor-bare`` does the same without FastAPI's request handler (dependency solving), as the
     gradient route's fast lane (``app.api.fastlane.GradientRoute``) answers: the floor of that lane.
     """
-    from app.api.routes import _small_reply
-    from app.core.schemas import WORKED_EXAMPLE, GradientRequest
-    from app.main import create_app
+    from backprop_lens.app.api.routes import _small_reply
+    from backprop_lens.app.core.schemas import WORKED_EXAMPLE, GradientRequest
+    from backprop_lens.app.main import create_app
 
     app = create_app()
     reply = _small_reply(GradientRequest.model_validate(WORKED_EXAMPLE))
@@ -93,7 +93,7 @@ def running_server() -> Iterator[int]:
             "-m",
             "uvicorn",
             "--factory",
-            "bench.server:bench_app",
+            "backprop_lens.bench.server:bench_app",
             "--loop",
             "uvloop",
             "--http",
@@ -228,7 +228,7 @@ async def stream_events(client: httpx.AsyncClient, body: bytes, seconds: float) 
 
 def long_stream_body() -> tuple[bytes, list[int]]:
     """The longest trace the limits allow: as many layers as ``max_layers``, eight neurons wide."""
-    from app.core.settings import get_settings
+    from backprop_lens.app.core.settings import get_settings
 
     layers = get_settings().max_layers
     sizes = [2] + [8] * (layers - 2) + [2]
@@ -238,7 +238,7 @@ def long_stream_body() -> tuple[bytes, list[int]]:
 
 def measure_server(quick: bool) -> dict[str, Any]:
     """Every server figure, against one uvicorn process."""
-    from app.core.schemas import WORKED_EXAMPLE
+    from backprop_lens.app.core.schemas import WORKED_EXAMPLE
 
     connections = 8
     seconds = 0.5 if quick else 1.5
@@ -252,7 +252,7 @@ def measure_server(quick: bool) -> dict[str, Any]:
     gradients_body = json.dumps(WORKED_EXAMPLE).encode()
     trace_body = json.dumps({**WORKED_EXAMPLE, "eta": 0.5}).encode()
     stream_body, stream_sizes = long_stream_body()
-    from bench.page_stream import cpu_seconds, server_pid
+    from backprop_lens.bench.page_stream import cpu_seconds, server_pid
 
     with running_server() as port:
         pid = server_pid(port)

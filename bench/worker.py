@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bench.comparators import Comparator, jax_jit, optional, torch_autograd
-from bench.timing import Budget, interleaved_medians, median
-from engine import SGD, Network, backprop, numerical_gradient, trace
-from engine.backprop import backprop_per_example, cost_of
-from engine.fast import FastNetwork
-from engine.sgd import gradient_descent
+from backprop_lens.bench.comparators import Comparator, jax_jit, optional, torch_autograd
+from backprop_lens.bench.timing import Budget, interleaved_medians, median
+from backprop_lens.engine import SGD, Network, backprop, numerical_gradient, trace
+from backprop_lens.engine.backprop import backprop_per_example, cost_of
+from backprop_lens.engine.fast import FastNetwork
+from backprop_lens.engine.sgd import gradient_descent
 
 Array = NDArray[np.float64]
 
@@ -172,7 +172,7 @@ def trace_case(budget: Budget) -> dict[str, Any]:
 def load_digits() -> tuple[Array, Array, str]:
     """All 1797 digits: pixels scaled to [0, 1] and one-hot targets, and where they came from."""
     try:
-        from engine.datasets import load_digits_file, one_hot
+        from backprop_lens.engine.datasets import load_digits_file, one_hot
     except ImportError:
         with gzip.open(DIGITS_FILE, "rt") as f:
             rows = np.loadtxt(f, delimiter=",")

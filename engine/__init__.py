@@ -2,7 +2,7 @@
 
 Pure NumPy: nothing here imports the web app, FastAPI, Starlette or Jinja2.
 
-    from engine import Network, backprop
+    from backprop_lens.engine import Network, backprop
     net = Network([2, 3, 2], seed=0)          # Network(2-3-2, activation=sigmoid, 17 parameters)
     net([0.05, 0.10])                          # a^L for one example
     g = backprop(net, X, Y, cost="quadratic")  # X: (m, n_1), Y: (m, n_L), examples as rows
@@ -14,10 +14,10 @@ function per equation, feedforward, the book's per-example loop), ``engine.activ
 ``engine.insight`` (the chapter's thought experiments), ``engine.datasets`` and ``engine.training``.
 """
 
-from engine.backprop import Gradients, backprop
-from engine.gradcheck import numerical_gradient
-from engine.network import Network
-from engine.sgd import SGD
-from engine.trace import Step, Trace, trace
+from backprop_lens.engine.backprop import Gradients, backprop
+from backprop_lens.engine.gradcheck import numerical_gradient
+from backprop_lens.engine.network import Network
+from backprop_lens.engine.sgd import SGD
+from backprop_lens.engine.trace import Step, Trace, trace
 
 __all__ = ["SGD", "Gradients", "Network", "Step", "Trace", "backprop", "numerical_gradient", "trace"]

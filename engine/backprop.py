@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.activations import Activation
-from engine.costs import Cost, get_cost
-from engine.network import Network, check_batch
+from backprop_lens.engine.activations import Activation
+from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.network import Network, check_batch
 
 Array = NDArray[np.float64]
 

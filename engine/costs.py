@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.activations import Activation, sigmoid
+from backprop_lens.engine.activations import Activation, sigmoid
 
 Array = NDArray[np.float64]
 

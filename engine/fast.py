@@ -32,9 +32,9 @@ from itertools import accumulate
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import as_examples
-from engine.costs import Cost, get_cost
-from engine.network import Network
+from backprop_lens.engine.backprop import as_examples
+from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.network import Network
 
 Array = NDArray[np.float64]
 

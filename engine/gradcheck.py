@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import as_examples, cost_of
-from engine.costs import Cost, get_cost
-from engine.network import Network
+from backprop_lens.engine.backprop import as_examples, cost_of
+from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.network import Network
 
 Array = NDArray[np.float64]
 

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.activations import Activation, get_activation
+from backprop_lens.engine.activations import Activation, get_activation
 
 Array = NDArray[np.float64]
 Init = Literal["standard", "scaled"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import (
+from backprop_lens.engine.backprop import (
     as_examples,
     backprop,
     backpropagate,
@@ -38,8 +38,8 @@ from engine.backprop import (
     nabla_w_of,
     output_error,
 )
-from engine.costs import Cost, get_cost
-from engine.network import Network
+from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.network import Network
 
 Array = NDArray[np.float64]
 

@@ -29,10 +29,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import Gradients, as_examples, backprop, cost_of
-from engine.costs import Cost, get_cost
-from engine.network import Network
-from engine.sgd import gradient_descent
+from backprop_lens.engine.backprop import Gradients, as_examples, backprop, cost_of
+from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.network import Network
+from backprop_lens.engine.sgd import gradient_descent
 
 try:  # an optional accelerator for Step.to_json; json does the same job without it
     import orjson

@@ -32,11 +32,11 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import feedforward, output_cost
-from engine.costs import Cost, get_cost
-from engine.datasets import Dataset
-from engine.network import Network
-from engine.sgd import EpochGradients, mini_batches
+from backprop_lens.engine.backprop import feedforward, output_cost
+from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.datasets import Dataset
+from backprop_lens.engine.network import Network
+from backprop_lens.engine.sgd import EpochGradients, mini_batches
 
 Array = NDArray[np.float64]
 State = Literal["ready", "running", "paused", "finished", "stopped", "diverged"]

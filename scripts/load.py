@@ -55,7 +55,7 @@ from typing import Any
 
 import httpx
 
-from bench.client import HOST, JSON, READ_TIMEOUT, answers, pool, read_events
+from backprop_lens.bench.client import HOST, JSON, READ_TIMEOUT, answers, pool, read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKED = {
@@ -200,8 +200,8 @@ async def run(port: int, pid: int, streams: int, requests: int, connections: int
 def start_server(port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", HOST, "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
+        [sys.executable, "-m", "uvicorn", "--factory", "backprop_lens.app.main:create_app",
+         "--host", HOST, "--port", str(port), "--log-level", "warning", "--no-access-log"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     for _ in range(200):
@@ -431,7 +431,7 @@ class Setup:
         return proc
 
     def web(self, port: int, redis_url: str | None) -> str:
-        args = [sys.executable, "-m", "app.cli", "serve", "--host", HOST, "--port", str(port)]
+        args = [sys.executable, "-m", "backprop_lens.app.cli", "serve", "--host", HOST, "--port", str(port)]
         self.start(*args, *(["--redis", redis_url] if redis_url else []))
         return f"http://{HOST}:{port}"
 
@@ -479,7 +479,7 @@ def start_setup(setup: Setup, kind: str) -> list[str]:
         wait_for(port, proc, "/api/health")
     if redis_url:
         for _ in range(2):
-            setup.start(sys.executable, "-m", "app.cli", "worker", "--redis", redis_url)
+            setup.start(sys.executable, "-m", "backprop_lens.app.cli", "worker", "--redis", redis_url)
     return urls
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
-from app.core.schemas import WORKED_EXAMPLE
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE
 from tests.autograd import reference_gradients
 
 MIN_CONTRAST = 3.0  # WCAG 2.1, 1.4.11: a graphical object against what is next to it

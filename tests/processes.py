@@ -28,7 +28,7 @@ import httpx
 import pytest
 import redis
 
-from app.cli import REDIS_URL_VARIABLE
+from backprop_lens.app.cli import REDIS_URL_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 START_WITHIN = 60.0  # seconds for a server to answer; only a broken start takes that long
@@ -110,7 +110,7 @@ def serving(
     port = free_port() if port is None else port
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *options],
+            [sys.executable, "-m", "backprop_lens.app.cli", "serve", "--port", str(port), *options],
             cwd=ROOT, env=dict(environment() if env is None else env), stdout=subprocess.DEVNULL, stderr=log,
             start_new_session=True,
         )  # fmt: skip
@@ -138,7 +138,7 @@ def start_worker(redis_url: str, log: Path, env: Mapping[str, str] | None = None
     """``backprop-lens worker --redis URL``, its standard error appended to ``log``; the caller stops it by PID."""
     with log.open("ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker", "--redis", redis_url],
+            [sys.executable, "-m", "backprop_lens.app.cli", "worker", "--redis", redis_url],
             cwd=ROOT, env=dict(environment() if env is None else env), stdout=subprocess.DEVNULL, stderr=err,
         )  # fmt: skip
 

@@ -10,8 +10,8 @@ import argparse
 import re
 from pathlib import Path
 
-from app.cli import COMMANDS, _load_plugins
-from app.core.settings import Settings
+from backprop_lens.app.cli import COMMANDS, _load_plugins
+from backprop_lens.app.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")

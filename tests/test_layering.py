@@ -1,23 +1,34 @@
-"""The layers: the engine is pure NumPy (no web code); app/ features import the core and the engine, not each other."""
+"""The layers: the engine is pure NumPy (no web code); app/ features import the core and the engine, not each other;
+and everything imports the house by its one installed name, ``backprop_lens``."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-ENGINE = Path(__file__).resolve().parent.parent / "engine"
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE = ROOT / "engine"
 FORBIDDEN = {"app", "fastapi", "starlette", "jinja2", "pydantic", "uvicorn", "httpx"}
+PACKAGE = "backprop_lens."
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module a file imports, with the package's own name taken off (``app.core.x``, ``numpy``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.update(
+                f"{node.module}.{a.name}" if node.module in {"backprop_lens", "backprop_lens.app"} else node.module
+                for a in node.names
+            )
+    return {m.removeprefix(PACKAGE) for m in found}
 
 
 def imported_roots(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    roots: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+    return {m.split(".")[0] for m in imported_modules(path)}
 
 
 def test_engine_imports_no_web_code() -> None:
@@ -48,14 +59,7 @@ ALLOWED = {
 
 def app_imports(path: Path) -> set[str]:
     """The app.* modules a file imports."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("app."))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app"):
-            found.update(f"{node.module}.{a.name}" if node.module == "app" else node.module for a in node.names)
-    return found
+    return {m for m in imported_modules(path) if m.startswith("app.")}
 
 
 def test_features_import_the_core_and_the_engine_not_each_other() -> None:
@@ -80,5 +84,38 @@ def test_the_core_imports_no_feature() -> None:
 
 def test_the_arrow_check_sees_a_feature_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("from app.training.store import TrainingStore\nimport app.api.routes\n", encoding="utf-8")
+    bad.write_text(
+        "from backprop_lens.app.training.store import TrainingStore\nimport backprop_lens.app.api.routes\n",
+        encoding="utf-8",
+    )
     assert app_imports(bad) == {"app.training.store", "app.api.routes"}
+
+
+# --- one import name ----------------------------------------------------------------------------------
+
+
+def bare_imports(path: Path) -> set[str]:
+    """Imports of the house's folders by their repository names (``app``, ``engine``, ``bench``), not the package's."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found.update(n for n in names if n.split(".")[0] in {"app", "engine", "bench"})
+    return found
+
+
+def test_everything_imports_the_house_by_its_one_name() -> None:
+    # A module imported both as app.x and as backprop_lens.app.x would be two modules with two states.
+    folders = ("app", "engine", "bench", "backprop_lens", "tests", "scripts")
+    files = [f for d in folders for f in (ROOT / d).rglob("*.py")]
+    assert len(files) > 100
+    offenders = {str(f.relative_to(ROOT)): bare_imports(f) for f in files if not f.is_symlink()}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_name_check_sees_a_bare_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import engine.network\nfrom app.core import forms\nfrom backprop_lens.engine import x\n")
+    assert bare_imports(bad) == {"engine.network", "app.core"}

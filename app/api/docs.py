@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.core.templating import root_of, templates_of
+from backprop_lens.app.core.templating import root_of, templates_of
 
 router = APIRouter(tags=["docs"], include_in_schema=False)
 

@@ -38,10 +38,10 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.core.schemas import ActivationName, CostName, GradientRequest, InitName, NetworkSpec
-from app.core.settings import Settings
-from engine.fast import FastNetwork, batch_rows, gradient_lists, packed_checked, shaped
-from engine.network import Array, Network, parameter_count
+from backprop_lens.app.core.schemas import ActivationName, CostName, GradientRequest, InitName, NetworkSpec
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.engine.fast import FastNetwork, batch_rows, gradient_lists, packed_checked, shaped
+from backprop_lens.engine.network import Array, Network, parameter_count
 
 INLINE_WORK = 20_000
 """Parameters × examples up to which a gradient is computed on the event loop (about 50 µs of engine time

@@ -19,13 +19,13 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from app import __version__
-from app.api.fastlane import INLINE_WORK as INLINE_WORK  # re-exported: the threshold is this route's
-from app.api.fastlane import GradientRoute, gradient_json
-from app.core.compute import run_trace
-from app.core.deps import require_json
-from app.core.errors import ERRORS, OVERFLOW, InputError
-from app.core.schemas import (
+from backprop_lens import __version__
+from backprop_lens.app.api.fastlane import INLINE_WORK as INLINE_WORK  # re-exported: the threshold is this route's
+from backprop_lens.app.api.fastlane import GradientRoute, gradient_json
+from backprop_lens.app.core.compute import run_trace
+from backprop_lens.app.core.deps import require_json
+from backprop_lens.app.core.errors import ERRORS, OVERFLOW, InputError
+from backprop_lens.app.core.schemas import (
     GradientRequest,
     GradientResponse,
     Health,
@@ -33,10 +33,10 @@ from app.core.schemas import (
     TraceRequest,
     TraceResponse,
 )
-from app.core.slots import FINAL_EVENT, SlottedEventStream, sse, sse_text, stream_slot
-from engine import Trace, backprop
-from engine.fast import FastNetwork, packed_rows
-from engine.network import parameter_count
+from backprop_lens.app.core.slots import FINAL_EVENT, SlottedEventStream, sse, sse_text, stream_slot
+from backprop_lens.engine import Trace, backprop
+from backprop_lens.engine.fast import FastNetwork, packed_rows
+from backprop_lens.engine.network import parameter_count
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
 

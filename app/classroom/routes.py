@@ -30,17 +30,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.classroom.addresses import JoinBase, is_loopback, join_base
-from app.classroom.sessions import NOT_LECTURER, SessionError, SessionState, read_code, spaced
-from app.classroom.stream import Classroom, follow_events, parse_event_id
-from app.core.deps import is_htmx, settings_of
-from app.core.errors import ERRORS
-from app.core.forms import Form
-from app.core.schemas import ErrorBody
-from app.core.slots import SlottedEventStream
-from app.core.state import State
-from app.core.templating import root_of, templates_of
-from app.stepper.runs import Run, get_store
+from backprop_lens.app.classroom.addresses import JoinBase, is_loopback, join_base
+from backprop_lens.app.classroom.sessions import NOT_LECTURER, SessionError, SessionState, read_code, spaced
+from backprop_lens.app.classroom.stream import Classroom, follow_events, parse_event_id
+from backprop_lens.app.core.deps import is_htmx, settings_of
+from backprop_lens.app.core.errors import ERRORS
+from backprop_lens.app.core.forms import Form
+from backprop_lens.app.core.schemas import ErrorBody
+from backprop_lens.app.core.slots import SlottedEventStream
+from backprop_lens.app.core.state import State
+from backprop_lens.app.core.templating import root_of, templates_of
+from backprop_lens.app.stepper.runs import Run, get_store
 
 router = APIRouter(tags=["classroom"])
 

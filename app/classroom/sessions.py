@@ -35,10 +35,10 @@ from typing import Any, Protocol
 
 import redis
 import redis.asyncio as aioredis
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialWithJitterBackoff
 
-from app.core.state import KEY_PREFIX, StateUnavailableError
+from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """Letters and digits that are easy to read aloud and to type: no 0/O, 1/I/L (upper- or lowercase)."""
@@ -576,7 +576,7 @@ class RedisFanIn:
                 failures += 1
             finally:
                 with contextlib.suppress(redis.RedisError, OSError, RuntimeError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
                     await client.aclose()
 
     async def _resync(self) -> None:

@@ -24,7 +24,7 @@ from collections.abc import AsyncGenerator
 from fastapi import HTTPException
 from fastapi.sse import format_sse_event
 
-from app.classroom.sessions import (
+from backprop_lens.app.classroom.sessions import (
     MemorySessions,
     RedisSessions,
     Sessions,
@@ -33,9 +33,9 @@ from app.classroom.sessions import (
     parse_event_id,
     spaced,
 )
-from app.core.lifecycle import Closing
-from app.core.settings import Settings
-from app.core.slots import Slot, StreamSlots, sse
+from backprop_lens.app.core.lifecycle import Closing
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.core.slots import Slot, StreamSlots, sse
 
 PING_SECONDS = 15.0  # a comment this often keeps proxies from closing an idle stream and checks the session
 RETRY_MS = 1000  # EventSource's pause before it opens a closed stream again

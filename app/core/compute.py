@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 
-from app.core.errors import OVERFLOW, InputError
-from app.core.schemas import TraceRequest
-from engine import Trace, trace
-from engine.backprop import as_examples, backprop
-from engine.sgd import gradient_descent, iterate
+from backprop_lens.app.core.errors import OVERFLOW, InputError
+from backprop_lens.app.core.schemas import TraceRequest
+from backprop_lens.engine import Trace, trace
+from backprop_lens.engine.backprop import as_examples, backprop
+from backprop_lens.engine.sgd import gradient_descent, iterate
 
 
 def run_trace(req: TraceRequest, iterations: int = 0) -> Trace:

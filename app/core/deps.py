@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from app.core.settings import Settings
+from backprop_lens.app.core.settings import Settings
 
 
 def settings_of(request: Request) -> Settings:

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.schemas import ErrorBody, ErrorItem
+from backprop_lens.app.core.schemas import ErrorBody, ErrorItem
 
 OVERFLOW = "the numbers overflow to infinity in this network; use smaller weights, inputs or targets"
 

@@ -18,7 +18,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from app.core.settings import Settings, current_settings
+from backprop_lens.app.core.settings import Settings, current_settings
 
 
 def limit(setting: str) -> float:

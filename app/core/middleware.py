@@ -10,7 +10,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.settings import Settings, using
+from backprop_lens.app.core.settings import Settings, using
 
 log = logging.getLogger("backprop_lens")
 

@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.core.limits import at_most, limit, most_items, within
-from engine import Network
-from engine.network import check_shapes, parameter_count
+from backprop_lens.app.core.limits import at_most, limit, most_items, within
+from backprop_lens.engine import Network
+from backprop_lens.engine.network import check_shapes, parameter_count
 
 ActivationName = Literal["sigmoid", "tanh", "relu", "linear"]
 CostName = Literal["quadratic", "cross_entropy"]

@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(str(files("backprop_lens")))
+"""The installed package: static/ and templates/ are inside it (in the repository, links to the top-level folders)."""
 
 
 class Settings(BaseSettings):
@@ -104,8 +106,8 @@ class Settings(BaseSettings):
     follow_stream_seconds: float = Field(
         900.0, gt=0, description="Lifetime of one student's follow stream; the page opens it again at once."
     )
-    static_dir: Path = ROOT / "static"
-    templates_dir: Path = ROOT / "templates"
+    static_dir: Path = PACKAGE / "static"
+    templates_dir: Path = PACKAGE / "templates"
 
 
 @lru_cache

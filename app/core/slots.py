@@ -27,7 +27,7 @@ from fastapi.sse import format_sse_event
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from app.core.lifecycle import RESTARTING, Closing
+from backprop_lens.app.core.lifecycle import RESTARTING, Closing
 
 FINAL_EVENT = "done"
 

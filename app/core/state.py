@@ -39,8 +39,8 @@ from fastapi.responses import JSONResponse
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
-from app.core.schemas import ErrorBody
-from app.core.settings import Settings
+from backprop_lens.app.core.schemas import ErrorBody
+from backprop_lens.app.core.settings import Settings
 
 T = TypeVar("T")
 log = logging.getLogger("backprop_lens")

@@ -27,9 +27,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from app.core.format import detail, exact, fmt, sub, sup
-from app.core.mathml import mathml, mathml_line, prose_math
-from app.core.settings import Settings
+from backprop_lens.app.core.format import detail, exact, fmt, sub, sup
+from backprop_lens.app.core.mathml import mathml, mathml_line, prose_math
+from backprop_lens.app.core.settings import Settings
 
 CACHED_TEMPLATES = 400  # Jinja's default cache size, for each root path's environment
 ROOT_PATHS_KEPT = 8  # a deployment has one; tests use two or three

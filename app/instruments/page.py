@@ -18,17 +18,17 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 from pydantic import ValidationError
 
-from app.core.errors import InputError, clean_errors, unknown_name, validation_message
-from app.core.format import tex
-from app.core.forms import ascii_minus, number_tokens
-from app.core.schemas import NetworkSpec
-from app.core.settings import current_settings
-from app.core.templating import templates_of
-from app.instruments import routes
-from app.instruments.registry import BY_NAME, INSTRUMENTS
-from app.instruments.schemas import GradcheckRequest, GradcheckResponse
-from app.stepper.runs import Run, Store
-from engine.insight import example_batch, widen
+from backprop_lens.app.core.errors import InputError, clean_errors, unknown_name, validation_message
+from backprop_lens.app.core.format import tex
+from backprop_lens.app.core.forms import ascii_minus, number_tokens
+from backprop_lens.app.core.schemas import NetworkSpec
+from backprop_lens.app.core.settings import current_settings
+from backprop_lens.app.core.templating import templates_of
+from backprop_lens.app.instruments import routes
+from backprop_lens.app.instruments.registry import BY_NAME, INSTRUMENTS
+from backprop_lens.app.instruments.schemas import GradcheckRequest, GradcheckResponse
+from backprop_lens.app.stepper.runs import Run, Store
+from backprop_lens.engine.insight import example_batch, widen
 
 GROWTH_WIDTHS = (2, 4, 8, 16, 32, 64)
 RUN_FIELDS = {"network", "cost", "inputs", "targets"}

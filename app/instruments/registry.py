@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.instruments import routes
-from app.instruments.schemas import (
+from backprop_lens.app.instruments import routes
+from backprop_lens.app.instruments.schemas import (
     CostComparisonRequest,
     DemonRequest,
     GradcheckRequest,

@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from app.core.deps import require_json
-from app.core.errors import ERRORS, OVERFLOW, InputError
-from app.instruments.schemas import (
+from backprop_lens.app.core.deps import require_json
+from backprop_lens.app.core.errors import ERRORS, OVERFLOW, InputError
+from backprop_lens.app.instruments.schemas import (
     CostComparisonRequest,
     CostComparisonResponse,
     DemonRequest,
@@ -33,7 +33,7 @@ from app.instruments.schemas import (
     SaturationRequest,
     SaturationResponse,
 )
-from engine.insight import (
+from backprop_lens.engine.insight import (
     all_finite,
     compare_costs,
     compare_speed,

@@ -26,12 +26,12 @@ import re
 from jinja2 import Environment
 from markupsafe import escape
 
-from app.core.format import pretty, sup
-from app.core.settings import current_settings
-from app.stepper.view.colours import Scale
-from app.stepper.view.equation import _KINDS, _Lines  # the panel's TeX, before MathML
-from app.stepper.view.model import RunView, StepView
-from engine import Step, Trace
+from backprop_lens.app.core.format import pretty, sup
+from backprop_lens.app.core.settings import current_settings
+from backprop_lens.app.stepper.view.colours import Scale
+from backprop_lens.app.stepper.view.equation import _KINDS, _Lines  # the panel's TeX, before MathML
+from backprop_lens.app.stepper.view.model import RunView, StepView
+from backprop_lens.engine import Step, Trace
 
 SVG_NS = "http://www.w3.org/2000/svg"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"

@@ -27,10 +27,10 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from app.core.errors import clean_errors, unknown_name, validation_message
-from app.core.forms import read_number, read_numbers
-from app.core.schemas import WORKED_EXAMPLE, ActivationName, NetworkSpec, TraceRequest
-from app.core.settings import get_settings
+from backprop_lens.app.core.errors import clean_errors, unknown_name, validation_message
+from backprop_lens.app.core.forms import read_number, read_numbers
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE, ActivationName, NetworkSpec, TraceRequest
+from backprop_lens.app.core.settings import get_settings
 
 FIELDS = ("sizes", "activation", "cost", "init", "x", "y", "eta", "seed", "weights", "biases")
 

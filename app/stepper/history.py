@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.format import SIG_DETAIL, exact, fmt
+from backprop_lens.app.core.format import SIG_DETAIL, exact, fmt
 
 WIDTH, HEIGHT = 480.0, 120.0
 LEFT, RIGHT, TOP, BOTTOM = 72.0, 16.0, 9.0, 33.0

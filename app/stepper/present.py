@@ -26,9 +26,9 @@ import itertools
 import math
 from collections import defaultdict
 
-from app.stepper.view.colours import text_colour
-from app.stepper.view.layout import INK, inside_font, text_width
-from app.stepper.view.model import Diagram, EdgeView, GapView, LayerLabel, NeuronView, StepView, ValueText
+from backprop_lens.app.stepper.view.colours import text_colour
+from backprop_lens.app.stepper.view.layout import INK, inside_font, text_width
+from backprop_lens.app.stepper.view.model import Diagram, EdgeView, GapView, LayerLabel, NeuronView, StepView, ValueText
 
 WIDTH = 1000.0  # the viewBox's width: the lecture layout draws it the width of a 1024 px screen
 MAX_HEIGHT = 420.0  # what 1024×768 leaves the diagram beside the title bar and the equation

@@ -24,21 +24,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from app.core.compute import run_replay
-from app.core.deps import is_htmx, settings_of
-from app.core.errors import InputError
-from app.core.forms import Form, ascii_minus
-from app.core.schemas import ErrorBody
-from app.core.templating import root_of, templates_of
-from app.stepper.export import SVG_CSP, diagram_svg, equation_tex
-from app.stepper.form import FormError, PageRequest, parse_form
-from app.stepper.history import chart
-from app.stepper.present import present_view
-from app.stepper.runs import Run, RunStore, Store
-from app.stepper.stage_cache import StageCache
-from app.stepper.view import step_view
-from app.stepper.view.model import StepView
-from engine import Trace
+from backprop_lens.app.core.compute import run_replay
+from backprop_lens.app.core.deps import is_htmx, settings_of
+from backprop_lens.app.core.errors import InputError
+from backprop_lens.app.core.forms import Form, ascii_minus
+from backprop_lens.app.core.schemas import ErrorBody
+from backprop_lens.app.core.templating import root_of, templates_of
+from backprop_lens.app.stepper.export import SVG_CSP, diagram_svg, equation_tex
+from backprop_lens.app.stepper.form import FormError, PageRequest, parse_form
+from backprop_lens.app.stepper.history import chart
+from backprop_lens.app.stepper.present import present_view
+from backprop_lens.app.stepper.runs import Run, RunStore, Store
+from backprop_lens.app.stepper.stage_cache import StageCache
+from backprop_lens.app.stepper.view import step_view
+from backprop_lens.app.stepper.view.model import StepView
+from backprop_lens.engine import Trace
 
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "The run is unknown or has expired: an HTML page linking back to /."},

@@ -29,11 +29,11 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Request
 
-from app.core.compute import run_replay
-from app.core.errors import InputError
-from app.core.state import State
-from app.stepper.form import FormError, PageRequest, default_form, parse_form
-from engine import Trace
+from backprop_lens.app.core.compute import run_replay
+from backprop_lens.app.core.errors import InputError
+from backprop_lens.app.core.state import State
+from backprop_lens.app.stepper.form import FormError, PageRequest, default_form, parse_form
+from backprop_lens.engine import Trace
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,14 @@ from fastapi.sse import format_sse_event
 from fastapi.templating import Jinja2Templates
 from starlette.types import Message, Send
 
-from app.core.deps import settings_of
-from app.core.schemas import ErrorBody
-from app.core.slots import FINAL_EVENT, Slot, SlottedEventStream, StreamSlots, sse
-from app.core.templating import templates_of
-from app.stepper.patch import stage_patch
-from app.stepper.routes import PAGE_RESPONSES, made_once, not_found, render_stage, stage_cache_of
-from app.stepper.runs import Run, get_store
-from app.stepper.stage_cache import StageCache
+from backprop_lens.app.core.deps import settings_of
+from backprop_lens.app.core.schemas import ErrorBody
+from backprop_lens.app.core.slots import FINAL_EVENT, Slot, SlottedEventStream, StreamSlots, sse
+from backprop_lens.app.core.templating import templates_of
+from backprop_lens.app.stepper.patch import stage_patch
+from backprop_lens.app.stepper.routes import PAGE_RESPONSES, made_once, not_found, render_stage, stage_cache_of
+from backprop_lens.app.stepper.runs import Run, get_store
+from backprop_lens.app.stepper.stage_cache import StageCache
 
 PATCH_EVENT = "stage-patch"
 

@@ -17,10 +17,10 @@ from typing import Protocol
 
 from fastapi.sse import ServerSentEvent
 
-from app.core.lifecycle import Closing
-from app.core.settings import Settings
-from app.training.store import Action, Training, TrainingStore
-from engine.network import Network
+from backprop_lens.app.core.lifecycle import Closing
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.training.store import Action, Training, TrainingStore
+from backprop_lens.engine.network import Network
 
 
 class TrainingBackend(Protocol):
@@ -58,6 +58,6 @@ def make_backend(settings: Settings) -> TrainingBackend:
     """Redis when ``settings.redis_url`` names one (``make_state`` has checked that it answers), else threads."""
     if not settings.redis_url:
         return TrainingStore(settings.trainings_kept, settings.max_trainings)
-    from app.training.redis_store import RedisTrainings
+    from backprop_lens.app.training.redis_store import RedisTrainings
 
     return RedisTrainings(settings.redis_url, settings)

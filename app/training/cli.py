@@ -18,9 +18,9 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from app.cli import command
-from app.training.schemas import DEFAULT_ETA, TrainConfig, hidden_from_sizes
-from engine.training import EpochRecord, TrainingSession
+from backprop_lens.app.cli import command
+from backprop_lens.app.training.schemas import DEFAULT_ETA, TrainConfig, hidden_from_sizes
+from backprop_lens.engine.training import EpochRecord, TrainingSession
 
 BAR = 24
 

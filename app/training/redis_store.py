@@ -44,12 +44,12 @@ from fastapi import HTTPException
 from fastapi.sse import ServerSentEvent
 from pydantic import ValidationError
 
-from app.core.lifecycle import Closing
-from app.core.settings import Settings
-from app.core.state import KEY_PREFIX, RedisState, StateUnavailableError
-from app.training.schemas import ProgressEvent, TrainConfig
-from app.training.store import UNOPENED_SECONDS, Action, Training, build_training
-from engine.network import Network
+from backprop_lens.app.core.lifecycle import Closing
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.core.state import KEY_PREFIX, RedisState, StateUnavailableError
+from backprop_lens.app.training.schemas import ProgressEvent, TrainConfig
+from backprop_lens.app.training.store import UNOPENED_SECONDS, Action, Training, build_training
+from backprop_lens.engine.network import Network
 
 T = TypeVar("T")
 QUEUE = f"{KEY_PREFIX}trainings:queue"

@@ -29,17 +29,17 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.core.deps import SettingsDep, is_htmx
-from app.core.errors import clean_errors, first_message
-from app.core.forms import Form, read_number
-from app.core.lifecycle import Closing
-from app.core.limits import at_most
-from app.core.palette import diverging
-from app.core.schemas import ErrorBody
-from app.core.settings import current_settings
-from app.core.templating import templates_of
-from app.training.backend import TrainingBackend
-from app.training.schemas import (
+from backprop_lens.app.core.deps import SettingsDep, is_htmx
+from backprop_lens.app.core.errors import clean_errors, first_message
+from backprop_lens.app.core.forms import Form, read_number
+from backprop_lens.app.core.lifecycle import Closing
+from backprop_lens.app.core.limits import at_most
+from backprop_lens.app.core.palette import diverging
+from backprop_lens.app.core.schemas import ErrorBody
+from backprop_lens.app.core.settings import current_settings
+from backprop_lens.app.core.templating import templates_of
+from backprop_lens.app.training.backend import TrainingBackend
+from backprop_lens.app.training.schemas import (
     BOUND_ERRORS,
     CSV_HELP,
     DATASET_LABELS,
@@ -51,10 +51,10 @@ from app.training.schemas import (
     labelled,
     plain_message,
 )
-from app.training.store import Action, Training, build_training
-from engine import Trace, trace
-from engine.datasets import GENERATED
-from engine.training import classify
+from backprop_lens.app.training.store import Action, Training, build_training
+from backprop_lens.engine import Trace, trace
+from backprop_lens.engine.datasets import GENERATED
+from backprop_lens.engine.training import classify
 
 router = APIRouter(prefix="/train", tags=["training"])
 EVENT_ID = r"^[0-9]{1,20}(-[0-9]{1,20})?$"  # a progress event's id: an epoch count, or a Redis stream entry id

@@ -16,14 +16,14 @@ import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from app.core.errors import clean_errors, validation_message
-from app.core.forms import number_tokens, read_number
-from app.core.limits import Limit, at_most, limit, most_items
-from app.core.schemas import ActivationName, CostName, ErrorItem, InitName
-from app.core.settings import current_settings
-from engine import Network
-from engine.datasets import GENERATED, Dataset, digits, from_csv, generated
-from engine.network import parameter_count
+from backprop_lens.app.core.errors import clean_errors, validation_message
+from backprop_lens.app.core.forms import number_tokens, read_number
+from backprop_lens.app.core.limits import Limit, at_most, limit, most_items
+from backprop_lens.app.core.schemas import ActivationName, CostName, ErrorItem, InitName
+from backprop_lens.app.core.settings import current_settings
+from backprop_lens.engine import Network
+from backprop_lens.engine.datasets import GENERATED, Dataset, digits, from_csv, generated
+from backprop_lens.engine.network import parameter_count
 
 DatasetName = Literal["xor", "moons", "circles", "spirals", "digits", "csv"]
 DATASET_LABELS: dict[str, str] = {

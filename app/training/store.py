@@ -26,12 +26,12 @@ import numpy as np
 from fastapi import HTTPException
 from fastapi.sse import ServerSentEvent
 
-from app.core.lifecycle import Closing
-from app.core.limits import limit
-from app.training.schemas import EpochPoint, ProgressEvent, TrainConfig
-from engine.datasets import Dataset
-from engine.network import Network
-from engine.training import EpochRecord, Report, TrainingSession, decision_grid, neuron_grids
+from backprop_lens.app.core.lifecycle import Closing
+from backprop_lens.app.core.limits import limit
+from backprop_lens.app.training.schemas import EpochPoint, ProgressEvent, TrainConfig
+from backprop_lens.engine.datasets import Dataset
+from backprop_lens.engine.network import Network
+from backprop_lens.engine.training import EpochRecord, Report, TrainingSession, decision_grid, neuron_grids
 
 UNOPENED_SECONDS = 60.0  # a run whose stream has not opened yet holds its training slot this long
 GRID = 40  # cells per side of the decision-boundary heat map

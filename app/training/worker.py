@@ -32,13 +32,13 @@ from types import FrameType
 import redis
 from pydantic import ValidationError
 
-from app.cli import REDIS_URL_VARIABLE, command
-from app.core.settings import Settings
-from app.core.state import redacted
-from app.training.redis_store import END_SCRIPT, PICTURE, QUEUE, Keys, connect, failed_event, ms
-from app.training.schemas import TrainConfig
-from app.training.store import PAGE_CLOSED, TIME_LIMIT, Training, build_training, progress_event
-from engine.training import Report
+from backprop_lens.app.cli import REDIS_URL_VARIABLE, command
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.core.state import redacted
+from backprop_lens.app.training.redis_store import END_SCRIPT, PICTURE, QUEUE, Keys, connect, failed_event, ms
+from backprop_lens.app.training.schemas import TrainConfig
+from backprop_lens.app.training.store import PAGE_CLOSED, TIME_LIMIT, Training, build_training, progress_event
+from backprop_lens.engine.training import Report
 
 POLL_SECONDS = 0.05
 TAKE_TIMEOUT = 1  # seconds a worker blocks on an empty queue before it looks at its stop flag again

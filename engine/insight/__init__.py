@@ -17,8 +17,8 @@ own cost C_x, since δ^l (eq. 29) is defined per example.
 Left out: rendering; the app turns these values into HTML and JSON.
 """
 
-from engine.insight.demon import Demon, Nudge, demon, predicted_change
-from engine.insight.exercises import (
+from backprop_lens.engine.insight.demon import Demon, Nudge, demon, predicted_change
+from backprop_lens.engine.insight.exercises import (
     CostComparison,
     LinearNetwork,
     ModifiedNeuron,
@@ -26,12 +26,12 @@ from engine.insight.exercises import (
     linear_network,
     modified_neuron,
 )
-from engine.insight.forward import all_finite, feedforward_tweaked, single_example
-from engine.insight.matrix_form import MatrixForm, matrix_form, sigma_prime_matrix
-from engine.insight.minibatch import MiniBatch, example_batch, inside_minibatch
-from engine.insight.paths import Path, PathSum, path_count, path_factors, path_sum
-from engine.insight.saturation import QuietNeuron, SaturatedNeuron, Saturation, SlowWeight, saturation
-from engine.insight.speed import SpeedComparison, compare_speed, widen
+from backprop_lens.engine.insight.forward import all_finite, feedforward_tweaked, single_example
+from backprop_lens.engine.insight.matrix_form import MatrixForm, matrix_form, sigma_prime_matrix
+from backprop_lens.engine.insight.minibatch import MiniBatch, example_batch, inside_minibatch
+from backprop_lens.engine.insight.paths import Path, PathSum, path_count, path_factors, path_sum
+from backprop_lens.engine.insight.saturation import QuietNeuron, SaturatedNeuron, Saturation, SlowWeight, saturation
+from backprop_lens.engine.insight.speed import SpeedComparison, compare_speed, widen
 
 __all__ = [
     "CostComparison",

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.activations import get_activation
-from engine.backprop import (
+from backprop_lens.engine.activations import get_activation
+from backprop_lens.engine.backprop import (
     ForwardPass,
     as_examples,
     backprop,
@@ -32,9 +32,9 @@ from engine.backprop import (
     nabla_w_of,
     output_error,
 )
-from engine.costs import Cost, get_cost, residual
-from engine.insight.forward import feedforward_tweaked, single_example
-from engine.network import Network
+from backprop_lens.engine.costs import Cost, get_cost, residual
+from backprop_lens.engine.insight.forward import feedforward_tweaked, single_example
+from backprop_lens.engine.network import Network
 
 Array = NDArray[np.float64]
 

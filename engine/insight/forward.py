@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.activations import Activation
-from engine.backprop import ForwardPass, as_examples, weighted_input
-from engine.network import Network
+from backprop_lens.engine.activations import Activation
+from backprop_lens.engine.backprop import ForwardPass, as_examples, weighted_input
+from backprop_lens.engine.network import Network
 
 Array = NDArray[np.float64]
 

@@ -22,10 +22,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import backprop
-from engine.costs import Cost, get_cost
-from engine.insight.forward import single_example
-from engine.network import Network
+from backprop_lens.engine.backprop import backprop
+from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.insight.forward import single_example
+from backprop_lens.engine.network import Network
 
 Array = NDArray[np.float64]
 FactorKind = Literal["sigma_prime", "weights_T"]

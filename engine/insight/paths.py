@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import Gradients, backprop
-from engine.costs import Cost, get_cost
-from engine.insight.forward import check_neuron, single_example
-from engine.network import Network
+from backprop_lens.engine.backprop import Gradients, backprop
+from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.insight.forward import check_neuron, single_example
+from backprop_lens.engine.network import Network
 
 Array = NDArray[np.float64]
 IntArray = NDArray[np.int64]

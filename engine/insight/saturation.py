@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import backprop
-from engine.costs import Cost, get_cost
-from engine.insight.forward import single_example
-from engine.network import Network
+from backprop_lens.engine.backprop import backprop
+from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.insight.forward import single_example
+from backprop_lens.engine.network import Network
 
 Array = NDArray[np.float64]
 

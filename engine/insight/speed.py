@@ -22,10 +22,10 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backprop import Gradients, backprop
-from engine.costs import Cost
-from engine.gradcheck import NumericalGradient, numerical_gradient, relative_error
-from engine.network import Network
+from backprop_lens.engine.backprop import Gradients, backprop
+from backprop_lens.engine.costs import Cost
+from backprop_lens.engine.gradcheck import NumericalGradient, numerical_gradient, relative_error
+from backprop_lens.engine.network import Network
 
 Array = NDArray[np.float64]
 

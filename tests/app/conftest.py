@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.schemas import WORKED_EXAMPLE
-from app.main import app
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE
+from tests.default_app import app
 from tests.processes import RedisServer
 
 

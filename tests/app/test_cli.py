@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import app.training.cli  # noqa: F401  (registers the train command)
-from app.cli import COMMANDS, REDIS_URL_VARIABLE, main
-from app.training.schemas import DEFAULT_ETA, TrainConfig
+import backprop_lens.app.training.cli  # noqa: F401  (registers the train command)
+from backprop_lens.app.cli import COMMANDS, REDIS_URL_VARIABLE, main
+from backprop_lens.app.training.schemas import DEFAULT_ETA, TrainConfig
 
 
 def test_grad_prints_the_apis_gradients(
@@ -105,8 +105,9 @@ def test_serve_defaults(
     assert main([]) == 0
     assert calls == [
         {
-            "app": "app.main:app", "host": "127.0.0.1", "port": 8000, "workers": 1, "root_path": "",
-            "forwarded_allow_ips": None, "timeout_graceful_shutdown": 5.0, "log_level": "warning",
+            "app": "backprop_lens.app.main:create_app", "factory": True, "host": "127.0.0.1", "port": 8000,
+            "workers": 1, "root_path": "", "forwarded_allow_ips": None, "timeout_graceful_shutdown": 5.0,
+            "log_level": "warning",
         }
     ]  # fmt: skip
     out = capsys.readouterr().out
@@ -124,7 +125,7 @@ def test_serve_passes_the_serving_options_to_uvicorn_and_redis_to_the_app(
             "--redis", redis_url, "--graceful-timeout", "2.5", "--port", "9000"]  # fmt: skip
     assert main(argv) == 0
     (call,) = calls
-    assert call["app"] == "app.main:app"  # an import string, as uvicorn needs for workers
+    assert (call["app"], call["factory"]) == ("backprop_lens.app.main:create_app", True)  # each worker makes one
     assert (call["workers"], call["root_path"], call["forwarded_allow_ips"]) == (3, "/backprop", "10.0.0.1,10.0.0.2")
     assert call["timeout_graceful_shutdown"] == 2.5
     assert environ[REDIS_URL_VARIABLE] == redis_url  # what the app processes read (serve checked it answers)
@@ -209,8 +210,9 @@ def test_train_defaults_are_the_training_pages(client: TestClient, capsys: pytes
 
 def test_the_module_runs_as_a_script_with_every_command() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "train", "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
+        [sys.executable, "-m", "backprop_lens.app.cli", "train", "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
     assert done.returncode == 0 and "--eta" in done.stdout, done.stderr
 
 

@@ -17,10 +17,10 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.settings import get_settings
-from app.instruments.page import RUN_FIELDS
-from app.instruments.registry import INSTRUMENTS
-from app.stepper.form import FIELDS, default_form
+from backprop_lens.app.core.settings import get_settings
+from backprop_lens.app.instruments.page import RUN_FIELDS
+from backprop_lens.app.instruments.registry import INSTRUMENTS
+from backprop_lens.app.stepper.form import FIELDS, default_form
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 # The payload as Jinja's autoescape writes it, in text and in attribute values alike (written out by

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
+from backprop_lens.app.main import create_app
 from tests.app.stepper.test_routes import FORM_342
 from tests.app.training.test_routes import FORM as TRAINING_FORM
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.instruments.registry import INSTRUMENTS
+from backprop_lens.app.instruments.registry import INSTRUMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"

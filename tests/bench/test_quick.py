@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bench.timing import median, percentile
+from backprop_lens.bench.timing import median, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from engine import Network, trace
+from backprop_lens.engine import Network, trace
 
 
 def steps_as_both() -> list[tuple[object, object]]:
@@ -27,6 +27,6 @@ def test_to_json_equals_to_dict_through_json() -> None:
 
 
 def test_to_json_without_orjson_is_plain_json(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys.modules["engine.trace"], "orjson", None)
+    monkeypatch.setattr(sys.modules["backprop_lens.engine.trace"], "orjson", None)
     for fast, plain in steps_as_both():
         assert fast == plain

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from app.core.schemas import WORKED_EXAMPLE
-from bench import wrk
-from bench.client import HOST
-from bench.report import server_rows
-from bench.server import BARE_FLOOR_PATH, FLOOR_PATH, running_server
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE
+from backprop_lens.bench import wrk
+from backprop_lens.bench.client import HOST
+from backprop_lens.bench.report import server_rows
+from backprop_lens.bench.server import BARE_FLOOR_PATH, FLOOR_PATH, running_server
 
 needs_wrk = pytest.mark.skipif(wrk.executable() is None, reason="wrk is not installed")
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.core.schemas import WORKED_EXAMPLE
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE
 from tests.browser.conftest import OpenPage, shot_path
 
 pytestmark = pytest.mark.browser

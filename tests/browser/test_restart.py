@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Browser, expect
 
-from app.cli import REDIS_URL_VARIABLE
+from backprop_lens.app.cli import REDIS_URL_VARIABLE
 from tests.browser.conftest import ROOT
 from tests.processes import free_port
 
@@ -35,7 +35,7 @@ def serving(port: int) -> Iterator[subprocess.Popen[bytes]]:
     """``backprop-lens serve`` on ``port`` (state in memory) until it exits or the block ends."""
     env = {name: value for name, value in os.environ.items() if name != REDIS_URL_VARIABLE}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "backprop_lens.app.cli", "serve", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from app.core.schemas import WORKED_EXAMPLE
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE
 from tests.browser.conftest import OpenPage, shot_path
 
 pytestmark = pytest.mark.browser

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect
 
-from app.cli import REDIS_URL_VARIABLE
+from backprop_lens.app.cli import REDIS_URL_VARIABLE
 from tests.browser.conftest import ROOT, shot_path
 from tests.processes import free_port, stop
 
@@ -93,8 +93,9 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {name: value for name, value in os.environ.items() if name != REDIS_URL_VARIABLE}
     with ExitStack() as stack:
         app = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(app_port),
-             "--root-path", PREFIX, "--forwarded-allow-ips", "127.0.0.1", "--log-level", "warning"],
+            [sys.executable, "-m", "uvicorn", "--factory", "backprop_lens.app.main:create_app",
+             "--host", "127.0.0.1", "--port", str(app_port), "--root-path", PREFIX,
+             "--forwarded-allow-ips", "127.0.0.1", "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         stack.callback(stop, app)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from engine.datasets import generated
+from backprop_lens.engine.datasets import generated
 from tests.browser.conftest import OpenPage, shot_path
 
 pytestmark = pytest.mark.browser

@@ -30,9 +30,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.lifecycle import RESTARTING
-from app.instruments.registry import INSTRUMENTS
-from app.stepper.form import default_form
+from backprop_lens.app.core.lifecycle import RESTARTING
+from backprop_lens.app.instruments.registry import INSTRUMENTS
+from backprop_lens.app.stepper.form import default_form
 from tests.processes import RedisServer, Stream, environment, serving, start_worker, stop
 
 pytestmark = pytest.mark.cluster

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from engine.activations import ACTIVATIONS, get_activation, sigmoid, sigmoid_prime
+from backprop_lens.engine.activations import ACTIVATIONS, get_activation, sigmoid, sigmoid_prime
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Network, backprop, numerical_gradient
-from engine.backprop import (
+from backprop_lens.engine import Network, backprop, numerical_gradient
+from backprop_lens.engine.backprop import (
     backprop_per_example,
     backpropagate_error,
     feedforward,
@@ -16,7 +16,7 @@ from engine.backprop import (
     output_error,
     weighted_input,
 )
-from engine.costs import get_cost
+from backprop_lens.engine.costs import get_cost
 from tests.autograd import reference_gradients
 
 ACTS = ["sigmoid", "tanh", "relu", "linear"]

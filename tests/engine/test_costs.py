@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from engine.activations import get_activation, sigmoid
-from engine.costs import COSTS, get_cost
+from backprop_lens.engine.activations import get_activation, sigmoid
+from backprop_lens.engine.costs import COSTS, get_cost
 
 Array = NDArray[np.float64]
 SIGMOID = get_activation("sigmoid")

@@ -7,8 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from engine import datasets
-from engine.datasets import DIGITS_FILE, digits, from_csv, generated, one_hot
+from backprop_lens.engine import datasets
+from backprop_lens.engine.datasets import DIGITS_FILE, digits, from_csv, generated, one_hot
 
 
 @pytest.mark.parametrize("name", list(datasets.GENERATED))

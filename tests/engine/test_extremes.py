@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from engine.backprop import backprop, backprop_per_example
-from engine.costs import get_cost
-from engine.fast import backprop_fast
-from engine.insight.demon import Nudge, demon
-from engine.insight.minibatch import cosines, inside_minibatch
-from engine.network import Network
-from engine.sgd import sgd_step
+from backprop_lens.engine.backprop import backprop, backprop_per_example
+from backprop_lens.engine.costs import get_cost
+from backprop_lens.engine.fast import backprop_fast
+from backprop_lens.engine.insight.demon import Nudge, demon
+from backprop_lens.engine.insight.minibatch import cosines, inside_minibatch
+from backprop_lens.engine.network import Network
+from backprop_lens.engine.sgd import sgd_step
 
 Array = NDArray[np.float64]
 Mp = mpmath.mpf

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from engine import Network
-from engine.backprop import backprop
-from engine.fast import FastNetwork, backprop_fast, shaped, supports
+from backprop_lens.engine import Network
+from backprop_lens.engine.backprop import backprop
+from backprop_lens.engine.fast import FastNetwork, backprop_fast, shaped, supports
 
 Array = NDArray[np.float64]
 ACTS = ["sigmoid", "tanh", "relu", "linear"]

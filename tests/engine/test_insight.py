@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from engine import Network, backprop
-from engine.backprop import backprop_per_example
-from engine.insight import (
+from backprop_lens.engine import Network, backprop
+from backprop_lens.engine.backprop import backprop_per_example
+from backprop_lens.engine.insight import (
     compare_costs,
     compare_speed,
     demon,

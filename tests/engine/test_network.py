@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Network, backprop
-from engine.network import parameter_count
+from backprop_lens.engine import Network, backprop
+from backprop_lens.engine.network import parameter_count
 
 
 def test_shapes_follow_the_book() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Network
-from engine.backprop import backprop_per_example
-from engine.costs import get_cost
-from engine.sgd import (
+from backprop_lens.engine import Network
+from backprop_lens.engine.backprop import backprop_per_example
+from backprop_lens.engine.costs import get_cost
+from backprop_lens.engine.sgd import (
     SGD,
     EpochGradients,
     Progress,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from engine import Network, trace
+from backprop_lens.engine import Network, trace
 from tests.autograd import reference_gradients
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from engine import Network
-from engine.backprop import feedforward
-from engine.datasets import generated
-from engine.sgd import SGD, update_mini_batch
-from engine.training import TrainingSession, accuracy, classify, decision_grid, neuron_grids
+from backprop_lens.engine import Network
+from backprop_lens.engine.backprop import feedforward
+from backprop_lens.engine.datasets import generated
+from backprop_lens.engine.sgd import SGD, update_mini_batch
+from backprop_lens.engine.training import TrainingSession, accuracy, classify, decision_grid, neuron_grids
 
 Array = NDArray[np.float64]
 XOR = generated("xor", n=4, noise=0.0, test_fraction=0.0, seed=0)

@@ -11,8 +11,8 @@ The models are split by topic: ``base`` (what every request shares), ``chapter``
 experiments) and ``exercises``; this package exports them all.
 """
 
-from app.instruments.schemas.base import InstrumentRequest, SingleExampleRequest
-from app.instruments.schemas.chapter import (
+from backprop_lens.app.instruments.schemas.base import InstrumentRequest, SingleExampleRequest
+from backprop_lens.app.instruments.schemas.chapter import (
     DemonRequest,
     DemonResponse,
     GradcheckRequest,
@@ -26,7 +26,7 @@ from app.instruments.schemas.chapter import (
     SaturationRequest,
     SaturationResponse,
 )
-from app.instruments.schemas.exercises import (
+from backprop_lens.app.instruments.schemas.exercises import (
     CostComparisonRequest,
     CostComparisonResponse,
     LinearNetworkRequest,

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.core.limits import at_most
-from app.core.schemas import WORKED_EXAMPLE, GradientRequest, NetworkSpec
+from backprop_lens.app.core.limits import at_most
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE, GradientRequest, NetworkSpec
 
 LayerIndex = Annotated[int, Field(ge=2, description="l, the book's layer number: 2..L."), at_most("max_layers")]
 NeuronIndex = Annotated[int, Field(ge=1, description="j, counted from 1 as in the book."), at_most("max_width")]

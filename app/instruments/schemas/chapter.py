@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.core.limits import at_most, most_items, within
-from app.core.limits import limit as setting
-from app.instruments.schemas.base import (
+from backprop_lens.app.core.limits import at_most, most_items, within
+from backprop_lens.app.core.limits import limit as setting
+from backprop_lens.app.instruments.schemas.base import (
     InstrumentRequest,
     LayerIndex,
     Matrix,
@@ -18,7 +18,7 @@ from app.instruments.schemas.base import (
     check_widths,
     example_config,
 )
-from engine.insight import (
+from backprop_lens.engine.insight import (
     Demon,
     MatrixForm,
     MiniBatch,
@@ -26,7 +26,7 @@ from engine.insight import (
     Saturation,
     SpeedComparison,
 )
-from engine.network import parameter_count
+from backprop_lens.engine.network import parameter_count
 
 # --- 1. why backpropagation is fast ------------------------------------------------
 

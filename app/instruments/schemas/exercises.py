@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.core.limits import limit as setting
-from app.core.schemas import ActivationName
-from app.instruments.schemas.base import (
+from backprop_lens.app.core.limits import limit as setting
+from backprop_lens.app.core.schemas import ActivationName
+from backprop_lens.app.instruments.schemas.base import (
     InstrumentRequest,
     LayerIndex,
     Matrix,
@@ -16,12 +16,12 @@ from app.instruments.schemas.base import (
     check_widths,
     example_config,
 )
-from engine.insight import (
+from backprop_lens.engine.insight import (
     CostComparison,
     LinearNetwork,
     ModifiedNeuron,
 )
-from engine.insight.exercises import OutputError
+from backprop_lens.engine.insight.exercises import OutputError
 
 # --- 7. exercises ------------------------------------------------------------------------------
 

@@ -15,12 +15,12 @@ Left out: HTML. The templates under ``templates/`` turn these views into markup.
 
 from __future__ import annotations
 
-from app.core.format import pretty
-from app.stepper.view.diagram import diagram_at, legend_at
-from app.stepper.view.equation import equation_at
-from app.stepper.view.model import PHASES, SHORT, RunView, StepView
-from app.stepper.view.tables import cell, tables_at
-from engine import Trace
+from backprop_lens.app.core.format import pretty
+from backprop_lens.app.stepper.view.diagram import diagram_at, legend_at
+from backprop_lens.app.stepper.view.equation import equation_at
+from backprop_lens.app.stepper.view.model import PHASES, SHORT, RunView, StepView
+from backprop_lens.app.stepper.view.tables import cell, tables_at
+from backprop_lens.engine import Trace
 
 
 def step_view(run_id: str, t: Trace, k: int) -> StepView:

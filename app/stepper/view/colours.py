@@ -9,18 +9,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.core.format import fmt
+from backprop_lens.app.core.format import fmt
 
 # The colours are the app's palette (app.core.palette), named here as the step-through's modules import them.
-from app.core.palette import DIVERGING as DIVERGING
-from app.core.palette import DIVERGING_EDGE as DIVERGING_EDGE
-from app.core.palette import NEUTRAL as NEUTRAL
-from app.core.palette import PENDING as PENDING
-from app.core.palette import SEQUENTIAL as SEQUENTIAL
-from app.core.palette import W_NEGATIVE as W_NEGATIVE
-from app.core.palette import W_POSITIVE as W_POSITIVE
-from app.core.palette import ramp as ramp
-from app.core.palette import rgb
+from backprop_lens.app.core.palette import DIVERGING as DIVERGING
+from backprop_lens.app.core.palette import DIVERGING_EDGE as DIVERGING_EDGE
+from backprop_lens.app.core.palette import NEUTRAL as NEUTRAL
+from backprop_lens.app.core.palette import PENDING as PENDING
+from backprop_lens.app.core.palette import SEQUENTIAL as SEQUENTIAL
+from backprop_lens.app.core.palette import W_NEGATIVE as W_NEGATIVE
+from backprop_lens.app.core.palette import W_POSITIVE as W_POSITIVE
+from backprop_lens.app.core.palette import ramp as ramp
+from backprop_lens.app.core.palette import rgb
 
 Array = NDArray[np.float64]
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from app.core.format import detail, exact, fmt, pretty, sub, sup
-from app.stepper.view.colours import NEUTRAL, PENDING, W_NEGATIVE, W_POSITIVE, Scale
-from app.stepper.view.layout import (
+from backprop_lens.app.core.format import detail, exact, fmt, pretty, sub, sup
+from backprop_lens.app.stepper.view.colours import NEUTRAL, PENDING, W_NEGATIVE, W_POSITIVE, Scale
+from backprop_lens.app.stepper.view.layout import (
     FORWARD_PULSE,
     PULSE_COLOUR,
     PULSE_WIDTH,
@@ -20,7 +20,7 @@ from app.stepper.view.layout import (
     place_values,
     text_width,
 )
-from app.stepper.view.model import (
+from backprop_lens.app.stepper.view.model import (
     EDGES_FOCUSABLE,
     MAX_DRAWN,
     MAX_HEIGHT,
@@ -36,7 +36,7 @@ from app.stepper.view.model import (
     RunView,
     drawn,
 )
-from engine import Step
+from backprop_lens.engine import Step
 
 Array = NDArray[np.float64]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from app.core.format import SIG_DETAIL, fmt, pretty, sup, tex
-from app.core.mathml import mathml, mathml_line
-from app.stepper.view.model import Equation, RunView
-from engine import Step
+from backprop_lens.app.core.format import SIG_DETAIL, fmt, pretty, sup, tex
+from backprop_lens.app.core.mathml import mathml, mathml_line
+from backprop_lens.app.stepper.view.model import Equation, RunView
+from backprop_lens.engine import Step
 
 Array = NDArray[np.float64]
 

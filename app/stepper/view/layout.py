@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.stepper.view.colours import DIVERGING, text_colour
-from app.stepper.view.model import LayerLabel, RunView, ValueText
+from backprop_lens.app.stepper.view.colours import DIVERGING, text_colour
+from backprop_lens.app.stepper.view.model import LayerLabel, RunView, ValueText
 
 Array = NDArray[np.float64]
 

@@ -10,8 +10,8 @@ import numpy as np
 from markupsafe import Markup
 from numpy.typing import NDArray
 
-from app.stepper.view.colours import DIVERGING, DIVERGING_EDGE, SEQUENTIAL, Scale, max_abs, per_layer
-from engine import Step, Trace
+from backprop_lens.app.stepper.view.colours import DIVERGING, DIVERGING_EDGE, SEQUENTIAL, Scale, max_abs, per_layer
+from backprop_lens.engine import Step, Trace
 
 Array = NDArray[np.float64]
 

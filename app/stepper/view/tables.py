@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from app.core.format import SIG_DETAIL, exact, fmt, sub, sup
-from app.stepper.view.model import Cell, RunView, Table, TableRow, drawn
+from backprop_lens.app.core.format import SIG_DETAIL, exact, fmt, sub, sup
+from backprop_lens.app.stepper.view.model import Cell, RunView, Table, TableRow, drawn
 
 Array = NDArray[np.float64]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from app.core.middleware import CSP
-from app.main import app
+from backprop_lens.app.core.middleware import CSP
+from tests.default_app import app
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -19,12 +19,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from app.api import fastlane
-from app.api.fastlane import INLINE_WORK, fast_reply, lean_request_for
-from app.core.schemas import WORKED_EXAMPLE, GradientRequest
-from app.core.settings import Settings, get_settings, using
-from app.main import create_app
-from engine import Network
+from backprop_lens.app.api import fastlane
+from backprop_lens.app.api.fastlane import INLINE_WORK, fast_reply, lean_request_for
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE, GradientRequest
+from backprop_lens.app.core.settings import Settings, get_settings, using
+from backprop_lens.app.main import create_app
+from backprop_lens.engine import Network
 from tests.app.core.test_validation import BAD
 from tests.autograd import reference_gradients
 

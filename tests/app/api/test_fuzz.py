@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from app.main import app
+from tests.default_app import app
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 schema.config.generation.update(

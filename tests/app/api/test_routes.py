@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from engine import Network
+from backprop_lens.engine import Network
 from tests.autograd import reference_gradients
 
 ACTS = ["sigmoid", "tanh", "relu", "linear"]

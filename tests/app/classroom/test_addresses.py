@@ -17,9 +17,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.classroom.addresses import is_loopback
-from app.core.settings import Settings
-from app.main import create_app
+from backprop_lens.app.classroom.addresses import is_loopback
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.main import create_app
 from tests.app.classroom import qr_reader
 from tests.processes import free_port, serving
 

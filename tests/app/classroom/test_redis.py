@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.settings import Settings
-from app.main import create_app
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.main import create_app
 from tests.app.classroom.test_routes import drive, end, example_id, follow, new_run, share
 from tests.processes import RedisServer, Stream, serving
 

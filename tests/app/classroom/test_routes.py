@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from app.classroom.routes import qr_svg
-from app.core.settings import Settings
-from app.main import create_app
+from backprop_lens.app.classroom.routes import qr_svg
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.main import create_app
 from tests.app.classroom import qr_reader
 
 STEPS = 8  # the worked example's steps: input, 2 × eq. 25, BP1, BP2, 2 × BP3/BP4, update

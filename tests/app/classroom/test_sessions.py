@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from app.classroom.sessions import (
+from backprop_lens.app.classroom.sessions import (
     ALPHABET,
     CODE_LENGTH,
     MemorySessions,
@@ -22,7 +22,7 @@ from app.classroom.sessions import (
     read_code,
     spaced,
 )
-from app.classroom.stream import follow_events
+from backprop_lens.app.classroom.stream import follow_events
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.forms import MAX_FORM_FIELDS
+from backprop_lens.app.core.forms import MAX_FORM_FIELDS
 
 FORM_ROUTES = ["/runs", "/train/runs"]
 

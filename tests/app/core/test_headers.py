@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api import routes as api
-from app.core.middleware import CSP
-from engine import backprop
+from backprop_lens.app.api import routes as api
+from backprop_lens.app.core.middleware import CSP
+from backprop_lens.engine import backprop
 
 WAIT = 60  # seconds; reached only when the test fails, so that it fails instead of hanging
 

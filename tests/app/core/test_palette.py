@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from app.core import palette
-from app.main import app
-from app.stepper.view import colours
+from backprop_lens.app.core import palette
+from backprop_lens.app.stepper.view import colours
+from tests.default_app import app
 
 ROOT = Path(__file__).resolve().parents[3]
 CSS = ROOT / "static" / "css"

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app.core.settings import Settings
-from app.main import create_app
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.main import create_app
 
 FOUR_LAYERS: dict[str, Any] = {
     "network": {"sizes": [2, 3, 3, 2]}, "inputs": [[0.1, 0.2]], "targets": [[0.0, 1.0]],

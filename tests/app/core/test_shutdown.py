@@ -25,9 +25,9 @@ import anyio
 import httpx
 import pytest
 
-from app.core.lifecycle import RESTARTING, Closing, closing_on_signals
-from app.core.schemas import WORKED_EXAMPLE
-from app.stepper.runs import EXAMPLE_ID
+from backprop_lens.app.core.lifecycle import RESTARTING, Closing, closing_on_signals
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE
+from backprop_lens.app.stepper.runs import EXAMPLE_ID
 from tests.processes import Stream, serving, tail
 
 FINAL_EVENT_WITHIN = 2.0  # seconds from SIGTERM to each stream's final event

@@ -18,10 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
-from app.core.schemas import WORKED_EXAMPLE
-from app.core.settings import Settings
-from app.core.slots import SlottedEventStream, StreamSlots, sse
-from app.main import create_app
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.core.slots import SlottedEventStream, StreamSlots, sse
+from backprop_lens.app.main import create_app
 
 STEP = 0.25  # seconds between the events of ``endless``; a power of two, so fake times add up exactly
 HORIZON = 7200.0  # fake seconds; a test still running then is stuck (a stream that never ends)

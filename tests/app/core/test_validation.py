@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.schemas import WORKED_EXAMPLE
-from app.core.settings import get_settings
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE
+from backprop_lens.app.core.settings import get_settings
 
 S = get_settings()
 Edit = Callable[[dict[str, Any]], None]
@@ -192,7 +192,8 @@ def test_numbers_that_overflow_get_a_422_not_a_nan() -> None:
     script = (
         "import json, sys\n"
         "from fastapi.testclient import TestClient\n"
-        "from app.main import app\n"
+        "from backprop_lens.app.main import create_app\n"
+        "app = create_app()\n"
         "r = TestClient(app).post('/api/gradients', json=json.loads(sys.argv[1]))\n"
         "sys.stdout.write(json.dumps([r.status_code, r.json()]))\n"
     )

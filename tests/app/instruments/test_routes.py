@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.settings import get_settings
+from backprop_lens.app.core.settings import get_settings
 
 S = get_settings()
 URL = "/api/instruments/"

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.format import fmt, tex
-from app.stepper.view import step_view
-from app.stepper.view.model import EdgeView, NeuronView, StepView
-from engine import Network, trace
+from backprop_lens.app.core.format import fmt, tex
+from backprop_lens.app.stepper.view import step_view
+from backprop_lens.app.stepper.view.model import EdgeView, NeuronView, StepView
+from backprop_lens.engine import Network, trace
 from tests.networks import (
     CASES,
     DEEP,

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.schemas import WORKED_EXAMPLE
-from app.stepper.form import default_form
-from engine import Network
+from backprop_lens.app.core.schemas import WORKED_EXAMPLE
+from backprop_lens.app.stepper.form import default_form
+from backprop_lens.engine import Network
 
 HX = {"HX-Request": "true"}
 W = [[[0.15, 0.2], [0.25, 0.3]], [[0.4, 0.45], [0.5, 0.55]]]  # the worked example, by hand

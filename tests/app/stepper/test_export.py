@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.settings import Settings
-from app.main import create_app
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.main import create_app
 from tests.app.stepper.test_routes import HX, run_id
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from numpy.typing import NDArray
 
-from app.core.settings import Settings
-from app.main import create_app
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.main import create_app
 from tests.app.stepper.test_routes import HX, run_id
 
 W = [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.stepper.patch import stage_patch
+from backprop_lens.app.main import create_app
+from backprop_lens.app.stepper.patch import stage_patch
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 NETWORKS = {

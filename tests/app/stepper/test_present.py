@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.compute import run_trace
-from app.main import create_app
-from app.stepper.form import FormError, default_form, parse_form
-from app.stepper.present import present_diagram
-from app.stepper.view import step_view
+from backprop_lens.app.core.compute import run_trace
+from backprop_lens.app.main import create_app
+from backprop_lens.app.stepper.form import FormError, default_form, parse_form
+from backprop_lens.app.stepper.present import present_diagram
+from backprop_lens.app.stepper.view import step_view
 from tests.app.stepper.test_routes import HX, run_id
 
 NETWORKS = {

@@ -17,10 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.settings import Settings, get_settings
-from app.main import create_app
-from app.stepper.form import default_form
-from engine import Network
+from backprop_lens.app.core.settings import Settings, get_settings
+from backprop_lens.app.main import create_app
+from backprop_lens.app.stepper.form import default_form
+from backprop_lens.engine import Network
 from tests.autograd import reference_gradients
 
 HX = {"HX-Request": "true"}

@@ -13,14 +13,14 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.compute import run_history
-from app.core.settings import Settings
-from app.core.state import MemoryState
-from app.main import create_app
-from app.stepper.form import PageRequest, default_form, parse_form
-from app.stepper.runs import EXAMPLE_ID, RunStore
-from engine import Trace, trace
-from engine.sgd import iterate
+from backprop_lens.app.core.compute import run_history
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.core.state import MemoryState
+from backprop_lens.app.main import create_app
+from backprop_lens.app.stepper.form import PageRequest, default_form, parse_form
+from backprop_lens.app.stepper.runs import EXAMPLE_ID, RunStore
+from backprop_lens.engine import Trace, trace
+from backprop_lens.engine.sgd import iterate
 
 HX = {"HX-Request": "true"}
 

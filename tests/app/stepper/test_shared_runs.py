@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.settings import Settings
-from app.core.state import RedisState
-from app.main import create_app
-from app.stepper.form import default_form
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.core.state import RedisState
+from backprop_lens.app.main import create_app
+from backprop_lens.app.stepper.form import default_form
 from tests.processes import RedisServer, free_port
 
 HX = {"HX-Request": "true"}

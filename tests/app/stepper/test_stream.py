@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.settings import Settings
-from app.main import create_app
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.main import create_app
 
 STEPS = 8  # the 2-2-2 worked example: input, 2 × eq. 25, BP1, BP2, 2 × BP3/BP4, update
 

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.cli import main as cli_main
-from app.core.settings import Settings
-from app.main import create_app
-from app.stepper.form import parse_form
-from app.training.store import TrainingStore
-from engine import Network
-from engine.backprop import backprop_per_example
-from engine.datasets import digits, generated
-from engine.sgd import SGD
+from backprop_lens.app.cli import main as cli_main
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.main import create_app
+from backprop_lens.app.stepper.form import parse_form
+from backprop_lens.app.training.store import TrainingStore
+from backprop_lens.engine import Network
+from backprop_lens.engine.backprop import backprop_per_example
+from backprop_lens.engine.datasets import digits, generated
+from backprop_lens.engine.sgd import SGD
 
 FORM: dict[str, str] = {
     "dataset": "xor",
@@ -710,7 +710,7 @@ def test_cli_trains_with_lmbda(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_the_weight_colours_of_train_css_are_the_palettes() -> None:
-    from app.core.palette import W_NEGATIVE, W_POSITIVE
+    from backprop_lens.app.core.palette import W_NEGATIVE, W_POSITIVE
 
     css = (Path(__file__).resolve().parents[3] / "static" / "css" / "train.css").read_text(encoding="utf-8")
     assert f"--w-pos: {W_POSITIVE};" in css and f"--w-neg: {W_NEGATIVE};" in css

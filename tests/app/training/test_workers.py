@@ -30,14 +30,14 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from app.cli import REDIS_URL_VARIABLE
-from app.cli import main as cli_main
-from app.core.settings import Settings
-from app.main import create_app
-from app.training.redis_store import PICTURE, Keys
-from engine import Network
-from engine.datasets import generated
-from engine.sgd import SGD
+from backprop_lens.app.cli import REDIS_URL_VARIABLE
+from backprop_lens.app.cli import main as cli_main
+from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.main import create_app
+from backprop_lens.app.training.redis_store import PICTURE, Keys
+from backprop_lens.engine import Network
+from backprop_lens.engine.datasets import generated
+from backprop_lens.engine.sgd import SGD
 from tests.app.training.test_routes import cost_after_one_step, inspected_costs
 from tests.processes import RedisServer, environment, free_port, start_worker, stop
 

@@ -1,0 +1,21 @@
+"""backprop-lens: chapter 2 of Nielsen's *Neural Networks and Deep Learning* made visible.
+
+One import name holds the whole house (in the repository, ``backprop_lens/`` links the top-level folders in):
+
+    backprop_lens.engine     the NumPy engine: BP1-BP4, the trace, SGD, gradient checks, the chapter's instruments
+    backprop_lens.app        the web app (FastAPI; made by ``backprop_lens.app.main.create_app``, never at import)
+    backprop_lens.bench      ``backprop-lens bench``
+    backprop_lens.static, backprop_lens.templates    what the app serves
+
+Importing this package starts nothing and reads no settings. The names a student needs first are here:
+
+    from backprop_lens import Network, backprop
+    net = Network([2, 3, 2], seed=0)
+    g = backprop(net, X, Y, cost="quadratic")   # X: (m, n_1), Y: (m, n_L), examples as rows
+"""
+
+from backprop_lens.engine import SGD, Gradients, Network, Step, Trace, backprop, numerical_gradient, trace
+
+__version__ = "0.1.0"
+
+__all__ = ["SGD", "Gradients", "Network", "Step", "Trace", "__version__", "backprop", "numerical_gradient", "trace"]
