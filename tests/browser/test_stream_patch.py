@@ -17,6 +17,8 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import OpenPage
 from tests.browser.test_step_page import set_speed
 
+pytestmark = pytest.mark.browser
+
 NETWORK_4883 = {
     "sizes": "4, 8, 8, 3", "activation": "sigmoid", "cost": "quadratic", "init": "standard",
     "x": "0.1, 0.2, 0.3, 0.4", "y": "0, 1, 0", "eta": "0.5", "seed": "3", "weights": "", "biases": "",

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
 from tests.default_app import app
+
+pytestmark = pytest.mark.slow  # about 40 s of CPU: the whole suite runs it, the fast tier does not
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 schema.config.generation.update(

@@ -92,6 +92,7 @@ def test_a_page_opened_at_localhost_with_nothing_on_the_network_says_students_ca
     assert example in ([f"http://{a}:{port}/" for a in addresses] or [f"http://192.168.…:{port}/"])
 
 
+@pytest.mark.slow
 def test_the_default_host_warns_and_all_interfaces_give_the_network_address() -> None:
     addresses = machine_addresses()
     with serving() as (_, url, _log), httpx.Client(base_url=url) as client:  # --host 127.0.0.1

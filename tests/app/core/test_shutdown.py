@@ -114,6 +114,7 @@ def _sigterm_and_wait(proc: subprocess.Popen[bytes], streams: list[Stream], log:
         pytest.fail(f"the server still runs {EXIT_WITHIN} s after SIGTERM:\n{tail(log)}")
 
 
+@pytest.mark.slow
 def test_sigterm_ends_every_stream_with_its_final_event_and_the_server_exits() -> None:
     with serving() as (proc, url, log):
         page = Stream("GET", f"{url}/runs/{EXAMPLE_ID}/stream?interval_ms={SLOW}").opened()
@@ -172,6 +173,7 @@ def _streams_per_worker(supervisor: int, port: int) -> dict[int, int]:
     return served
 
 
+@pytest.mark.slow
 def test_sigterm_to_the_supervisor_ends_the_streams_of_every_worker() -> None:
     with serving("--workers", "2") as (proc, url, log):
         port = int(url.rsplit(":", 1)[1])

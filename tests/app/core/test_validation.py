@@ -177,6 +177,7 @@ def test_body_over_the_limit_is_413_when_chunked(client: TestClient) -> None:
     assert r.status_code == 413
 
 
+@pytest.mark.slow
 def test_numbers_that_overflow_get_a_422_not_a_nan() -> None:
     """With the magnitude limit raised from the environment, a deep linear net overflows float64."""
     body = {

@@ -64,7 +64,9 @@ def environments_match(tex: str) -> bool:
     return not stack
 
 
-@pytest.mark.parametrize("query", ["", urlencode(DEEP), urlencode({**DEEP, "present": "1"})])
+@pytest.mark.parametrize(
+    "query", ["", urlencode(DEEP), pytest.param(urlencode({**DEEP, "present": "1"}), marks=pytest.mark.slow)]
+)
 def test_the_svg_stands_alone_and_shows_the_steps_numbers(client: TestClient, query: str) -> None:
     page = client.get(f"/?{query}").text
     rid = run_id(page)
@@ -251,7 +253,7 @@ def test_the_latex_of_bp4_says_how_many_weight_gradients_it_leaves_out(client: T
 WIDE_DEEP = {"sizes": ", ".join(["16"] * 8), "x": ", ".join(["0.1"] * 16), "y": ", ".join(["0.5"] * 16)}
 
 
-@pytest.mark.parametrize("query", ["", urlencode(DEEP), urlencode(WIDE_DEEP)])
+@pytest.mark.parametrize("query", ["", urlencode(DEEP), pytest.param(urlencode(WIDE_DEEP), marks=pytest.mark.slow)])
 def test_every_legend_line_fits_the_width_of_the_svg(client: TestClient, query: str) -> None:
     """At every step (the update step of a deep network has the longest, one range per layer): each line of the
     legend, its width estimated as characters × font size × 0.6 from x = 76, ends inside the viewBox, and the

@@ -222,6 +222,7 @@ def test_each_patch_turns_the_step_before_into_the_step(form: dict[str, str] | N
     assert sent < sum(map(len, pages[1:])) / 2
 
 
+@pytest.mark.slow  # seconds: eight layers of 16 at every kind of step
 def test_patches_of_eight_layers_of_16_at_each_kind_of_step() -> None:
     """The largest page (every step is in the browser test): forward, output error, BP2, BP3/BP4, update."""
     pages = stages({"sizes": ", ".join(["16"] * 8), "x": ", ".join(["0.5"] * 16), "y": ", ".join(["0"] * 16)})

@@ -21,6 +21,8 @@ from backprop_lens.app.main import create_app
 from backprop_lens.app.stepper.form import default_form
 from tests.processes import RedisServer, free_port
 
+pytestmark = pytest.mark.slow
+
 HX = {"HX-Request": "true"}
 FORM = {**default_form(), "sizes": "2, 3, 2", "weights": "", "biases": "", "seed": "11", "activation": "tanh"}
 

@@ -71,6 +71,7 @@ def test_the_encoding_is_the_best_the_client_accepts(header: str | None, expecte
     assert accepted_encoding(header) == expected
 
 
+@pytest.mark.slow  # seconds: a class of streams played through
 def test_a_class_playing_one_run_costs_one_render_per_step() -> None:
     client = TestClient(create_app())
     r = client.post("/runs", data=FORM, follow_redirects=False)
