@@ -12,10 +12,31 @@ Importing this package starts nothing and reads no settings. The names a student
     from backprop_lens import Network, backprop
     net = Network([2, 3, 2], seed=0)
     g = backprop(net, X, Y, cost="quadratic")   # X: (m, n_1), Y: (m, n_L), examples as rows
+
+The book's own code runs on the engine with its import line changed (``from backprop_lens import network``,
+``network2``; ``backprop_lens.loader`` gives the shipped digits as ``load_data_wrapper`` does), and
+``backprop_lens.check(my_backprop)`` names the first equation a student's backprop gets wrong.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from backprop_lens.engine import SGD, Gradients, Network, Step, Trace, backprop, numerical_gradient, trace
 
 __version__ = "0.1.0"
 
-__all__ = ["SGD", "Gradients", "Network", "Step", "Trace", "__version__", "backprop", "numerical_gradient", "trace"]
+__all__ = [
+    "SGD", "Gradients", "Network", "Step", "Trace", "__version__", "backprop", "check", "numerical_gradient", "trace",
+]  # fmt: skip
+
+_LAZY = {"check": "backprop_lens.checker"}
+"""Faces imported on first use, so that ``import backprop_lens`` stays the engine alone."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'backprop_lens' has no attribute {name!r}")
