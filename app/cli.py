@@ -131,10 +131,52 @@ def _grad_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+# Pydantic starts the message of a validator's ValueError or assert with these words; a person needs neither.
+PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def plain_message(msg: str) -> str:
+    """A pydantic error message without the prefix pydantic puts before a validator's own words."""
+    for prefix in PYDANTIC_PREFIXES:
+        msg = msg.removeprefix(prefix)
+    return msg
+
+
+def error_lines(exc: ValidationError) -> list[str]:
+    """One line per error: the field (``inputs[0][1]``, ``network.sizes``), then what was wrong; no input echoed.
+
+    A cross-field message already starts with the field it is about (``network.biases: …``) and is kept whole.
+    Pydantic names a union's members in the location (``literal['sigmoid', …]``); they are left out, and so is
+    a member's "not of my type" where another member says what is wrong with the same field.
+    """
+    errors = exc.errors(include_input=False)
+    fields: list[str] = []
+    for err in errors:
+        where = ""
+        for part in err["loc"]:
+            if isinstance(part, int):
+                where += f"[{part}]"
+            elif "[" not in part:
+                where += f".{part}" if where else part
+        fields.append(where)
+    lines: list[str] = []
+    for err, where in zip(errors, fields, strict=True):
+        in_union = any(isinstance(p, str) and "[" in p for p in err["loc"])
+        if in_union and err["type"].endswith("_type") and fields.count(where) > 1:
+            continue
+        msg = plain_message(str(err["msg"]))
+        head, sep, _ = msg.partition(": ")
+        named = sep and " " not in head and head.startswith(where.partition(".")[0].partition("[")[0])
+        line = msg if named or not where else f"{where}: {msg}"
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
 @command("grad", "print the gradients of a request file (or of standard input: -)", _grad_args)
 def grad(args: argparse.Namespace) -> int:
-    from backprop_lens.app.api.routes import gradients
-    from backprop_lens.app.core.errors import InputError
+    # pydantic and the engine only: the web stack (FastAPI, Starlette, uvicorn, Jinja2) stays unloaded.
+    from backprop_lens.app.core.gradients import gradient_response
     from backprop_lens.app.core.schemas import GradientRequest
 
     try:
@@ -147,42 +189,79 @@ def grad(args: argparse.Namespace) -> int:
         print(f"backprop-lens grad: cannot read {where}: not UTF-8 ({exc.reason})", file=sys.stderr)
         return 2
     try:
-        req = GradientRequest.model_validate_json(text)
-        result = gradients(req)
+        result = gradient_response(GradientRequest.model_validate_json(text))
     except ValidationError as exc:
-        for err in exc.errors(include_input=False):
-            where = ".".join(str(p) for p in err["loc"]) or "request"
-            print(f"backprop-lens grad: {where}: {err['msg']}", file=sys.stderr)
+        for line in error_lines(exc):
+            print(f"backprop-lens grad: {line}", file=sys.stderr)
         return 2
-    except InputError as exc:
-        print(f"backprop-lens grad: {exc}", file=sys.stderr)
+    if result is None:
+        # The API's words for it; they live beside its error handlers, so only this failure loads FastAPI.
+        from backprop_lens.app.core.errors import OVERFLOW
+
+        print(f"backprop-lens grad: network: {OVERFLOW}", file=sys.stderr)
         return 2
     print(json.dumps(result.model_dump(exclude_none=True), indent=2))
     return 0
 
 
+PLUGINS: dict[str, tuple[str, str]] = {
+    "train": (
+        "backprop_lens.app.training.cli",
+        "train a network with mini-batch SGD and print cost and accuracy per epoch",
+    ),
+    "worker": ("backprop_lens.app.training.worker", "train the runs the web processes queue in Redis (run several)"),
+    "bench": ("backprop_lens.bench.cli", "measure the engine, the API and the page against baselines"),
+}
+"""Subcommands that live beside the app: name, the module that registers it on import, and its help line.
+
+A module is imported only when its command runs, so ``grad`` does not load FastAPI or Redis for ``train``'s
+or ``worker``'s sake; ``--help`` lists them by the help line here (a test checks it is each module's own).
+"""
+
+
+def load_plugin(name: str) -> bool:
+    """Import the module of the subcommand ``name`` (it registers itself); False where it is not installed."""
+    module = PLUGINS[name][0]
+    try:
+        __import__(module)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (module, module.split(".")[0]):
+            raise  # the plugin exists but something it imports is missing
+        return False
+    return name in COMMANDS
+
+
 def _load_plugins() -> None:
-    """Subcommands that live beside the app register themselves on import."""
-    for module in ("backprop_lens.app.training.cli", "backprop_lens.app.training.worker", "backprop_lens.bench.cli"):
-        try:
-            __import__(module)
-        except ModuleNotFoundError as exc:
-            if exc.name not in (module, module.split(".")[0]):
-                raise  # the plugin exists but something it imports is missing
+    """Register every subcommand that lives beside the app (for what reads the whole registry, as the docs' test)."""
+    for name in PLUGINS:
+        load_plugin(name)
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: its first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_plugins()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = _chosen(argv)
+    if chosen in PLUGINS and chosen not in COMMANDS and not load_plugin(chosen):
+        print(f"backprop-lens: the {chosen} command is not installed with this copy", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(
         prog="backprop-lens",
         description="See backpropagation: a step-through page, exact gradients and a JSON API.",
     )
     sub = parser.add_subparsers(dest="command")
-    for name, (help_text, configure, _) in COMMANDS.items():
-        configure(sub.add_parser(name, help=help_text, description=help_text))
+    for name in [*COMMANDS, *(n for n in PLUGINS if n not in COMMANDS)]:
+        if name in COMMANDS:
+            help_text, configure, _ = COMMANDS[name]
+            configure(sub.add_parser(name, help=help_text, description=help_text))
+        else:  # listed, not loaded: this run does not use it
+            sub.add_parser(name, help=PLUGINS[name][1])
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["serve", *(argv or [])])
+        args = parser.parse_args(["serve", *argv])
     return COMMANDS[args.command][2](args)
 
 

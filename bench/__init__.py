@@ -1,6 +1,6 @@
 """Benchmarks of backprop-lens: one command that measures the engine, the API, training and the page.
 
-``python -m bench`` (or ``backprop-lens bench``) prints a table of medians and of
+``python -m backprop_lens.bench`` (or ``backprop-lens bench``) prints a table of medians and of
 ratios against baselines measured in the same run, and writes it as JSON with
 ``--json FILE``; ``--quick`` runs a reduced set in seconds.
 
@@ -12,6 +12,11 @@ ratios against baselines measured in the same run, and writes it as JSON with
 * ``server``: uvicorn on loopback, driven by a bounded number of connections for
   a bounded time.
 * ``page``: the bytes of script and style the page at ``/`` loads.
+
+Optional dependencies (``backprop-lens[bench]``, ``[torch]``, ``[jax]``, Playwright and
+Chromium, wrk) only add rows; a missing one leaves its rows empty with the extra to install.
+A target is judged on a median of at least three samples taken after a warm-up, never on
+one (cold) sample; with fewer, the row shows the figure and says it is not judged.
 
 Left out: asserting any of it. Timing thresholds belong in a report a person
 reads, not in tests that fail on a busy machine.

@@ -1,4 +1,4 @@
-"""``python -m bench``: the same command as ``backprop-lens bench``."""
+"""``python -m backprop_lens.bench``: the same command as ``backprop-lens bench``."""
 
 from backprop_lens.bench.cli import main
 

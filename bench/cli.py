@@ -1,4 +1,4 @@
-"""``backprop-lens bench`` and ``python -m bench``: run the benchmarks, print the table, write JSON.
+"""``backprop-lens bench`` and ``python -m backprop_lens.bench``: run the benchmarks, print the table, write JSON.
 
 The engine is measured in a subprocess per thread setting, since the BLAS and
 PyTorch thread counts must be fixed before NumPy is imported: first one thread
@@ -8,25 +8,27 @@ own defaults. ``--quick`` runs two gradient cases, one thread only, short
 samples and a short server load: seconds, not minutes, for CI to prove that
 the command works. The server's request rates come from wrk where it is
 installed (``bench.wrk``), from the httpx client otherwise; the rows name it.
+The subprocesses import ``backprop_lens`` as installed (a wheel or an editable
+install), from any working directory. A part whose optional dependency is missing
+leaves rows that name the extra to install (``bench.optional``); the rest runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from backprop_lens.bench.report import Row, server_rows, table, worker_rows
+from backprop_lens.bench.optional import missing
+from backprop_lens.bench.report import Row, row, server_rows, table, worker_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 REPORTED_ENVIRONMENT = (
@@ -53,7 +55,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def worker_environment(threads: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env["JAX_PLATFORMS"] = "cpu"
     if threads == "one":
         env |= {name: "1" for name in THREAD_VARIABLES}
@@ -62,11 +63,13 @@ def worker_environment(threads: str) -> dict[str, str]:
 
 
 def run_worker(threads: str, quick: bool) -> dict[str, Any]:
-    """``bench.worker`` in a fresh interpreter with the thread variables of ``threads``."""
-    cmd = [sys.executable, "-m", "backprop_lens.bench.worker", "--threads", threads, *(["--quick"] if quick else [])]
-    done = subprocess.run(
-        cmd, cwd=ROOT, env=worker_environment(threads), capture_output=True, text=True, timeout=WORKER_TIMEOUT
-    )
+    """``bench.worker`` in a fresh interpreter with the thread variables of ``threads``.
+
+    ``-P``: the working directory is not put on the path, so the installed ``backprop_lens`` is the one imported.
+    """
+    cmd = [sys.executable, "-P", "-m", "backprop_lens.bench.worker", "--threads", threads]
+    cmd += ["--quick"] if quick else []
+    done = subprocess.run(cmd, env=worker_environment(threads), capture_output=True, text=True, timeout=WORKER_TIMEOUT)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout)
@@ -123,6 +126,7 @@ def describe(m: dict[str, Any]) -> str:
             for p in pools
         )
         lines.append(f"thread pools ({threads}): {shown}")
+        lines += sorted({str(p["note"]) for p in pools if p.get("note")})
     env = m["environment"]
     lines.append(
         "environment: "
@@ -131,26 +135,50 @@ def describe(m: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+PART_SECTIONS = {"server": ["server", "page"], "page-stream": ["page stream"]}
+PART_NEEDS = {"server": ["httpx"], "page-stream": ["httpx"]}
+
+
+def measured_part(
+    part: str, measure: Callable[[], dict[str, Any]], rows_of: Callable[[dict[str, Any]], list[Row]]
+) -> tuple[dict[str, Any] | None, list[Row]]:
+    """The figures and rows of one part; without one of its optional modules, a row per section saying which
+    extra to install, and no figures."""
+    problems = [p for p in (missing(m) for m in PART_NEEDS[part]) if p is not None]
+    if problems:
+        note = f"not measured: {'; '.join(problems)}"
+        return None, [row(section, "—", "not measured", None, "", note=note) for section in PART_SECTIONS[part]]
+    figures = measure()
+    return figures, rows_of(figures)
+
+
 def run(args: argparse.Namespace) -> int:
-    if "server" not in args.skip and importlib.util.find_spec("httpx") is None:
-        raise SystemExit("the server's figures need httpx: pip install -e '.[bench]', or pass --skip server")
     load_before = load_average()
     settings = ["one"] if args.quick or "default-threads" in args.skip else ["one", "default"]
     workers = [run_worker(threads, args.quick) for threads in settings]
     rows: list[Row] = [r for w in workers for r in worker_rows(w)]
     server: dict[str, Any] | None = None
     if "server" not in args.skip:
-        from backprop_lens.bench.server import measure_server
 
-        server = measure_server(args.quick)
-        rows += server_rows(server)
+        def measure_server() -> dict[str, Any]:
+            from backprop_lens.bench.server import measure_server
+
+            return measure_server(args.quick)
+
+        server, more = measured_part("server", measure_server, server_rows)
+        rows += more
     page_stream: dict[str, Any] | None = None
     if "page-stream" not in args.skip:
-        from backprop_lens.bench.page_stream import measure_page_stream
+
+        def measure_page_stream() -> dict[str, Any]:
+            from backprop_lens.bench.page_stream import measure_page_stream
+
+            return measure_page_stream(args.quick)
+
         from backprop_lens.bench.report import page_stream_rows
 
-        page_stream = measure_page_stream(args.quick)
-        rows += page_stream_rows(page_stream)
+        page_stream, more = measured_part("page-stream", measure_page_stream, page_stream_rows)
+        rows += more
     m = machine(workers, load_before)
     print(describe(m))
     print()
@@ -176,7 +204,7 @@ else:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Measure the engine, the API and the page against baselines."
+        prog="python -m backprop_lens.bench", description="Measure the engine, the API and the page against baselines."
     )
     configure(parser)
     return run(parser.parse_args(argv))

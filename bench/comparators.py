@@ -3,16 +3,15 @@
 Both compute what ``engine.backprop`` computes for a sigmoid network and the
 quadratic cost: C = (1/m) Σ_x ½‖a^L − y‖² and its gradient with respect to
 every weight and bias, in float64 on the CPU, from the engine's own weights.
-Each returns None when its library is not installed. The thread count is set
-by the caller's environment (``bench.worker``) before anything is imported.
+Each returns None when its library cannot be imported (``bench.optional``; the
+worker's row then names the extra to install). The thread count is set by the
+caller's environment (``bench.worker``) before anything is imported.
 
 Left out: other activations and costs; compiling anything for PyTorch.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from backprop_lens.bench.optional import optional
 from backprop_lens.engine import Network
 
 Array = NDArray[np.float64]
@@ -36,13 +36,6 @@ class Comparator:
     gradient: GradientFn
     check: Callable[[], tuple[float, list[Array]]]
     """Cost and gradients (w², b², w³, b³, …) as NumPy arrays, to check against the engine."""
-
-
-def optional(module: str) -> Any:
-    """The module if it is installed, else None; typed Any, as it may have no stubs or be absent."""
-    if importlib.util.find_spec(module.split(".")[0]) is None:
-        return None
-    return importlib.import_module(module)
 
 
 def torch_autograd(net: Network, x: Array, y: Array, one_thread: bool) -> Comparator | None:
@@ -82,6 +75,8 @@ def jax_jit(net: Network, x: Array, y: Array, one_thread: bool) -> Comparator | 
     if jax is None:
         return None
     jnp = optional("jax.numpy")
+    if jnp is None:
+        return None
     jax.config.update("jax_enable_x64", True)
 
     def cost(params: list[tuple[Any, Any]], X: Any, Y: Any) -> Any:

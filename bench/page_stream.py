@@ -96,7 +96,7 @@ async def measure_network(port: int, form: dict[str, str], quick: bool) -> dict[
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=60, limits=limits, trust_env=False) as c:
         run_id = await new_run(c, form)
         cold = await play(c, run_id, {**BROWSER, "Connection": "close"})  # renders every step
-        warm = [await play(c, run_id, {**BROWSER, "Connection": "close"}) for _ in range(2 if quick else 5)]
+        warm = [await play(c, run_id, {**BROWSER, "Connection": "close"}) for _ in range(3 if quick else 5)]
         plain = await play(c, run_id, {"Accept-Encoding": "identity"})
         events = await step_events(c, run_id)
         classes = []
@@ -116,6 +116,7 @@ async def measure_network(port: int, form: dict[str, str], quick: bool) -> dict[
         "plain_bytes_per_event": plain["wire"] / events,
         "first_event_cold_seconds": cold["first"],
         "first_event_warm_seconds": median([p["first"] for p in warm]),
+        "warm_plays": len(warm),
         "cpu_per_event_first_class_seconds": [a / served for a, _ in classes],
         "cpu_per_event_next_class_seconds": [b / served for _, b in classes],
         "class": CLASS,
@@ -190,6 +191,17 @@ def measure_browser(port: int, run_ids: dict[str, str], plays: int) -> dict[str,
     return out
 
 
+def browser_missing() -> str | None:
+    """None when Playwright and Chromium are there to measure the page in; else what is missing and how to get it."""
+    from backprop_lens.bench.chromium import CHROMIUM
+    from backprop_lens.bench.optional import missing
+
+    absent = missing("playwright.sync_api")
+    if absent is None and not Path(CHROMIUM).exists():
+        absent = f"Chromium is not at {CHROMIUM}: apt install chromium"
+    return absent
+
+
 def measure_page_stream(quick: bool) -> dict[str, Any]:
     """Every figure of the page's stream, against one uvicorn process."""
     from backprop_lens.bench.server import running_server
@@ -197,8 +209,12 @@ def measure_page_stream(quick: bool) -> dict[str, Any]:
     with running_server() as port:
         networks = {name: asyncio.run(measure_network(port, form, quick)) for name, form in NETWORKS.items()}
         browser: dict[str, Any] | None
-        try:
-            browser = measure_browser(port, {n: r["run_id"] for n, r in networks.items()}, 1 if quick else 3)
-        except Exception as e:  # no Chromium or Playwright here: the other figures still count
-            browser = {"error": f"{type(e).__name__}: {e}"}
+        absent = browser_missing()
+        if absent is not None:
+            browser = {"error": f"not measured: {absent}"}
+        else:
+            try:
+                browser = measure_browser(port, {n: r["run_id"] for n, r in networks.items()}, 1 if quick else 3)
+            except Exception as e:  # Chromium failed to start or to play: the other figures still count
+                browser = {"error": f"{type(e).__name__}: {e}"}
     return {"networks": networks, "browser": browser}

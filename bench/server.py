@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import gzip
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -27,18 +26,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 
+from backprop_lens.app.core.settings import PACKAGE
 from backprop_lens.bench import wrk
 from backprop_lens.bench.client import CLOSE, HOST, JSON, answers, pool, read_events
 from backprop_lens.bench.timing import median, percentile
 
-ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
 FLOOR_PATH = "/bench/floor"
 BARE_FLOOR_PATH = "/bench/floor-bare"
@@ -86,14 +84,16 @@ def free_port() -> int:
 def running_server() -> Iterator[int]:
     """uvicorn serving the app on loopback; yields its port and stops it on exit."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
         [
             sys.executable,
+            "-P",  # the installed backprop_lens, whatever the working directory holds
             "-m",
             "uvicorn",
             "--factory",
             "backprop_lens.bench.server:bench_app",
+            "--app-dir",  # uvicorn puts it first on the path (default: the working directory)
+            str(PACKAGE.parent),
             "--loop",
             "uvloop",
             "--http",
@@ -106,8 +106,6 @@ def running_server() -> Iterator[int]:
             "warning",
             "--no-access-log",
         ],
-        cwd=ROOT,
-        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -248,7 +246,7 @@ def measure_server(quick: bool) -> dict[str, Any]:
         seconds = 1 if quick else 2  # wrk takes whole seconds
         generator = f"{wrk.version()}, 1 thread"
     else:
-        generator = "the httpx client (bench.client; wrk is not installed)"
+        generator = "the httpx client (bench.client; wrk is not installed: apt install wrk)"
     gradients_body = json.dumps(WORKED_EXAMPLE).encode()
     trace_body = json.dumps({**WORKED_EXAMPLE, "eta": 0.5}).encode()
     stream_body, stream_sizes = long_stream_body()
@@ -387,6 +385,8 @@ async def page_weight(client: httpx.AsyncClient) -> dict[str, Any]:
                 raise RuntimeError(f"the page loads {url}, which answered {asset.status_code}")
             files[url] = asset.content
         return {"source": "GET / and the files it references", **sizes_of(files)}
-    static = ROOT / "static"
-    files = {str(p.relative_to(ROOT)): p.read_bytes() for p in sorted(static.rglob("*")) if p.suffix in (".js", ".css")}
+    static = PACKAGE / "static"
+    files = {
+        str(p.relative_to(PACKAGE)): p.read_bytes() for p in sorted(static.rglob("*")) if p.suffix in (".js", ".css")
+    }
     return {"source": f"GET / answered {status}: every .js and .css under static/ instead", **sizes_of(files)}

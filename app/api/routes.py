@@ -25,16 +25,16 @@ from backprop_lens.app.api.fastlane import GradientRoute, gradient_json
 from backprop_lens.app.core.compute import run_trace
 from backprop_lens.app.core.deps import require_json
 from backprop_lens.app.core.errors import ERRORS, OVERFLOW, InputError
+from backprop_lens.app.core.gradients import gradient_response
 from backprop_lens.app.core.schemas import (
     GradientRequest,
     GradientResponse,
     Health,
-    LayerValues,
     TraceRequest,
     TraceResponse,
 )
 from backprop_lens.app.core.slots import FINAL_EVENT, SlottedEventStream, sse, sse_text, stream_slot
-from backprop_lens.engine import Trace, backprop
+from backprop_lens.engine import Trace
 from backprop_lens.engine.fast import FastNetwork, packed_rows
 from backprop_lens.engine.network import parameter_count
 
@@ -101,22 +101,12 @@ def _small_reply(req: GradientRequest) -> bytes:
 
 
 def gradients(req: GradientRequest) -> GradientResponse:
-    """The reply by ``backprop``, which keeps every layer's values for the trace; for large requests (there the
-    matrices' arithmetic, not NumPy's calls, is the cost) and for ``backprop-lens grad``."""
-    g = backprop(req.network.build(), req.inputs, req.targets, req.cost)
-    if not g.finite:
+    """The reply by ``app.core.gradients`` (``backprop``, which keeps every layer's values for the trace), for
+    large requests (there the matrices' arithmetic, not NumPy's calls, is the cost) and for ``trace``."""
+    reply = gradient_response(req)
+    if reply is None:
         raise InputError("network", OVERFLOW)
-    layers = None
-    if req.trace:
-        layers = [
-            LayerValues(layer=i + 2, z=z.tolist(), a=a.tolist(), sigma_prime=sp.tolist(), delta=d.tolist())
-            for i, (z, a, sp, d) in enumerate(
-                zip(g.forward.zs, g.forward.activations[1:], g.sigma_primes, g.deltas, strict=True)
-            )
-        ]
-    return GradientResponse(
-        cost=g.cost, nabla_w=[w.tolist() for w in g.nabla_w], nabla_b=[b.tolist() for b in g.nabla_b], layers=layers
-    )
+    return reply
 
 
 def traced(req: TraceRequest) -> Trace:

@@ -1,5 +1,6 @@
-"""The console script: grad prints what the API serves (from a file or standard input); bad input gives a
-message and exit 2; every option of train is explained, and its defaults are the training page's."""
+"""The console script: grad prints what the API serves (from a file or standard input) without loading the web
+stack; bad input gives a message in plain words and exit 2; the commands that live beside the app are listed
+without being imported; every option of train is explained, and its defaults are the training page's."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 import backprop_lens.app.training.cli  # noqa: F401  (registers the train command)
-from backprop_lens.app.cli import COMMANDS, REDIS_URL_VARIABLE, main
+from backprop_lens.app.cli import COMMANDS, PLUGINS, REDIS_URL_VARIABLE, load_plugin, main
+from backprop_lens.app.core.errors import OVERFLOW
+from backprop_lens.app.core.settings import Settings, using
 from backprop_lens.app.training.schemas import DEFAULT_ETA, TrainConfig
 
 
@@ -77,6 +80,96 @@ def test_grad_reports_bad_files(
     assert message in captured.err
     assert captured.out == ""
     assert "Traceback" not in captured.err
+
+
+WEB_STACK = ("fastapi", "starlette", "uvicorn", "jinja2")
+
+
+def imported(stderr: str) -> set[str]:
+    """The modules a ``python -X importtime`` run imported, from its report on standard error."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")} - {
+        "package"
+    }
+
+
+def web_modules(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.split(".")[0] in WEB_STACK}
+
+
+def test_grad_computes_without_importing_the_web_stack(worked: dict[str, Any]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "backprop_lens.app.cli", "grad", "-"],
+        input=json.dumps(worked), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = imported(done.stderr)
+    assert "backprop_lens.app.core.gradients" in modules  # the report is read right
+    assert web_modules(modules) == set()
+    assert "redis" not in modules
+    assert json.loads(done.stdout)["cost"] == pytest.approx(0.2983711087600027, rel=1e-12)  # the worked example
+
+
+def test_help_lists_every_command_without_importing_them() -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "backprop_lens.app.cli", "--help"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("serve", "grad", *PLUGINS):
+        assert re.search(rf"^\s+{name}\s+\S", done.stdout, flags=re.MULTILINE), name
+    modules = imported(done.stderr)
+    assert web_modules(modules) == set() and not {module for module, _ in PLUGINS.values()} & modules
+
+
+def test_each_plugin_is_listed_with_its_own_help() -> None:
+    for name, (_, help_text) in PLUGINS.items():
+        assert load_plugin(name), name
+        assert COMMANDS[name][0] == help_text, name
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (
+            {"network": {"sizes": [2, 2], "weights": [[[1, 2], [3, 4]]]}, "inputs": [[1, 2]], "targets": [[1, 1]]},
+            ["network.biases: give weights and biases together, or neither"],
+        ),
+        (
+            {"network": {"sizes": [2, 2], "activation": "sigmod"}, "inputs": [[1, "x"]], "targets": [[1, 1]]},
+            [
+                "network.activation: Input should be 'sigmoid', 'tanh', 'relu' or 'linear'",
+                "inputs[0][1]: Input should be a valid number",
+            ],
+        ),
+    ],
+)
+def test_grad_words_a_bad_request_without_pydantics_prefixes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], request_: dict[str, Any], expected: list[str]
+) -> None:
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request_), encoding="utf-8")
+    assert main(["grad", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [f"backprop-lens grad: {line}" for line in expected]
+    assert captured.out == ""
+
+
+def test_grad_says_when_the_numbers_overflow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 39 linear layers of 2 with weights of 10⁶: a^L ≈ 10⁶ · (2·10⁶)³⁸, whose square overflows float64
+    layers = 40
+    request = {
+        "network": {
+            "sizes": [2] * layers, "activation": "linear",
+            "weights": [[[1e6, 1e6], [1e6, 1e6]]] * (layers - 1), "biases": [[0.0, 0.0]] * (layers - 1),
+        },
+        "inputs": [[1e6, 1e6]], "targets": [[0.0, 0.0]],
+    }  # fmt: skip
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request), encoding="utf-8")
+    with using(Settings(max_layers=layers)):
+        assert main(["grad", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"backprop-lens grad: network: {OVERFLOW}\n" and captured.out == ""
 
 
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,6 +301,7 @@ def test_train_defaults_are_the_training_pages(client: TestClient, capsys: pytes
     assert f"η = {DEFAULT_ETA}," in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_module_runs_as_a_script_with_every_command() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "backprop_lens.app.cli", "train", "--help"],

@@ -37,6 +37,7 @@ def port() -> Iterator[int]:
         yield p
 
 
+@pytest.mark.slow
 @needs_wrk
 @pytest.mark.parametrize("path", ["/api/gradients", FLOOR_PATH, BARE_FLOOR_PATH])
 def test_wrk_posts_the_body_every_route_answers(port: int, path: str) -> None:
@@ -46,6 +47,7 @@ def test_wrk_posts_the_body_every_route_answers(port: int, path: str) -> None:
     assert 0 < run.p50_seconds <= run.p99_seconds
 
 
+@pytest.mark.slow
 @needs_wrk
 def test_wrk_counts_every_rejected_request_as_an_error(port: int) -> None:
     bad = {**WORKED_EXAMPLE, "inputs": [[0.05]]}
@@ -68,16 +70,16 @@ def test_server_rows_are_the_quotients_of_their_figures() -> None:
     s: dict[str, Any] = {
         "load_generator": "wrk test",
         "connections": 8,
-        "rounds": 2,
+        "rounds": 3,
         "seconds_per_round": 2,
         "health": rates(1000.0, 4e-4),
         "floor": rates(800.0, 5e-4),
         "bare_floor": rates(1250.0, 3e-4),
         "gradients": rates(1000.0, 4e-4),
-        "health_per_round": [900.0, 1100.0],
-        "floor_per_round": [700.0, 900.0],
-        "bare_floor_per_round": [1200.0, 1300.0],
-        "gradients_per_round": [1050.0, 950.0],
+        "health_per_round": [900.0, 1100.0, 1000.0],
+        "floor_per_round": [700.0, 900.0, 800.0],
+        "bare_floor_per_round": [1200.0, 1300.0, 1250.0],
+        "gradients_per_round": [1050.0, 950.0, 1000.0],
         "server_cpu_per_request_per_round": {"floor": [5e-4, 6e-4], "gradients": [4e-4, 5e-4]},
         "first_event": {"tries": 1, "p50_seconds": 0.01, "p99_seconds": 0.02, "network": [2, 2, 2]},
         "stream": {"sizes": [2, 2], "streams": 1, "events": 10, "events_per_second": 100.0},
@@ -93,3 +95,7 @@ def test_server_rows_are_the_quotients_of_their_figures() -> None:
     assert cpu.ratio == pytest.approx(5e-4 / 4e-4)
     assert "per round 1.20–1.25×" in cpu.note
     assert "wrk test" in rows[("GET /api/health", "requests per second")].note
+
+    one_round = {(r.case, r.measure): r for r in server_rows({**s, "rounds": 1})}
+    single = one_round[("POST /api/gradients", "req/s, gradients ÷ floor")]
+    assert single.met is None and single.ratio == floor.ratio and "not judged: 1 sample(s)" in single.note

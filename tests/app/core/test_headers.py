@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backprop_lens.app.api import routes as api
+from backprop_lens.app.core import gradients as computed
 from backprop_lens.app.core.middleware import CSP
 from backprop_lens.engine import backprop
 
@@ -63,7 +64,7 @@ def test_health_answers_while_a_gradient_is_being_computed(
     def health() -> None:
         answered["health"] = client.get("/api/health").status_code
 
-    monkeypatch.setattr(api, "backprop", held)
+    monkeypatch.setattr(computed, "backprop", held)
     heavy = threading.Thread(target=gradients)
     heavy.start()
     try:
