@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 from fastapi import HTTPException
@@ -34,6 +33,7 @@ from backprop_lens.app.classroom.sessions import (
     spaced,
 )
 from backprop_lens.app.core.lifecycle import Closing
+from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.slots import Slot, StreamSlots, sse
 
@@ -83,27 +83,8 @@ async def follow_events(
 TWINS_KEPT = 256  # lecture-mode runs whose twin out of lecture mode a process remembers
 
 
-class Twins:
-    """A bounded map (least recently used out) from a lecture-mode run's id to its twin's; thread-safe."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._map: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, run_id: str) -> str | None:
-        with self._lock:
-            twin = self._map.get(run_id)
-            if twin is not None:
-                self._map.move_to_end(run_id)
-            return twin
-
-    def put(self, run_id: str, twin: str) -> None:
-        with self._lock:
-            self._map[run_id] = twin
-            self._map.move_to_end(run_id)
-            while len(self._map) > self.size:
-                self._map.popitem(last=False)
+Twins = LRU[str, str]
+"""A bounded map (least recently used out) from a lecture-mode run's id to its twin's."""
 
 
 class Classroom:

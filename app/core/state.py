@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
@@ -39,6 +37,7 @@ from fastapi.responses import JSONResponse
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
+from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.settings import Settings
 
@@ -74,44 +73,19 @@ class MemoryState:
     def __init__(self, max_runs: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_runs = max_runs
         self.ttl_seconds = ttl_seconds
-        self._clock = clock
-        self._runs: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._runs: LRU[str, str] = LRU(max_runs, ttl_seconds=ttl_seconds, clock=clock)
 
     def put_run(self, run_id: str, config: str) -> None:
-        with self._lock:
-            self._expire()
-            self._runs[run_id] = (config, self._clock())
-            self._runs.move_to_end(run_id)
-            while len(self._runs) > self.max_runs:
-                self._runs.popitem(last=False)
+        self._runs.put(run_id, config)
 
     def get_run(self, run_id: str) -> str | None:
-        with self._lock:
-            self._expire()
-            entry = self._runs.get(run_id)
-            if entry is None:
-                return None
-            self._runs[run_id] = (entry[0], self._clock())
-            self._runs.move_to_end(run_id)
-            return entry[0]
+        return self._runs.get(run_id)  # a use restarts its time to live
 
     def run_count(self) -> int:
-        with self._lock:
-            self._expire()
-            return len(self._runs)
+        return len(self._runs)
 
     def close(self) -> None:
         pass
-
-    def _expire(self) -> None:
-        # Entries are in order of last use, so the expired ones are at the front.
-        cutoff = self._clock() - self.ttl_seconds
-        while self._runs:
-            _, (_, used) = next(iter(self._runs.items()))
-            if used > cutoff:
-                break
-            self._runs.popitem(last=False)
 
 
 # KEYS: the run's key, the index (ids scored by last use, in µs of the server's clock).

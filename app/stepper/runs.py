@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
@@ -31,6 +29,7 @@ from fastapi import Depends, Request
 
 from backprop_lens.app.core.compute import run_replay
 from backprop_lens.app.core.errors import InputError
+from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.state import State
 from backprop_lens.app.stepper.form import FormError, PageRequest, default_form, parse_form
 from backprop_lens.engine import Trace
@@ -64,8 +63,7 @@ class RunStore:
         self.max_cached_traces = max_cached_traces
         self._max_layers = max_layers
         self._max_iterations = max_iterations
-        self._traces: OrderedDict[str, Run] = OrderedDict()
-        self._lock = threading.Lock()
+        self._traces: LRU[str, Run] = LRU(max_cached_traces)
         self._examples: dict[bool, Run] = {}
 
     def example(self, present: bool = False) -> Run:
@@ -90,7 +88,7 @@ class RunStore:
         """Keep a new run's configuration (StateUnavailableError if the state cannot be reached) and its trace."""
         run = Run(id=secrets.token_urlsafe(16), page=page, trace=trace, history=tuple(history))
         self.state.put_run(run.id, page.query())
-        self._keep(run)
+        self._traces.put(run.id, run)
         return run
 
     def get(self, run_id: str) -> Run | None:
@@ -102,17 +100,15 @@ class RunStore:
         if run_id in (EXAMPLE_ID, EXAMPLE_PRESENT_ID):
             return self.example(run_id == EXAMPLE_PRESENT_ID)
         config = self.state.get_run(run_id)
-        with self._lock:
-            if config is None:
-                self._traces.pop(run_id, None)
-                return None
-            run = self._traces.get(run_id)
-            if run is not None:
-                self._traces.move_to_end(run_id)
-                return run
+        if config is None:
+            self._traces.pop(run_id)
+            return None
+        run = self._traces.get(run_id)
+        if run is not None:
+            return run
         run = self._recompute(run_id, config)
         if run is not None:
-            self._keep(run)
+            self._traces.put(run.id, run)
         return run
 
     def presenting(self, run: Run, on: bool) -> Run:
@@ -145,13 +141,6 @@ class RunStore:
             return Run(id=run_id, page=page, trace=trace, history=tuple(history))
         except (FormError, InputError, ValueError):
             return None
-
-    def _keep(self, run: Run) -> None:
-        with self._lock:
-            self._traces[run.id] = run
-            self._traces.move_to_end(run.id)
-            while len(self._traces) > self.max_cached_traces:
-                self._traces.popitem(last=False)
 
 
 def get_store(request: Request) -> RunStore:

@@ -13,8 +13,9 @@ Left out: sharing rendered steps between processes; each renders a step once.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
+
+from backprop_lens.app.core.lru import LRU
 
 Key = tuple[str | int, ...]  # run id, root path, step (, "patch")
 
@@ -25,8 +26,7 @@ class StageCache:
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
         self.renders = 0  # how many times ``get`` had to render (for tests and the bench)
-        self._texts: OrderedDict[Key, str] = OrderedDict()
-        self._chars = 0
+        self._texts: LRU[Key, str] = LRU(max_weight=max_chars, weigh=len)
         self._pending: dict[Key, threading.Event] = {}
         self._lock = threading.Lock()
 
@@ -36,7 +36,6 @@ class StageCache:
             with self._lock:
                 text = self._texts.get(key)
                 if text is not None:
-                    self._texts.move_to_end(key)
                     return text
                 waiting = self._pending.get(key)
                 if waiting is None:
@@ -47,7 +46,7 @@ class StageCache:
             text = render()
             with self._lock:
                 self.renders += 1
-                self._keep(key, text)
+            self._texts.put(key, text)  # one longer than max_chars on its own is not kept
             return text
         finally:
             with self._lock:
@@ -56,12 +55,3 @@ class StageCache:
 
     def __len__(self) -> int:
         return len(self._texts)
-
-    def _keep(self, key: Key, text: str) -> None:
-        if len(text) > self.max_chars:
-            return
-        self._texts[key] = text
-        self._chars += len(text)
-        while self._chars > self.max_chars:
-            _, old = self._texts.popitem(last=False)
-            self._chars -= len(old)

@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from threading import Lock
 from typing import Any, TypeVar
 
 import redis
@@ -45,6 +43,7 @@ from fastapi.sse import ServerSentEvent
 from pydantic import ValidationError
 
 from backprop_lens.app.core.lifecycle import Closing
+from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.state import KEY_PREFIX, RedisState, StateUnavailableError
 from backprop_lens.app.training.schemas import ProgressEvent, TrainConfig
@@ -145,8 +144,7 @@ class RedisTrainings:
         self._redis = connect(url)
         self._end = self._redis.register_script(END_SCRIPT)
         self._ttl = ms(settings.training_ttl_seconds)
-        self._runs: OrderedDict[str, Training] = OrderedDict()  # rebuilt runs, so as not to rebuild each request
-        self._lock = Lock()
+        self._runs: LRU[str, Training] = LRU(settings.trainings_kept)  # rebuilt runs, not rebuilt each request
 
     def _call(self, command: Callable[[], T]) -> T:
         try:
@@ -155,11 +153,7 @@ class RedisTrainings:
             raise StateUnavailableError(f"Redis is unavailable ({type(e).__name__}); try again shortly") from e
 
     def _remember(self, run: Training) -> None:
-        with self._lock:
-            self._runs[run.id] = run
-            self._runs.move_to_end(run.id)
-            while len(self._runs) > self.settings.trainings_kept:
-                self._runs.popitem(last=False)
+        self._runs.put(run.id, run)
 
     def add(self, run: Training) -> bool:
         """Queue ``run`` for a worker (never refused: a training waits for a free worker, in its place)."""
@@ -182,8 +176,7 @@ class RedisTrainings:
         return True
 
     def get(self, run_id: str) -> Training:
-        with self._lock:
-            run = self._runs.get(run_id)
+        run = self._runs.get(run_id)
         if run is not None:
             return run
         text = self._call(lambda: self._redis.get(Keys(run_id).config))

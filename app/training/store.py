@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from threading import Lock
@@ -28,6 +27,7 @@ from fastapi.sse import ServerSentEvent
 
 from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.limits import limit
+from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.training.schemas import EpochPoint, ProgressEvent, TrainConfig
 from backprop_lens.engine.datasets import Dataset
 from backprop_lens.engine.network import Network
@@ -126,23 +126,21 @@ class TrainingStore:
     def __init__(self, kept: int, running: int) -> None:
         self.kept = kept
         self.running = running
-        self._runs: OrderedDict[str, Training] = OrderedDict()
-        self._lock = Lock()
+        self._runs: LRU[str, Training] = LRU(
+            kept, on_evict=lambda _, old: old.session.stop("stopped because newer runs replaced it")
+        )
+        self._lock = Lock()  # the count of busy runs and the adding of one are one step
 
     def add(self, run: Training) -> bool:
         """Keep ``run``; False when too many are training already."""
         with self._lock:
             if sum(r.busy for r in self._runs.values()) >= self.running:
                 return False
-            self._runs[run.id] = run
-            while len(self._runs) > self.kept:
-                _, old = self._runs.popitem(last=False)
-                old.session.stop("stopped because newer runs replaced it")
+            self._runs.put(run.id, run)
             return True
 
     def get(self, run_id: str) -> Training:
-        with self._lock:
-            run = self._runs.get(run_id)
+        run = self._runs.peek(run_id)  # order of start, not of use: the oldest training goes first
         if run is None:
             raise HTTPException(404, f"run_id: no training run {run_id!r}; start a new one at /train")
         return run
