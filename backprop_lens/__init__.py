@@ -15,20 +15,27 @@ Importing this package starts nothing and reads no settings. The names a student
 
 The book's own code runs on the engine with its import line changed (``from backprop_lens import network``,
 ``network2``; ``backprop_lens.loader`` gives the shipped digits as ``load_data_wrapper`` does), and
-``backprop_lens.check(my_backprop)`` names the first equation a student's backprop gets wrong.
+``backprop_lens.check(my_backprop)`` names the first equation a student's backprop gets wrong. In a notebook,
+a network, its gradients, a step and a trace display as the page draws them, and ``backprop_lens.show(net, x, y)``
+is the page's step-through as a widget (the ``notebook`` extra), computed in the kernel.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from backprop_lens.display import install as _install_display
+from backprop_lens.display import show
 from backprop_lens.engine import SGD, Gradients, Network, Step, Trace, backprop, numerical_gradient, trace
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "SGD", "Gradients", "Network", "Step", "Trace", "__version__", "backprop", "check", "numerical_gradient", "trace",
+    "SGD", "Gradients", "Network", "Step", "Trace", "__version__", "backprop", "check", "numerical_gradient", "show",
+    "trace",
 ]  # fmt: skip
+
+_install_display()  # registers the notebook's renderers; they import the view code on their first drawing
 
 _LAZY = {"check": "backprop_lens.checker"}
 """Faces imported on first use, so that ``import backprop_lens`` stays the engine alone."""

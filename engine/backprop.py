@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from backprop_lens.engine import display
 from backprop_lens.engine.activations import Activation
 from backprop_lens.engine.costs import Cost, get_cost
 from backprop_lens.engine.network import Network, check_batch
@@ -120,6 +121,15 @@ class Gradients:
     nabla_a: Array
     sigma_primes: list[Array]
     deltas: list[Array]
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(n) for n in [self.nabla_w[0].shape[1], *(b.shape[0] for b in self.nabla_b)])
+        m = self.deltas[0].shape[0]
+        return f"Gradients({sizes}, C = {self.cost:.6g}, mean over {m} example{'s' if m != 1 else ''})"
+
+    def _repr_html_(self) -> str | None:
+        """In a notebook: δ, ∂C/∂b and ∂C/∂w per layer as tables, once ``backprop_lens.display`` is installed."""
+        return display.render("gradients", "text/html", self)
 
     @property
     def finite(self) -> bool:

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from backprop_lens.engine import display
 from backprop_lens.engine.activations import Activation, get_activation
 
 Array = NDArray[np.float64]
@@ -88,6 +89,10 @@ class Network:
         act = names[0] if len(set(names)) == 1 else ", ".join(names)
         sizes = "-".join(map(str, self.sizes))
         return f"Network({sizes}, activation={act}, {self.num_parameters} parameters)"
+
+    def _repr_html_(self) -> str | None:
+        """In a notebook: the diagram with its weights, once ``backprop_lens.display`` is installed."""
+        return display.render("network", "text/html", self)
 
     def __call__(self, x: Sequence[float] | Sequence[Sequence[float]] | Array) -> Array:
         """a^L for the input x (eq. 25 layer by layer): one example as a vector, or a batch of rows."""

@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from backprop_lens.engine import display
 from backprop_lens.engine.backprop import Gradients, as_examples, backprop, cost_of
 from backprop_lens.engine.costs import Cost, get_cost
 from backprop_lens.engine.network import Network
@@ -73,6 +74,18 @@ class Step:
     title: str
     values: Mapping[str, Value]
     scalars: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __repr__(self) -> str:
+        layer = "" if self.layer is None else f", layer {self.layer}"
+        return f"Step({self.index}, {self.equation}: {self.title!r}{layer})"
+
+    def _repr_html_(self) -> str | None:
+        """In a notebook: the diagram and the equation with the numbers (``backprop_lens.display``)."""
+        return display.render("step", "text/html", self)
+
+    def _repr_svg_(self) -> str | None:
+        """The diagram alone, as a standalone SVG (``backprop_lens.display``)."""
+        return display.render("step", "image/svg+xml", self)
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form: arrays become nested lists."""
@@ -133,6 +146,20 @@ class Trace:
     gradients: Gradients
     cost_before: float
     cost_after: float
+
+    def __post_init__(self) -> None:
+        display.adopt(self, self.steps)  # so that a step alone can be drawn with its network
+
+    def __repr__(self) -> str:
+        sizes = "-".join(map(str, self.network.sizes))
+        return (
+            f"Trace({len(self.steps)} steps, {sizes}, cost={self.cost}, η={self.eta:g}, "
+            f"C {self.cost_before:.6g} → {self.cost_after:.6g})"
+        )
+
+    def _repr_html_(self) -> str | None:
+        """In a notebook: every step's title, and the costs (``backprop_lens.display``)."""
+        return display.render("trace", "text/html", self)
 
     def to_dict(self) -> dict[str, object]:
         return {
