@@ -1,10 +1,10 @@
 """The ``backprop-lens`` console script.
 
-    backprop-lens                      serve on 127.0.0.1:8000 (same as ``serve``)
-    backprop-lens serve [--host H] [--port P] [--workers N] [--root-path PATH] [--forwarded-allow-ips IPS]
-                        [--redis URL] [--graceful-timeout SECONDS]
-    backprop-lens grad REQUEST.json    print the gradients of a request file, no server
-    backprop-lens grad -               the same for a request read from standard input
+backprop-lens                      serve on 127.0.0.1:8000 (same as ``serve``)
+backprop-lens serve [--host H] [--port P] [--workers N] [--root-path PATH] [--forwarded-allow-ips IPS]
+                    [--redis URL] [--graceful-timeout SECONDS]
+backprop-lens grad REQUEST.json    print the gradients of a request file, no server
+backprop-lens grad -               the same for a request read from standard input
 """
 
 from __future__ import annotations

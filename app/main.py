@@ -80,8 +80,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(StateUnavailableError, on_state_unavailable)
     for router in (
-        api.router, docs.router, stepper.router, stream.router, instruments.router, instruments_page.router,
-        training.router, classroom.router,
+        api.router,
+        docs.router,
+        stepper.router,
+        stream.router,
+        instruments.router,
+        instruments_page.router,
+        training.router,
+        classroom.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
@@ -98,4 +104,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-

@@ -227,8 +227,7 @@ def _table(id: str, caption: str, columns: list[tuple[str, str, Array]], n: int)
     quantity names the cell for machines ("delta-2-{j}" becomes data-q="delta-2-1" in row 1)."""
     shown = columns[:MAX_COLUMNS]
     rows = [
-        (str(j + 1), [(q.format(j=j + 1), float(values[j])) for _, q, values in shown])
-        for j in range(min(n, MAX_ROWS))
+        (str(j + 1), [(q.format(j=j + 1), float(values[j])) for _, q, values in shown]) for j in range(min(n, MAX_ROWS))
     ]
     left = [f"{n - MAX_ROWS} more rows"] if n > MAX_ROWS else []
     left += [f"{len(columns) - MAX_COLUMNS} more columns"] if len(columns) > MAX_COLUMNS else []

@@ -108,9 +108,7 @@ class Linear:
         return np.ones_like(z, dtype=np.float64)
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    act.name: act for act in (Sigmoid(), Tanh(), ReLU(), Linear())
-}
+ACTIVATIONS: dict[str, Activation] = {act.name: act for act in (Sigmoid(), Tanh(), ReLU(), Linear())}
 
 
 def get_activation(name: str) -> Activation:

@@ -209,10 +209,7 @@ def backprop(
 
     fwd = feedforward(net, X)
     z_L, a_L = fwd.zs[-1], fwd.activations[-1]
-    sigma_primes = [
-        act.prime(z, a)
-        for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)
-    ]
+    sigma_primes = [act.prime(z, a) for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)]
     deltas = backpropagate(net.weights, sigma_primes, output_error(cost_fn, z_L, a_L, Y, output))
 
     nabla_b = [nabla_b_of(d) for d in deltas]

@@ -261,4 +261,3 @@ def load(name: str, n: int = 200, noise: float = 0.1, test_fraction: float = 0.2
     if name == "digits":
         return digits(test_fraction, seed)
     return generated(name, n, noise, test_fraction, seed)
-

@@ -69,8 +69,7 @@ class Network:
         names = [activation] * n_layers if isinstance(activation, str) else list(activation)
         if len(names) != n_layers:
             raise ValueError(
-                f"activation: expected one name or {n_layers} names (one per layer 2..L), "
-                f"got {len(names)}"
+                f"activation: expected one name or {n_layers} names (one per layer 2..L), got {len(names)}"
             )
         self.activations = [get_activation(name) for name in names]
 
@@ -118,15 +117,11 @@ class Network:
 
     def copy(self) -> Network:
         """A deep copy: the update step must not change the network it started from."""
-        return self.with_parameters(
-            [w.copy() for w in self.weights], [b.copy() for b in self.biases]
-        )
+        return self.with_parameters([w.copy() for w in self.weights], [b.copy() for b in self.biases])
 
     def with_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> Network:
         """The same architecture and activations with other weights and biases."""
-        return Network(
-            self.sizes, weights=list(weights), biases=list(biases), activation=self.activation_names
-        )
+        return Network(self.sizes, weights=list(weights), biases=list(biases), activation=self.activation_names)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form the API accepts back: sizes, activation, weights, biases."""

@@ -187,9 +187,7 @@ def trace(
     X, Y = as_examples(net, x, y)
     X, Y = _frozen(X), _frozen(Y)
     g = backprop(net, X, Y, cost_fn)
-    for arr in (
-        *g.forward.zs, *g.forward.activations, g.nabla_a, *g.sigma_primes, *g.deltas, *g.nabla_w, *g.nabla_b
-    ):
+    for arr in (*g.forward.zs, *g.forward.activations, g.nabla_a, *g.sigma_primes, *g.deltas, *g.nabla_w, *g.nabla_b):
         arr.setflags(write=False)
     L = net.num_layers
     steps: list[Step] = []

@@ -165,8 +165,7 @@ async def phase(
     open_now = [0]
     async with pool(port, max(1, streams)) as streaming, pool(port, connections) as sending:
         stream_tasks = [
-            asyncio.create_task(hold_stream(streaming, interval_ms, report, open_now, deadline))
-            for _ in range(streams)
+            asyncio.create_task(hold_stream(streaming, interval_ms, report, open_now, deadline)) for _ in range(streams)
         ]
         await asyncio.sleep(0.5)  # let the streams open before the requests start
         count = [requests]
@@ -200,9 +199,24 @@ async def run(port: int, pid: int, streams: int, requests: int, connections: int
 def start_server(port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "backprop_lens.app.main:create_app",
-         "--host", HOST, "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "backprop_lens.app.main:create_app",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(200):
         try:
@@ -475,7 +489,7 @@ def start_setup(setup: Setup, kind: str) -> list[str]:
     redis_url = setup.redis() if kind == "cluster" else None
     ports = [free_port() for _ in range(2 if kind == "cluster" else 1)]
     urls = [setup.web(port, redis_url) for port in ports]
-    for port, proc in zip(ports, setup.procs[-len(ports):], strict=True):
+    for port, proc in zip(ports, setup.procs[-len(ports) :], strict=True):
         wait_for(port, proc, "/api/health")
     if redis_url:
         for _ in range(2):
@@ -491,8 +505,12 @@ def loopback(url: str) -> str:
 
 
 def class_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if not (1 <= args.students <= 2000 and 1 <= args.concurrency <= 200 and 0 <= args.ramp_seconds <= 600
-            and 0 < args.seconds <= 1800):
+    if not (
+        1 <= args.students <= 2000
+        and 1 <= args.concurrency <= 200
+        and 0 <= args.ramp_seconds <= 600
+        and 0 < args.seconds <= 1800
+    ):
         parser.error("bounds: students 1..2000, concurrency 1..200, ramp-seconds 0..600, seconds (0, 1800]")
     if bool(args.url) == bool(args.setup):
         parser.error("--class needs either --url (running servers) or --setup cluster|single")
@@ -542,8 +560,12 @@ def main(argv: list[str] | None = None) -> int:
         args.seconds = 600.0 if args.seconds is None else args.seconds
         return class_main(args, parser)
     args.seconds = 60.0 if args.seconds is None else args.seconds
-    if not (0 <= args.streams <= 1000 and 1 <= args.requests <= 100_000 and 1 <= args.connections <= 64
-            and 0 < args.seconds <= 600):
+    if not (
+        0 <= args.streams <= 1000
+        and 1 <= args.requests <= 100_000
+        and 1 <= args.connections <= 64
+        and 0 < args.seconds <= 600
+    ):
         parser.error("bounds: streams 0..1000, requests 1..100000, connections 1..64, seconds (0, 600]")
 
     port = free_port()

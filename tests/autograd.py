@@ -139,8 +139,10 @@ def reference_gradients(
     for x, y in zip(inputs, targets, strict=True):
         a: list[Value] = [Value(v) for v in x]
         for w, b, name in zip(W, B, activations, strict=True):
-            a = [_activate(sum((wk * ak for wk, ak in zip(row, a, strict=True)), bj), name)
-                 for row, bj in zip(w, b, strict=True)]
+            a = [
+                _activate(sum((wk * ak for wk, ak in zip(row, a, strict=True)), bj), name)
+                for row, bj in zip(w, b, strict=True)
+            ]
         for aj, yj in zip(a, y, strict=True):
             if cost == "quadratic":
                 d = aj - yj

@@ -108,7 +108,7 @@ def luminance(rgb: tuple[float, float, float]) -> float:
 
 
 def rgb(colour: str) -> tuple[float, float, float]:
-    """"#rrggbb" or CSS's "rgb(r, g, b)" as three channels."""
+    """ "#rrggbb" or CSS's "rgb(r, g, b)" as three channels."""
     if colour.startswith("#"):
         return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
     parts = [float(p) for p in re.findall(r"[\d.]+", colour)[:3]]

@@ -134,4 +134,3 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         detail = "body: could not be read as JSON text (is it UTF-8?)"  # FastAPI's words name no field
     body = ErrorBody(message=detail, detail=detail)
     return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
-

@@ -78,7 +78,6 @@ def tex(v: float, sig: int = 4) -> str:
     return f"({text})" if mantissa.startswith("-") else text
 
 
-
 def detail(v: float) -> str:
     """A number for people reading closely (tables, read-outs, tooltips): SIG_DETAIL significant digits."""
     return fmt(float(v), SIG_DETAIL)

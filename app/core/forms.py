@@ -20,9 +20,7 @@ async def form_fields(request: Request) -> dict[str, str]:
     """The fields of an urlencoded form; 415 for another content type, 422 for too many fields."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
-        raise HTTPException(
-            415, f"body: expected a form (application/x-www-form-urlencoded), got {media or 'none'}"
-        )
+        raise HTTPException(415, f"body: expected a form (application/x-www-form-urlencoded), got {media or 'none'}")
     text = (await request.body()).decode("utf-8", errors="replace")
     try:
         return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))

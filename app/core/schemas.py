@@ -65,9 +65,7 @@ class NetworkSpec(Strict):
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(
         0, description="Seeds N(0,1) initial weights when weights and biases are not given."
     )
-    init: InitName = Field(
-        "standard", description="standard: w ~ N(0,1); scaled: w ~ N(0, 1/n_in). Biases ~ N(0,1)."
-    )
+    init: InitName = Field("standard", description="standard: w ~ N(0,1); scaled: w ~ N(0, 1/n_in). Biases ~ N(0,1).")
 
     @model_validator(mode="after")
     def _check(self) -> NetworkSpec:
@@ -80,8 +78,7 @@ class NetworkSpec(Strict):
             )
         if isinstance(self.activation, list) and len(self.activation) != n_layers:
             raise ValueError(
-                f"network.activation: expected one name or {n_layers} names (layers 2..L), "
-                f"got {len(self.activation)}"
+                f"network.activation: expected one name or {n_layers} names (layers 2..L), got {len(self.activation)}"
             )
         if (self.weights is None) != (self.biases is None):
             missing = "biases" if self.biases is None else "weights"
@@ -135,9 +132,7 @@ class GradientRequest(Strict):
                         f"= {width}), got {len(row)}"
                     )
         if len(self.targets) != len(self.inputs):
-            raise ValueError(
-                f"targets: expected {len(self.inputs)} rows, one per input, got {len(self.targets)}"
-            )
+            raise ValueError(f"targets: expected {len(self.inputs)} rows, one per input, got {len(self.targets)}")
         values = len(self.inputs) * max(sizes)
         if values > int(limit("max_batch_values")):
             raise ValueError(

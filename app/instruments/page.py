@@ -178,4 +178,3 @@ def instrument_fragment(request: Request, run_id: str, name: str, store: Store) 
         "growth": growth,
     }
     return _fragment(request, f"_{name}.html", context)
-

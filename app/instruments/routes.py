@@ -63,36 +63,71 @@ def gradcheck(req: GradcheckRequest) -> GradcheckResponse:
     Backpropagation needs about 2 forward passes' work; finite differences need 2P + 1.
     """
     s = compare_speed(req.network.build(), req.inputs, req.targets, req.cost, req.epsilon)
-    _finite(s.backprop.cost, s.backprop.nabla_w, s.backprop.nabla_b, s.numerical.nabla_w, s.numerical.nabla_b,
-            s.relative_error_w, s.relative_error_b)
+    _finite(
+        s.backprop.cost,
+        s.backprop.nabla_w,
+        s.backprop.nabla_b,
+        s.numerical.nabla_w,
+        s.numerical.nabla_b,
+        s.relative_error_w,
+        s.relative_error_b,
+    )
     return GradcheckResponse.of(s, req.epsilon)
 
 
 @router.post("/demon", response_model=DemonResponse, responses=RESPONSES)
 def demon_route(req: DemonRequest) -> DemonResponse:
     """The demon: predicted ΔC ≈ δ^l_j Δz against the actual ΔC of a forward pass with z^l_j + Δz."""
-    d = demon(req.network.build(), req.inputs, req.targets, req.cost, req.layer, req.neuron - 1, req.nudges,
-              req.example)
-    _finite(d.cost, d.delta, d.z, [n.actual for n in d.nudges], [n.predicted for n in d.nudges],
-            [n.ratio or 0.0 for n in d.nudges])
+    d = demon(
+        req.network.build(), req.inputs, req.targets, req.cost, req.layer, req.neuron - 1, req.nudges, req.example
+    )
+    _finite(
+        d.cost,
+        d.delta,
+        d.z,
+        [n.actual for n in d.nudges],
+        [n.predicted for n in d.nudges],
+        [n.ratio or 0.0 for n in d.nudges],
+    )
     return DemonResponse.of(d)
 
 
 @router.post("/saturation", response_model=SaturationResponse, responses=RESPONSES)
 def saturation_route(req: SaturationRequest) -> SaturationResponse:
     """Saturated neurons (σ'(z) ≈ 0), low-activation neurons (a ≈ 0) and slow weights (BP1, BP2, BP4)."""
-    s = saturation(req.network.build(), req.inputs, req.targets, req.cost, req.example,
-                   req.sigma_prime_threshold, req.activation_threshold, req.limit)
-    _finite([n.delta for n in s.saturated], [n.z for n in s.saturated], [w.nabla_w for w in s.slow_weights],
-            [q.a for q in s.quiet])
+    s = saturation(
+        req.network.build(),
+        req.inputs,
+        req.targets,
+        req.cost,
+        req.example,
+        req.sigma_prime_threshold,
+        req.activation_threshold,
+        req.limit,
+    )
+    _finite(
+        [n.delta for n in s.saturated],
+        [n.z for n in s.saturated],
+        [w.nabla_w for w in s.slow_weights],
+        [q.a for q in s.quiet],
+    )
     return SaturationResponse.of(s)
 
 
 @router.post("/paths", response_model=PathsResponse, responses=RESPONSES)
 def paths(req: PathsRequest) -> PathsResponse:
     """∂C/∂w^l_jk as a sum over paths (eq. 53): the strongest paths, and the exact rest, beside BP4."""
-    p = path_sum(req.network.build(), req.inputs, req.targets, req.cost, req.layer, req.neuron - 1,
-                 req.input - 1, req.top, req.example)
+    p = path_sum(
+        req.network.build(),
+        req.inputs,
+        req.targets,
+        req.cost,
+        req.layer,
+        req.neuron - 1,
+        req.input - 1,
+        req.top,
+        req.example,
+    )
     _finite(p.total, p.listed_sum, p.rest_sum, [f for path in p.paths for f in (*path.factors, path.product)])
     return PathsResponse.of(p)
 
@@ -133,6 +168,14 @@ def linear_network_route(req: LinearNetworkRequest) -> LinearNetworkResponse:
 def cost_comparison(req: CostComparisonRequest) -> CostComparisonResponse:
     """Exercise: δ^L for quadratic cost keeps σ'(z^L); for cross-entropy with sigmoid outputs δ^L = a^L − y."""
     c = compare_costs(req.network.build(), req.inputs, req.targets, req.example)
-    _finite(c.z, c.a, c.quadratic.delta, c.quadratic.nabla_a, c.cross_entropy.delta, c.cross_entropy.nabla_a,
-            c.quadratic.cost, c.cross_entropy.cost)
+    _finite(
+        c.z,
+        c.a,
+        c.quadratic.delta,
+        c.quadratic.nabla_a,
+        c.cross_entropy.delta,
+        c.cross_entropy.nabla_a,
+        c.quadratic.cost,
+        c.cross_entropy.cost,
+    )
     return CostComparisonResponse.of(c)

@@ -79,9 +79,7 @@ def modified_neuron(
         )
     X, Y = as_examples(net, x, y)
     fwd = feedforward_tweaked(net, X, layer, j, f=f_act)
-    sigma_primes = [
-        act.prime(z, a) for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)
-    ]
+    sigma_primes = [act.prime(z, a) for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)]
     i = layer - 2
     z_j = fwd.zs[i][:, j]
     sigma_prime = net.activations[i].prime(z_j, net.activations[i].fn(z_j))  # σ' had the neuron not changed
@@ -91,8 +89,12 @@ def modified_neuron(
     # With a modified output neuron a^L is no longer σ(z^L) in every column, so the cost may not
     # recompute a from z: it is told the output is linear, which takes a^L as it stands.
     output_as_is = get_activation("linear") if layer == net.num_layers and f_act.name != output.name else output
-    delta_L = output_error(cost_fn, z_L, a_L, Y, output_as_is) if output_as_is is output else (
-        cost_fn.nabla_a(z_L, a_L, Y, output_as_is) * sigma_primes[-1]  # BP1 with f'(z) at the modified neuron
+    delta_L = (
+        output_error(cost_fn, z_L, a_L, Y, output_as_is)
+        if output_as_is is output
+        else (
+            cost_fn.nabla_a(z_L, a_L, Y, output_as_is) * sigma_primes[-1]  # BP1 with f'(z) at the modified neuron
+        )
     )
     deltas = backpropagate(net.weights, sigma_primes, delta_L)
     return ModifiedNeuron(

@@ -62,9 +62,7 @@ def per_example_nabla_w(delta: Array, a_prev: Array) -> Array:
     return np.asarray(np.einsum("xj,xk->xjk", delta, a_prev))
 
 
-def example_batch(
-    x: Sequence[float] | Array, y: Sequence[float] | Array, m: int, seed: int = 0
-) -> tuple[Array, Array]:
+def example_batch(x: Sequence[float] | Array, y: Sequence[float] | Array, m: int, seed: int = 0) -> tuple[Array, Array]:
     """A mini-batch of m examples: the given (x, y) first, then m − 1 drawn from a seeded generator.
 
     The extra inputs are uniform on [−1, 1] and the extra targets uniform on [0, 1], so they

@@ -77,9 +77,7 @@ def path_factors(net: Network, g: Gradients, layer: int, k: int, neurons: Sequen
     return tuple(factors)
 
 
-def _strongest(
-    net: Network, g: Gradients, layer: int, j: int, k: int, top: int
-) -> list[tuple[int, ...]]:
+def _strongest(net: Network, g: Gradients, layer: int, j: int, k: int, top: int) -> list[tuple[int, ...]]:
     """The ``top`` paths with the largest |product|, by the K-best prefix recursion."""
     start = g.forward.activations[layer - 2][0, k] * g.sigma_primes[layer - 2][0, j]
     # prefixes reaching each neuron of the current layer: products (n, K) and neuron sequences (n, K, depth)
@@ -95,9 +93,7 @@ def _strongest(
         prev_idx, slot = np.divmod(order, prods.shape[1])
         prods = np.take_along_axis(cand, order, axis=1)
         rows = np.arange(n_next, dtype=np.int64)
-        seqs = np.concatenate(
-            [seqs[prev_idx, slot], np.broadcast_to(rows[:, None, None], (n_next, keep, 1))], axis=2
-        )
+        seqs = np.concatenate([seqs[prev_idx, slot], np.broadcast_to(rows[:, None, None], (n_next, keep, 1))], axis=2)
     final = (prods * g.nabla_a[0][rows][:, None]).reshape(-1)
     flat_seqs = seqs.reshape(-1, seqs.shape[2])
     order = np.argsort(-np.abs(final), kind="stable")[:top]

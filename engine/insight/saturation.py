@@ -137,8 +137,9 @@ def saturation(
             slows[i][j] = slow
             reason = (REASON_OUTPUT if slow else REASON_OUTPUT_CANCELLED) if output else REASON_HIDDEN
             saturated.append(
-                SaturatedNeuron(layer, int(j), float(z[0, j]), float(a[0, j]), float(sp[0, j]),
-                                float(d[0, j]), slow, reason)
+                SaturatedNeuron(
+                    layer, int(j), float(z[0, j]), float(a[0, j]), float(sp[0, j]), float(d[0, j]), slow, reason
+                )
             )
 
     quiet = [

@@ -71,9 +71,17 @@ def test_the_quick_training_figure_is_a_median_of_warm_runs(monkeypatch: pytest.
 
 
 def test_the_page_streams_targets_need_several_plays() -> None:
-    network = {"wire_bytes_per_event": [900.0, 1000.0, 1100.0], "plain_bytes_per_event": 4000.0, "events": 10,
-               "first_event_cold_seconds": 0.09, "first_event_warm_seconds": 0.01, "warm_plays": 3,
-               "cpu_per_event_first_class_seconds": [1e-3], "cpu_per_event_next_class_seconds": [1e-4], "class": 20}
+    network = {
+        "wire_bytes_per_event": [900.0, 1000.0, 1100.0],
+        "plain_bytes_per_event": 4000.0,
+        "events": 10,
+        "first_event_cold_seconds": 0.09,
+        "first_event_warm_seconds": 0.01,
+        "warm_plays": 3,
+        "cpu_per_event_first_class_seconds": [1e-3],
+        "cpu_per_event_next_class_seconds": [1e-4],
+        "class": 20,
+    }
     rows = {(r.case, r.measure): r for r in page_stream_rows({"networks": {"4-8-8-3": network}, "browser": {}})}
     wire = rows[("4-8-8-3", "bytes per step event on the wire (br)")]
     assert wire.ratio == pytest.approx(1000 / 4000) and wire.met is True  # the median play's, not the first's

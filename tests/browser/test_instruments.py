@@ -113,8 +113,11 @@ def test_every_instrument_on_the_worked_example(panel: Page) -> None:
         [[float(v) for v in line.split(",")] for line in page.input_value(f"#form-minibatch [name={n}]").splitlines()]
         for n in ("inputs", "targets")
     )
-    net = Network([2, 2, 2], weights=[[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]],
-                  biases=[[0.35, 0.35], [0.60, 0.60]])
+    net = Network(
+        [2, 2, 2],
+        weights=[[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]],
+        biases=[[0.35, 0.35], [0.60, 0.60]],
+    )
     table = "#minibatch-layer-3 tbody tr:nth-child(2)"  # ∂C/∂w³₁₁
     for x in range(3):
         _, nabla_w, _ = backprop_per_example(net, rows[x : x + 1], targets[x : x + 1])

@@ -2,4 +2,3 @@
 own (declared in pyproject.toml); ``-m "not cluster"`` leaves them out."""
 
 from __future__ import annotations
-

@@ -108,9 +108,7 @@ def test_mean_over_batch_is_mean_of_single_example_gradients() -> None:
     g = backprop(net, x, y)
     singles = [backprop(net, x[i : i + 1], y[i : i + 1]) for i in range(5)]
     for layer in range(2):
-        np.testing.assert_allclose(
-            g.nabla_w[layer], np.mean([s.nabla_w[layer] for s in singles], axis=0), atol=1e-15
-        )
+        np.testing.assert_allclose(g.nabla_w[layer], np.mean([s.nabla_w[layer] for s in singles], axis=0), atol=1e-15)
     assert g.cost == pytest.approx(np.mean([s.cost for s in singles]), rel=1e-14)
 
 
@@ -188,8 +186,9 @@ def test_bad_shapes_name_the_argument(x: list[list[float]], y: list[list[float]]
 
 
 def test_overflow_is_reported_not_hidden() -> None:
-    net = Network([1, 1, 1, 1], weights=[[[1e200]], [[1e200]], [[1.0]]], biases=[[0.0], [0.0], [0.0]],
-                  activation="linear")
+    net = Network(
+        [1, 1, 1, 1], weights=[[[1e200]], [[1e200]], [[1.0]]], biases=[[0.0], [0.0], [0.0]], activation="linear"
+    )
     g = backprop(net, [[1e10]], [[0.0]])  # no RuntimeWarning: warnings are errors here
     assert not g.finite
     assert backprop(MAZUR, [[0.05, 0.10]], [[0.01, 0.99]]).finite

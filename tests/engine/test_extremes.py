@@ -165,6 +165,7 @@ def test_inside_minibatch_cosines_hold_at_any_scale(scale: float) -> None:
     rows = np.array([[1.0, 2.0, -2.0], [3.0, 0.0, 4.0], [0.0, 0.0, 0.0]]) * scale
     v = np.array([2.0, 1.0, 2.0]) * scale
     with mpmath.workdps(50):
+
         def cos(r: Array) -> float:
             dot = mpmath.fsum(Mp(float(a)) * Mp(float(b)) for a, b in zip(r, v, strict=True))
             n = mpmath.sqrt(mpmath.fsum(Mp(float(a)) ** 2 for a in r)) * mpmath.sqrt(

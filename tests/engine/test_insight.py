@@ -86,16 +86,25 @@ def cost_x(net: Network, x: Sequence[float], y: Sequence[float], cost: str = "qu
     return COST[cost](forward(net, x, **kw)[1][-1], y)  # type: ignore[arg-type]
 
 
-def dcost_dz(net: Network, x: Sequence[float], y: Sequence[float], layer: int, j: int, cost: str = "quadratic",
-          f: Fn | None = None, h: float = 1e-6) -> float:
+def dcost_dz(
+    net: Network,
+    x: Sequence[float],
+    y: Sequence[float],
+    layer: int,
+    j: int,
+    cost: str = "quadratic",
+    f: Fn | None = None,
+    h: float = 1e-6,
+) -> float:
     """∂C_x/∂z^l_j by central differences of the reference forward pass."""
     up = COST[cost](forward(net, x, (layer, j), h, f)[1][-1], y)
     down = COST[cost](forward(net, x, (layer, j), -h, f)[1][-1], y)
     return (up - down) / (2 * h)
 
 
-def dcost_dparams(net: Network, X: Array, Y: Array, cost_of: Callable[[Network], float],
-               h: float = 1e-6) -> tuple[list[Array], list[Array]]:
+def dcost_dparams(
+    net: Network, X: Array, Y: Array, cost_of: Callable[[Network], float], h: float = 1e-6
+) -> tuple[list[Array], list[Array]]:
     """Central differences of any cost of the network, every weight and bias."""
     out_w: list[Array] = []
     out_b: list[Array] = []
@@ -135,8 +144,9 @@ def test_speed_counts_passes_and_agrees_with_reference_differences(sizes: list[i
         return sum(cost_x(n, x, y) for x, y in zip(X, Y, strict=True)) / len(X)
 
     ref_w, ref_b = dcost_dparams(net, X, Y, mean_cost)
-    for mine, theirs, ref in zip(s.backprop.nabla_w + s.backprop.nabla_b, s.numerical.nabla_w + s.numerical.nabla_b,
-                                 ref_w + ref_b, strict=True):
+    for mine, theirs, ref in zip(
+        s.backprop.nabla_w + s.backprop.nabla_b, s.numerical.nabla_w + s.numerical.nabla_b, ref_w + ref_b, strict=True
+    ):
         np.testing.assert_allclose(mine, ref, atol=1e-8)
         np.testing.assert_allclose(theirs, ref, atol=1e-8)
     for err, bp, fd in zip(s.relative_error_w, s.backprop.nabla_w, s.numerical.nabla_w, strict=True):
@@ -144,9 +154,13 @@ def test_speed_counts_passes_and_agrees_with_reference_differences(sizes: list[i
             g_bp, g_fd = float(bp[idx]), float(fd[idx])
             assert err[idx] == pytest.approx(abs(g_bp - g_fd) / max(abs(g_bp), abs(g_fd), 1e-8))
     assert s.max_relative_error < 1e-4
-    diffs = [abs(float(a) - float(b)) for bp, fd in zip(s.backprop.nabla_w + s.backprop.nabla_b,
-                                                         s.numerical.nabla_w + s.numerical.nabla_b, strict=True)
-             for a, b in zip(bp.ravel(), fd.ravel(), strict=True)]
+    diffs = [
+        abs(float(a) - float(b))
+        for bp, fd in zip(
+            s.backprop.nabla_w + s.backprop.nabla_b, s.numerical.nabla_w + s.numerical.nabla_b, strict=True
+        )
+        for a, b in zip(bp.ravel(), fd.ravel(), strict=True)
+    ]
     assert s.max_absolute_error == max(diffs)
 
 
@@ -252,8 +266,9 @@ def test_cross_entropy_output_saturation_does_not_slow_learning() -> None:
 # --- 4. sum over paths --------------------------------------------------------------------
 
 
-def enumerate_paths(net: Network, x: Sequence[float], y: Sequence[float], layer: int, j: int,
-                    k: int) -> list[tuple[tuple[int, ...], float]]:
+def enumerate_paths(
+    net: Network, x: Sequence[float], y: Sequence[float], layer: int, j: int, k: int
+) -> list[tuple[tuple[int, ...], float]]:
     """Every path of eq. 53 and its product, by itertools, from the reference forward pass."""
     zs, acts = forward(net, x)
     sp = [[SIGMA["sigmoid"](z) * (1 - SIGMA["sigmoid"](z)) for z in layer_z] for layer_z in zs]
@@ -271,11 +286,16 @@ def enumerate_paths(net: Network, x: Sequence[float], y: Sequence[float], layer:
 
 @pytest.mark.parametrize(
     ("sizes", "layer", "j", "k", "top"),
-    [([2, 3, 2], 2, 1, 0, 3), ([3, 4, 3, 2], 2, 2, 1, 5), ([2, 3, 4, 3, 2], 2, 0, 1, 7),
-     ([2, 3, 4, 3, 2], 4, 1, 3, 2), ([3, 2, 2], 3, 1, 1, 4), ([2, 5, 5, 5, 3], 3, 4, 2, 50)],
+    [
+        ([2, 3, 2], 2, 1, 0, 3),
+        ([3, 4, 3, 2], 2, 2, 1, 5),
+        ([2, 3, 4, 3, 2], 2, 0, 1, 7),
+        ([2, 3, 4, 3, 2], 4, 1, 3, 2),
+        ([3, 2, 2], 3, 1, 1, 4),
+        ([2, 5, 5, 5, 3], 3, 4, 2, 50),
+    ],
 )
-def test_path_sum_equals_explicit_enumeration_and_bp4(sizes: list[int], layer: int, j: int, k: int,
-                                                       top: int) -> None:
+def test_path_sum_equals_explicit_enumeration_and_bp4(sizes: list[int], layer: int, j: int, k: int, top: int) -> None:
     for seed in range(3):
         net, X, Y = random_case(sizes, seed=seed)
         p = path_sum(net, X, Y, "quadratic", layer, j, k, top=top)

@@ -62,8 +62,9 @@ def test_bp1_and_bp2_steps_are_products_of_their_parts() -> None:
 
 
 def test_gradient_steps_equal_backprop_and_update_is_gradient_descent() -> None:
-    net = Network([2, 2, 2], weights=[[[0.15, 0.2], [0.25, 0.3]], [[0.4, 0.45], [0.5, 0.55]]],
-                  biases=[[0.35, 0.35], [0.6, 0.6]])
+    net = Network(
+        [2, 2, 2], weights=[[[0.15, 0.2], [0.25, 0.3]], [[0.4, 0.45], [0.5, 0.55]]], biases=[[0.35, 0.35], [0.6, 0.6]]
+    )
     x, y, eta = [[0.05, 0.1]], [[0.01, 0.99]], 0.5
     t = trace(net, x, y, eta=eta)
     # the independent reference: the scalar autograd, and Mazur's hand-worked figures

@@ -44,4 +44,3 @@ def reference() -> dict[str, Array]:
         "delta3": delta3, "delta2": delta2,
         "nabla_w3": np.outer(delta3, a2), "nabla_w2": np.outer(delta2, x),
     }  # fmt: skip
-

@@ -31,8 +31,7 @@ def check_widths(net: NetworkSpec, first_layer: int, limit: int, what: str) -> N
     widest = max(net.sizes[first_layer - 1 :])
     if widest > limit:
         raise ValueError(
-            f"network.sizes: {what} shows layers up to {limit} neurons wide; layer sizes {net.sizes} "
-            f"have {widest}"
+            f"network.sizes: {what} shows layers up to {limit} neurons wide; layer sizes {net.sizes} have {widest}"
         )
 
 

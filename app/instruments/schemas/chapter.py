@@ -155,9 +155,10 @@ class DemonResponse(BaseModel):
             z=d.z,
             delta=d.delta,
             cost=d.cost,
-            nudges=[NudgeResult(
-                    dz=n.dz, predicted=n.predicted, actual=n.actual, ratio=n.ratio, linear_error=n.linear_error
-                ) for n in d.nudges],
+            nudges=[
+                NudgeResult(dz=n.dz, predicted=n.predicted, actual=n.actual, ratio=n.ratio, linear_error=n.linear_error)
+                for n in d.nudges
+            ],
         )
 
 
@@ -224,16 +225,27 @@ class SaturationResponse(BaseModel):
             activation_threshold=s.activation_threshold,
             saturated=[
                 SaturatedNeuronModel(
-                    layer=n.layer, neuron=n.j + 1, z=n.z, a=n.a, sigma_prime=n.sigma_prime, delta=n.delta,
-                    slows_learning=n.slows_learning, reason=n.reason,
+                    layer=n.layer,
+                    neuron=n.j + 1,
+                    z=n.z,
+                    a=n.a,
+                    sigma_prime=n.sigma_prime,
+                    delta=n.delta,
+                    slows_learning=n.slows_learning,
+                    reason=n.reason,
                 )
                 for n in s.saturated
             ],
             quiet=[QuietNeuronModel(layer=q.layer, neuron=q.k + 1, a=q.a, reason=q.reason) for q in s.quiet],
             slow_weights=[
                 SlowWeightModel(
-                    layer=w.layer, neuron=w.j + 1, input=w.k + 1, a_in=w.a_in, sigma_prime=w.sigma_prime,
-                    nabla_w=w.nabla_w, reasons=list(w.reasons),
+                    layer=w.layer,
+                    neuron=w.j + 1,
+                    input=w.k + 1,
+                    a_in=w.a_in,
+                    sigma_prime=w.sigma_prime,
+                    nabla_w=w.nabla_w,
+                    reasons=list(w.reasons),
                 )
                 for w in s.slow_weights
             ],

@@ -40,6 +40,7 @@ from backprop_lens.engine import Step
 
 Array = NDArray[np.float64]
 
+
 def _neuron_info(r: RunView, layer: int, j: int, k: int) -> str:
     """The read-out of a neuron (hover, focus, tap): what the algorithm has computed by step k."""
     name = f"Neuron {j + 1} of layer {layer}"
@@ -105,7 +106,6 @@ def _carried(r: RunView, layer: int) -> dict[tuple[int, int], float]:
 
 def _largest(values: Sequence[float]) -> float:
     return max((abs(v) for v in values if math.isfinite(v)), default=0.0)
-
 
 
 _SHADING = {
@@ -178,8 +178,10 @@ def _edges(
                 x1, y1, _ = positions[(layer - 1, i)]
                 colour, width, dashed, classes = _edge_look(r, step, layer, j, i, k)
                 pulse = (
-                    PulseView("forward", FORWARD_PULSE, 5.0, "") if forward
-                    else _back_pulse(carried[(j, i)], peak) if back
+                    PulseView("forward", FORWARD_PULSE, 5.0, "")
+                    if forward
+                    else _back_pulse(carried[(j, i)], peak)
+                    if back
                     else None
                 )
                 if pulse is not None or (step.kind == "gradients" and step.layer == layer):

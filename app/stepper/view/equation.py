@@ -12,6 +12,7 @@ from backprop_lens.engine import Step
 
 Array = NDArray[np.float64]
 
+
 def _activation_tex(name: str, z: str) -> str:
     return {
         "sigmoid": f"\\sigma({z})",
@@ -30,7 +31,6 @@ def _sum_tex(terms: list[str], limit: int = 6, keep: int = 3) -> list[str]:
     if len(terms) > limit:
         terms = [*terms[:keep], f"\\text{{ … {len(terms) - keep - 1} more terms … }}", terms[-1]]
     return [f"{t} +" for t in terms[:-1]] + terms[-1:]
-
 
 
 def _value(v: float, sig: int = 4) -> str:
@@ -76,8 +76,7 @@ def _feedforward(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[lis
     ]
     for j in lines.neurons(r.sizes[layer - 1]):
         terms = [
-            f"{tex(float(r.w[layer][j, i]))} \\cdot {tex(float(r.a[layer - 1][i]))}"
-            for i in range(r.sizes[layer - 2])
+            f"{tex(float(r.w[layer][j, i]))} \\cdot {tex(float(r.a[layer - 1][i]))}" for i in range(r.sizes[layer - 2])
         ]
         z = float(r.z[layer][j])
         into = [f"e-{layer}-{j + 1}-{i + 1}" for i in range(r.sizes[layer - 2])]
@@ -174,8 +173,7 @@ def _gradients(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[list[
     """BP3 and BP4 at a layer: ∂C/∂b = δ and ∂C/∂w = a_in δ_out."""
     symbolic = [
         f"\\frac{{\\partial C}}{{\\partial b^{{{layer}}}_{{j}}}} = \\delta^{{{layer}}}_{{j}}",
-        f"\\frac{{\\partial C}}{{\\partial w^{{{layer}}}_{{jk}}}} = "
-        f"a^{{{layer - 1}}}_{{k}} \\delta^{{{layer}}}_{{j}}",
+        f"\\frac{{\\partial C}}{{\\partial w^{{{layer}}}_{{jk}}}} = a^{{{layer - 1}}}_{{k}} \\delta^{{{layer}}}_{{j}}",
     ]
     inputs = min(r.sizes[layer - 2], 3)
     for j in lines.neurons(r.sizes[layer - 1]):

@@ -223,7 +223,6 @@ class StepView:
     marks: list[tuple[int, str, str, str]] = field(default_factory=list)  # (index, short label, title, phase)
 
 
-
 SHORT = {
     "input": "in",
     "feedforward": "25",

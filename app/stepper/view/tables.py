@@ -10,6 +10,7 @@ from backprop_lens.app.stepper.view.model import Cell, RunView, Table, TableRow,
 
 Array = NDArray[np.float64]
 
+
 def cell(value: float | None, quantity: str, current: bool, sig: int = SIG_DETAIL) -> Cell:
     if value is None:
         return Cell("—", "", quantity, False)

@@ -52,8 +52,12 @@ def test_served_gradients_equal_independent_autograd(client: TestClient, seed: i
     spec = req["network"]
     net = Network(spec["sizes"], activation=spec["activation"], seed=spec["seed"], init="scaled")
     c, ref_w, ref_b = reference_gradients(
-        [w.tolist() for w in net.weights], [b.tolist() for b in net.biases],
-        spec["activation"], cost, req["inputs"], req["targets"],
+        [w.tolist() for w in net.weights],
+        [b.tolist() for b in net.biases],
+        spec["activation"],
+        cost,
+        req["inputs"],
+        req["targets"],
     )
     assert body["cost"] == pytest.approx(c, rel=1e-12)
     refs: list[Any] = [*ref_w, *ref_b]

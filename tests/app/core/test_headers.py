@@ -39,9 +39,7 @@ def test_every_response_carries_the_security_headers(
     assert "default-src 'none'" in CSP and "frame-ancestors 'none'" in CSP
 
 
-def test_health_answers_while_a_gradient_is_being_computed(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_health_answers_while_a_gradient_is_being_computed(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ordering, not timing: a gradient above the inline threshold is held inside the engine until health has
     answered (small ones are computed on the event loop, by design).
 

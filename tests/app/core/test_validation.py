@@ -58,15 +58,23 @@ BAD: list[tuple[str, Edit, str]] = [
     ("wrong number of activations", net(activation=["tanh"] * 3), "network.activation: expected one name or 2"),
     ("weights without biases", drop("biases"), "network.biases: give weights and biases together"),
     ("too few weight matrices", net(weights=[[[0.1, 0.2], [0.3, 0.4]]]), "network.weights: expected 2 matrices"),
-    ("wrong weight shape", net(weights=[[[0.1, 0.2, 0.3], [0.3, 0.4, 0.5]], [[0.4, 0.45], [0.5, 0.55]]]),
-     "network.weights[0]: w^2 must be 2×2"),
-    ("ragged weight rows", net(weights=[[[0.1, 0.2], [0.3]], [[0.4, 0.45], [0.5, 0.55]]]),
-     "network.weights[0]: w^2 must be 2×2"),
+    (
+        "wrong weight shape",
+        net(weights=[[[0.1, 0.2, 0.3], [0.3, 0.4, 0.5]], [[0.4, 0.45], [0.5, 0.55]]]),
+        "network.weights[0]: w^2 must be 2×2",
+    ),
+    (
+        "ragged weight rows",
+        net(weights=[[[0.1, 0.2], [0.3]], [[0.4, 0.45], [0.5, 0.55]]]),
+        "network.weights[0]: w^2 must be 2×2",
+    ),
     ("wrong bias length", net(biases=[[0.35], [0.6, 0.6]]), "network.biases[0]: b^2 must have 2 numbers"),
-    ("huge weight", net(weights=[[[1e300, 0.2], [0.3, 0.4]], [[0.4, 0.45], [0.5, 0.55]]]),
-     "network.weights[0][0][0]"),
-    ("string weight", net(weights=[[["0.1", 0.2], [0.3, 0.4]], [[0.4, 0.45], [0.5, 0.55]]]),
-     "network.weights[0][0][0]"),
+    ("huge weight", net(weights=[[[1e300, 0.2], [0.3, 0.4]], [[0.4, 0.45], [0.5, 0.55]]]), "network.weights[0][0][0]"),
+    (
+        "string weight",
+        net(weights=[[["0.1", 0.2], [0.3, 0.4]], [[0.4, 0.45], [0.5, 0.55]]]),
+        "network.weights[0][0][0]",
+    ),
     ("negative seed", net(seed=-1), "network.seed"),
     ("bool seed", net(seed=True), "network.seed"),
     ("unknown init", net(init="xavier"), "network.init"),
@@ -77,15 +85,24 @@ BAD: list[tuple[str, Edit, str]] = [
     ("input of wrong width", top(inputs=[[0.05, 0.1, 0.2]]), "inputs[0]: expected 2 numbers"),
     ("target of wrong width", top(targets=[[0.01]]), "targets[0]: expected 2 numbers"),
     ("fewer targets than inputs", top(inputs=[[0.05, 0.1], [0.2, 0.3]]), "targets: expected 2 rows"),
-    ("batch too large", top(inputs=[[0.0, 0.0]] * (S.max_batch + 1), targets=[[0.0, 0.0]] * (S.max_batch + 1)),
-     "inputs"),
+    (
+        "batch too large",
+        top(inputs=[[0.0, 0.0]] * (S.max_batch + 1), targets=[[0.0, 0.0]] * (S.max_batch + 1)),
+        "inputs",
+    ),
     ("input is a string", top(inputs="0.05, 0.10"), "inputs"),
     ("null input", top(inputs=[[None, 0.1]]), "inputs[0][0]"),
     ("trace not a bool", top(trace="yes"), "trace"),
-    ("cross-entropy with a tanh output", both(top(cost="cross_entropy"), net(activation="tanh")),
-     "network.activation: cross_entropy needs a sigmoid output layer"),
-    ("cross-entropy target outside [0, 1]", top(cost="cross_entropy", targets=[[1.5, 0.0]]),
-     "targets[0]: cross_entropy needs targets between 0 and 1"),
+    (
+        "cross-entropy with a tanh output",
+        both(top(cost="cross_entropy"), net(activation="tanh")),
+        "network.activation: cross_entropy needs a sigmoid output layer",
+    ),
+    (
+        "cross-entropy target outside [0, 1]",
+        top(cost="cross_entropy", targets=[[1.5, 0.0]]),
+        "targets[0]: cross_entropy needs targets between 0 and 1",
+    ),
     ("unknown top-level field", top(eta=0.5), "eta"),
 ]
 
@@ -201,7 +218,11 @@ def test_numbers_that_overflow_get_a_422_not_a_nan() -> None:
     env = {**os.environ, "BACKPROP_LENS_MAX_ABS_VALUE": "1e300"}
     out = subprocess.run(
         [sys.executable, "-W", "ignore::DeprecationWarning", "-c", script, json.dumps(body)],
-        capture_output=True, text=True, env=env, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
     )
     status, err = json.loads(out.stdout)
     assert status == 422
@@ -224,8 +245,10 @@ CHOOSE_ACTIVATION = "choose sigmoid, tanh, relu or linear"
     ("edit", "message"),
     [
         (net(activation="sigmod"), f"network.activation: unknown activation 'sigmod'; {CHOOSE_ACTIVATION}"),
-        (net(activation=["tanh", "sigmod"]),
-         f"network.activation[1]: unknown activation 'sigmod'; {CHOOSE_ACTIVATION}"),
+        (
+            net(activation=["tanh", "sigmod"]),
+            f"network.activation[1]: unknown activation 'sigmod'; {CHOOSE_ACTIVATION}",
+        ),
         (net(activation=5), f"network.activation: {CHOOSE_ACTIVATION}"),
         (net(init="xavier"), "network.init: unknown init 'xavier'; choose standard or scaled"),
         (top(cost="hinge"), "cost: unknown cost 'hinge'; choose quadratic or cross_entropy"),

@@ -19,8 +19,15 @@ from backprop_lens.app.core.settings import get_settings
 S = get_settings()
 URL = "/api/instruments/"
 ROUTES = [
-    "gradcheck", "demon", "saturation", "paths", "matrix-form", "minibatch",
-    "modified-neuron", "linear-network", "cost-comparison",
+    "gradcheck",
+    "demon",
+    "saturation",
+    "paths",
+    "matrix-form",
+    "minibatch",
+    "modified-neuron",
+    "linear-network",
+    "cost-comparison",
 ]
 PAGE_ROUTES = ["speed", *ROUTES[1:]]  # the page's first tab is about speed; its API route is gradcheck
 
@@ -40,8 +47,7 @@ def post(client: TestClient, route: str, body: dict[str, Any]) -> Any:
     return client.post(URL + route, json=body)
 
 
-def test_gradcheck_counts_passes_and_matches_hand_worked_gradient(client: TestClient,
-                                                                  worked: dict[str, Any]) -> None:
+def test_gradcheck_counts_passes_and_matches_hand_worked_gradient(client: TestClient, worked: dict[str, Any]) -> None:
     r = post(client, "gradcheck", worked)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -88,7 +94,9 @@ def test_paths_sum_to_the_hand_worked_gradients(client: TestClient, worked: dict
 def test_matrix_form_equals_layer_by_layer_delta(client: TestClient, worked: dict[str, Any]) -> None:
     out = post(client, "matrix-form", {**worked, "layer": 2}).json()
     assert [(f["kind"], f["layer"]) for f in out["factors"]] == [
-        ("sigma_prime", 2), ("weights_T", 3), ("sigma_prime", 3)
+        ("sigma_prime", 2),
+        ("weights_T", 3),
+        ("sigma_prime", 3),
     ]
     assert out["factors"][1]["matrix"] == [[0.40, 0.50], [0.45, 0.55]]
     assert out["delta"][0] * 0.05 == pytest.approx(MAZUR_W2_11, abs=1e-9)
@@ -165,22 +173,25 @@ def test_saturation_names_neurons_from_one(client: TestClient, worked: dict[str,
         ("linear-network", {"cost": "cross_entropy"}, "cost"),
     ],
 )
-def test_bad_requests_name_the_field(client: TestClient, worked: dict[str, Any], route: str,
-                                     extra: dict[str, Any], field: str) -> None:
+def test_bad_requests_name_the_field(
+    client: TestClient, worked: dict[str, Any], route: str, extra: dict[str, Any], field: str
+) -> None:
     r = post(client, route, {**worked, **extra})
     assert r.status_code == 422, r.text
     assert r.json()["message"].startswith(field)
 
 
 def test_size_limits(client: TestClient) -> None:
-    wide = {"network": {"sizes": [2, S.max_matrix_form_width + 1, 2]}, "inputs": [[0.1, 0.2]],
-            "targets": [[0.0, 1.0]]}
+    wide = {"network": {"sizes": [2, S.max_matrix_form_width + 1, 2]}, "inputs": [[0.1, 0.2]], "targets": [[0.0, 1.0]]}
     r = post(client, "matrix-form", {**wide, "layer": 2})
     assert r.status_code == 422 and r.json()["message"].startswith("network.sizes")
     assert post(client, "matrix-form", {**wide, "layer": 3}).status_code == 200
     assert post(client, "linear-network", wide).status_code == 422
-    big = {"network": {"sizes": [2, S.max_gradcheck_parameters // 4 + 1, 2]}, "inputs": [[0.1, 0.2]],
-           "targets": [[0.0, 1.0]]}
+    big = {
+        "network": {"sizes": [2, S.max_gradcheck_parameters // 4 + 1, 2]},
+        "inputs": [[0.1, 0.2]],
+        "targets": [[0.0, 1.0]],
+    }
     r = post(client, "gradcheck", big)
     assert r.status_code == 422 and "forward passes" in r.json()["message"]
     tanh = {"network": {"sizes": [2, 2], "activation": "tanh"}, "inputs": [[0.1, 0.2]], "targets": [[0.0, 1.0]]}
@@ -266,8 +277,9 @@ def test_fragment_numbers_are_the_apis(client: TestClient, worked: dict[str, Any
         ("demon", {"cost": "cross_entropy"}, "cost: set by the run"),
     ],
 )
-def test_bad_settings_come_back_as_a_fragment_naming_them(client: TestClient, route: str, params: dict[str, str],
-                                                          message: str) -> None:
+def test_bad_settings_come_back_as_a_fragment_naming_them(
+    client: TestClient, route: str, params: dict[str, str], message: str
+) -> None:
     r = client.get(f"/instruments/{run_id(client)}/{route}", params=params)
     assert r.status_code == 422
     assert 'class="instrument-error"' in r.text and message in r.text

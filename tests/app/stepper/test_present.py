@@ -77,12 +77,11 @@ def side_of(box: tuple[float, float, float, float], x: float, y: float, r: float
     assert len(sides) == 1, (box, x, y, r)  # beside its circle, not over it, not off at a corner
     return sides[0]
 
+
 SLOW = {"wide-twice", "deep"}  # seconds each: the whole suite draws them, the fast tier leaves them out
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NETWORKS]
-)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in NETWORKS])
 @pytest.mark.parametrize("iterations", [0, 10])
 def test_the_projector_diagram_shows_the_pages_numbers_large_and_apart(name: str, iterations: int) -> None:
     page = parse_form(form_of(name), 8, 1000)
