@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from pathlib import Path
 
@@ -35,3 +37,14 @@ def test_every_limit_is_listed_with_its_environment_variable() -> None:
         row = next((line for line in README.splitlines() if f"`BACKPROP_LENS_{name.upper()}`" in line), None)
         assert row is not None, f"README lacks the limit {name}"
         assert str(field.default).replace("_", "") in row.replace(",", "").replace("_", ""), row
+
+
+def test_the_checkers_example_prints_what_the_readme_shows() -> None:
+    section = README.split("### Check your backprop", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S)
+    shown = re.search(r"```text\n(.*?)```", section, flags=re.S)
+    assert code is not None and shown is not None
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code.group(1), "README.md", "exec"), {"__name__": "readme"})
+    assert out.getvalue() == shown.group(1)
