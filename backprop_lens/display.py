@@ -144,8 +144,8 @@ def step_view(t: Trace, k: int) -> StepView:
 
 def diagram_svg(view: StepView) -> str:
     """The step's diagram as a standalone SVG: the page's ``diagram.svg`` export, its style scoped to it."""
-    from backprop_lens.app.stepper.export import SVG_STYLE
-    from backprop_lens.app.stepper.export import diagram_svg as export_svg
+    from backprop_lens.app.stepper.view.export import SVG_STYLE
+    from backprop_lens.app.stepper.view.export import diagram_svg as export_svg
 
     svg = export_svg(environment(), view)
     prefix = _digest(svg)

@@ -37,7 +37,6 @@ with ``network2``; they are not the book's.
 
 from __future__ import annotations
 
-import copy
 import functools
 import random
 from collections.abc import Sequence
@@ -51,6 +50,7 @@ from backprop_lens.engine.backprop import backprop as engine_backprop
 from backprop_lens.engine.backprop import feedforward as engine_feedforward
 from backprop_lens.engine.costs import Cost, get_cost
 from backprop_lens.engine.network import Network as EngineNetwork
+from backprop_lens.engine.network import pack
 from backprop_lens.engine.sgd import gradient_descent_in_place, l2_gradient_descent_in_place
 
 __all__ = ["Network", "sigmoid", "sigmoid_prime"]
@@ -300,10 +300,10 @@ def _template(sizes: tuple[int, ...]) -> EngineNetwork:
 
 
 def engine_network(sizes: Sequence[int], weights: Sequence[object], biases: Sequence[object]) -> EngineNetwork:
-    """The engine's view of the book's parameters: the same weight arrays, each bias column seen as a vector.
+    """The engine's network holding the book's parameters, packed as the engine keeps them ([w | b] per layer).
 
     Checks the shapes against ``sizes`` with the book's words (the lists may have been reassigned).
-    Nothing is copied unless an array is not float64.
+    The parameters are copied into the engine's layout; the book's arrays are left as they are.
     """
     n_layers = len(sizes) - 1
     for name, got in (("weights", weights), ("biases", biases)):
@@ -320,9 +320,7 @@ def engine_network(sizes: Sequence[int], weights: Sequence[object], biases: Sequ
             )
         ws.append(arr)
     bs = [as_column(b, sizes[i + 1], f"biases[{i}]", f"layer {i + 2}").reshape(-1) for i, b in enumerate(biases)]
-    net = copy.copy(_template(tuple(sizes)))
-    net.weights, net.biases = ws, bs
-    return net
+    return EngineNetwork.of_packed(sizes, pack(ws, bs), _template(tuple(sizes)).activations)
 
 
 def outputs(sizes: Sequence[int], weights: Sequence[object], biases: Sequence[object], X: Array) -> Array:

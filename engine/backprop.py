@@ -1,30 +1,43 @@
-"""Feedforward and the four equations of backpropagation, chapter 2.
+"""Feedforward and the four equations of backpropagation, chapter 2: ``backprop``, the engine's one gradient.
 
-Two implementations of the same gradient:
+``backprop(net, x, y, cost)`` is the engine's one implementation of BP1–BP4: the step-through's trace,
+SGD, the API, the instruments, the book's faces and the notebook all call it. Examples are rows, here
+and in the whole engine: x is (m, n_1), and every per-example value (z^l, a^l, σ'(z^l), δ^l, ∇_aC) has
+one row per example, so eq. 25 reads Z^l = A^{l−1} (w^l)^T + b^l and BP2 reads
+Δ^l = (Δ^{l+1} w^{l+1}) ⊙ σ'(Z^l). It returns the gradient of the mean cost C = (1/m) Σ_x C_x.
 
-* ``backprop``: fully matrix-based over a mini-batch (the chapter's closing
-  problem). Examples are rows: A^{l} is (m, n_l), so eq. 25 reads
-  Z^l = A^{l−1} (w^l)^T + b^l and BP2 reads Δ^l = (Δ^{l+1} w^{l+1}) ⊙ σ'(Z^l).
-* ``backprop_per_example``: the book's loop, one column vector at a time,
-  kept as the reference that tests and benchmarks compare against.
+It is fused for speed: on the step-through's small networks NumPy's cost is the number of calls, so
+it makes few. The network keeps [w | b] per layer (``Network.packed``); every hidden activation gets a
+column of ones, so z = [a, 1] [w | b]^T is one product and δ^T [a, 1] gives ∂C/∂w and ∂C/∂b at once
+(BP3 and BP4 in one call); the input layer takes its bias separately, sparing a copy of x. Everything
+it returns is made by that call and belongs to the caller (fresh arrays were measured cheaper than
+buffers kept per batch shape and copied out, and need no lock between threads).
 
-Both return the gradient of the mean cost C = (1/m) Σ_x C_x.
+Exact where a sigmoid saturates, |z| to 800 (tests/engine/test_extremes.py): σ(z) and σ'(z) from
+e = e^{−|z|}, which never overflows (σ(z) = 1 − σ(−|z|) for z ≥ 0 and σ(−|z|) below, σ' = e/(1 + e)²);
+tanh' = 4e/(1 + e)² with e = e^{−2|z|}; for a sigmoid output a − y is (1 − y) − σ(−z) where z ≥ 0, and
+cross-entropy's C_x and δ^L = a − y come from z (``engine.costs``). Activations and costs other than
+the built-in ones go through their registry methods (``fn``, ``prime``, ``delta``) inside the same function.
 
-Left out: regularisation and momentum; the update itself lives in ``sgd``.
+The single equations (``weighted_input``, ``output_error``, ``backpropagate``, ``nabla_w_of``, …) stay
+as one function each, for the exercises that change one neuron (``engine.insight.exercises``).
+
+Left out: regularisation and momentum (the update lives in ``sgd``), and the book's per-example loop
+(the bench's baseline, ``bench.baseline``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from backprop_lens.engine import display
 from backprop_lens.engine.activations import Activation
-from backprop_lens.engine.costs import Cost, get_cost
+from backprop_lens.engine.costs import Cost, CrossEntropyCost, QuadraticCost, get_cost
 from backprop_lens.engine.network import Network, check_batch
 
 Array = NDArray[np.float64]
@@ -106,21 +119,42 @@ class ForwardPass:
     activations: list[Array]
 
 
+class _OutputGradient:
+    """∇_aC of a batch, computed by the cost from z^L, a^L and y when first asked for."""
+
+    __slots__ = ("cost_fn", "output", "value", "y")
+
+    def __init__(self, value: Array | None, cost_fn: Cost, output: Activation, y: Array) -> None:
+        self.value, self.cost_fn, self.output, self.y = value, cost_fn, output, y
+
+    def of(self, fwd: ForwardPass) -> Array:
+        if self.value is None:
+            self.value = self.cost_fn.nabla_a(fwd.zs[-1], fwd.activations[-1], self.y, self.output)
+        return self.value
+
+
 @dataclass(frozen=True)
 class Gradients:
-    """∇C of the mean cost over a batch, with the intermediate values.
+    """∇C of the mean cost over a batch, with the intermediate values; every array is the caller's own.
 
     ``nabla_w[i]`` has the shape of ``net.weights[i]``; ``deltas[i]`` is δ of
     layer i + 2 with one row per example; ``sigma_primes[i]`` is σ'(z) there.
+    ``nabla_a`` (∇_aC, BP1 written out, one row per example) is taken from z^L
+    when first asked for: the gradient itself does not need it.
     """
 
     cost: float
     nabla_w: list[Array]
     nabla_b: list[Array]
     forward: ForwardPass
-    nabla_a: Array
     sigma_primes: list[Array]
     deltas: list[Array]
+    output_gradient: _OutputGradient = field(repr=False, compare=False)
+
+    @property
+    def nabla_a(self) -> Array:
+        """∇_aC_x = ∂C_x/∂a^L for every example (row)."""
+        return self.output_gradient.of(self.forward)
 
     def __repr__(self) -> str:
         sizes = "-".join(str(n) for n in [self.nabla_w[0].shape[1], *(b.shape[0] for b in self.nabla_b)])
@@ -190,6 +224,81 @@ def feedforward(net: Network, x: Array) -> ForwardPass:
     return ForwardPass(zs=zs, activations=activations)
 
 
+# Constants as 0-d arrays: a Python float costs each ufunc call a conversion, a third of its time on small arrays.
+ZERO, ONE, TWO, FOUR, MINUS_ONE = (np.array(v) for v in (0.0, 1.0, 2.0, 4.0, -1.0))
+
+
+def _sigmoid_parts(z: Array, a: Array) -> tuple[Array, Array, Array, Array, Array]:
+    """σ(z) into ``a``, exact at any z; returns e = e^{−|z|}, 1 + e, σ(−|z|), H(z) and ±σ(−|z|) with z's sign.
+
+    σ(−|z|) = e/(1 + e) never overflows; σ(z) is 1 − σ(−|z|) for z ≥ 0 and σ(−|z|) below, that is
+    H(z) − copysign(σ(−|z|), z), where H(z) is 1 for z ≥ +0 and 0 for z ≤ −0 (the sign bit decides,
+    as it does for copysign, so that z = −0 gives ½ too).
+    """
+    e = np.copysign(z, MINUS_ONE)
+    np.exp(e, e)
+    d = np.add(e, ONE)
+    s = np.divide(e, d)
+    h = np.subtract(ONE, np.signbit(z))
+    signed = np.copysign(s, z)
+    np.subtract(h, signed, a)
+    return e, d, s, h, signed
+
+
+def _activate(act: Activation, z: Array, a: Array) -> Array:
+    """a = σ(z) into ``a`` (a view of a^l beside its column of ones); returns σ'(z), exact where σ has saturated."""
+    name = act.name
+    if name == "sigmoid":
+        _, d, s, _, _ = _sigmoid_parts(z, a)
+        return np.divide(s, d, s)  # σ'(z) = σ(−|z|)/(1 + e^{−|z|})
+    if name == "tanh":
+        np.tanh(z, a)
+        e = np.copysign(z, MINUS_ONE)  # tanh'(z) = 4e/(1 + e)² with e = e^{−2|z|}
+        np.multiply(e, TWO, e)
+        np.exp(e, e)
+        d = np.add(e, ONE)
+        np.multiply(d, d, d)
+        np.divide(e, d, e)
+        tanh_prime: Array = np.multiply(e, FOUR, e)
+        return tanh_prime
+    if name == "relu":
+        np.maximum(z, ZERO, out=a)
+        relu_prime: Array = np.heaviside(z, ZERO)  # 1 where z > 0, 0 elsewhere (σ'(0) = 0)
+        return relu_prime
+    if name == "linear":
+        np.copyto(a, z)
+        return np.ones_like(z)
+    np.copyto(a, act.fn(z))
+    return np.asarray(act.prime(z, a), dtype=np.float64)
+
+
+def _output_error(
+    cost_fn: Cost, output: Activation, z: Array, y: Array, m: int
+) -> tuple[Array, Array, Array, float, Array | None]:
+    """a^L, σ'(z^L), BP1's δ^L, C and (for the quadratic cost) ∇_aC, from z^L and y."""
+    kind = type(cost_fn)
+    if output.name == "sigmoid" and kind in (QuadraticCost, CrossEntropyCost):
+        a = np.empty_like(z)
+        e, d, s, h, signed = _sigmoid_parts(z, a)
+        hy = np.subtract(h, y, h)
+        # a − y as (1 − y) − σ(−z) for z ≥ 0 and σ(z) − y for z < 0 (``engine.costs.residual``)
+        r = np.subtract(hy, signed, signed)
+        sp = np.divide(s, d, s)
+        if kind is CrossEntropyCost:
+            # C_x = Σ_j [y softplus(−z) + (1 − y) softplus(z)] = Σ_j [(H(z) − y) z + ln(1 + e^{−|z|})]
+            c = (float(np.vdot(hy, z)) + float(np.add.reduce(np.log1p(e, e), None))) / m
+            return a, sp, r, c, None
+        return a, sp, np.multiply(r, sp), 0.5 * float(np.vdot(r, r)) / m, r
+    if kind is QuadraticCost:
+        a = np.empty_like(z)
+        sp = _activate(output, z, a)
+        r = np.subtract(a, y)
+        return a, sp, np.multiply(r, sp), 0.5 * float(np.vdot(r, r)) / m, r
+    a = np.asarray(output.fn(z), dtype=np.float64)
+    sp = np.asarray(output.prime(z, a), dtype=np.float64)
+    return a, sp, cost_fn.delta(z, a, y, output), cost_fn.fn(z, a, y, output), None
+
+
 @np.errstate(over="ignore", invalid="ignore")
 def backprop(
     net: Network,
@@ -197,77 +306,61 @@ def backprop(
     y: Sequence[Sequence[float]] | Array,
     cost: str | Cost = "quadratic",
 ) -> Gradients:
-    """The gradient of C = (1/m) Σ_x C_x by BP1–BP4, all examples at once.
+    """The gradient of C = (1/m) Σ_x C_x by BP1–BP4, all examples at once; x is (m, n_1), y (m, n_L).
 
-    Overflow is not raised as a warning: ``Gradients.finite`` reports it, and
-    callers decide (the API answers 422).
+    Returns ``Gradients``: C, ∂C/∂w and ∂C/∂b of every layer, and the values the trace shows (z^l,
+    a^l, σ'(z^l), δ^l, ∇_aC), all of them new arrays that no later call touches. Overflow is not
+    raised as a warning: ``Gradients.finite`` reports it, and callers decide (the API answers 422).
     """
     cost_fn = get_cost(cost)
     output = net.activations[-1]
     cost_fn.check_output(output)
     X, Y = as_examples(net, x, y)
-
-    fwd = feedforward(net, X)
-    z_L, a_L = fwd.zs[-1], fwd.activations[-1]
-    sigma_primes = [act.prime(z, a) for act, z, a in zip(net.activations, fwd.zs, fwd.activations[1:], strict=True)]
-    deltas = backpropagate(net.weights, sigma_primes, output_error(cost_fn, z_L, a_L, Y, output))
-
-    nabla_b = [nabla_b_of(d) for d in deltas]
-    nabla_w = [nabla_w_of(d, a_prev) for d, a_prev in zip(deltas, fwd.activations, strict=False)]
-    return Gradients(
-        cost=cost_fn.fn(z_L, a_L, Y, output),
-        nabla_w=nabla_w,
-        nabla_b=nabla_b,
-        forward=fwd,
-        nabla_a=cost_fn.nabla_a(z_L, a_L, Y, output),
-        sigma_primes=sigma_primes,
-        deltas=deltas,
-    )
-
-
-def backprop_per_example(
-    net: Network,
-    x: Sequence[Sequence[float]] | Array,
-    y: Sequence[Sequence[float]] | Array,
-    cost: str | Cost = "quadratic",
-) -> tuple[float, list[Array], list[Array]]:
-    """The book's algorithm (network.py): one example at a time, column vectors.
-
-    Returns (cost, nabla_w, nabla_b) of the mean cost. Deliberately plain: it
-    is what the matrix form is checked and benchmarked against. It shares the
-    activations' σ' and the costs' δ^L with ``backprop``, so it checks the
-    batching (rows against columns, the 1/m), not the derivatives: those are
-    checked against the scalar autograd and mpmath finite differences.
-    """
-    cost_fn = get_cost(cost)
-    X, Y = as_examples(net, x, y)
     m = X.shape[0]
-    nabla_b = [np.zeros((b.shape[0], 1)) for b in net.biases]
-    nabla_w = [np.zeros(w.shape) for w in net.weights]
-    total = 0.0
-    for xi, yi in zip(X, Y, strict=True):
-        activation = xi.reshape(-1, 1)
-        activations = [activation]
-        zs = []
-        for w, b, act in zip(net.weights, net.biases, net.activations, strict=True):
-            z = np.dot(w, activation) + b.reshape(-1, 1)
-            zs.append(z)
-            activation = act.fn(z)
-            activations.append(activation)
-        z_L, a_L, y_row = zs[-1].T, activations[-1].T, yi.reshape(1, -1)
-        total += cost_fn.fn(z_L, a_L, y_row, net.activations[-1])
-        delta = output_error(cost_fn, z_L, a_L, y_row, net.activations[-1]).T
-        nabla_b[-1] += delta
-        nabla_w[-1] += np.dot(delta, activations[-2].T)
-        for back in range(2, net.num_layers):
-            sp = net.activations[-back].prime(zs[-back], activations[-back])
-            delta = np.dot(net.weights[-back + 1].T, delta) * sp
-            nabla_b[-back] += delta
-            nabla_w[-back] += np.dot(delta, activations[-back - 1].T)
-    return (
-        total / m,
-        [nw / m for nw in nabla_w],
-        [nb.reshape(-1) / m for nb in nabla_b],
+    packed, acts, n_layers = net.packed, net.activations, len(net.packed)
+
+    # eq. 25, layer by layer. a^1 = x keeps its bias apart (no copy of x); every later a^l is written
+    # beside a column of ones, so z^{l+1} = [a^l, 1] [w | b]^T is one product.
+    z = np.dot(X, net.weights[0].T)
+    z += net.biases[0]
+    zs, activations, extended, sigma_primes = [z], [X], [X], []
+    for i in range(1, n_layers):
+        a_ext = np.empty((m, packed[i].shape[1]))
+        a_ext[:, -1] = 1.0
+        a = a_ext[:, :-1]
+        sigma_primes.append(_activate(acts[i - 1], z, a))
+        activations.append(a)
+        extended.append(a_ext)
+        z = np.dot(a_ext, packed[i].T)
+        zs.append(z)
+    a_L, sp_L, delta, c, nabla_a = _output_error(cost_fn, output, z, Y, m)
+    activations.append(a_L)
+    sigma_primes.append(sp_L)
+
+    # BP2 down the layers; BP3 and BP4 together through the column of ones; 1/m for the mean
+    deltas: list[Array] = [delta] * n_layers  # every slot is set below, from L down
+    nabla_w: list[Array] = [delta] * n_layers
+    nabla_b: list[Array] = [delta] * n_layers
+    inv_m = np.array(1.0 / m)
+    for i in range(n_layers - 1, -1, -1):
+        deltas[i] = delta
+        scaled = np.multiply(delta, inv_m) if m > 1 else delta
+        if i:
+            g = np.dot(scaled.T, extended[i])
+            nabla_w[i], nabla_b[i] = g[:, :-1], g[:, -1]
+            delta = np.dot(delta, net.weights[i])
+            delta *= sigma_primes[i - 1]
+        else:
+            nabla_w[0] = np.dot(scaled.T, X)
+            nabla_b[0] = np.add.reduce(scaled, axis=0)
+    return Gradients(
+        c,
+        nabla_w,
+        nabla_b,
+        ForwardPass(zs, activations),
+        sigma_primes,
+        deltas,
+        _OutputGradient(nabla_a, cost_fn, output, Y),
     )
 
 

@@ -61,8 +61,10 @@ def numerical_gradient(
             passes += 2
         return grad
 
-    nabla_w = [estimate(w) for w in probe.weights]
-    nabla_b = [estimate(b) for b in probe.biases]
+    # one parameter at a time through [w | b] (weights and biases are views of it, not contiguous)
+    packed = [estimate(p) for p in probe.packed]
+    nabla_w = [p[:, :-1].copy() for p in packed]
+    nabla_b = [p[:, -1].copy() for p in packed]
     return NumericalGradient(cost=base, nabla_w=nabla_w, nabla_b=nabla_b, forward_passes=passes)
 
 

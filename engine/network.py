@@ -5,6 +5,11 @@ matrix w^l of shape (n_l, n_{l−1}), whose row j holds the weights into neuron
 j, and a bias vector b^l of shape (n_l,). Python lists are 0-based, so
 ``weights[0]`` is w^2 and ``weights[-1]`` is w^L.
 
+The parameters are kept in the layout ``engine.backprop`` computes with: each layer's weights and
+biases side by side in one matrix ``packed[i]`` = [w | b] of shape (n_l, n_{l−1} + 1), so that
+z = [a, 1] [w | b]^T is one product and [∂C/∂w | ∂C/∂b] another. ``weights[i]`` and ``biases[i]``
+are views of it: writing into them (as the in-place update does) writes into ``packed``.
+
 A network is built from explicit weights and biases, or from sizes and a seed.
 Initialisation draws from NumPy's PCG64 generator, so the same seed gives the
 same network bit for bit on every machine.
@@ -33,6 +38,7 @@ class Network:
     """Sizes, parameters and per-layer activations of a feedforward network."""
 
     sizes: list[int]
+    packed: list[Array]
     weights: list[Array]
     biases: list[Array]
     activations: list[Activation]
@@ -76,12 +82,27 @@ class Network:
         if (weights is None) != (biases is None):
             raise ValueError("weights and biases: give both or neither")
         if weights is None or biases is None:
-            self.weights, self.biases = _initial_parameters(sizes, seed, init)
+            self._adopt(pack(*_initial_parameters(sizes, seed, init)))
         else:
             check_shapes(sizes, weights, biases)
-            self.weights = [np.array(w, dtype=np.float64) for w in weights]
-            self.biases = [np.array(b, dtype=np.float64) for b in biases]
-            _check_finite(self.weights, self.biases)
+            self._adopt(pack(weights, biases))
+            check_finite(self.weights, self.biases)
+
+    def _adopt(self, packed: list[Array]) -> None:
+        """Take ``packed`` as the parameters; ``weights`` and ``biases`` become views of it."""
+        self.packed = packed
+        self.weights = [p[:, :-1] for p in packed]
+        self.biases = [p[:, -1] for p in packed]
+
+    @classmethod
+    def of_packed(cls, sizes: Sequence[int], packed: list[Array], activations: Sequence[Activation]) -> Network:
+        """A network that takes ``packed`` ([w | b] per layer, float64, shapes already right) as it is: no checks,
+        no copy. For the engine's own copies and updates; anything from outside goes through ``Network(...)``."""
+        net = cls.__new__(cls)
+        net.sizes = list(sizes)
+        net.activations = list(activations)
+        net._adopt(packed)
+        return net
 
     def __repr__(self) -> str:
         names = self.activation_names
@@ -117,7 +138,14 @@ class Network:
 
     def copy(self) -> Network:
         """A deep copy: the update step must not change the network it started from."""
-        return self.with_parameters([w.copy() for w in self.weights], [b.copy() for b in self.biases])
+        return Network.of_packed(self.sizes, [p.copy() for p in self.packed], self.activations)
+
+    def read_only(self) -> Network:
+        """This network's parameters, seen read-only and without a copy: it changes when this network does."""
+        views = [p.view() for p in self.packed]
+        for v in views:
+            v.setflags(write=False)
+        return Network.of_packed(self.sizes, views, self.activations)
 
     def with_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> Network:
         """The same architecture and activations with other weights and biases."""
@@ -151,9 +179,56 @@ def check_batch(arr: Array, width: int, name: str) -> Array:
     return arr
 
 
+def packed_checked(
+    sizes: Sequence[int], weights: Sequence[Sequence[Sequence[float]]], biases: Sequence[Sequence[float]]
+) -> list[Array] | None:
+    """``pack(weights, biases)`` when every w^l and b^l has the shape ``sizes`` gives it; None otherwise.
+
+    The shapes ``check_shapes`` checks, read off the packed arrays: no Python call per row, and no
+    words (a caller that gets None asks ``check_shapes`` what is wrong).
+    """
+    if len(weights) != len(sizes) - 1 or len(biases) != len(sizes) - 1:
+        return None
+    try:
+        packed = pack(weights, biases)  # ValueError for ragged rows or a bias of another length
+    except ValueError:
+        return None
+    for p, n_in, n_out in zip(packed, sizes, sizes[1:], strict=False):
+        if p.shape != (n_out, n_in + 1):
+            return None
+    return packed
+
+
+def batch_rows(rows: Sequence[Sequence[float]], width: int) -> Array | None:
+    """``rows`` as an m × width array when they are m ≥ 1 rows of ``width`` numbers; None otherwise."""
+    try:
+        a = np.array(rows, dtype=np.float64)
+    except ValueError:  # ragged rows
+        return None
+    return a if a.ndim == 2 and a.shape[0] >= 1 and a.shape[1] == width else None
+
+
 def parameter_count(sizes: Sequence[int]) -> int:
     """P = Σ_l n_l (n_{l−1} + 1): weights plus biases."""
     return sum(n_out * (n_in + 1) for n_in, n_out in itertools.pairwise(sizes))
+
+
+def pack(
+    weights: Sequence[Sequence[Sequence[float]] | Array], biases: Sequence[Sequence[float] | Array]
+) -> list[Array]:
+    """[w | b] of every layer as a new float64 matrix (n_l, n_{l−1} + 1); ValueError where w and b do not fit
+    together (their fit to the sizes is ``check_shapes``'s)."""
+    packed: list[Array] = []
+    for w, b in zip(weights, biases, strict=True):
+        w_arr = np.asarray(w, dtype=np.float64)
+        b_arr = np.asarray(b, dtype=np.float64)
+        if w_arr.ndim != 2 or b_arr.shape != w_arr.shape[:1]:
+            raise ValueError(f"pack: w of shape {w_arr.shape} and b of shape {b_arr.shape} are not one layer's")
+        p = np.empty((w_arr.shape[0], w_arr.shape[1] + 1))
+        p[:, :-1] = w_arr
+        p[:, -1] = b_arr
+        packed.append(p)
+    return packed
 
 
 def _initial_parameters(sizes: list[int], seed: int | None, init: Init) -> tuple[list[Array], list[Array]]:
@@ -203,7 +278,8 @@ def check_shapes(
             raise ValueError(f"biases[{i}]: b^{i + 2} must have {rows} numbers, got {got}")
 
 
-def _check_finite(weights: list[Array], biases: list[Array]) -> None:
+def check_finite(weights: list[Array], biases: list[Array]) -> None:
+    """ValueError naming the first layer with a parameter that is not a finite number."""
     for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise ValueError(f"weights[{i}] / biases[{i}]: every entry must be a finite number")

@@ -24,22 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from backprop_lens.engine.backprop import (
-    as_examples,
-    backprop,
-    backpropagate,
-    cost_of,
-    feedforward,
-    nabla_b_of,
-    nabla_w_of,
-    output_error,
-)
+from backprop_lens.engine.backprop import Gradients, as_examples, backprop
 from backprop_lens.engine.costs import Cost, get_cost
-from backprop_lens.engine.network import Network
+from backprop_lens.engine.network import Network, check_finite
 
 Array = NDArray[np.float64]
 
@@ -115,27 +107,34 @@ def sgd_step(
     lmbda: float = 0.0,
     n: int = 1,
     sums: EpochGradients | None = None,
-) -> None:
-    """One gradient-descent step on the mini-batch (x, y), changing ``net`` in place.
+) -> float:
+    """One gradient-descent step on the mini-batch (x, y), changing ``net`` in place; returns C before the step.
 
-    The gradient is backpropagation's, equation by equation (eq. 25, BP1, BP2,
-    BP3, BP4), then every layer takes the step of eqs. 20–21 (eq. 93 for the
-    weights when λ > 0, with n the size of the training set). ``sums``, when
-    given, adds this mini-batch's gradients to the epoch's.
+    The gradient is ``backprop``'s (eq. 25, BP1–BP4), then every layer takes the step of eqs. 20–21
+    (eq. 93 for the weights when λ > 0, with n the size of the training set). ``sums``, when given,
+    adds this mini-batch's gradients to the epoch's. The gradient is the caller's own, so it is
+    scaled by η where it lies.
     """
-    fwd = feedforward(net, x)
-    zs, activations = fwd.zs, fwd.activations
-    sigma_primes = [act.prime(z, a) for act, z, a in zip(net.activations, zs, activations[1:], strict=True)]
-    delta_L = output_error(cost_fn, zs[-1], activations[-1], y, net.activations[-1])
-    deltas = backpropagate(net.weights, sigma_primes, delta_L)
-    # Every δ is known before any w changes, as BP2 needs w^{l+1} from before the update.
-    for i, delta in enumerate(deltas):
-        nabla_w = nabla_w_of(delta, activations[i])
-        nabla_b = nabla_b_of(delta)
+    g = backprop(net, x, y, cost_fn)
+    for i, (nabla_w, nabla_b) in enumerate(zip(g.nabla_w, g.nabla_b, strict=True)):
         if sums is not None:
             sums.add(i, nabla_w, nabla_b)
         l2_gradient_descent_in_place(net.weights[i], nabla_w, eta, lmbda, n)
         gradient_descent_in_place(net.biases[i], nabla_b, eta)
+    return g.cost
+
+
+def stepped(net: Network, g: Gradients, eta: float) -> Network:
+    """A new network after eqs. 20–21 with the gradient ``g`` (``net`` is left unchanged; ``g`` is scaled by η).
+
+    The same numbers as ``gradient_descent`` layer by layer; ValueError when a parameter overflowed.
+    """
+    updated = net.copy()
+    for w, b, nabla_w, nabla_b in zip(updated.weights, updated.biases, g.nabla_w, g.nabla_b, strict=True):
+        gradient_descent_in_place(w, nabla_w, eta)
+        gradient_descent_in_place(b, nabla_b, eta)
+    check_finite(updated.weights, updated.biases)
+    return updated
 
 
 def update_mini_batch(
@@ -146,11 +145,7 @@ def update_mini_batch(
     cost: str | Cost = "quadratic",
 ) -> Network:
     """One gradient-descent step on the mean cost of the batch; ``net`` is left unchanged."""
-    g = backprop(net, x, y, cost)
-    return net.with_parameters(
-        [gradient_descent(w, nw, eta) for w, nw in zip(net.weights, g.nabla_w, strict=True)],
-        [gradient_descent(b, nb, eta) for b, nb in zip(net.biases, g.nabla_b, strict=True)],
-    )
+    return stepped(net, backprop(net, x, y, cost), eta)
 
 
 def iterate(
@@ -174,7 +169,7 @@ def iterate(
 
 @dataclass(frozen=True)
 class Progress:
-    """Where training is, handed to the per-mini-batch callback."""
+    """Where training is after a mini-batch, and that mini-batch's C as its gradient measured it (before the step)."""
 
     epoch: int
     batch: int
@@ -193,8 +188,8 @@ def mini_batches(
     seed: int | None = 0,
     lmbda: float = 0.0,
     sums: EpochGradients | None = None,
-) -> Iterator[tuple[int, int, int, NDArray[np.intp]]]:
-    """Train ``net`` in place; after each mini-batch yield (epoch, batch, batches per epoch, its indices).
+) -> Iterator[Progress]:
+    """Train ``net`` in place; after each mini-batch yield its ``Progress``.
 
     Each epoch shuffles the examples with a generator seeded once from ``seed``,
     as the book's ``network.py`` does with ``random.shuffle``. The caller may stop
@@ -216,8 +211,8 @@ def mini_batches(
         X_epoch, Y_epoch = X[order], Y[order]  # one shuffled copy per epoch; mini-batches are views of it
         for k in range(batches):
             part = slice(k * mini_batch_size, (k + 1) * mini_batch_size)
-            sgd_step(net, X_epoch[part], Y_epoch[part], rate(), cost_fn, lmbda, n, sums)
-            yield epoch, k + 1, batches, order[part]
+            cost = sgd_step(net, X_epoch[part], Y_epoch[part], rate(), cost_fn, lmbda, n, sums)
+            yield Progress(epoch, k + 1, batches, cost)
 
 
 def SGD(  # noqa: N802 - the book's name
@@ -231,13 +226,16 @@ def SGD(  # noqa: N802 - the book's name
     seed: int | None = 0,
     callback: Callable[[Network, Progress], bool | None] | None = None,
     lmbda: float = 0.0,
+    every: Literal["mini_batch", "epoch"] = "mini_batch",
 ) -> Network:
     """Stochastic gradient descent, as in the book's ``network.py``.
 
     Each epoch shuffles the examples with a generator seeded once from
     ``seed`` and steps through mini-batches of ``mini_batch_size``. The
-    callback sees (a copy of) the network after every mini-batch and the cost
-    of that mini-batch; returning True stops training early. ``lmbda`` > 0 is
+    callback is called after every mini-batch, or with ``every="epoch"`` after
+    each epoch's last one, with a snapshot of the network then (its own copy,
+    taken only when the callback is called) and the ``Progress``, whose cost is
+    that mini-batch's; returning True stops training early. ``lmbda`` > 0 is
     ``network2.py``'s L2 regularisation (eq. 93).
 
     Unlike the book's method, which trains ``self`` in place, this returns a
@@ -247,9 +245,9 @@ def SGD(  # noqa: N802 - the book's name
     cost_fn = get_cost(cost)
     X, Y = as_examples(net, x, y)
     trained = net.copy()
-    for epoch, k, batches, idx in mini_batches(trained, X, Y, epochs, mini_batch_size, eta, cost_fn, seed, lmbda):
-        if callback is not None:
-            progress = Progress(epoch, k, batches, cost_of(trained, X[idx], Y[idx], cost_fn))
-            if callback(trained.copy(), progress):
-                break
+    for progress in mini_batches(trained, X, Y, epochs, mini_batch_size, eta, cost_fn, seed, lmbda):
+        if callback is None or (every == "epoch" and progress.batch != progress.batches_per_epoch):
+            continue
+        if callback(trained.copy(), progress):
+            break
     return trained

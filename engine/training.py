@@ -294,7 +294,8 @@ class TrainingSession:
             self._net, d.x_train, d.y_train, self.epochs, self.mini_batch_size, lambda: self.eta, self.cost, self.seed,
             self.lmbda, self._sums,
         )  # fmt: skip
-        for epoch, batch, batches, _ in steps:
+        for progress in steps:
+            epoch, batch, batches = progress.epoch, progress.batch, progress.batches_per_epoch
             if batch == batches:
                 record = self._evaluate(epoch, time.perf_counter() - t0 - waited - paced)
                 if not (math.isfinite(record.cost) and _finite(self._net)):

@@ -15,7 +15,7 @@ from backprop_lens.app.core.errors import OVERFLOW, InputError
 from backprop_lens.app.core.schemas import TraceRequest
 from backprop_lens.engine import Trace, trace
 from backprop_lens.engine.backprop import as_examples, backprop
-from backprop_lens.engine.sgd import gradient_descent, iterate
+from backprop_lens.engine.sgd import iterate, stepped
 
 
 def run_trace(req: TraceRequest, iterations: int = 0) -> Trace:
@@ -23,10 +23,10 @@ def run_trace(req: TraceRequest, iterations: int = 0) -> Trace:
     net = req.network.build()
     try:
         if iterations:
-            net = iterate(net, req.inputs, req.targets, req.eta, req.cost, iterations)
+            net = iterate(net, req.inputs, req.targets, req.eta, req.cost_function, iterations)
     except ValueError:  # a diverging η: the updated weights overflowed and the engine refused them
         raise InputError("network", OVERFLOW) from None
-    t = trace(net, req.inputs, req.targets, req.cost, req.eta)
+    t = trace(net, req.inputs, req.targets, req.cost_function, req.eta)
     if not (t.gradients.finite and math.isfinite(t.cost_after)):
         raise InputError("network", OVERFLOW)
     return t
@@ -45,15 +45,12 @@ def run_replay(req: TraceRequest, iterations: int = 0) -> tuple[Trace, list[floa
     try:
         with np.errstate(all="ignore"):
             for _ in range(iterations):
-                g = backprop(net, x, y, req.cost)
+                g = backprop(net, x, y, req.cost_function)
                 costs.append(g.cost)
-                net = net.with_parameters(
-                    [gradient_descent(w, nw, req.eta) for w, nw in zip(net.weights, g.nabla_w, strict=True)],
-                    [gradient_descent(b, nb, req.eta) for b, nb in zip(net.biases, g.nabla_b, strict=True)],
-                )
+                net = stepped(net, g, req.eta)
     except ValueError:  # a diverging η: the updated weights overflowed and the engine refused them
         raise InputError("network", OVERFLOW) from None
-    t = trace(net, req.inputs, req.targets, req.cost, req.eta)
+    t = trace(net, req.inputs, req.targets, req.cost_function, req.eta)
     costs.append(t.cost_before)
     if not (t.gradients.finite and math.isfinite(t.cost_after) and all(math.isfinite(c) for c in costs)):
         raise InputError("network", OVERFLOW)

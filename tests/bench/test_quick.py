@@ -48,7 +48,7 @@ def test_gradient_rows_have_positive_medians_and_consistent_ratios(quick: dict[s
     rows = rows_of(quick, "gradient, 1 thread")
     for case in ("[2, 3, 2] m=1", "[784, 30, 10] m=10"):
         loop = rows[(case, "per-example loop (baseline)")]
-        matrix = rows[(case, "matrix form: loop ÷ matrix")]
+        matrix = rows[(case, "backprop: loop ÷ backprop")]
         floor = rows[(case, "matrix ÷ arithmetic floor")]
         assert loop["value"] > 0 and matrix["value"] > 0 and floor["value"] > 0
         assert matrix["ratio"] == pytest.approx(loop["value"] / matrix["value"])

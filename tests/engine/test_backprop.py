@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from backprop_lens.bench.baseline import backprop_per_example
 from backprop_lens.engine import Network, backprop, numerical_gradient
 from backprop_lens.engine.backprop import (
-    backprop_per_example,
     backpropagate_error,
     feedforward,
     nabla_b_of,

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from backprop_lens.bench.baseline import backprop_per_example
 from backprop_lens.engine import Network, backprop
-from backprop_lens.engine.backprop import backprop_per_example
 from backprop_lens.engine.insight import (
     compare_costs,
     compare_speed,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from backprop_lens.bench.baseline import backprop_per_example
 from backprop_lens.engine import Network
-from backprop_lens.engine.backprop import backprop_per_example
 from backprop_lens.engine.costs import get_cost
 from backprop_lens.engine.sgd import (
     SGD,
@@ -175,3 +175,19 @@ def test_eta_may_be_a_function_asked_before_every_mini_batch() -> None:
     assert len(steps) == 2
     for a, b in zip(trained.weights, expected.weights, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
+
+
+def test_per_epoch_callback_sees_each_epochs_end_once() -> None:
+    """every="epoch": one call per epoch, after its last mini-batch, with a snapshot later training leaves alone."""
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=(10, 2)), rng.uniform(size=(10, 1))
+    seen: list[tuple[Progress, Network]] = []
+    out = SGD(
+        Network([2, 3, 1], seed=0), X, Y, 3, 4, 0.5, seed=0, callback=lambda n, p: seen.append((p, n)), every="epoch"
+    )
+    assert [(p.epoch, p.batch) for p, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert np.array_equal(seen[-1][1].weights[0], out.weights[0])
+    assert not np.array_equal(seen[0][1].weights[0], out.weights[0])
+    # the cost each call sees is its mini-batch's before the step: the per-example loop's on the same rows
+    first = SGD(Network([2, 3, 1], seed=0), X, Y, 1, 4, 0.5, seed=0)
+    assert first is not out
