@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,7 +23,12 @@ from backprop_lens.app.classroom.stream import Classroom
 from backprop_lens.app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
 from backprop_lens.app.core.lifecycle import closing_on_signals
 from backprop_lens.app.core.limits import document_limits
-from backprop_lens.app.core.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, SettingsMiddleware
+from backprop_lens.app.core.middleware import (
+    BodyLimitMiddleware,
+    CompressionMiddleware,
+    SecurityHeadersMiddleware,
+    SettingsMiddleware,
+)
 from backprop_lens.app.core.settings import Settings, get_settings
 from backprop_lens.app.core.slots import StreamSlots
 from backprop_lens.app.core.state import StateUnavailableError, make_state, on_state_unavailable
@@ -34,6 +40,12 @@ from backprop_lens.app.stepper import stream
 from backprop_lens.app.stepper.runs import RunStore
 from backprop_lens.app.training import routes as training
 from backprop_lens.app.training.backend import make_backend
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's OpenAPI operationId: its name (``gradients``, ``trace``), so a generated client's methods are
+    short; names are unique across the app (tests/app/api/test_openapi_names.py)."""
+    return route.name
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # app.api.docs serves /docs from static/ under the CSP; FastAPI's own pages load Swagger UI and ReDoc from CDNs.
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
+        # One schema per model, not a `-Input` and an `-Output` twin: a generated client then has one class of each.
+        separate_input_output_schemas=False,
     )
     # Everything an app holds, made from its own settings: two apps in one process share nothing.
     app.state.settings = settings
@@ -92,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CompressionMiddleware, min_bytes=settings.compress_min_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(SettingsMiddleware, settings=settings)
     default_openapi = app.openapi

@@ -12,9 +12,9 @@ a tenth of a second or more. ``GradientRoute`` puts a lane in front of it:
    model per set of limits;
 2. the cross-field rules of ``GradientRequest`` (parameter budget, activations per layer, weights with
    biases, shapes against sizes, examples × width, cross-entropy's targets) are checked on what that gives,
-   the shapes by packing the network's [w | b] and the batch as arrays (``engine.fast``);
+   the shapes by packing the network's [w | b] and the batch as arrays (``engine.network.packed_checked``);
 3. a request that passes, without ``trace`` and small enough for the event loop (``INLINE_WORK``), is
-   answered by ``engine.fast`` and orjson; another that passes goes to the endpoint as the
+   answered by the engine's ``backprop`` and orjson; another that passes goes to the endpoint as the
    ``GradientRequest`` it would have got, and the endpoint computes it (a trace; large work in the
    thread pool).
 
@@ -40,8 +40,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backprop_lens.app.core.schemas import ActivationName, CostName, GradientRequest, InitName, NetworkSpec
 from backprop_lens.app.core.settings import Settings
-from backprop_lens.engine.fast import FastNetwork, batch_rows, gradient_lists, packed_checked, shaped
-from backprop_lens.engine.network import Array, Network, parameter_count
+from backprop_lens.engine.activations import get_activation
+from backprop_lens.engine.backprop import backprop
+from backprop_lens.engine.network import Array, Network, batch_rows, packed_checked, parameter_count
 
 INLINE_WORK = 20_000
 """Parameters × examples up to which a gradient is computed on the event loop (about 50 µs of engine time
@@ -74,7 +75,7 @@ def lean_request(max_layers: int, max_width: int, max_abs_value: float, max_batc
 
     class LeanGradientRequest(_Strict):
         network: LeanNetwork
-        cost: CostName = "quadratic"
+        cost_function: CostName = "quadratic"
         inputs: Annotated[list[row], Field(min_length=1, max_length=max_batch)]
         targets: Annotated[list[row], Field(min_length=1, max_length=max_batch)]
         trace: bool = False
@@ -109,7 +110,7 @@ class Checked:
             init=spec.init,
         )
         return GradientRequest.model_construct(
-            network=network, cost=r.cost, inputs=r.inputs, targets=r.targets, trace=r.trace
+            network=network, cost_function=r.cost_function, inputs=r.inputs, targets=r.targets, trace=r.trace
         )
 
 
@@ -133,14 +134,14 @@ def checked(body: bytes, settings: Settings) -> Checked | None:
     ):
         return None
     activations: list[str] = [spec.activation] * n_layers if isinstance(spec.activation, str) else spec.activation
-    if len(activations) != n_layers or (req.cost == "cross_entropy" and activations[-1] != "sigmoid"):
+    if len(activations) != n_layers or (req.cost_function == "cross_entropy" and activations[-1] != "sigmoid"):
         return None
     X = batch_rows(req.inputs, sizes[0])
     Y = batch_rows(req.targets, sizes[-1])
-    if X is None or Y is None or (req.cost == "cross_entropy" and not (Y.min() >= 0.0 and Y.max() <= 1.0)):
+    if X is None or Y is None or (req.cost_function == "cross_entropy" and not (Y.min() >= 0.0 and Y.max() <= 1.0)):
         return None
     if spec.weights is None:
-        packed = FastNetwork.of(Network(sizes, activation=activations, seed=spec.seed, init=spec.init), m).packed
+        packed = Network(sizes, activation=activations, seed=spec.seed, init=spec.init).packed
     else:
         shaped_right = packed_checked(sizes, spec.weights, spec.biases)
         if shaped_right is None:
@@ -160,23 +161,23 @@ def fast_reply(body: bytes, settings: Settings) -> bytes | None:
     c = checked(body, settings)
     if c is None or not small(c):
         return None
-    return gradient_json(c.req.network.sizes, c.activations, c.packed, c.X, c.Y, c.req.cost)
+    return gradient_json(lane_network(c), c.X, c.Y, c.req.cost_function)
 
 
 def gradient_json(
-    sizes: Sequence[int],
-    activations: Sequence[str],
-    packed: Sequence[Array],
-    x: Array | Sequence[Sequence[float]],
-    y: Array | Sequence[Sequence[float]],
-    cost: str,
+    net: Network, x: Array | Sequence[Sequence[float]], y: Array | Sequence[Sequence[float]], cost: str
 ) -> bytes | None:
-    """``GradientResponse``'s JSON (no ``layers``) by the engine's fused path; None where anything overflowed."""
-    result = gradient_lists(shaped(sizes, activations, len(x), packed), x, y, cost)
-    if result is None:
+    """``GradientResponse``'s JSON (no ``layers``) by the engine's ``backprop``; None where anything overflowed."""
+    g = backprop(net, x, y, cost)
+    if not g.finite:
         return None
-    c, nabla_w, nabla_b = result
-    return orjson.dumps({"cost": c, "nabla_w": nabla_w, "nabla_b": nabla_b, "layers": None})
+    nabla_w, nabla_b = [w.tolist() for w in g.nabla_w], [b.tolist() for b in g.nabla_b]
+    return orjson.dumps({"cost": g.cost, "nabla_w": nabla_w, "nabla_b": nabla_b, "layers": None})
+
+
+def lane_network(c: Checked) -> Network:
+    """The network of a checked request: its packed parameters as they are (the lane made them)."""
+    return Network.of_packed(c.req.network.sizes, c.packed, [get_activation(name) for name in c.activations])
 
 
 def _for_the_lane(request: Request) -> bool:
@@ -210,7 +211,7 @@ class GradientRoute(APIRoute):
                     if not small(c):
                         response: Response = await endpoint(c.request())
                         return response
-                    reply = gradient_json(c.req.network.sizes, c.activations, c.packed, c.X, c.Y, c.req.cost)
+                    reply = gradient_json(lane_network(c), c.X, c.Y, c.req.cost_function)
                     if reply is not None:
                         return Response(reply, media_type="application/json")
             return await documented(request)  # reads the body Starlette kept; words every 4xx

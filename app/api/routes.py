@@ -1,7 +1,7 @@
 """The JSON API: gradients, the step trace (whole or streamed) and health.
 
 ``POST /api/gradients`` is ``async``: a small gradient (at most ``INLINE_WORK``
-parameters × examples, tens of microseconds in the engine's fused path) is
+parameters × examples, tens of microseconds in the engine's ``backprop``) is
 computed on the event loop, where a hop to the thread pool would cost more than
 the work; a larger one goes to the thread pool, so the loop stays free for other
 requests (``/api/health`` answers while the largest gradient computes). Its reply
@@ -30,12 +30,13 @@ from backprop_lens.app.core.schemas import (
     GradientRequest,
     GradientResponse,
     Health,
+    NetworkSpec,
+    SeededNetwork,
     TraceRequest,
     TraceResponse,
 )
 from backprop_lens.app.core.slots import FINAL_EVENT, SlottedEventStream, sse, sse_text, stream_slot
 from backprop_lens.engine import Trace
-from backprop_lens.engine.fast import FastNetwork, packed_rows
 from backprop_lens.engine.network import parameter_count
 
 router = APIRouter(prefix="/api", tags=["api"], dependencies=[Depends(require_json)])
@@ -64,6 +65,13 @@ def health() -> Health:
     return Health(status="ok", version=__version__)
 
 
+@router.get("/networks", operation_id="network", response_model=NetworkSpec, responses=ERRORS)
+def network(query: Annotated[SeededNetwork, Query()]) -> NetworkSpec:
+    """The weights and biases a seed gives: the network a request with `sizes` and `seed` (no weights) is computed
+    on, written out so that it can be inspected, changed and sent back."""
+    return query.spec()
+
+
 async def post_gradients(req: GradientRequest) -> Response:
     """∂C/∂w and ∂C/∂b of the mean cost over the batch, by BP1–BP4."""
     if parameter_count(req.network.sizes) * len(req.inputs) <= INLINE_WORK:
@@ -87,14 +95,8 @@ router.add_api_route(
 
 
 def _small_reply(req: GradientRequest) -> bytes:
-    """The JSON reply by the engine's fused path (``engine.fast``), for a small request without trace."""
-    spec = req.network
-    m = len(req.inputs)
-    if spec.weights is not None and spec.biases is not None:
-        packed = packed_rows(spec.weights, spec.biases)
-    else:
-        packed = FastNetwork.of(spec.build(), m).packed
-    reply = gradient_json(spec.sizes, spec.activation_list(), packed, req.inputs, req.targets, req.cost)
+    """The JSON reply by the engine's ``backprop``, for a small request without trace."""
+    reply = gradient_json(req.network.build(), req.inputs, req.targets, req.cost_function)
     if reply is None:
         raise InputError("network", OVERFLOW)
     return reply
@@ -117,10 +119,10 @@ def traced(req: TraceRequest) -> Trace:
 Traced = Annotated[Trace, Depends(traced)]
 
 
-@router.post("/trace", response_model=TraceResponse, responses=ERRORS)
-def trace_json(t: Traced) -> dict[str, object]:
+@router.post("/trace", operation_id="trace", response_model=TraceResponse, responses=ERRORS)
+def trace_json(t: Traced) -> TraceResponse:
     """Every step of one forward pass, one backward pass and one update, in the book's order."""
-    return t.to_dict()
+    return TraceResponse.of(t)
 
 
 @router.post(

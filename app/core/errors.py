@@ -90,7 +90,7 @@ def clean_errors(errors: Sequence[Any]) -> list[ErrorItem]:
         msg = str(e.get("msg", "invalid value")).removeprefix("Value error, ")
         if e.get("type") == "literal_error":
             names = [n for n in (str(p) for p in field) if not n.isdigit()]
-            msg = unknown_name(names[-1] if names else "value", e.get("input"), _choices(e))
+            msg = unknown_name(names[-1].replace("_", " ") if names else "value", e.get("input"), _choices(e))
         items.append(ErrorItem(loc=loc, msg=msg, type=str(e.get("type", "value_error"))))
     return items
 

@@ -1,12 +1,13 @@
 """The reply to a gradient request, computed without the web: ``POST /api/gradients`` and ``backprop-lens grad``.
 
 One function, ``gradient_response``, turns a validated ``GradientRequest`` into its ``GradientResponse`` by
-``engine.backprop`` (BP1–BP4, every layer's values kept for ``trace``). It imports pydantic's models and the
-engine only, so the console script answers without loading FastAPI. Where the numbers overflow it returns
-None and leaves the wording of the error to its caller (the API's 422, the console script's message), as
-``app.api.fastlane.gradient_json`` does.
+the engine's one gradient, ``engine.backprop`` (BP1–BP4, every layer's values kept for ``trace``). It imports
+pydantic's models and the engine only, so the console script answers without loading FastAPI. Where the
+numbers overflow it returns None and leaves the wording of the error to its caller (the API's 422, the
+console script's message), as ``app.api.fastlane.gradient_json`` does.
 
-Left out: the fused fast path for small requests (``app.api.fastlane``), which only the route uses.
+Left out: the lane that answers small requests before FastAPI's body handling (``app.api.fastlane``), which
+only the route uses; it calls the same ``backprop``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from backprop_lens.engine import backprop
 def gradient_response(req: GradientRequest) -> GradientResponse | None:
     """∂C/∂w and ∂C/∂b of the mean cost over the batch (and each layer's z, a, σ′, δ when ``req.trace``);
     None when a number overflows to infinity."""
-    g = backprop(req.network.build(), req.inputs, req.targets, req.cost)
+    g = backprop(req.network.build(), req.inputs, req.targets, req.cost_function)
     if not g.finite:
         return None
     layers = None

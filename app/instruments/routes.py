@@ -62,7 +62,7 @@ def gradcheck(req: GradcheckRequest) -> GradcheckResponse:
 
     Backpropagation needs about 2 forward passes' work; finite differences need 2P + 1.
     """
-    s = compare_speed(req.network.build(), req.inputs, req.targets, req.cost, req.epsilon)
+    s = compare_speed(req.network.build(), req.inputs, req.targets, req.cost_function, req.epsilon)
     _finite(
         s.backprop.cost,
         s.backprop.nabla_w,
@@ -75,11 +75,18 @@ def gradcheck(req: GradcheckRequest) -> GradcheckResponse:
     return GradcheckResponse.of(s, req.epsilon)
 
 
-@router.post("/demon", response_model=DemonResponse, responses=RESPONSES)
+@router.post("/demon", operation_id="demon", response_model=DemonResponse, responses=RESPONSES)
 def demon_route(req: DemonRequest) -> DemonResponse:
     """The demon: predicted ΔC ≈ δ^l_j Δz against the actual ΔC of a forward pass with z^l_j + Δz."""
     d = demon(
-        req.network.build(), req.inputs, req.targets, req.cost, req.layer, req.neuron - 1, req.nudges, req.example
+        req.network.build(),
+        req.inputs,
+        req.targets,
+        req.cost_function,
+        req.layer,
+        req.neuron - 1,
+        req.nudges,
+        req.example,
     )
     _finite(
         d.cost,
@@ -92,14 +99,14 @@ def demon_route(req: DemonRequest) -> DemonResponse:
     return DemonResponse.of(d)
 
 
-@router.post("/saturation", response_model=SaturationResponse, responses=RESPONSES)
+@router.post("/saturation", operation_id="saturation", response_model=SaturationResponse, responses=RESPONSES)
 def saturation_route(req: SaturationRequest) -> SaturationResponse:
     """Saturated neurons (σ'(z) ≈ 0), low-activation neurons (a ≈ 0) and slow weights (BP1, BP2, BP4)."""
     s = saturation(
         req.network.build(),
         req.inputs,
         req.targets,
-        req.cost,
+        req.cost_function,
         req.example,
         req.sigma_prime_threshold,
         req.activation_threshold,
@@ -121,7 +128,7 @@ def paths(req: PathsRequest) -> PathsResponse:
         req.network.build(),
         req.inputs,
         req.targets,
-        req.cost,
+        req.cost_function,
         req.layer,
         req.neuron - 1,
         req.input - 1,
@@ -132,10 +139,10 @@ def paths(req: PathsRequest) -> PathsResponse:
     return PathsResponse.of(p)
 
 
-@router.post("/matrix-form", response_model=MatrixFormResponse, responses=RESPONSES)
+@router.post("/matrix-form", operation_id="matrix_form", response_model=MatrixFormResponse, responses=RESPONSES)
 def matrix_form_route(req: MatrixFormRequest) -> MatrixFormResponse:
     """δ^l = Σ'(z^l)(w^{l+1})^T … (w^L)^T Σ'(z^L) ∇_aC (eqs. 33–35) as matrices, beside BP1/BP2's δ^l."""
-    m = matrix_form(req.network.build(), req.inputs, req.targets, req.cost, req.layer, req.example)
+    m = matrix_form(req.network.build(), req.inputs, req.targets, req.cost_function, req.layer, req.example)
     _finite(m.nabla_a, m.delta, m.delta_layerwise, [f.matrix for f in m.factors])
     return MatrixFormResponse.of(m)
 
@@ -143,23 +150,29 @@ def matrix_form_route(req: MatrixFormRequest) -> MatrixFormResponse:
 @router.post("/minibatch", response_model=MiniBatchResponse, responses=RESPONSES)
 def minibatch(req: MiniBatchRequest) -> MiniBatchResponse:
     """Each example's δ, ∂C_x/∂w and ∂C_x/∂b before they are averaged into one update."""
-    b = inside_minibatch(req.network.build(), req.inputs, req.targets, req.cost)
+    b = inside_minibatch(req.network.build(), req.inputs, req.targets, req.cost_function)
     _finite(b.costs, b.deltas, b.nabla_w_x, b.nabla_w, b.cosine)
     return MiniBatchResponse.of(b)
 
 
-@router.post("/modified-neuron", response_model=ModifiedNeuronResponse, responses=RESPONSES)
+@router.post(
+    "/modified-neuron", operation_id="modified_neuron", response_model=ModifiedNeuronResponse, responses=RESPONSES
+)
 def modified_neuron_route(req: ModifiedNeuronRequest) -> ModifiedNeuronResponse:
     """Exercise: one neuron with its own activation f; backpropagation uses f'(z^l_j) there."""
-    m = modified_neuron(req.network.build(), req.inputs, req.targets, req.cost, req.layer, req.neuron - 1, req.f)
+    m = modified_neuron(
+        req.network.build(), req.inputs, req.targets, req.cost_function, req.layer, req.neuron - 1, req.f
+    )
     _finite(m.cost, m.deltas, m.nabla_w, m.nabla_b, m.f_prime, m.sigma_prime)
     return ModifiedNeuronResponse.of(m)
 
 
-@router.post("/linear-network", response_model=LinearNetworkResponse, responses=RESPONSES)
+@router.post(
+    "/linear-network", operation_id="linear_network", response_model=LinearNetworkResponse, responses=RESPONSES
+)
 def linear_network_route(req: LinearNetworkRequest) -> LinearNetworkResponse:
     """Exercise: the same weights with σ(z) = z; δ^l = (w^{l+1})^T … (w^L)^T ∇_aC."""
-    n = linear_network(req.network.build(), req.inputs, req.targets, req.cost, req.example)
+    n = linear_network(req.network.build(), req.inputs, req.targets, req.cost_function, req.example)
     _finite(n.nabla_a, n.maps, n.deltas, n.deltas_backprop)
     return LinearNetworkResponse.of(n)
 

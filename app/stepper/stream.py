@@ -3,7 +3,7 @@
 ``GET /runs/{id}/stream?from=k&interval_ms=ms`` sends step k as the rendered inside of ``#stage``
 in an unnamed message (htmx swaps it in), then steps k+1, … as named ``stage-patch`` events, one
 every ``interval_ms`` milliseconds, then a final named ``done`` event. A patch is JSON,
-``{"from": k-1, "to": k, "ops": [...]}`` (``app.stepper.patch``): what differs between the two
+``{"from": k-1, "to": k, "ops": [...]}`` (``app.stepper.view.patch``): what differs between the two
 steps' HTML, matched by element id, which ``static/js/lens.js`` applies; where a patch would not
 be much smaller than the step, the step goes whole, as an unnamed message. So the first event of
 every stream (from ``from``, or after the step a reconnect's ``Last-Event-ID`` names) is a whole
@@ -25,26 +25,25 @@ Left out: the JSON stream for programs, which is ``POST /api/trace/stream``.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-import brotli  # type: ignore[import-untyped]
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import format_sse_event
 from fastapi.templating import Jinja2Templates
 from starlette.types import Message, Send
 
-from backprop_lens.app.core.deps import settings_of
+from backprop_lens.app.core.deps import SettingsDep
+from backprop_lens.app.core.middleware import INLINE_BYTES, accepted_encoding, compressor
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.slots import FINAL_EVENT, Slot, SlottedEventStream, StreamSlots, sse
 from backprop_lens.app.core.templating import templates_of
-from backprop_lens.app.stepper.patch import stage_patch
 from backprop_lens.app.stepper.routes import PAGE_RESPONSES, made_once, not_found, render_stage, stage_cache_of
 from backprop_lens.app.stepper.runs import Run, get_store
 from backprop_lens.app.stepper.stage_cache import StageCache
+from backprop_lens.app.stepper.view.patch import stage_patch
 
 PATCH_EVENT = "stage-patch"
 
@@ -90,34 +89,6 @@ async def events(
         if k + 1 < run.steps:
             await anyio.sleep(interval)
     yield sse(FINAL_EVENT, {"step": last, "steps": run.steps, "reason": reason})
-
-
-BROTLI_QUALITY, BROTLI_WINDOW_BITS = 5, 24  # quality 5: about 0.5 ms per 4-8-8-3 step; a 16 MB window spans steps
-INLINE_BYTES = 64_000  # larger events are compressed in the thread pool, off the event loop
-
-
-def accepted_encoding(accept_encoding: str | None) -> str | None:
-    """``br``, ``gzip`` or None (identity): the best the client accepts (a ``q=0`` refuses)."""
-    accepted = set()
-    for part in (accept_encoding or "").lower().split(","):
-        name, _, params = part.strip().partition(";")
-        q = params.strip().removeprefix("q=")
-        if params and q.replace(".", "", 1).isdigit() and float(q) == 0:
-            continue
-        accepted.add(name.strip())
-    for name in ("br", "gzip"):
-        if name in accepted:
-            return name
-    return None
-
-
-def compressor(encoding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
-    """(compress a chunk and flush it, finish the stream) for ``encoding``; state spans the chunks."""
-    if encoding == "br":
-        br = brotli.Compressor(quality=BROTLI_QUALITY, lgwin=BROTLI_WINDOW_BITS)
-        return (lambda chunk: bytes(br.process(chunk)) + bytes(br.flush())), lambda: bytes(br.finish())
-    gz = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: the gzip format
-    return (lambda chunk: gz.compress(chunk) + gz.flush(zlib.Z_SYNC_FLUSH)), gz.flush
 
 
 class CompressedEventStream(SlottedEventStream):
@@ -168,6 +139,7 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 def stream_run(
     request: Request,
     run_id: str,
+    settings: SettingsDep,
     start: Annotated[int, Query(alias="from", ge=0, description="The first step to send.")] = 0,
     interval_ms: Annotated[
         int, Query(ge=MIN_INTERVAL_MS, le=MAX_INTERVAL_MS, description="Milliseconds between steps.")
@@ -176,7 +148,6 @@ def stream_run(
     accept_encoding: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     """The run's steps from ``from`` on, one every ``interval_ms``, ending with a ``done`` event."""
-    settings = settings_of(request)
     run = get_store(request).get(run_id)
     if run is None:
         return not_found(request)
@@ -186,7 +157,7 @@ def stream_run(
     pool: StreamSlots = request.app.state.streams
     slot = pool.acquire()  # 503 with Retry-After when all are in use
     first = first_step(start, last_event_id)
-    cache = stage_cache_of(request)
+    cache = stage_cache_of(request, settings)
     content = events(templates_of(request), run, first, interval_ms / 1000, settings.max_stream_steps, cache)
     encoding = accepted_encoding(accept_encoding)
     return CompressedEventStream(content, slot, settings.stream_send_timeout, settings.max_stream_seconds, encoding)

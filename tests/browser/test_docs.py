@@ -25,7 +25,7 @@ WORKED_BODY: dict[str, Any] = {
         "weights": [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]],
         "biases": [[0.35, 0.35], [0.60, 0.60]],
     },
-    "cost": "quadratic",
+    "cost_function": "quadratic",
     "inputs": [[0.05, 0.10]],
     "targets": [[0.01, 0.99]],
 }

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
+from backprop_lens.bench.baseline import backprop_per_example
 from backprop_lens.engine import Network, backprop
-from backprop_lens.engine.backprop import backprop_per_example
 from tests.browser.conftest import OpenPage, shot_path
 
 pytestmark = pytest.mark.browser

@@ -71,8 +71,10 @@ class LinearNetworkRequest(SingleExampleRequest):
     @model_validator(mode="after")
     def _check_size(self) -> LinearNetworkRequest:
         check_widths(self.network, 2, int(setting("max_matrix_form_width")), "the linear-network exercise")
-        if self.cost != "quadratic":
-            raise ValueError("cost: the linear-network exercise needs the quadratic cost (linear outputs leave (0, 1))")
+        if self.cost_function != "quadratic":
+            raise ValueError(
+                "cost_function: the linear-network exercise needs the quadratic cost (linear outputs leave (0, 1))"
+            )
         return self
 
 

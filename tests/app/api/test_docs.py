@@ -68,6 +68,7 @@ def test_docs_loads_only_static_files_of_this_server(client: TestClient) -> None
     assert page.scripts == [
         "/static/vendor/htmx.min.js",
         "/static/vendor/hx-sse.min.js",
+        "/static/js/common.js",
         "/static/vendor/swagger-ui/swagger-ui-bundle.js",
         "/static/js/docs.js",
     ]

@@ -70,7 +70,7 @@ def random_request(seed: int, cost: str, explicit: bool) -> dict[str, Any]:
         network["biases"] = [rng.normal(size=b).tolist() for b in sizes[1:]]
     return {
         "network": network,
-        "cost": cost,
+        "cost_function": cost,
         "inputs": rng.normal(size=(m, sizes[0])).tolist(),
         "targets": rng.uniform(0.05, 0.95, size=(m, sizes[-1])).tolist(),
     }
@@ -147,10 +147,10 @@ def _at_bounds() -> list[bytes]:
         out.append({"network": {"sizes": [3, 1]}, "inputs": [[0.0] * 3] * m, "targets": [[0.5]] * m})
     out.append({**base, "network": {**w, "activation": ["tanh"]}})
     out.append({**base, "network": {**w, "activation": ["tanh", "tanh"]}})
-    out.append({**base, "cost": "cross_entropy", "targets": [[0.0, 1.0]]})
-    out.append({**base, "cost": "cross_entropy", "targets": [[0.0, 1.0000000000000002]]})
-    out.append({**base, "cost": "cross_entropy", "targets": [[-0.0, 1.0]]})
-    out.append({**base, "cost": "cross_entropy", "network": {**w, "activation": "relu"}})
+    out.append({**base, "cost_function": "cross_entropy", "targets": [[0.0, 1.0]]})
+    out.append({**base, "cost_function": "cross_entropy", "targets": [[0.0, 1.0000000000000002]]})
+    out.append({**base, "cost_function": "cross_entropy", "targets": [[-0.0, 1.0]]})
+    out.append({**base, "cost_function": "cross_entropy", "network": {**w, "activation": "relu"}})
     out.append({**base, "network": {**w, "biases": [[0.5, 0.6, 0.7]]}})
     out.append({**base, "network": {**w, "biases": [[0.5]]}})
     out.append({**base, "network": {**w, "weights": [[[0.1, 0.2], [0.3]]]}})

@@ -35,7 +35,7 @@ def random_request(seed: int, cost: str) -> dict[str, Any]:
     m = int(rng.integers(1, 5))
     return {
         "network": {"sizes": sizes, "activation": acts, "seed": seed, "init": "scaled"},
-        "cost": cost,
+        "cost_function": cost,
         "inputs": rng.normal(size=(m, sizes[0])).tolist(),
         "targets": rng.uniform(0.05, 0.95, size=(m, sizes[-1])).tolist(),
         "trace": True,

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 
 C_EXACT = 40.0 + math.log1p(math.exp(-40.0))
 NET: dict[str, Any] = {"sizes": [1, 1], "weights": [[[40.0]]], "biases": [[0.0]]}
-BODY: dict[str, Any] = {"network": NET, "cost": "cross_entropy", "inputs": [[1.0]], "targets": [[0.0]]}
+BODY: dict[str, Any] = {"network": NET, "cost_function": "cross_entropy", "inputs": [[1.0]], "targets": [[0.0]]}
 DEEP: dict[str, Any] = {
     "network": {"sizes": [1, 2, 1], "weights": [[[1.0], [-1.0]], [[30.0, 30.0]]], "biases": [[0.0, 0.0], [10.0]]},
-    "cost": "cross_entropy", "inputs": [[1.0]], "targets": [[0.0]],
+    "cost_function": "cross_entropy", "inputs": [[1.0]], "targets": [[0.0]],
 }  # fmt: skip
 
 

@@ -79,7 +79,7 @@ BAD: list[tuple[str, Edit, str]] = [
     ("bool seed", net(seed=True), "network.seed"),
     ("unknown init", net(init="xavier"), "network.init"),
     ("unknown network field", net(dropout=0.5), "network.dropout"),
-    ("unknown cost", top(cost="hinge"), "cost"),
+    ("unknown cost", top(cost_function="hinge"), "cost_function"),
     ("missing inputs", lambda b: b.pop("inputs"), "inputs: Field required"),
     ("empty batch", top(inputs=[], targets=[]), "inputs"),
     ("input of wrong width", top(inputs=[[0.05, 0.1, 0.2]]), "inputs[0]: expected 2 numbers"),
@@ -95,12 +95,12 @@ BAD: list[tuple[str, Edit, str]] = [
     ("trace not a bool", top(trace="yes"), "trace"),
     (
         "cross-entropy with a tanh output",
-        both(top(cost="cross_entropy"), net(activation="tanh")),
+        both(top(cost_function="cross_entropy"), net(activation="tanh")),
         "network.activation: cross_entropy needs a sigmoid output layer",
     ),
     (
         "cross-entropy target outside [0, 1]",
-        top(cost="cross_entropy", targets=[[1.5, 0.0]]),
+        top(cost_function="cross_entropy", targets=[[1.5, 0.0]]),
         "targets[0]: cross_entropy needs targets between 0 and 1",
     ),
     ("unknown top-level field", top(eta=0.5), "eta"),
@@ -251,7 +251,7 @@ CHOOSE_ACTIVATION = "choose sigmoid, tanh, relu or linear"
         ),
         (net(activation=5), f"network.activation: {CHOOSE_ACTIVATION}"),
         (net(init="xavier"), "network.init: unknown init 'xavier'; choose standard or scaled"),
-        (top(cost="hinge"), "cost: unknown cost 'hinge'; choose quadratic or cross_entropy"),
+        (top(cost_function="hinge"), "cost_function: unknown cost function 'hinge'; choose quadratic or cross_entropy"),
     ],
 )
 def test_an_unknown_name_is_said_in_words(client: TestClient, edit: Edit, message: str) -> None:

@@ -170,7 +170,7 @@ def test_saturation_names_neurons_from_one(client: TestClient, worked: dict[str,
         ("matrix-form", {"layer": 1}, "layer"),
         ("saturation", {"sigma_prime_threshold": 0}, "sigma_prime_threshold"),
         ("gradcheck", {"epsilon": 1.0}, "epsilon"),
-        ("linear-network", {"cost": "cross_entropy"}, "cost"),
+        ("linear-network", {"cost_function": "cross_entropy"}, "cost_function"),
     ],
 )
 def test_bad_requests_name_the_field(
@@ -274,7 +274,7 @@ def test_fragment_numbers_are_the_apis(client: TestClient, worked: dict[str, Any
         ("speed", {"width": "wide"}, "width"),
         ("speed", {"width": "1000"}, "network.sizes"),
         ("minibatch", {"inputs": "0.1, 0.2\n0.3", "targets": "0, 1\n1, 0"}, "inputs[1]"),
-        ("demon", {"cost": "cross_entropy"}, "cost: set by the run"),
+        ("demon", {"cost_function": "cross_entropy"}, "cost_function: set by the run"),
     ],
 )
 def test_bad_settings_come_back_as_a_fragment_naming_them(

@@ -9,9 +9,9 @@ import brotli  # type: ignore[import-untyped]
 import pytest
 from fastapi.testclient import TestClient
 
+from backprop_lens.app.core.middleware import accepted_encoding, compressor
 from backprop_lens.app.main import create_app
 from backprop_lens.app.stepper.stage_cache import StageCache
-from backprop_lens.app.stepper.stream import accepted_encoding, compressor
 from tests.app.stepper.test_stream import STEPS, new_run, parse
 
 FORM = {"sizes": "4, 8, 8, 3", "x": "0.1, 0.2, 0.3, 0.4", "y": "0, 1, 0", "weights": "", "biases": ""}
