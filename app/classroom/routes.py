@@ -31,9 +31,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backprop_lens.app.classroom.addresses import JoinBase, is_loopback, join_base
-from backprop_lens.app.classroom.sessions import NOT_LECTURER, SessionError, SessionState, read_code, spaced
+from backprop_lens.app.classroom.codes import read_code, spaced
+from backprop_lens.app.classroom.hub import SessionState
+from backprop_lens.app.classroom.store import NOT_LECTURER, SessionError
 from backprop_lens.app.classroom.stream import Classroom, follow_events, parse_event_id
-from backprop_lens.app.core.deps import is_htmx, settings_of
+from backprop_lens.app.core.deps import SettingsDep, is_htmx
 from backprop_lens.app.core.errors import ERRORS
 from backprop_lens.app.core.forms import Form
 from backprop_lens.app.core.schemas import ErrorBody
@@ -290,7 +292,10 @@ async def end_session(
     },
 )
 async def follow_session(
-    request: Request, code: str, last_event_id: Annotated[str | None, Header(max_length=40)] = None
+    request: Request,
+    code: str,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> Response:
     """The follow stream: the lecturer's state at once, then each change."""
     found = read_code(code)
@@ -303,7 +308,6 @@ async def follow_session(
         return error(404, no_session(found))
     await find_run(request, state.run_id, state.query)  # a followed run stays alive
     slot = classroom.follower_slot(found, request.app.state.streams.closing)
-    settings = settings_of(request)
     events = follow_events(classroom.sessions, found, parse_event_id(last_event_id))
     return SlottedEventStream(events, slot, settings.stream_send_timeout, settings.follow_stream_seconds)
 

@@ -23,15 +23,10 @@ from collections.abc import AsyncGenerator
 from fastapi import HTTPException
 from fastapi.sse import format_sse_event
 
-from backprop_lens.app.classroom.sessions import (
-    MemorySessions,
-    RedisSessions,
-    Sessions,
-    SessionState,
-    ended,
-    parse_event_id,
-    spaced,
-)
+from backprop_lens.app.classroom.codes import spaced
+from backprop_lens.app.classroom.hub import SessionState, ended, parse_event_id
+from backprop_lens.app.classroom.redis_store import RedisSessions
+from backprop_lens.app.classroom.store import MemorySessions, Sessions
 from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.settings import Settings

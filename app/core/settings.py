@@ -3,10 +3,20 @@
 Each field can be set with an environment variable named ``BACKPROP_LENS_`` plus
 the field's name in capitals, e.g. ``BACKPROP_LENS_MAX_LAYERS=10``.
 
-An app holds its own ``Settings`` (``create_app(Settings(...))``); routes read them
-through the ``SettingsDep`` dependency, and request models through
-``current_settings()``, which ``SettingsMiddleware`` points at the app serving the
-request. Outside a request (the command line) it is the environment's.
+One way in for each place that needs them:
+
+- An app holds its own ``Settings`` (``create_app(Settings(...))``); routes, and the
+  functions they call, get them from the ``SettingsDep`` dependency
+  (``app.core.deps``) and pass on the limits they need.
+- ``current_settings()`` (a ContextVar) serves only where a dependency cannot reach:
+  the validators of request models (``app.core.limits``' markers, the training
+  schemas), which pydantic calls without the request. ``SettingsMiddleware`` points
+  it at the app serving each request.
+- ``get_settings()`` reads the environment: ``create_app``'s default and the command
+  line use it (and ``current_settings()`` outside any request, e.g. a model
+  validated by the CLI or a notebook). Nothing reads it inside a request.
+
+Left out: reloading. Settings are frozen; a new value is a new app.
 """
 
 from __future__ import annotations
@@ -34,6 +44,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(1000, ge=1, description="Examples in one request.")
     max_batch_values: int = Field(1_000_000, ge=1, description="Examples × layer width of one request.")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Size of one request body.")
+    compress_min_bytes: int = Field(
+        1024, ge=0, description="Replies at least this large are compressed (br or gzip) for a client that accepts it."
+    )
     max_abs_value: float = Field(1e6, gt=0, description="Magnitude of any number in a request.")
     max_eta: float = Field(1e3, gt=0, description="Largest learning rate η.")
     max_trace_layers_page: int = Field(8, ge=2, description="Layers the page draws.")
@@ -112,6 +125,7 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
+    """The environment's settings (read once): for ``create_app``'s default and the command line only."""
     return Settings()
 
 
@@ -119,7 +133,10 @@ _current: ContextVar[Settings | None] = ContextVar("backprop_lens_settings", def
 
 
 def current_settings() -> Settings:
-    """The settings of the app serving this request, or the environment's outside a request."""
+    """The settings of the app serving this request, or the environment's outside a request.
+
+    Only for code pydantic calls (validators of request models); a route takes ``SettingsDep`` instead.
+    """
     return _current.get() or get_settings()
 
 

@@ -13,10 +13,10 @@ configuration under its id. ``State`` is that interface, with two implementation
   run and a restart of every web process loses nothing.
 
 Redis lost while serving is ``StateUnavailableError``, which ``on_state_unavailable`` answers with a
-503 naming Redis; redis-py reconnects by itself once Redis is back (a failed command is retried
-on a new connection, an idle connection is checked before use). Redis unreachable when the app
-is made is a ``RuntimeError`` naming the URL (``make_state``), so a misconfigured server stops at
-once instead of failing on its first page.
+503 naming Redis; redis-py reconnects by itself once Redis is back (the client, from
+``app.core.redis_client``, retries a failed command on a new connection and checks an idle one
+before use). Redis unreachable when the app is made is a ``RuntimeError`` naming the URL
+(``make_state``), so a misconfigured server stops at once instead of failing on its first page.
 
 Left out: what a configuration means (the core imports no feature; the step-through writes and
 reads it as opaque text), and trainings and class sessions, which are later methods of the same
@@ -34,10 +34,9 @@ from typing import Protocol, TypeVar
 import redis
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry
 
 from backprop_lens.app.core.lru import LRU
+from backprop_lens.app.core.redis_client import sync_client
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.settings import Settings
 
@@ -141,26 +140,11 @@ class RedisState:
         self._run_prefix = f"{prefix}run:"
         self._index = f"{prefix}runs"
         try:
-            self._redis = self._connect(url)
+            self._redis = sync_client(url)
         except ValueError as e:  # redis-py's words for a URL it cannot read (no scheme, a bad port)
             raise RuntimeError(f"{redacted(url)} is not a Redis URL: {e}") from None
         self._put = self._redis.register_script(_PUT)
         self._get = self._redis.register_script(_GET)
-
-    @staticmethod
-    def _connect(url: str) -> redis.Redis:
-        # A lost connection fails fast (a 503 within seconds, not a hung page) and is replaced on the next
-        # command; an idle one is checked before use. retry_on_error is explicit: redis-py 5.0 retries
-        # nothing without it.
-        return redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=2,
-            socket_timeout=2,
-            retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), retries=2),
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-            health_check_interval=15,
-        )
 
     def ping(self) -> None:
         """Nothing if Redis answers; RuntimeError naming the URL otherwise."""

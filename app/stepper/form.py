@@ -3,9 +3,11 @@
 The form (and a permalink's query string) carries short texts: ``sizes`` as
 "2, 2, 2", ``x`` as "0.05, 0.10", weights as JSON. This module only turns those
 texts into the JSON API's request, so every rule about networks, costs and
-limits stays in ``app.core.schemas``; its errors come back keyed by the form field
+limits stays in ``app.core.schemas`` (which reads the app's limits as it
+validates); the page's own limits (layers drawn, iterations replayed) come in
+as arguments from the route's settings. Its errors come back keyed by the form field
 they belong to, worded as the API words them, every field's at once. Numbers
-are read by ``app.forms.read_number``, so the page's own minus sign "−" works.
+are read by ``app.core.forms.read_number``, so the page's own minus sign "−" works.
 
 New sizes that the weights on the form do not fit, when those weights fit the
 network on screen (the hidden ``previous_sizes``), are a new network: its
@@ -30,7 +32,6 @@ from pydantic import ValidationError
 from backprop_lens.app.core.errors import clean_errors, unknown_name, validation_message
 from backprop_lens.app.core.forms import read_number, read_numbers
 from backprop_lens.app.core.schemas import WORKED_EXAMPLE, ActivationName, NetworkSpec, TraceRequest
-from backprop_lens.app.core.settings import get_settings
 
 FIELDS = ("sizes", "activation", "cost", "init", "x", "y", "eta", "seed", "weights", "biases")
 
@@ -62,7 +63,7 @@ def default_form() -> dict[str, str]:
     return {
         "sizes": ", ".join(str(n) for n in net["sizes"]),
         "activation": net["activation"],
-        "cost": WORKED_EXAMPLE["cost"],
+        "cost": WORKED_EXAMPLE["cost_function"],
         "init": "standard",
         "x": _numbers_text(WORKED_EXAMPLE["inputs"][0]),
         "y": _numbers_text(WORKED_EXAMPLE["targets"][0]),
@@ -115,7 +116,7 @@ class PageRequest:
         names = net.activation_list()
         activation = names[0] if len(set(names)) == 1 else ", ".join(names)
         weights = "pasted weights" if net.weights is not None else f"seed {net.seed}, {INIT_TEXT[net.init]}"
-        cost = req.cost.replace("_", "-")
+        cost = req.cost_function.replace("_", "-")
         return f"{'-'.join(str(n) for n in net.sizes)} · {activation} · {cost} · η {req.eta:g} · {weights}"
 
 
@@ -203,7 +204,7 @@ def _parse_fields(
 
     attempt("sizes", sizes)
     attempt("activation", activation)
-    body["cost"] = form.get("cost", "").strip() or "quadratic"
+    body["cost_function"] = form.get("cost", "").strip() or "quadratic"
     body["network"]["init"] = form.get("init", "").strip() or "standard"
     attempt("x", numbers("x", "inputs"))
     attempt("y", numbers("y", "targets"))
@@ -264,6 +265,8 @@ def _collect(errors: dict[str, str], body: dict[str, Any]) -> TraceRequest | Non
     except ValidationError as e:
         for item in clean_errors(e.errors()):
             message = validation_message(item)
+            if message.startswith("cost_function:"):  # the API's name for what this form calls `cost`
+                message = "cost:" + message.removeprefix("cost_function:")
             errors.setdefault(_form_field(message), message)
     return None
 
@@ -273,11 +276,12 @@ def _stand_ins(body: dict[str, Any], errors: Mapping[str, str]) -> dict[str, Any
     net = dict(body["network"])
     sizes = net.get("sizes")
     whole = dict(body)
-    if sizes is not None and "sizes" not in errors and all(1 <= n <= get_settings().max_width for n in sizes):
+    # Stand-ins only for sizes within the app's limits (the API's own check): never a list of a billion zeros.
+    if sizes is not None and "sizes" not in errors and _fits(sizes, None, None):
         for field, key, width in (("x", "inputs", sizes[0]), ("y", "targets", sizes[-1])):
             if field in errors or key not in whole:
                 whole[key] = [[0.0] * width]
-    for field, key, default in (("eta", "eta", 0.5), ("cost", "cost", "quadratic")):
+    for field, key, default in (("eta", "eta", 0.5), ("cost", "cost_function", "quadratic")):
         if field in errors or key not in whole:
             whole[key] = default
     for field, default in (("seed", 0), ("init", "standard")):

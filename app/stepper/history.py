@@ -7,6 +7,8 @@ thinned, and lens.js reads whichever iteration is nearest the pointer from ``rea
 ``page/_history.html`` writes the SVG, which the run's region swaps with everything else, so *Run the next
 iteration*, *Run 10* and *Run 100* and a permalink all show the chart of their own iteration.
 
+Its ticks are ``app.core.charts``'s, as the training page's charts are.
+
 Left out: arithmetic on the costs beyond placing them; a logarithmic axis.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backprop_lens.app.core.charts import Tick
 from backprop_lens.app.core.format import SIG_DETAIL, exact, fmt
 
 WIDTH, HEIGHT = 480.0, 120.0
@@ -29,12 +32,6 @@ class Point:
     cost: str  # exact, for machines
     info: str  # the read-out: "iteration 3: C = 0.242935"
     current: bool
-
-
-@dataclass(frozen=True)
-class Tick:
-    at: float  # x or y in the drawing
-    text: str
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ the trace, keeps it in the run store and returns the run's region. Stepping is
 ``GET /runs/{id}/steps/{k}``: the trace already exists (a process that lacks it
 recomputes it from the run's configuration), so the server only renders. The
 same URL gives the full page to a browser without htmx (``Vary: HX-Request``).
-Playing is ``app.stepper.stream``.
+Playing is ``app.stepper.stream``. The app's limits come from the ``SettingsDep`` dependency.
 
 Left out: anything computed here. Numbers come from the engine, their
 presentation from ``app.stepper.view``.
@@ -25,19 +25,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from backprop_lens.app.core.compute import run_replay
-from backprop_lens.app.core.deps import is_htmx, settings_of
+from backprop_lens.app.core.deps import SettingsDep, is_htmx
 from backprop_lens.app.core.errors import InputError
 from backprop_lens.app.core.forms import Form, ascii_minus
 from backprop_lens.app.core.schemas import ErrorBody
+from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.templating import root_of, templates_of
-from backprop_lens.app.stepper.export import SVG_CSP, diagram_svg, equation_tex
 from backprop_lens.app.stepper.form import FormError, PageRequest, parse_form
 from backprop_lens.app.stepper.history import chart
-from backprop_lens.app.stepper.present import present_view
 from backprop_lens.app.stepper.runs import Run, RunStore, Store
 from backprop_lens.app.stepper.stage_cache import StageCache
 from backprop_lens.app.stepper.view import step_view
+from backprop_lens.app.stepper.view.export import SVG_CSP, diagram_svg, equation_tex
 from backprop_lens.app.stepper.view.model import StepView
+from backprop_lens.app.stepper.view.present import present_view
 from backprop_lens.engine import Trace
 
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -70,19 +71,19 @@ def view_of(run: Run, k: int) -> StepView:
     return present_view(view) if run.page.present else view
 
 
-def _context(request: Request, run: Run, k: int, **extra: Any) -> dict[str, Any]:
+def _context(settings: Settings, run: Run, k: int, **extra: Any) -> dict[str, Any]:
     return {
         "run": run,
         "view": view_of(run, k),
         "form": extra.pop("form", run.page.form),
         "errors": extra.pop("errors", {}),
-        "max_layers": settings_of(request).max_trace_layers_page,
+        "max_layers": settings.max_trace_layers_page,
         "shown": run.page,  # the network on screen, which the configuration's summary describes
         "previous_sizes": ", ".join(str(n) for n in run.page.request.network.sizes),
         "notice": run.page.notice,
         "history": chart(list(run.history)),
         "history_note": extra.pop("history_note", ""),
-        "max_iterations": settings_of(request).max_page_iterations,
+        "max_iterations": settings.max_page_iterations,
         **extra,
     }
 
@@ -109,13 +110,13 @@ def render_stage(templates: Jinja2Templates, run: Run, k: int, cache: StageCache
 _cache_lock = threading.Lock()
 
 
-def stage_cache_of(request: Request) -> StageCache:
+def stage_cache_of(request: Request, settings: Settings) -> StageCache:
     """The app's cache of rendered steps, made on first use with ``stage_cache_bytes``."""
     state = request.app.state
     with _cache_lock:
         cache: StageCache | None = getattr(state, "stage_cache", None)
         if cache is None:
-            cache = state.stage_cache = StageCache(settings_of(request).stage_cache_bytes)
+            cache = state.stage_cache = StageCache(settings.stage_cache_bytes)
     return cache
 
 
@@ -129,38 +130,39 @@ def no_such_step(request: Request, run: Run, k: int) -> HTMLResponse:
     return templates_of(request).TemplateResponse(request, "page/not_found.html", context, status_code=404)
 
 
-def _parse(request: Request, form: Mapping[str, str]) -> PageRequest:
-    s = settings_of(request)
-    return parse_form(form, s.max_trace_layers_page, s.max_page_iterations)
+def _parse(settings: Settings, form: Mapping[str, str]) -> PageRequest:
+    return parse_form(form, settings.max_trace_layers_page, settings.max_page_iterations)
 
 
-def _page(request: Request, run: Run, k: int = 0, status_code: int = 200, **extra: Any) -> HTMLResponse:
+def _page(
+    request: Request, settings: Settings, run: Run, k: int = 0, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
     return templates_of(request).TemplateResponse(
-        request, "page/page.html", _context(request, run, k, **extra), status_code=status_code
+        request, "page/page.html", _context(settings, run, k, **extra), status_code=status_code
     )
 
 
 @router.get("/", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-def index(request: Request, store: Store) -> HTMLResponse:
+def index(request: Request, store: Store, settings: SettingsDep) -> HTMLResponse:
     """The page, on the worked example or on the configuration a permalink carries."""
     query = dict(request.query_params)
     if set(query) <= {"present"} and query.get("present", "") in ("", "0", "1"):
         # one shared run: a page load stores nothing, evicts nobody
-        return _page(request, store.example(query.get("present") == "1"))
+        return _page(request, settings, store.example(query.get("present") == "1"))
     try:
-        return _page(request, _new_run(store, _parse(request, query)))
+        return _page(request, settings, _new_run(store, _parse(settings, query)))
     except FormError as e:
-        return _page(request, store.example(), status_code=422, form=e.form, errors=e.errors)
+        return _page(request, settings, store.example(), status_code=422, form=e.form, errors=e.errors)
 
 
 @router.post("/runs", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-def create_run(request: Request, store: Store, form: Form) -> Response:
+def create_run(request: Request, store: Store, form: Form, settings: SettingsDep) -> Response:
     """A new run from the form: its region for htmx, a redirect to its permalink otherwise."""
     try:
-        run = _new_run(store, _parse(request, form))
+        run = _new_run(store, _parse(settings, form))
     except FormError as e:
         if not is_htmx(request):
-            return _page(request, store.example(), status_code=422, form=e.form, errors=e.errors)
+            return _page(request, settings, store.example(), status_code=422, form=e.form, errors=e.errors)
         # The error goes beside its field; the network on screen stays, and so does the summary describing it.
         html = (
             templates_of(request)
@@ -168,18 +170,18 @@ def create_run(request: Request, store: Store, form: Form) -> Response:
             .render(
                 form=e.form,
                 errors=e.errors,
-                max_layers=settings_of(request).max_trace_layers_page,
+                max_layers=settings.max_trace_layers_page,
                 previous_sizes=form.get("previous_sizes", ""),
             )
         )
         return HTMLResponse(html, status_code=422, headers={"HX-Retarget": "#config", "HX-Reswap": "outerHTML"})
     if not is_htmx(request):
         return RedirectResponse(f"{root_of(request)}/?{run.page.query()}", status_code=303)
-    return _run_region(request, run, config=True)
+    return _run_region(request, settings, run, config=True)
 
 
-def _run_region(request: Request, run: Run, config: bool = False, k: int = 0) -> HTMLResponse:
-    ctx = _context(request, run, k)
+def _run_region(request: Request, settings: Settings, run: Run, config: bool = False, k: int = 0) -> HTMLResponse:
+    ctx = _context(settings, run, k)
     html = templates_of(request).get_template("page/_run.html").render(ctx)
     if config:
         # Clear earlier error messages; the panel stays open for the next change.
@@ -188,20 +190,25 @@ def _run_region(request: Request, run: Run, config: bool = False, k: int = 0) ->
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-def show_run(request: Request, run_id: str, store: Store, present: str | None = None) -> HTMLResponse:
+def show_run(
+    request: Request, run_id: str, store: Store, settings: SettingsDep, present: str | None = None
+) -> HTMLResponse:
     """The page of a run at its first step; ``?present=1`` in lecture mode, ``?present=0`` out of it."""
     run = store.get(run_id)
     if run is None:
         return not_found(request)
     if present is not None:
         if present not in ("0", "1"):
-            return _page(request, run, status_code=422, errors={"form": f"present: 1 or 0, got {present!r}"})
+            errors = {"form": f"present: 1 or 0, got {present!r}"}
+            return _page(request, settings, run, status_code=422, errors=errors)
         run = store.presenting(run, present == "1")
-    return _page(request, run)
+    return _page(request, settings, run)
 
 
 @router.post("/runs/{run_id}/present", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-def present_run(request: Request, run_id: str, store: Store, on: bool = True, step: int = 0) -> Response:
+def present_run(
+    request: Request, run_id: str, store: Store, settings: SettingsDep, on: bool = True, step: int = 0
+) -> Response:
     """The run in lecture mode (``on=true``) or out of it (``on=false``), at step ``step``: its region for htmx."""
     run = store.get(run_id)
     if run is None:
@@ -211,11 +218,11 @@ def present_run(request: Request, run_id: str, store: Store, on: bool = True, st
     toggled = store.presenting(run, on)
     if not is_htmx(request):
         return RedirectResponse(f"{root_of(request)}/runs/{toggled.id}/steps/{step}", status_code=303)
-    return _run_region(request, toggled, k=step)
+    return _run_region(request, settings, toggled, k=step)
 
 
 @router.get("/runs/{run_id}/steps/{k}", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-def show_step(request: Request, run_id: str, k: int, store: Store) -> HTMLResponse:
+def show_step(request: Request, run_id: str, k: int, store: Store, settings: SettingsDep) -> HTMLResponse:
     """Step k: the inside of ``#stage`` for htmx, the full page otherwise."""
     run = store.get(run_id)
     if run is None:
@@ -223,9 +230,9 @@ def show_step(request: Request, run_id: str, k: int, store: Store) -> HTMLRespon
     if not 0 <= k < run.steps:
         return no_such_step(request, run, k)
     if is_htmx(request):
-        response = HTMLResponse(render_stage(templates_of(request), run, k, stage_cache_of(request)))
+        response = HTMLResponse(render_stage(templates_of(request), run, k, stage_cache_of(request, settings)))
     else:
-        response = _page(request, run, k)
+        response = _page(request, settings, run, k)
     response.headers["Vary"] = "HX-Request"
     return response
 
@@ -254,7 +261,7 @@ def _iterations(by: str) -> tuple[int, str] | str:
 
 
 @router.post("/runs/{run_id}/next", response_class=HTMLResponse, responses=PAGE_RESPONSES)
-def next_iteration(request: Request, run_id: str, store: Store, by: str = "1") -> Response:
+def next_iteration(request: Request, run_id: str, store: Store, settings: SettingsDep, by: str = "1") -> Response:
     """The same configuration ``by`` gradient steps further (1, 10, 100 …), as a new run at its first step.
 
     ``by`` is read here rather than by FastAPI so that every bad value is the same 422 as the limit's."""
@@ -265,7 +272,7 @@ def next_iteration(request: Request, run_id: str, store: Store, by: str = "1") -
     if isinstance(parsed, str):
         return _status_422(parsed)
     count, shown = parsed
-    most = settings_of(request).max_page_iterations
+    most = settings.max_page_iterations
     # a run is its configuration, which must stay recomputable within the limits
     if run.page.iteration + count > most:
         return _status_422(
@@ -278,7 +285,7 @@ def next_iteration(request: Request, run_id: str, store: Store, by: str = "1") -
         return _status_422(e.errors.get("form", "the next iteration cannot be computed"))
     if not is_htmx(request):
         return RedirectResponse(f"{root_of(request)}/runs/{new.id}", status_code=303)
-    return _run_region(request, new)
+    return _run_region(request, settings, new)
 
 
 def _step_of(request: Request, store: RunStore, run_id: str, k: int) -> Run | HTMLResponse:
@@ -296,20 +303,21 @@ def download_diagram(request: Request, run_id: str, k: int, store: Store) -> Res
     run = _step_of(request, store, run_id, k)
     if isinstance(run, HTMLResponse):
         return run
-    svg = diagram_svg(templates_of(request).env, view_of(run, k))
+    svg = diagram_svg(templates_of(request).env, view_of(run, k), run.page.iteration)
     name = f"diagram-{run.id[:8]}-step{k + 1}.svg"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Content-Security-Policy": SVG_CSP}
     return Response(svg, media_type="image/svg+xml", headers=headers)
 
 
 @router.get("/runs/{run_id}/steps/{k}/equation.tex", responses=PAGE_RESPONSES)
-def download_equation(request: Request, run_id: str, k: int, store: Store) -> Response:
+def download_equation(request: Request, run_id: str, k: int, store: Store, settings: SettingsDep) -> Response:
     """Step k's equation with this example's numbers, as LaTeX (amsmath's gather*), for slides."""
     run = _step_of(request, store, run_id, k)
     if isinstance(run, HTMLResponse):
         return run
     # absolute, for a slide that leaves the browser: the host and root path this request came through
-    tex = equation_tex(run.trace, k, f"{str(request.base_url).rstrip('/')}/?{run.page.query()}")
+    permalink = f"{str(request.base_url).rstrip('/')}/?{run.page.query()}"
+    tex = equation_tex(run.trace, k, permalink, settings.max_export_neurons)
     name = f"equation-{run.id[:8]}-step{k + 1}.tex"
     return Response(
         tex,

@@ -5,7 +5,7 @@ other one (also a request that arrives while it renders) is served its text. The
 process, bounded by characters (``stage_cache_bytes``; a step of eight layers of 16 is about
 550 000 characters, one of 4-8-8-3 about 70 000), least recently used first out. A run's steps
 never change, so nothing is ever stale: the key is the run id, the root path and the step (and
-``"patch"`` for the stream's patch from step k-1 to step k, ``app.stepper.patch``, a few KB).
+``"patch"`` for the stream's patch from step k-1 to step k, ``app.stepper.view.patch``, a few KB).
 
 Left out: sharing rendered steps between processes; each renders a step once.
 """

@@ -92,7 +92,7 @@ def stream_steps(client: TestClient, url: str) -> list[str]:
     (the HTML it inserts or puts in place, and the attributes it sets, as one element's)."""
     steps: list[str] = []
     lines: list[str] = []
-    event = ""  # "done" carries JSON about the end; "stage-patch" a step's changes (app/stepper/patch.py)
+    event = ""  # "done" carries JSON about the end; "stage-patch" a step's changes (app/stepper/view/patch.py)
     with client.stream("GET", url, params={"from": 0, "interval_ms": 100}) as r:
         assert r.status_code == 200
         for line in r.iter_lines():

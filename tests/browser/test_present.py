@@ -22,6 +22,22 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import OpenPage, shot_path
 from tests.browser.test_step_page import at_step, freeze, set_speed
 
+SETTLED = """() => {
+  const eq = document.querySelector('#equation'), box = eq.getBoundingClientRect();
+  const now = `${box.width}x${box.height}:${eq.querySelectorAll('.eq-line:not([hidden])').length}`;
+  const same = window.presentLayout === now;
+  window.presentLayout = now;
+  return same;
+}"""
+"""True once the equation's size and its lines shown are the same on two frames in a row."""
+
+
+def settled(page: Page) -> None:
+    """Wait until the swap's layout has settled (MathML, then present.js fitting the equation's lines)."""
+    page.evaluate("window.presentLayout = null")
+    page.wait_for_function(SETTLED, polling="raf")
+
+
 pytestmark = pytest.mark.browser
 
 DEEP = {
@@ -147,7 +163,7 @@ def test_lecture_mode_at_1024x768_reads_from_the_back_and_clips_nothing(open_pag
         for _ in range(k):
             page.keyboard.press("ArrowRight")
         at_step(page, k)
-        page.wait_for_timeout(350)  # MathML's layout settles after the swap
+        settled(page)  # MathML's layout settles after the swap
         shown.append(check_screen(page, 1024, 768))
         if k == backward:
             freeze(page)
@@ -233,7 +249,7 @@ def test_playing_in_lecture_mode_streams_the_projectors_diagram(open_page: OpenP
     at_step(page, steps - 1)
     expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false")
     assert (page.get_attribute("#net", "viewBox") or "").startswith("0 0 1000 ")
-    page.wait_for_timeout(350)
+    settled(page)
     check_screen(page, 1024, 768)
 
 
@@ -280,7 +296,7 @@ def test_the_more_lines_note_counts_against_the_tables(open_page: OpenPage, size
     for _ in range(k):
         page.keyboard.press("ArrowRight")
     at_step(page, k)
-    page.wait_for_timeout(350)
+    settled(page)
     shown = page.locator("#equation .eq-line:not([hidden])").count()
     assert 1 <= shown < total
     more = page.get_attribute("#equation .numeric", "data-more") or ""
@@ -316,7 +332,7 @@ def test_every_value_of_the_steps_own_layer_is_drawn(open_page: OpenPage, width:
         assert drawn.count() == own.count(), (k, drawn.all_inner_texts())
         if k == 14:  # BP2 at layer 2: δ²₁ to δ²₄, as the tables have them
             assert own.count() == 4
-            page.wait_for_timeout(350)
+            settled(page)
             check_screen(page, width, height)
             freeze(page)
             page.screenshot(path=shot_path(f"present-deep-own-{width}-s{k + 1}.png"))

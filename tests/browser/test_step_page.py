@@ -85,7 +85,8 @@ def assert_matches_api(page: Page, body: dict[str, Any]) -> None:
 
 def freeze(page: Page, ms: int = 420) -> None:
     """Settle the fills and stop every animation at the same moment, for a screenshot that is stable."""
-    page.wait_for_timeout(1300)  # the fills' transitions end after at most 1 s
+    # the fills' transitions (at most 1 s) have ended: none is running any more
+    page.wait_for_function("() => !document.getAnimations().some(a => a instanceof CSSTransition)")
     page.evaluate(
         "document.getAnimations().filter(a => a instanceof CSSAnimation)"
         f".forEach(a => {{ a.pause(); a.currentTime = {ms}; }})"
@@ -281,7 +282,7 @@ def test_a_new_configuration_the_next_iteration_and_the_permalink(tab: Page) -> 
     expect(page.locator("#diagram .neuron")).to_have_count(9)
     page.click("#btn-end")
     at_step(page, STEPS - 1)  # input, 2 × eq. 25, BP1, BP2, 2 × BP3/BP4, update
-    body = {"network": {"sizes": [3, 4, 2], "activation": "tanh", "seed": 7}, "cost": "quadratic",
+    body = {"network": {"sizes": [3, 4, 2], "activation": "tanh", "seed": 7}, "cost_function": "quadratic",
             "inputs": [[0.5, -0.2, 0.1]], "targets": [[0.3, -0.4]]}  # fmt: skip
     assert_matches_api(page, body)
     before = shown(page)

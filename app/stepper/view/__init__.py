@@ -7,8 +7,10 @@ numbers tables. It only reads the engine's arrays; every number shown was
 computed by the engine.
 
 The modules: ``model`` (the view dataclasses and the run's arrays), ``colours``, ``layout`` (text that
-fits), ``diagram`` (with the legend), ``equation`` and ``tables``; number formats and MathML are in
-``app.core`` as the instruments use them too.
+fits: the one width estimate and the one label placer), ``diagram`` (with the legend), ``equation``,
+``tables``, ``present`` (lecture mode's diagram), ``patch`` (the stream's step-to-step patches) and
+``export`` (a step as SVG and LaTeX files); number formats and MathML are in ``app.core`` as the
+instruments use them too.
 
 Left out: HTML. The templates under ``templates/`` turn these views into markup.
 """

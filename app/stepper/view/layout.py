@@ -1,8 +1,15 @@
-"""Text that fits: where a value goes (inside its circle or beside it) and layer labels that never collide."""
+"""Text that fits: where a value goes (inside its circle or beside it) and layer labels that never collide.
+
+The one estimate of a text's width (``text_width``) and the one label placer (``fit_lines``), which the page's
+diagram, lecture mode's (``present``) and the exported SVG's legend all use.
+
+Left out: measuring text. Widths are estimated from a font's advance widths, on the wide side.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,29 +140,45 @@ def _beside(s: Spot, f: float, near: list[Spot], taken: list[Box], bounds: Box) 
     return None
 
 
+def label_forms(parts: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """A layer label's ways of breaking into lines, widest first, from its parts (role, activation if any,
+    width): on one line ("hidden · sigmoid · 4"), on two ("hidden · 4" over "sigmoid"), one part a line."""
+    two = (f"{parts[0]} · {parts[-1]}", *parts[1:-1]) if len(parts) > 2 else tuple(parts)
+    return (" · ".join(parts),), two, tuple(parts)
+
+
+def fit_lines(
+    forms: Sequence[Sequence[str]], room: float, fonts: Sequence[Sequence[float]], fallback: int = 1, least: float = 0.0
+) -> tuple[int, float]:
+    """The label placer: the first of ``forms`` (each some lines of text) that fits ``room`` at one of its
+    ``fonts`` (``fonts[i]`` for ``forms[i]``, largest first), and that font. If none does, form ``fallback``
+    as large as its widest line allows, but not below ``least``."""
+    for i, sizes in enumerate(fonts):
+        widest = max(text_width(line, 1.0) for line in forms[i])
+        for font in sizes:
+            if font * widest <= room:
+                return i, font
+    widest = max(text_width(line, 1.0) for line in forms[fallback])
+    return fallback, max(least, math.floor(2 * room / widest) / 2)
+
+
+LABEL_FONTS = ((12.0, 11.0), (12.0, 11.0, 10.0, 9.0))
+"""The page's layer labels: the fonts tried on one line, then on two."""
+
+
 def layer_labels(r: RunView, xs: list[float], room: float) -> tuple[list[LayerLabel], float, float]:
     """Each layer's label, on one line or two, at the largest font that keeps it within ``room``
-    (the space between neighbouring labels): the labels, the title font and the lines' font."""
-    forms: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    (the space between neighbouring labels): the labels, the title font and the lines' font. Every label
+    takes the same form and font."""
+    forms: list[tuple[tuple[str, ...], ...]] = []
     for li, n in enumerate(r.sizes):
         layer = li + 1
         role = "input" if layer == 1 else ("output" if layer == r.L else "hidden")
-        if layer == 1:
-            forms.append(((f"{role} · {n}",), (f"{role} · {n}",)))
-        else:
-            act = r.acts[li - 1]
-            forms.append(((f"{role} · {act} · {n}",), (f"{role} · {n}", act)))
+        # the input layer's label ("input · 2") is short: one part, on one line in every form
+        forms.append(label_forms((f"{role} · {n}",) if layer == 1 else (role, r.acts[li - 1], str(n))))
     title_font = max(8.0, min(14.0, math.floor(2 * room / text_width(f"layer {r.L}", 1.0)) / 2))
-    fits = [
-        (form, font)
-        for form, fonts in ((0, (12.0, 11.0)), (1, (12.0, 11.0, 10.0, 9.0)))
-        for font in fonts
-        if all(text_width(line, font) <= room for f in forms for line in f[form])
-    ]
-    if fits:
-        form, font = fits[0]
-    else:  # nothing fits at 9 px: two lines, as large as the widest line allows
-        form = 1
-        font = math.floor(2 * room / max(text_width(line, 1.0) for f in forms for line in f[1])) / 2
+    # every label's lines together: the form and font that fit them all
+    together = [[line for f in forms for line in f[form]] for form in range(len(LABEL_FONTS))]
+    form, font = fit_lines(together, room, LABEL_FONTS)
     labels = [LayerLabel(xs[li], f"layer {li + 1}", f[form], font) for li, f in enumerate(forms)]
     return labels, title_font, font

@@ -9,19 +9,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from backprop_lens.app.classroom.sessions import (
-    ALPHABET,
-    CODE_LENGTH,
-    MemorySessions,
-    NoSessionError,
-    NotLecturerError,
-    SessionsFullError,
-    SessionState,
-    new_code,
-    parse_event_id,
-    read_code,
-    spaced,
-)
+from backprop_lens.app.classroom.codes import ALPHABET, CODE_LENGTH, new_code, read_code, spaced
+from backprop_lens.app.classroom.hub import SessionState, parse_event_id
+from backprop_lens.app.classroom.store import MemorySessions, NoSessionError, NotLecturerError, SessionsFullError
 from backprop_lens.app.classroom.stream import follow_events
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """The diagram's view model and the page's text, without a browser: colours, pulses, numbers, notation.
 
-References are independent of ``app/render.py``: δ^l of one example is the scalar autograd's ∂C/∂b^l
+References are independent of ``app.stepper.view``: δ^l of one example is the scalar autograd's ∂C/∂b^l
 (``tests/autograd.py``, which knows nothing of δ or BP2), the products w·δ a pulse carries are
 multiplied here in plain Python, and contrast is the WCAG formula applied to the rendered colours.
 """

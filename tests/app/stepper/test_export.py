@@ -101,9 +101,13 @@ def test_the_svg_stands_alone_and_shows_the_steps_numbers(client: TestClient, qu
         number, total, title, equation = status.groups()
         heading = root.find(f"{SVG}text[@class='export-title']")
         assert heading is not None and number == str(k + 1) and total == str(steps)
-        assert heading.text == f"Step {number} / {total} · {html.unescape(title)}" + (
+        iteration = re.search(r'<span class="iteration" id="iteration"[^>]*>iteration (\d+)</span>', page)
+        assert iteration
+        words = f"Iteration {iteration.group(1)} · Step {number} / {total} · {html.unescape(title)}" + (
             f" ({equation})" if equation else ""
         )
+        assert "".join(heading.itertext()) == words  # on one line, or wrapped after a "·" (checked below)
+        assert (root.findtext(f"{SVG}title") or "").startswith(f"{words}. ")  # the file's own title says it too
         # one line per scale the step uses (the page's legend marks them active), with the page's words
         legend = re.findall(
             r'<li class="scale scale-(\w+) active"[^>]*>.*?<span class="scale-name">([^<]*)</span>'
@@ -229,25 +233,43 @@ def test_past_the_limit_the_latex_says_how_many_neurons_it_leaves_out() -> None:
     for k in (3, 4, 6):  # BP1 at the output (2 neurons: nothing left out), δ² by BP2 and BP3/BP4 of layer 2
         tex = client.get(f"/runs/{rid}/steps/{k}/equation.tex").text
         assert ("the other 10 neurons of layer 2" in tex) == (k != 3), (k, tex)
-    # BP4 of layer 3: 2 neurons of 14 inputs, the panel's first 3 each written, 2 × 11 counted
+    # BP4 of layer 3: 2 neurons of 14 inputs, the first 4 (the limit) each written, 2 × 10 counted
     tex = client.get(f"/runs/{rid}/steps/5/equation.tex").text
-    assert len(re.findall(r"partial w\^\{3\}_\{\d\d\}\}", tex)) == 2 * 3
-    assert "\\text{… the other 22 } \\partial C/\\partial w^{3}_{jk}" in tex
+    assert len(re.findall(r"partial w\^\{3\}_\{\d\d\}\}", tex)) == 2 * 4
+    assert "\\text{… the other 20 } \\partial C/\\partial w^{3}_{jk}\\ (k > 4)" in tex
+    # eq. 25 of layer 3: 14 inputs, 4 written one by one and the other 10 as one number under a brace
+    tex = client.get(f"/runs/{rid}/steps/2/equation.tex").text
+    assert tex.count("}_{k=5\\dots14}") == 2
 
 
-def test_the_latex_of_bp4_says_how_many_weight_gradients_it_leaves_out(client: TestClient) -> None:
-    """The deep network's BP3/BP4 at layer 3 (step 21): 4 neurons of 4 inputs. The panel's lines give each neuron
-    its ∂C/∂w of inputs 1 to 3; the 4 × 1 others are counted in a visible line, and every ∂C/∂b is written."""
+def test_the_latex_of_bp4_writes_every_weight_gradient(client: TestClient) -> None:
+    """The deep network's BP3/BP4 at layer 3 (step 21): 4 neurons of 4 inputs. The panel gives each neuron its
+    ∂C/∂w of inputs 1 to 3 and says the table has the rest; the file writes all 4 × 4, and every ∂C/∂b."""
     rid = run_id(client.get("/?" + urlencode(DEEP)).text)
     tex = client.get(f"/runs/{rid}/steps/20/equation.tex").text
     math = tex[tex.index("\\begin{gather*}") : tex.index("\\end{gather*}")]
     assert _written(math, r"partial b\^\{3\}_\{(\d)\}\}") == {1, 2, 3, 4}
     weights = re.findall(r"partial w\^\{3\}_\{(\d)(\d)\}\}", math)
-    assert sorted(weights) == [(str(j), str(i)) for j in range(1, 5) for i in range(1, 4)]
-    said = re.search(r"\\text\{… the other (\d+) \} \\partial C/\\partial w\^\{3\}_\{jk\}\\ \(k \\geq 4\)", math)
-    assert said and len(weights) + int(said.group(1)) == 4 * 4
-    assert "% Left out: the other 4 ∂C/∂w³_jk (k ≥ 4) are in the page's tables." in tex
-    assert "% On the page: Every ∂C/∂w³ is in its table below." in tex
+    assert sorted(weights) == [(str(j), str(i)) for j in range(1, 5) for i in range(1, 5)]
+    assert "Left out" not in tex and "the other" not in math
+    assert "On the page" not in tex  # the panel's note that the table has the rest: not so in the file
+
+
+def test_the_latex_writes_every_updated_weight_and_bias_and_counts_the_rest_past_the_limit() -> None:
+    """3, 14, 2 at the update: 14·3 + 14 + 2·14 + 2 = 86 parameters, every one written; with the limit at 4,
+    4·3 + 4 + 2·4 + 2 = 26 are written and the other 60 counted, visibly and in a comment."""
+    for limit, written in ((64, 86), (4, 26)):
+        client = TestClient(create_app(Settings(max_export_neurons=limit)))
+        rid = run_id(client.get("/?" + urlencode(WIDE)).text)
+        tex = client.get(f"/runs/{rid}/steps/7/equation.tex").text
+        math = tex[tex.index("\\begin{gather*}") : tex.index("\\end{gather*}")]
+        names = re.findall(r"^(?:\\begin\{split\}\n)?([wb]\^\{\d\}_\{\d+\}) &?=", math, re.MULTILINE)
+        assert len(names) == len(set(names)) == written, names
+        left = 86 - written
+        assert ("the other" in math) == bool(left)
+        if left:
+            assert f"\\text{{… the other {left} weights and biases are in the page's tables}}" in math
+            assert f"% Left out: the other {left} weights and biases are in the page's tables." in tex
 
 
 WIDE_DEEP = {"sizes": ", ".join(["16"] * 8), "x": ", ".join(["0.1"] * 16), "y": ", ".join(["0.5"] * 16)}
@@ -281,6 +303,27 @@ def test_every_legend_line_fits_the_width_of_the_svg(client: TestClient, query: 
             dy = sum(float(s.get("dy") or 0) for s in text)
             assert float(text.get("y") or 0) + dy + font / 2 <= height, k
         title = root.find(f"{SVG}text[@class='export-title']")
-        assert title is not None and 8 + len(title.text or "") * float(title.get("font-size") or 0) * 0.6 <= width
+        assert title is not None
+        title_font = float(title.get("font-size") or 0)
+        title_lines = [title.text or "", *(span.text or "" for span in title)]
+        assert all(8 + len(t.rstrip()) * title_font * 0.6 <= width for t in title_lines), (k, title_lines)
+        assert all(span.get("x") == "8" and float(span.get("dy") or 0) > title_font for span in title)
+        below = float(title.get("y") or 0) + sum(float(span.get("dy") or 0) for span in title) + title_font * 0.3
+        drawing = root.find(f"{SVG}g[@transform]")
+        assert drawing is not None and below <= float((drawing.get("transform") or "")[len("translate(0 ") : -1])
     if query:  # the deep networks' δ ranges, one per layer, take more than one line
         assert wrapped >= 1
+
+
+def test_the_svgs_title_carries_the_iteration_after_the_next_one(client: TestClient) -> None:
+    """Two iterations on, the file says so, in its visible title and in its <title>; the page says the same."""
+    rid = run_id(client.get("/").text)
+    for _ in range(2):
+        r = client.post(f"/runs/{rid}/next", follow_redirects=False)
+        assert r.status_code == 303
+        rid = r.headers["location"].rsplit("/", 1)[-1]
+    assert "iteration 2</span>" in client.get(f"/runs/{rid}").text
+    root = ET.fromstring(client.get(f"/runs/{rid}/steps/4/diagram.svg").content)
+    heading = root.find(f"{SVG}text[@class='export-title']")
+    assert heading is not None and "".join(heading.itertext()).startswith("Iteration 2 · Step 5 / 8 · ")
+    assert (root.findtext(f"{SVG}title") or "").startswith("Iteration 2 · Step 5 / 8 · ")

@@ -1,6 +1,6 @@
 """The stream's patches: applied to step k-1's HTML, each gives step k's, element by element.
 
-The reference is independent of ``app.stepper.patch``: the HTML is read by the standard library's
+The reference is independent of ``app.stepper.view.patch``: the HTML is read by the standard library's
 ``html.parser`` into a tree of this file's own, and the operations are applied here as the module's
 docstring defines them (elements found by id in a map of the whole tree, kept up to date as
 operations remove and insert elements). Attribute
@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backprop_lens.app.main import create_app
-from backprop_lens.app.stepper.patch import stage_patch
+from backprop_lens.app.stepper.view.patch import stage_patch
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 NETWORKS = {

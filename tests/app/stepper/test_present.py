@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from backprop_lens.app.core.compute import run_trace
 from backprop_lens.app.main import create_app
 from backprop_lens.app.stepper.form import FormError, default_form, parse_form
-from backprop_lens.app.stepper.present import present_diagram
 from backprop_lens.app.stepper.view import step_view
+from backprop_lens.app.stepper.view.present import present_diagram
 from tests.app.stepper.test_routes import HX, run_id
 
 NETWORKS = {

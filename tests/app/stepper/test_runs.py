@@ -35,8 +35,8 @@ class Clock:
 
 def engine_trace(page: PageRequest) -> Trace:
     req = page.request
-    net = iterate(req.network.build(), req.inputs, req.targets, req.eta, req.cost, page.iteration)
-    return trace(net, req.inputs, req.targets, req.cost, req.eta)
+    net = iterate(req.network.build(), req.inputs, req.targets, req.eta, req.cost_function, page.iteration)
+    return trace(net, req.inputs, req.targets, req.cost_function, req.eta)
 
 
 def store_on(state: MemoryState, max_cached_traces: int = 8) -> RunStore:

@@ -27,7 +27,7 @@ import math
 from collections import defaultdict
 
 from backprop_lens.app.stepper.view.colours import text_colour
-from backprop_lens.app.stepper.view.layout import INK, inside_font, text_width
+from backprop_lens.app.stepper.view.layout import INK, fit_lines, inside_font, label_forms, text_width
 from backprop_lens.app.stepper.view.model import Diagram, EdgeView, GapView, LayerLabel, NeuronView, StepView, ValueText
 
 WIDTH = 1000.0  # the viewBox's width: the lecture layout draws it the width of a 1024 px screen
@@ -65,14 +65,9 @@ def _label_lines(label: LayerLabel, room: float) -> tuple[tuple[str, ...], float
     as large as they fit."""
     words = [part for line in label.lines for part in line.split(" · ")]
     # role · activation · width, whichever form the page's label took ("hidden · 4" over "sigmoid")
-    parts = (*(w for w in words if not w.isdigit()), *(w for w in words if w.isdigit()))
-    two = (f"{parts[0]} · {parts[-1]}", *parts[1:-1]) if len(parts) > 2 else parts
-    for lines in ((" · ".join(parts),), two, parts):
-        widest = max(text_width(s, 1.0) for s in lines)
-        for font in LINE_FONTS:
-            if font * widest <= room:
-                return lines, font
-    return two, max(8.0, math.floor(2 * room / max(text_width(s, 1.0) for s in two)) / 2)
+    forms = label_forms((*(w for w in words if not w.isdigit()), *(w for w in words if w.isdigit())))
+    form, font = fit_lines(forms, room, [LINE_FONTS] * len(forms), fallback=1, least=8.0)
+    return forms[form], font
 
 
 def present_diagram(d: Diagram) -> Diagram:

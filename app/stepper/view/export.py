@@ -4,17 +4,26 @@ The SVG is the page's own drawing of the step (``page/_diagram.html``'s ``<svg i
 number, colour and width is the one on screen) with what the page's stylesheet adds to it written into
 a ``<style>`` inside (outlines, label colours, the white plate under a value beside its circle, which
 keeps it readable where it crosses an edge, as on the page),
-under the step's title ("Step 5 / 8 · Backpropagate the error: δ² (BP2)") and over one line per scale
+under the step's title with its iteration ("Iteration 3 · Step 5 / 8 · Backpropagate the error: δ² (BP2)"; the
+same words in its ``<title>``) and over one line per scale
 the step uses (its swatch and its range in words, as the page's legend has them), wrapped onto further lines
-within the drawing's width (a deep network's δ has a range per layer), estimated from the count of characters.
+within the drawing's width (a deep network's δ has a range per layer), estimated as the diagram estimates its text.
 The moving pulses are left out: standing still they read as stray marks. Fonts are generic
 (``sans-serif``), so the file looks the same in any slide program, with nothing to download.
 
 The LaTeX is the equation panel's own TeX (``app.stepper.view.equation``, before it becomes MathML):
 the equation, then each line with this example's numbers, in ``gather*`` (amsmath), with the step's
-title and words as comments. Unlike the panel (4 neurons, a screen's worth), it writes every neuron's lines up
-to ``max_export_neurons`` of a layer; what it leaves out (neurons past that, BP4's weights past the panel's
-first three inputs) it says in a visible ``\\text`` line with the count, and in a comment.
+title and words as comments. Unlike the panel (a screen's worth), it writes every line the step has up to
+``max_export_neurons`` (neurons of a layer, inputs of a neuron): every z and a, every δ, every ∂C/∂b and
+∂C/∂w^l_jk, every updated w and b. A sum with more terms than that writes the others as one number under a
+brace; whatever else is left out it says in a visible ``\\text`` line with the count, and in a comment.
+
+Numbers that add up: every line's printed result follows from its printed operands to the last printed
+digit. The result is the engine's value at the panel's digits (4 significant, 6 for the update and the cost);
+the operands of a line get more significant digits, all alike, until the line's arithmetic on them as printed
+(products, sums, σ, tanh), rounded half to even to the result's digits, gives that result (``_Lines.calc``).
+Only if 17 digits (the engine's floats themselves) are not enough is the result printed as rounded from the
+printed operands instead.
 
 Left out: fonts and raster images; the pulses (the page's animation) and the scale of w·δ they carry.
 """
@@ -26,12 +35,12 @@ import re
 from jinja2 import Environment
 from markupsafe import escape
 
-from backprop_lens.app.core.format import pretty, sup
-from backprop_lens.app.core.settings import current_settings
+from backprop_lens.app.core.format import pretty
 from backprop_lens.app.stepper.view.colours import Scale
 from backprop_lens.app.stepper.view.equation import _KINDS, _Lines  # the panel's TeX, before MathML
+from backprop_lens.app.stepper.view.layout import text_width
 from backprop_lens.app.stepper.view.model import RunView, StepView
-from backprop_lens.engine import Step, Trace
+from backprop_lens.engine import Trace
 
 SVG_NS = "http://www.w3.org/2000/svg"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
@@ -63,6 +72,7 @@ _SIZE = re.compile(r'\s(?:width|height)="[^"]*"')  # the page's own size in px; 
 _STILL = re.compile(r'\s*<line id="p[^"]*" class="pulse[^>]*/>')
 """A pulse (a dash the page moves along its edge; standing still it reads as a stray mark)."""
 _PULSE_WORDS = re.compile(r"; a dash carries [^;<]*")  # the description's words for the pulses left out
+_TITLE = re.compile(r"(<title[^>]*>)(.*?</title>)", re.DOTALL)
 _LABELS = re.compile(r"\s*<title[^>]*>.*?</title>\s*<desc[^>]*>.*?</desc>", re.DOTALL)
 
 
@@ -84,19 +94,11 @@ def _swatch(scale: Scale, x: float, y: float, h: float) -> str:
 
 LEGEND_X = 76
 """Where a legend line's words start, right of its 60-wide swatch."""
-CHAR_WIDTH = 0.6
-"""A character's width in a generic sans-serif, as a fraction of the font size (a little over the average, so an
-estimate from the count of characters errs towards a shorter line)."""
-
-
-def text_width(text: str, font_size: float) -> float:
-    """The width a line of text takes, estimated from its count of characters."""
-    return len(text) * font_size * CHAR_WIDTH
 
 
 def _legend_lines(text: str, room: float, font_size: float) -> list[str]:
-    """``text`` in lines that each fit ``room`` (by ``text_width``), broken after a "," or "·" where one will do,
-    else after a space; the lines, joined, are ``text`` again."""
+    """``text`` in lines that each fit ``room`` (by the diagram's own ``text_width``, on the wide side), broken
+    after a "," or "·" where one will do, else after a space; the lines, joined, are ``text`` again."""
     pieces: list[str] = []
     for part in re.split(r"(?<=[,·] )", text):
         pieces += re.split(r"(?<= )", part) if text_width(part.rstrip(), font_size) > room else [part]
@@ -108,9 +110,9 @@ def _legend_lines(text: str, room: float, font_size: float) -> list[str]:
     return lines
 
 
-def diagram_svg(env: Environment, view: StepView) -> str:
-    """The step's diagram as a standalone SVG document (styles inside, generic fonts), with its title above and
-    the scales it uses below."""
+def diagram_svg(env: Environment, view: StepView, iteration: int | None = None) -> str:
+    """The step's diagram as a standalone SVG document (styles inside, generic fonts), with its title (and the
+    run's ``iteration``, when known) above and the scales it uses below."""
     figure = env.get_template("page/_diagram.html").render(view=view)
     m = _NET.search(figure)
     size = _VIEWBOX.search(m.group("attrs")) if m else None
@@ -123,7 +125,13 @@ def diagram_svg(env: Environment, view: StepView) -> str:
     body = body[labels.end() :] if labels else body
     title_font = max(15.0, round(width / 40, 1))
     legend_font = round(title_font * 0.8, 1)
-    top = round(title_font * 2, 1)  # the title's band
+    equation = f" ({view.step.equation})" if view.step.equation else ""
+    at = "" if iteration is None else f"Iteration {iteration} · "
+    title = f"{at}Step {view.k + 1} / {view.steps} · {view.title}{equation}"
+    # the title wraps as the legend does (after a "·"), on as many lines as the drawing's width needs
+    title_first, *title_more = _legend_lines(title, width - 16, title_font)
+    title_row = round(title_font * 1.3, 1)
+    top = round(title_font * 2 + title_row * len(title_more), 1)  # the title's band
     row = round(legend_font * 1.6, 1)
     scales = [e for e in view.scales if e.active and e.scale.name != "pulse"]
     rows = []
@@ -139,15 +147,17 @@ def diagram_svg(env: Environment, view: StepView) -> str:
         )
         line += 1 + len(more)
     total = round(top + height + row * line + (row * 0.4 if scales else 0), 1)
-    equation = f" ({view.step.equation})" if view.step.equation else ""
-    title = f"Step {view.k + 1} / {view.steps} · {view.title}{equation}"
+    title_rest = "".join(f'<tspan x="8" dy="{title_row}">{escape(t)}</tspan>' for t in title_more)
+    if iteration is not None:  # the file's own title, which a slide program or a screen reader names it by
+        head = _TITLE.sub(lambda t: f"{t.group(1)}{escape(title)}. {t.group(2)}", head, count=1)
     attrs = _VIEWBOX.sub(f'viewBox="0 0 {size.group("w")} {total:g}"', _SIZE.sub("", m.group("attrs")))
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<svg xmlns="{SVG_NS}" id="net"{attrs} width="{size.group("w")}" height="{total:g}">{head}\n'
         f"<style>{SVG_STYLE}</style>"
         f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
-        f'<text class="export-title" x="8" y="{round(top * 0.62, 1)}" font-size="{title_font}">{escape(title)}</text>\n'
+        f'<text class="export-title" x="8" y="{round(title_font * 1.24, 1)}" font-size="{title_font}">'
+        f"{escape(title_first)}{title_rest}</text>\n"
         f'<g transform="translate(0 {top:g})">{body}</g>\n'
         f'<g class="export-legend">{"".join(rows)}</g>\n</svg>\n'
     )
@@ -183,52 +193,18 @@ def _wrapped(pieces: list[str]) -> str:
     return "\\begin{split}\n" + " \\\\\n".join([first, *(f"&\\quad {row}" for row in rest)]) + "\n\\end{split}"
 
 
-class _Counted(_Lines):
-    """The panel's lines, remembering the width of the layer they are about (to say how many are left out)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(limit)
-        self.width = 0
-
-    def neurons(self, n: int) -> range:
-        self.width = n
-        return super().neurons(n)
-
-
-def _left_out(r: RunView, step: Step, layer: int, lines: _Counted) -> list[tuple[str, str]]:
-    """What the lines leave out, with their counts, in TeX and in plain words: neurons past the limit, and
-    (BP4) the weights ∂C/∂w of each neuron past the panel's first three inputs."""
-    said: list[tuple[str, str]] = []
-    shown = min(lines.width, lines.limit)
-    if lines.width > shown:
-        words = f"the other {lines.width - shown} neurons of layer {layer} are in the page's tables"
-        said.append((f"\\text{{… {words}}}", words))
-    n_in = r.sizes[layer - 2] if layer >= 2 else 0
-    if step.kind == "gradients" and n_in > 3:
-        count = shown * (n_in - 3)
-        said.append(
-            (
-                f"\\text{{… the other {count} }} \\partial C/\\partial w^{{{layer}}}_{{jk}}\\ (k \\geq 4) \\\\\n"
-                "\\text{are in the page's tables}",  # two rows of at most WRAP characters
-                f"the other {count} ∂C/∂w{sup(layer)}_jk (k ≥ 4) are in the page's tables",
-            )
-        )
-    return said
-
-
-def equation_tex(t: Trace, k: int, permalink: str) -> str:
+def equation_tex(t: Trace, k: int, permalink: str, max_neurons: int) -> str:
     """Step k's equation and its lines with this example's numbers, as a LaTeX fragment (needs amsmath).
 
-    Every neuron's lines, up to ``max_export_neurons`` of a layer (a slide file has no screen to fill); what
-    is left out (neurons past that, weights past the panel's first three inputs) is said in a last visible
-    line with its count, and the page's own words on it as a comment."""
+    Every line, up to ``max_neurons`` neurons of a layer and inputs of a neuron (the app's ``max_export_neurons``:
+    a slide file has no screen to fill), with digits that add up (see the module's docstring); what is left
+    out past that is said in a last visible line with its count, and the page's own words on it as a comment."""
     r = RunView(t)
     step = t.steps[k]
-    layer = step.layer or r.L
-    lines = _Counted(limit=current_settings().max_export_neurons)
-    symbolic, words = _KINDS[step.kind](r, step, layer, lines)
+    lines = _Lines(max_neurons, every=True)
+    symbolic, words = _KINDS[step.kind](r, step, step.layer or r.L, lines)
     numeric = [_wrapped(pieces) for pieces, _ in lines.lines]
-    said = _left_out(r, step, layer, lines)
+    said = lines.left_out
     numeric += [text for text, _ in said]
     body = " \\\\\n".join([*symbolic, *numeric])
     more = "".join(f"\n% Left out: {note}." for _, note in said)

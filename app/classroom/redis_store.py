@@ -1,0 +1,291 @@
+"""Class sessions in Redis (``BACKPROP_LENS_REDIS_URL``), shared by every process naming the same URL.
+
+Each session is a hash at its own key, expiring ``session_ttl_seconds`` after the lecturer's last change;
+every change is written and published (``PUBLISH``) in one script, so the order of the events is the
+order of the changes. Each process holds one pattern subscription (``RedisFanIn``) and passes what it
+hears to its own ``Hub``: 300 students on a process cost one Redis connection, not 300. After a lost
+connection it subscribes again and gives every follower the current state, so nothing missed stays missed.
+Clients come from ``app.core.redis_client``.
+
+Left out: the interface and its errors (``app.classroom.store``), and HTTP (``app.classroom.routes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import secrets
+from dataclasses import replace
+
+import redis
+import redis.asyncio as aioredis
+
+from backprop_lens.app.classroom.codes import MAX_CODE_DRAWS, new_code, token_hash
+from backprop_lens.app.classroom.hub import Hub, SessionState, ended
+from backprop_lens.app.classroom.store import (
+    NOT_LECTURER,
+    NoSessionError,
+    NotLecturerError,
+    SessionsFullError,
+    full_message,
+    no_session_message,
+)
+from backprop_lens.app.core.redis_client import async_client
+from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError
+
+# KEYS: the session's key, the index (codes scored by last change, µs of the server's clock).
+# ARGV: code, token hash, run id, step, query, sid, time to live (ms), max sessions.
+# Returns 1 (made), 0 (at the limit) or -1 (the code is taken: draw another).
+_CREATE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000000 + t[2]
+local ttl = tonumber(ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - ttl * 1000))
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then return 0 end
+redis.call('HSET', KEYS[1], 'token', ARGV[2], 'run', ARGV[3], 'step', ARGV[4], 'query', ARGV[5], 'sid', ARGV[6],
+           'seq', 1)
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ttl)
+return 1
+"""
+
+# KEYS: the session's key, the index. ARGV: code, token hash, run id, step, query, time to live (ms), channel.
+# Returns the new seq, -1 (no such session) or -2 (not the lecturer's token). The change and its event are one
+# script, so that every process hears the changes in the order they were made.
+_UPDATE = """
+local token = redis.call('HGET', KEYS[1], 'token')
+if not token then return -1 end
+if token ~= ARGV[2] then return -2 end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSET', KEYS[1], 'run', ARGV[3], 'step', ARGV[4], 'query', ARGV[5])
+local ttl = tonumber(ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ttl)
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[2], string.format('%.0f', t[1] * 1000000 + t[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ttl)
+local sid = redis.call('HGET', KEYS[1], 'sid')
+redis.call('PUBLISH', ARGV[7], cjson.encode({run=ARGV[3], step=tonumber(ARGV[4]), seq=seq, sid=sid}))
+return seq
+"""
+
+# KEYS: the session's key, the index. ARGV: code, token hash, channel. Returns 1, -1 or -2 as _UPDATE.
+_END = """
+local token = redis.call('HGET', KEYS[1], 'token')
+if not token then return -1 end
+if token ~= ARGV[2] then return -2 end
+local seq = redis.call('HGET', KEYS[1], 'seq')
+local sid = redis.call('HGET', KEYS[1], 'sid')
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[3], cjson.encode({ended=true, seq=tonumber(seq), sid=sid}))
+return 1
+"""
+
+
+def _unavailable(e: Exception) -> StateUnavailableError:
+    return StateUnavailableError(f"Redis is unavailable ({type(e).__name__}); try again shortly")
+
+
+class RedisSessions:
+    """In Redis, shared by every process naming the same URL. Clients are made on the running event loop."""
+
+    READY_WITHIN = 3.0  # seconds to wait for the subscription before a follower gets a 503
+    POOL_SIZE = 32  # connections to Redis per process and event loop (commands are short)
+    POOL_WAIT = 5.0  # seconds a command waits for one of them before the request gets a 503
+
+    def __init__(self, url: str, max_sessions: int, ttl_seconds: float, prefix: str = KEY_PREFIX) -> None:
+        self.url = url
+        self.max_sessions = max_sessions
+        self.ttl_ms = max(1, round(ttl_seconds * 1000))
+        self.hub = Hub()
+        self._key_prefix = f"{prefix}session:"
+        self._index = f"{prefix}sessions"
+        self._channel_prefix = f"{prefix}session-events:"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._redis: aioredis.Redis | None = None
+        self._fan_in: RedisFanIn | None = None
+
+    def _client(self) -> aioredis.Redis:
+        loop = asyncio.get_running_loop()
+        if self._redis is None or self._loop is not loop:
+            # A client's connections belong to the loop that made them: another loop (a test's second client)
+            # gets clients of its own. A class that joins at once waits its turn for a connection (POOL_WAIT).
+            self._loop = loop
+            self._redis = async_client(self.url, self.POOL_SIZE, self.POOL_WAIT)
+            self._fan_in = RedisFanIn(self.url, self._channel_prefix, self)
+        return self._redis
+
+    def _key(self, code: str) -> str:
+        return self._key_prefix + code
+
+    def _channel(self, code: str) -> str:
+        return self._channel_prefix + code
+
+    async def create(self, run_id: str, step: int, query: str) -> tuple[SessionState, str]:
+        client = self._client()
+        token = secrets.token_urlsafe(24)
+        sid = secrets.token_hex(4)
+        for _ in range(MAX_CODE_DRAWS):
+            code = new_code()
+            args: list[str | int] = [code, token_hash(token), run_id, step, query, sid, self.ttl_ms, self.max_sessions]
+            try:
+                made = await client.eval(_CREATE, 2, self._key(code), self._index, *args)
+            except redis.RedisError as e:
+                raise _unavailable(e) from e
+            if made == 0:
+                raise SessionsFullError(full_message(self.max_sessions))
+            if made == 1:
+                return SessionState(code, run_id, step, query, seq=1, sid=sid), token
+        raise SessionsFullError("sessions: no free join code was found; try again")
+
+    async def get(self, code: str) -> SessionState | None:
+        try:
+            raw = await self._client().hgetall(self._key(code))
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        fields = {str(k): str(v) for k, v in raw.items()}
+        if "run" not in fields:
+            return None
+        return SessionState(
+            code, fields["run"], int(fields["step"]), fields.get("query", ""), int(fields["seq"]), fields["sid"]
+        )
+
+    async def update(self, code: str, token: str, run_id: str, step: int, query: str) -> SessionState:
+        args: list[str | int] = [code, token_hash(token), run_id, step, query, self.ttl_ms, self._channel(code)]
+        try:
+            seq = await self._client().eval(_UPDATE, 2, self._key(code), self._index, *args)
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        self._refuse(code, int(seq))
+        state = await self.get(code)
+        if state is None:  # ended between the two commands
+            raise NoSessionError(no_session_message(code))
+        return replace(state, run_id=run_id, step=step, query=query, seq=int(seq))
+
+    async def is_lecturer(self, code: str, token: str) -> bool:
+        try:
+            kept = await self._client().hget(self._key(code), "token")
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        return isinstance(kept, str) and hmac.compare_digest(kept, token_hash(token))
+
+    async def end(self, code: str, token: str) -> None:
+        args = [code, token_hash(token), self._channel(code)]
+        try:
+            done = await self._client().eval(_END, 2, self._key(code), self._index, *args)
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        self._refuse(code, int(done))
+
+    async def count(self) -> int:
+        client = self._client()
+        try:
+            seconds, micros = await client.time()
+            now = seconds * 1_000_000 + micros
+            return int(await client.zcount(self._index, f"({now - self.ttl_ms * 1000}", "+inf"))
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+
+    async def ready(self) -> None:
+        self._client()
+        assert self._fan_in is not None
+        await self._fan_in.ready(self.READY_WITHIN)
+
+    async def aclose(self) -> None:
+        fan_in, client = self._fan_in, self._redis
+        self._fan_in = self._redis = None
+        if fan_in is not None:
+            await fan_in.aclose()
+        if client is not None:
+            with contextlib.suppress(redis.RedisError, RuntimeError):
+                await client.aclose()
+
+    @staticmethod
+    def _refuse(code: str, answer: int) -> None:
+        if answer == -1:
+            raise NoSessionError(no_session_message(code))
+        if answer == -2:
+            raise NotLecturerError(NOT_LECTURER)
+
+    def state_from_event(self, channel: str, data: str) -> SessionState | None:
+        """The state a published event describes (its configuration is not in it: followers do not need it)."""
+        code = channel.removeprefix(self._channel_prefix)
+        try:
+            event = json.loads(data)
+            return SessionState(
+                code,
+                str(event.get("run", "")),
+                int(event.get("step", 0)),
+                "",
+                int(event["seq"]),
+                str(event["sid"]),
+                ended=bool(event.get("ended", False)),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+class RedisFanIn:
+    """One pattern subscription per process and loop, passing every session's events to the process's hub."""
+
+    RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
+
+    def __init__(self, url: str, channel_prefix: str, sessions: RedisSessions) -> None:
+        self.url = url
+        self.pattern = channel_prefix + "*"
+        self.sessions = sessions
+        self._subscribed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def ready(self, within: float) -> None:
+        """Returns once the subscription is in place; StateUnavailableError if Redis does not answer in time."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), within)
+        except TimeoutError:
+            raise StateUnavailableError("Redis is unavailable (no subscription); try again shortly") from None
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await task
+
+    async def _run(self) -> None:
+        failures = 0
+        resync = False
+        while True:
+            client = async_client(self.url, subscriber=True)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(self.pattern)
+                self._subscribed.set()
+                if resync:  # events may have been missed while the connection was down: send what is current
+                    await self._resync()
+                failures = 0
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message.get("type") == "pmessage":
+                        state = self.sessions.state_from_event(str(message["channel"]), str(message["data"]))
+                        if state is not None:
+                            self.sessions.hub.publish(state)
+            except (redis.RedisError, OSError, StateUnavailableError):
+                self._subscribed.clear()
+                resync = True
+                await asyncio.sleep(self.RETRY_SECONDS[min(failures, len(self.RETRY_SECONDS) - 1)])
+                failures += 1
+            finally:
+                with contextlib.suppress(redis.RedisError, OSError, RuntimeError):
+                    await pubsub.aclose()
+                    await client.aclose()
+
+    async def _resync(self) -> None:
+        for code in self.sessions.hub.codes():
+            state = await self.sessions.get(code)
+            self.sessions.hub.publish(state or ended(code))
