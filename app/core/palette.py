@@ -5,7 +5,7 @@ anything signed (a class 0 or 1, an output over the plane) take the diverging ra
 negative, orange for positive, light grey at zero (safe for red–green colour blindness). Weights
 have a pair of their own, so they never read as gradients.
 
-The browser needs the diverging ramp too (``static/js/train.js`` colours its canvases there):
+The stylesheets need the diverging ramp too (legends and keys; the pictures are coloured here):
 ``static/css/lens.css`` declares it as the custom properties that ``CSS_PROPERTIES`` names, and
 ``tests/app/core/test_palette.py`` checks that the two agree. Left out: which numbers map to which
 end of a ramp (the step-through's per-layer scales are ``app.stepper.view.colours``).
@@ -48,7 +48,7 @@ def rgb(hex_colour: str) -> tuple[int, int, int]:
 
 
 def ramp(stops: Sequence[str], t: float) -> str:
-    """The colour at t ∈ [0, 1] along evenly spaced stops, interpolated in sRGB (as train.js's ``diverging``)."""
+    """The colour at t ∈ [0, 1] along evenly spaced stops, interpolated in sRGB."""
     t = min(max(t, 0.0), 1.0) if math.isfinite(t) else 0.5
     pos = t * (len(stops) - 1)
     i = min(int(pos), len(stops) - 2)

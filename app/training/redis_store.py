@@ -44,8 +44,9 @@ from pydantic import ValidationError
 
 from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.lru import LRU
+from backprop_lens.app.core.redis_client import sync_client
 from backprop_lens.app.core.settings import Settings
-from backprop_lens.app.core.state import KEY_PREFIX, RedisState, StateUnavailableError
+from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError
 from backprop_lens.app.training.schemas import ProgressEvent, TrainConfig
 from backprop_lens.app.training.store import UNOPENED_SECONDS, Action, Training, build_training
 from backprop_lens.engine.network import Network
@@ -90,7 +91,7 @@ class Keys:
         self.lease = base + "lease"
 
 
-PICTURE = frozenset({"grid", "network", "mean_nabla_w", "neurons"})
+PICTURE = frozenset({"grid", "network", "mean_nabla_w", "neurons", "view"})
 """A progress event's picture of the network now (decision grid, weights, mean ∂C/∂w, neurons over the plane).
 
 The worker keeps only the newest picture (``Keys.picture``) and streams each event without it; a relay puts
@@ -108,11 +109,6 @@ def with_picture(event: str, picture: str) -> str:
 
 def ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
-
-
-def connect(url: str) -> redis.Redis:
-    """A client as the run store's: fails fast when Redis is lost, reconnects when it is back."""
-    return RedisState._connect(url)
 
 
 def failed_event(meta: dict[Any, Any], message: str) -> str:
@@ -141,7 +137,7 @@ class RedisTrainings:
 
     def __init__(self, url: str, settings: Settings) -> None:
         self.settings = settings
-        self._redis = connect(url)
+        self._redis = sync_client(url)
         self._end = self._redis.register_script(END_SCRIPT)
         self._ttl = ms(settings.training_ttl_seconds)
         self._runs: LRU[str, Training] = LRU(settings.trainings_kept)  # rebuilt runs, not rebuilt each request

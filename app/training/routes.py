@@ -52,6 +52,7 @@ from backprop_lens.app.training.schemas import (
     plain_message,
 )
 from backprop_lens.app.training.store import Action, Training, build_training
+from backprop_lens.app.training.view import NET_DRAWN_WIDTH, empty_charts
 from backprop_lens.engine import Trace, trace
 from backprop_lens.engine.datasets import GENERATED
 from backprop_lens.engine.training import classify
@@ -59,7 +60,6 @@ from backprop_lens.engine.training import classify
 router = APIRouter(prefix="/train", tags=["training"])
 EVENT_ID = r"^[0-9]{1,20}(-[0-9]{1,20})?$"  # a progress event's id: an epoch count, or a Redis stream entry id
 
-NET_DRAWN_WIDTH = 16  # networks whose layers are all this narrow are drawn on the page, edge by edge
 STEP_THROUGH_LINK_CHARS = 8000  # longer links (large networks' weights) are not offered
 
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -134,6 +134,7 @@ def _run_context(run: Training) -> dict[str, Any]:
         "kind": "2d" if run.bounds is not None else ("image" if data.image_shape else "plain"),
         "hidden": run.session.initial.sizes[1] if len(run.session.initial.sizes) > 2 else 0,
         "draw_net": max(run.session.initial.sizes) <= NET_DRAWN_WIDTH,
+        "charts": empty_charts(run.config.epochs, len(run.session.initial.sizes) - 1),
         "limits": current_settings(),
         "points": list(zip(data.x_train.tolist(), data.y_train[:, 0].tolist(), strict=True)) if run.bounds else [],
         "test_points": list(zip(data.x_test.tolist(), data.y_test[:, 0].tolist(), strict=True)) if run.bounds else [],
@@ -143,7 +144,7 @@ def _run_context(run: Training) -> dict[str, Any]:
 # --- the page and the run ------------------------------------------------------------------
 
 
-@router.get("", response_class=HTMLResponse, include_in_schema=False)
+@router.get("", operation_id="training_page", response_class=HTMLResponse, include_in_schema=False)
 def page(request: Request) -> HTMLResponse:
     """The whole page: the form, and an empty run region until a run starts."""
     return _render(request, "train/page.html", _page_context(form_texts(TrainConfig()), None))
@@ -151,6 +152,7 @@ def page(request: Request) -> HTMLResponse:
 
 @router.post(
     "/runs",
+    operation_id="create_training",
     response_class=HTMLResponse,
     include_in_schema=False,
     responses={**HTML_ERRORS, 429: {"description": "Too many trainings are running; the form says so."}},
@@ -179,6 +181,7 @@ def create_run(request: Request, fields: Form, trainings: Trainings) -> HTMLResp
 
 @router.get(
     "/runs/{run_id}/events",
+    operation_id="training_events",
     response_class=EventSourceResponse,
     include_in_schema=False,
     responses=NOT_FOUND,
@@ -210,6 +213,7 @@ async def events(
 
 @router.post(
     "/runs/{run_id}/controls/{action}",
+    operation_id="control_training",
     response_class=HTMLResponse,
     include_in_schema=False,
     responses=NOT_FOUND,
@@ -264,6 +268,7 @@ def set_eta(request: Request, run: RunDep, fields: Form, trainings: Trainings) -
 
 @router.get(
     "/runs/{run_id}/network.json",
+    operation_id="training_network",
     responses=NOT_FOUND,
     summary="The current network as JSON",
 )
@@ -293,6 +298,7 @@ class InspectForm(BaseModel):
 
 @router.post(
     "/runs/{run_id}/inspect",
+    operation_id="inspect_training",
     response_class=HTMLResponse,
     include_in_schema=False,
     responses={**HTML_ERRORS, **NOT_FOUND},
@@ -395,5 +401,5 @@ def gray(v: float) -> str:
 
 def register_templates(env: Environment) -> None:
     """The filters the training templates need beyond the core's (``create_app`` calls it): ``diverging`` is
-    the palette's blue/orange ramp, the one the step-through and train.js use."""
+    the palette's blue/orange ramp, the one the step-through and the training view use."""
     env.filters.update(gray=gray, diverging=diverging)

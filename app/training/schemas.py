@@ -276,6 +276,41 @@ class EpochPoint(BaseModel):
     eta: float = Field(description="The learning rate η in force at the end of the epoch.")
 
 
+class NetworkView(BaseModel):
+    """The drawn network as the page shows it (``app.training.view.network_view``)."""
+
+    edges: list[list[list[list[str]]]] = Field(
+        description="[l][j][k]: edge from neuron k of layer l + 1 to neuron j of layer l + 2, as "
+        "[class by w, width by w, class by ∂C/∂w, width by ∂C/∂w, w, mean ∂C/∂w, read-out]."
+    )
+    nodes: list[list[list[str | None]]] = Field(
+        description="[l][j]: neuron j of layer l + 1 as [read-out, its picture over the plane (a data: URL) or null]."
+    )
+    legend: dict[str, str] = Field(description="The legend's text when the edges show w and when they show ∂C/∂w.")
+
+
+class TrainingView(BaseModel):
+    """What the page prints and draws, written on the server: the page formats no number itself."""
+
+    texts: dict[str, str] = Field(
+        description="The status line and read-outs: progress, epoch, batch, time, and once an epoch is measured "
+        "cost and accuracy."
+    )
+    eta_history: str | None = Field(description="η as the history recorded it, once it has changed.")
+    charts: dict[str, str] | None = Field(
+        None,
+        description="SVG of the charts: cost_log, cost_linear, accuracy, speed. Drawn at most every "
+        "VIEW_SECONDS and in the last event; null in the events between (the page keeps the last drawing).",
+    )
+    heat: str | None = Field(None, description="Two-dimensional sets: a^L_1 over the plane, a data: URL.")
+    weights: list[str] | None = Field(
+        None, description="8×8 images: each hidden neuron's incoming weights, data: URLs (null between drawings)."
+    )
+    network: NetworkView | None = Field(
+        None, description="The network drawn edge by edge, when it is narrow (null between drawings)."
+    )
+
+
 class ProgressEvent(BaseModel):
     """One ``progress`` event of the training stream (also the data of the final ``done`` event)."""
 
@@ -305,3 +340,4 @@ class ProgressEvent(BaseModel):
         description="Two-dimensional sets: [l][j][row][col], hidden neuron j of layer l + 2 over the plot, "
         "to 4 decimals, row 0 at the top.",
     )
+    view: TrainingView | None = Field(None, description="What the page shows of this event, formatted and drawn.")

@@ -9,15 +9,17 @@ Also here, because both implementations and the worker need them: ``build_traini
 configuration; the engine is deterministic, so any process rebuilds the same data and initial
 network) and ``progress_event`` (what one event of the stream carries: where training is, the epochs
 measured since the last event with their test cost, layer speeds and η, and for small networks the
-weights, the last epoch's mean ∂C/∂w and, on two-dimensional data, every hidden neuron over the plane).
+weights, the last epoch's mean ∂C/∂w and, on two-dimensional data, every hidden neuron over the plane; and
+what the page shows of it, formatted and drawn by ``app.training.view`` from the whole history so far).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from threading import Lock
 from typing import Literal
 
@@ -29,6 +31,7 @@ from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.limits import limit
 from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.training.schemas import EpochPoint, ProgressEvent, TrainConfig
+from backprop_lens.app.training.view import VIEW_SECONDS, training_view
 from backprop_lens.engine.datasets import Dataset
 from backprop_lens.engine.network import Network
 from backprop_lens.engine.training import EpochRecord, Report, TrainingSession, decision_grid, neuron_grids
@@ -59,6 +62,7 @@ class Training:
     created: float
     bounds: tuple[float, float, float, float] | None
     maps: bool = False  # whether the hidden neurons are drawn over the plane (within max_neuron_maps)
+    drawn_at: list[float] = field(default_factory=lambda: [-math.inf])  # when its events last carried drawings
 
     @property
     def busy(self) -> bool:
@@ -82,7 +86,16 @@ def build_training(run_id: str, config: TrainConfig) -> Training:
 
 
 def progress_event(run: Training, report: Report, history: list[EpochRecord]) -> ProgressEvent:
-    """One event of the stream: where training is, the epochs measured since the last event, the picture."""
+    """One event of the stream: where training is, the epochs measured since the last event, the picture.
+
+    The charts and pictures of its ``view`` are drawn from the whole history: at most every ``VIEW_SECONDS``
+    (and always in the first and the last event), so a long training costs neither the server a drawing nor
+    the wire a chart per epoch.
+    """
+    now = time.monotonic()
+    drawings = report.final or report.state != "running" or now - run.drawn_at[0] >= VIEW_SECONDS
+    if drawings:
+        run.drawn_at[0] = now
     net = report.network
     small = net.num_parameters <= STREAMED_PARAMETERS
     neurons = None
@@ -91,6 +104,12 @@ def progress_event(run: Training, report: Report, history: list[EpochRecord]) ->
     mean_nabla_w = None
     if small and report.mean_nabla_w is not None:
         mean_nabla_w = [g.tolist() for g in report.mean_nabla_w]
+    grid = decision_grid(net, run.bounds, GRID).tolist() if run.bounds is not None else None
+    # The page's charts are drawn from the whole history (the event's `history` is only what is new).
+    view = training_view(
+        report, run.session.history_since(0), grid, neurons, mean_nabla_w, run.config.activation,
+        bool(run.data.image_shape), drawings,
+    )  # fmt: skip
     return ProgressEvent(
         state=report.state,
         epoch=report.epoch,
@@ -113,10 +132,11 @@ def progress_event(run: Training, report: Report, history: list[EpochRecord]) ->
             )
             for h in history
         ],
-        grid=decision_grid(net, run.bounds, GRID).tolist() if run.bounds is not None else None,
+        grid=grid,
         network=net.to_dict() if small else None,
         mean_nabla_w=mean_nabla_w,
         neurons=neurons,
+        view=view,
     )
 
 

@@ -33,9 +33,10 @@ import redis
 from pydantic import ValidationError
 
 from backprop_lens.app.cli import REDIS_URL_VARIABLE, command
+from backprop_lens.app.core.redis_client import sync_client
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.state import redacted
-from backprop_lens.app.training.redis_store import END_SCRIPT, PICTURE, QUEUE, Keys, connect, failed_event, ms
+from backprop_lens.app.training.redis_store import END_SCRIPT, PICTURE, QUEUE, Keys, failed_event, ms
 from backprop_lens.app.training.schemas import TrainConfig
 from backprop_lens.app.training.store import PAGE_CLOSED, TIME_LIMIT, Training, build_training, progress_event
 from backprop_lens.engine.training import Report
@@ -56,7 +57,7 @@ class Worker:
         self.settings = settings
         self.stopping = stopping
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self._redis = connect(url)
+        self._redis = sync_client(url)
         self._end = self._redis.register_script(END_SCRIPT)
         self._ttl = ms(settings.training_ttl_seconds)
 
@@ -209,7 +210,7 @@ def worker(args: argparse.Namespace) -> int:
         return 2
     settings = Settings()
     try:
-        connect(url).ping()
+        sync_client(url).ping()
     except (redis.RedisError, ValueError) as e:
         print(f"backprop-lens worker: Redis at {redacted(url)} is unreachable: {e}", file=sys.stderr)
         return 1

@@ -3,7 +3,7 @@
 // here. A file of its own because the Content-Security-Policy allows no inline script.
 (function () {
   "use strict";
-  var root = document.getElementById("swagger-ui");
+  var root = window.lensCommon.$("swagger-ui");
   SwaggerUIBundle({
     url: root.dataset.openapiUrl,
     dom_id: "#swagger-ui",

@@ -11,26 +11,25 @@
 // the student follows. "Explore on my own" (or stepping, playing or configuring on one's own) detaches:
 // events are then only noted in the bar; "Follow again" loads the lecturer's current state.
 //
+// The step on screen and the person's own steps come from lens.js (window.lens, "lens:step", "lens:own").
 // Every URL comes from #classroom's data-* attributes, which the server writes under the app's root path.
 (() => {
   "use strict";
 
-  const $ = (id) => document.getElementById(id);
+  const { $, backoff, newestWins } = window.lensCommon;
   const box = () => $("classroom");
   const tokenKey = (code) => `backprop-lens:lead:${code}`;
   const LEADING = "backprop-lens:leading"; // the code of the session this tab drives, across its page loads
 
   function onScreen() {
-    const r = $("run");
-    return r?.dataset.runId ? { run_id: r.dataset.runId, step: Number(r.dataset.step ?? 0) } : null;
+    const shown = window.lens?.current();
+    return shown?.runId ? { run_id: shown.runId, step: shown.step } : null;
   }
 
   // --- the lecturer ------------------------------------------------------------------------------
 
   let lead = null; // {code, token, stateUrl, sessionUrl}
   let posted = null; // "run:step" the session was last told
-  let sending = false;
-  let again = false;
 
   function shareStatus(text, isError) {
     const s = $("share-status");
@@ -77,17 +76,16 @@
 
   function send() {
     const s = onScreen();
-    if (!lead || !s) return;
+    if (lead && s && `${s.run_id}:${s.step}` !== posted) positions.ask(s);
+  }
+
+  // Only the newest position is sent next: the class skips to it.
+  const positions = newestWins((s) => {
     const key = `${s.run_id}:${s.step}`;
-    if (key === posted) return;
-    if (sending) {
-      again = true; // only the newest position is sent next: the class skips to it
-      return;
-    }
-    sending = true;
+    if (!lead || key === posted) return;
     posted = key;
     const session = lead;
-    fetch(session.stateUrl, {
+    return fetch(session.stateUrl, {
       method: "POST",
       headers: { "content-type": "application/json", "X-Lecturer-Token": session.token },
       body: JSON.stringify(s),
@@ -107,15 +105,8 @@
       .catch(() => {
         posted = null;
         shareStatus("The server did not answer; your next step will be sent again.", true);
-      })
-      .finally(() => {
-        sending = false;
-        if (again) {
-          again = false;
-          send();
-        }
       });
-  }
+  });
 
   function stopped(message) {
     if (lead) sessionStorage.removeItem(tokenKey(lead.code));
@@ -168,9 +159,7 @@
   let following = true;
   let lecturer = null; // {run_id, step, seq}: the newest state heard
   let source = null;
-  let loading = false;
-  let retries = 0;
-  const RETRY_MS = [500, 1000, 2000, 4000, 8000];
+  const retries = backoff();
 
   function setBar(text) {
     const t = $("follow-text");
@@ -193,14 +182,17 @@
 
   const stepUrl = (runId, step) => `${box().dataset.runsUrl}${runId}/steps/${step}`;
 
-  function apply() {
-    if (!following || !lecturer || loading) return;
-    const r = $("run");
+  // The lecturer's newest state is loaded next; a failed load is not tried again until the next state.
+  const apply = () => {
+    if (following && lecturer) loads.ask();
+  };
+  const loads = newestWins(() => {
+    if (!following || !lecturer) return;
+    const shown = window.lens?.current();
     const { run_id: runId, step } = lecturer;
-    const target = `${runId}:${step}`;
     let request;
-    if (r && r.dataset.runId === runId) {
-      if (Number(r.dataset.step) === step) return;
+    if (shown?.runId === runId) {
+      if (shown.step === step) return;
       request = htmx.ajax("GET", stepUrl(runId, step), { target: "#stage", swap: "innerMorph" });
     } else {
       // Another run: the step-through's own page of it, of which #run and the configuration are swapped in.
@@ -212,18 +204,14 @@
         headers: { "HX-Request": "false" },
       });
     }
-    loading = true;
-    Promise.resolve(request)
+    return Promise.resolve(request)
       .catch(() => {})
       .finally(() => {
-        loading = false;
         if (following && lecturer) {
           history.replaceState(history.state, "", `${stepUrl(lecturer.run_id, lecturer.step)}?follow=${code}`);
-          // The lecturer moved on meanwhile: catch up. (A failed load is not tried again until the next state.)
-          if (`${lecturer.run_id}:${lecturer.step}` !== target) apply();
         }
       });
-  }
+  });
 
   function ended() {
     source?.close();
@@ -241,7 +229,7 @@
     const url = `${box().dataset.sessionsUrl}/${code}/events`;
     source = new EventSource(url);
     source.addEventListener("state", (e) => {
-      retries = 0;
+      retries.reset();
       lecturer = JSON.parse(e.data);
       $("follow-bar")?.classList.remove("lost");
       showState();
@@ -259,12 +247,13 @@
           throw new Error(String(r.status));
         })
         .catch(() => {
-          if (retries >= RETRY_MS.length) {
+          const delay = retries.next();
+          if (delay === null) {
             $("follow-bar")?.classList.add("lost");
             setBar("The connection to the lecturer is lost; reload the page to try again");
             return;
           }
-          setTimeout(connect, RETRY_MS[retries++] * (0.75 + 0.5 * Math.random()));
+          setTimeout(connect, delay);
         });
     });
   }
@@ -281,10 +270,9 @@
     apply();
   }
 
-  // Stepping, playing or configuring one's own way is exploring: the page stops following.
-  const OWN_BUTTONS = ["btn-restart", "btn-back", "btn-play", "btn-forward", "btn-end", "btn-next", "btn-apply"];
-  const OWN_KEYS = new Set(["ArrowLeft", "ArrowRight", "Home", "End", " "]);
-  const typing = (el) => el instanceof Element && el.closest("input, textarea, select, [contenteditable], #config-panel");
+  // Stepping, playing or configuring one's own way is exploring: the page stops following. lens.js says when
+  // the person steps or plays ("lens:own"); a run or an iteration of one's own is a click seen here.
+  const OWN_BUTTONS = ["btn-next", "btn-apply"];
 
   document.addEventListener(
     "click",
@@ -304,15 +292,9 @@
     },
     true,
   );
-  document.addEventListener(
-    "keydown",
-    (e) => {
-      if (!code || !following || e.altKey || e.ctrlKey || e.metaKey || typing(e.target)) return;
-      const onControl = e.target instanceof Element && e.target.closest("button, a, summary");
-      if (OWN_KEYS.has(e.key) && !(e.key === " " && onControl)) detach();
-    },
-    true,
-  );
+  document.addEventListener("lens:own", () => {
+    if (code && following) detach();
+  });
 
   document.addEventListener("lens:step", () => send());
   document.addEventListener("htmx:after:swap", (e) => {

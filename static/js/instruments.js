@@ -8,6 +8,7 @@
 (function () {
   "use strict";
 
+  var $ = window.lensCommon.$;
   var KEY = "backprop-lens:instrument";
   var MARKS = ["instrument-saturated", "instrument-quiet", "instrument-path"];
 
@@ -29,12 +30,12 @@
       var on = t === tab;
       t.setAttribute("aria-selected", on ? "true" : "false");
       t.tabIndex = on ? 0 : -1;
-      var section = document.getElementById(t.getAttribute("aria-controls"));
+      var section = $(t.getAttribute("aria-controls"));
       if (section) section.hidden = !on;
     });
     if (focus) tab.focus();
     remember(tab.dataset.instrument);
-    var form = document.getElementById("form-" + tab.dataset.instrument);
+    var form = $("form-" + tab.dataset.instrument);
     if (form && window.htmx) window.htmx.trigger(form, "instrument-show");
     mark();
   }
@@ -47,7 +48,7 @@
   // Marks on the step-through diagram (#net), for the open instrument only. The diagram is
   // re-rendered at every step, so the marks are put back after every change of the page.
   function mark() {
-    var net = document.getElementById("net");
+    var net = $("net");
     if (!net) return;
     MARKS.forEach(function (cls) {
       Array.prototype.forEach.call(net.querySelectorAll("." + cls), function (el) { el.classList.remove(cls); });
@@ -55,15 +56,15 @@
     var open = openInstrument();
     var add = function (ids, cls) {
       (ids || "").split(" ").forEach(function (id) {
-        var el = id && document.getElementById(id);
+        var el = id && $(id);
         if (el && net.contains(el)) el.classList.add(cls);
       });
     };
     var result;
-    if (open === "saturation" && (result = document.getElementById("saturation-result"))) {
+    if (open === "saturation" && (result = $("saturation-result"))) {
       add(result.dataset.saturated, "instrument-saturated");
       add(result.dataset.quiet, "instrument-quiet");
-    } else if (open === "paths" && (result = document.getElementById("paths-result"))) {
+    } else if (open === "paths" && (result = $("paths-result"))) {
       add(result.dataset.edges, "instrument-path");
     }
   }

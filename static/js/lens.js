@@ -11,7 +11,10 @@
 //
 // Other scripts can follow the step: #run carries data-run-id and data-step,
 // and a "lens:step" event (detail: {runId, step, steps}) fires on #run after
-// every change.
+// every change. They drive the player through window.lens (never by clicking its
+// buttons): current(), goto(k), step(delta), play(), pause(), playing(). A step,
+// play or pause the person asks for (a button, a key) also fires "lens:own" on
+// the document, so that a page following a lecturer knows the person explores.
 //
 // The stream sends its first step whole (htmx swaps it into #stage) and every
 // later one as a "stage-patch" event: what changed since the step before, which
@@ -22,7 +25,7 @@
   let playing = false;
   let speedMs = 700;
 
-  const $ = (id) => document.getElementById(id);
+  const { $, typing, backoff, newestWins } = window.lensCommon;
   const run = () => $("run");
   const num = (el, name) => Number(el?.dataset[name] ?? 0);
 
@@ -105,33 +108,21 @@
 
   // Steps are fetched one at a time; keys pressed faster than the server answers
   // count from the step last asked for, and only the newest wish is fetched next.
-  let inflight = false;
-  let wanted = null;
   let requested = null;
+  const steps = newestWins(
+    (k) => {
+      const { id, stepUrl } = current();
+      if (id) return htmx.ajax("GET", `${stepUrl}${k}`, { target: "#stage", swap: "innerMorph" });
+    },
+    () => (requested = null),
+  );
 
   function go(k) {
-    const { id, steps } = current();
+    const { id, steps: n } = current();
     if (!id) return;
     stop();
-    wanted = requested = Math.max(0, Math.min(steps - 1, k));
-    if (!inflight) fetchWanted();
-  }
-
-  function fetchWanted() {
-    const { id, stepUrl } = current();
-    if (wanted === null || !id) {
-      requested = null;
-      return;
-    }
-    const k = wanted;
-    wanted = null;
-    inflight = true;
-    Promise.resolve(htmx.ajax("GET", `${stepUrl}${k}`, { target: "#stage", swap: "innerMorph" }))
-      .catch(() => {})
-      .finally(() => {
-        inflight = false;
-        fetchWanted();
-      });
+    requested = Math.max(0, Math.min(n - 1, k));
+    steps.ask(requested);
   }
 
   const by = (delta) => () => go((requested ?? current().step) + delta);
@@ -153,13 +144,12 @@
   // A server that shuts down ends the stream with done {"reason": "restarting"}: open it again from the
   // step shown, to whichever process answers, after a pause (with jitter, so that a class does not come
   // back at once) that doubles while the server is away; after the last try, the notice.
-  const RESUME_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
-  let resumes = 0; // tries since the last step arrived
+  const resumes = backoff(); // its tries count from the last step that arrived
   let resumeTimer = null;
 
   function resumeLater() {
-    if (resumes >= RESUME_DELAYS_MS.length) return false;
-    const delay = RESUME_DELAYS_MS[resumes++] * (0.75 + 0.5 * Math.random());
+    const delay = resumes.next();
+    if (delay === null) return false;
     resumeTimer = setTimeout(() => current().step < current().steps - 1 && play(), delay);
     return true;
   }
@@ -193,7 +183,11 @@
     "btn-play": toggle,
     "btn-forward": by(1),
     "btn-end": () => go(current().steps - 1),
-    "btn-resume": () => play(),
+  };
+  // What the person asked for, as opposed to another script's call through window.lens.
+  const own = (action) => {
+    document.dispatchEvent(new CustomEvent("lens:own"));
+    action();
   };
 
   document.addEventListener("click", (e) => {
@@ -201,7 +195,10 @@
     if (!target) return;
     if (target.id in actions) {
       e.preventDefault();
-      actions[target.id]();
+      own(actions[target.id]);
+    } else if (target.id === "btn-resume") {
+      e.preventDefault();
+      play(); // the stream the page lost, again: not a step of the person's own
     } else if (target.id === "btn-copy") {
       const url = new URL(target.dataset.href, location.href).href;
       const done = () => {
@@ -221,9 +218,6 @@
     if (playing) play(); // reopen the stream at the new pace, from the step shown
   });
 
-  const typing = (el) =>
-    el instanceof Element && (el.closest("input, textarea, select, [contenteditable]") || el.closest("#config-panel"));
-
   document.addEventListener("keydown", (e) => {
     if (e.altKey || e.ctrlKey || e.metaKey || typing(e.target) || !run()) return;
     const onControl = e.target instanceof Element && e.target.closest("button, a, summary");
@@ -235,10 +229,10 @@
     };
     if (e.key === " " && !onControl) {
       e.preventDefault();
-      toggle();
+      own(toggle);
     } else if (e.key in keys) {
       e.preventDefault();
-      keys[e.key]();
+      own(keys[e.key]);
     }
   });
 
@@ -400,7 +394,7 @@
   });
   document.addEventListener("htmx:sse:after:message", (e) => {
     const event = e.detail?.message?.event;
-    if (fromPlayer(e) && (!event || event === "stage-patch")) resumes = 0; // a step arrived: the server is back
+    if (fromPlayer(e) && (!event || event === "stage-patch")) resumes.reset(); // a step arrived: the server is back
   });
   document.addEventListener("htmx:sse:close", (e) => {
     if (fromPlayer(e)) setPlaying(false);
@@ -410,8 +404,8 @@
   const streamLost = (e) => {
     if (!fromPlayer(e)) return;
     stop();
-    if (resumes > 0 && resumeLater()) return; // still waiting for a server after a restart
-    resumes = 0;
+    if (resumes.tries > 0 && resumeLater()) return; // still waiting for a server after a restart
+    resumes.reset();
     const status = $("stream-status");
     if (status) status.hidden = false;
   };
@@ -420,4 +414,16 @@
   }
 
   document.addEventListener("DOMContentLoaded", sync);
+
+  window.lens = Object.freeze({
+    current: () => {
+      const { id, step, steps: n } = current();
+      return { runId: id, step, steps: n };
+    },
+    goto: go,
+    step: (delta) => by(delta)(),
+    play: () => play(),
+    pause: stop,
+    playing: () => playing,
+  });
 })();

@@ -5,7 +5,7 @@
 // instruments). This file only switches it: the "Present" button or P asks the server for the run in
 // lecture mode (or out of it) at the step shown and swaps #run; F puts the page in full screen (and
 // into lecture mode first); Esc leaves full screen, then lecture mode. Space, ← → and Home/End are
-// lens.js's, and work the same in both modes.
+// lens.js's, and work the same in both modes; a playing stream is paused through window.lens.
 //
 // The URL bar then holds the run's permalink (with present=1 in lecture mode), which a lecturer can
 // bookmark. It composes no path of its own: the URLs are #run's data-present-url and #permalink's href,
@@ -13,32 +13,24 @@
 (() => {
   "use strict";
 
-  const $ = (id) => document.getElementById(id);
+  const { $, typing, newestWins } = window.lensCommon;
   const presenting = () => $("run")?.dataset.present === "1";
 
-  let busy = false;
-  let queued = null; // a switch asked for while one was on its way: made after it
-
-  function setMode(on) {
+  // A switch asked for while one is on its way is made after it (the newest of them).
+  const switches = newestWins((on) => {
     const run = $("run");
-    if (busy) queued = on;
-    if (!run || busy || presenting() === on) return Promise.resolve();
-    // A playing stream belongs to the old #run: pause it through the player's own button.
-    if (run.classList.contains("playing")) $("btn-play")?.click();
-    busy = true;
+    if (!run || presenting() === on) return;
+    window.lens?.pause(); // a playing stream belongs to the old #run
     const url = `${run.dataset.presentUrl}?on=${on}&step=${Number(run.dataset.step ?? 0)}`;
     return Promise.resolve(htmx.ajax("POST", url, { target: "#run", swap: "outerHTML" }))
       .catch(() => {})
       .finally(() => {
-        busy = false;
         const link = $("permalink");
         if (link && presenting() === on) history.replaceState(null, "", link.href);
         stage();
-        const next = queued;
-        queued = null;
-        if (next !== null) setMode(next);
       });
-  }
+  });
+  const setMode = (on) => switches.ask(on);
 
   // After a switch the focus leaves the button (clicked, it keeps the focus: space would press it again and
   // switch back) for the run itself, where space plays as lens.js's key handler has it and Tab goes on from.
@@ -135,9 +127,6 @@
     e.preventDefault();
     setMode(!presenting());
   });
-
-  const typing = (el) =>
-    el instanceof Element && (el.closest("input, textarea, select, [contenteditable]") || el.closest("#config-panel"));
 
   document.addEventListener("keydown", (e) => {
     if (e.altKey || e.ctrlKey || e.metaKey || typing(e.target) || !$("run")) return;

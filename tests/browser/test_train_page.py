@@ -109,7 +109,7 @@ def test_train_xor_pause_and_inspect(train_page: Page, problems: list[str]) -> N
     data = generated("xor", 80, 0.1, 0.2, 0)
     body = {
         "network": network,
-        "cost": "cross_entropy",
+        "cost_function": "cross_entropy",
         "inputs": [data.x_train[2].tolist()],
         "targets": [data.y_train[2].tolist()],
         "eta": 2.0,
@@ -139,10 +139,15 @@ def test_digits_show_hidden_weights_and_bp4_images(train_page: Page) -> None:
         page, {"#f-dataset": "digits"}, {"#f-hidden": "30", "#f-epochs": "5", "#f-batch": "10", "#f-eta": "1"}
     )
     expect(page.locator("#train-state")).to_have_text("finished", timeout=20_000)
-    expect(page.locator("canvas.train-neuron")).to_have_count(30)
-    # neuron 1's 8×8 image: every pixel drawn, blue where its weight is negative, orange where positive
+    expect(page.locator("img.train-neuron")).to_have_count(30)
+    # neuron 1's 8×8 image (a picture the server coloured): every pixel drawn, blue where its weight is
+    # negative, orange where positive
+    page.wait_for_function("() => document.querySelector('img.train-neuron').naturalWidth === 8")
     rgba = page.eval_on_selector(
-        "canvas.train-neuron", "c => Array.from(c.getContext('2d').getImageData(0, 0, 8, 8).data)"
+        "img.train-neuron",
+        """img => { const c = document.createElement('canvas'); c.width = 8; c.height = 8;
+                    const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+                    return Array.from(ctx.getImageData(0, 0, 8, 8).data); }""",
     )
     href = page.get_attribute(".train-download", "href")
     w = page.request.get(href or "").json()["weights"][0][0]
@@ -585,3 +590,53 @@ def test_eta_changed_mid_run_shows_in_the_history(train_page: Page, problems: li
     expected = [p for p in problems if "422" in p]
     assert len(expected) == 2, problems  # the one refused η: the response, and the console's note of it
     problems[:] = [p for p in problems if p not in expected]
+
+
+# Every option's text, measured in the select's own font, plus its padding and the arrow's room, against the
+# select's inner width; and the select's box against its fieldset's.
+_SELECT_FITS = """() => Array.from(document.querySelectorAll('#train-form select')).map(sel => {
+  const style = getComputedStyle(sel);
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const widest = Math.max(...Array.from(sel.options).map(o => ctx.measureText(o.text).width));
+  const box = sel.getBoundingClientRect(), room = sel.closest('fieldset').getBoundingClientRect();
+  return {id: sel.id, need: widest + parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) + 20,
+          inner: sel.clientWidth, left: box.left, right: box.right, roomLeft: room.left, roomRight: room.right};
+})"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1024, 768), (1400, 900), (390, 844)])
+def test_every_choice_fits_its_box_and_hidden_layers_says_what_it_takes(
+    open_page: OpenPage, width: int, height: int
+) -> None:
+    """At 1024 wide the data set's longest choice ("Handwritten digits, 8×8 (1797 images)") was cut off; now
+    every select shows its longest option whole, inside its fieldset. "Hidden layers" says what it takes, in
+    words a screen reader reads with the field, and the example it gives is read as it says."""
+    page = open_page(width, height, expected=(422,))  # the last step's mistake, on purpose
+    page.goto("/train")
+    page.select_option("#f-dataset", "digits")
+    for fit in page.evaluate(_SELECT_FITS):
+        assert fit["need"] <= fit["inner"], fit  # the widest option's text has room
+        assert fit["roomLeft"] <= fit["left"] and fit["right"] <= fit["roomRight"], fit
+    hint = page.locator("#f-hidden-hint")
+    expect(hint).to_be_visible()
+    expect(hint).to_have_text('the sizes of the hidden layers, e.g. "4" or "8, 8"')
+    expect(page.locator("#f-hidden")).to_have_attribute("aria-describedby", "f-hidden-hint")
+    expect(page.locator("#f-hidden")).to_have_attribute("placeholder", "e.g. 4 or 8, 8")
+    field, said = page.locator("#f-hidden").bounding_box(), hint.bounding_box()
+    assert field is not None and said is not None
+    assert 0 <= said["y"] - (field["y"] + field["height"]) < 12 and abs(said["x"] - field["x"]) < 2  # right under it
+    _shot(page, f"train-form-{width}x{height}.png")
+    # "8, 8" as the hint writes it: two hidden layers of 8 (the run's title names the network)
+    page.select_option("#f-dataset", "xor")
+    page.fill("#f-hidden", "8, 8")
+    page.fill("#f-epochs", "2")
+    page.click("#train-start")
+    expect(page.locator(".train-run-title")).to_contain_text("network 2–8–8–")
+    expect(page.locator("#train-form .error")).to_have_count(0)
+    # a mistake: the error, right under the field, is what is said with it, and it too names what the field takes
+    page.fill("#f-hidden", "8,x")
+    page.click("#train-start")
+    expect(page.locator("#e-hidden")).to_contain_text("give widths like")
+    expect(page.locator("#f-hidden")).to_have_attribute("aria-describedby", "e-hidden")
+    expect(page.locator("#f-hidden-hint")).to_be_visible()

@@ -1,0 +1,78 @@
+// backprop-lens: the small helpers every page's scripts share, written once.
+//
+// The base layout (templates/base.html) loads this before any other script of ours (all deferred, so
+// they run in document order); each script takes what it needs from window.lensCommon:
+//
+//   $(id)             the element with that id, or null
+//   typing(el)        whether a key pressed on el is text being typed (a field, or the configuration
+//                     panel): the pages' shortcuts leave it alone
+//   backoff(tries)    the pauses before reconnecting to a server that went away: 0.5 s doubling, each
+//                     with jitter (so that a class does not come back at once); next() is null after the
+//                     last try, reset() once the server answered again
+//   newestWins(send)  requests one at a time: while one is on its way, only the newest value asked for
+//                     is sent after it (a key held down, a lecturer's steps, a switch pressed twice)
+//
+// Left out: anything about one page (each page's own script), number formatting (the server's
+// app/core/format.py writes every number a page shows) and colours (lens.css and app/core/palette.py).
+(() => {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+
+  const typing = (el) =>
+    el instanceof Element && el.closest("input, textarea, select, [contenteditable], #config-panel") !== null;
+
+  const FIRST_DELAY_MS = 500;
+
+  function backoff(tries = 5) {
+    let done = 0; // tries since the server last answered
+    return {
+      next() {
+        if (done >= tries) return null;
+        return FIRST_DELAY_MS * 2 ** done++ * (0.75 + 0.5 * Math.random());
+      },
+      reset() {
+        done = 0;
+      },
+      get tries() {
+        return done;
+      },
+    };
+  }
+
+  // send(value) makes one request and returns its promise (or nothing, when there is nothing to send);
+  // idle() runs when the last one has ended and nothing waits.
+  function newestWins(send, idle = () => {}) {
+    let busy = false;
+    let waiting = false;
+    let wanted;
+    function next() {
+      if (!waiting) {
+        idle();
+        return;
+      }
+      waiting = false;
+      busy = true;
+      const value = wanted;
+      Promise.resolve()
+        .then(() => send(value))
+        .catch(() => {})
+        .finally(() => {
+          busy = false;
+          next();
+        });
+    }
+    return {
+      ask(value) {
+        wanted = value;
+        waiting = true;
+        if (!busy) next();
+      },
+      get busy() {
+        return busy;
+      },
+    };
+  }
+
+  window.lensCommon = Object.freeze({ $, typing, backoff, newestWins });
+})();
