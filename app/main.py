@@ -26,6 +26,7 @@ from backprop_lens.app.core.limits import document_limits
 from backprop_lens.app.core.middleware import (
     BodyLimitMiddleware,
     CompressionMiddleware,
+    OriginMiddleware,
     SecurityHeadersMiddleware,
     SettingsMiddleware,
 )
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(OriginMiddleware, trusted_origins=settings.trusted_origins)
     app.add_middleware(CompressionMiddleware, min_bytes=settings.compress_min_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(SettingsMiddleware, settings=settings)

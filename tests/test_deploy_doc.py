@@ -32,7 +32,7 @@ def test_every_setting_has_its_row_with_its_default() -> None:
         cells = [cell.strip() for cell in table[variable].split("|")[1:-1]]
         if isinstance(default, Path):
             assert f"`{default.name}/`" in cells[1], table[variable]
-        elif default is None:
+        elif default is None or default == ():
             assert cells[1].startswith("none"), table[variable]
         else:
             assert cells[1] == str(default), table[variable]

@@ -38,6 +38,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from backprop_lens.app.core.deps import settings_of
 from backprop_lens.app.core.schemas import ActivationName, CostName, GradientRequest, InitName, NetworkSpec
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.engine.activations import get_activation
@@ -206,7 +207,7 @@ class GradientRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             if request.method == "POST" and _for_the_lane(request):
-                c = checked(await request.body(), request.app.state.settings)
+                c = checked(await request.body(), settings_of(request))  # a route class: no Depends here
                 if c is not None:
                     if not small(c):
                         response: Response = await endpoint(c.request())

@@ -23,7 +23,7 @@ from backprop_lens import __version__
 from backprop_lens.app.api.fastlane import INLINE_WORK as INLINE_WORK  # re-exported: the threshold is this route's
 from backprop_lens.app.api.fastlane import GradientRoute, gradient_json
 from backprop_lens.app.core.compute import run_trace
-from backprop_lens.app.core.deps import require_json
+from backprop_lens.app.core.deps import SettingsDep, require_json
 from backprop_lens.app.core.errors import ERRORS, OVERFLOW, InputError
 from backprop_lens.app.core.gradients import gradient_response
 from backprop_lens.app.core.schemas import (
@@ -148,12 +148,12 @@ def trace_json(t: Traced) -> TraceResponse:
 def trace_stream(
     t: Traced,
     request: Request,
+    settings: SettingsDep,
     interval_ms: Annotated[
         int, Query(ge=0, le=3000, description="Pause between steps, for clients that animate as they read.")
     ] = 0,
 ) -> SlottedEventStream:
     """One `step` event per step (its JSON as data), then a final `done` event; the stream ends there."""
-    settings = request.app.state.settings
     return SlottedEventStream(
         _step_events(t, interval_ms / 1000),
         stream_slot(request),

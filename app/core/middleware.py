@@ -1,4 +1,5 @@
-"""ASGI middleware: the request body limit, the security headers of every response, and compression.
+"""ASGI middleware: the request body limit, the security headers of every response, compression, and the
+refusal of cross-site requests that would change state.
 
 All are plain ASGI so they also wrap streaming responses and static files. ``accepted_encoding`` and
 ``compressor`` are the one choice of encoding and the one compressor: ``CompressionMiddleware`` compresses a
@@ -209,6 +210,60 @@ class BodyLimitMiddleware:
             await send(message)
 
         await self.app(scope, limited_receive, guarded_send)
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower-cased; None for what is no such URL (``null``, garbage)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1].lower()
+    return f"{scheme.lower()}://{host}" if host else None
+
+
+def _host_of(origin: str) -> str:
+    return origin.partition("://")[2]
+
+
+class OriginMiddleware:
+    """403, in words, for a state-changing request that another site's page sent (cross-site request forgery).
+
+    A browser names the page a request comes from in ``Origin`` (and ``Referer``). A POST, PUT, PATCH or DELETE
+    whose Origin, or else whose Referer, is not this site is refused: "this site" is the host the request was
+    sent to (its ``Host``, which a proxy passes on), or one of ``trusted_origins``. The scheme is not compared,
+    as a proxy that ends TLS may hand the app plain http. Same-site forms (htmx sends Origin) pass, and so do API
+    clients, which send neither header.
+    """
+
+    def __init__(self, app: ASGIApp, trusted_origins: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.trusted = {o for o in (_origin_of(t) for t in trusted_origins) if o is not None}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", [])}
+        claimed = headers.get("origin") or headers.get("referer")
+        if claimed is None:
+            await self.app(scope, receive, send)
+            return
+        host = headers.get("host", "").lower()
+        origin = _origin_of(claimed)
+        if origin is not None and (_host_of(origin) == host or origin in self.trusted):
+            await self.app(scope, receive, send)
+            return
+        which = "Origin" if "origin" in headers else "Referer"
+        shown = claimed if len(claimed) <= 100 else claimed[:100] + "…"
+        await _send_json(
+            send,
+            403,
+            f"{which.lower()}: a request from another site ({which} {shown!r}) may not change anything here "
+            f"({host or 'this site'}); send it from this site's own page, or without {which} as an API client",
+        )
 
 
 class SettingsMiddleware:

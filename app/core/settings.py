@@ -27,9 +27,10 @@ from contextvars import ContextVar
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE = Path(str(files("backprop_lens")))
 """The installed package: static/ and templates/ are inside it (in the repository, links to the top-level folders)."""
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
     max_batch: int = Field(1000, ge=1, description="Examples in one request.")
     max_batch_values: int = Field(1_000_000, ge=1, description="Examples × layer width of one request.")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Size of one request body.")
+    trusted_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Other sites whose pages may send state-changing requests here (scheme://host[:port], "
+        "comma-separated); the app's own host always may.",
+    )
     compress_min_bytes: int = Field(
         1024, ge=0, description="Replies at least this large are compressed (br or gzip) for a client that accepts it."
     )
@@ -121,6 +127,13 @@ class Settings(BaseSettings):
     )
     static_dir: Path = PACKAGE / "static"
     templates_dir: Path = PACKAGE / "templates"
+
+    @field_validator("trusted_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):  # from the environment: "https://a.example, https://b.example"
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
 
 @lru_cache

@@ -36,7 +36,7 @@ from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.limits import at_most
 from backprop_lens.app.core.palette import diverging
 from backprop_lens.app.core.schemas import ErrorBody
-from backprop_lens.app.core.settings import current_settings
+from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.templating import templates_of
 from backprop_lens.app.training.backend import TrainingBackend
 from backprop_lens.app.training.schemas import (
@@ -100,17 +100,21 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     return response
 
 
-def _form_error(request: Request, form: dict[str, str], errors: dict[str, str], status: int) -> HTMLResponse:
+def _form_error(
+    request: Request, form: dict[str, str], errors: dict[str, str], status: int, settings: Settings
+) -> HTMLResponse:
     """The form again with each error beside its field; the run on screen stays (htmx retargets the swap)."""
     if not is_htmx(request):
-        return _render(request, "train/page.html", _page_context(form, None, errors), status)
-    response = _render(request, "train/_form.html", _form_context(form, errors), status)
+        return _render(request, "train/page.html", _page_context(form, None, settings, errors), status)
+    response = _render(request, "train/_form.html", _form_context(form, errors, settings), status)
     response.headers["hx-retarget"] = "#train-form"
     response.headers["hx-reswap"] = "outerHTML"
     return response
 
 
-def _form_context(form: dict[str, str], errors: dict[str, str], oob: bool = False) -> dict[str, Any]:
+def _form_context(
+    form: dict[str, str], errors: dict[str, str], settings: Settings, oob: bool = False
+) -> dict[str, Any]:
     return {
         "form": form,
         "errors": errors,
@@ -118,15 +122,17 @@ def _form_context(form: dict[str, str], errors: dict[str, str], oob: bool = Fals
         "datasets": DATASET_LABELS,
         "generated": GENERATED,
         "csv_help": CSV_HELP,
-        "limits": current_settings(),
+        "limits": settings,
     }
 
 
-def _page_context(form: dict[str, str], run: Training | None, errors: dict[str, str] | None = None) -> dict[str, Any]:
-    return {**_form_context(form, errors or {}), "run": run}
+def _page_context(
+    form: dict[str, str], run: Training | None, settings: Settings, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {**_form_context(form, errors or {}, settings), "run": run}
 
 
-def _run_context(run: Training) -> dict[str, Any]:
+def _run_context(run: Training, settings: Settings) -> dict[str, Any]:
     data = run.data
     return {
         "run": run,
@@ -135,7 +141,7 @@ def _run_context(run: Training) -> dict[str, Any]:
         "hidden": run.session.initial.sizes[1] if len(run.session.initial.sizes) > 2 else 0,
         "draw_net": max(run.session.initial.sizes) <= NET_DRAWN_WIDTH,
         "charts": empty_charts(run.config.epochs, len(run.session.initial.sizes) - 1),
-        "limits": current_settings(),
+        "limits": settings,
         "points": list(zip(data.x_train.tolist(), data.y_train[:, 0].tolist(), strict=True)) if run.bounds else [],
         "test_points": list(zip(data.x_test.tolist(), data.y_test[:, 0].tolist(), strict=True)) if run.bounds else [],
     }
@@ -145,9 +151,9 @@ def _run_context(run: Training) -> dict[str, Any]:
 
 
 @router.get("", operation_id="training_page", response_class=HTMLResponse, include_in_schema=False)
-def page(request: Request) -> HTMLResponse:
+def page(request: Request, settings: SettingsDep) -> HTMLResponse:
     """The whole page: the form, and an empty run region until a run starts."""
-    return _render(request, "train/page.html", _page_context(form_texts(TrainConfig()), None))
+    return _render(request, "train/page.html", _page_context(form_texts(TrainConfig()), None, settings))
 
 
 @router.post(
@@ -158,25 +164,26 @@ def page(request: Request) -> HTMLResponse:
     responses={**HTML_ERRORS, 429: {"description": "Too many trainings are running; the form says so."}},
     summary="Create a training run",
 )
-def create_run(request: Request, fields: Form, trainings: Trainings) -> HTMLResponse:
+def create_run(request: Request, fields: Form, trainings: Trainings, settings: SettingsDep) -> HTMLResponse:
     """Validate the form, build the data set and the network, keep the run; training starts with its stream."""
     form = {name: text.strip() for name, text in fields.items()}
     try:
         run = build_training(secrets.token_urlsafe(12), TrainConfig.model_validate(form))
     except ValidationError as exc:
-        return _form_error(request, form, form_errors(exc), 422)
+        return _form_error(request, form, form_errors(exc), 422, settings)
     except ValueError as exc:
-        return _form_error(request, form, {form_field(str(exc)): labelled(str(exc), FORM_LABELS)}, 422)
+        return _form_error(request, form, {form_field(str(exc)): labelled(str(exc), FORM_LABELS)}, 422, settings)
     if not trainings.add(run):
-        running = request.app.state.settings.max_trainings
-        message = f"training: {running} trainings are running already; try again when one ends"
-        return _form_error(request, form, {"form": message}, 429)
+        message = f"training: {settings.max_trainings} trainings are running already; try again when one ends"
+        return _form_error(request, form, {"form": message}, 429, settings)
     if is_htmx(request):
         # The run's region, and the form again without the errors of an earlier attempt (swapped by its id).
-        run_html = templates_of(request).get_template("train/_run.html").render(_run_context(run))
-        form_html = templates_of(request).get_template("train/_form.html").render(_form_context(form, {}, oob=True))
+        run_html = templates_of(request).get_template("train/_run.html").render(_run_context(run, settings))
+        form_html = (
+            templates_of(request).get_template("train/_form.html").render(_form_context(form, {}, settings, oob=True))
+        )
         return HTMLResponse(run_html + form_html, headers={"vary": "HX-Request"})
-    return _render(request, "train/page.html", {**_page_context(form, run), **_run_context(run)})
+    return _render(request, "train/page.html", {**_page_context(form, run, settings), **_run_context(run, settings)})
 
 
 @router.get(
