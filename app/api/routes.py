@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from backprop_lens import __version__
 from backprop_lens.app.api.fastlane import INLINE_WORK as INLINE_WORK  # re-exported: the threshold is this route's
@@ -31,6 +32,7 @@ from backprop_lens.app.core.schemas import (
     GradientResponse,
     Health,
     NetworkSpec,
+    Ready,
     SeededNetwork,
     TraceRequest,
     TraceResponse,
@@ -61,8 +63,20 @@ SSE_ITEM: dict[str, Any] = {
 
 @router.get("/health", response_model=Health)
 def health() -> Health:
-    """Liveness: answers while gradients are being computed."""
+    """Liveness: answers while gradients are being computed, whatever Redis and the workers are doing."""
     return Health(status="ok", version=__version__)
+
+
+@router.get(
+    "/ready",
+    response_model=Ready,
+    responses={503: {"model": Ready, "description": "Not ready: the reasons say what is wrong."}},
+)
+def ready(request: Request) -> JSONResponse:
+    """Readiness: the shared state reachable and writable and, when trainings go to workers, a worker alive."""
+    reasons = [*request.app.state.shared.ready(), *request.app.state.trainings.ready()]
+    body = Ready(status="not ready" if reasons else "ready", reasons=reasons)
+    return JSONResponse(body.model_dump(), status_code=503 if reasons else 200)
 
 
 @router.get("/networks", operation_id="network", response_model=NetworkSpec, responses=ERRORS)

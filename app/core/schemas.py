@@ -293,6 +293,13 @@ class Health(BaseModel):
     version: str
 
 
+class Ready(BaseModel):
+    """Readiness: whether this process can serve everything (its Redis reachable and writable, a worker alive)."""
+
+    status: Literal["ready", "not ready"]
+    reasons: list[str] = Field(description="What is wrong, in words; empty when ready.")
+
+
 class ErrorItem(BaseModel):
     loc: list[str | int]
     msg: str

@@ -62,6 +62,9 @@ class State(Protocol):
     def run_count(self) -> int:
         """How many runs are kept."""
 
+    def ready(self) -> list[str]:
+        """Nothing when this state can serve; else what is wrong, in words."""
+
     def close(self) -> None:
         """Let go of connections (the app's shutdown)."""
 
@@ -85,6 +88,9 @@ class MemoryState:
 
     def close(self) -> None:
         pass
+
+    def ready(self) -> list[str]:
+        return []  # this process's own memory
 
 
 # KEYS: the run's key, the index (ids scored by last use, in µs of the server's clock).
@@ -174,6 +180,18 @@ class RedisState:
 
     def close(self) -> None:
         self._redis.close()
+
+    def ready(self) -> list[str]:
+        """Nothing when Redis answers and takes a write; else what is wrong, telling full from down."""
+        probe = f"{self._run_prefix}ready-probe"
+        try:
+            self._redis.set(probe, "1", px=1000)
+        except redis.ResponseError as e:  # it answers, but refuses: full (maxmemory), read-only, or not allowed
+            full = "maxmemory" in str(e) or str(e).startswith("OOM")
+            return [f"Redis at {redacted(self.url)} {'is full and ' if full else ''}refuses writes: {e}"]
+        except redis.RedisError as e:
+            return [f"Redis at {redacted(self.url)} is unreachable ({type(e).__name__})"]
+        return []
 
     def _call(self, command: Callable[[], T]) -> T:
         try:

@@ -50,6 +50,9 @@ class TrainingBackend(Protocol):
     def network(self, run: Training) -> Network:
         """The latest finite weights."""
 
+    def ready(self) -> list[str]:
+        """Nothing when trainings can run; else why not, in words (no worker alive to take them)."""
+
     def close(self) -> None:
         """Let go of connections (the app's shutdown)."""
 

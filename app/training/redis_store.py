@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -53,6 +54,12 @@ from backprop_lens.engine.network import Network
 
 T = TypeVar("T")
 QUEUE = f"{KEY_PREFIX}trainings:queue"
+WORKERS = f"{KEY_PREFIX}trainings:workers"
+"""Every worker's name, scored by when it last said it was alive (Unix seconds): a worker says so at least once a
+second while it waits and at every renewal of its lease while it trains; one silent for ``WORKER_SILENT_SECONDS``
+is taken for dead. The clocks of the machines are assumed to agree within a second (NTP)."""
+WORKER_SILENT_SECONDS = 5.0
+NO_WORKER = "no training worker is running; an operator starts one with `backprop-lens worker`"
 RELAY_POLL_SECONDS = 0.1
 HEARTBEAT_EVERY = 1.0  # seconds between a relay's heartbeats (well under training_heartbeat_seconds)
 ACTIVE = ("running", "paused")
@@ -105,6 +112,11 @@ def with_picture(event: str, picture: str) -> str:
     if picture == "{}":
         return event
     return event[:-1] + "," + picture[1:] if event != "{}" else picture
+
+
+def workers_alive(client: redis.Redis) -> int:
+    """How many workers said they were alive within ``WORKER_SILENT_SECONDS`` (RedisError as redis-py raises)."""
+    return int(client.zcount(WORKERS, time.time() - WORKER_SILENT_SECONDS, "+inf"))
 
 
 def ms(seconds: float) -> int:
@@ -198,9 +210,10 @@ class RedisTrainings:
         k = Keys(run.id)
         last = last_event_id or "0-0"
         place: int | None = None
+        no_worker = False
         beat = ms(self.settings.training_heartbeat_seconds)
 
-        def poll() -> tuple[Any, dict[str, str], int | None, int, str | None]:
+        def poll() -> tuple[Any, dict[str, str], int | None, int, str | None, int]:
             pipe = self._redis.pipeline(transaction=False)
             pipe.set(k.heartbeat, "1", px=beat)
             pipe.xread({k.events: last}, count=100)
@@ -208,12 +221,13 @@ class RedisTrainings:
             pipe.lpos(QUEUE, run.id)
             pipe.exists(k.lease)
             pipe.get(k.picture)
-            _, entries, meta, pos, lease, picture = pipe.execute()
-            return entries, meta, pos, lease, picture
+            pipe.zcount(WORKERS, time.time() - WORKER_SILENT_SECONDS, "+inf")
+            _, entries, meta, pos, lease, picture, workers = pipe.execute()
+            return entries, meta, pos, lease, picture, int(workers)
 
         while not closing.is_set():
             try:
-                entries, meta, pos, lease, picture = await asyncio.to_thread(poll)
+                entries, meta, pos, lease, picture, workers = await asyncio.to_thread(poll)
             except redis.RedisError:
                 return  # Redis lost mid-stream: the page reconnects (and gets a 503 until it is back)
             for _, items in entries or []:
@@ -228,9 +242,10 @@ class RedisTrainings:
             state = meta.get("state")
             if state is None:
                 return  # expired: nothing more will come
-            if state == "queued" and pos is not None and pos + 1 != place:
-                place = pos + 1
-                yield ServerSentEvent(data={"position": place}, event="queue")
+            if state == "queued" and pos is not None and (pos + 1 != place or (workers == 0) != no_worker):
+                place, no_worker = pos + 1, workers == 0
+                said = {"position": place, "message": NO_WORKER if no_worker else None}
+                yield ServerSentEvent(data=said, event="queue")
             if state in ACTIVE and not lease:
                 message = worker_lost_message(int(meta.get("epoch", 0)))
                 args: list[str | int] = ["failed", failed_event(meta, message), self.settings.training_events_kept]
@@ -273,6 +288,13 @@ class RedisTrainings:
             return initial.copy()
         saved = json.loads(text)
         return Network(initial.sizes, weights=saved["weights"], biases=saved["biases"], activation=saved["activation"])
+
+    def ready(self) -> list[str]:
+        """The workers' part of readiness: one must be alive; Redis itself is the shared state's to report."""
+        try:
+            return [] if workers_alive(self._redis) else [NO_WORKER]
+        except redis.RedisError:
+            return []
 
     def close(self) -> None:
         self._redis.close()

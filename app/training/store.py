@@ -230,5 +230,8 @@ class TrainingStore:
         """The latest finite weights."""
         return run.session.network()
 
+    def ready(self) -> list[str]:
+        return []  # trainings run in this process's threads
+
     def close(self) -> None:
         """Nothing to let go of: the threads are daemons and stop with their streams."""

@@ -19,6 +19,7 @@ training failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -36,12 +37,13 @@ from backprop_lens.app.cli import REDIS_URL_VARIABLE, command
 from backprop_lens.app.core.redis_client import sync_client
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.state import redacted
-from backprop_lens.app.training.redis_store import END_SCRIPT, PICTURE, QUEUE, Keys, failed_event, ms
+from backprop_lens.app.training.redis_store import END_SCRIPT, PICTURE, QUEUE, WORKERS, Keys, failed_event, ms
 from backprop_lens.app.training.schemas import TrainConfig
 from backprop_lens.app.training.store import PAGE_CLOSED, TIME_LIMIT, Training, build_training, progress_event
 from backprop_lens.engine.training import Report
 
 POLL_SECONDS = 0.05
+ALIVE_EVERY = 1.0  # seconds between a training worker's "alive" (well under redis_store.WORKER_SILENT_SECONDS)
 TAKE_TIMEOUT = 1  # seconds a worker blocks on an empty queue before it looks at its stop flag again
 log = logging.getLogger("backprop_lens.worker")
 
@@ -61,9 +63,14 @@ class Worker:
         self._end = self._redis.register_script(END_SCRIPT)
         self._ttl = ms(settings.training_ttl_seconds)
 
+    def alive(self) -> None:
+        """Say this worker is alive (readiness, and a queued training's page, count the workers that said so)."""
+        self._redis.zadd(WORKERS, {self.name: time.time()})
+
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
+                self.alive()
                 taken = self._redis.blpop([QUEUE], timeout=TAKE_TIMEOUT)
             except redis.RedisError as e:
                 log.warning("Redis unavailable (%s); retrying", e)
@@ -74,6 +81,8 @@ class Worker:
                     self.train(str(taken[1]))
                 except redis.RedisError as e:  # its lease expires: a relay marks the training failed
                     log.warning("Redis lost while training %s: %s", taken[1], e)
+        with contextlib.suppress(redis.RedisError):
+            self._redis.zrem(WORKERS, self.name)  # gone: no page waits for it
         self._redis.close()
 
     def _finish(self, k: Keys, state: str, data: str) -> None:
@@ -124,6 +133,7 @@ class Worker:
         lease_every = self.settings.training_lease_seconds / 3
         deadline = time.monotonic() + self.settings.max_training_seconds
         next_lease = time.monotonic() + lease_every
+        next_alive = time.monotonic()
         version, seen = -1, 0
         shut_down = False
         while True:
@@ -160,6 +170,9 @@ class Worker:
             now = time.monotonic()
             if now >= next_lease:
                 self._redis.set(k.lease, self.name, px=ms(self.settings.training_lease_seconds))
+            if now >= next_alive:
+                self.alive()
+                next_alive = now + ALIVE_EVERY
                 next_lease = now + lease_every
             pipe = self._redis.pipeline(transaction=False)
             pipe.get(k.paused)

@@ -245,10 +245,12 @@
     }
     // With Redis a training may wait for a free worker: show its place (1: next) until its first progress.
     function queued(ev) {
-      const place = JSON.parse(ev.data).position;
+      const said = JSON.parse(ev.data);
+      const place = said.position;
       const queue = $("train-queue");
-      queue.textContent =
+      const where =
         place === 1 ? "waiting for a free worker: next in the queue" : `waiting for a free worker: ${place - 1} ahead in the queue`;
+      queue.textContent = said.message ? `${where}; ${said.message}` : where;
       queue.dataset.position = place;
       queue.hidden = false;
     }

@@ -34,7 +34,7 @@ from backprop_lens.app.cli import REDIS_URL_VARIABLE
 from backprop_lens.app.cli import main as cli_main
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.main import create_app
-from backprop_lens.app.training.redis_store import PICTURE, Keys
+from backprop_lens.app.training.redis_store import NO_WORKER, PICTURE, Keys
 from backprop_lens.engine import Network
 from backprop_lens.engine.datasets import generated
 from backprop_lens.engine.sgd import SGD
@@ -224,11 +224,29 @@ def test_a_training_waiting_for_a_free_worker_shows_its_place(cluster: Cluster) 
         waiting = start(cluster.b, epochs="3")
         with Follower(cluster.a, waiting) as f:
             f.wait_for("queue")
-            assert f.events[0][1] == {"position": 1} and f.events[0][2] is None  # no id: not a progress event
+            assert f.events[0][1] == {"position": 1, "message": None}  # workers are alive, both busy
+            assert f.events[0][2] is None  # no id: not a progress event
             cluster.b.post(f"/train/runs/{busy[0]}/controls/stop")  # frees a worker
             f.wait_for("done", "finished")
         cluster.a.post(f"/train/runs/{busy[1]}/controls/stop")
     assert {f0.events[-1][1]["state"], f1.events[-1][1]["state"]} == {"stopped"}
+
+
+def test_with_no_worker_a_queued_training_says_so_and_starts_when_one_does(cluster: Cluster) -> None:
+    for worker in cluster.workers:
+        stop(worker)  # SIGTERM: each takes its name off the list of live workers as it exits
+    cluster.workers = []
+    not_ready = cluster.a.get("/api/ready")
+    assert not_ready.status_code == 503 and not_ready.json() == {"status": "not ready", "reasons": [NO_WORKER]}
+    run_id = start(cluster.b, epochs="3")
+    with Follower(cluster.a, run_id) as f:
+        f.wait_for("queue")
+        # a worker is taken for dead WORKER_SILENT_SECONDS (5) after it last said it was alive, and the relay
+        # looks every 0.1 s: the page says so within 10 s of the last worker's going
+        assert f.events[0][1] == {"position": 1, "message": NO_WORKER}
+        cluster.two_workers()
+        f.wait_for("done", "finished")
+    assert cluster.b.get("/api/ready").json() == {"status": "ready", "reasons": []}
 
 
 def test_a_worker_killed_mid_training_fails_the_training_with_the_epoch(cluster: Cluster) -> None:
