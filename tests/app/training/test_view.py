@@ -81,9 +81,9 @@ def test_the_cost_chart_places_each_epoch_on_a_log_axis() -> None:
     chart = cost_chart(rows, 3, "log")
     line = next(line for line in chart.lines if line.id == "train-cost-line")
     left = chart.left
-    assert points(line.points) == pytest.approx(
-        [(left + (310 - left) / 3, 10.0), (left + 2 * (310 - left) / 3, 75.0), (310.0, 140.0)], abs=0.05
-    )
+    expected = [(left + (310 - left) / 3, 10.0), (left + 2 * (310 - left) / 3, 75.0), (310.0, 140.0)]
+    flat = [v for point in points(line.points) for v in point]  # pytest.approx takes flat sequences only
+    assert flat == pytest.approx([v for point in expected for v in point], abs=0.05)
     assert line.epochs == "1 2 3"
     assert [(t.at, t.text) for t in chart.ticks] == [(140.0, "10⁻²"), (75.0, "10⁻¹"), (10.0, "1")]
     # the widest label "10⁻²" (two digits and two superscripts) fits left of the axis
