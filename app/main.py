@@ -23,6 +23,7 @@ from backprop_lens.app.classroom.stream import Classroom
 from backprop_lens.app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
 from backprop_lens.app.core.lifecycle import closing_on_signals
 from backprop_lens.app.core.limits import document_limits
+from backprop_lens.app.core.metrics import Metrics, MetricsMiddleware
 from backprop_lens.app.core.middleware import (
     BodyLimitMiddleware,
     CompressionMiddleware,
@@ -40,13 +41,42 @@ from backprop_lens.app.stepper import routes as stepper
 from backprop_lens.app.stepper import stream
 from backprop_lens.app.stepper.runs import RunStore
 from backprop_lens.app.training import routes as training
-from backprop_lens.app.training.backend import make_backend
+from backprop_lens.app.training.backend import TrainingBackend, make_backend
 
 
 def operation_id(route: APIRoute) -> str:
     """A route's OpenAPI operationId: its name (``gradients``, ``trace``), so a generated client's methods are
     short; names are unique across the app (tests/app/api/test_openapi_names.py)."""
     return route.name
+
+
+def _read_metrics(
+    metrics: Metrics, streams: StreamSlots, classroom: Classroom, trainings: TrainingBackend, settings: Settings
+) -> None:
+    """What /metrics reads from this app's objects when scraped (``app.core.metrics``)."""
+    hub = classroom.sessions.hub
+
+    def open_streams() -> list[tuple[dict[str, str], float]]:
+        follow = sum(hub.count(code) for code in hub.codes())
+        return [({"kind": "steps"}, streams.open), ({"kind": "follow"}, follow)]
+
+    metrics.gauge("open_streams", "Event streams open on this process, by kind.", ("kind",), open_streams)
+    metrics.gauge(
+        "followers", "Students following each session on this process.", ("session",),
+        lambda: [({"session": code}, hub.count(code)) for code in hub.codes()],
+    )  # fmt: skip
+    metrics.gauge(
+        "trainings", "Trainings by state (queued: the whole queue).", ("state",),
+        lambda: [({"state": state}, n) for state, n in trainings.by_state().items()],
+    )  # fmt: skip
+    metrics.gauge(
+        "sessions_limit", "Class sessions allowed at once (max_sessions).", (), lambda: [({}, settings.max_sessions)]
+    )
+
+    async def sessions_in_use() -> float:
+        return float(await classroom.sessions.count())
+
+    metrics.async_gauge("sessions_in_use", "Class sessions live now, over every process.", sessions_in_use)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -89,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trainings = trainings = make_backend(settings)
     app.state.classroom = Classroom(settings)
     app.state.templates = templates = make_templates(settings)
+    app.state.metrics = metrics = Metrics()
+    _read_metrics(metrics, app.state.streams, app.state.classroom, trainings, settings)
     instruments_page.register_templates(templates.env)
     training.register_templates(templates.env)
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -97,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StateUnavailableError, on_state_unavailable)
     for router in (
         api.router,
+        api.ops,
         docs.router,
         stepper.router,
         stream.router,
@@ -112,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CompressionMiddleware, min_bytes=settings.compress_min_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(SettingsMiddleware, settings=settings)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

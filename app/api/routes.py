@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from backprop_lens import __version__
@@ -65,6 +65,18 @@ SSE_ITEM: dict[str, Any] = {
 def health() -> Health:
     """Liveness: answers while gradients are being computed, whatever Redis and the workers are doing."""
     return Health(status="ok", version=__version__)
+
+
+ops = APIRouter()  # at the root: /metrics, where a Prometheus expects it
+
+
+@ops.get("/metrics", include_in_schema=False)
+async def metrics(request: Request, settings: SettingsDep) -> Response:
+    """This process's metrics in Prometheus's text format (``app.core.metrics``); 404 when turned off."""
+    if not settings.metrics:
+        raise HTTPException(404, "metrics: turned off on this server (BACKPROP_LENS_METRICS=false)")
+    body = await request.app.state.metrics.text()
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @router.get(

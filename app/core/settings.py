@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(1000, ge=1, description="Examples in one request.")
     max_batch_values: int = Field(1_000_000, ge=1, description="Examples × layer width of one request.")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Size of one request body.")
+    metrics: bool = Field(True, description="Serve /metrics (Prometheus); keep it from the outside at the proxy.")
     trusted_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
         description="Other sites whose pages may send state-changing requests here (scheme://host[:port], "

@@ -212,6 +212,9 @@ def make_state(settings: Settings) -> State:
 async def on_state_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """A 503 naming Redis, with Retry-After: the request may succeed once Redis is back."""
     message = str(exc) or "Redis is unavailable; try again shortly"
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.count_error(exc)
     log.warning("%s %s: %s (%s)", request.method, request.url.path, message, exc.__cause__)  # the cause
     return JSONResponse(
         ErrorBody(message=message, detail=message).model_dump(),

@@ -50,6 +50,9 @@ class TrainingBackend(Protocol):
     def network(self, run: Training) -> Network:
         """The latest finite weights."""
 
+    def by_state(self) -> dict[str, int]:
+        """How many trainings are in each state (for /metrics); ``queued`` counts the whole queue."""
+
     def ready(self) -> list[str]:
         """Nothing when trainings can run; else why not, in words (no worker alive to take them)."""
 

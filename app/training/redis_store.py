@@ -289,6 +289,20 @@ class RedisTrainings:
         saved = json.loads(text)
         return Network(initial.sizes, weights=saved["weights"], biases=saved["biases"], activation=saved["activation"])
 
+    def by_state(self) -> dict[str, int]:
+        """The whole queue, and the states of the trainings this process has seen (at most ``trainings_kept``)."""
+        runs = self._runs.values()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.llen(QUEUE)
+        for run in runs:
+            pipe.hget(Keys(run.id).meta, "state")
+        queued, *states = self._call(pipe.execute)
+        counts: dict[str, int] = {"queued": int(queued)}
+        for state in states:
+            if isinstance(state, str) and state != "queued":
+                counts[state] = counts.get(state, 0) + 1
+        return counts
+
     def ready(self) -> list[str]:
         """The workers' part of readiness: one must be alive; Redis itself is the shared state's to report."""
         try:

@@ -230,6 +230,13 @@ class TrainingStore:
         """The latest finite weights."""
         return run.session.network()
 
+    def by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for run in self._runs.values():
+            state = run.session.report().state
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
     def ready(self) -> list[str]:
         return []  # trainings run in this process's threads
 
