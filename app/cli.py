@@ -34,6 +34,7 @@ def command(
     return register
 
 
+LOG_FORMAT_VARIABLE = "BACKPROP_LENS_LOG_FORMAT"
 REDIS_URL_VARIABLE = "BACKPROP_LENS_REDIS_URL"  # app.core.settings reads redis_url from it in every app process
 
 
@@ -79,15 +80,47 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
         "--graceful-timeout", metavar="SECONDS", type=_at_least(0, float), default=5.0,
         help="on SIGTERM, open event streams end at once; other requests get this long to finish (default 5)",
     )  # fmt: skip
+    operations_args(p)
+
+
+def operations_args(p: argparse.ArgumentParser) -> None:
+    """The options ``serve`` and ``worker`` share: where the Redis URL is kept, and the logs' format."""
+    p.add_argument(
+        "--redis-file", metavar="FILE", default=None,
+        help=f"read the Redis URL from FILE (its first line), so that its password is not in ps (default: "
+        f"${REDIS_URL_VARIABLE}_FILE)",
+    )  # fmt: skip
+    p.add_argument(
+        "--log-format", choices=["text", "json"], default=os.environ.get(LOG_FORMAT_VARIABLE, "text"),
+        help=f"log lines with timestamps and request ids as text or as JSON (default: ${LOG_FORMAT_VARIABLE}, "
+        "else text)",
+    )  # fmt: skip
+
+
+def redis_from_file(path: str | None) -> str | None:
+    """The URL in the file ``path`` (or ``$BACKPROP_LENS_REDIS_URL_FILE``), None without one; OSError as raised."""
+    path = path or os.environ.get(f"{REDIS_URL_VARIABLE}_FILE")
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.readline().strip() or None
 
 
 @command("serve", "serve the app (the default)", _serve_args)
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from backprop_lens.app.core.logs import uvicorn_config
     from backprop_lens.app.core.settings import Settings
     from backprop_lens.app.core.state import make_state, redacted
 
+    try:  # the logs are uvicorn's to configure, in each of its processes (log_config below)
+        from_file = redis_from_file(args.redis_file)
+    except OSError as e:
+        print(f"backprop-lens serve: cannot read the Redis URL from {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    if from_file is not None and args.redis is None:
+        args.redis = from_file
     if args.redis is not None:
         os.environ[REDIS_URL_VARIABLE] = args.redis  # inherited by the worker processes, read by their settings
     where = [f"{args.workers} worker processes" if args.workers > 1 else "one process"]
@@ -120,7 +153,8 @@ def serve(args: argparse.Namespace) -> int:
         root_path=args.root_path,
         forwarded_allow_ips=args.forwarded_allow_ips,
         timeout_graceful_shutdown=args.graceful_timeout,
-        log_level="warning",
+        log_config=uvicorn_config(args.log_format),
+        access_log=False,  # the app writes one access line a request, with its request id
     )
     return 0
 

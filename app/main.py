@@ -23,6 +23,7 @@ from backprop_lens.app.classroom.stream import Classroom
 from backprop_lens.app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
 from backprop_lens.app.core.lifecycle import closing_on_signals
 from backprop_lens.app.core.limits import document_limits
+from backprop_lens.app.core.logs import AccessLogMiddleware
 from backprop_lens.app.core.metrics import Metrics, MetricsMiddleware
 from backprop_lens.app.core.middleware import (
     BodyLimitMiddleware,
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(SettingsMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AccessLogMiddleware)
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -33,7 +33,8 @@ from types import FrameType
 import redis
 from pydantic import ValidationError
 
-from backprop_lens.app.cli import REDIS_URL_VARIABLE, command
+from backprop_lens.app.cli import REDIS_URL_VARIABLE, command, operations_args, redis_from_file
+from backprop_lens.app.core.logs import configure
 from backprop_lens.app.core.redis_client import sync_client
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.state import redacted
@@ -106,6 +107,7 @@ class Worker:
             report = session.run()
             self._finish(k, report.state, progress_event(run, report, []).model_dump_json())
             return
+        log.info("training %s started: %s", run_id, run.config.model_dump_json(exclude={"csv"}))
         pipe = self._redis.pipeline()
         pipe.hset(k.meta, mapping={"state": "running", "worker": self.name})
         pipe.set(k.lease, self.name, px=ms(self.settings.training_lease_seconds))
@@ -154,6 +156,7 @@ class Worker:
                         event = event.model_copy(update={"state": "failed", "message": shutdown_message(report.epoch)})
                     self._redis.set(k.network, _json(report), px=self._ttl)
                     self._finish(k, event.state, event.model_dump_json())
+                    log.info("training %s ended: %s after %d epochs", run.id, event.state, report.epoch)
                     return
                 pipe = self._redis.pipeline()  # MULTI: the event and its picture land together
                 pipe.set(k.picture, event.model_dump_json(include=set(PICTURE)), px=self._ttl)
@@ -213,11 +216,17 @@ def _json(report: Report) -> str:
 
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redis", help=f"the Redis URL the web processes use (default: ${REDIS_URL_VARIABLE})")
+    operations_args(p)
 
 
 @command("worker", "train the runs the web processes queue in Redis (run several)", _args)
 def worker(args: argparse.Namespace) -> int:
-    url = args.redis or os.environ.get(REDIS_URL_VARIABLE)
+    try:
+        from_file = redis_from_file(args.redis_file)
+    except OSError as e:
+        print(f"backprop-lens worker: cannot read the Redis URL from {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    url = args.redis or from_file or os.environ.get(REDIS_URL_VARIABLE)
     if not url:
         print(f"backprop-lens worker: give --redis URL (or set {REDIS_URL_VARIABLE})", file=sys.stderr)
         return 2
@@ -234,5 +243,9 @@ def worker(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    Worker(url, settings, stopping).run()
+    configure(args.log_format)  # once it is sure to run: the lines above speak to the operator directly
+    work = Worker(url, settings, stopping)
+    log.info("worker %s started on Redis at %s", work.name, redacted(url))
+    work.run()
+    log.info("worker %s stopped", work.name)
     return 0

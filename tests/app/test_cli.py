@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 import backprop_lens.app.training.cli  # noqa: F401  (registers the train command)
 from backprop_lens.app.cli import COMMANDS, PLUGINS, REDIS_URL_VARIABLE, load_plugin, main
 from backprop_lens.app.core.errors import OVERFLOW
+from backprop_lens.app.core.logs import uvicorn_config
 from backprop_lens.app.core.settings import Settings, using
 from backprop_lens.app.training.schemas import DEFAULT_ETA, TrainConfig
 
@@ -200,7 +201,7 @@ def test_serve_defaults(
         {
             "app": "backprop_lens.app.main:create_app", "factory": True, "host": "127.0.0.1", "port": 8000,
             "workers": 1, "root_path": "", "forwarded_allow_ips": None, "timeout_graceful_shutdown": 5.0,
-            "log_level": "warning",
+            "log_config": uvicorn_config("text"), "access_log": False,
         }
     ]  # fmt: skip
     out = capsys.readouterr().out
@@ -322,3 +323,20 @@ def test_serve_with_an_unreachable_redis_exits_with_one_line_naming_it(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"127.0.0.1:{port}" in err and "unreachable" in err
     assert "secret" not in err
+
+
+def test_the_redis_url_can_come_from_a_file_so_that_ps_does_not_show_it(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backprop_lens.app.cli import redis_from_file
+
+    secret = tmp_path / "redis-url"
+    secret.write_text("redis://:s3cret@127.0.0.1:1/0\nignored\n", encoding="utf-8")
+    assert redis_from_file(str(secret)) == "redis://:s3cret@127.0.0.1:1/0"
+    monkeypatch.setenv("BACKPROP_LENS_REDIS_URL_FILE", str(secret))
+    assert redis_from_file(None) == "redis://:s3cret@127.0.0.1:1/0"
+    monkeypatch.delenv("BACKPROP_LENS_REDIS_URL_FILE")
+    assert redis_from_file(None) is None
+    assert main(["serve", "--redis-file", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the Redis URL from" in err and "missing" in err and "s3cret" not in err
