@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_stream_steps: int = Field(200, ge=1, description="Events in one stream.")
     max_stream_seconds: float = Field(120.0, gt=0, description="Lifetime of one stream.")
     max_streams: int = Field(256, ge=1, description="Concurrent event streams.")
+    max_streams_per_client: int = Field(
+        128, ge=1, description="Of those, how many one client address may hold (a class behind one NAT shares one)."
+    )
     max_runs: int = Field(512, ge=1, description="Runs kept in the run store.")
     run_ttl_seconds: float = Field(3600.0, gt=0, description="How long an unused run is kept.")
     max_cached_traces: int = Field(

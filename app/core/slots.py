@@ -33,17 +33,18 @@ FINAL_EVENT = "done"
 
 
 class Slot:
-    """One open stream's claim on the pool; releasing twice is harmless."""
+    """One open stream's claim on the pool (and on its client's share of it); releasing twice is harmless."""
 
-    def __init__(self, pool: StreamSlots) -> None:
+    def __init__(self, pool: StreamSlots, client: str | None = None) -> None:
         self._pool = pool
+        self._client = client
         self._released = False
         self.closing = pool.closing
 
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self._pool._release()
+            self._pool._release(self._client)
 
 
 class StreamSlots:
@@ -54,15 +55,30 @@ class StreamSlots:
         self.retry_after_seconds = retry_after_seconds
         self.closing = Closing()
         self._open = 0
+        self._by_client: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @property
     def open(self) -> int:
         return self._open
 
-    def acquire(self) -> Slot:
-        """A slot, or a 503 that says when to try again."""
+    def held_by(self, client: str) -> int:
+        """Streams ``client`` holds open now."""
         with self._lock:
+            return self._by_client.get(client, 0)
+
+    def acquire(self, client: str | None = None, per_client: int | None = None, setting: str = "") -> Slot:
+        """A slot, or a 503 that says when to try again; a 429 naming ``setting`` when ``client`` already holds
+        ``per_client`` of them (one address may not take the room)."""
+        with self._lock:
+            held = self._by_client.get(client, 0) if client is not None else 0
+            if client is not None and per_client is not None and held >= per_client:
+                raise HTTPException(
+                    429,
+                    f"streams: this address ({client}) has {held} streams open, the most one client may hold "
+                    f"({setting}); close one (another tab?) or try again shortly",
+                    headers={"Retry-After": str(self.retry_after_seconds)},
+                )
             if self._open >= self.limit:
                 raise HTTPException(
                     503,
@@ -70,17 +86,32 @@ class StreamSlots:
                     headers={"Retry-After": str(self.retry_after_seconds)},
                 )
             self._open += 1
-        return Slot(self)
+            if client is not None:
+                self._by_client[client] = held + 1
+        return Slot(self, client)
 
-    def _release(self) -> None:
+    def _release(self, client: str | None = None) -> None:
         with self._lock:
             self._open -= 1
+            if client is not None:
+                left = self._by_client.get(client, 1) - 1
+                if left > 0:
+                    self._by_client[client] = left
+                else:
+                    self._by_client.pop(client, None)
+
+
+def client_of(request: Request) -> str:
+    """The client's address: the proxy's X-Forwarded-For only when uvicorn trusts that proxy
+    (``--forwarded-allow-ips``), which then writes it into the request's client."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def stream_slot(request: Request) -> Slot:
-    """Dependency-style accessor: a slot from the app's pool (``app.state.streams``)."""
+    """A slot from the app's pool (``app.state.streams``) within the client's share (``max_streams_per_client``)."""
     pool: StreamSlots = request.app.state.streams
-    return pool.acquire()
+    per_client: int = request.app.state.settings.max_streams_per_client
+    return pool.acquire(client_of(request), per_client, "max_streams_per_client")
 
 
 def sse(event: str, data: Any, ident: str | None = None) -> bytes:

@@ -38,7 +38,7 @@ from starlette.types import Message, Send
 from backprop_lens.app.core.deps import SettingsDep
 from backprop_lens.app.core.middleware import INLINE_BYTES, accepted_encoding, compressor
 from backprop_lens.app.core.schemas import ErrorBody
-from backprop_lens.app.core.slots import FINAL_EVENT, Slot, SlottedEventStream, StreamSlots, sse
+from backprop_lens.app.core.slots import FINAL_EVENT, Slot, SlottedEventStream, sse, stream_slot
 from backprop_lens.app.core.templating import templates_of
 from backprop_lens.app.stepper.routes import PAGE_RESPONSES, made_once, not_found, render_stage, stage_cache_of
 from backprop_lens.app.stepper.runs import Run, get_store
@@ -154,8 +154,7 @@ def stream_run(
     if start >= run.steps:
         message = f"from: this run has steps 0 to {run.steps - 1}, got {start}"
         return JSONResponse(ErrorBody(message=message, detail=message).model_dump(), status_code=422)
-    pool: StreamSlots = request.app.state.streams
-    slot = pool.acquire()  # 503 with Retry-After when all are in use
+    slot = stream_slot(request)  # 503 with Retry-After when all are in use; 429 past the client's share
     first = first_step(start, last_event_id)
     cache = stage_cache_of(request, settings)
     content = events(templates_of(request), run, first, interval_ms / 1000, settings.max_stream_steps, cache)

@@ -243,3 +243,25 @@ def test_pool_counts_across_threads() -> None:
     for s in slots:
         s.release()
     assert pool.open == 0
+
+
+def test_one_address_may_not_take_the_room() -> None:
+    app = create_app(Settings(max_streams=4, max_streams_per_client=2))
+    pool: StreamSlots = app.state.streams
+    mine = [pool.acquire("10.0.0.7", 2, "max_streams_per_client") for _ in range(2)]
+    assert pool.held_by("10.0.0.7") == 2 and pool.open == 2
+    page = TestClient(app).get("/").text
+    run_id = page.split('data-run-id="', 1)[1].split('"', 1)[0]
+    with TestClient(app, client=("10.0.0.7", 5000)) as greedy, TestClient(app, client=("10.0.0.8", 5000)) as other:
+        r = greedy.get(f"/runs/{run_id}/stream?interval_ms=100")
+        assert r.status_code == 429 and r.headers["retry-after"] == "5"
+        assert r.json()["message"].startswith("streams: this address (10.0.0.7) has 2 streams open")
+        assert "max_streams_per_client" in r.json()["message"]
+        assert greedy.post("/api/trace/stream", json=WORKED_EXAMPLE).status_code == 429  # the API's streams too
+        assert other.get(f"/runs/{run_id}/stream?interval_ms=100").status_code == 200  # another client still may
+        mine[0].release()
+        assert pool.held_by("10.0.0.7") == 1
+        assert greedy.get(f"/runs/{run_id}/stream?interval_ms=100").status_code == 200
+    assert pool.open == 1 and pool.held_by("10.0.0.7") == 1 and pool.held_by("10.0.0.8") == 0
+    mine[1].release()
+    assert pool.open == 0 and pool.held_by("10.0.0.7") == 0
