@@ -20,7 +20,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class SessionState:
-    """What a follower needs: the lecturer's run and step, in the order of the changes (``sid``, ``seq``)."""
+    """What a follower needs: the lecturer's run, step and line (from 1; 0 when lecture mode shows every line at
+    once, or outside it), in the order of the changes (``sid``, ``seq``)."""
 
     code: str
     run_id: str
@@ -29,6 +30,7 @@ class SessionState:
     seq: int
     sid: str  # random per session: a code used again later is another session, whose seq starts again
     ended: bool = False
+    line: int = 0
 
     @property
     def event_id(self) -> str:
@@ -39,7 +41,7 @@ class SessionState:
 
     def public(self) -> dict[str, Any]:
         """The event's data: no configuration (the page fetches the run by its id), no token."""
-        return {"code": self.code, "run_id": self.run_id, "step": self.step, "seq": self.seq}
+        return {"code": self.code, "run_id": self.run_id, "step": self.step, "line": self.line, "seq": self.seq}
 
 
 def parse_event_id(text: str | None) -> tuple[str, int] | None:

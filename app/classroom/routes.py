@@ -49,6 +49,7 @@ router = APIRouter(tags=["classroom"])
 RUN_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
 TOKEN_HEADER = "X-Lecturer-Token"
 MAX_STEP = 100_000
+MAX_LINE = 10_000  # as a step-through URL's line= (a step has far fewer)
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERRORS,
@@ -69,11 +70,14 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
 
 
 class StateBody(BaseModel):
-    """The run and step on the lecturer's screen."""
+    """The run, step and line on the lecturer's screen."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     run_id: str = Field(pattern=RUN_ID_PATTERN, description="The run's id (``#run``'s ``data-run-id``).")
     step: int = Field(ge=0, le=MAX_STEP, description="The step shown, from 0.")
+    line: int = Field(
+        0, ge=0, le=MAX_LINE, description="The line of the equation lecture mode shows, from 1; 0: every line."
+    )
 
 
 async def find_run(request: Request, run_id: str, query: str = "") -> Run | None:
@@ -242,8 +246,8 @@ async def drive_session(
     code: str,
     token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None,
 ) -> JSONResponse:
-    """The lecturer's new run and step (body: ``run_id``, ``step``); every follower hears it. Only the lecturer's
-    token may. Checked in this order: the session (404), the token (403), the body (422)."""
+    """The lecturer's new run, step and line (body: ``run_id``, ``step``, ``line``); every follower hears it. Only
+    the lecturer's token may. Checked in this order: the session (404), the token (403), the body (422)."""
     found = read_code(code)
     if found is None:
         return error(404, not_a_code(code))
@@ -261,7 +265,7 @@ async def drive_session(
         return error(422, problem or "run_id: unknown")
     run = await anyio.to_thread.run_sync(for_students, request, run)
     try:
-        state = await sessions.update(found, token, run.id, body.step, run.page.query())
+        state = await sessions.update(found, token, run.id, body.step, run.page.query(), body.line)
     except SessionError as e:
         return error(e.status, e.message)
     return JSONResponse({**state.public(), "followers_here": classroom_of(request).followers(found)})
@@ -331,7 +335,8 @@ async def _to_page(request: Request, text: str, role: str) -> Response:
     if run is None:
         return join_page(request, spaced(code), "The lecturer's run is no longer available; ask to share again.", 404)
     step = min(state.step, run.steps - 1)
-    return RedirectResponse(f"{root_of(request)}/runs/{run.id}/steps/{step}?{role}={code}", status_code=303)
+    line = f"line={state.line}&" if state.line else ""  # the page writes its full address (with the configuration)
+    return RedirectResponse(f"{root_of(request)}/runs/{run.id}/steps/{step}?{line}{role}={code}", status_code=303)
 
 
 @router.get("/join", response_class=HTMLResponse, include_in_schema=False)

@@ -1,6 +1,7 @@
 """The colours of every page, defined once, and the one way to move along a ramp of them.
 
-Forward quantities (a) take a sequential ramp, light to dark green. Backward ones (δ, ∂C/∂w) and
+Forward quantities (a) take a sequential ramp, light to dark green, where they run 0 to 1 (sigmoid), and a
+diverging one, purple below zero, green above, where they have a sign (tanh, ReLU, linear). Backward ones (δ, ∂C/∂w) and
 anything signed (a class 0 or 1, an output over the plane) take the diverging ramp: blue for
 negative, orange for positive, light grey at zero (safe for red–green colour blindness). Weights
 have a pair of their own, so they never read as gradients.
@@ -26,10 +27,15 @@ DIVERGING = (NEGATIVE, NEGATIVE_LIGHT, ZERO, POSITIVE_LIGHT, POSITIVE)
 DIVERGING_EDGE = (NEGATIVE, "#6baed6", "#a8a8a8", "#fd8d3c", POSITIVE)
 SEQUENTIAL = ("#f7fcf5", "#c7e9c0", "#74c476", "#238b45", "#00441b")
 FORWARD = SEQUENTIAL[3]  # the forward phase where one colour stands for it (the scrubber's dots)
+# a and z of tanh, ReLU and linear layers: purple below 0, green above, each end as far from white as the other
+# (contrast with white 8.6 and 8.5, 2.2 and 2.2), so that −0.976 reads as strong as +0.976.
+FORWARD_DIVERGING = ("#762a83", "#c2a5cf", "#f7f7f7", "#7fbf7b", "#0d5927")
 W_POSITIVE = "#2d6a4f"
 W_NEGATIVE = "#7b3294"
 PENDING = "#ffffff"  # a neuron the pass has not reached yet
 NEUTRAL = "#e9ecef"  # an input neuron: given, not computed
+# The keyboard focus on the diagram: black, apart from both weight colours and every ramp's dark end.
+FOCUS = "#000000"
 
 # The custom properties of lens.css's :root, each with the constant it repeats.
 CSS_PROPERTIES = {
@@ -39,6 +45,7 @@ CSS_PROPERTIES = {
     "--pos-light": POSITIVE_LIGHT,
     "--pos": POSITIVE,
     "--forward": FORWARD,
+    "--focus-svg": FOCUS,
 }
 
 

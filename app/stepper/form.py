@@ -33,7 +33,9 @@ from backprop_lens.app.core.errors import clean_errors, unknown_name, validation
 from backprop_lens.app.core.forms import read_number, read_numbers
 from backprop_lens.app.core.schemas import WORKED_EXAMPLE, ActivationName, NetworkSpec, TraceRequest
 
-FIELDS = ("sizes", "activation", "cost", "init", "x", "y", "eta", "seed", "weights", "biases")
+FIELDS = ("sizes", "activation", "cost", "init", "x", "y", "eta", "seed", "weights", "biases", "scale")
+SCALES = {"": "layer", "layer": "layer", "network": "network"}
+"""The form's ``scale``: δ and ∂C/∂w coloured per layer (the default, left out of permalinks) or on one scale."""
 
 INIT_TEXT = {"standard": "N(0, 1)", "scaled": "N(0, 1/n_in)"}
 """How the page names the spread of weights drawn from the seed (``NetworkSpec.init``)."""
@@ -71,6 +73,7 @@ def default_form() -> dict[str, str]:
         "seed": "0",
         "weights": json.dumps(net["weights"]),
         "biases": json.dumps(net["biases"]),
+        "scale": "",  # δ and ∂C/∂w a scale per layer
     }
 
 
@@ -90,14 +93,19 @@ class PageRequest:
     notice: str = ""
     present: bool = False  # lecture mode (``present=1``): the same run drawn for a projector
 
-    def query(self, iteration: int | None = None) -> str:
-        """The permalink's query string: the form texts, not the numbers they produce."""
+    def query(self, iteration: int | None = None, step: int = 0, line: int = 0) -> str:
+        """The permalink's query string: the form texts, not the numbers they produce; with ``step`` (from 0)
+        and ``line`` (from 1; 0 for none) when the view is past the first step or on a line."""
         n = self.iteration if iteration is None else iteration
         pairs = [(name, self.form[name]) for name in FIELDS if self.form.get(name, "") != ""]
         if n:
             pairs.append(("iteration", str(n)))
         if self.present:
             pairs.append(("present", "1"))
+        if step:
+            pairs.append(("step", str(step)))
+        if line:
+            pairs.append(("line", str(line)))
         return urlencode(pairs)
 
     def next(self, by: int = 1) -> PageRequest:
@@ -107,6 +115,11 @@ class PageRequest:
     def presenting(self, on: bool) -> PageRequest:
         """This configuration in lecture mode, or out of it."""
         return dataclasses.replace(self, present=on, notice="")
+
+    @property
+    def scale(self) -> str:
+        """The backward scales' scope: "layer" (each layer its own) or "network" (one for the network)."""
+        return SCALES.get(self.form.get("scale", ""), "layer")
 
     @property
     def summary(self) -> str:
@@ -135,6 +148,29 @@ _JSON_NUMBER = re.compile(r"[^\s\[\],]+")  # in a JSON list of numbers, whatever
 ACTIVATIONS: tuple[str, ...] = get_args(ActivationName)
 PRESENT = {"": False, "0": False, "1": True, "true": True, "false": False}
 """What a permalink's ``present`` may say (lecture mode or not)."""
+
+
+MAX_LINE = 10_000
+"""The largest line a URL may name (``line=``; a step has far fewer: a line past its last is its last)."""
+
+
+def read_position(form: Mapping[str, str], steps: int) -> tuple[int, int]:
+    """The step (0 … steps − 1; 0 when absent) and line (1 … ``MAX_LINE``; 0, none, when absent) a URL asks for;
+    ValueError saying which is wrong. Whether the step has that many lines is the page's to find out (lecture mode
+    walks only the lines the screen cannot hold at once): a line past the last is the last."""
+    found = []
+    for name, most in (("step", steps - 1), ("line", MAX_LINE)):
+        text = form.get(name, "").strip()
+        if text and (not text.isdigit() or int(text) > most or (name == "line" and int(text) == 0)):
+            least = 1 if name == "line" else 0
+            raise ValueError(f"{name}: a whole number from {least} to {most}, got {text[:20]!r}")
+        found.append(int(text) if text else 0)
+    return found[0], found[1]
+
+
+def has_configuration(form: Mapping[str, str]) -> bool:
+    """Whether a URL's query carries a configuration (a network at least), from which a run can be made again."""
+    return form.get("sizes", "").strip() != ""
 
 
 def _sizes(text: str) -> list[str]:
@@ -213,6 +249,8 @@ def _parse_fields(
     attempt("weights", matrix("weights"))
     attempt("biases", matrix("biases"))
 
+    if form.get("scale", "").strip() not in SCALES:
+        errors["scale"] = "scale: choose layer or network"  # a choice from a list: what was sent is not shown
     present = form.get("present", "").strip().lower()
     if present not in PRESENT:
         errors["form"] = f"present: 1 for lecture mode, 0 or nothing for the page, got {present!r}"
@@ -322,6 +360,7 @@ def parse_form(form: Mapping[str, str], max_layers: int, max_iterations: int) ->
     texts = {name: form.get(name, "").strip() for name in FIELDS}
     texts["cost"] = texts["cost"] or "quadratic"
     texts["init"] = texts["init"] or "standard"
+    texts["scale"] = "network" if texts["scale"] == "network" else ""  # per layer, the default, goes unsaid
     body, iteration, errors = _parse_fields(form, max_layers, max_iterations)
     notice = _fresh_weights(form.get("previous_sizes", ""), body)
     request = None if errors else _collect(errors, body)

@@ -31,7 +31,7 @@ from backprop_lens.app.core.forms import Form, ascii_minus
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.templating import root_of, templates_of
-from backprop_lens.app.stepper.form import FormError, PageRequest, parse_form
+from backprop_lens.app.stepper.form import FormError, PageRequest, has_configuration, parse_form, read_position
 from backprop_lens.app.stepper.history import chart
 from backprop_lens.app.stepper.runs import Run, RunStore, Store
 from backprop_lens.app.stepper.stage_cache import StageCache
@@ -67,13 +67,14 @@ def _new_run(store: RunStore, page: PageRequest) -> Run:
 
 def view_of(run: Run, k: int) -> StepView:
     """Step k of the run as the page shows it; in lecture mode with the diagram drawn for a projector."""
-    view = step_view(run.id, run.trace, k)
+    view = step_view(run.id, run.trace, k, lecture=run.page.present, scale=run.page.scale)
     return present_view(view) if run.page.present else view
 
 
 def _context(settings: Settings, run: Run, k: int, **extra: Any) -> dict[str, Any]:
     return {
         "run": run,
+        "line": extra.pop("line", 0),  # the line of the equation on screen, from 1 (lecture mode walks them)
         "view": view_of(run, k),
         "form": extra.pop("form", run.page.form),
         "errors": extra.pop("errors", {}),
@@ -144,15 +145,38 @@ def _page(
 
 @router.get("/", response_class=HTMLResponse, responses=PAGE_RESPONSES)
 def index(request: Request, store: Store, settings: SettingsDep) -> HTMLResponse:
-    """The page, on the worked example or on the configuration a permalink carries."""
+    """The page, on the worked example or on the configuration a permalink carries, at its ``step`` and ``line``."""
     query = dict(request.query_params)
-    if set(query) <= {"present"} and query.get("present", "") in ("", "0", "1"):
-        # one shared run: a page load stores nothing, evicts nobody
-        return _page(request, settings, store.example(query.get("present") == "1"))
     try:
-        return _page(request, settings, _new_run(store, _parse(settings, query)))
+        if set(query) <= {"present", "step", "line"} and query.get("present", "") in ("", "0", "1"):
+            # one shared run: a page load stores nothing, evicts nobody
+            run = store.example(query.get("present") == "1")
+        else:
+            run = _new_run(store, _parse(settings, query))
     except FormError as e:
         return _page(request, settings, store.example(), status_code=422, form=e.form, errors=e.errors)
+    return _at_position(request, settings, run, query)
+
+
+def _at_position(request: Request, settings: Settings, run: Run, query: Mapping[str, str]) -> HTMLResponse:
+    """The page of ``run`` at the step and line ``query`` names; a 422 at its first step if it names them wrong."""
+    try:
+        k, line = read_position(query, run.steps)
+    except ValueError as e:
+        return _page(request, settings, run, status_code=422, errors={"form": str(e)})
+    return _page(request, settings, run, k, line=line)
+
+
+def _found(request: Request, store: RunStore, settings: Settings, run_id: str) -> Run | None:
+    """The run, or, if unknown, the run made again under its id from the configuration in the URL's query."""
+    run = store.get(run_id)
+    query = dict(request.query_params)
+    if run is not None or not has_configuration(query):
+        return run
+    try:
+        return store.revive(run_id, _parse(settings, query))
+    except FormError:
+        return None
 
 
 @router.post("/runs", response_class=HTMLResponse, responses=PAGE_RESPONSES)
@@ -193,8 +217,9 @@ def _run_region(request: Request, settings: Settings, run: Run, config: bool = F
 def show_run(
     request: Request, run_id: str, store: Store, settings: SettingsDep, present: str | None = None
 ) -> HTMLResponse:
-    """The page of a run at its first step; ``?present=1`` in lecture mode, ``?present=0`` out of it."""
-    run = store.get(run_id)
+    """The page of a run (at ``?step=`` and ``?line=``, else its first step); ``?present=1`` in lecture mode,
+    ``?present=0`` out of it. An unknown run whose URL carries its configuration is made again under its id."""
+    run = _found(request, store, settings, run_id)
     if run is None:
         return not_found(request)
     if present is not None:
@@ -202,7 +227,7 @@ def show_run(
             errors = {"form": f"present: 1 or 0, got {present!r}"}
             return _page(request, settings, run, status_code=422, errors=errors)
         run = store.presenting(run, present == "1")
-    return _page(request, settings, run)
+    return _at_position(request, settings, run, request.query_params)
 
 
 @router.post("/runs/{run_id}/present", response_class=HTMLResponse, responses=PAGE_RESPONSES)
@@ -223,8 +248,9 @@ def present_run(
 
 @router.get("/runs/{run_id}/steps/{k}", response_class=HTMLResponse, responses=PAGE_RESPONSES)
 def show_step(request: Request, run_id: str, k: int, store: Store, settings: SettingsDep) -> HTMLResponse:
-    """Step k: the inside of ``#stage`` for htmx, the full page otherwise."""
-    run = store.get(run_id)
+    """Step k: the inside of ``#stage`` for htmx, the full page otherwise (at ``?line=``). An unknown run whose URL
+    carries its configuration (as every address the page writes does) is made again under its id."""
+    run = _found(request, store, settings, run_id)
     if run is None:
         return not_found(request)
     if not 0 <= k < run.steps:
@@ -232,7 +258,11 @@ def show_step(request: Request, run_id: str, k: int, store: Store, settings: Set
     if is_htmx(request):
         response = HTMLResponse(render_stage(templates_of(request), run, k, stage_cache_of(request, settings)))
     else:
-        response = _page(request, settings, run, k)
+        try:
+            _, line = read_position({"line": request.query_params.get("line", "")}, run.steps)
+            response = _page(request, settings, run, k, line=line)
+        except ValueError as e:
+            response = _page(request, settings, run, k, status_code=422, errors={"form": str(e)})
     response.headers["Vary"] = "HX-Request"
     return response
 

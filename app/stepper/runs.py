@@ -12,6 +12,9 @@ The worked example that ``/`` opens is one run for everybody: its id is fixed (a
 configuration, so another worked example gets another id) and it is never stored, since every
 process knows its configuration. Loading ``/`` therefore evicts nobody's run and needs no Redis.
 
+A run's URL carries its configuration too (``/runs/{id}/steps/{k}?sizes=…``), so a run that expired, or that a
+restarted process without Redis forgot, is stored again under its id when that URL is opened (``revive``).
+
 Left out: recomputing under other limits. A stored configuration that today's limits refuse is an
 unknown run.
 """
@@ -19,6 +22,7 @@ unknown run.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +52,9 @@ class Run:
     def steps(self) -> int:
         return len(self.trace.steps)
 
+
+RUN_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+"""What a run's id may be (the random ids are 22 of these; the worked example's are longer)."""
 
 EXAMPLE_ID = "example-" + hashlib.sha256(urlencode(sorted(default_form().items())).encode()).hexdigest()[:16]
 """The worked example's run id: the same in every process, and never one of the random ids (those are 22 long)."""
@@ -110,6 +117,18 @@ class RunStore:
         if run is not None:
             self._traces.put(run.id, run)
         return run
+
+    def revive(self, run_id: str, page: PageRequest) -> Run | None:
+        """The run ``run_id`` stored again from ``page``, the configuration its URL carries (it had expired, or a
+        process restarted without Redis forgot it); the run already there if there is one (its id is what names
+        it); None for an id no run has (StateUnavailableError if the state cannot be reached)."""
+        if not RUN_ID.fullmatch(run_id):
+            return None
+        found = self.get(run_id)
+        if found is not None:
+            return found
+        self.state.put_run(run_id, page.query())
+        return self.get(run_id)
 
     def presenting(self, run: Run, on: bool) -> Run:
         """``run`` in lecture mode or out of it: the same trace under the id of that configuration.

@@ -1,14 +1,15 @@
 // backprop-lens: follow the lecturer.
 //
 // On the lecturer's page, "Share with the class" asks for a session on the run and step on screen
-// (POST /sessions) and shows its panel; from then on every step (lens.js's "lens:step" on #run) and every
+// (POST /sessions) and shows its panel; from then on every step and line (lens.js's "lens:step" and
+// "lens:line" on #run: lecture mode walks a long equation line by line) and every
 // new run (a configuration, the next iteration: #run swapped with another data-run-id) is posted to the
 // session with the lecturer's token, which only this tab holds (sessionStorage; the lecturer link carries
 // it after "#", which no request sends).
 //
 // On a student's page (?follow=CODE, from the join URL), one EventSource follows the session: each "state"
-// loads the lecturer's step into #stage, or the lecturer's run into #run with its configuration, while
-// the student follows. "Explore on my own" (or stepping, playing or configuring on one's own) detaches:
+// loads the lecturer's step into #stage (and marks the lecturer's line), or the lecturer's run into #run
+// with its configuration, while the student follows. "Explore on my own" (or stepping, playing or configuring on one's own) detaches:
 // events are then only noted in the bar; "Follow again" loads the lecturer's current state.
 //
 // The step on screen and the person's own steps come from lens.js (window.lens, "lens:step", "lens:own").
@@ -23,8 +24,9 @@
 
   function onScreen() {
     const shown = window.lens?.current();
-    return shown?.runId ? { run_id: shown.runId, step: shown.step } : null;
+    return shown?.runId ? { run_id: shown.runId, step: shown.step, line: window.lens.line() } : null;
   }
+  const keyOf = (s) => `${s?.run_id}:${s?.step}:${s?.line ?? 0}`;
 
   // --- the lecturer ------------------------------------------------------------------------------
 
@@ -56,7 +58,7 @@
     if (card.dataset.token) {
       sessionStorage.setItem(tokenKey(code), card.dataset.token);
       card.removeAttribute("data-token");
-      posted = `${onScreen()?.run_id}:${onScreen()?.step}`; // the session was made on what is on screen
+      posted = keyOf({ ...onScreen(), line: 0 }); // the session was made on the run and step on screen
     }
     const token = sessionStorage.getItem(tokenKey(code));
     const link = $("lead-link");
@@ -76,12 +78,12 @@
 
   function send() {
     const s = onScreen();
-    if (lead && s && `${s.run_id}:${s.step}` !== posted) positions.ask(s);
+    if (lead && s && keyOf(s) !== posted) positions.ask(s);
   }
 
   // Only the newest position is sent next: the class skips to it.
   const positions = newestWins((s) => {
-    const key = `${s.run_id}:${s.step}`;
+    const key = keyOf(s);
     if (!lead || key === posted) return;
     posted = key;
     const session = lead;
@@ -172,7 +174,8 @@
   }
 
   function where() {
-    return lecturer ? `the lecturer is at step ${lecturer.step + 1}` : "";
+    if (!lecturer) return "";
+    return `the lecturer is at step ${lecturer.step + 1}${lecturer.line ? `, line ${lecturer.line}` : ""}`;
   }
 
   function showState() {
@@ -190,27 +193,22 @@
     if (!following || !lecturer) return;
     const shown = window.lens?.current();
     const { run_id: runId, step } = lecturer;
-    let request;
+    const line = lecturer.line ?? 0;
     if (shown?.runId === runId) {
-      if (shown.step === step) return;
-      request = htmx.ajax("GET", stepUrl(runId, step), { target: "#stage", swap: "innerMorph" });
-    } else {
-      // Another run: the step-through's own page of it, of which #run and the configuration are swapped in.
-      request = htmx.ajax("GET", stepUrl(runId, step), {
-        target: "#run",
-        swap: "outerHTML",
-        select: "#run",
-        selectOOB: "#config-panel",
-        headers: { "HX-Request": "false" },
-      });
+      // the step, at the lecturer's line (lens.js loads the step and marks the line on the page's own layout)
+      if (shown.step !== step || window.lens.line() !== line) window.lens.goto(step, line);
+      return;
     }
-    return Promise.resolve(request)
-      .catch(() => {})
-      .finally(() => {
-        if (following && lecturer) {
-          history.replaceState(history.state, "", `${stepUrl(lecturer.run_id, lecturer.step)}?follow=${code}`);
-        }
-      });
+    // Another run: the step-through's own page of it, of which #run and the configuration are swapped in; the
+    // page opens at the line its address names.
+    const request = htmx.ajax("GET", `${stepUrl(runId, step)}${line ? `?line=${line}` : ""}`, {
+      target: "#run",
+      swap: "outerHTML",
+      select: "#run",
+      selectOOB: "#config-panel",
+      headers: { "HX-Request": "false" },
+    });
+    return Promise.resolve(request).catch(() => {}); // lens.js writes the address (with ?follow=CODE)
   });
 
   function ended() {
@@ -297,6 +295,7 @@
   });
 
   document.addEventListener("lens:step", () => send());
+  document.addEventListener("lens:line", () => send());
   document.addEventListener("htmx:after:swap", (e) => {
     const card = $("share-card");
     if (card && (card.dataset.token || lead?.code !== card.dataset.code)) adopt(); // a panel arrived

@@ -49,30 +49,107 @@
     run()?.classList.toggle("playing", on);
   }
 
-  // After a new run is swapped in (the next iteration, Run 10 or 100, a configuration, lecture mode), the
-  // address becomes its permalink (#run's data-permalink, under the root path, with present=1 in lecture
-  // mode), so that a reload or a bookmark returns to it. A student's ?follow=CODE and a lecturer's ?lead=CODE
-  // stay (follow.js reads them); the address the page was loaded at stays until the run changes.
-  let addressedRun = null;
+  // The address bar always holds what is on screen: the run's own address (data-step-url + step) with its
+  // configuration (data-query: iteration and lecture mode included) and the line, so that a reload, a bookmark
+  // or another process (after the run expired, or a restart without Redis) opens the same view; the server
+  // makes the run again from that query. A student's ?follow=CODE and a lecturer's ?lead=CODE stay (follow.js
+  // reads them). #permalink and "Copy link" follow too (data-permalink: /?configuration, + step and line).
+  // A new configuration or iteration is a new entry in the history, so that Back returns to the one before
+  // (popstate reloads that address); steps, lines and lecture mode replace the entry.
+  let addressedConfig = null;
+  const withView = (base, step, line) => {
+    const url = new URL(base, location.href);
+    for (const key of ["step", "line"]) url.searchParams.delete(key);
+    if (step) url.searchParams.set("step", String(step));
+    if (line) url.searchParams.set("line", String(line));
+    return url;
+  };
+  const configOf = (query) => {
+    const q = new URLSearchParams(query);
+    q.delete("present");
+    return q.toString();
+  };
   function address() {
     const r = run();
-    const link = r?.dataset.permalink;
-    if (!r || !link || r.dataset.runId === addressedRun) return;
-    const first = addressedRun === null;
-    addressedRun = r.dataset.runId;
-    if (first) return;
-    const url = new URL(link, location.href);
+    if (!r?.dataset.permalink) return;
+    const step = num(r, "step");
+    const permalink = withView(r.dataset.permalink, step, line);
+    $("permalink")?.setAttribute("href", permalink.pathname + permalink.search);
+    $("btn-copy")?.setAttribute("data-href", permalink.pathname + permalink.search);
+    const url = new URL(`${r.dataset.stepUrl}${step}?${r.dataset.query ?? ""}`, location.href);
+    if (line) url.searchParams.set("line", String(line));
     const here = new URLSearchParams(location.search);
     for (const key of ["follow", "lead"]) if (here.has(key)) url.searchParams.set(key, here.get(key));
-    history.replaceState(history.state, "", url.pathname + url.search);
+    const config = configOf(r.dataset.query ?? "");
+    const fresh = addressedConfig !== null && config !== addressedConfig;
+    addressedConfig = config;
+    const target = url.pathname + url.search;
+    if (target === location.pathname + location.search) return;
+    if (fresh) history.pushState({ lens: true }, "", target);
+    else history.replaceState(history.state, "", target);
+  }
+  window.addEventListener("popstate", () => location.reload());
+
+  // The line of the equation on screen (from 1; 0: none). Lecture mode walks a long equation line by line
+  // (present.js decides, after laying the step out, whether the screen holds every line: #run's data-walk);
+  // a student's page marks the lecturer's line. The line marks its neurons and edges on the diagram, the
+  // toolbar says "line 3 of 20", and "lens:line" (detail: {step, line}) fires on #run.
+  let line = num(run(), "line");
+  let arriveLast = null; // the step that arrives at its last line (a step back from a first line), if any
+  const eqLines = () => Array.from(document.querySelectorAll("#equation .eq-line"));
+  const walking = () => run()?.dataset.walk === "1";
+
+  function markLine() {
+    const r = run();
+    const mode = r?.dataset.walk; // "1" walked, "0" every line at once, else present.js has yet to lay it out
+    if (r?.dataset.present === "1" && mode !== "1" && mode !== "0") return address();
+    const all = eqLines();
+    const arrived = arriveLast === num(r, "step") && num($("step-meta"), "step") === arriveLast;
+    if (arrived) arriveLast = null;
+    if (walking()) {
+      if (arrived) line = all.length;
+      line = Math.max(1, Math.min(all.length, line || 1));
+    } else if (r?.dataset.present === "1") {
+      line = 0; // every line on screen at once
+    }
+    line = Math.min(line, all.length);
+    const shown = all[line - 1];
+    all.forEach((el) => el.classList.toggle("current-line", el === shown));
+    document.querySelectorAll("#diagram .line-mark").forEach((el) => el.classList.remove("line-mark"));
+    for (const id of (shown?.dataset.highlight ?? "").split(" ")) if (id) $(id)?.classList.add("line-mark");
+    const out = $("line-of");
+    if (out) {
+      out.hidden = !(walking() && line);
+      out.textContent = line ? `line ${line} of ${all.length}` : "";
+    }
+    address();
+  }
+
+  function setLine(n) {
+    const before = line;
+    line = n;
+    markLine();
+    const r = run();
+    if (r && line !== before) {
+      r.dispatchEvent(new CustomEvent("lens:line", { bubbles: true, detail: { step: num(r, "step"), line } }));
+    }
+  }
+
+  // A step asked for moves through the lines first where lecture mode walks them: true if it did.
+  function moveLine(delta) {
+    if (!walking() || requested !== null) return false;
+    const next = line + delta;
+    if (next < 1 || next > eqLines().length) return false;
+    setLine(next);
+    return true;
   }
 
   // After any swap into the page: copy the step shown into #run and the buttons.
   function sync() {
-    address();
+    keepStop();
     const r = run();
     const meta = $("step-meta");
-    if (!r || !meta) return;
+    if (!r || !meta) return address();
     const step = num(meta, "step");
     const steps = num(meta, "steps");
     const changed = r.dataset.step !== String(step);
@@ -87,6 +164,15 @@
       speed.value = String(speedMs);
       showSpeed();
     }
+    if (r.dataset.runId !== syncedRun) {
+      syncedRun = r.dataset.runId;
+      line = num(r, "line"); // a run's page opens at the line its address names
+    } else if (changed) {
+      line = following ?? 0; // a new step starts at its first line (or the line a follower was sent to)
+      following = null;
+      if (r.dataset.present === "1") r.dataset.walk = "pending";
+    }
+    markLine();
     if (changed) {
       showFocus();
       r.dispatchEvent(new CustomEvent("lens:step", { bubbles: true, detail: { runId: r.dataset.runId, step, steps } }));
@@ -95,13 +181,21 @@
 
   // On a phone the diagram keeps its size and scrolls sideways (#net-scroll): bring the layer the step is
   // about into view. Elsewhere the diagram fits its panel and nothing scrolls.
+  // The layers the step reads from and writes to (#net's data-layers, from the server) are centred together:
+  // at BP2 both the layer δ comes from and the layer it reaches. Wider than the screen (the update's every
+  // layer), the output end shows.
   function showFocus() {
     const box = $("net-scroll");
-    const focus = box && box.querySelector(".neuron.current");
-    if (!box || !focus || box.scrollWidth <= box.clientWidth) return;
+    const net = $("net");
+    if (!box || !net || box.scrollWidth <= box.clientWidth) return;
+    const layers = (net.dataset.layers ?? "").split(" ").filter(Boolean);
+    const parts = layers.flatMap((l) => Array.from(net.querySelectorAll(`#net-neurons [id^="n-${l}-"]`)));
+    if (!parts.length) return;
     const b = box.getBoundingClientRect();
-    const f = focus.getBoundingClientRect();
-    const left = box.scrollLeft + f.left + f.width / 2 - b.left - box.clientWidth / 2;
+    const lo = Math.min(...parts.map((p) => p.getBoundingClientRect().left));
+    const hi = Math.max(...parts.map((p) => p.getBoundingClientRect().right));
+    const centred = box.scrollLeft + (lo + hi) / 2 - b.left - box.clientWidth / 2;
+    const left = hi - lo > box.clientWidth ? box.scrollLeft + hi - b.left - box.clientWidth + 4 : centred;
     const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     box.scrollTo({ left: Math.max(0, left), behavior: smooth ? "smooth" : "auto" });
   }
@@ -109,6 +203,8 @@
   // Steps are fetched one at a time; keys pressed faster than the server answers
   // count from the step last asked for, and only the newest wish is fetched next.
   let requested = null;
+  let syncedRun = null;
+  let following = null; // the line the next step arrives at, when another script asked for one (lens.goto)
   const steps = newestWins(
     (k) => {
       const { id, stepUrl } = current();
@@ -117,22 +213,53 @@
     () => (requested = null),
   );
 
-  function go(k) {
+  function go(k, keepPlaying = false) {
     const { id, steps: n } = current();
     if (!id) return;
-    stop();
+    if (!keepPlaying) stop();
     requested = Math.max(0, Math.min(n - 1, k));
     steps.ask(requested);
   }
 
-  const by = (delta) => () => go((requested ?? current().step) + delta);
+  // → and ←: the next or previous line where lecture mode walks the equation, else the next or previous step
+  // (back from a first line: the step before at its last line).
+  function advance(delta, keepPlaying = false) {
+    if (moveLine(delta)) return;
+    const { step, steps: n } = current();
+    const k = (requested ?? step) + delta;
+    if (k < 0 || k > n - 1) return;
+    arriveLast = delta < 0 && run()?.dataset.present === "1" ? k : null;
+    go(k, keepPlaying);
+  }
+  const by = (delta) => () => {
+    stop();
+    advance(delta);
+  };
 
   // start: the first step to stream; by default the one after the step shown (or the first, at the end).
+  // Lecture mode plays steps (the server's stream); with "play lines too" ticked, where the equation is walked,
+  // every line and then every step, one each step time.
+  let lineTimer = null;
+  function playLines() {
+    clearTimeout(lineTimer);
+    lineTimer = setTimeout(() => {
+      const { step, steps: n } = current();
+      if (line >= eqLines().length && step >= n - 1) return stop();
+      advance(1, true);
+      playLines();
+    }, speedMs);
+  }
+
   function play(start = null) {
     stop();
     const { id, step, steps, streamUrl } = current();
     const player = $("player");
     if (!id || !player) return;
+    if (start === null && walking() && $("play-lines")?.checked) {
+      setPlaying(true);
+      playLines();
+      return;
+    }
     const from = start ?? (step >= steps - 1 ? 0 : step + 1);
     $("stream-status").hidden = true;
     // The template gives the player hx-sse:close="done", its target and its swap.
@@ -158,6 +285,7 @@
   // fresh one in its place, so the old stream's last events touch nothing.
   function stop() {
     clearTimeout(resumeTimer);
+    clearTimeout(lineTimer);
     const player = $("player");
     if (player && player.hasAttribute("hx-sse:connect")) {
       player.removeAttribute("hx-sse:connect");
@@ -175,6 +303,7 @@
   function showSpeed() {
     const out = $("speed-out");
     if (out) out.textContent = `${(speedMs / 1000).toFixed(1)} s`;
+    $("speed")?.setAttribute("aria-valuetext", `${(speedMs / 1000).toFixed(1)} s per step`);
   }
 
   const actions = {
@@ -212,10 +341,80 @@
   });
 
   document.addEventListener("input", (e) => {
+    if (e.target.id === "play-lines" && playing) play();
     if (e.target.id !== "speed") return;
     speedMs = Number(e.target.value);
     showSpeed();
     if (playing) play(); // reopen the stream at the new pace, from the step shown
+  });
+
+  // The diagram is one tab stop (a roving tabindex over its neurons): ↑ ↓ move within a layer, ← → to the
+  // neighbouring layer's neuron at the same height, Home and End to a layer's ends; E goes through the focused
+  // neuron's edges (in, then out; Shift+E back) and Esc returns to the neuron. These keys do not step the player.
+  let homeNeuron = null; // the neuron whose edges E goes through, and the one that keeps the tab stop
+  const neuronsOf = (layer) => Array.from(document.querySelectorAll(`#net-neurons [id^="n-${layer}-"]`));
+  function keepStop(el = homeNeuron && $(homeNeuron)) {
+    // one element of the diagram in the tab order; after a swap or a patch, the neuron last focused
+    if (!el) return;
+    document.querySelectorAll("#net [tabindex='0']").forEach((t) => t !== el && t.setAttribute("tabindex", "-1"));
+    el.setAttribute("tabindex", "0");
+  }
+  function edgesOf(layer, j) {
+    const ins = Array.from(document.querySelectorAll(`#net-edges .edge[id^="e-${layer}-${j}-"]`));
+    const outs = Array.from(document.querySelectorAll(`#net-edges .edge[id^="e-${layer + 1}-"]`));
+    return [...ins, ...outs.filter((o) => o.id.split("-")[3] === String(j))].filter((x) => x.dataset.info);
+  }
+  function diagramKey(e) {
+    const item = e.target instanceof Element ? e.target.closest("#net .neuron, #net .edge") : null;
+    if (!item || e.altKey || e.ctrlKey || e.metaKey) return;
+    const onEdge = item.classList.contains("edge");
+    const neuron = onEdge ? homeNeuron && $(homeNeuron) : item;
+    if (!neuron) return;
+    const [, layer, j] = neuron.id.split("-").map(Number);
+    const column = neuronsOf(layer);
+    const at = column.indexOf(neuron);
+    let next = null;
+    if (onEdge && e.key.startsWith("Arrow")) {
+      next = neuron; // from an edge, the arrows first return to its neuron
+    } else if (e.key in { ArrowUp: 1, ArrowDown: 1, Home: 1, End: 1 }) {
+      next = column[{ ArrowUp: at - 1, ArrowDown: at + 1, Home: 0, End: column.length - 1 }[e.key]];
+    } else if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
+      // the neighbouring layer's neuron nearest in height (the upper of two as near)
+      const y = (n) => Number(n.querySelector("circle")?.getAttribute("cy") ?? 0);
+      const other = neuronsOf(layer + (e.key === "ArrowLeft" ? -1 : 1));
+      next = other.reduce((best, n) => (Math.abs(y(n) - y(neuron)) < Math.abs(y(best) - y(neuron)) ? n : best), other[0]);
+    } else if (e.key === "Escape" && onEdge) {
+      next = neuron;
+    } else if (e.key === "e" || e.key === "E") {
+      const edges = edgesOf(layer, j);
+      const out = $("inspect");
+      if (!edges.length && out) out.textContent = "Too many edges to visit one by one: their numbers are in the tables.";
+      const from = onEdge ? edges.indexOf(item) : e.shiftKey ? 0 : -1;
+      next = edges.length ? edges[(from + (e.shiftKey ? -1 : 1) + edges.length) % edges.length] : null;
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopPropagation(); // the player's (and lecture mode's) arrows stay off while the diagram has the focus
+    if (!next) return;
+    if (next.classList.contains("neuron")) {
+      homeNeuron = next.id;
+      keepStop(next);
+    }
+    next.focus();
+  }
+  document.addEventListener("keydown", diagramKey, { capture: true });
+  // The skip link moves the focus past the drawing without putting a fragment in the address (which is the
+  // view's permalink).
+  document.addEventListener("click", (e) => {
+    const skip = e.target instanceof Element ? e.target.closest(".skip-diagram") : null;
+    if (!skip) return;
+    e.preventDefault();
+    $(skip.getAttribute("href").slice(1))?.focus();
+  });
+  document.addEventListener("focusin", (e) => {
+    const n = e.target instanceof Element ? e.target.closest("#net .neuron") : null;
+    if (n) homeNeuron = n.id;
   });
 
   document.addEventListener("keydown", (e) => {
@@ -414,14 +613,28 @@
   }
 
   document.addEventListener("DOMContentLoaded", sync);
+  document.addEventListener("DOMContentLoaded", showSpeed);
 
   window.lens = Object.freeze({
     current: () => {
       const { id, step, steps: n } = current();
       return { runId: id, step, steps: n };
     },
-    goto: go,
+    // goto(k, line): step k, at that line (a follower's page: the lecturer's line)
+    goto: (k, at = 0) => {
+      if (k === current().step && requested === null) return setLine(at);
+      following = at;
+      go(k);
+    },
     step: (delta) => by(delta)(),
+    line: () => line,
+    // present.js, once it has laid the step out: whether the screen holds every line (no walk) or not
+    walk: (on) => {
+      const r = run();
+      if (!r) return;
+      r.dataset.walk = on ? "1" : "0";
+      setLine(line);
+    },
     play: () => play(),
     pause: stop,
     playing: () => playing,

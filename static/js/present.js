@@ -5,10 +5,11 @@
 // instruments). This file only switches it: the "Present" button or P asks the server for the run in
 // lecture mode (or out of it) at the step shown and swaps #run; F puts the page in full screen (and
 // into lecture mode first); Esc leaves full screen, then lecture mode. Space, ← → and Home/End are
-// lens.js's, and work the same in both modes; a playing stream is paused through window.lens.
+// lens.js's (in lecture mode ← → walk a long equation's lines first); a playing stream is paused through
+// window.lens. This file decides whether a step's equation is walked: when the screen cannot hold its lines.
 //
-// The URL bar then holds the run's permalink (with present=1 in lecture mode), which a lecturer can
-// bookmark. It composes no path of its own: the URLs are #run's data-present-url and #permalink's href,
+// The URL bar holds what is on screen (lens.js writes it, with present=1 in lecture mode), which a lecturer
+// can bookmark. It composes no path of its own: the URLs are #run's data-present-url and data-step-url,
 // which the server writes under the app's root path.
 (() => {
   "use strict";
@@ -24,11 +25,7 @@
     const url = `${run.dataset.presentUrl}?on=${on}&step=${Number(run.dataset.step ?? 0)}`;
     return Promise.resolve(htmx.ajax("POST", url, { target: "#run", swap: "outerHTML" }))
       .catch(() => {})
-      .finally(() => {
-        const link = $("permalink");
-        if (link && presenting() === on) history.replaceState(null, "", link.href);
-        stage();
-      });
+      .finally(stage);
   });
   const setMode = (on) => switches.ask(on);
 
@@ -58,51 +55,24 @@
     }
   }
 
-  // How many lines the panel itself left out (they are in the tables): its note names the neurons of a wide
-  // layer it skipped ("The other 10 neurons of the layer …"), each worth as many lines as a neuron shown; for
-  // the gradients of a layer after a wide one ("Every ∂C/∂wˡ is in its table below") the table counts them:
-  // a line for each bias (a row) and each weight (a cell), less the lines shown.
-  function elided(lines) {
-    const note = document.querySelector("#equation .more")?.textContent ?? "";
-    const current = Array.from(document.querySelectorAll("#net .neuron.current"), (n) => n.id);
-    const layer = current[0]?.split("-")[1];
-    const table = layer && note.includes("∂C/∂w") ? $(`gradient-${layer}`) : null;
-    if (table) {
-      const rows = table.querySelectorAll("tbody tr").length;
-      const columns = table.querySelectorAll("thead th").length - 1;
-      return Math.max(0, rows * (1 + columns) - lines.length);
-    }
-    const other = /The other (\d+) neurons/.exec(note);
-    if (!other) return 0;
-    const ids = new Set(current);
-    const own = new Set(lines.flatMap((l) => (l.dataset.highlight ?? "").split(" ").filter((id) => ids.has(id))));
-    return own.size ? Math.round((Number(other[1]) * lines.length) / own.size) : 0;
-  }
-
-  // The lines of the equation with numbers that the screen holds under the diagram; the others wait in the
-  // tables, and the stylesheet writes how many after the last line shown (data-more on .numeric), counting
-  // those the panel itself left out, whose own note stays. Fitted again after every step, whichever way it
-  // arrived. Only attributes change: an element added inside #stage would shift the element paths that the
-  // stream's patches follow.
+  // Lecture mode shows every line of the step's equation (the server writes one for every neuron drawn):
+  // all at once when the screen holds them under the diagram, else one at a time, large, with the symbolic
+  // equation above it: lens.js then walks the lines with → and ← (window.lens.walk) and says "line 3 of 20".
+  // Fitted again after every step, whichever way it arrived. Only attributes and classes change: an element
+  // added inside #stage would shift the element paths that the stream's patches follow.
   function fit() {
     const numeric = document.querySelector("#equation .numeric");
     const words = document.querySelector("#equation .words");
-    const lines = Array.from(document.querySelectorAll("#equation .eq-line"));
-    for (const el of [...lines, words]) if (el) el.hidden = false;
-    numeric?.removeAttribute("data-more");
-    if (!presenting() || !numeric) return;
-    const over = () => document.documentElement.scrollHeight > window.innerHeight;
-    const left = elided(lines);
-    const note = (n) => {
-      if (n > 0) numeric.dataset.more = `${n} more line${n > 1 ? "s" : ""} in the tables (Esc leaves lecture mode)`;
-    };
-    note(left);
-    let hidden = 0;
-    for (let i = lines.length - 1; i > 0 && over(); i--) {
-      lines[i].hidden = true;
-      hidden++;
-      note(hidden + left); // the note takes a line's room too
+    if (words) words.hidden = false;
+    numeric?.classList.remove("walking");
+    if (!presenting() || !numeric) {
+      if ($("run")?.dataset.walk === "1") window.lens?.walk(false);
+      return;
     }
+    const over = () => document.documentElement.scrollHeight > window.innerHeight;
+    const walk = over() && numeric.querySelectorAll(".eq-line").length > 1;
+    numeric.classList.toggle("walking", walk);
+    window.lens?.walk(walk);
     if (words) words.hidden = over(); // the lecturer says it
   }
   for (const name of ["lens:step", "htmx:after:swap", "htmx:after:settle", "DOMContentLoaded"]) {

@@ -98,7 +98,11 @@ def test_the_escaped_form_reads_back_as_the_payload() -> None:
 # --- the step-through page's configuration: permalink and form ------------------------------------
 
 # Chosen from a list: the page shows the choices, never what was sent.
-SELECTS = {"cost": "choose quadratic or cross_entropy", "init": "choose standard or scaled"}
+SELECTS = {
+    "cost": "choose quadratic or cross_entropy",
+    "init": "choose standard or scaled",
+    "scale": "choose layer or network",
+}
 
 
 def check_configuration(html: str, field: str) -> None:

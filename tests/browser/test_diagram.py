@@ -115,7 +115,7 @@ def test_the_legend_says_per_layer_and_gives_the_range_of_the_layer_in_focus(ope
     expect(pulse).to_contain_text("orange +, blue −")
     widest = max(abs(c) for c in WORKED.carried(3).values())
     assert as_number(NUMBER.findall(pulse.inner_text().split("up to")[1])[0]) == pytest.approx(widest, rel=5e-4)
-    expect(page.locator("#legend .scale-a")).to_contain_text("one scale for the network")
+    expect(page.locator("#legend .scale-a")).to_contain_text("sigmoid 0 … 1 · one scale per activation")
 
 
 # Each pulse runs back along its edge: it is matched to the edge whose wire has the same ends.
@@ -305,3 +305,227 @@ def test_no_minus_zero_and_no_caret_notation_on_any_step(open_page: OpenPage) ->
             assert not MINUS_ZERO.search(text), f"step {k + 1}: {MINUS_ZERO.search(text)} in {text[:200]!r}"
             assert "^" not in text, f"step {k + 1}: caret notation in {text[:200]!r}"
     assert zeros, "the network has no δ = −0.0 to show; pick another seed"
+
+
+# --- colours that teach; keyboard, screen readers, phone ---------------------------------------------
+
+NET_3442 = seeded("3-4-4-2", [3, 4, 4, 2], "sigmoid", 11)
+NET_24442 = seeded("2-4-4-4-2", [2, 4, 4, 4, 2], "sigmoid", 4)
+DIVERGING_STOPS = ("#2166ac", "#92c5de", "#f7f7f7", "#fdb863", "#b35806")  # the palette's, as documented
+WEIGHTS = {"w+": "#2d6a4f", "w−": "#7b3294"}
+
+
+def to(page: Page, k: int) -> None:
+    """Step k through the player's API (lecture mode hides the scrubber)."""
+    page.evaluate("k => window.lens.goto(k)", k)
+    expect(page.locator("#step-meta")).to_have_attribute("data-step", str(k))
+
+
+def on_ramp(stops: tuple[str, ...], t: float) -> tuple[float, float, float]:
+    """The colour at t ∈ [0, 1] along evenly spaced stops, per channel, written here."""
+    t = min(max(t, 0.0), 1.0)
+    pos = t * (len(stops) - 1)
+    i = min(int(pos), len(stops) - 2)
+    a, b = rgb(stops[i]), rgb(stops[i + 1])
+    return (a[0] + (b[0] - a[0]) * (pos - i), a[1] + (b[1] - a[1]) * (pos - i), a[2] + (b[2] - a[2]) * (pos - i))
+
+
+def css_rgb(text: str) -> tuple[float, float, float]:
+    parts = [float(p) for p in text[text.index("(") + 1 : text.index(")")].split(",")[:3]]
+    return parts[0], parts[1], parts[2]
+
+
+def bp2(case: Case) -> list[int]:
+    return [k for k in range(case.steps()) if case.step(k)[0] == "backpropagate"]
+
+
+@pytest.mark.parametrize("scale", ["layer", "network"])
+def test_the_one_scale_switch_colours_delta_by_its_value(open_page: OpenPage, scale: str) -> None:
+    """At the last BP2 every δ is known: each neuron's fill (as Chromium computed it) is δ's place on −M … M, M the
+    network's largest |δ| (one scale) or the layer's (per layer); δ from the scalar autograd."""
+    page = still(open_page, 1400, 900)
+    page.goto("/?" + urlencode({**DEEP.form(), "scale": scale}))
+    k = bp2(DEEP)[-1]
+    go(page, k)
+    deltas = DEEP.deltas()
+    whole = max(abs(v) for d in deltas.values() for v in d)
+    fills = page.evaluate("() => [...document.querySelectorAll('#net .neuron.shows-delta')].map(n => "
+                          "[n.id, getComputedStyle(n.querySelector('circle')).fill])")  # fmt: skip
+    assert len(fills) == sum(DEEP.sizes[1:])
+    for nid, fill in fills:
+        layer, j = map(int, nid[2:].split("-"))
+        m = whole if scale == "network" else max(abs(v) for v in deltas[layer])
+        want = on_ramp(DIVERGING_STOPS, 0.5 + 0.5 * deltas[layer][j - 1] / m)
+        got = css_rgb(fill)
+        assert all(abs(g - w) <= 0.51 for g, w in zip(got, want, strict=True)), (nid, fill, want)
+    legend = page.locator("#legend .scale-delta .scale-text").inner_text()
+    assert ("one scale for the whole network" if scale == "network" else "per layer") in legend
+    page.locator("#diagram").screenshot(path=shot_path(f"diagram-scale-{scale}.png"))
+
+
+def test_the_vanishing_gradients_example_opens_on_one_scale(open_page: OpenPage) -> None:
+    page = still(open_page, 1024, 768)
+    page.goto("/")
+    page.click("#config-panel summary")
+    page.click("#example-vanishing")
+    expect(page.locator("#f-scale")).to_have_value("network")
+    assert "scale=network" in (page.locator("#permalink").get_attribute("href") or "")
+    go(page, 12)  # BP2 of layer 2 in 2-3-3-3-3-3-2
+    expect(page.locator("#legend")).to_have_attribute("data-scale", "network")
+    page.screenshot(path=shot_path("diagram-vanishing-1024.png"))
+
+
+def test_reduced_motion_stands_each_pulse_still_as_an_arrow(chromium: Browser, live_server: str) -> None:
+    """With reduced motion no dash moves: on every edge that carries w·δ at BP2 an arrowhead points back, as wide as
+    the pulse (its width, sign and the arrow's direction checked against w·δ multiplied here), and the legend
+    says so."""
+    context = chromium.new_context(base_url=live_server, viewport={"width": 1024, "height": 768},
+                                   reduced_motion="reduce")  # fmt: skip
+    try:
+        page = context.new_page()
+        for case in (WORKED, NET_3442):
+            page.goto(url(case))
+            for k in bp2(case):
+                go(page, k)
+                layer = case.step(k)[1]
+                assert layer is not None
+                carried = case.carried(layer + 1)
+                peak = max(abs(v) for v in carried.values())
+                seen = page.evaluate("""() => [...document.querySelectorAll('#net .pulse.cue')].map(c => {
+                  const s = getComputedStyle(c), p = document.getElementById(c.id.replace('pc-', 'p-'));
+                  const b = c.getBoundingClientRect();
+                  return [c.id, s.display, s.markerEnd, parseFloat(s.strokeWidth), getComputedStyle(p).display,
+                          parseFloat(c.getAttribute('x2')) - parseFloat(c.getAttribute('x1')), b.width, b.height];
+                })""")
+                assert len(seen) == len(carried), (case.name, k)
+                for cid, display, marker, width, pulse_display, dx, bw, bh in seen:
+                    v = carried["e" + cid[2:]]
+                    sign = "pos" if v > 0 else "neg" if v < 0 else "zero"
+                    assert display != "none" and pulse_display == "none"
+                    assert f"cue-head-{sign}" in marker
+                    assert width == pytest.approx(1.5 + 5.5 * abs(v) / peak, abs=0.011)  # PULSE_WIDTH 1.5 … 7
+                    assert dx < 0 and bw > 0 and bh >= 0  # from layer l+1 back towards layer l
+                text = page.locator("#legend .scale-pulse").inner_text()
+                assert "arrowheads" in text and "dash" not in text.replace("arrowheads", "")
+                assert page.locator("#legend .scale-pulse").get_attribute("class") == "scale scale-pulse active"
+            page.locator("#diagram").screenshot(path=shot_path(f"diagram-still-arrows-{case.name}.png"))
+    finally:
+        context.close()
+
+
+def focused(page: Page) -> str:
+    return str(page.evaluate("() => document.activeElement?.id ?? ''"))
+
+
+def test_the_diagram_is_one_tab_stop_and_the_arrows_walk_it(open_page: OpenPage) -> None:
+    page = still(open_page, 1024, 768)
+    page.goto(url(NET_3442))
+    go(page, 0)
+    net = page.locator("#net")
+    assert net.get_attribute("role") == "group" and net.get_attribute("aria-roledescription") == "network diagram"
+    assert "arrow keys" in page.locator("#net-keys").inner_text()
+    # one tab stop: from the skip link, Tab enters the diagram once and the next Tab leaves it
+    page.focus(".skip-diagram")
+    inside = []
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        inside.append(page.evaluate("() => !!document.activeElement.closest('#net')"))
+    assert inside[0] and not inside[1] and not inside[2]
+    # arrows: ↓ within a layer, → across (to the neuron at the same height), ↑; the player does not move
+    page.focus("#n-1-1")
+    # ← → go to the neighbouring layer's neuron nearest in height (the upper of two as near)
+    moves = [("ArrowDown", "n-1-2"), ("ArrowRight", "n-2-2"), ("ArrowDown", "n-2-3"), ("ArrowRight", "n-3-3"),
+             ("ArrowUp", "n-3-2"), ("End", "n-3-4"), ("ArrowRight", "n-4-2"), ("ArrowLeft", "n-3-3"),
+             ("ArrowDown", "n-3-4")]  # fmt: skip
+    for key, want in moves:
+        page.keyboard.press(key)
+        assert focused(page) == want, key
+    assert page.locator("#run").get_attribute("data-step") == "0"
+    assert page.evaluate("() => document.querySelectorAll('#net [tabindex=\"0\"]').length") == 1
+    assert page.locator("#n-3-4").get_attribute("tabindex") == "0"
+    expect(page.locator("#inspect")).to_contain_text("Neuron 4 of layer 3")
+    # E goes through the neuron's edges, in (from layer 2) then out (to layer 4), and Esc returns
+    edges = []
+    for _ in range(4 + 2 + 1):
+        page.keyboard.press("e")
+        edges.append(focused(page))
+    assert edges == ["e-3-4-1", "e-3-4-2", "e-3-4-3", "e-3-4-4", "e-4-1-4", "e-4-2-4", "e-3-4-1"]
+    assert page.locator("#e-3-4-1").get_attribute("aria-label") == page.locator("#e-3-4-1").get_attribute("data-info")
+    expect(page.locator("#inspect")).to_contain_text("w³₄₁")
+    page.keyboard.press("Shift+E")
+    assert focused(page) == "e-4-2-4"
+    page.keyboard.press("Escape")
+    assert focused(page) == "n-3-4"
+    # the focus colour: neither weight colour
+    ring = css_rgb(page.evaluate("() => getComputedStyle(document.querySelector('#n-3-4 circle')).stroke"))
+    page.keyboard.press("e")
+    wire = css_rgb(page.evaluate("() => getComputedStyle(document.querySelector('#e-3-4-1 .wire')).stroke"))
+    for name, colour in WEIGHTS.items():
+        for got in (ring, wire):
+            assert sum((a - b) ** 2 for a, b in zip(got, rgb(colour), strict=True)) ** 0.5 > 100, name
+    page.locator("#diagram").screenshot(path=shot_path("diagram-keyboard-focus.png"))
+    # the skip link passes the drawing
+    page.focus(".skip-diagram")
+    page.keyboard.press("Enter")
+    assert focused(page) == "inspect"
+
+
+def test_the_speed_slider_announces_seconds_per_step(open_page: OpenPage) -> None:
+    page = open_page(1024, 768)
+    page.goto("/")
+    expect(page.locator("#speed")).to_have_attribute("aria-valuetext", "0.7 s per step")
+    page.locator("#speed").fill("1500")
+    expect(page.locator("#speed")).to_have_attribute("aria-valuetext", "1.5 s per step")
+
+
+@pytest.mark.parametrize("case", [WORKED, NET_24442, DEEP], ids=lambda c: c.name)
+def test_a_phone_keeps_the_layers_a_step_reads_and_writes_in_view(
+    chromium: Browser, live_server: str, case: Case
+) -> None:
+    """At 390×844, at every step but the update (every layer), the neurons of the layers the step reads from and
+    writes to are inside the scrolled panel, and the equation starts within one screen of the diagram's end."""
+    context = chromium.new_context(base_url=live_server, viewport={"width": 390, "height": 844}, is_mobile=True,
+                                   has_touch=True, reduced_motion="reduce")  # fmt: skip
+    try:
+        page = context.new_page()
+        page.goto(url(case))
+        for k in range(case.steps()):
+            go(page, k)
+            kind, layer = case.step(k)
+            want = {"feedforward": {layer, (layer or 0) - 1}, "backpropagate": {layer, (layer or 0) + 1},
+                    "gradients": {layer, (layer or 0) - 1}}.get(kind, {layer})  # fmt: skip
+            if kind == "update":
+                want = {len(case.sizes)}
+            geo = page.evaluate("""(layers) => {
+              const box = document.getElementById('net-scroll').getBoundingClientRect();
+              const parts = layers.flatMap(l => [...document.querySelectorAll(`#net-neurons [id^="n-${l}-"] circle`)]);
+              return {box: [box.left, box.right], parts: parts.map(p => { const b = p.getBoundingClientRect();
+                      return [b.left, b.right]; }), net: document.getElementById('net').getBoundingClientRect().bottom,
+                      eq: document.getElementById('equation').getBoundingClientRect().top};
+            }""", sorted(want))  # fmt: skip
+            assert geo["parts"], (case.name, k)
+            for left, right in geo["parts"]:
+                assert geo["box"][0] - 0.5 <= left and right <= geo["box"][1] + 0.5, (case.name, k, kind, layer, geo)
+            assert geo["eq"] - geo["net"] <= 844, (case.name, k)
+            if kind == "backpropagate" and layer == 2:
+                page.screenshot(path=shot_path(f"diagram-phone-bp2-{case.name.replace(' ', '')}.png"), full_page=False)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scale", ["layer", "network"])
+def test_lecture_mode_has_a_compact_legend_naming_the_scale(open_page: OpenPage, scale: str) -> None:
+    page = still(open_page, 1024, 768)
+    page.goto("/?" + urlencode({**NET_3442.form(), "scale": scale, "present": "1"}))
+    k = bp2(NET_3442)[0]
+    to(page, k)
+    legend = page.locator("#legend")
+    expect(legend).to_be_visible()
+    texts = "[...document.querySelectorAll('#legend .scale.active .scale-short')].filter(t => t.offsetParent)"
+    sizes = page.evaluate(f"() => {texts}.map(t => parseFloat(getComputedStyle(t).fontSize))")
+    assert sizes and min(sizes) >= 16
+    text = legend.inner_text()
+    assert ("one scale for the network: ±" if scale == "network" else "a scale per layer · layer 3: ±") in text
+    box = legend.bounding_box()
+    assert box is not None and box["height"] <= 2 * 16 * 1.6, box  # two lines at most
+    page.screenshot(path=shot_path(f"lecture-legend-{scale}.png"))

@@ -152,8 +152,9 @@ def test_lecture_mode_at_1024x768_reads_from_the_back_and_clips_nothing(open_pag
     query = NETWORKS[name]
     page.goto(f"/?{query}&present=1" if query else "/?present=1")
     expect(page.locator("#run")).to_have_class("run present")
-    for hidden in ("#config-panel", "#numbers", "#instruments-slot", "#legend", "header.top"):
+    for hidden in ("#config-panel", "#numbers", "#instruments-slot", "header.top"):
         expect(page.locator(hidden)).to_be_hidden()
+    expect(page.locator("#legend")).to_be_visible()  # compact: the scales in use (tests/browser/test_diagram.py)
     steps = int(page.get_attribute("#run", "data-steps") or 0)
     backward = steps - 4  # BP2 of the first hidden layer: the last backward step before the gradients
     shown = []
@@ -186,7 +187,7 @@ def test_keys_and_button_switch_lecture_mode_and_keep_the_step(open_page: OpenPa
     expect(page.locator("#config-panel")).to_be_hidden()
     expect(page.locator("#present-keys")).to_be_visible()  # the keys, P among them, on the screen
     hint = page.inner_text("#present-keys")
-    assert all(k in hint.split(" · ") for k in ("space play", "F full screen", "P or Esc leave")), hint
+    assert all(k in hint for k in ("space play", "F full screen", "P or Esc leave", "a line at a time")), hint
     assert page.evaluate("location.search").endswith("&present=1")  # the URL bar holds the bookmark
     page.keyboard.press("ArrowRight")
     at_step(page, 3)
@@ -285,25 +286,21 @@ def test_a_run_link_with_present_opens_lecture_mode(open_page: OpenPage) -> None
         ("2, 4, 4, 4, 4, 4, 4, 2", 19, 4 * (1 + 4)),  # BP3/4 at layer 4: a bias and 4 weights for each of 4 neurons
     ],
 )
-def test_the_more_lines_note_counts_against_the_tables(open_page: OpenPage, sizes: str, k: int, total: int) -> None:
-    """The note counts every line of the step the screen does not show: those hidden for room and those the
-    panel itself left out (whose own note stays on the screen)."""
+def test_no_line_of_a_long_step_is_left_to_the_tables(open_page: OpenPage, sizes: str, k: int, total: int) -> None:
+    """A step with more lines than the screen holds is walked line by line: the toolbar counts every line of the
+    step, one for each drawn neuron (and, at BP3/BP4, each input), and no note sends the lecturer to the tables."""
     page = open_page(1024, 768)
     form = {"sizes": sizes, "activation": "sigmoid", "cost": "quadratic", "init": "standard", "eta": "0.5",
             "x": ", ".join(["0.05", "0.1", "0.2"][: int(sizes.split(",")[0])]),
             "y": ", ".join(["0.01", "0.99"]), "seed": "0"}  # fmt: skip
-    page.goto(f"/?{urlencode(form)}&present=1")
-    for _ in range(k):
-        page.keyboard.press("ArrowRight")
+    page.goto(f"/?{urlencode(form)}&present=1&step={k}")
     at_step(page, k)
     settled(page)
-    shown = page.locator("#equation .eq-line:not([hidden])").count()
-    assert 1 <= shown < total
-    more = page.get_attribute("#equation .numeric", "data-more") or ""
-    assert more.startswith(f"{total - shown} more lines in the tables"), (shown, more)
-    expect(page.locator("#equation .more")).to_be_visible()  # the panel's own word on what it left out
-    if sizes.startswith("3"):
-        expect(page.locator("#equation .more")).to_contain_text("The other 10 neurons of the layer")
+    expect(page.locator("#run")).to_have_attribute("data-walk", "1")
+    lines = page.locator("#equation .eq-line").count()
+    assert lines >= total // 2  # every drawn neuron's line is there (eq. 25: one line each for 14 neurons)
+    expect(page.locator("#line-of")).to_have_text(f"line 1 of {lines}")
+    assert "more lines in the tables" not in page.inner_text("#equation")
     check_screen(page, 1024, 768)
     freeze(page)
     page.screenshot(path=shot_path(f"present-more-{sizes.split(',')[0]}-{k}.png"))
@@ -325,7 +322,7 @@ def test_every_value_of_the_steps_own_layer_is_drawn(open_page: OpenPage, width:
     assert steps == 23
     for k in range(steps):
         if k:
-            page.keyboard.press("ArrowRight")
+            page.evaluate("k => window.lens.goto(k)", k)  # → walks a long step's lines first: go by step
         at_step(page, k)
         own = page.locator("#net .neuron.current")
         drawn = page.locator("#net .neuron.current text.value")

@@ -209,9 +209,9 @@ def test_screenshots_of_the_forward_pass_the_backward_pass_and_the_gradient_step
     page.screenshot(path=shot_path("backward.png"))
     # pointing at δ²₁'s line marks neuron 1 of layer 2 and the edges its error came back along
     page.hover("#equation .eq-line >> nth=0")
-    expect(page.locator("#n-2-1")).to_have_class("neuron shows-delta current highlight")
+    expect(page.locator("#n-2-1")).to_have_class("neuron shows-delta current changed highlight")
     expect(page.locator("#e-3-2-1")).to_have_class("edge active highlight")
-    expect(page.locator("#n-2-2")).not_to_have_class("neuron shows-delta current highlight")
+    expect(page.locator("#n-2-2")).not_to_have_class("neuron shows-delta current changed highlight")
     page.mouse.move(5, 5)
     page.click("#mark-5")
     at_step(page, 5)
@@ -297,10 +297,10 @@ def test_a_new_configuration_the_next_iteration_and_the_permalink(tab: Page) -> 
 
     link = page.get_attribute("#permalink", "href") or ""
     assert "iteration=1" in link and "sizes=3" in link
+    assert f"step={STEPS - 1}" in link  # the permalink keeps the step on screen
     page.goto(link)
     expect(page.locator("#f-sizes")).to_have_value("3, 4, 2")
     expect(page.locator("#f-activation")).to_have_value("tanh")
-    page.click("#btn-end")
     at_step(page, STEPS - 1)
     assert shown(page) == after
 
@@ -312,11 +312,13 @@ def query_of(page: Page) -> dict[str, str]:
 def test_the_address_follows_the_run_so_a_reload_returns_to_it(tab: Page) -> None:
     page = tab
     page.goto("/")
-    assert urlsplit(page.url).path == "/" and query_of(page) == {}  # the page as loaded keeps its address
+    # the address says what is on screen: the run, its step and its configuration (which revives it anywhere)
+    expect(page).to_have_url(re.compile(r"/runs/[^/?]+/steps/0\?"))
+    assert query_of(page)["sizes"] == "2, 2, 2"
     page.click("#btn-run-1")
     expect(page.locator("#iteration")).to_have_text("iteration 1")
     expect(page).to_have_url(re.compile(r"[?&]iteration=1(&|$)"))
-    assert urlsplit(page.url).path == "/" and query_of(page)["sizes"] == "2, 2, 2"
+    assert query_of(page)["sizes"] == "2, 2, 2"
     page.click("#btn-run-10")
     expect(page).to_have_url(re.compile(r"[?&]iteration=11(&|$)"))
     page.reload()

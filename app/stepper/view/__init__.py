@@ -25,9 +25,9 @@ from backprop_lens.app.stepper.view.tables import cell, tables_at
 from backprop_lens.engine import Trace
 
 
-def step_view(run_id: str, t: Trace, k: int) -> StepView:
-    """Everything the page shows at step k of a run."""
-    r = RunView(t)
+def step_view(run_id: str, t: Trace, k: int, *, lecture: bool = False, scale: str = "layer") -> StepView:
+    """Everything the page shows at step k of a run; ``lecture``: with lecture mode's lines of the equation."""
+    r = RunView(t, scale)  # scale: δ's and ∂C/∂w's colour scales, "layer" or "network" (the form's)
     step = t.steps[k]
     phase = PHASES[step.kind]
     tl = r.timeline
@@ -49,7 +49,7 @@ def step_view(run_id: str, t: Trace, k: int) -> StepView:
         title=pretty(step.title),
         phase=phase,
         diagram=diagram_at(r, step, k),
-        equation=equation_at(r, step, k),
+        equation=equation_at(r, step, k, lecture=lecture),
         tables=tables_at(r, k),
         costs=costs,
         scales=scales,

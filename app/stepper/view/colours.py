@@ -1,7 +1,17 @@
-"""Colour scales: a sequential ramp for forward quantities, a diverging one (per layer) for backward ones."""
+"""Colour scales: which number maps to which colour, for one run.
+
+Activations: a sigmoid layer's a on the sequential ramp over 0 … 1; a tanh, ReLU or linear layer's on a
+diverging ramp symmetric about 0 (tanh over −1 … 1, the others over ± the largest |a| of their kind), so a
+saturated −0.976 is as strong as +0.976. Backward quantities (δ, ∂C/∂w): a diverging ramp, either one scale
+per layer (each layer readable at its own step) or one scale for the whole network (δ fading layer by
+layer, the start of vanishing gradients, visible at a glance): ``backward_scales`` gives either.
+
+Left out: the colours themselves (``app.core.palette``) and where the scales are drawn (``diagram``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +24,7 @@ from backprop_lens.app.core.format import fmt
 # The colours are the app's palette (app.core.palette), named here as the step-through's modules import them.
 from backprop_lens.app.core.palette import DIVERGING as DIVERGING
 from backprop_lens.app.core.palette import DIVERGING_EDGE as DIVERGING_EDGE
+from backprop_lens.app.core.palette import FORWARD_DIVERGING as FORWARD_DIVERGING
 from backprop_lens.app.core.palette import NEUTRAL as NEUTRAL
 from backprop_lens.app.core.palette import PENDING as PENDING
 from backprop_lens.app.core.palette import SEQUENTIAL as SEQUENTIAL
@@ -48,6 +59,7 @@ class Scale:
     stops: tuple[str, ...]
     diverging: bool
     layer: int | None = None  # set for a per-layer scale: lo … hi is this layer's own range
+    scope: str = "layer"  # "layer": each layer on its own scale; "network": one scale for every layer
 
     def colour(self, v: float) -> str:
         span = self.hi - self.lo
@@ -89,3 +101,42 @@ def per_layer(name: str, symbol: str, by_layer: dict[int, Array], stops: tuple[s
     its own step, and the legend says so and gives the range of the layer in focus.
     """
     return {layer: _symmetric(name, symbol, [a], stops, layer) for layer, a in by_layer.items()}
+
+
+def one_scale(name: str, symbol: str, by_layer: dict[int, Array], stops: tuple[str, ...]) -> dict[int, Scale]:
+    """The same symmetric scale for every layer, from the network's largest |value|: a layer whose values are
+    a tenth of the output's is drawn a tenth as strong."""
+    scale = dataclasses.replace(_symmetric(name, symbol, list(by_layer.values()), stops), scope="network")
+    return dict.fromkeys(by_layer, scale)
+
+
+SCOPES = ("layer", "network")
+"""The backward scales' two scopes, as the form's ``scale`` field names them."""
+
+
+def backward_scales(
+    name: str, symbol: str, by_layer: dict[int, Array], stops: tuple[str, ...], scope: str
+) -> dict[int, Scale]:
+    """δ's or ∂C/∂w's scale of each layer: per layer, or one for the network (``scope`` of SCOPES)."""
+    return (one_scale if scope == "network" else per_layer)(name, symbol, by_layer, stops)
+
+
+SIGNED = ("tanh", "relu", "linear")
+"""Activations whose a (and z) have a sign worth seeing: drawn on a diverging scale about 0."""
+
+
+def activation_scales(acts: Sequence[str], a: dict[int, Array]) -> dict[int, Scale]:
+    """The a scale of each computed layer (2 … L) by its activation: sigmoid 0 … 1 on the sequential ramp;
+    tanh −1 … 1 and ReLU or linear ± their layers' largest |a|, on the diverging forward ramp.
+
+    Layers of one activation share one scale, so the same a is the same colour in every such layer."""
+    scales: dict[int, Scale] = {}
+    for act in dict.fromkeys(acts):
+        layers = [li + 2 for li, name in enumerate(acts) if name == act]
+        if act not in SIGNED:
+            scale = Scale("a", "a", 0.0, 1.0, SEQUENTIAL, False, scope="network")
+        else:
+            m = 1.0 if act == "tanh" else max_abs([a[q] for q in layers])
+            scale = Scale("a", "a", -m, m, FORWARD_DIVERGING, True, scope="network")
+        scales.update(dict.fromkeys(layers, scale))
+    return scales

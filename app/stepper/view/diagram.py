@@ -110,10 +110,12 @@ def _largest(values: Sequence[float]) -> float:
 
 _SHADING = {
     "forward": "neurons shaded by their activation a, edges by their weight w",
-    "backward": "neurons shaded by their error δ, each layer on its own scale; edges by their weight w",
-    "gradient": "neurons shaded by δ = ∂C/∂b, edges of finished layers by ∂C/∂w, each layer on its own scale",
-    "update": "neurons shaded by δ, each layer on its own scale; edges by the updated weights",
+    "backward": "neurons shaded by their error δ, {scope}; edges by their weight w",
+    "gradient": "neurons shaded by δ = ∂C/∂b, edges of finished layers by ∂C/∂w, {scope}",
+    "update": "neurons shaded by δ, {scope}; edges by the updated weights",
 }
+SCOPE_TEXT = {"layer": "each layer on its own scale", "network": "one scale for the whole network"}
+"""How the page names the backward scales' scope (the form's ``scale``), in the legend and the diagram's words."""
 
 
 def _neuron_look(r: RunView, step: Step, layer: int, j: int, k: int) -> tuple[str, str, str]:
@@ -124,9 +126,9 @@ def _neuron_look(r: RunView, step: Step, layer: int, j: int, k: int) -> tuple[st
         v = float(r.delta[layer][j])
         fill, label = r.scale_delta[layer].colour(v), fmt(v)
         classes.append("shows-delta")
-    elif phase == "forward" and r.seen(r.timeline.a, layer, k):
+    elif phase == "forward" and layer > 1 and r.seen(r.timeline.a, layer, k):
         v = float(r.a[layer][j])
-        fill, label = r.scale_a.colour(v), fmt(v)
+        fill, label = r.scale_a[layer].colour(v), fmt(v)
         classes.append("shows-a")
     elif layer == 1:
         fill, label = NEUTRAL, fmt(float(r.a[1][j]))
@@ -134,7 +136,19 @@ def _neuron_look(r: RunView, step: Step, layer: int, j: int, k: int) -> tuple[st
         classes.append("pending")
     if step.layer == layer and phase != "update":
         classes.append("current")
+    if layer in changed_layers(r, step):
+        classes.append("changed")
     return fill, label, " ".join(classes)
+
+
+def changed_layers(r: RunView, step: Step) -> frozenset[int]:
+    """The layers whose neurons step ``step`` computes something for: only these may flash.
+
+    eq. 25 gives a^l, BP1 and BP2 give δ^l, BP3/BP4 the gradients of layer l; the update changes every
+    layer's weights and biases, and the input step gives a^1."""
+    if step.kind == "update":
+        return frozenset(range(2, r.L + 1))
+    return frozenset() if step.layer is None else frozenset({step.layer})
 
 
 def _back_pulse(carried: float, peak: float) -> PulseView:
@@ -245,7 +259,15 @@ def diagram_at(r: RunView, step: Step, k: int) -> Diagram:
             spots.append(Spot(xs[li], y, radius, label, fill))
             pending.append((f"n-{layer}-{j + 1}", layer, j, xs[li], y, radius, fill, classes))
     # Values beside the output layer may use a wider right margin: the viewBox grows to hold them.
-    values = place_values(spots, obstacles, (2.0, last_line + 6, svg_width + 120.0, height - 2.0))
+    segments = [
+        (*positions[(layer - 1, i)][:2], *positions[(layer, j)][:2])
+        for layer in range(2, L + 1)
+        for j in drawn(r.sizes[layer - 1])
+        if j is not None
+        for i in drawn(r.sizes[layer - 2])
+        if i is not None
+    ]
+    values = place_values(spots, obstacles, (2.0, last_line + 6, svg_width + 120.0, height - 2.0), segments)
     right = max((v.x + text_width(v.text, v.font) + 4 for v in values if v and v.anchor == "start"), default=0)
     svg_width = max(svg_width, math.ceil(right))
     neurons = [
@@ -266,32 +288,81 @@ def diagram_at(r: RunView, step: Step, k: int) -> Diagram:
     ]
 
     edges = _edges(r, step, k, positions, focusable=total_edges <= EDGES_FOCUSABLE)
-    shading = _SHADING[phase]
+    shading = _SHADING[phase].format(scope=SCOPE_TEXT[r.scope])
     if step.kind == "backpropagate":
-        shading += "; a dash carries w·δ back along each edge, orange for +, blue for −, wider for more"
+        shading += (
+            "; a dash carries w·δ back along each edge (where motion is reduced, an arrowhead stands on it),"
+            " orange for +, blue for −, wider for more"
+        )
     title = f"A {'-'.join(map(str, r.sizes))} network at step {k + 1}: {pretty(step.title)}"
     return Diagram(
-        svg_width, height, neurons, edges, gaps, labels, title, f"{title}; {shading}.", title_font, line_step
+        svg_width,
+        height,
+        neurons,
+        edges,
+        gaps,
+        labels,
+        title,
+        f"{title}; {shading}.",
+        title_font,
+        line_step,
+        touched_layers(r, step),
     )
+
+
+def touched_layers(r: RunView, step: Step) -> tuple[int, ...]:
+    """The layers step ``step`` reads from and writes to: eq. 25 and BP3/BP4 at l read l − 1 and write l, BP2 at l
+    reads l + 1 and writes l, BP1 reads and writes L; the update, every layer's weights."""
+    layer = step.layer
+    if step.kind == "update" or layer is None:
+        return tuple(range(1, r.L + 1))
+    if step.kind in ("feedforward", "gradients"):
+        return (layer - 1, layer)
+    if step.kind == "backpropagate":
+        return (layer, layer + 1)
+    return (layer,)
 
 
 def _layer_entry(
     scales: dict[int, Scale], appeared: dict[int, int], k: int, focus: int | None, active: bool, what: str, note: str
 ) -> LegendEntry:
-    """A per-layer scale in the legend: its kind, and the range of the layer in focus (or of each layer)."""
+    """A backward scale in the legend: its scope, and its range (one scale: the network's; per layer: the
+    layer in focus's, or each layer's)."""
     known = [layer for layer in sorted(scales) if appeared.get(layer, k + 1) <= k]
-    text = f"per layer, ±its own largest |{what}|{note}"
     shown = next(iter(scales.values()))
+    if shown.scope == "network":
+        text = f"{SCOPE_TEXT['network']}, ±its largest |{what}|{note} · " + (
+            f"{shown.ends[0]} … {shown.ends[1]}" if known else "not yet computed"
+        )
+        short = "one scale for the network" + (f": ±{fmt(shown.hi)}" if known else "")
+        return LegendEntry(shown, active, "network", text, short=short)
+    text = f"per layer, ±its own largest |{what}|{note}"
+    short = "a scale per layer"
     layer: int | None = None
     if focus in known and focus is not None:
         shown, layer = scales[focus], focus
         lo, hi = shown.ends
         text += f" · layer {focus}: {lo} … {hi}"
+        short += f" · layer {focus}: ±{fmt(shown.hi)}"
     elif known:
         text += " · " + ", ".join(f"layer {q}: ±{fmt(scales[q].hi)}" for q in known)
     else:
         text += " · not yet computed"
-    return LegendEntry(shown, active, "layer", text, layer)
+    return LegendEntry(shown, active, "layer", text, layer, short=short)
+
+
+def _activation_entry(r: RunView, step: Step, active: bool) -> LegendEntry:
+    """a's scales: one per activation (sigmoid 0 … 1; tanh, ReLU, linear about 0), the step's layer's swatch."""
+    kinds = dict.fromkeys(r.acts)
+    layer = step.layer if step.layer is not None and step.layer > 1 else 2
+    shown = r.scale_a[layer]
+    parts = [
+        f"{act} {r.scale_a[r.acts.index(act) + 2].ends[0]} … {r.scale_a[r.acts.index(act) + 2].ends[1]}"
+        for act in kinds
+    ]
+    signed = " (0 in the middle)" if any(r.scale_a[q].diverging for q in r.scale_a) else ""
+    text = " · ".join(parts) + signed + " · one scale per activation"
+    return LegendEntry(shown, active, "network", text, short=" · ".join(parts))
 
 
 def legend_at(r: RunView, step: Step, k: int) -> list[LegendEntry]:
@@ -303,22 +374,25 @@ def legend_at(r: RunView, step: Step, k: int) -> list[LegendEntry]:
         "gradient": {"delta", "nabla_w"},
         "update": {"delta", "w"},
     }[phase]
-    scale_w = Scale("w", "w", -r.w_max, r.w_max, (W_NEGATIVE, W_POSITIVE), True)
-    lo, hi = r.scale_a.ends
+    scale_w = Scale("w", "w", -r.w_max, r.w_max, (W_NEGATIVE, W_POSITIVE), True, scope="network")
     focus = step.layer if phase in ("backward", "gradient") else None
     into = step.layer + 1 if step.kind == "backpropagate" and step.layer is not None else None
     peak = _largest(list(_carried(r, into).values())) if into is not None else 0.0
     pulse = Scale("pulse", "w·δ", -peak, peak, (PULSE_COLOUR["neg"], PULSE_COLOUR["pos"]), True, into)
     pulse_text = "BP2's dash: orange +, blue −, width ∝ |w·δ|"
+    pulse_short = "BP2's dash (arrowheads with reduced motion): orange +, blue −"
+    still_text = "BP2's arrowheads (reduced motion: nothing moves): w·δ carried back, orange +, blue −, width ∝ |w·δ|"
     if into is not None:
         pulse_text += f" · layer {into} → {into - 1}: up to {fmt(peak)}"
+        still_text += f" · layer {into} → {into - 1}: up to {fmt(peak)}"
     w_text = f"green +, dashed purple −, width ∝ |w| up to {scale_w.ends[1]} · one scale for the network"
+    w_short = "green +, dashed purple −"
     delta_note = " (= ∂C/∂b)" if phase == "gradient" else ""
     grad_focus = focus if phase == "gradient" else None
     return [
-        LegendEntry(r.scale_a, "a" in active, "network", f"{lo} … {hi} · one scale for the network"),
-        LegendEntry(scale_w, "w" in active, "network", w_text),
+        _activation_entry(r, step, "a" in active),
+        LegendEntry(scale_w, "w" in active, "network", w_text, short=w_short),
         _layer_entry(r.scale_delta, r.timeline.delta, k, focus, "delta" in active, "δ", delta_note),
         _layer_entry(r.scale_nabla_w, r.timeline.grad, k, grad_focus, "nabla_w" in active, "∂C/∂w", ", width too"),
-        LegendEntry(pulse, into is not None, "layer", pulse_text, into),
+        LegendEntry(pulse, into is not None, "layer", pulse_text, into, still_text, pulse_short),
     ]

@@ -2,10 +2,11 @@
 
 The lines of numbers are built once for the panel and for the LaTeX export (``app.stepper.view.export``). The
 panel shows a screen's worth (``limit`` neurons, BP4's first three inputs, one weight and one bias per layer
-of the update, long sums shortened) at the digits the diagram prints. The export asks for ``every`` line, up to
-its limit, and for lines that add up: each line of arithmetic carries its operands, how they combine and its
-result, and its operands get as many more significant digits as it takes for the arithmetic on the printed
-operands, rounded to the result's printed digits, to give the engine's result (see ``_Lines.calc``).
+of the update, long sums shortened) at the digits the diagram prints; lecture mode's (``lecture``) has a line
+for every neuron drawn and every input of BP4, which static/js/present.js walks one by one. The export asks for
+``every`` line, up to its limit, and for lines that add up: each line of arithmetic carries its operands, how
+they combine and its result, and its operands get as many more significant digits as it takes for the arithmetic
+on the printed operands, rounded to the result's printed digits, to give the engine's result (see ``_Lines.calc``).
 
 Left out: MathML (``app.core.mathml``) and the page's markup; the tables hold every number.
 """
@@ -23,7 +24,7 @@ from numpy.typing import NDArray
 
 from backprop_lens.app.core.format import SIG_DETAIL, fmt, pretty, sup, tex
 from backprop_lens.app.core.mathml import mathml, mathml_line
-from backprop_lens.app.stepper.view.model import Equation, RunView
+from backprop_lens.app.stepper.view.model import MAX_DRAWN, Equation, RunView
 from backprop_lens.engine import Step
 
 Array = NDArray[np.float64]
@@ -111,10 +112,10 @@ class _Lines:
     written out, each line of arithmetic with digits that add up; what is still left out goes to ``left_out``.
     """
 
-    def __init__(self, limit: int, *, every: bool = False) -> None:
+    def __init__(self, limit: int, *, every: bool = False, inputs: int | None = None) -> None:
         self.limit = limit
         self.every = every
-        self.inputs = limit if every else 3  # BP4's inputs k written per neuron
+        self.inputs = inputs if inputs is not None else limit if every else 3  # BP4's inputs k written per neuron
         self.lines: list[tuple[list[str], str]] = []
         self.more = ""
         self.left_out: list[tuple[str, str]] = []  # (TeX, words): what ``every`` lines still leave out
@@ -456,9 +457,16 @@ _KINDS = {
 }
 
 
-def equation_at(r: RunView, step: Step, k: int, limit: int = 4) -> Equation:
-    """The panel at step k: the equation, the lines with this example's numbers (``limit`` neurons), words."""
-    lines = _Lines(limit)
+LECTURE_NEURONS = MAX_DRAWN
+"""Lecture mode's lines: those of every neuron the diagram draws (and of each of its inputs, for BP4)."""
+
+
+def equation_at(r: RunView, step: Step, k: int, limit: int = 4, *, lecture: bool = False) -> Equation:
+    """The panel at step k: the equation, the lines with this example's numbers (``limit`` neurons), words.
+
+    ``lecture``: lecture mode's panel, which walks a long equation line by line instead of leaving lines to the
+    tables (hidden there): a line for every neuron the diagram draws, and for BP4 for every one of its inputs."""
+    lines = _Lines(LECTURE_NEURONS, inputs=LECTURE_NEURONS) if lecture else _Lines(limit)
     symbolic, words = _KINDS[step.kind](r, step, step.layer or r.L, lines)
     return Equation(
         [mathml(s) for s in symbolic], [(mathml_line(p), ids) for p, ids in lines.lines], pretty(words), lines.more

@@ -49,6 +49,7 @@ FORWARD_PULSE = "#00441b"
 INK = "#1d2329"
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+Segment = tuple[float, float, float, float]  # an edge, from (x1, y1) to (x2, y2)
 
 
 def text_width(text: str, size: float) -> float:
@@ -58,6 +59,26 @@ def text_width(text: str, size: float) -> float:
 
 def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def crosses(box: Box, seg: Segment) -> bool:
+    """Whether the segment passes through the box (Liang–Barsky clipping)."""
+    x1, y1, x2, y2 = seg
+    dx, dy = x2 - x1, y2 - y1
+    lo, hi = 0.0, 1.0
+    for p, q in ((-dx, x1 - box[0]), (dx, box[2] - x1), (-dy, y1 - box[1]), (dy, box[3] - y1)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            lo = max(lo, t)
+        else:
+            hi = min(hi, t)
+        if lo > hi:
+            return False
+    return True
 
 
 def _meets_circle(box: Box, cx: float, cy: float, r: float) -> bool:
@@ -90,9 +111,12 @@ class Spot:
     fill: str
 
 
-def place_values(spots: list[Spot], obstacles: list[Box], bounds: Box) -> list[ValueText | None]:
-    """Each value inside its circle if it fits there, else beside it where it meets no circle and no
-    other text: right, below, left or above. All values beside their circles share one font, the
+def place_values(
+    spots: list[Spot], obstacles: list[Box], bounds: Box, edges: Sequence[Segment] = ()
+) -> list[ValueText | None]:
+    """Each value inside its circle if it fits there, else beside it where it meets no circle, no
+    other text and no edge (a stub of edge beside a number reads as a minus sign, and pulses arrive
+    along edges): right, below, left or above. All values beside their circles share one font, the
     largest of BESIDE_FONTS at which every one finds room; at the smallest, a value with no room
     anywhere is left to the read-out and the tables (None)."""
     inside: list[ValueText | None] = []
@@ -104,19 +128,23 @@ def place_values(spots: list[Spot], obstacles: list[Box], bounds: Box) -> list[V
     reach = {n: text_width(spots[n].text, BESIDE_FONTS[0]) + 2 * spots[n].r + 40 for n in todo}
     near = {n: [o for o in spots if abs(o.x - spots[n].x) < reach[n]] for n in todo}
     placed = inside
-    for f in BESIDE_FONTS:
+    # clear of the edges at any font first; failing that (a dense layer, edges on every side), beside its
+    # circle on a plate that reaches the circle, so that no stub of edge shows between circle and number
+    for f, avoid in [*((f, edges) for f in BESIDE_FONTS), (BESIDE_FONTS[-1], ())]:
         placed = list(inside)
         taken: list[Box] = list(obstacles)
         for n in todo:
-            placed[n] = _beside(spots[n], f, near[n], taken, bounds)
+            placed[n] = _beside(spots[n], f, near[n], taken, bounds, avoid, touching=not avoid and bool(edges))
         if all(placed[n] is not None for n in todo):
             break
     return placed
 
 
-def _beside(s: Spot, f: float, near: list[Spot], taken: list[Box], bounds: Box) -> ValueText | None:
+def _beside(
+    s: Spot, f: float, near: list[Spot], taken: list[Box], bounds: Box, edges: Sequence[Segment], touching: bool
+) -> ValueText | None:
     """The first of right, below, left and above where the value fits at font f, clear of the circles
-    ``near`` it (its own among them) and of the boxes ``taken``, which its box then joins."""
+    ``near`` it (its own among them), of the ``edges`` and of the boxes ``taken``, which its box then joins."""
     w, h, gap = text_width(s.text, f), LINE * f, 5.0  # clear of a current neuron's thick ring
     options = (
         ((s.x + s.r + gap, s.y - h / 2, s.x + s.r + gap + w, s.y + h / 2), s.x + s.r + gap, s.y, "start"),
@@ -133,11 +161,26 @@ def _beside(s: Spot, f: float, near: list[Spot], taken: list[Box], bounds: Box) 
             continue
         if any(_meets_circle(box, o.x, o.y, o.r + (1.0 if o is s else 3.0)) for o in near):
             continue
+        clear = (box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2)
+        if any(crosses(clear, e) for e in edges):
+            continue
         taken.append(padded)
         # a white plate under the value hides the edges and pulses that pass behind it
+        if touching:  # on edges: the plate reaches the circle, leaving no stub of edge before the number
+            box = _reaching(box, s, anchor)
         plate = (round(box[0], 1), round(box[1], 1), round(box[2] - box[0], 1), round(box[3] - box[1], 1))
         return ValueText(s.text, round(tx, 1), round(ty, 1), anchor, f, INK, False, plate)
     return None
+
+
+def _reaching(box: Box, s: Spot, anchor: str) -> Box:
+    """The box grown on the circle's side until it meets the circle."""
+    x0, y0, x1, y1 = box
+    if anchor == "start":
+        return (s.x + s.r - 1, y0, x1, y1)
+    if anchor == "end":
+        return (x0, y0, s.x - s.r + 1, y1)
+    return (x0, y0, x1, s.y - s.r + 1) if y1 <= s.y else (x0, s.y + s.r - 1, x1, y1)
 
 
 def label_forms(parts: Sequence[str]) -> tuple[tuple[str, ...], ...]:

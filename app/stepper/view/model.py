@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -10,7 +9,14 @@ import numpy as np
 from markupsafe import Markup
 from numpy.typing import NDArray
 
-from backprop_lens.app.stepper.view.colours import DIVERGING, DIVERGING_EDGE, SEQUENTIAL, Scale, max_abs, per_layer
+from backprop_lens.app.stepper.view.colours import (
+    DIVERGING,
+    DIVERGING_EDGE,
+    Scale,
+    activation_scales,
+    backward_scales,
+    max_abs,
+)
 from backprop_lens.engine import Step, Trace
 
 Array = NDArray[np.float64]
@@ -125,6 +131,19 @@ class EdgeView:
     pulse: PulseView | None
     data: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def cue(self) -> tuple[float, float, float, float]:
+        """Where motion is reduced, the back pulse's still arrow: along the edge from 35% to 80% of the way
+        from the neuron δ comes from (x2, y2) to the one it reaches (x1, y1), so its head stops short of
+        that neuron's circle and value."""
+        dx, dy = self.x1 - self.x2, self.y1 - self.y2
+        return (
+            round(self.x2 + 0.35 * dx, 1),
+            round(self.y2 + 0.35 * dy, 1),
+            round(self.x2 + 0.8 * dx, 1),
+            round(self.y2 + 0.8 * dy, 1),
+        )
+
 
 @dataclass(frozen=True)
 class GapView:
@@ -153,6 +172,7 @@ class Diagram:
     description: str
     label_font: float = 14.0  # of "layer l"
     line_step: float = 14.0  # between the lines of a layer's label
+    layers: tuple[int, ...] = ()  # the layers the step reads from and writes to (a phone keeps them in view)
 
 
 @dataclass(frozen=True)
@@ -164,6 +184,8 @@ class LegendEntry:
     kind: str  # "network": one scale for every layer; "layer": each layer on its own
     text: str
     layer: int | None = None  # a per-layer scale: the layer whose range the text gives
+    still: str = ""  # the words instead of ``text`` where motion is reduced (the pulse's arrowheads)
+    short: str = ""  # lecture mode's compact legend: the scale in use in a few words
 
 
 # --- the numbers tables ------------------------------------------------------------
@@ -234,9 +256,10 @@ SHORT = {
 
 
 class RunView:
-    """Row 0 of every array of a trace (the page traces one example), read once per render."""
+    """Row 0 of every array of a trace (the page traces one example), read once per render; ``scope`` is the
+    backward scales' ("layer" or "network", the form's ``scale``)."""
 
-    def __init__(self, t: Trace) -> None:
+    def __init__(self, t: Trace, scope: str = "layer") -> None:
         g = t.gradients
         self.t = t
         self.L = t.network.num_layers
@@ -254,13 +277,10 @@ class RunView:
         self.w_new = {i + 2: w for i, w in enumerate(t.updated.weights)}
         self.b_new = {i + 2: b for i, b in enumerate(t.updated.biases)}
         self.timeline = Timeline.of(t.steps)
-        a_all = list(self.a.values())
-        lo = min(0.0, min(float(np.min(a)) for a in a_all))
-        hi = max(1.0, max(float(np.max(a)) for a in a_all))
-        finite = math.isfinite(lo) and math.isfinite(hi)
-        self.scale_a = Scale("a", "a", lo if finite else 0.0, hi if finite else 1.0, SEQUENTIAL, False)
-        self.scale_delta = per_layer("delta", "δ", self.delta, DIVERGING)
-        self.scale_nabla_w = per_layer("nabla_w", "∂C/∂w", self.nabla_w, DIVERGING_EDGE)
+        self.scope = scope
+        self.scale_a = activation_scales(self.acts, self.a)
+        self.scale_delta = backward_scales("delta", "δ", self.delta, DIVERGING, scope)
+        self.scale_nabla_w = backward_scales("nabla_w", "∂C/∂w", self.nabla_w, DIVERGING_EDGE, scope)
         self.w_max = max_abs([*self.w.values(), *self.w_new.values()])
 
     def seen(self, table: dict[int, int], layer: int, k: int) -> bool:

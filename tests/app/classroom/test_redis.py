@@ -31,10 +31,10 @@ def test_a_student_on_another_app_follows_the_lecturer(two_apps: tuple[TestClien
     assert student.get(r.headers["location"]).status_code == 200  # the run is shared too
     with follow(student, s["code"]) as events:
         name, data, _ = events.next()
-        assert (name, data) == ("state", {"code": s["code"], "run_id": first, "step": 2, "seq": 1})
+        assert (name, data) == ("state", {"code": s["code"], "run_id": first, "step": 2, "line": 0, "seq": 1})
         for seq, (run_id, step) in enumerate([(first, 3), (first, 4), (second, 0), (second, 7)], start=2):
             assert drive(lecturer, s, run_id, step).status_code == 200
-            assert events.next()[1] == {"code": s["code"], "run_id": run_id, "step": step, "seq": seq}
+            assert events.next()[1] == {"code": s["code"], "run_id": run_id, "step": step, "line": 0, "seq": seq}
         assert drive(student, s, first, 0, token="guess").status_code == 403  # any app checks the token
         end(lecturer, s)
         assert events.next()[:2] == ("ended", {"code": s["code"]})

@@ -53,9 +53,12 @@ def end(client: TestClient, session: dict[str, Any]) -> None:
     client.delete(f"/sessions/{session['code']}", headers={"X-Lecturer-Token": session["token"]})
 
 
-def drive(client: TestClient, session: dict[str, Any], run_id: str, step: int, token: str | None = None) -> Any:
+def drive(
+    client: TestClient, session: dict[str, Any], run_id: str, step: int, token: str | None = None, line: int = 0
+) -> Any:
     headers = {"X-Lecturer-Token": session["token"] if token is None else token}
-    return client.post(session["state_url"], json={"run_id": run_id, "step": step}, headers=headers)
+    body = {"run_id": run_id, "step": step, **({"line": line} if line else {})}
+    return client.post(session["state_url"], json=body, headers=headers)
 
 
 class Events:
@@ -143,7 +146,7 @@ def test_only_the_lecturers_token_drives_the_session(client: TestClient) -> None
     r = drive(client, s, run_id, 1, token="not-the-token")
     assert r.status_code == 403 and "only the lecturer's browser" in r.json()["message"]
     r = drive(client, s, run_id, 1)
-    assert r.status_code == 200 and r.json() == {"code": s["code"], "run_id": run_id, "step": 1, "seq": 2,
+    assert r.status_code == 200 and r.json() == {"code": s["code"], "run_id": run_id, "step": 1, "line": 0, "seq": 2,
                                                   "followers_here": 0}  # fmt: skip
     r = drive(client, s, run_id, STEPS)
     assert r.status_code == 422
@@ -195,13 +198,14 @@ def test_a_follower_hears_the_current_state_at_once_then_each_change(client: Tes
     s = share(client, first, 1)
     with follow(client, s["code"]) as events:
         name, data, ident = events.next()
-        assert (name, data) == ("state", {"code": s["code"], "run_id": first, "step": 1, "seq": 1})
+        assert (name, data) == ("state", {"code": s["code"], "run_id": first, "step": 1, "line": 0, "seq": 1})
         sid = ident.split(".")[0] if ident else ""
         assert ident == f"{sid}.1"
-        assert drive(client, s, first, 4).json()["followers_here"] == 1
-        assert events.next() == ("state", {"code": s["code"], "run_id": first, "step": 4, "seq": 2}, f"{sid}.2")
+        assert drive(client, s, first, 4, line=3).json()["followers_here"] == 1  # lecture mode's line 3 of step 5
+        state = {"code": s["code"], "run_id": first, "step": 4, "line": 3, "seq": 2}
+        assert events.next() == ("state", state, f"{sid}.2")
         drive(client, s, second, 0)  # a new configuration
-        assert events.next()[1] == {"code": s["code"], "run_id": second, "step": 0, "seq": 3}
+        assert events.next()[1] == {"code": s["code"], "run_id": second, "step": 0, "line": 0, "seq": 3}
         end(client, s)
         assert events.next()[:2] == ("ended", {"code": s["code"]})
 

@@ -116,7 +116,7 @@ def test_a_follower_gets_the_current_state_first_then_each_change_then_ended() -
         state, token = await sessions.create("run-a", 3, "")
         events = follow_events(sessions, state.code, None)
         [first] = await take(events, 1)
-        data = f'{{"code": "{state.code}", "run_id": "run-a", "step": 3, "seq": 1}}'
+        data = f'{{"code": "{state.code}", "run_id": "run-a", "step": 3, "line": 0, "seq": 1}}'
         assert first == ("state", data, f"{state.sid}.1")
         await sessions.update(state.code, token, "run-a", 4, "")
         [second] = await take(events, 1)

@@ -4,6 +4,7 @@ the step-through and training import the same constants. The ramp is checked aga
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -87,3 +88,30 @@ def test_ramp_at_worked_points(t: float, colour: str) -> None:
 )
 def test_diverging_maps_minus_scale_to_scale_onto_the_ramp(v: float, scale: float, colour: str) -> None:
     assert palette.diverging(v, scale) == colour
+
+
+def _contrast_with_white(colour: str) -> float:
+    """WCAG contrast against #ffffff, computed here from the hex digits."""
+
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(int(colour[i : i + 2], 16)) for i in (1, 3, 5))
+    return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
+
+
+def test_the_signed_activation_ramp_is_as_strong_below_zero_as_above() -> None:
+    """tanh's −0.976 must read as strong as +0.976: each stop below 0 as far from white as its mirror above."""
+    stops = palette.FORWARD_DIVERGING
+    for lo, hi in ((stops[0], stops[4]), (stops[1], stops[3])):
+        assert _contrast_with_white(lo) == pytest.approx(_contrast_with_white(hi), rel=0.05), (lo, hi)
+    assert _contrast_with_white(stops[0]) > 7
+
+
+def test_the_focus_colour_is_apart_from_both_weight_colours() -> None:
+    def distance(a: str, b: str) -> float:
+        return math.dist([int(a[i : i + 2], 16) for i in (1, 3, 5)], [int(b[i : i + 2], 16) for i in (1, 3, 5)])
+
+    for weight in (palette.W_POSITIVE, palette.W_NEGATIVE):
+        assert distance(palette.FOCUS, weight) > 100, weight

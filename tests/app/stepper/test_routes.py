@@ -145,7 +145,7 @@ def test_a_step_out_of_range_is_a_404(page_client: TestClient) -> None:
         assert "forgotten" not in r.text and "expired" not in r.text
         assert f'href="/runs/{rid}/steps/0"' in r.text
     # an unknown run still may have expired
-    assert "Runs are kept for a while and then forgotten" in page_client.get("/runs/nope/steps/0").text
+    assert "Runs are forgotten an hour after their last use" in page_client.get("/runs/nope/steps/0").text
 
 
 FORM_342 = {
@@ -549,3 +549,46 @@ def test_a_count_past_any_limit_is_still_a_whole_number_and_gets_the_limits_mess
         assert r.headers["hx-retarget"] == "#history-status"
     r = client.post(f"/runs/{rid}/next", params={"by": "0000000000000000000000000000000000000000002"}, headers=HX)
     assert r.status_code == 200 and ">iteration 2<" in r.text
+
+
+def attribute(page: str, name: str) -> str:
+    m = re.search(rf'id="run"[^>]*{name}="([^"]*)"', page)
+    assert m, f"no #run with {name}"
+    return html.unescape(m.group(1))
+
+
+def test_a_permalink_keeps_the_step_and_the_line(page_client: TestClient) -> None:
+    first = page_client.post("/runs", data=FORM_342, headers=HX).text
+    query = attribute(first, "data-query")
+    for url in (f"/?{query}&step=5&line=3", f"/?{query}&present=1&step=5&line=3", "/?step=5&line=3"):
+        r = page_client.get(url)
+        assert r.status_code == 200, url
+        assert (attribute(r.text, "data-step"), attribute(r.text, "data-line")) == ("5", "3"), url
+        assert 'aria-current="step"' in r.text.split('id="mark-5"')[1].split(">")[0], url
+        link = html.unescape(re.search(r'id="permalink" href="([^"]+)"', r.text).group(1))  # type: ignore[union-attr]
+        assert parse_qs(urlsplit(link).query)["step"] == ["5"] and parse_qs(urlsplit(link).query)["line"] == ["3"]
+    for bad in ("step=8", "step=-1", "step=x", "line=0", "line=10001"):
+        r = page_client.get(f"/?{query}&{bad}")
+        assert r.status_code == 422 and bad.split("=")[0] + ": a whole number" in html.unescape(r.text), bad
+
+
+def test_an_unknown_run_whose_address_carries_its_configuration_is_made_again_under_its_id() -> None:
+    made, fresh = TestClient(create_app()), TestClient(create_app())  # two processes, each with its own memory
+    first = made.post("/runs", data=FORM_342, headers=HX).text
+    rid, query = run_id(first), attribute(first, "data-query")
+    assert fresh.get(f"/runs/{rid}/steps/4", headers=HX).status_code == 404  # unknown there
+    r = fresh.get(f"/runs/{rid}/steps/4?{query}&line=2")
+    assert r.status_code == 200 and run_id(r.text) == rid
+    assert (attribute(r.text, "data-step"), attribute(r.text, "data-line")) == ("4", "2")
+    # the run is stored again: its steps (without the configuration) and its numbers are the first process's
+    for k in range(int(attribute(first, "data-steps"))):
+        again = fresh.get(f"/runs/{rid}/steps/{k}", headers=HX)
+        assert again.status_code == 200 and values(again.text) == values(
+            made.get(f"/runs/{rid}/steps/{k}", headers=HX).text
+        )
+    assert fresh.get(f"/runs/{rid}?{query}&step=3").status_code == 200
+    # an id no run could have, or a configuration that does not parse, is still the not-found page
+    assert fresh.get(f"/runs/{'x' * 65}/steps/0?{query}").status_code == 404
+    assert fresh.get("/runs/gone/steps/0?sizes=2,2,2&x=oops").status_code == 404
+    gone = fresh.get("/runs/gone/steps/0")
+    assert gone.status_code == 404 and "a server restarted without Redis" in gone.text and 'href="/"' in gone.text
