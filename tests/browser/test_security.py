@@ -26,9 +26,10 @@ def test_a_script_in_a_swapped_fragment_does_not_run(open_page: OpenPage, proble
         route.fulfill(response=response, body=body)
 
     page.route(re.compile(r".*/runs/[^/]+/steps/\d+$"), poisoned)
-    page.click("#mark-1")
+    # the condition to wait for is the browser's own report of the blocked script, not a pause
+    with page.expect_console_message(lambda m: "Content Security Policy" in m.text):
+        page.click("#mark-1")
     expect(page.locator("#run")).to_have_attribute("data-step", "1")
-    page.wait_for_timeout(200)
     assert page.evaluate("window.pwned === undefined")
     blocked = [p for p in problems if "Content Security Policy" in p]
     assert blocked, "the browser should report the blocked inline script"
