@@ -468,6 +468,9 @@ def equation_at(r: RunView, step: Step, k: int, limit: int = 4, *, lecture: bool
     tables (hidden there): a line for every neuron the diagram draws, and for BP4 for every one of its inputs."""
     lines = _Lines(LECTURE_NEURONS, inputs=LECTURE_NEURONS) if lecture else _Lines(limit)
     symbolic, words = _KINDS[step.kind](r, step, step.layer or r.L, lines)
+    more = lines.more
+    if lecture and more and "tables below" in more:  # lecture mode hides the tables: say where they are
+        more = more.replace("in the tables below", "in the page's tables (Esc leaves lecture mode)")
     return Equation(
-        [mathml(s) for s in symbolic], [(mathml_line(p), ids) for p, ids in lines.lines], pretty(words), lines.more
+        [mathml(s) for s in symbolic], [(mathml_line(p), ids) for p, ids in lines.lines], pretty(words), more
     )

@@ -207,3 +207,15 @@ def test_the_worked_example_in_lecture_mode_is_stored_nowhere(client: TestClient
 def test_switching_an_unknown_run_or_step_is_a_404(client: TestClient, path: str) -> None:
     rid = run_id(client.get("/").text)
     assert client.post(path.format(rid=rid), headers=HX).status_code == 404
+
+
+def test_lecture_modes_update_does_not_send_the_lecturer_to_hidden_tables() -> None:
+    from backprop_lens.app.stepper.view.equation import equation_at
+    from backprop_lens.app.stepper.view.model import RunView
+    from backprop_lens.engine import Network, trace
+
+    t = trace(Network([2, 2, 2], seed=0), [[0.05, 0.1]], [[0.01, 0.99]])
+    r, k = RunView(t), len(t.steps) - 1
+    assert "tables below" in (equation_at(r, t.steps[k], k).more or "")
+    lecture = equation_at(r, t.steps[k], k, lecture=True).more or ""
+    assert "tables below" not in lecture and "Esc leaves lecture mode" in lecture
