@@ -245,6 +245,7 @@ PLUGINS: dict[str, tuple[str, str]] = {
     ),
     "worker": ("backprop_lens.app.training.worker", "train the runs the web processes queue in Redis (run several)"),
     "bench": ("backprop_lens.bench.cli", "measure the engine, the API and the page against baselines"),
+    "sessions": ("backprop_lens.app.classroom.cli", "list the class sessions kept in Redis, or end one"),
 }
 """Subcommands that live beside the app: name, the module that registers it on import, and its help line.
 

@@ -7,6 +7,12 @@ hears to its own ``Hub``: 300 students on a process cost one Redis connection, n
 connection it subscribes again and gives every follower the current state, so nothing missed stays missed.
 Clients come from ``app.core.redis_client``.
 
+Followers are counted over every process in a sorted set per session: each follow stream holds a member
+whose score is when it lapses, ``FOLLOWER_TTL_SECONDS`` ahead. The process renews its members every
+``FOLLOWER_RENEW_SECONDS`` and removes each when its stream ends; a process that is killed renews nothing,
+and its followers drop out of the count within ``FOLLOWER_TTL_SECONDS``. Unknown join codes are counted per
+client address at a key that expires a minute after the first.
+
 Left out: the interface and its errors (``app.classroom.store``), and HTTP (``app.classroom.routes``).
 """
 
@@ -17,7 +23,10 @@ import contextlib
 import hmac
 import json
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -25,10 +34,14 @@ import redis.asyncio as aioredis
 from backprop_lens.app.classroom.codes import MAX_CODE_DRAWS, new_code, token_hash
 from backprop_lens.app.classroom.hub import Hub, SessionState, ended
 from backprop_lens.app.classroom.store import (
+    FAILURE_WINDOW_SECONDS,
     NOT_LECTURER,
+    ClientSessionsError,
     NoSessionError,
     NotLecturerError,
+    SessionInfo,
     SessionsFullError,
+    client_full_message,
     full_message,
     no_session_message,
 )
@@ -36,17 +49,27 @@ from backprop_lens.app.core.redis_client import async_client
 from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError
 
 # KEYS: the session's key, the index (codes scored by last change, µs of the server's clock).
-# ARGV: code, token hash, run id, step, query, sid, time to live (ms), max sessions.
-# Returns 1 (made), 0 (at the limit) or -1 (the code is taken: draw another).
+# ARGV: code, token hash, run id, step, query, sid, time to live (ms), max sessions, sessions one client may hold
+# (-1: no limit), the client, the prefix of the sessions' keys.
+# Returns 1 (made), 0 (at the limit), -1 (the code is taken: draw another) or -2 (the client's limit). The
+# client's sessions are counted among the live ones (at most max sessions, a few dozen: no index of its own).
 _CREATE = """
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
 local ttl = tonumber(ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - ttl * 1000))
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local per_client = tonumber(ARGV[9])
+if per_client >= 0 then
+  local held = 0
+  for _, code in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('HGET', ARGV[11] .. code, 'client') == ARGV[10] then held = held + 1 end
+  end
+  if held >= per_client then return -2 end
+end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then return 0 end
 redis.call('HSET', KEYS[1], 'token', ARGV[2], 'run', ARGV[3], 'step', ARGV[4], 'query', ARGV[5], 'sid', ARGV[6],
-           'seq', 1)
+           'seq', 1, 'client', ARGV[10])
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ttl)
@@ -73,16 +96,29 @@ redis.call('PUBLISH', ARGV[7], cjson.encode({run=ARGV[3], step=tonumber(ARGV[4])
 return seq
 """
 
-# KEYS: the session's key, the index. ARGV: code, token hash, channel. Returns 1, -1 or -2 as _UPDATE.
+# KEYS: the session's key, the index. ARGV: code, token hash, channel, "operator" (an operator ends it: no token).
+# Returns 1, -1 or -2 as _UPDATE.
 _END = """
 local token = redis.call('HGET', KEYS[1], 'token')
 if not token then return -1 end
-if token ~= ARGV[2] then return -2 end
+if token ~= ARGV[2] and ARGV[4] ~= 'operator' then return -2 end
 local seq = redis.call('HGET', KEYS[1], 'seq')
 local sid = redis.call('HGET', KEYS[1], 'sid')
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[3], cjson.encode({ended=true, seq=tonumber(seq), sid=sid}))
+return 1
+"""
+
+
+# KEYS: the session's followers. ARGV: now (ms), time to live of a place (ms), the limit, the new place.
+# Returns 1 (a place) or 0 (every place is taken). Lapsed places (a killed process's) go first.
+_FOLLOW = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
@@ -98,7 +134,17 @@ class RedisSessions:
     POOL_SIZE = 32  # connections to Redis per process and event loop (commands are short)
     POOL_WAIT = 5.0  # seconds a command waits for one of them before the request gets a 503
 
-    def __init__(self, url: str, max_sessions: int, ttl_seconds: float, prefix: str = KEY_PREFIX) -> None:
+    FOLLOWER_TTL_SECONDS = 60.0  # a follower whose process stopped renewing it is no longer counted after this
+    FOLLOWER_RENEW_SECONDS = 15.0
+
+    def __init__(
+        self,
+        url: str,
+        max_sessions: int,
+        ttl_seconds: float,
+        prefix: str = KEY_PREFIX,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.url = url
         self.max_sessions = max_sessions
         self.ttl_ms = max(1, round(ttl_seconds * 1000))
@@ -106,6 +152,11 @@ class RedisSessions:
         self._key_prefix = f"{prefix}session:"
         self._index = f"{prefix}sessions"
         self._channel_prefix = f"{prefix}session-events:"
+        self._followers_prefix = f"{prefix}followers:"
+        self._failures_prefix = f"{prefix}join-failures:"
+        self._clock = clock  # seconds; the followers' places lapse by it (every process's wall clock)
+        self._places: dict[str, set[str]] = {}  # this process's places, by session code, renewed by _renew
+        self._renewer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis: aioredis.Redis | None = None
         self._fan_in: RedisFanIn | None = None
@@ -126,19 +177,25 @@ class RedisSessions:
     def _channel(self, code: str) -> str:
         return self._channel_prefix + code
 
-    async def create(self, run_id: str, step: int, query: str) -> tuple[SessionState, str]:
-        client = self._client()
+    async def create(
+        self, run_id: str, step: int, query: str, client: str = "", per_client: int | None = None
+    ) -> tuple[SessionState, str]:
+        redis_client = self._client()
         token = secrets.token_urlsafe(24)
         sid = secrets.token_hex(4)
+        limit = -1 if per_client is None else per_client
         for _ in range(MAX_CODE_DRAWS):
             code = new_code()
-            args: list[str | int] = [code, token_hash(token), run_id, step, query, sid, self.ttl_ms, self.max_sessions]
+            args: list[str | int] = [code, token_hash(token), run_id, step, query, sid, self.ttl_ms, self.max_sessions,
+                                     limit, client, self._key_prefix]  # fmt: skip
             try:
-                made = await client.eval(_CREATE, 2, self._key(code), self._index, *args)
+                made = await redis_client.eval(_CREATE, 2, self._key(code), self._index, *args)
             except redis.RedisError as e:
                 raise _unavailable(e) from e
             if made == 0:
                 raise SessionsFullError(full_message(self.max_sessions))
+            if made == -2:
+                raise ClientSessionsError(client_full_message(client, limit))
             if made == 1:
                 return SessionState(code, run_id, step, query, seq=1, sid=sid), token
         raise SessionsFullError("sessions: no free join code was found; try again")
@@ -181,12 +238,95 @@ class RedisSessions:
         return isinstance(kept, str) and hmac.compare_digest(kept, token_hash(token))
 
     async def end(self, code: str, token: str) -> None:
-        args = [code, token_hash(token), self._channel(code)]
+        self._refuse(code, await self._end(code, token_hash(token), ""))
+
+    async def close(self, code: str) -> bool:
+        return await self._end(code, "", "operator") == 1
+
+    async def _end(self, code: str, hashed: str, operator: str) -> int:
+        args = [code, hashed, self._channel(code), operator]
         try:
-            done = await self._client().eval(_END, 2, self._key(code), self._index, *args)
+            return int(await self._client().eval(_END, 2, self._key(code), self._index, *args))
         except redis.RedisError as e:
             raise _unavailable(e) from e
-        self._refuse(code, int(done))
+
+    async def listing(self) -> list[SessionInfo]:
+        client = self._client()
+        try:
+            seconds, micros = await client.time()
+            now = seconds * 1_000_000 + micros
+            raw: Any = await client.zrange(self._index, f"({now - self.ttl_ms * 1000}", "+inf", byscore=True,
+                                           withscores=True)  # fmt: skip
+            changed = [(str(code), float(score)) for code, score in raw]
+            pipe = client.pipeline(transaction=False)
+            for code, _ in changed:
+                pipe.hgetall(self._key(code))
+                pipe.zcount(self._followers_prefix + code, f"({self._clock() * 1000:.0f}", "+inf")
+            answers = await pipe.execute()
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        found: list[SessionInfo] = []
+        for i, (code, score) in enumerate(changed):
+            fields, followers = answers[2 * i], answers[2 * i + 1]
+            if "run" in fields:
+                idle = (now - score) / 1e6
+                found.append(SessionInfo(code, fields["run"], int(fields["step"]), fields.get("client", ""),
+                                         int(followers), idle))  # fmt: skip
+        return sorted(found, key=lambda info: info.idle_seconds)
+
+    async def follow(self, code: str, limit: int) -> str | None:
+        place = secrets.token_hex(8)
+        args: list[str | int] = [round(self._clock() * 1000), round(self.FOLLOWER_TTL_SECONDS * 1000), limit, place]
+        try:
+            got = await self._client().eval(_FOLLOW, 1, self._followers_prefix + code, *args)
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        if got != 1:
+            return None
+        self._places.setdefault(code, set()).add(place)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(self._renew())
+        return place
+
+    async def unfollow(self, code: str, place: str) -> None:
+        places = self._places.get(code)
+        if places is not None:
+            places.discard(place)
+            if not places:
+                del self._places[code]
+        with contextlib.suppress(redis.RedisError):  # unremoved, the place lapses by itself
+            await self._client().zrem(self._followers_prefix + code, place)
+
+    async def _renew(self) -> None:
+        """Push this process's places forward while it has any (XX: a place given back is not brought back)."""
+        while self._places:
+            await asyncio.sleep(self.FOLLOWER_RENEW_SECONDS)
+            until = round((self._clock() + self.FOLLOWER_TTL_SECONDS) * 1000)
+            ttl = round(self.FOLLOWER_TTL_SECONDS * 1000)
+            with contextlib.suppress(redis.RedisError):  # Redis away: the places lapse, the counts heal later
+                pipe = self._client().pipeline(transaction=False)
+                for code, places in list(self._places.items()):
+                    if places:
+                        pipe.zadd(self._followers_prefix + code, dict.fromkeys(places, until), xx=True)
+                        pipe.pexpire(self._followers_prefix + code, ttl)
+                await pipe.execute()
+
+    async def failures(self, client: str) -> int:
+        try:
+            count = await self._client().get(self._failures_prefix + client)
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        return int(count or 0)
+
+    async def fail(self, client: str) -> None:
+        key = self._failures_prefix + client
+        try:
+            pipe = self._client().pipeline(transaction=True)  # MULTI: the minute starts with the first
+            pipe.set(key, 0, ex=round(FAILURE_WINDOW_SECONDS), nx=True)
+            pipe.incr(key)
+            await pipe.execute()
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
 
     async def count(self) -> int:
         client = self._client()
@@ -203,6 +343,11 @@ class RedisSessions:
         await self._fan_in.ready(self.READY_WITHIN)
 
     async def aclose(self) -> None:
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None and not renewer.done():
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await renewer
         fan_in, client = self._fan_in, self._redis
         self._fan_in = self._redis = None
         if fan_in is not None:

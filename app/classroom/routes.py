@@ -10,6 +10,12 @@
   again (the lecturer link carries the token after ``#``, which no request sends).
 * ``GET /sessions/{code}/events``: the student's follow stream (``app.classroom.stream``).
 
+Who may share: with ``BACKPROP_LENS_LECTURER_KEY`` set, only a request with one of its keys in
+``X-Lecturer-Key`` (``app.classroom.keys``); without it anyone, but one client address holds at most
+``max_sessions_per_client`` sessions (a 429 names the limit). Every lookup of a code that names no session (and
+every wrong lecturer key) counts against the client's ``max_failed_joins_per_minute``; past it each lookup is a
+429 for the rest of the minute, a right code too, so that codes cannot be guessed.
+
 Runs are the step-through's (``app.stepper.runs``, the one arrow into another feature): a session names a
 run by its id and keeps its configuration, so a run that expired while the class followed it is stored
 again under the same id, and a followed run's time to live restarts whenever a student joins or follows.
@@ -33,13 +39,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from backprop_lens.app.classroom.addresses import JoinBase, is_loopback, join_base
 from backprop_lens.app.classroom.codes import read_code, spaced
 from backprop_lens.app.classroom.hub import SessionState
-from backprop_lens.app.classroom.store import NOT_LECTURER, SessionError
-from backprop_lens.app.classroom.stream import Classroom, follow_events, parse_event_id
-from backprop_lens.app.core.deps import SettingsDep, is_htmx
+from backprop_lens.app.classroom.keys import KEY_HEADER
+from backprop_lens.app.classroom.store import FAILURE_WINDOW_SECONDS, NOT_LECTURER, SessionError
+from backprop_lens.app.classroom.stream import Classroom, parse_event_id
+from backprop_lens.app.core.deps import is_htmx, settings_of
 from backprop_lens.app.core.errors import ERRORS
 from backprop_lens.app.core.forms import Form
 from backprop_lens.app.core.schemas import ErrorBody
-from backprop_lens.app.core.slots import SlottedEventStream
+from backprop_lens.app.core.slots import client_of
 from backprop_lens.app.core.state import State
 from backprop_lens.app.core.templating import root_of, templates_of
 from backprop_lens.app.stepper.runs import Run, get_store
@@ -56,6 +63,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": f"No {TOKEN_HEADER}, or not the lecturer's."},
     404: {"model": ErrorBody, "description": "No session has this code (it may have ended or expired)."},
     422: {"model": ErrorBody, "description": "The run is unknown or expired, or the step is out of range."},
+    429: {"model": ErrorBody, "description": "This client tried too many unknown codes, or holds too many streams."},
     503: {"model": ErrorBody, "description": "Every session or follower place is taken, or Redis is unavailable."},
 }
 
@@ -67,6 +75,31 @@ def classroom_of(request: Request) -> Classroom:
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(ErrorBody(message=message, detail=message).model_dump(), status_code=status, headers=headers)
+
+
+RETRY_AFTER_THROTTLE = {"Retry-After": str(round(FAILURE_WINDOW_SECONDS))}
+
+
+async def throttled(request: Request) -> str | None:
+    """The 429's words when this client has tried ``max_failed_joins_per_minute`` unknown codes this minute."""
+    client = client_of(request)
+    tried = await classroom_of(request).sessions.failures(client)
+    most = settings_of(request).max_failed_joins_per_minute
+    if tried < most:
+        return None
+    return (
+        f"code: this address ({client}) tried {tried} unknown join codes or lecturer keys within a minute, the most "
+        "one client may (max_failed_joins_per_minute); check the code and try again in a minute"
+    )
+
+
+async def find_session(request: Request, code: str) -> SessionState | None:
+    """The session, or None, which counts against the client's unknown codes (call ``throttled`` first)."""
+    sessions = classroom_of(request).sessions
+    state = await sessions.get(code)
+    if state is None:
+        await sessions.fail(client_of(request))
+    return state
 
 
 class StateBody(BaseModel):
@@ -169,15 +202,49 @@ def panel(request: Request, context: dict[str, Any], status_code: int = 200) -> 
     return HTMLResponse(html, status_code=status_code)
 
 
-def panel_error(request: Request, status_code: int, message: str) -> Response:
+def panel_error(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
     if is_htmx(request):
-        return panel(request, {"error": message}, status_code)
-    return error(status_code, message)
+        response = panel(request, {"error": message}, status_code)
+        response.headers.update(headers or {})
+        return response
+    return error(status_code, message, headers)
+
+
+def panel_key(request: Request, message: str) -> Response:
+    """The 401 of a share without a lecturer key: for htmx, the panel that asks for one."""
+    headers = {"WWW-Authenticate": f'{KEY_HEADER} realm="share with the class"'}
+    if is_htmx(request):
+        response = panel(request, {"error": message, "ask_key": True}, 401)
+        response.headers.update(headers)
+        return response
+    return error(401, message, headers)
+
+
+async def lecturer_refused(request: Request, key: str | None) -> Response | None:
+    """None when this request may share: no key is required, or it sends one of them; else its 401 (or 429)."""
+    classroom = classroom_of(request)
+    if not classroom.keys.required:
+        return None
+    if not key:
+        return panel_key(request, f"key: sharing on this server needs a lecturer key ({KEY_HEADER}); the "
+                         "server's operator gives them out")  # fmt: skip
+    too_many = await throttled(request)
+    if too_many is not None:
+        return panel_error(request, 429, too_many, RETRY_AFTER_THROTTLE)
+    if classroom.keys.admits(key):
+        return None
+    await classroom.sessions.fail(client_of(request))
+    return panel_key(request, "key: this is not a lecturer key of this server; check it, or ask the server's operator")
 
 
 @router.post("/sessions", status_code=201, responses=RESPONSES, include_in_schema=False)
-async def create_session(request: Request, form: Form) -> Response:
+async def create_session(
+    request: Request, form: Form, key: Annotated[str | None, Header(alias=KEY_HEADER, max_length=200)] = None
+) -> Response:
     """A session on the lecturer's run and step (form fields ``run_id``, ``step``): the share panel or JSON."""
+    refused = await lecturer_refused(request, key)
+    if refused is not None:
+        return refused
     run_id, step_text = form.get("run_id", ""), form.get("step", "0").strip()
     if not step_text.isdigit() or int(step_text) > MAX_STEP:
         return panel_error(request, 422, f"step: a step number from 0, got {step_text[:12]!r}")
@@ -187,8 +254,10 @@ async def create_session(request: Request, form: Form) -> Response:
     if problem is not None or run is None:
         return panel_error(request, 422, problem or "run_id: unknown")
     run = await anyio.to_thread.run_sync(for_students, request, run)
+    classroom = classroom_of(request)
+    per_client = None if classroom.keys.required else settings_of(request).max_sessions_per_client
     try:
-        state, token = await classroom_of(request).sessions.create(run.id, step, run.page.query())
+        state, token = await classroom.sessions.create(run.id, step, run.page.query(), client_of(request), per_client)
     except SessionError as e:
         return panel_error(request, e.status, e.message)
     context = await panel_context(request, state, token)
@@ -213,7 +282,10 @@ async def session_panel(request: Request, code: str) -> Response:
     found = read_code(code)
     if found is None:
         return panel_error(request, 404, not_a_code(code))
-    state = await classroom_of(request).sessions.get(found)
+    too_many = await throttled(request)
+    if too_many is not None:
+        return panel_error(request, 429, too_many, RETRY_AFTER_THROTTLE)
+    state = await find_session(request, found)
     if state is None:
         return panel_error(request, 404, no_session(found))
     return panel(request, await panel_context(request, state))
@@ -252,7 +324,10 @@ async def drive_session(
     if found is None:
         return error(404, not_a_code(code))
     sessions = classroom_of(request).sessions
-    if await sessions.get(found) is None:
+    too_many = await throttled(request)
+    if too_many is not None:
+        return error(429, too_many, RETRY_AFTER_THROTTLE)
+    if await find_session(request, found) is None:
         return error(404, no_session(found))
     if not token:
         return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer drives a session")
@@ -298,7 +373,6 @@ async def end_session(
 async def follow_session(
     request: Request,
     code: str,
-    settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> Response:
     """The follow stream: the lecturer's state at once, then each change."""
@@ -306,14 +380,16 @@ async def follow_session(
     if found is None:
         return error(404, not_a_code(code))
     classroom = classroom_of(request)
+    too_many = await throttled(request)
+    if too_many is not None:
+        return error(429, too_many, RETRY_AFTER_THROTTLE)
     await classroom.sessions.ready()  # this process hears every change before the current state is read
-    state = await classroom.sessions.get(found)
+    state = await find_session(request, found)
     if state is None:
         return error(404, no_session(found))
     await find_run(request, state.run_id, state.query)  # a followed run stays alive
-    slot = classroom.follower_slot(found, request.app.state.streams.closing)
-    events = follow_events(classroom.sessions, found, parse_event_id(last_event_id))
-    return SlottedEventStream(events, slot, settings.stream_send_timeout, settings.follow_stream_seconds)
+    closing = request.app.state.streams.closing
+    return await classroom.follow_stream(found, client_of(request), closing, parse_event_id(last_event_id))
 
 
 def join_page(request: Request, code: str = "", message: str = "", status_code: int = 200) -> HTMLResponse:
@@ -327,7 +403,13 @@ async def _to_page(request: Request, text: str, role: str) -> Response:
     code = read_code(text)
     if code is None:
         return join_page(request, text[:12], f"“{text[:12]}” is not a join code: six letters and digits.", 404)
-    state = await classroom_of(request).sessions.get(code)
+    too_many = await throttled(request)
+    if too_many is not None:
+        page = join_page(request, spaced(code), "Too many unknown join codes from this address within a minute: "
+                         "check the code and try again in a minute (max_failed_joins_per_minute).", 429)  # fmt: skip
+        page.headers.update(RETRY_AFTER_THROTTLE)
+        return page
+    state = await find_session(request, code)
     if state is None:
         message = f"No class session has the code {spaced(code)}; it may have ended."
         return join_page(request, spaced(code), message, 404)

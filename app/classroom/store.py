@@ -8,6 +8,12 @@ and a sequence number that grows with every change. Two implementations of one i
 * ``MemorySessions`` (here): one process; a change reaches the followers through its ``Hub``.
 * ``app.classroom.redis_store.RedisSessions`` (``BACKPROP_LENS_REDIS_URL``): shared by every process.
 
+Both also keep what the limits on clients need to count where every process sees it: the client address that
+opened each session (``max_sessions_per_client``), the followers of each session (``max_followers``, counted
+over every process: ``follow`` and ``unfollow``), and each client's unknown join codes of the last minute
+(``max_failed_joins_per_minute``: ``failures`` and ``fail``). An operator lists and ends sessions with
+``listing`` and ``close`` (``backprop-lens sessions``, ``app.classroom.cli``).
+
 Left out: what a run is (the routes ask the step-through's run store) and HTTP (``app.classroom.routes``).
 """
 
@@ -23,6 +29,7 @@ from typing import Protocol
 
 from backprop_lens.app.classroom.codes import MAX_CODE_DRAWS, new_code, spaced, token_hash
 from backprop_lens.app.classroom.hub import Hub, SessionState
+from backprop_lens.app.core.lru import LRU
 
 
 class SessionError(Exception):
@@ -39,6 +46,12 @@ class SessionsFullError(SessionError):
     status = 503
 
 
+class ClientSessionsError(SessionError):
+    """The client address holds as many sessions as one client may (``max_sessions_per_client``)."""
+
+    status = 429
+
+
 class NoSessionError(SessionError):
     status = 404
 
@@ -47,13 +60,31 @@ class NotLecturerError(SessionError):
     status = 403
 
 
+FAILURE_WINDOW_SECONDS = 60.0  # the join throttle counts a client's unknown codes per minute
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What an operator sees of a session (``backprop-lens sessions list``): never its token."""
+
+    code: str
+    run_id: str
+    step: int
+    client: str
+    followers: int  # over every process
+    idle_seconds: float  # since the lecturer's last change
+
+
 class Sessions(Protocol):
     """Where the class sessions live; every method may raise StateUnavailableError (Redis lost)."""
 
     hub: Hub
 
-    async def create(self, run_id: str, step: int, query: str) -> tuple[SessionState, str]:
-        """A new session on the lecturer's run and step, and the lecturer's token; SessionsFullError at the limit."""
+    async def create(
+        self, run_id: str, step: int, query: str, client: str = "", per_client: int | None = None
+    ) -> tuple[SessionState, str]:
+        """A new session on the lecturer's run and step, and the lecturer's token, opened by ``client``;
+        SessionsFullError at the limit, ClientSessionsError when ``client`` holds ``per_client`` already."""
 
     async def get(self, code: str) -> SessionState | None:
         """The session's current state; None when unknown or expired."""
@@ -70,6 +101,24 @@ class Sessions(Protocol):
     async def count(self) -> int:
         """Sessions open now."""
 
+    async def listing(self) -> list[SessionInfo]:
+        """Every session open now, the most recently changed first."""
+
+    async def close(self, code: str) -> bool:
+        """An operator ends the session, whoever leads it (its followers hear ``ended``); False if there is none."""
+
+    async def follow(self, code: str, limit: int) -> str | None:
+        """A place among the session's followers (over every process), or None when ``limit`` are taken."""
+
+    async def unfollow(self, code: str, place: str) -> None:
+        """Give back a place ``follow`` gave."""
+
+    async def failures(self, client: str) -> int:
+        """Unknown join codes ``client`` tried in the current minute."""
+
+    async def fail(self, client: str) -> None:
+        """Count one more unknown join code of ``client``."""
+
     async def ready(self) -> None:
         """Returns once this process hears every change (Redis: its subscription is in place)."""
 
@@ -82,6 +131,7 @@ class _Kept:
     state: SessionState
     token_hash: str
     used: float
+    client: str = ""
 
 
 class MemorySessions:
@@ -93,12 +143,22 @@ class MemorySessions:
         self.hub = Hub()
         self._clock = clock
         self._sessions: dict[str, _Kept] = {}
+        self._followers: dict[str, set[str]] = {}
+        self._failures = LRU[str, tuple[float, int]](
+            MAX_CLIENTS_THROTTLED, ttl_seconds=FAILURE_WINDOW_SECONDS, clock=clock
+        )
         self._lock = threading.Lock()
 
-    async def create(self, run_id: str, step: int, query: str) -> tuple[SessionState, str]:
+    async def create(
+        self, run_id: str, step: int, query: str, client: str = "", per_client: int | None = None
+    ) -> tuple[SessionState, str]:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._expire()
+            if per_client is not None:
+                held = sum(1 for k in self._sessions.values() if k.client == client)
+                if held >= per_client:
+                    raise ClientSessionsError(client_full_message(client, held))
             if len(self._sessions) >= self.max_sessions:
                 raise SessionsFullError(full_message(self.max_sessions))
             code = new_code()
@@ -109,7 +169,7 @@ class MemorySessions:
             else:
                 raise SessionsFullError("sessions: no free join code was found; try again")
             state = SessionState(code, run_id, step, query, seq=1, sid=secrets.token_hex(4))
-            self._sessions[code] = _Kept(state, token_hash(token), self._clock())
+            self._sessions[code] = _Kept(state, token_hash(token), self._clock(), client)
         return state, token
 
     async def get(self, code: str) -> SessionState | None:
@@ -144,6 +204,54 @@ class MemorySessions:
             self._expire()
             return len(self._sessions)
 
+    async def listing(self) -> list[SessionInfo]:
+        with self._lock:
+            self._expire()
+            now = self._clock()
+            kept = sorted(self._sessions.values(), key=lambda k: -k.used)
+            return [
+                SessionInfo(k.state.code, k.state.run_id, k.state.step, k.client,
+                            len(self._followers.get(k.state.code, ())), now - k.used)
+                for k in kept
+            ]  # fmt: skip
+
+    async def close(self, code: str) -> bool:
+        with self._lock:
+            self._expire()
+            kept = self._sessions.pop(code, None)
+        if kept is not None:
+            self.hub.publish(replace(kept.state, ended=True))
+        return kept is not None
+
+    async def follow(self, code: str, limit: int) -> str | None:
+        with self._lock:
+            places = self._followers.setdefault(code, set())
+            if len(places) >= limit:
+                return None
+            place = secrets.token_hex(8)
+            places.add(place)
+            return place
+
+    async def unfollow(self, code: str, place: str) -> None:
+        with self._lock:
+            places = self._followers.get(code)
+            if places is not None:
+                places.discard(place)
+                if not places:
+                    del self._followers[code]
+
+    async def failures(self, client: str) -> int:
+        window = self._failures.peek(client)
+        return 0 if window is None or self._clock() - window[0] >= FAILURE_WINDOW_SECONDS else window[1]
+
+    async def fail(self, client: str) -> None:
+        with self._lock:
+            window = self._failures.peek(client)
+            now = self._clock()
+            if window is None or now - window[0] >= FAILURE_WINDOW_SECONDS:
+                window = (now, 0)  # a minute from the first unknown code
+            self._failures.put(client, (window[0], window[1] + 1))
+
     async def ready(self) -> None:
         pass
 
@@ -166,8 +274,18 @@ class MemorySessions:
             self.hub.publish(replace(kept.state, ended=True))
 
 
+MAX_CLIENTS_THROTTLED = 100_000  # client addresses whose unknown join codes a process remembers (a minute each)
+
+
 def full_message(limit: int) -> str:
     return f"sessions: all {limit} class sessions are in use; end one or try again later"
+
+
+def client_full_message(client: str, held: int) -> str:
+    return (
+        f"sessions: this address ({client}) has {held} class sessions open, the most one client may hold "
+        "(max_sessions_per_client); stop sharing one first, or ask the server's operator for a lecturer key"
+    )
 
 
 def no_session_message(code: str) -> str:

@@ -7,8 +7,10 @@ lecturer stops sharing, or it expires) sends ``ended``. The stream ends with ``d
 ``follow_stream_seconds`` or when the server shuts down (``app.core.slots``): the page opens it again
 with its last id, to whichever process answers, and misses nothing since it is sent the current state.
 
-Followers are bounded per session and process (``max_followers``), beside the step streams'
-``max_streams``: a class of 300 does not take the slots of the pages playing a run.
+Followers are bounded per session over every process (``max_followers``: the sessions' store counts them,
+``Sessions.follow``), beside the step streams' ``max_streams``: a class of 300 does not take the slots of the
+pages playing a run. One client address may hold ``max_follow_streams_per_client`` follow streams on a
+process (a 429 names the limit): enough for a class behind one NAT, not for one client to take the room.
 
 Left out: what the page does with a state (``static/js/follow.js`` loads the step or the run).
 """
@@ -17,20 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterable
 
+import anyio
 from fastapi import HTTPException
 from fastapi.sse import format_sse_event
+from starlette.types import Receive, Scope, Send
 
 from backprop_lens.app.classroom.codes import spaced
 from backprop_lens.app.classroom.hub import SessionState, ended, parse_event_id
+from backprop_lens.app.classroom.keys import LecturerKeys
 from backprop_lens.app.classroom.redis_store import RedisSessions
 from backprop_lens.app.classroom.store import MemorySessions, Sessions
 from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.settings import Settings
-from backprop_lens.app.core.slots import Slot, StreamSlots, sse
+from backprop_lens.app.core.slots import Slot, SlottedEventStream, StreamSlots, sse
 
 PING_SECONDS = 15.0  # a comment this often keeps proxies from closing an idle stream and checks the session
 RETRY_MS = 1000  # EventSource's pause before it opens a closed stream again
@@ -82,8 +86,30 @@ Twins = LRU[str, str]
 """A bounded map (least recently used out) from a lecture-mode run's id to its twin's."""
 
 
+UNFOLLOW_SECONDS = 2.0  # giving a place back waits this long at most (unreturned, it lapses by itself)
+
+
+class FollowStream(SlottedEventStream):
+    """A follow stream that gives its place among the session's followers back however it ends."""
+
+    def __init__(
+        self, events: AsyncIterable[bytes], slot: Slot, settings: Settings, sessions: Sessions, code: str, place: str
+    ) -> None:
+        super().__init__(events, slot, settings.stream_send_timeout, settings.follow_stream_seconds)
+        self._give_back = (sessions, code, place)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            sessions, code, place = self._give_back
+            with anyio.move_on_after(UNFOLLOW_SECONDS, shield=True):
+                await sessions.unfollow(code, place)
+
+
 class Classroom:
-    """An app's sessions and its followers' slots (``create_app`` keeps one on ``app.state.classroom``)."""
+    """An app's sessions, who may share, and its follow streams (``create_app`` keeps one on
+    ``app.state.classroom``)."""
 
     def __init__(self, settings: Settings) -> None:
         self.sessions: Sessions
@@ -91,38 +117,43 @@ class Classroom:
             self.sessions = RedisSessions(settings.redis_url, settings.max_sessions, settings.session_ttl_seconds)
         else:
             self.sessions = MemorySessions(settings.max_sessions, settings.session_ttl_seconds)
+        self.keys = LecturerKeys(settings.lecturer_key)
+        self.settings = settings
         self.max_followers = settings.max_followers
         self.twins = Twins(TWINS_KEPT)
-        self._pools: dict[str, StreamSlots] = {}
-        self._lock = threading.Lock()
+        self.streams = StreamSlots(settings.max_sessions * settings.max_followers)  # this process's follow streams
 
-    def follower_slot(self, code: str, closing: Closing) -> Slot:
-        """A slot among the session's followers on this process; a 503 that says so beyond ``max_followers``."""
-        with self._lock:
-            for other in [c for c, p in self._pools.items() if p.open == 0 and c != code]:
-                del self._pools[other]
-            pool = self._pools.get(code)
-            if pool is None:
-                pool = self._pools[code] = StreamSlots(self.max_followers)
-                pool.closing = closing  # the server's shutdown ends these streams as it ends the others
+    async def follow_stream(
+        self, code: str, client: str, closing: Closing, last: tuple[str, int] | None
+    ) -> SlottedEventStream:
+        """The follow stream of ``client``: a 429 past its own share of streams, a 503 that says so when the
+        session's ``max_followers`` places (over every process) are taken."""
+        self.streams.closing = closing  # the server's shutdown ends these streams as it ends the others
+        slot = self.streams.acquire(
+            client, self.settings.max_follow_streams_per_client, "max_follow_streams_per_client"
+        )
         try:
-            return pool.acquire()
-        except HTTPException:
+            place = await self.sessions.follow(code, self.max_followers)
+        except BaseException:
+            slot.release()
+            raise
+        if place is None:
+            slot.release()
             raise HTTPException(
                 503,
-                f"followers: all {self.max_followers} places following session {spaced(code)} on this server are "
-                "taken; try again shortly",
-                headers={"Retry-After": str(pool.retry_after_seconds)},
-            ) from None
+                f"followers: all {self.max_followers} places following session {spaced(code)} are taken; "
+                "try again shortly",
+                headers={"Retry-After": str(self.streams.retry_after_seconds)},
+            )
+        events = follow_events(self.sessions, code, last)
+        return FollowStream(events, slot, self.settings, self.sessions, code, place)
 
     def followers(self, code: str) -> int:
         """Students following ``code`` on this process."""
-        with self._lock:
-            pool = self._pools.get(code)
-            return 0 if pool is None else pool.open
+        return self.sessions.hub.count(code)
 
     async def aclose(self) -> None:
         await self.sessions.aclose()
 
 
-__all__ = ["Classroom", "follow_events", "parse_event_id", "state_event"]
+__all__ = ["Classroom", "FollowStream", "follow_events", "parse_event_id", "state_event"]

@@ -29,7 +29,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE = Path(str(files("backprop_lens")))
@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     max_streams: int = Field(256, ge=1, description="Concurrent event streams.")
     max_streams_per_client: int = Field(
         128, ge=1, description="Of those, how many one client address may hold (a class behind one NAT shares one)."
+    )
+    max_training_streams_per_client: int = Field(
+        8, ge=1, description="Of those, how many training progress streams one client address may hold (a 429 past it)."
     )
     max_runs: int = Field(512, ge=1, description="Runs kept in the run store.")
     run_ttl_seconds: float = Field(3600.0, gt=0, description="How long an unused run is kept.")
@@ -121,7 +124,21 @@ class Settings(BaseSettings):
     training_events_kept: int = Field(2000, ge=10, description="With Redis: progress events kept per training.")
     max_sessions: int = Field(64, ge=1, description="Class sessions open at once (another gets a 503).")
     max_followers: int = Field(
-        500, ge=1, description="Students following one class session on one server process (another gets a 503)."
+        500, ge=1, description="Students following one class session, over every process (another gets a 503)."
+    )
+    lecturer_key: SecretStr | None = Field(
+        None,
+        description="Who may share with a class: a key, several (comma-separated) or @/path/to/file (one a line); "
+        "None: anyone, within max_sessions_per_client.",
+    )
+    max_sessions_per_client: int = Field(
+        2, ge=1, description="Without a lecturer key: class sessions one client address may hold (another: a 429)."
+    )
+    max_follow_streams_per_client: int = Field(
+        400, ge=1, description="Follow streams one client address may hold on one process (a class behind one NAT)."
+    )
+    max_failed_joins_per_minute: int = Field(
+        20, ge=1, description="Unknown join codes one client address may try a minute (then a 429 for the minute)."
     )
     session_ttl_seconds: float = Field(
         7200.0, gt=0, description="How long a class session is kept after the lecturer's last step or change."

@@ -5,7 +5,9 @@
 // "lens:line" on #run: lecture mode walks a long equation line by line) and every
 // new run (a configuration, the next iteration: #run swapped with another data-run-id) is posted to the
 // session with the lecturer's token, which only this tab holds (sessionStorage; the lecturer link carries
-// it after "#", which no request sends).
+// it after "#", which no request sends). A server that wants a lecturer key answers the first share with a
+// panel asking for it (#key-form): the key typed there is kept in the tab's sessionStorage and sent with every
+// later share (X-Lecturer-Key), so the lecturer types it once; a key the server refuses is forgotten.
 //
 // On a student's page (?follow=CODE, from the join URL), one EventSource follows the session: each "state"
 // loads the lecturer's step into #stage (and marks the lecturer's line), or the lecturer's run into #run
@@ -21,6 +23,7 @@
   const box = () => $("classroom");
   const tokenKey = (code) => `backprop-lens:lead:${code}`;
   const LEADING = "backprop-lens:leading"; // the code of the session this tab drives, across its page loads
+  const KEY = "backprop-lens:lecturer-key"; // the lecturer key this tab shares with, once the server asked for it
 
   function onScreen() {
     const shown = window.lens?.current();
@@ -43,11 +46,28 @@
   function share() {
     const s = onScreen();
     if (!s) return;
+    const key = sessionStorage.getItem(KEY);
     htmx.ajax("POST", box().dataset.sessionsUrl, {
       target: "#share-panel",
       swap: "innerHTML",
       values: { run_id: s.run_id, step: String(s.step) },
+      headers: key ? { "X-Lecturer-Key": key } : {},
     });
+  }
+
+  // The server asked for a lecturer key (none was kept, or it refused the one kept): ask the lecturer.
+  let askedWith = null; // the form that asked last
+  function askKey(form) {
+    askedWith = form;
+    sessionStorage.removeItem(KEY);
+    $("f-lecturer-key")?.focus();
+  }
+
+  function shareWithKey() {
+    const key = $("f-lecturer-key")?.value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY, key);
+    share(); // the answer is the panel, or this form again if the server refuses the key
   }
 
   // The panel arrived (a new session, or the lecturer link's page): take its token, start driving.
@@ -294,12 +314,20 @@
     if (code && following) detach();
   });
 
+  document.addEventListener("submit", (e) => {
+    if (e.target instanceof HTMLFormElement && e.target.id === "key-form") {
+      e.preventDefault();
+      shareWithKey();
+    }
+  });
   document.addEventListener("lens:step", () => send());
   document.addEventListener("lens:line", () => send());
   document.addEventListener("htmx:after:swap", (e) => {
     const card = $("share-card");
     if (card && (card.dataset.token || lead?.code !== card.dataset.code)) adopt(); // a panel arrived
     if ($("share-error") && !lead) sessionStorage.removeItem(LEADING); // the session this tab drove has ended
+    const form = $("key-form");
+    if (form && form !== askedWith) askKey(form); // a new answer that asks for the key
     send(); // a new run (configuration, next iteration) has no step change of its own
   });
 

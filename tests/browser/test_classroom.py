@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import OpenPage, shot_path
-from tests.processes import serving
+from tests.processes import environment, serving
 
 pytestmark = pytest.mark.browser
 
@@ -318,3 +318,30 @@ def test_the_step_through_alone_swaps_in_without_inline_style(open_page: OpenPag
     autofilled(page)
     page.click("#btn-present")
     expect(page.locator("#run.present")).to_be_visible()
+
+
+def test_the_share_panel_asks_for_the_lecturer_key_once(open_page: OpenPage) -> None:
+    """A server with a lecturer key: the first share asks for it (a wrong one is asked for again); the tab keeps
+    the right one, and the next share needs no typing."""
+    with serving(env=environment(BACKPROP_LENS_LECTURER_KEY="right-key")) as (_, url, _log):
+        lecturer = open_page(1024, 768, expected={401})
+        lecturer.goto(f"{url}/")
+        lecturer.click("#btn-share")
+        expect(lecturer.locator("#f-lecturer-key")).to_be_focused()
+        expect(lecturer.locator("#share-error")).to_contain_text("sharing on this server needs a lecturer key")
+        lecturer.fill("#f-lecturer-key", "wrong-key")
+        lecturer.click("#btn-share-key")
+        expect(lecturer.locator("#share-error")).to_contain_text("this is not a lecturer key of this server")
+        lecturer.screenshot(path=shot_path("classroom-key-1024.png"), caret="initial")
+        lecturer.fill("#f-lecturer-key", "right-key")
+        lecturer.press("#f-lecturer-key", "Enter")
+        expect(lecturer.locator("#join-code")).to_be_visible()
+        assert lecturer.evaluate("sessionStorage['backprop-lens:lecturer-key']") == "right-key"
+        lecturer.click("#btn-stop-share")
+        expect(lecturer.locator("#share-ended")).to_contain_text("Sharing stopped")
+        lecturer.click("#btn-share")  # asked once: the tab's key shares at once
+        expect(lecturer.locator("#join-code")).to_be_visible()
+        expect(lecturer.locator("#key-form")).to_have_count(0)
+        lecturer.click("#btn-stop-share")
+        expect(lecturer.locator("#share-ended")).to_contain_text("Sharing stopped")
+        lecturer.close()  # before its server stops

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from backprop_lens.app.classroom.redis_store import RedisSessions
+from backprop_lens.app.cli import REDIS_URL_VARIABLE, main
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.main import create_app
 from tests.app.classroom.test_routes import drive, end, example_id, follow, new_run, share
@@ -17,7 +21,7 @@ from tests.processes import RedisServer, Stream, serving
 
 @pytest.fixture
 def two_apps(redis_url: str) -> Iterator[tuple[TestClient, TestClient]]:
-    settings = Settings(redis_url=redis_url, max_sessions=3)
+    settings = Settings(redis_url=redis_url, max_sessions=3, max_sessions_per_client=4)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
         yield a, b
 
@@ -80,3 +84,89 @@ def test_two_processes_share_a_session_through_redis(redis_url: str) -> None:
         httpx.delete(f"{two}/sessions/{s['code']}", headers=headers)  # ended on the other process
         follower.wait_for(3)
         assert follower.events[2][0] == "ended"
+
+
+def test_followers_are_counted_over_both_apps_against_one_limit(redis_url: str) -> None:
+    settings = Settings(redis_url=redis_url, max_followers=2)
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        s = share(a, example_id(a))
+        with follow(a, s["code"]) as one, follow(b, s["code"]) as two:
+            one.next(), two.next()
+            for app in (a, b):  # one follower on each process, two in all: the limit holds on both
+                r = app.get(f"/sessions/{s['code']}/events")
+                assert r.status_code == 503 and f"all 2 places following session {s['code'][:3]}" in r.text
+        with follow(b, s["code"]) as again:  # places are given back on both processes
+            assert again.next()[0] == "state"
+        end(a, s)
+
+
+def test_a_killed_processs_followers_lapse(redis_url: str) -> None:
+    """A process that never gives its places back (killed) holds them only until they lapse; by the clock each
+    process passes (fake here), not by waiting."""
+
+    async def scenario() -> None:
+        now = [1000.0]
+        killed = RedisSessions(redis_url, 4, 60, prefix="test-lapse:", clock=lambda: now[0])
+        alive = RedisSessions(redis_url, 4, 60, prefix="test-lapse:", clock=lambda: now[0])
+        assert await killed.follow("ABC234", 2) and await killed.follow("ABC234", 2)
+        await killed.aclose()  # no unfollow: as if killed
+        assert await alive.follow("ABC234", 2) is None
+        now[0] += RedisSessions.FOLLOWER_TTL_SECONDS - 1
+        assert await alive.follow("ABC234", 2) is None
+        now[0] += 1
+        place = await alive.follow("ABC234", 2)
+        assert place is not None
+        await alive.unfollow("ABC234", place)
+        await alive.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_one_address_holds_a_few_sessions_over_every_process(redis_url: str) -> None:
+    settings = Settings(redis_url=redis_url, max_sessions=3, max_sessions_per_client=1)
+    with TestClient(create_app(settings)) as c:
+        run_id = example_id(c)
+        mine = share(c, run_id)
+        r = c.post("/sessions", data={"run_id": run_id, "step": "0"})
+        assert r.status_code == 429 and "has 1 class sessions open" in r.json()["message"]
+        with TestClient(create_app(settings), client=("127.0.0.2", 1)) as other:  # on another process too
+            theirs = other.post("/sessions", data={"run_id": run_id, "step": "0"})
+            assert theirs.status_code == 201, theirs.text
+        end(c, mine)
+        end(c, theirs.json())
+
+
+def test_an_operator_lists_and_ends_sessions_from_the_command_line(
+    own_redis: RedisServer, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(REDIS_URL_VARIABLE, raising=False)
+    monkeypatch.delenv(f"{REDIS_URL_VARIABLE}_FILE", raising=False)
+    settings = Settings(redis_url=own_redis.url)
+    with TestClient(create_app(settings)) as client:
+        run_id = example_id(client)
+        first = share(client, run_id, 2)
+        with TestClient(create_app(settings), client=("127.0.0.2", 1)) as other:
+            second = share(other, run_id, 5)
+        url_file = tmp_path / "redis-url"
+        url_file.write_text(own_redis.url + "\n", encoding="utf-8")
+        with follow(client, first["code"]) as events:
+            events.next()
+            assert main(["sessions", "list", "--redis-file", str(url_file)]) == 0
+            out = capsys.readouterr().out.splitlines()
+            assert out[0].split() == ["code", "run", "step", "followers", "idle", "client"]
+            rows = {line.split()[0] + line.split()[1]: line.split() for line in out[1:-1]}
+            spaced_first = first["code"][:3] + first["code"][3:]
+            assert rows[spaced_first][2:5] == [run_id, "3", "1"]  # step 3 as the page counts; one follower
+            assert rows[spaced_first][-1] == "testclient"
+            assert rows[second["code"]][2:5] == [run_id, "6", "0"] and rows[second["code"]][-1] == "127.0.0.2"
+            assert out[-1] == "2 of at most 64 class sessions open"
+            spoken = f"{first['code'][:3].lower()} {first['code'][3:]}"
+            assert main(["sessions", "end", *spoken.split(), "--redis", own_redis.url]) == 0
+            assert capsys.readouterr().out == f"ended the class session {first['code'][:3]} {first['code'][3:]}\n"
+            assert events.next()[:2] == ("ended", {"code": first["code"]})  # the student's page hears it
+        assert client.get(f"/join/{first['code']}").status_code == 404
+        assert main(["sessions", "end", first["code"], "--redis", own_redis.url]) == 1
+        assert "no class session has the code" in capsys.readouterr().err
+        end(client, second)
+    assert main(["sessions", "list"]) == 2
+    assert "sessions live in the server's memory, and they cannot be listed or ended" in capsys.readouterr().err

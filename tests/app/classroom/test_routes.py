@@ -23,7 +23,7 @@ CODE = re.compile(r"^[A-HJKMNP-Z2-9]{6}$")  # written out: no 0/O, 1/I/L
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(max_sessions=3, max_followers=2))) as c:
+    with TestClient(create_app(Settings(max_sessions=3, max_sessions_per_client=4, max_followers=2))) as c:
         yield c
 
 
