@@ -188,6 +188,8 @@ def mini_batches(
     seed: int | None = 0,
     lmbda: float = 0.0,
     sums: EpochGradients | None = None,
+    rng: np.random.Generator | None = None,
+    first_epoch: int = 1,
 ) -> Iterator[Progress]:
     """Train ``net`` in place; after each mini-batch yield its ``Progress``.
 
@@ -197,14 +199,19 @@ def mini_batches(
     ``eta`` may be a function, asked before every mini-batch (the page changes η
     during a run). ``lmbda`` is L2's λ (eq. 93); ``sums``, when given, is reset at
     the start of each epoch and holds that epoch's gradients (``EpochGradients``).
+
+    Resuming (a checkpoint taken after epoch e): pass the network then, ``first_epoch`` e + 1
+    and ``rng``, a generator in the state it had after drawing epoch e's order (the caller may
+    read its state at any epoch's end, since each epoch draws its order at its start).
     """
     if mini_batch_size < 1:
         raise ValueError(f"mini_batch_size: expected at least 1, got {mini_batch_size}")
     n = X.shape[0]
-    rng = np.random.default_rng(seed)
+    if rng is None:
+        rng = np.random.default_rng(seed)
     batches = (n + mini_batch_size - 1) // mini_batch_size
     rate: Callable[[], float] = eta if callable(eta) else (lambda: eta)
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first_epoch, epochs + 1):
         if sums is not None:
             sums.reset()
         order: NDArray[np.intp] = rng.permutation(n)

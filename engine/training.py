@@ -14,10 +14,16 @@ training stops, the report says in which epoch and why, and the session keeps
 the weights from the end of the last epoch whose cost was finite.
 
 η may change during a run (``set_eta``), and a paused session can take exactly one
-mini-batch (``step``). For two-dimensional inputs, ``decision_grid`` and ``neuron_grids``
+mini-batch (``step``). After every finished epoch the session holds a ``Checkpoint`` (the weights,
+the epoch, the state of the shuffling generator, the η in force, the time trained and the history):
+a new session on the same configuration that is ``restore``d from it trains on to the same final
+weights as one that never stopped, bit for bit (a worker process that dies hands its training on so).
+For two-dimensional inputs, ``decision_grid`` and ``neuron_grids``
 give the output and every hidden neuron's activation over a grid of the plane.
 
-Left out: early stopping on the test set, learning-rate schedules and checkpoints on disk.
+Left out: early stopping on the test set, learning-rate schedules, and where checkpoints are kept
+(the caller stores ``Checkpoint.to_dict()``; the web app keeps it in Redis). A checkpoint is taken only
+at the end of an epoch: a session restored from it repeats the mini-batches after it.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -124,6 +130,53 @@ class Report:
         return self.state in FINAL_STATES
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """Everything a session needs to go on after epoch ``epoch`` as if it had never stopped.
+
+    ``rng_state`` is the shuffling generator's (``numpy.random.Generator.bit_generator.state``) after it
+    drew epoch ``epoch``'s order; ``seconds`` is the training time so far; ``history`` the records of
+    epochs 1 … ``epoch``; ``mean_nabla_w`` the last epoch's mean ∂C₀/∂w per layer.
+    """
+
+    epoch: int
+    network: Network
+    rng_state: dict[str, Any]
+    eta: float
+    seconds: float
+    history: tuple[EpochRecord, ...]
+    mean_nabla_w: tuple[Array, ...] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types (floats as Python writes them, so ``json`` gives them back bit for bit)."""
+        return {
+            "epoch": self.epoch,
+            "weights": [w.tolist() for w in self.network.weights],
+            "biases": [b.tolist() for b in self.network.biases],
+            "rng_state": self.rng_state,
+            "eta": self.eta,
+            "seconds": self.seconds,
+            "history": [asdict(h) for h in self.history],
+            "mean_nabla_w": None if self.mean_nabla_w is None else [g.tolist() for g in self.mean_nabla_w],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], like: Network) -> Checkpoint:
+        """The checkpoint ``to_dict`` wrote, for a network with the sizes and activations of ``like``."""
+        weights = [np.asarray(w, dtype=np.float64) for w in d["weights"]]
+        biases = [np.asarray(b, dtype=np.float64) for b in d["biases"]]
+        grads = d["mean_nabla_w"]
+        return cls(
+            epoch=int(d["epoch"]),
+            network=like.with_parameters(weights, biases),
+            rng_state=dict(d["rng_state"]),
+            eta=float(d["eta"]),
+            seconds=float(d["seconds"]),
+            history=tuple(EpochRecord(**{**h, "speeds": tuple(h["speeds"])}) for h in d["history"]),
+            mean_nabla_w=None if grads is None else tuple(np.asarray(g, dtype=np.float64) for g in grads),
+        )
+
+
 def _finite(net: Network) -> bool:
     return all(bool(np.isfinite(p).all()) for p in (*net.weights, *net.biases))
 
@@ -185,6 +238,9 @@ class TrainingSession:
         self._mean_nabla_w: tuple[Array, ...] | None = None
         self._history: list[EpochRecord] = []
         self._thread: threading.Thread | None = None
+        self._rng = np.random.default_rng(seed)
+        self._resumed: Checkpoint | None = None
+        self._checkpoint: Checkpoint | None = None
         n = data.x_train.shape[0]
         self._report = Report(
             "ready", 0, 0, (n + mini_batch_size - 1) // mini_batch_size, epochs, 0.0, None, net.copy(), None, 0
@@ -226,6 +282,28 @@ class TrainingSession:
         self._stop_reason = reason
         self._stop.set()
         self._running.set()
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Go on from ``checkpoint`` (taken by a session on the same configuration); before ``run`` only."""
+        with self._lock:
+            if self._thread is not None or self._report.state != "ready":
+                raise RuntimeError("restore: the session has started already")
+            self._net = checkpoint.network.copy()
+            self._rng.bit_generator.state = checkpoint.rng_state
+            self.eta = checkpoint.eta
+            self._history = list(checkpoint.history)
+            self._mean_nabla_w = checkpoint.mean_nabla_w
+            self._resumed = self._checkpoint = checkpoint
+            old = self._report
+            self._report = Report(
+                "ready", checkpoint.epoch, old.batches_per_epoch, old.batches_per_epoch, self.epochs,
+                checkpoint.seconds, None, checkpoint.network.copy(), None, old.version, checkpoint.mean_nabla_w,
+            )  # fmt: skip
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The latest finished epoch's checkpoint (None before the first)."""
+        with self._lock:
+            return self._checkpoint
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -284,15 +362,17 @@ class TrainingSession:
         """Train to the end (or until stopped or diverged) in this thread; returns the final report."""
         d = self.data
         last_finite = self._net.copy()
-        t0 = time.perf_counter()
+        resumed = self._resumed
+        t0 = time.perf_counter() - (resumed.seconds if resumed else 0.0)  # a resumed session counts its past time
         waited = 0.0  # seconds paused: not training time, and not in the time-left estimate
         paced = 0.0  # seconds slowed down on purpose (epoch_delay): not training time, but they recur
         last_publish = -math.inf
-        epoch = batch = 0
-        self._publish("running", 0, 0, 0.0, last_finite.copy(), None)
+        epoch = resumed.epoch if resumed else 0
+        batch = self._report.batches_per_epoch if resumed else 0
+        self._publish("running", epoch, batch, time.perf_counter() - t0, last_finite.copy(), None)
         steps = mini_batches(
             self._net, d.x_train, d.y_train, self.epochs, self.mini_batch_size, lambda: self.eta, self.cost, self.seed,
-            self.lmbda, self._sums,
+            self.lmbda, self._sums, self._rng, epoch + 1,
         )  # fmt: skip
         for progress in steps:
             epoch, batch, batches = progress.epoch, progress.batch, progress.batches_per_epoch
@@ -306,6 +386,10 @@ class TrainingSession:
                 with self._lock:
                     self._history.append(record)
                     self._mean_nabla_w = tuple(self._sums.mean_nabla_w())
+                    self._checkpoint = Checkpoint(
+                        epoch, last_finite, dict(self._rng.bit_generator.state), self.eta, record.seconds,
+                        tuple(self._history), self._mean_nabla_w,
+                    )  # fmt: skip
                 if on_epoch is not None:
                     on_epoch(record)
             if self._stop.is_set():

@@ -11,22 +11,35 @@ The keys of one training, all under ``backprop-lens:training:<id>:``:
 
 * ``config``: its ``TrainConfig`` as JSON (an uploaded CSV with it), the whole run: the engine is
   deterministic, so every process rebuilds the same data and initial network from it;
-* ``meta``: a hash, its ``state`` (queued, running, paused, finished, stopped, diverged, failed) and
-  where it is (epoch, batch, …);
+* ``meta``: a hash, its ``state`` (queued, running, paused, finished, stopped, diverged, failed),
+  where it is (epoch, batch, …), the ``worker`` training it, when it first ``started`` and how many
+  epochs its events have carried (``streamed``);
 * ``events``: the stream of ``progress`` events and the one ``done``;
 * ``network``: the latest finite weights as JSON;
+* ``checkpoint``: the last finished epoch's ``engine.training.Checkpoint`` as JSON (weights, epoch, the
+  shuffling generator's state, the η in force, the time trained, the history), written by the worker at
+  most every ``CHECKPOINT_SECONDS``;
 * ``paused``, ``stop``, ``step``, ``eta``: the controls, which the worker reads after each poll of the
   session (``step``: one mini-batch while paused, taken with GETDEL so each press is one mini-batch;
   ``eta``: the learning rate the page set during the run);
 * ``heartbeat``: refreshed by every web process relaying the stream; when no page has followed the
   training for ``training_heartbeat_seconds`` (the tab was closed) the worker stops it;
-* ``lease``: renewed by the worker running it; a relay that finds the lease expired while the state
-  is still running marks the training failed ("the worker stopped … in epoch N") and sends its
-  ``done``, so a killed worker never leaves a training running forever.
+* ``lease``: renewed by the worker running it.
 
 All of them expire ``training_ttl_seconds`` after they were last written.
 
-Left out: moving a failed training to another worker (it is marked failed; the page can start it again).
+A dead worker's training goes to another (a list and two Lua scripts, not consumer groups: the queue
+must show each training's place, which a stream's pending entries do not). A worker takes a training
+only through ``CLAIM_SCRIPT`` (it must be queued and unleased: a duplicate in the queue is dropped), so
+exactly one worker trains it. A relay that finds the lease expired while the state is running or paused
+(the worker was killed, even by SIGKILL, or lost Redis) runs ``REQUEUE_SCRIPT``: the training goes back
+to the *front* of the queue, once however many relays find it; the next free worker claims it and goes
+on from its checkpoint, writing to the same stream, so the page's events (and their ids) carry on. A
+training that is queued but neither in the queue nor leased for a lease's time (its entry was lost) is
+re-queued the same way. A training whose keys are gone (expired or evicted) ends its stream with a
+``done`` that says so, and its weights are a 404 (never the untrained ones).
+
+Left out: a training no page follows is not handed over (its heartbeat has run out; it is stopped anyway).
 """
 
 from __future__ import annotations
@@ -62,15 +75,49 @@ WORKER_SILENT_SECONDS = 5.0
 NO_WORKER = "no training worker is running; an operator starts one with `backprop-lens worker`"
 RELAY_POLL_SECONDS = 0.1
 HEARTBEAT_EVERY = 1.0  # seconds between a relay's heartbeats (well under training_heartbeat_seconds)
+CHECKPOINT_SECONDS = 1.0  # seconds between a worker's checkpoints (a large network's is ~0.5 MB of JSON)
 ACTIVE = ("running", "paused")
+LOST = (
+    "Training lost: its state in Redis is gone (expired or evicted), so no worker can go on with it. "
+    "Press Train to start again."
+)
 
-# KEYS: meta, events, lease. ARGV: new state, the done event's data, MAXLEN, time to live (ms), and "1" when
-# only an expired lease may end it (a relay finding a dead worker), "0" for the worker's own ending.
-# One script, so two relays (or a relay and a late worker) never send two `done` events.
+# KEYS: meta, lease. ARGV: the worker's name, the lease (ms), now (Unix seconds).
+# A worker trains a training it took from the queue only if this returns 1: it is still queued and nobody
+# holds its lease, so a training queued twice (two hand-overs raced a slow worker) is trained once.
+CLAIM_SCRIPT = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1])
+redis.call('HSETNX', KEYS[1], 'started', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+# KEYS: meta, lease, queue. ARGV: the training's id.
+# A relay hands a training over when its lease ran out while it was running or paused (its worker died), or
+# when it is queued but no longer in the queue; to the front of the queue, and once, however many relays look.
+REQUEUE_SCRIPT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local s = redis.call('HGET', KEYS[1], 'state')
+if s == 'queued' then
+  if redis.call('LPOS', KEYS[3], ARGV[1]) then return 0 end
+elseif s ~= 'running' and s ~= 'paused' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'state', 'queued')
+redis.call('HINCRBY', KEYS[1], 'handovers', 1)
+redis.call('LPUSH', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: meta, events, lease. ARGV: new state, the done event's data, MAXLEN, time to live (ms), the worker's name.
+# A worker's own ending, only while the training is still its own (not handed over since), so a worker that
+# lost its training never ends it and a training sends one `done`.
 END_SCRIPT = """
 local s = redis.call('HGET', KEYS[1], 'state')
-if s ~= 'queued' and s ~= 'running' and s ~= 'paused' then return 0 end
-if ARGV[5] == '1' and (s == 'queued' or redis.call('EXISTS', KEYS[3]) == 1) then return 0 end
+if s ~= 'running' and s ~= 'paused' then return 0 end
+if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[5] then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', 'done', 'data', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -96,6 +143,7 @@ class Keys:
         self.eta = base + "eta"
         self.heartbeat = base + "heartbeat"
         self.lease = base + "lease"
+        self.checkpoint = base + "checkpoint"
 
 
 PICTURE = frozenset({"grid", "network", "mean_nabla_w", "neurons", "view"})
@@ -140,8 +188,9 @@ def failed_event(meta: dict[Any, Any], message: str) -> str:
     ).model_dump_json()
 
 
-def worker_lost_message(epoch: int) -> str:
-    return f"Training failed: the worker stopped (killed or crashed) in epoch {epoch}. Press Train to start again."
+def lost_event() -> ServerSentEvent:
+    """The `done` of a training whose keys are gone: said in words (it has no id: nothing in Redis holds it)."""
+    return ServerSentEvent(raw_data=failed_event({}, LOST), event="done")
 
 
 class RedisTrainings:
@@ -150,7 +199,7 @@ class RedisTrainings:
     def __init__(self, url: str, settings: Settings) -> None:
         self.settings = settings
         self._redis = sync_client(url)
-        self._end = self._redis.register_script(END_SCRIPT)
+        self._requeue = self._redis.register_script(REQUEUE_SCRIPT)
         self._ttl = ms(settings.training_ttl_seconds)
         self._runs: LRU[str, Training] = LRU(settings.trainings_kept)  # rebuilt runs, not rebuilt each request
 
@@ -203,14 +252,17 @@ class RedisTrainings:
         """Relay the training's events from ``last_event_id`` on (the start without it), ending with `done`.
 
         While it waits in the queue, `queue` events give its place (1: next). Each poll also renews the
-        heartbeat and looks at the worker's lease. A server shutting down ends the relay without `done`:
-        the training goes on in its worker, and the page may follow it from any other process.
+        heartbeat and looks at the worker's lease: an expired one hands the training to another worker (it
+        waits in the queue again, first), whose events follow in the same stream. A server shutting down ends
+        the relay without `done`: the training goes on in its worker, and the page may follow it from any other
+        process.
         ``max_seconds`` is the worker's to enforce.
         """
         k = Keys(run.id)
         last = last_event_id or "0-0"
         place: int | None = None
         no_worker = False
+        unlisted: float | None = None  # since when the training has been queued but not in the queue
         beat = ms(self.settings.training_heartbeat_seconds)
 
         def poll() -> tuple[Any, dict[str, str], int | None, int, str | None, int]:
@@ -241,20 +293,24 @@ class RedisTrainings:
                         return
             state = meta.get("state")
             if state is None:
-                return  # expired: nothing more will come
+                yield lost_event()  # expired or evicted: nothing more will come, and the page says why
+                return
             if state == "queued" and pos is not None and (pos + 1 != place or (workers == 0) != no_worker):
                 place, no_worker = pos + 1, workers == 0
                 said = {"position": place, "message": NO_WORKER if no_worker else None}
                 yield ServerSentEvent(data=said, event="queue")
-            if state in ACTIVE and not lease:
-                message = worker_lost_message(int(meta.get("epoch", 0)))
-                args: list[str | int] = ["failed", failed_event(meta, message), self.settings.training_events_kept]
-                args += [self._ttl, "1"]
+            if state != "queued":
+                place = None  # if it is handed over, its place in the queue is news again
+            now = time.monotonic()
+            unlisted = (unlisted or now) if state == "queued" and pos is None and not lease else None
+            dead = state in ACTIVE and not lease
+            if dead or (unlisted is not None and now - unlisted >= self.settings.training_lease_seconds):
+                unlisted = None
                 try:
-                    await asyncio.to_thread(partial(self._end, keys=[k.meta, k.events, k.lease], args=args))
+                    await asyncio.to_thread(partial(self._requeue, keys=[k.meta, k.lease, QUEUE], args=[run.id]))
                 except redis.RedisError:
                     return
-                continue  # the `done` just written is read on the next poll
+                continue  # its place in the queue is said on the next poll
             await asyncio.sleep(RELAY_POLL_SECONDS)
 
     def control(self, run: Training, action: Action) -> bool:
@@ -281,11 +337,25 @@ class RedisTrainings:
         return float(text) if isinstance(text, str) else run.config.eta
 
     def network(self, run: Training) -> Network:
-        """The latest finite weights the worker wrote; the initial network before it starts."""
-        text = self._call(lambda: self._redis.get(Keys(run.id).network))
+        """The latest finite weights the worker wrote; the initial network before it starts; a 404 once lost."""
+        k = Keys(run.id)
+
+        def read() -> tuple[str | None, list[str | None]]:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.get(k.network)
+            pipe.hmget(k.meta, ["state", "epoch", "batch"])
+            text, meta = pipe.execute()
+            return text, meta
+
+        text, (state, epoch, batch) = self._call(read)
         initial = run.session.initial
         if not isinstance(text, str):
-            return initial.copy()
+            if state in ("queued", *ACTIVE) and epoch in (None, "0") and batch in (None, "0"):
+                return initial.copy()  # it has not taken a step yet: the initial weights are its weights
+            raise HTTPException(
+                404, f"run_id: training run {run.id!r} is lost (its state in Redis expired or was evicted); "
+                "start a new one at /train",
+            )  # fmt: skip
         saved = json.loads(text)
         return Network(initial.sizes, weights=saved["weights"], biases=saved["biases"], activation=saved["activation"])
 

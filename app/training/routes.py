@@ -37,6 +37,7 @@ from backprop_lens.app.core.limits import at_most
 from backprop_lens.app.core.palette import diverging
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.core.slots import Slot, StreamSlots, client_of
 from backprop_lens.app.core.templating import templates_of
 from backprop_lens.app.training.backend import TrainingBackend
 from backprop_lens.app.training.schemas import (
@@ -89,6 +90,24 @@ def get_run(run_id: RunId, store: Trainings) -> Training:
 
 
 RunDep = Annotated[Training, Depends(get_run)]
+
+
+async def training_stream_slot(request: Request, run: RunDep) -> AsyncIterator[Slot]:
+    """A stream slot (``max_streams``) within the client's share for trainings (``max_training_streams_per_client``).
+
+    Taken before the event generator starts, so that a refusal is a real 429 (or 503), and given back when the
+    response has ended however it ended (the request's exit stack runs after the stream, also on a disconnect).
+    """
+    pool: StreamSlots = request.app.state.streams
+    per_client: int = request.app.state.settings.max_training_streams_per_client
+    slot = pool.acquire(client_of(request), per_client, "max_training_streams_per_client")
+    try:
+        yield slot
+    finally:
+        slot.release()
+
+
+TrainingSlot = Annotated[Slot, Depends(training_stream_slot)]
 
 
 # --- rendering helpers (presentation only) ------------------------------------------------
@@ -191,12 +210,17 @@ def create_run(request: Request, fields: Form, trainings: Trainings, settings: S
     operation_id="training_events",
     response_class=EventSourceResponse,
     include_in_schema=False,
-    responses=NOT_FOUND,
+    responses={
+        **NOT_FOUND,
+        429: {"model": ErrorBody, "description": "This client holds max_training_streams_per_client streams."},
+        503: {"model": ErrorBody, "description": "All stream slots are in use; retry after Retry-After seconds."},
+    },
     summary="The training's progress as Server-Sent Events",
 )
 async def events(
     request: Request,
     run: RunDep,
+    slot: TrainingSlot,
     settings: SettingsDep,
     trainings: Trainings,
     last_event_id: Annotated[str | None, Header(pattern=EVENT_ID)] = None,
@@ -213,7 +237,7 @@ async def events(
     time limit ``max_training_seconds``. So does a server that shuts down (SIGTERM): its `done`
     says so in `message` (``app.core.lifecycle``).
     """
-    closing: Closing = request.app.state.streams.closing
+    closing: Closing = slot.closing
     async for event in trainings.stream(run, last_event_id or after, closing, settings.max_training_seconds):
         yield event
 

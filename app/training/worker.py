@@ -1,19 +1,21 @@
 """``backprop-lens worker --redis URL``: train the runs queued in Redis, one at a time, until told to stop.
 
 Run several per machine and on several machines; each takes the next training from the queue
-(BLPOP: Redis hands each one to exactly one worker), trains it with ``engine.training.TrainingSession``
-in a thread, and meanwhile, every ``POLL_SECONDS``: appends a ``progress`` event to the training's
-stream when the session has a new report, applies the page's controls (pause, resume, stop, one
-mini-batch while paused, a new η), renews
-its lease, stops a training that no page follows any more (the heartbeat expired) or that ran past
-``max_training_seconds``. The final report becomes the one ``done`` event (``app.training.redis_store``
-describes the keys).
+(BLPOP, then ``CLAIM_SCRIPT``: exactly one worker trains it), goes on from its checkpoint if it has
+one (another worker died training it: ``app.training.redis_store`` describes the hand-over), trains
+it with ``engine.training.TrainingSession`` in a thread, and meanwhile, every ``POLL_SECONDS``:
+appends a ``progress`` event to the training's stream when the session has a new report, applies
+the page's controls (pause, resume, stop, one mini-batch while paused, a new η), renews its lease,
+stops a training that no page follows any more (the heartbeat expired) or that ran past
+``max_training_seconds`` (counted from its first start), and writes the last finished epoch's
+checkpoint at most every ``CHECKPOINT_SECONDS``. The final report becomes the one ``done`` event
+(``app.training.redis_store`` describes the keys).
 
 SIGTERM or SIGINT: the worker takes no more work, stops the training under way after its current
 mini-batch, marks it failed ("the worker was shut down in epoch N", so the page says to start it again;
-it is not re-queued, because a second worker would start it from epoch 0 under the same stream), and
-exits. A worker killed outright cannot say so: its lease expires and the page's relay marks the
-training failed.
+handing it over as a killed worker's is left out), and
+exits. A worker killed outright cannot say so: its lease expires and the page's relay hands the training
+to another worker, which goes on from the checkpoint.
 """
 
 from __future__ import annotations
@@ -38,10 +40,22 @@ from backprop_lens.app.core.logs import configure
 from backprop_lens.app.core.redis_client import sync_client
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.state import redacted
-from backprop_lens.app.training.redis_store import END_SCRIPT, PICTURE, QUEUE, WORKERS, Keys, failed_event, ms
+from backprop_lens.app.training.redis_store import (
+    ACTIVE,
+    CHECKPOINT_SECONDS,
+    CLAIM_SCRIPT,
+    END_SCRIPT,
+    LOST,
+    PICTURE,
+    QUEUE,
+    WORKERS,
+    Keys,
+    failed_event,
+    ms,
+)
 from backprop_lens.app.training.schemas import TrainConfig
 from backprop_lens.app.training.store import PAGE_CLOSED, TIME_LIMIT, Training, build_training, progress_event
-from backprop_lens.engine.training import Report
+from backprop_lens.engine.training import Checkpoint, Report
 
 POLL_SECONDS = 0.05
 ALIVE_EVERY = 1.0  # seconds between a training worker's "alive" (well under redis_store.WORKER_SILENT_SECONDS)
@@ -62,6 +76,7 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._redis = sync_client(url)
         self._end = self._redis.register_script(END_SCRIPT)
+        self._claim = self._redis.register_script(CLAIM_SCRIPT)
         self._ttl = ms(settings.training_ttl_seconds)
 
     def alive(self) -> None:
@@ -80,26 +95,36 @@ class Worker:
             if taken is not None:
                 try:
                     self.train(str(taken[1]))
-                except redis.RedisError as e:  # its lease expires: a relay marks the training failed
+                except redis.RedisError as e:  # its lease expires: a relay hands the training to another worker
                     log.warning("Redis lost while training %s: %s", taken[1], e)
         with contextlib.suppress(redis.RedisError):
             self._redis.zrem(WORKERS, self.name)  # gone: no page waits for it
         self._redis.close()
 
     def _finish(self, k: Keys, state: str, data: str) -> None:
-        args: list[str | int] = [state, data, self.settings.training_events_kept, self._ttl, "0"]
+        args: list[str | int] = [state, data, self.settings.training_events_kept, self._ttl, self.name]
         self._end(keys=[k.meta, k.events, k.lease], args=args)
 
     def train(self, run_id: str) -> None:
         k = Keys(run_id)
-        text = self._redis.get(k.config)
+        lease = ms(self.settings.training_lease_seconds)
+        if not self._claim(keys=[k.meta, k.lease], args=[self.name, lease, time.time()]):
+            return  # ended, expired, or another worker has it (it was queued twice)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(k.config)
+        pipe.get(k.checkpoint)
+        pipe.hgetall(k.meta)
+        text, saved, meta = pipe.execute()
         if not isinstance(text, str):
-            return  # expired while it waited
+            self._finish(k, "failed", failed_event(meta, LOST))
+            return
         try:
             run = build_training(run_id, TrainConfig.model_validate_json(text))
-        except (ValidationError, ValueError) as e:  # this worker's limits are not the web process's
+            if isinstance(saved, str):
+                run.session.restore(Checkpoint.from_dict(json.loads(saved), run.session.initial))
+        except (ValidationError, ValueError, KeyError) as e:  # this worker's limits are not the web process's
             message = f"Training failed: this worker cannot build the run ({e}). Check that it has the web's settings."
-            self._finish(k, "failed", failed_event(self._redis.hgetall(k.meta), message))
+            self._finish(k, "failed", failed_event(meta, message))
             return
         session = run.session
         if not self._redis.exists(k.heartbeat):
@@ -107,11 +132,13 @@ class Worker:
             report = session.run()
             self._finish(k, report.state, progress_event(run, report, []).model_dump_json())
             return
-        log.info("training %s started: %s", run_id, run.config.model_dump_json(exclude={"csv"}))
-        pipe = self._redis.pipeline()
-        pipe.hset(k.meta, mapping={"state": "running", "worker": self.name})
-        pipe.set(k.lease, self.name, px=ms(self.settings.training_lease_seconds))
-        pipe.execute()
+        if self._redis.exists(k.paused):
+            session.pause()  # handed over while paused: it stays paused
+        resumed = session.report().epoch
+        said = f"resumed after epoch {resumed} (handed over)" if isinstance(saved, str) else "started"
+        log.info("training %s %s: %s", run_id, said, run.config.model_dump_json(exclude={"csv"}))
+        started = float(meta.get("started", time.time()))
+        streamed = int(meta.get("streamed", resumed))  # epochs its events carried already
         crashed: list[BaseException] = []
 
         def train() -> None:
@@ -123,20 +150,24 @@ class Worker:
         thread = threading.Thread(target=train, name=f"training-{run_id}", daemon=True)
         thread.start()
         try:
-            self._follow(run, k, thread, crashed)
+            self._follow(run, k, thread, crashed, started, streamed)
         finally:  # Redis lost (or this loop failed): the session must not train on for nobody
             session.stop("stopped because its worker lost Redis")
             thread.join()
 
-    def _follow(self, run: Training, k: Keys, thread: threading.Thread, crashed: list[BaseException]) -> None:
+    def _follow(
+        self, run: Training, k: Keys, thread: threading.Thread, crashed: list[BaseException], started: float,
+        seen: int,
+    ) -> None:  # fmt: skip
         session = run.session
         network_every = 1.0  # seconds between writes of the weights (a large network is ~0.5 MB of JSON)
-        next_network = 0.0
+        next_network = next_checkpoint = 0.0
+        checkpointed = session.report().epoch
         lease_every = self.settings.training_lease_seconds / 3
-        deadline = time.monotonic() + self.settings.max_training_seconds
+        deadline = time.monotonic() + self.settings.max_training_seconds - (time.time() - started)
         next_lease = time.monotonic() + lease_every
         next_alive = time.monotonic()
-        version, seen = -1, 0
+        version = -1
         shut_down = False
         while True:
             alive = thread.is_alive()  # before the report: a thread that ended has published its last one
@@ -164,33 +195,40 @@ class Worker:
                           maxlen=self.settings.training_events_kept, approximate=True)  # fmt: skip
                 pipe.pexpire(k.events, self._ttl)
                 pipe.hset(k.meta, mapping={"state": "paused" if report.state == "paused" else "running",
-                                           "epoch": report.epoch, "batch": report.batch,
+                                           "epoch": report.epoch, "batch": report.batch, "streamed": seen,
                                            "fraction": report.fraction, "seconds": report.seconds})  # fmt: skip
                 if time.monotonic() >= next_network:
                     pipe.set(k.network, _json(report), px=self._ttl)
                     next_network = time.monotonic() + network_every
+                checkpoint = session.checkpoint()
+                if checkpoint is not None and checkpoint.epoch != checkpointed and time.monotonic() >= next_checkpoint:
+                    pipe.set(k.checkpoint, json.dumps(checkpoint.to_dict()), px=self._ttl)
+                    checkpointed, next_checkpoint = checkpoint.epoch, time.monotonic() + CHECKPOINT_SECONDS
                 pipe.execute()
             now = time.monotonic()
-            if now >= next_lease:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.get(k.paused)
+            pipe.get(k.stop)
+            pipe.exists(k.heartbeat)
+            pipe.hmget(k.meta, ["state", "worker"])
+            pipe.getdel(k.step)
+            pipe.get(k.eta)
+            paused, stop, heartbeat, (state, owner), step, eta = pipe.execute()
+            if eta is not None and float(eta) != session.eta:
+                session.set_eta(float(eta))  # the web process validated it
+            if state not in ACTIVE or owner != self.name:
+                # Handed over (its lease ran out: this worker was too slow to renew it, or lost Redis for a while),
+                # or its keys are gone: the training is another worker's, or no one's, now.
+                log.warning("training %s given up: it is %s, by %s now", run.id, state or "lost", owner or "nobody")
+                session.stop("given up")
+                session.join()
+                return
+            if now >= next_lease:  # after the look at its owner: a lease renewed for another worker would block it
                 self._redis.set(k.lease, self.name, px=ms(self.settings.training_lease_seconds))
             if now >= next_alive:
                 self.alive()
                 next_alive = now + ALIVE_EVERY
                 next_lease = now + lease_every
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.get(k.paused)
-            pipe.get(k.stop)
-            pipe.exists(k.heartbeat)
-            pipe.hget(k.meta, "state")
-            pipe.getdel(k.step)
-            pipe.get(k.eta)
-            paused, stop, heartbeat, state, step, eta = pipe.execute()
-            if eta is not None and float(eta) != session.eta:
-                session.set_eta(float(eta))  # the web process validated it
-            if state == "failed":  # a relay gave this worker up (its lease expired): its work is no one's now
-                session.stop("given up")
-                session.join()
-                return
             if stop:
                 session.stop(stop)
             elif not heartbeat:

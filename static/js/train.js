@@ -11,6 +11,8 @@
 
   const { $, backoff } = window.lensCommon;
   const SVG = "http://www.w3.org/2000/svg";
+  const RESUME_TRIES = 36; // 0.5, 1, 2, 4 s, then every 5 s: about 2.5 minutes in all
+  const RESUME_MAX_MS = 5000;
   let costScale = "log"; // the person's choice outlives a run: the next run's chart starts with it
 
   function svgEl(name, attrs, parent) {
@@ -188,10 +190,11 @@
   function follow(panel) {
     let source = null;
     let lastId = ""; // the id of the last event received: a new stream resumes after it
-    // A stream that ends without `done` is opened again after a pause that doubles while no process answers;
-    // after the last try, the notice. With Redis the 4 tries add up to under the training's 10 s heartbeat,
-    // so the worker keeps training meanwhile.
-    const resumes = backoff(4);
+    // A stream that ends without `done` is opened again, from the last event seen (`from`), after a pause that
+    // doubles while no process answers, up to RESUME_MAX_MS; after the last try, the notice. The tries span about
+    // two and a half minutes: long enough for a web process to restart or Redis to come back, after which the
+    // training goes on (a worker takes it over from its checkpoint if its own gave it up).
+    const resumes = backoff(RESUME_TRIES);
     let ended = false; // `done` arrived, or the page gave up, or it follows another run now
     let resumeTimer = null;
     panel.trainStream = {
@@ -278,7 +281,7 @@
         const delay = resumes.next();
         if (delay !== null) {
           panel.dataset.resumes = String(resumes.tries);
-          resumeTimer = setTimeout(open, delay);
+          resumeTimer = setTimeout(open, Math.min(delay, RESUME_MAX_MS));
           return;
         }
         ended = true;

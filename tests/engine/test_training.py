@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +15,15 @@ from backprop_lens.engine import Network
 from backprop_lens.engine.backprop import feedforward
 from backprop_lens.engine.datasets import generated
 from backprop_lens.engine.sgd import SGD, update_mini_batch
-from backprop_lens.engine.training import TrainingSession, accuracy, classify, decision_grid, neuron_grids
+from backprop_lens.engine.training import (
+    Checkpoint,
+    EpochRecord,
+    TrainingSession,
+    accuracy,
+    classify,
+    decision_grid,
+    neuron_grids,
+)
 
 Array = NDArray[np.float64]
 XOR = generated("xor", n=4, noise=0.0, test_fraction=0.0, seed=0)
@@ -265,3 +275,69 @@ def test_speeds_at_the_extremes_deep_saturated_and_one_neuron_wide() -> None:
     session.run()
     first, second = session.history_since(0)[0].speeds
     assert np.isfinite(second) and second > 0 and 0 <= first < 1e-100  # σ'(z) with |z| ~ 300 is e^-300 or 0
+
+
+def test_a_session_restored_from_a_checkpoint_ends_where_an_uninterrupted_one_does() -> None:
+    """Stopped at the end of epoch 3, its checkpoint through JSON, a new session on the same configuration restored
+    from it: the final weights are the book's loop's (written out in ``_book_epochs``, an independent reference)
+    to 1e-12, and the uninterrupted session's bit for bit, with the same history apart from the times."""
+    data = generated("moons", n=50, noise=0.1, test_fraction=0.2, seed=4)
+    net = Network([2, 4, 3, 1], seed=5)
+
+    def session() -> TrainingSession:
+        return TrainingSession(net, data, epochs=7, mini_batch_size=6, eta=0.8, cost="quadratic", seed=9, lmbda=2.0)
+
+    whole = session()
+    assert whole.checkpoint() is None
+    whole.run()
+    first = session()
+    first.run(on_epoch=lambda record: first.stop() if record.epoch == 3 else None)
+    checkpoint = first.checkpoint()
+    assert checkpoint is not None and checkpoint.epoch == 3 and len(checkpoint.history) == 3
+    saved = json.loads(json.dumps(checkpoint.to_dict()))
+    second = session()
+    second.restore(Checkpoint.from_dict(saved, net))
+    assert second.report().epoch == 3 and second.report().fraction == pytest.approx(3 / 7)
+    report = second.run()
+    assert report.state == "finished" and report.epoch == 7
+    book_w, book_b, _, _ = _book_epochs(net, data.x_train, data.y_train, 7, 6, 0.8, 2.0, seed=9)[-1]
+    for got, want in zip([*report.network.weights, *report.network.biases], [*book_w, *book_b], strict=True):
+        np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-12, atol=1e-14)
+    for got, want in zip(report.network.packed, whole.report().network.packed, strict=True):
+        assert np.array_equal(got, want)
+    untimed = [replace(h, seconds=0.0) for h in second.history_since(0)]
+    assert untimed == [replace(h, seconds=0.0) for h in whole.history_since(0)]
+    assert [h.epoch for h in untimed] == list(range(1, 8)) and report.seconds >= checkpoint.seconds
+    with pytest.raises(RuntimeError, match="started already"):
+        second.restore(checkpoint)
+
+
+def test_a_checkpoint_keeps_the_eta_in_force() -> None:
+    """η changed after epoch 1: a session restored after epoch 2 trains on with the new η, as the uninterrupted one."""
+    net = Network([2, 3, 1], seed=2)
+
+    def session() -> TrainingSession:
+        return TrainingSession(net, XOR, epochs=5, mini_batch_size=2, eta=3.0, seed=1)
+
+    def change(s: TrainingSession, stop_after: int | None) -> Callable[[EpochRecord], None]:
+        def on_epoch(record: EpochRecord) -> None:
+            if record.epoch == 1:
+                s.set_eta(0.5)
+            if record.epoch == stop_after:
+                s.stop()
+
+        return on_epoch
+
+    whole, first = session(), session()
+    whole.run(change(whole, None))
+    first.run(change(first, 2))
+    checkpoint = first.checkpoint()
+    assert checkpoint is not None and checkpoint.eta == 0.5
+    second = session()
+    second.restore(checkpoint)
+    assert second.eta == 0.5
+    final = second.run()
+    assert [h.eta for h in second.history_since(0)] == [3.0, 0.5, 0.5, 0.5, 0.5]
+    at_three = SGD(net, XOR.x_train, XOR.y_train, 5, 2, 3.0, seed=1)  # had η been lost, the weights would be these
+    assert not np.array_equal(final.network.weights[0], at_three.weights[0])
+    assert all(np.array_equal(a, b) for a, b in zip(final.network.packed, whole.report().network.packed, strict=True))

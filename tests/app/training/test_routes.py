@@ -725,3 +725,25 @@ def test_the_network_figure_says_when_its_neurons_are_too_many_to_map() -> None:
         assert 'id="train-net"' in html and "each hidden neuron is its activation" in html
         html = client.post("/train/runs", data={**FORM, "hidden": "17"}, headers=HX).text
         assert 'id="train-run-panel"' in html and 'id="train-net"' not in html  # wider than 16: not drawn
+
+
+def test_training_streams_count_against_the_stream_slots_and_a_clients_share() -> None:
+    """A second training stream from one address past max_training_streams_per_client is a 429 naming it, before
+    any event; every slot comes back when the streams end, also the one of a client that went away mid-stream."""
+    settings = Settings(max_training_streams_per_client=1)
+    with TestClient(create_app(settings)) as c:
+        pool = c.app.state.streams  # type: ignore[attr-defined]
+        first, second = start(c, epochs="10000", delay_ms="20"), start(c, epochs="2")
+        with c.stream("GET", f"/train/runs/{first}/events") as r:
+            lines = r.iter_lines()  # kept: a dropped iterator closes the response
+            assert r.status_code == 200 and next(lines).startswith("event:")
+            assert pool.open == 1
+            refused = c.get(f"/train/runs/{second}/events")
+            assert refused.status_code == 429 and "max_training_streams_per_client" in refused.json()["message"]
+            assert refused.headers["retry-after"] == "5"
+        # leaving the block disconnected that client: its training stops and its slot is given back
+        trainings(c).get(first).session.join(10)
+        assert trainings(c).get(first).session.report().state == "stopped"
+        events = read_events(c, second)
+        assert events[-1][0] == "done" and events[-1][1]["state"] == "finished"
+        assert pool.open == 0 and pool.held_by("testclient") == 0

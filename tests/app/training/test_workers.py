@@ -4,7 +4,8 @@ One real ``redis-server`` (``tests.processes.RedisServer``), two ``backprop-lens
 two apps on that Redis (in-process ``TestClient``s standing for two web processes, A and B). Each flow
 sends consecutive requests to alternate apps: a training made on A is followed from B, controlled from
 either, inspected and downloaded from both. Then the faults: a worker killed with SIGKILL mid-training
-(its lease runs out and the relay marks the training failed), a worker sent SIGTERM (it marks its training
+(its lease runs out, the relay re-queues the training and the other worker ends it from the checkpoint),
+a training whose keys are gone, a worker sent SIGTERM (it marks its training
 failed and exits), a closed page (its heartbeat runs out and the worker stops the training).
 
 Every wait waits for an event (a stream's next event, a process's exit, a Redis key's change) with a
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -34,7 +36,9 @@ from backprop_lens.app.cli import REDIS_URL_VARIABLE
 from backprop_lens.app.cli import main as cli_main
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.main import create_app
-from backprop_lens.app.training.redis_store import NO_WORKER, PICTURE, Keys
+from backprop_lens.app.training.redis_store import LOST, NO_WORKER, PICTURE, Keys
+from backprop_lens.app.training.schemas import TrainConfig
+from backprop_lens.app.training.store import build_training
 from backprop_lens.engine import Network
 from backprop_lens.engine.datasets import generated
 from backprop_lens.engine.sgd import SGD
@@ -249,23 +253,66 @@ def test_with_no_worker_a_queued_training_says_so_and_starts_when_one_does(clust
     assert cluster.b.get("/api/ready").json() == {"status": "ready", "reasons": []}
 
 
-def test_a_worker_killed_mid_training_fails_the_training_with_the_epoch(cluster: Cluster) -> None:
+def test_a_worker_killed_mid_training_hands_it_to_another_that_ends_with_the_uninterrupted_weights(
+    cluster: Cluster,
+) -> None:
+    """SIGKILL after epoch 20: the relay finds the lease expired and re-queues the training at the front; the
+    other worker goes on from the checkpoint in Redis, in the same stream. The final weights are those of the
+    same configuration trained without a stop in this process (the engine's TrainingSession), to 1e-12."""
     cluster.two_workers()
-    run_id = start(cluster.a, **LONG)
+    changes = {"epochs": "150", "delay_ms": "10"}
+    run_id = start(cluster.a, **changes)
     with Follower(cluster.b, run_id) as f:
-        f.wait_for("progress", "running")
-        worker = cluster.worker_of(run_id)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(WAIT)
+        seen = f.wait_for("progress", "running")
+        while not any(h["epoch"] >= 20 for _, e, _ in f.events for h in e.get("history", [])):
+            seen = f.wait_for("progress", after=seen + 1)
+        killed = cluster.worker_of(run_id)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(WAIT)
         f.wait_for("done")
     name, done, _ = f.events[-1]
-    assert name == "done" and done["state"] == "failed"
-    assert re.fullmatch(
-        r"Training failed: the worker stopped \(killed or crashed\) in epoch \d+\. Press Train to start again\.",
-        done["message"],
-    )
-    assert int(done["message"].split("in epoch ")[1].split(".")[0]) == done["epoch"]
+    assert name == "done" and done["state"] == "finished" and done["epoch"] == 150
+    assert cluster.worker_of(run_id).pid != killed.pid
+    epochs = [h["epoch"] for n, e, _ in f.events if n != "queue" for h in e["history"]]
+    assert epochs == list(range(1, 151))  # each epoch once, across the hand-over
+    ids = [i for _, _, i in f.events if i is not None]
+    assert ids == sorted(ids, key=lambda i: tuple(int(p) for p in i.split("-"))) and len(set(ids)) == len(ids)
+    with redis.Redis.from_url(cluster.redis.url, decode_responses=True) as db:
+        assert db.hget(Keys(run_id).meta, "handovers") == "1"
+    uninterrupted = build_training("x" * 8, TrainConfig.model_validate({**FORM, **changes})).session
+    uninterrupted.epoch_delay = 0.0
+    expected = uninterrupted.run().network
+    for client in (cluster.a, cluster.b):
+        got = client.get(f"/train/runs/{run_id}/network.json").json()
+        for w, want in zip(got["weights"], expected.weights, strict=True):
+            np.testing.assert_allclose(np.array(w), want, rtol=1e-12, atol=0)
+        for b, want in zip(got["biases"], expected.biases, strict=True):
+            np.testing.assert_allclose(np.array(b), want, rtol=1e-12, atol=0)
     assert [n for n, _, _ in read_events(cluster.a, run_id)].count("done") == 1  # ended once, seen from anywhere
+
+
+def test_a_lost_training_ends_its_stream_in_words_and_its_weights_are_a_404_everywhere(cluster: Cluster) -> None:
+    """Its keys evicted (deleted here): both apps, also the one that keeps the run in memory, answer 404 for its
+    weights and Inspect, never the untrained weights; its stream ends with a `done` saying why."""
+    cluster.two_workers()
+    run_id = start(cluster.a, epochs="3")
+    assert read_events(cluster.b, run_id)[-1][1]["state"] == "finished"
+    assert all(c.get(f"/train/runs/{run_id}/network.json").status_code == 200 for c in (cluster.a, cluster.b))
+    with redis.Redis.from_url(cluster.redis.url, decode_responses=True) as db:
+        keys = list(db.scan_iter(f"{Keys(run_id).meta.rsplit(':', 1)[0]}:*"))
+        assert Keys(run_id).meta in keys and db.delete(*keys) == len(keys)
+    for client in (cluster.a, cluster.b):
+        r = client.get(f"/train/runs/{run_id}/network.json")
+        assert r.status_code == 404 and "is lost" in r.json()["message"]
+        assert client.post(f"/train/runs/{run_id}/inspect", data={"example": "1"}).status_code == 404
+    queued = start(cluster.b, **LONG)  # waiting or running: its keys go while a page follows it
+    with Follower(cluster.a, queued) as f:
+        f.wait_for("progress")
+        with redis.Redis.from_url(cluster.redis.url, decode_responses=True) as db:
+            db.delete(*db.scan_iter(f"{Keys(queued).meta.rsplit(':', 1)[0]}:*"))
+        f.wait_for("done")
+    name, done, _ = f.events[-1]
+    assert name == "done" and done["state"] == "failed" and done["message"] == LOST
 
 
 def test_a_worker_sent_sigterm_fails_its_training_and_exits(cluster: Cluster) -> None:
