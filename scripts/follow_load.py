@@ -2,6 +2,7 @@
 
     python scripts/follow_load.py --followers 300 --changes 40
     python scripts/follow_load.py --followers 300 --changes 40 --redis   # two web processes sharing Redis
+    python scripts/follow_load.py --followers 300 --url https://your.server/backprop   # a running deployment
 
 Starts the servers on free loopback ports (one ``backprop-lens serve``; with ``--redis`` a throwaway
 ``redis-server`` and two web processes, the followers split between them and the lecturer on the first),
@@ -14,7 +15,14 @@ reports its p50, p99 and maximum over the changes, with the p50 and p99 of every
 Every follower must see every change's event or a newer one (a slow reader skips to the newest state by
 design); the run fails on any error or any change not delivered.
 
-Bounded in count and time; only 127.0.0.1 is contacted; every process started is stopped by its PID.
+``--url URL`` (repeatable: the followers split between them, the lecturer on the first) drives a deployment
+already running instead, nothing started: the URL the app is served at, its root path included once
+(``https://host/backprop``); the session's URLs come from the server, which writes the root path itself.
+``--insecure`` accepts a self-signed certificate. Behind nginx with the documented configuration, the
+followers of one client address are bounded by its ``limit_conn`` (600 streams).
+
+Bounded in count and time; without ``--url`` only 127.0.0.1 is contacted; every process started is stopped
+by its PID.
 The client shares the machine with the servers: on a small machine its own reading adds to the delays.
 """
 
@@ -32,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from load import Setup, free_port, wait_for  # scripts/load.py: the same processes, started alike
+from load import Setup, deployment, free_port, wait_for  # scripts/load.py: the same processes, started alike
 
 STEPS = 8  # the worked example's steps
 
@@ -98,6 +106,11 @@ async def follow(client: httpx.AsyncClient, url: str, follower: Follower, errors
         errors.append(f"{url}: {type(e).__name__}")
 
 
+def origin(url: str) -> str:
+    """``url`` without its path: where the server's own URLs (which carry the root path) are resolved."""
+    return str(httpx.URL(url).copy_with(path="/")).rstrip("/")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -117,6 +130,8 @@ class HttpLecturer:
             raise RuntimeError("the page has no run")
         self.run_id = found.group(1)
         r = await self.client.post(f"{self.url}/sessions", data={"run_id": self.run_id, "step": "0"})
+        if r.status_code != 201:
+            raise RuntimeError(f"share: {r.status_code} {r.text[:200]}")
         self.session = r.json()
         return self.session["code"]
 
@@ -125,7 +140,7 @@ class HttpLecturer:
         body = {"run_id": self.run_id, "step": (n + 1) % STEPS}
         sent = time.perf_counter()
         headers = {"X-Lecturer-Token": self.session["token"]}
-        r = await self.client.post(f"{self.url}{self.session['state_url']}", json=body, headers=headers)
+        r = await self.client.post(f"{origin(self.url)}{self.session['state_url']}", json=body, headers=headers)
         if r.status_code != 200:
             raise RuntimeError(f"state: {r.status_code} {r.text[:200]}")
         return sent, int(r.json()["seq"])
@@ -147,8 +162,9 @@ class BrowserLecturer:
 
     CHROMIUM = "/usr/bin/chromium"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, verify: bool = True) -> None:
         self.url = url
+        self.verify = verify
         self.seq = 1
         self._playwright: Any = None
         self._browser: Any = None
@@ -161,7 +177,9 @@ class BrowserLecturer:
         self._browser = await self._playwright.chromium.launch(
             executable_path=self.CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
         )
-        self.page = await self._browser.new_page(viewport={"width": 1024, "height": 768})
+        self.page = await self._browser.new_page(
+            viewport={"width": 1024, "height": 768}, ignore_https_errors=not self.verify
+        )
         await self.page.goto(f"{self.url}/")
         await self.page.click("#btn-share")
         await self.page.wait_for_selector("#share-card[data-code]")
@@ -184,19 +202,25 @@ class BrowserLecturer:
             await self._playwright.stop()
 
 
-async def run(urls: list[str], followers: int, changes: int, interval: float, browser: bool = False) -> Report:
+async def run(
+    urls: list[str], followers: int, changes: int, interval: float, browser: bool = False, verify: bool = True
+) -> Report:
     report = Report(servers=urls, followers=followers, changes=changes, interval_s=interval,
                     timed_from="the lecturer's key press" if browser else "the lecturer's POST …/state")  # fmt: skip
     last: list[float] = []
     every: list[float] = []
     limits = httpx.Limits(max_connections=followers + 10, max_keepalive_connections=followers + 10)
     timeout = httpx.Timeout(30.0, read=None)
-    async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False, verify=verify) as client:
         lecturer: HttpLecturer | BrowserLecturer = (
-            BrowserLecturer(urls[0]) if browser else HttpLecturer(client, urls[0])
+            BrowserLecturer(urls[0], verify) if browser else HttpLecturer(client, urls[0])
         )
         try:
-            code = await lecturer.share()
+            try:
+                code = await lecturer.share()
+            except RuntimeError as e:
+                report.errors.append(str(e))
+                return report
             flock = [Follower() for _ in range(followers)]
             started = time.perf_counter()
             tasks = [
@@ -247,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between the lecturer's steps (0.5)")
     parser.add_argument("--redis", action="store_true", help="Redis and two web processes instead of one process")
     parser.add_argument(
+        "--url", type=deployment, action="append",
+        help="a running app, its root path included (https://host/backprop); repeat: followers split between them",
+    )  # fmt: skip
+    parser.add_argument("--insecure", action="store_true", help="accept the --url's certificate unchecked")
+    parser.add_argument(
         "--browser",
         action="store_true",
         help="the lecturer in Chromium, timed from the key press (needs /usr/bin/chromium)",
@@ -255,10 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (1 <= args.followers <= 2000 and 1 <= args.changes <= 1000 and 0 <= args.interval <= 10):
         parser.error("bounds: followers 1..2000, changes 1..1000, interval 0..10")
+    if args.url and args.redis:
+        parser.error("--url drives running servers; --redis starts its own")
     setup = Setup()
     try:
-        urls = start_servers(setup, args.redis)
-        report = asyncio.run(run(urls, args.followers, args.changes, args.interval, args.browser))
+        urls = args.url or start_servers(setup, args.redis)
+        shape = (args.followers, args.changes, args.interval, args.browser)
+        report = asyncio.run(run(urls, *shape, verify=not args.insecure))
     finally:
         setup.stop()
     text = json.dumps(asdict(report), indent=2)

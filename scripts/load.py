@@ -1,4 +1,4 @@
-"""Load test on loopback: hold K concurrent event streams while sending N gradient requests.
+"""Load test: hold K concurrent event streams while sending N gradient requests.
 
     python scripts/load.py --streams 200 --requests 10000 --connections 8 --seconds 60
 
@@ -11,9 +11,12 @@ It reports the streams held to their final event, the requests served,
 errors, and the server's resident memory (VmRSS) before and after the
 measured round.
 
-Bounded in count and time; only 127.0.0.1 is ever contacted. The client is
-``bench.client`` (httpx), the benchmark's: one pool of K connections for the
-streams, one of C keep-alive connections for the requests.
+``--url URL`` drives a deployment already running instead (nothing is started, and the memory is not
+read): the URL the app is served at, its root path included once (``--url https://host/backprop``); every
+request goes under it. ``--insecure`` accepts a self-signed certificate.
+
+Bounded in count and time; without ``--url`` only 127.0.0.1 is contacted. The client is httpx, as in
+``bench.client``: one pool of K connections for the streams, one of C keep-alive connections for the requests.
 
 A class (``--class``): a lecture hall of simulated students, each doing what a student does on the page:
 
@@ -28,7 +31,9 @@ arrive evenly over ``--ramp-seconds``; at most ``--concurrency`` are active at o
 runs the servers and this client). Every request goes to the next server of the list (round-robin, no
 stickiness), as a load balancer would send it.
 
-Servers: ``--url`` (repeatable) targets running ones on loopback; or ``--setup cluster`` starts Redis, two
+Servers: ``--url`` (repeatable) targets running ones, on loopback or a deployment
+(``--url https://host/backprop`` behind nginx: every path after the first page's comes from the HTML the
+server sent, so the root path is written once); or ``--setup cluster`` starts Redis, two
 web processes (``backprop-lens serve --redis``) and two training workers (``backprop-lens worker``) on
 free loopback ports, and ``--setup single`` one web process without Redis; each is stopped by its PID at
 the end. A trainings form answered 429 (all training slots busy, without Redis) is pressed again after a
@@ -55,7 +60,7 @@ from typing import Any
 
 import httpx
 
-from backprop_lens.bench.client import HOST, JSON, READ_TIMEOUT, answers, pool, read_events
+from backprop_lens.bench.client import HOST, JSON, READ_TIMEOUT, answers, read_events
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKED = {
@@ -92,6 +97,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def connect(base: str, connections: int, verify: bool = True) -> httpx.AsyncClient:
+    """Up to ``connections`` keep-alive connections to the app at ``base`` (its root path included)."""
+    return httpx.AsyncClient(
+        base_url=base,
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        timeout=READ_TIMEOUT,
+        trust_env=False,
+        verify=verify,
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -156,14 +172,14 @@ async def send_requests(
 
 
 async def phase(
-    port: int, streams: int, requests: int, connections: int, seconds: float, report: Report
+    base: str, streams: int, requests: int, connections: int, seconds: float, report: Report, verify: bool = True
 ) -> list[float]:
     """K paced streams held open while N requests go out on C connections; the latencies."""
     deadline = time.monotonic() + seconds
     # Streams last about as long as the requests take; paced to cover the run.
     interval_ms = min(3000, max(50, int(seconds * 1000 / (STEPS * 4))))
     open_now = [0]
-    async with pool(port, max(1, streams)) as streaming, pool(port, connections) as sending:
+    async with connect(base, max(1, streams), verify) as streaming, connect(base, connections, verify) as sending:
         stream_tasks = [
             asyncio.create_task(hold_stream(streaming, interval_ms, report, open_now, deadline)) for _ in range(streams)
         ]
@@ -177,14 +193,17 @@ async def phase(
     return latencies
 
 
-async def run(port: int, pid: int, streams: int, requests: int, connections: int, seconds: float) -> Report:
+async def run(
+    base: str, pid: int | None, streams: int, requests: int, connections: int, seconds: float, verify: bool = True
+) -> Report:
+    """Both rounds against the app at ``base``; the memory of the process ``pid`` (None: not ours to read)."""
     # A first, smaller round warms everything a server grows once (imports, thread pool,
     # allocator arenas, caches) so that the memory reading after it is the baseline.
-    await phase(port, streams, max(1, requests // 5), connections, seconds, Report())
+    await phase(base, streams, max(1, requests // 5), connections, seconds, Report(), verify)
     report = Report()
-    report.rss_kib_warm = rss_kib(pid)
-    latencies = await phase(port, streams, requests, connections, seconds, report)
-    report.rss_kib_after = rss_kib(pid)
+    report.rss_kib_warm = rss_kib(pid) if pid else 0
+    latencies = await phase(base, streams, requests, connections, seconds, report, verify)
+    report.rss_kib_after = rss_kib(pid) if pid else 0
     served = report.requests_ok + report.requests_failed
     report.requests_per_second = served / report.seconds if report.seconds else 0.0
     if latencies:
@@ -233,7 +252,6 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
 KINDS = ("page", "configure", "stream_first", "stream_done", "step", "demon", "paths", "train_form", "train_done")
 HTMX = {"HX-Request": "true"}
 TRAIN_FORM = {"dataset": "digits", "hidden": "10", "epochs": "2", "batch": "10", "eta": "1.0"}
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass
@@ -381,9 +399,14 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 async def run_class(
-    urls: list[str], students: int, concurrency: int, ramp: float, seconds: float, report: ClassReport
+    urls: list[str],
+    students: int,
+    concurrency: int,
+    ramp: float,
+    seconds: float,
+    report: ClassReport,
+    verify: bool = True,
 ) -> None:
-    limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=concurrency)
     # Each client holds a server's origin: every path after the first page's comes from the HTML it sent,
     # the root path (a sub-path behind a proxy) included.
     origins = [str(httpx.URL(u).copy_with(path="/")).rstrip("/") for u in urls]
@@ -391,7 +414,10 @@ async def run_class(
     if len(roots) != 1:
         raise ValueError(f"the servers are under different paths: {sorted(roots)}")
     limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=concurrency)
-    clients = [httpx.AsyncClient(base_url=o, limits=limits, timeout=READ_TIMEOUT, trust_env=False) for o in origins]
+    clients = [
+        httpx.AsyncClient(base_url=o, limits=limits, timeout=READ_TIMEOUT, trust_env=False, verify=verify)
+        for o in origins
+    ]
     hall = Hall(clients, roots.pop(), report)
     seats = asyncio.Semaphore(concurrency)
     start = time.perf_counter()
@@ -497,10 +523,13 @@ def start_setup(setup: Setup, kind: str) -> list[str]:
     return urls
 
 
-def loopback(url: str) -> str:
+def deployment(url: str) -> str:
+    """A running app's URL, its root path included (``https://host/backprop``), without a trailing slash."""
     parsed = httpx.URL(url)
-    if parsed.scheme != "http" or parsed.host not in LOOPBACK:
-        raise argparse.ArgumentTypeError(f"only http:// on loopback (127.0.0.1, localhost, ::1), got {url}")
+    if parsed.scheme not in ("http", "https") or not parsed.host or parsed.query or parsed.fragment:
+        raise argparse.ArgumentTypeError(
+            f"an http:// or https:// URL of the app, such as https://host/backprop, got {url}"
+        )
     return url.rstrip("/")
 
 
@@ -522,7 +551,7 @@ def class_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     try:
         report.servers = args.url or start_setup(setup, args.setup)
         asyncio.run(run_class(report.servers, args.students, report.concurrency, args.ramp_seconds, args.seconds,
-                              report))  # fmt: skip
+                              report, not args.insecure))  # fmt: skip
     finally:
         setup.stop()
     print(f"setup {report.setup}: {len(report.servers)} server URL(s): {', '.join(report.servers)}")
@@ -553,7 +582,11 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--students", type=int, default=300, help="students in all (default 300)")
     group.add_argument("--concurrency", type=int, default=50, help="students active at once (default 50)")
     group.add_argument("--ramp-seconds", type=float, default=10.0, help="students arrive over this long (10)")
-    group.add_argument("--url", type=loopback, action="append", help="a running server (repeat: round-robin)")
+    parser.add_argument(
+        "--url", type=deployment, action="append",
+        help="a running app, its root path included (https://host/backprop); with --class, repeat: round-robin",
+    )  # fmt: skip
+    parser.add_argument("--insecure", action="store_true", help="accept the --url's certificate unchecked")
     group.add_argument("--setup", choices=("cluster", "single"), help="start the servers here (see above)")
     args = parser.parse_args(argv)
     if args.klass:
@@ -568,13 +601,20 @@ def main(argv: list[str] | None = None) -> int:
     ):
         parser.error("bounds: streams 0..1000, requests 1..100000, connections 1..64, seconds (0, 600]")
 
-    port = free_port()
-    server = start_server(port)
-    try:
-        report = asyncio.run(run(port, server.pid, args.streams, args.requests, args.connections, args.seconds))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    if args.url:
+        if len(args.url) > 1:
+            parser.error("one --url without --class")
+        shape = (args.streams, args.requests, args.connections, args.seconds)
+        report = asyncio.run(run(args.url[0], None, *shape, verify=not args.insecure))
+    else:
+        port = free_port()
+        server = start_server(port)
+        try:
+            shape = (args.streams, args.requests, args.connections, args.seconds)
+            report = asyncio.run(run(f"http://{HOST}:{port}", server.pid, *shape))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
     data = asdict(report)
     data["errors"] = report.errors[:20]
     width = max(len(k) for k in data)

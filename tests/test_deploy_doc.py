@@ -68,3 +68,32 @@ def test_the_nginx_settings_it_explains_are_those_of_the_configuration_file() ->
     conf = (ROOT / "docs" / "nginx" / "backprop.conf").read_text(encoding="utf-8")
     for directive in ("proxy_buffering off;", "proxy_read_timeout 60s;", "proxy_pass http://backprop_lens/;"):
         assert directive in conf and directive.rstrip(";") in DEPLOY
+
+
+def unit(name: str) -> dict[str, str]:
+    """A systemd unit of docs/systemd as key → value (continuation lines joined; the last of a repeated key)."""
+    text = (ROOT / "docs" / "systemd" / name).read_text(encoding="utf-8").replace("\\\n", " ")
+    return dict(
+        (key.strip(), value.strip())
+        for line in text.splitlines()
+        if "=" in line and not line.startswith("#")
+        for key, value in [line.split("=", 1)]
+    )
+
+
+def test_the_systemd_units_stop_after_the_graceful_timeout_as_an_unprivileged_user() -> None:
+    _load_plugins()
+    for name, command in (("backprop-lens-web.service", "serve"), ("backprop-lens-worker@.service", "worker")):
+        keys = unit(name)
+        assert keys["Restart"] == "on-failure" and keys["User"] not in ("", "root"), name
+        assert keys["EnvironmentFile"] == "/etc/backprop-lens/env", name
+        parser = argparse.ArgumentParser()
+        COMMANDS[command][1](parser)
+        words = keys["ExecStart"].split()
+        assert words[0].endswith("/backprop-lens") and words[1] == command, name
+        args = parser.parse_args(words[2:])
+        assert "--redis" not in words, f"{name}: the Redis URL belongs in the environment file's file, not in ps"
+        graceful = getattr(args, "graceful_timeout", 0.0)
+        assert float(keys["TimeoutStopSec"]) > graceful + 5, name
+    env = (ROOT / "docs" / "systemd" / "env.example").read_text(encoding="utf-8")
+    assert "BACKPROP_LENS_REDIS_URL_FILE=" in env

@@ -112,7 +112,7 @@ class AccessLogMiddleware:
                 client = scope.get("client")
                 fields = {
                     "method": scope["method"],
-                    "path": scope.get("root_path", "") + scope.get("path", ""),
+                    "path": scope.get("path", ""),  # the whole path: ASGI puts the root path in it
                     "status": message["status"],
                     "ms": ms,
                     "client": client[0] if client else "-",

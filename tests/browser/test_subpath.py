@@ -1,5 +1,6 @@
 """The app under a sub-path, as a department's server runs it: nginx serves it at /backprop/ with the documented
-configuration (docs/nginx/backprop.conf, on free ports) and strips the prefix before uvicorn, which runs with
+configuration (docs/nginx/backprop.conf on free ports, HTTPS with a self-signed certificate: ``tests.cluster.nginx``)
+and strips the prefix before uvicorn, which runs with
 ``--root-path /backprop``. Through the proxy, Chromium loads the page, plays the worked example to its end (the
 stream passes unbuffered), steps back, opens an instrument, reads the API documentation and trains XOR to its
 end: no console error, no failed response, and no request outside /backprop/.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -19,54 +19,24 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, expect
 
 from backprop_lens.app.cli import REDIS_URL_VARIABLE
 from tests.browser.conftest import ROOT, shot_path
+from tests.cluster.nginx import PREFIX, START_WITHIN, Nginx, main_config, unverified
 from tests.processes import free_port, stop
 
 pytestmark = pytest.mark.browser
 
-PREFIX = "/backprop"
-CONFIG = ROOT / "docs/nginx/backprop.conf"
-NGINX = "/usr/sbin/nginx"
 STEPS = 8  # of the worked example
-START_SECONDS = 60  # a bound only: how long the two servers may take to answer
-
-
-def site_config(listen: int, upstream: int) -> str:
-    """The documented configuration with the test's ports in place of 80 and 8000."""
-    text = CONFIG.read_text(encoding="utf-8")
-    ports = (("listen 80;", f"listen 127.0.0.1:{listen};"), ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream};"))
-    for old, new in ports:
-        assert text.count(old) == 1, f"{CONFIG} should have {old!r} once"
-        text = text.replace(old, new)
-    return text
-
-
-def main_config(prefix: Path, site: Path) -> str:
-    """An nginx that runs in the foreground and keeps everything it writes under ``prefix``."""
-    lines = [
-        *(["user root;"] if os.geteuid() == 0 else []),  # else, as root, the workers are nobody: locked out of prefix
-        "daemon off;",
-        "worker_processes 1;",
-        f"pid {prefix}/nginx.pid;",
-        f"error_log {prefix}/error.log;",
-        "events { worker_connections 64; }",
-        "http {",
-        "    access_log off;",
-        *(f"    {kind}_temp_path {prefix}/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
-        f"    include {site};",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
+NGINX = "/usr/sbin/nginx"  # Debian's nginx-light
+__all__ = ["NGINX", "main_config", "wait_until_served"]  # tests/browser/test_cluster_browser.py runs nginx too
 
 
 def wait_until_served(url: str, procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + START_SECONDS
+    deadline = time.monotonic() + START_WITHIN
     while True:
         for name, proc in procs.items():
             assert proc.poll() is None, f"{name} exited with code {proc.returncode}"
@@ -74,22 +44,16 @@ def wait_until_served(url: str, procs: dict[str, subprocess.Popen[bytes]]) -> No
             with urllib.request.urlopen(url, timeout=5):
                 return
         except OSError:
-            assert time.monotonic() < deadline, f"{url} did not answer within {START_SECONDS} s"
+            assert time.monotonic() < deadline, f"{url} did not answer within {START_WITHIN} s"
             time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """uvicorn with --root-path behind nginx with the documented configuration; yields nginx's base URL."""
-    if not Path(NGINX).exists() and shutil.which("nginx") is None:
-        pytest.fail(f"{NGINX} is missing: apt-get install -y nginx-light")
-    nginx = NGINX if Path(NGINX).exists() else str(shutil.which("nginx"))
-    prefix = tmp_path_factory.mktemp("nginx")
-    app_port, proxy_port = free_port(), free_port()
-    site = prefix / "backprop.conf"
-    site.write_text(site_config(proxy_port, app_port), encoding="utf-8")
-    conf = prefix / "nginx.conf"
-    conf.write_text(main_config(prefix, site), encoding="utf-8")
+    """uvicorn with --root-path behind nginx with the documented configuration; yields nginx's base URL (HTTPS,
+    a self-signed certificate)."""
+    app_port = free_port()
+    proxy = Nginx(tmp_path_factory.mktemp("nginx"), [app_port])
     env = {name: value for name, value in os.environ.items() if name != REDIS_URL_VARIABLE}
     with ExitStack() as stack:
         app = subprocess.Popen(
@@ -99,13 +63,11 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         stack.callback(stop, app)
-        proxy = subprocess.Popen(
-            [nginx, "-c", str(conf), "-p", str(prefix)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        stack.callback(stop, proxy)
-        base = f"http://127.0.0.1:{proxy_port}"
-        wait_until_served(f"{base}{PREFIX}/api/health", {"uvicorn": app, "nginx": proxy})
-        yield base
+        proxy.start()
+        stack.callback(proxy.stop)
+        proxy.wait_until_served("/api/health")
+        assert app.poll() is None, f"uvicorn exited with code {app.returncode}"
+        yield proxy.base
 
 
 def test_the_bare_prefix_redirects_to_the_page(proxied: str) -> None:
@@ -113,16 +75,16 @@ def test_the_bare_prefix_redirects_to_the_page(proxied: str) -> None:
         def redirect_request(self, *args: object, **kwargs: object) -> None:
             return None
 
-    opener = urllib.request.build_opener(NoRedirect)
+    opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=unverified()))
     with pytest.raises(urllib.error.HTTPError) as answer:
         opener.open(f"{proxied}{PREFIX}", timeout=10)
     answer.value.close()
     assert answer.value.code == 301
-    assert re.fullmatch(rf"(http://127\.0\.0\.1:\d+)?{PREFIX}/", answer.value.headers["location"])
+    assert re.fullmatch(rf"(https://127\.0\.0\.1:\d+)?{PREFIX}/", answer.value.headers["location"])
 
 
 def test_play_step_instruments_docs_and_training_under_the_prefix(chromium: Browser, proxied: str) -> None:
-    context = chromium.new_context(base_url=proxied, viewport={"width": 1024, "height": 768})
+    context = chromium.new_context(base_url=proxied, viewport={"width": 1024, "height": 768}, ignore_https_errors=True)
     context.set_default_timeout(20_000)
     page = context.new_page()
     problems: list[str] = []

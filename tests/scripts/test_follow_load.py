@@ -1,4 +1,6 @@
-"""The follow load script runs end to end on a tiny load, on one process and on Redis with two (figures unasserted).
+"""The follow load script runs end to end on a tiny load, on one process and on Redis with two (figures unasserted),
+and with ``--url`` against a deployment already running: one web process behind nginx with the documented
+configuration at https://…/backprop, whose root path the script writes once.
 
 It runs as a user runs it, in its own process: its asyncio loop must not meet the browser tests' loop.
 """
@@ -11,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cluster.nginx import PREFIX, Nginx
+from tests.processes import free_port, serving
 
 pytestmark = pytest.mark.slow
 
@@ -48,3 +53,31 @@ def test_bounds_are_checked() -> None:
     done = subprocess.run([sys.executable, str(SCRIPT), "--followers", "0"], capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
     assert done.returncode == 2 and "bounds" in done.stderr
+
+
+def test_url_drives_a_running_deployment_under_its_root_path(tmp_path: Path) -> None:
+    port = free_port()
+    with serving("--root-path", PREFIX, "--forwarded-allow-ips", "127.0.0.1", port=port):
+        proxy = Nginx(tmp_path, [port])
+        proxy.start()
+        try:
+            proxy.wait_until_served("/api/health")
+            out = tmp_path / "report.json"
+            args = ["--followers", "4", "--changes", "2", "--interval", "0.05", "--json", str(out)]
+            url = ["--url", f"{proxy.base}{PREFIX}", "--insecure"]
+            done = subprocess.run([sys.executable, str(SCRIPT), *args, *url], capture_output=True, text=True,
+                                  timeout=120, check=False)  # fmt: skip
+        finally:
+            proxy.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["errors"] == [] and report["undelivered"] == 0
+    # Every follower heard both steps: the share, the steps and the streams all found their routes (a root path
+    # written twice is a 404 from the app, a path without it one from nginx).
+    assert report["servers"] == [f"{proxy.base}{PREFIX}"] and report["changes"] == 2
+
+
+def test_url_and_redis_are_exclusive() -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "--url", "http://127.0.0.1:9", "--redis"],
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 2 and "--url" in done.stderr

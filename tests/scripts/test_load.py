@@ -77,10 +77,10 @@ def test_a_small_class_on_two_processes_two_workers_and_redis(tmp_path: Path) ->
     assert report["counts"]["train_done"] == 1
 
 
-def test_class_targets_only_loopback() -> None:
-    done = run_script("--class", "--url", "http://example.org:8000")
+def test_url_is_an_http_url_of_the_app() -> None:
+    done = run_script("--class", "--url", "ftp://example.org/backprop")
     assert done.returncode == 2
-    assert "loopback" in done.stderr
+    assert "an http:// or https:// URL" in done.stderr
 
 
 def test_class_needs_servers_or_a_setup() -> None:
