@@ -46,7 +46,7 @@ from backprop_lens.app.classroom.store import (
     no_session_message,
 )
 from backprop_lens.app.core.redis_client import async_client
-from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError
+from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError, unavailable
 
 # KEYS: the session's key, the index (codes scored by last change, µs of the server's clock).
 # ARGV: code, token hash, run id, step, query, sid, time to live (ms), max sessions, sessions one client may hold
@@ -124,7 +124,9 @@ return 1
 
 
 def _unavailable(e: Exception) -> StateUnavailableError:
-    return StateUnavailableError(f"Redis is unavailable ({type(e).__name__}); try again shortly")
+    error = unavailable(e)
+    error.__cause__ = e
+    return error
 
 
 class RedisSessions:

@@ -33,7 +33,7 @@ from typing import Protocol, TypeVar
 
 import redis
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.redis_client import sync_client
@@ -48,6 +48,17 @@ KEY_PREFIX = "backprop-lens:"
 
 class StateUnavailableError(Exception):
     """The shared state cannot be reached (Redis is down or refuses); the request may be retried."""
+
+
+def unavailable(e: BaseException) -> StateUnavailableError:
+    """The one wording of a Redis failure, telling full from down (each its own sentence, and its own 503)."""
+    text = str(e)
+    if isinstance(e, redis.ResponseError) and (text.startswith("OOM") or "maxmemory" in text):
+        return StateUnavailableError(
+            "Redis is full: it refuses writes past its maxmemory, so nothing new can be kept; an operator frees "
+            "memory or raises maxmemory (docs/deploy.md, Redis); try again shortly"
+        )
+    return StateUnavailableError(f"Redis is unavailable ({type(e).__name__}); try again shortly")
 
 
 class State(Protocol):
@@ -197,7 +208,7 @@ class RedisState:
         try:
             return command()
         except redis.RedisError as e:
-            raise StateUnavailableError(f"Redis is unavailable ({type(e).__name__}); try again shortly") from e
+            raise unavailable(e) from e
 
 
 def make_state(settings: Settings) -> State:
@@ -209,15 +220,21 @@ def make_state(settings: Settings) -> State:
     return state
 
 
-async def on_state_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """A 503 naming Redis, with Retry-After: the request may succeed once Redis is back."""
+async def on_state_unavailable(request: Request, exc: Exception) -> Response:
+    """A 503 naming Redis (full or down), with Retry-After: the request may succeed once Redis is back.
+
+    JSON for the API and for scripts; an HTML page, in the page's layout, for a browser asking for a page."""
     message = str(exc) or "Redis is unavailable; try again shortly"
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
         metrics.count_error(exc)
     log.warning("%s %s: %s (%s)", request.method, request.url.path, message, exc.__cause__)  # the cause
-    return JSONResponse(
-        ErrorBody(message=message, detail=message).model_dump(),
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    wants_page = "text/html" in request.headers.get("accept", "") and "/api/" not in request.url.path
+    templates = getattr(request.app.state, "templates", None)
+    if wants_page and templates is not None and request.headers.get("hx-request") != "true":
+        page = templates.get_template("page/unavailable.html").render(
+            message=message, root=request.scope.get("root_path", "")
+        )
+        return HTMLResponse(page, status_code=503, headers=headers)
+    return JSONResponse(ErrorBody(message=message, detail=message).model_dump(), status_code=503, headers=headers)

@@ -60,7 +60,7 @@ from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.redis_client import sync_client
 from backprop_lens.app.core.settings import Settings
-from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError
+from backprop_lens.app.core.state import KEY_PREFIX, unavailable
 from backprop_lens.app.training.schemas import ProgressEvent, TrainConfig
 from backprop_lens.app.training.store import UNOPENED_SECONDS, Action, Training, build_training
 from backprop_lens.engine.network import Network
@@ -207,7 +207,7 @@ class RedisTrainings:
         try:
             return command()
         except redis.RedisError as e:
-            raise StateUnavailableError(f"Redis is unavailable ({type(e).__name__}); try again shortly") from e
+            raise unavailable(e) from e
 
     def _remember(self, run: Training) -> None:
         self._runs.put(run.id, run)
