@@ -48,6 +48,7 @@ from backprop_lens.app.training.redis_store import (
     LOST,
     PICTURE,
     QUEUE,
+    REQUEUE_SCRIPT,
     WORKERS,
     Keys,
     failed_event,
@@ -77,6 +78,7 @@ class Worker:
         self._redis = sync_client(url)
         self._end = self._redis.register_script(END_SCRIPT)
         self._claim = self._redis.register_script(CLAIM_SCRIPT)
+        self._requeue = self._redis.register_script(REQUEUE_SCRIPT)
         self._ttl = ms(settings.training_ttl_seconds)
 
     def alive(self) -> None:
@@ -236,8 +238,20 @@ class Worker:
             elif now > deadline:
                 session.stop(TIME_LIMIT)
             elif self.stopping.is_set() and not shut_down:
-                shut_down = True
-                session.stop("stopped because its worker was shut down")
+                # Shut down (SIGTERM): hand the training over as a dead worker's is, from its last checkpoint,
+                # at once rather than after its lease runs out; another worker (or this one, restarted) resumes it.
+                session.stop("handed over: its worker was shut down")
+                session.join()
+                checkpoint = session.checkpoint()
+                pipe = self._redis.pipeline()
+                if checkpoint is not None:
+                    pipe.set(k.checkpoint, json.dumps(checkpoint.to_dict()), px=self._ttl)
+                pipe.delete(k.lease)
+                pipe.execute()
+                if self._requeue(keys=[k.meta, k.lease, QUEUE], args=[run.id]):
+                    log.info("training %s handed over at epoch %d: its worker is shutting down", run.id, report.epoch)
+                    return
+                shut_down = True  # not running any more (it ended meanwhile): end it as before
             elif paused:
                 session.pause()
                 if step:

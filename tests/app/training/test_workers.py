@@ -19,6 +19,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -315,7 +316,7 @@ def test_a_lost_training_ends_its_stream_in_words_and_its_weights_are_a_404_ever
     assert name == "done" and done["state"] == "failed" and done["message"] == LOST
 
 
-def test_a_worker_sent_sigterm_fails_its_training_and_exits(cluster: Cluster) -> None:
+def test_a_worker_sent_sigterm_hands_its_training_over_and_exits(cluster: Cluster) -> None:
     cluster.two_workers()
     run_id = start(cluster.b, **LONG)
     with Follower(cluster.a, run_id) as f:
@@ -323,12 +324,21 @@ def test_a_worker_sent_sigterm_fails_its_training_and_exits(cluster: Cluster) ->
         worker = cluster.worker_of(run_id)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(WAIT) == 0
-        f.wait_for("done")
+        cluster.workers.remove(worker)
+        cluster.two_workers()  # a restarted worker, as systemd would start one
+        with redis.Redis.from_url(cluster.redis.url, decode_responses=True) as db:
+            deadline = time.monotonic() + WAIT
+            while db.hget(Keys(run_id).meta, "worker") == f"{socket.gethostname()}:{worker.pid}":
+                assert time.monotonic() < deadline, "no worker took the training over"
+                time.sleep(0.05)
+            assert db.hget(Keys(run_id).meta, "handovers") == "1"
+        seen = f.wait_for("progress", "running", after=len(f.events))  # it goes on, in the same stream
+        assert cluster.a.post(f"/train/runs/{run_id}/controls/stop").status_code == 200
+        f.wait_for("done", after=seen)
     done = f.events[-1][1]
-    assert done["state"] == "failed" and re.fullmatch(
-        rf"Training failed: its worker was shut down in epoch {done['epoch']}\. Press Train to start again\.",
-        done["message"],
-    )
+    assert done["state"] == "stopped" and "stopped by you" in done["message"]
+    epochs = [h["epoch"] for n, e, _ in f.events if n != "queue" for h in e["history"]]
+    assert epochs == sorted(set(epochs))  # every epoch once, in order, across the hand-over
 
 
 def test_closing_the_page_stops_the_training_when_its_heartbeat_runs_out(cluster: Cluster) -> None:
