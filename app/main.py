@@ -33,7 +33,7 @@ from backprop_lens.app.core.middleware import (
     SettingsMiddleware,
 )
 from backprop_lens.app.core.settings import Settings, get_settings
-from backprop_lens.app.core.slots import StreamSlots
+from backprop_lens.app.core.slots import RateLimits, StreamSlots
 from backprop_lens.app.core.state import StateUnavailableError, make_state, on_state_unavailable
 from backprop_lens.app.core.templating import make_templates
 from backprop_lens.app.instruments import page as instruments_page
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Everything an app holds, made from its own settings: two apps in one process share nothing.
     app.state.settings = settings
     app.state.streams = StreamSlots(settings.max_streams)
+    app.state.gradient_rate = RateLimits(settings.max_gradients_per_second_per_client)
     app.state.shared = state
     app.state.runs = RunStore(
         state, settings.max_cached_traces, settings.max_trace_layers_page, settings.max_page_iterations

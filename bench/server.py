@@ -54,9 +54,11 @@ def bench_app() -> FastAPI:
     """
     from backprop_lens.app.api.routes import _small_reply
     from backprop_lens.app.core.schemas import WORKED_EXAMPLE, GradientRequest
+    from backprop_lens.app.core.settings import get_settings
     from backprop_lens.app.main import create_app
 
-    app = create_app()
+    # The server's settings, but one client's throughput is what the bench measures: no per-client rate limit.
+    app = create_app(get_settings().model_copy(update={"max_gradients_per_second_per_client": 1e12}))
     reply = _small_reply(GradientRequest.model_validate(WORKED_EXAMPLE))
 
     async def floor(request: Request) -> Response:

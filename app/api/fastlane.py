@@ -39,8 +39,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backprop_lens.app.core.deps import settings_of
-from backprop_lens.app.core.schemas import ActivationName, CostName, GradientRequest, InitName, NetworkSpec
+from backprop_lens.app.core.schemas import ActivationName, CostName, ErrorBody, GradientRequest, InitName, NetworkSpec
 from backprop_lens.app.core.settings import Settings
+from backprop_lens.app.core.slots import client_of
 from backprop_lens.engine.activations import get_activation
 from backprop_lens.engine.backprop import backprop
 from backprop_lens.engine.network import Array, Network, batch_rows, packed_checked, parameter_count
@@ -206,6 +207,14 @@ class GradientRoute(APIRoute):
         endpoint = self.endpoint
 
         async def handler(request: Request) -> Response:
+            if request.method == "POST" and not request.app.state.gradient_rate.allow(client_of(request)):
+                per_second = settings_of(request).max_gradients_per_second_per_client
+                message = (
+                    f"gradients: this address sent more than {per_second:g} requests in a second, the most one "
+                    "client may (max_gradients_per_second_per_client); slow down and retry"
+                )
+                body = ErrorBody(message=message, detail=message).model_dump_json()
+                return Response(body, status_code=429, media_type="application/json", headers={"Retry-After": "1"})
             if request.method == "POST" and _for_the_lane(request):
                 c = checked(await request.body(), settings_of(request))  # a route class: no Depends here
                 if c is not None:

@@ -28,6 +28,7 @@ from backprop_lens.app.core.deps import SettingsDep, require_json
 from backprop_lens.app.core.errors import ERRORS, OVERFLOW, InputError
 from backprop_lens.app.core.gradients import gradient_response
 from backprop_lens.app.core.schemas import (
+    ErrorBody,
     GradientRequest,
     GradientResponse,
     Health,
@@ -115,7 +116,10 @@ router.add_api_route(
     methods=["POST"],
     name="gradients",
     response_model=GradientResponse,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        429: {"model": ErrorBody, "description": "This client address sent more requests a second than it may."},
+    },
     route_class_override=GradientRoute,
 )
 

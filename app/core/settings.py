@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_stream_steps: int = Field(200, ge=1, description="Events in one stream.")
     max_stream_seconds: float = Field(120.0, gt=0, description="Lifetime of one stream.")
     max_streams: int = Field(256, ge=1, description="Concurrent event streams.")
+    max_gradients_per_second_per_client: float = Field(
+        1000.0, gt=0, description="POST /api/gradients requests a second from one client address (bursts as many)."
+    )
     max_streams_per_client: int = Field(
         128, ge=1, description="Of those, how many one client address may hold (a class behind one NAT shares one)."
     )

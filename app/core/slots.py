@@ -28,6 +28,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from backprop_lens.app.core.lifecycle import RESTARTING, Closing
+from backprop_lens.app.core.lru import LRU
 
 FINAL_EVENT = "done"
 
@@ -99,6 +100,37 @@ class StreamSlots:
                     self._by_client[client] = left
                 else:
                     self._by_client.pop(client, None)
+
+
+class RateLimits:
+    """A token bucket per client address: ``per_second`` requests a second, in bursts of as many; thread-safe.
+
+    The buckets of at most ``KEPT`` addresses are kept (the least recently seen go; a returning one starts full).
+    """
+
+    KEPT = 10_000
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._clock = clock
+        self._buckets: LRU[str, list[float]] = LRU(self.KEPT)  # tokens, when last counted
+        self._lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        """Whether ``client`` may make one more request now (and count it when it may)."""
+        now = self._clock()
+        with self._lock:
+            bucket = self._buckets.get(client)
+            if bucket is None:
+                bucket = [self.per_second, now]
+                self._buckets.put(client, bucket)
+            tokens = min(self.per_second, bucket[0] + (now - bucket[1]) * self.per_second)
+            bucket[1] = now
+            if tokens < 1.0:
+                bucket[0] = tokens
+                return False
+            bucket[0] = tokens - 1.0
+            return True
 
 
 def client_of(request: Request) -> str:

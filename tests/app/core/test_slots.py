@@ -265,3 +265,26 @@ def test_one_address_may_not_take_the_room() -> None:
     assert pool.open == 1 and pool.held_by("10.0.0.7") == 1 and pool.held_by("10.0.0.8") == 0
     mine[1].release()
     assert pool.open == 0 and pool.held_by("10.0.0.7") == 0
+
+
+def test_one_address_may_send_so_many_gradient_requests_a_second() -> None:
+    from backprop_lens.app.core.slots import RateLimits
+
+    clock = [0.0]
+    limits = RateLimits(3, clock=lambda: clock[0])
+    assert [limits.allow("a") for _ in range(4)] == [True, True, True, False]  # a burst of 3, then refused
+    assert limits.allow("b")  # another address has its own bucket
+    clock[0] = 1 / 3  # a third of a second: one more token
+    assert [limits.allow("a") for _ in range(2)] == [True, False]
+    clock[0] = 100.0
+    assert [limits.allow("a") for _ in range(4)] == [True, True, True, False]  # never more than the burst
+
+    app = create_app(Settings(max_gradients_per_second_per_client=2))
+    app.state.gradient_rate = RateLimits(2, clock=lambda: 0.0)  # the app's own limit, on a clock that stands still
+    with TestClient(app, client=("10.0.0.9", 1)) as c, TestClient(app, client=("10.0.0.10", 1)) as other:
+        codes = [c.post("/api/gradients", json=WORKED_EXAMPLE).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        r = c.post("/api/gradients", json={**WORKED_EXAMPLE, "trace": True})  # the documented path too
+        assert r.status_code == 429 and r.headers["retry-after"] == "1"
+        assert "max_gradients_per_second_per_client" in r.json()["message"] and "10.0.0.9" not in r.text
+        assert other.post("/api/gradients", json=WORKED_EXAMPLE).status_code == 200
