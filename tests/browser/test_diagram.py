@@ -45,6 +45,7 @@ def url(case: Case) -> str:
 
 
 def go(page: Page, k: int) -> None:
+    page.wait_for_function("() => window.lens !== undefined")  # the page's script is in place: a click counts
     page.click(f"#mark-{k}")
     expect(page.locator("#run")).to_have_attribute("data-step", str(k))
     expect(page.locator("#step-meta")).to_have_attribute("data-step", str(k))
