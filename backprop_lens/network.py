@@ -38,6 +38,7 @@ with ``network2``; they are not the book's.
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 from collections.abc import Sequence
 from typing import Any, TypeGuard
@@ -81,13 +82,11 @@ class Network:
         """
         self.sizes = check_sizes(sizes)
         self.num_layers = len(self.sizes)
-        self.biases = [np.random.randn(y, 1) for y in self.sizes[1:]]
-        self.weights = [np.random.randn(y, x) for x, y in zip(self.sizes[:-1], self.sizes[1:], strict=True)]
+        self.biases, self.weights = book_parameters(self.sizes)
 
     def feedforward(self, a: Array) -> Array:
         """a^L, a column (n_L, 1), for the input column ``a`` of shape (n_1, 1) (eq. 25 layer by layer)."""
-        x = as_column(a, self.sizes[0], "a", "the input layer")
-        return outputs(self.sizes, self.weights, self.biases, x.T).T
+        return column_output(self.sizes, self.weights, self.biases, a)
 
     def SGD(  # noqa: N802 - the book's name
         self,
@@ -158,6 +157,20 @@ EVALUATE_HINT = (
 
 
 # --- shared with network2: the book's shapes checked and handed to the engine ------------------------
+
+
+def book_parameters(sizes: Sequence[int]) -> tuple[list[Array], list[Array]]:
+    """Biases then weights drawn N(0, 1) with ``np.random.randn``, in the book's order (``np.random.seed`` repeats
+    the book's network): network.py's only initialiser, network2.py's ``large_weight_initializer``."""
+    biases = [np.random.randn(y, 1) for y in sizes[1:]]
+    weights = [np.random.randn(y, x) for x, y in itertools.pairwise(sizes)]
+    return biases, weights
+
+
+def column_output(sizes: Sequence[int], weights: Sequence[object], biases: Sequence[object], a: object) -> Array:
+    """a^L as a column (n_L, 1) for the input column ``a`` (n_1, 1): both faces' ``feedforward``."""
+    x = as_column(a, sizes[0], "a", "the input layer")
+    return outputs(sizes, weights, biases, x.T).T
 
 
 def check_sizes(sizes: Sequence[int]) -> list[int]:

@@ -50,15 +50,16 @@ from backprop_lens.network import (
     TrainingData,
     as_column,
     as_target,
+    book_parameters,
     check_number,
     check_schedule,
     check_sizes,
+    column_output,
     correct,
     descend,
     engine_network,
     examples,
     labelled_examples,
-    outputs,
     shuffled_mini_batches,
 )
 
@@ -219,13 +220,11 @@ class Network:
 
     def large_weight_initializer(self) -> None:
         """w, b ~ N(0, 1), chapter 1's choice, kept for comparison. Drawn with ``np.random.randn``."""
-        self.biases = [np.random.randn(y, 1) for y in self.sizes[1:]]
-        self.weights = [np.random.randn(y, x) for x, y in zip(self.sizes[:-1], self.sizes[1:], strict=True)]
+        self.biases, self.weights = book_parameters(self.sizes)
 
     def feedforward(self, a: Array) -> Array:
         """a^L, a column (n_L, 1), for the input column ``a`` of shape (n_1, 1) (eq. 25 layer by layer)."""
-        x = as_column(a, self.sizes[0], "a", "the input layer")
-        return outputs(self.sizes, self.weights, self.biases, x.T).T
+        return column_output(self.sizes, self.weights, self.biases, a)
 
     def SGD(  # noqa: N802 - the book's name
         self,
