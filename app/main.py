@@ -59,7 +59,8 @@ def _read_metrics(
 
     def open_streams() -> list[tuple[dict[str, str], float]]:
         follow = sum(hub.count(code) for code in hub.codes())
-        return [({"kind": "steps"}, streams.open), ({"kind": "follow"}, follow)]
+        kinds = {"step": 0, "training": 0} | streams.by_kind()
+        return [({"kind": kind}, float(n)) for kind, n in sorted(kinds.items())] + [({"kind": "follow"}, follow)]
 
     metrics.gauge("open_streams", "Event streams open on this process, by kind.", ("kind",), open_streams)
     metrics.gauge(
@@ -69,6 +70,10 @@ def _read_metrics(
     metrics.gauge(
         "trainings", "Trainings by state (queued: the whole queue).", ("state",),
         lambda: [({"state": state}, n) for state, n in trainings.by_state().items()],
+    )  # fmt: skip
+    metrics.gauge(
+        "training_queue_oldest_wait_seconds", "Seconds the training waiting longest for a worker has waited.", (),
+        lambda: [({}, trainings.oldest_wait())],
     )  # fmt: skip
     metrics.gauge(
         "sessions_limit", "Class sessions allowed at once (max_sessions).", (), lambda: [({}, settings.max_sessions)]
@@ -90,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The server's SIGTERM/SIGINT handlers are in place by now: wrapped, a signal ends the open streams first.
         with closing_on_signals(app.state.streams.closing):
             yield
-        trainings.close()
+        await trainings.aclose()
         await app.state.classroom.aclose()
         state.close()
 

@@ -313,6 +313,11 @@ class TrainingSession:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    @property
+    def stopping(self) -> bool:
+        """Whether it was told to stop (it may not have started, or not yet reached the end of a mini-batch)."""
+        return self._stop.is_set()
+
     def report(self) -> Report:
         with self._lock:
             return self._report

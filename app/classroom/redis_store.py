@@ -45,6 +45,7 @@ from backprop_lens.app.classroom.store import (
     full_message,
     no_session_message,
 )
+from backprop_lens.app.core.fanin import PatternFanIn
 from backprop_lens.app.core.redis_client import async_client
 from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError, unavailable
 
@@ -385,60 +386,24 @@ class RedisSessions:
 
 
 class RedisFanIn:
-    """One pattern subscription per process and loop, passing every session's events to the process's hub."""
-
-    RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
+    """Every session's events, from one pattern subscription per process and loop, passed to the process's hub."""
 
     def __init__(self, url: str, channel_prefix: str, sessions: RedisSessions) -> None:
-        self.url = url
-        self.pattern = channel_prefix + "*"
         self.sessions = sessions
-        self._subscribed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._fan_in = PatternFanIn(url, channel_prefix + "*", self._publish, self._resync)
 
     async def ready(self, within: float) -> None:
         """Returns once the subscription is in place; StateUnavailableError if Redis does not answer in time."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        try:
-            await asyncio.wait_for(self._subscribed.wait(), within)
-        except TimeoutError:
-            raise StateUnavailableError("Redis is unavailable (no subscription); try again shortly") from None
+        if not await self._fan_in.ready(within):
+            raise StateUnavailableError("Redis is unavailable (no subscription); try again shortly")
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await task
+        await self._fan_in.aclose()
 
-    async def _run(self) -> None:
-        failures = 0
-        resync = False
-        while True:
-            client = async_client(self.url, subscriber=True)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.psubscribe(self.pattern)
-                self._subscribed.set()
-                if resync:  # events may have been missed while the connection was down: send what is current
-                    await self._resync()
-                failures = 0
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None and message.get("type") == "pmessage":
-                        state = self.sessions.state_from_event(str(message["channel"]), str(message["data"]))
-                        if state is not None:
-                            self.sessions.hub.publish(state)
-            except (redis.RedisError, OSError, StateUnavailableError):
-                self._subscribed.clear()
-                resync = True
-                await asyncio.sleep(self.RETRY_SECONDS[min(failures, len(self.RETRY_SECONDS) - 1)])
-                failures += 1
-            finally:
-                with contextlib.suppress(redis.RedisError, OSError, RuntimeError):
-                    await pubsub.aclose()
-                    await client.aclose()
+    def _publish(self, channel: str, data: str) -> None:
+        state = self.sessions.state_from_event(channel, data)
+        if state is not None:
+            self.sessions.hub.publish(state)
 
     async def _resync(self) -> None:
         for code in self.sessions.hub.codes():

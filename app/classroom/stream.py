@@ -130,7 +130,7 @@ class Classroom:
         session's ``max_followers`` places (over every process) are taken."""
         self.streams.closing = closing  # the server's shutdown ends these streams as it ends the others
         slot = self.streams.acquire(
-            client, self.settings.max_follow_streams_per_client, "max_follow_streams_per_client"
+            client, self.settings.max_follow_streams_per_client, "max_follow_streams_per_client", kind="follow"
         )
         try:
             place = await self.sessions.follow(code, self.max_followers)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     max_streams_per_client: int = Field(
         128, ge=1, description="Of those, how many one client address may hold (a class behind one NAT shares one)."
     )
+    max_queued_trainings_per_client: int = Field(
+        4, ge=1, description="Trainings one client address may have queued or training at once (a 429 past it)."
+    )
     max_training_streams_per_client: int = Field(
         8, ge=1, description="Of those, how many training progress streams one client address may hold (a 429 past it)."
     )

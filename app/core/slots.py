@@ -36,16 +36,17 @@ FINAL_EVENT = "done"
 class Slot:
     """One open stream's claim on the pool (and on its client's share of it); releasing twice is harmless."""
 
-    def __init__(self, pool: StreamSlots, client: str | None = None) -> None:
+    def __init__(self, pool: StreamSlots, client: str | None = None, kind: str = "step") -> None:
         self._pool = pool
         self._client = client
+        self.kind = kind
         self._released = False
         self.closing = pool.closing
 
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self._pool._release(self._client)
+            self._pool._release(self._client, self.kind)
 
 
 class StreamSlots:
@@ -56,27 +57,35 @@ class StreamSlots:
         self.retry_after_seconds = retry_after_seconds
         self.closing = Closing()
         self._open = 0
-        self._by_client: dict[str, int] = {}
+        self._by_kind: dict[str, int] = {}
+        self._by_client: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
     @property
     def open(self) -> int:
         return self._open
 
-    def held_by(self, client: str) -> int:
-        """Streams ``client`` holds open now."""
+    def by_kind(self) -> dict[str, int]:
+        """Streams open now, by kind (for /metrics)."""
         with self._lock:
-            return self._by_client.get(client, 0)
+            return dict(self._by_kind)
 
-    def acquire(self, client: str | None = None, per_client: int | None = None, setting: str = "") -> Slot:
-        """A slot, or a 503 that says when to try again; a 429 naming ``setting`` when ``client`` already holds
-        ``per_client`` of them (one address may not take the room)."""
+    def held_by(self, client: str, kind: str = "step") -> int:
+        """Streams of ``kind`` that ``client`` holds open now."""
         with self._lock:
-            held = self._by_client.get(client, 0) if client is not None else 0
+            return self._by_client.get((client, kind), 0)
+
+    def acquire(
+        self, client: str | None = None, per_client: int | None = None, setting: str = "", kind: str = "step"
+    ) -> Slot:
+        """A slot, or a 503 that says when to try again; a 429 naming ``setting`` when ``client`` already holds
+        ``per_client`` streams of ``kind`` (one address may not take the room; each kind has its own share)."""
+        with self._lock:
+            held = self._by_client.get((client, kind), 0) if client is not None else 0
             if client is not None and per_client is not None and held >= per_client:
                 raise HTTPException(
                     429,
-                    f"streams: this address ({client}) has {held} streams open, the most one client may hold "
+                    f"streams: this address ({client}) has {held} {kind} streams open, the most one client may hold "
                     f"({setting}); close one (another tab?) or try again shortly",
                     headers={"Retry-After": str(self.retry_after_seconds)},
                 )
@@ -87,19 +96,21 @@ class StreamSlots:
                     headers={"Retry-After": str(self.retry_after_seconds)},
                 )
             self._open += 1
+            self._by_kind[kind] = self._by_kind.get(kind, 0) + 1
             if client is not None:
-                self._by_client[client] = held + 1
-        return Slot(self, client)
+                self._by_client[(client, kind)] = held + 1
+        return Slot(self, client, kind)
 
-    def _release(self, client: str | None = None) -> None:
+    def _release(self, client: str | None, kind: str) -> None:
         with self._lock:
             self._open -= 1
+            self._by_kind[kind] = self._by_kind.get(kind, 1) - 1
             if client is not None:
-                left = self._by_client.get(client, 1) - 1
+                left = self._by_client.get((client, kind), 1) - 1
                 if left > 0:
-                    self._by_client[client] = left
+                    self._by_client[(client, kind)] = left
                 else:
-                    self._by_client.pop(client, None)
+                    self._by_client.pop((client, kind), None)
 
 
 class RateLimits:

@@ -24,8 +24,9 @@ from backprop_lens.engine.network import Network
 
 
 class TrainingBackend(Protocol):
-    def add(self, run: Training) -> bool:
-        """Keep ``run`` and have it trained; False when no more may train now (the page then says so)."""
+    def add(self, run: Training, per_client: int) -> str | None:
+        """Keep ``run`` and have it trained; else why not, in words (the page then says so with a 429): no more
+        may train now, or ``run.client`` has ``per_client`` trainings queued or training already."""
 
     def get(self, run_id: str) -> Training:
         """The run, or an HTTPException 404."""
@@ -53,11 +54,14 @@ class TrainingBackend(Protocol):
     def by_state(self) -> dict[str, int]:
         """How many trainings are in each state (for /metrics); ``queued`` counts the whole queue."""
 
+    def oldest_wait(self) -> float:
+        """Seconds the training waiting longest in the queue has waited (for /metrics); 0 with none waiting."""
+
     def ready(self) -> list[str]:
         """Nothing when trainings can run; else why not, in words (no worker alive to take them)."""
 
-    def close(self) -> None:
-        """Let go of connections (the app's shutdown)."""
+    async def aclose(self) -> None:
+        """Let go of connections and subscriptions (the app's shutdown)."""
 
 
 def make_backend(settings: Settings) -> TrainingBackend:

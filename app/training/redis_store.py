@@ -26,7 +26,14 @@ The keys of one training, all under ``backprop-lens:training:<id>:``:
   training for ``training_heartbeat_seconds`` (the tab was closed) the worker stops it;
 * ``lease``: renewed by the worker running it.
 
-All of them expire ``training_ttl_seconds`` after they were last written.
+All of them expire ``training_ttl_seconds`` after they were last written. Beside them:
+
+* ``backprop-lens:training-events:<id>``, a channel: the worker publishes on it after each event it adds, and
+  the relays waiting for that training read at once (``Wakeups``: one pattern subscription per process), so no
+  relay polls; each still looks once a second (``RELAY_LOOK_SECONDS``) to renew the heartbeat, say the
+  training's place in the queue and find a dead worker's lease;
+* ``backprop-lens:trainings:client:<address>``, a set: the trainings one client address made, counted (those
+  queued or training) against ``max_queued_trainings_per_client`` by every process.
 
 A dead worker's training goes to another (a list and two Lua scripts, not consumer groups: the queue
 must show each training's place, which a stream's pending entries do not). A worker takes a training
@@ -56,13 +63,14 @@ from fastapi import HTTPException
 from fastapi.sse import ServerSentEvent
 from pydantic import ValidationError
 
+from backprop_lens.app.core.fanin import PatternFanIn
 from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.redis_client import sync_client
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.state import KEY_PREFIX, unavailable
 from backprop_lens.app.training.schemas import ProgressEvent, TrainConfig
-from backprop_lens.app.training.store import UNOPENED_SECONDS, Action, Training, build_training
+from backprop_lens.app.training.store import UNOPENED_SECONDS, Action, Training, build_training, client_limit
 from backprop_lens.engine.network import Network
 
 T = TypeVar("T")
@@ -73,10 +81,12 @@ second while it waits and at every renewal of its lease while it trains; one sil
 is taken for dead. The clocks of the machines are assumed to agree within a second (NTP)."""
 WORKER_SILENT_SECONDS = 5.0
 NO_WORKER = "no training worker is running; an operator starts one with `backprop-lens worker`"
-RELAY_POLL_SECONDS = 0.1
-HEARTBEAT_EVERY = 1.0  # seconds between a relay's heartbeats (well under training_heartbeat_seconds)
+WAKE_PREFIX = f"{KEY_PREFIX}training-events:"
+RELAY_LOOK_SECONDS = 1.0  # at most this long between a relay's looks at a training (heartbeat, queue, lease)
+RELAY_MIN_SECONDS = 0.05  # at least this long between two reads of one training's events (at most 20 a second)
 CHECKPOINT_SECONDS = 1.0  # seconds between a worker's checkpoints (a large network's is ~0.5 MB of JSON)
 ACTIVE = ("running", "paused")
+OLDEST_LOOKED_AT = 20  # of the queue's trainings, from its front, for the oldest wait
 LOST = (
     "Training lost: its state in Redis is gone (expired or evicted), so no worker can go on with it. "
     "Press Train to start again."
@@ -94,7 +104,7 @@ redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
-# KEYS: meta, lease, queue. ARGV: the training's id.
+# KEYS: meta, lease, queue. ARGV: the training's id, now (Unix seconds: it waits from then).
 # A relay hands a training over when its lease ran out while it was running or paused (its worker died), or
 # when it is queued but no longer in the queue; to the front of the queue, and once, however many relays look.
 REQUEUE_SCRIPT = """
@@ -105,13 +115,14 @@ if s == 'queued' then
 elseif s ~= 'running' and s ~= 'paused' then
   return 0
 end
-redis.call('HSET', KEYS[1], 'state', 'queued')
+redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'handovers', 1)
 redis.call('LPUSH', KEYS[3], ARGV[1])
 return 1
 """
 
-# KEYS: meta, events, lease. ARGV: new state, the done event's data, MAXLEN, time to live (ms), the worker's name.
+# KEYS: meta, events, lease. ARGV: new state, the done event's data, MAXLEN, time to live (ms), the worker's name,
+# the channel that wakes the relays.
 # A worker's own ending, only while the training is still its own (not handed over since), so a worker that
 # lost its training never ends it and a training sends one `done`.
 END_SCRIPT = """
@@ -123,6 +134,7 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', 'done', 'data'
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('DEL', KEYS[3])
+redis.call('PUBLISH', ARGV[6], 'done')
 return 1
 """
 
@@ -144,6 +156,7 @@ class Keys:
         self.heartbeat = base + "heartbeat"
         self.lease = base + "lease"
         self.checkpoint = base + "checkpoint"
+        self.wake = WAKE_PREFIX + run_id  # a channel, not a key: the worker publishes on it after every event
 
 
 PICTURE = frozenset({"grid", "network", "mean_nabla_w", "neurons", "view"})
@@ -160,6 +173,11 @@ def with_picture(event: str, picture: str) -> str:
     if picture == "{}":
         return event
     return event[:-1] + "," + picture[1:] if event != "{}" else picture
+
+
+def client_key(client: str) -> str:
+    """The set of the trainings one client address made (``max_queued_trainings_per_client``)."""
+    return f"{KEY_PREFIX}trainings:client:{client}"
 
 
 def workers_alive(client: redis.Redis) -> int:
@@ -193,6 +211,57 @@ def lost_event() -> ServerSentEvent:
     return ServerSentEvent(raw_data=failed_event({}, LOST), event="done")
 
 
+async def wait_for_news(news: asyncio.Event, closing: Closing, within: float) -> None:
+    """Until ``news`` is set, the server begins to shut down, or ``within`` seconds have passed."""
+    waits = [asyncio.ensure_future(news.wait()), asyncio.ensure_future(closing.wait())]
+    try:
+        await asyncio.wait(waits, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+class Wakeups:
+    """Relays waiting for their trainings' next events, woken by the workers' messages (``Keys.wake``).
+
+    One pattern subscription per process and loop (``PatternFanIn``) for all of them. A relay registers once and
+    clears its event before each read, so a message that arrives while it reads wakes its next wait. A message lost
+    (the subscription was down) costs at most one look's time: a relay looks every ``RELAY_LOOK_SECONDS`` anyway.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._waiting: dict[str, set[asyncio.Event]] = {}
+        self._fan_in: PatternFanIn | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def register(self, run_id: str) -> asyncio.Event:
+        """An event set whenever ``run_id`` has news; ``unregister`` it when the relay ends."""
+        loop = asyncio.get_running_loop()
+        if self._fan_in is None or self._loop is not loop:  # a client's connections belong to the loop
+            self._loop = loop
+            self._fan_in = PatternFanIn(self.url, WAKE_PREFIX + "*", self._wake)
+        self._fan_in.start()
+        event = asyncio.Event()
+        self._waiting.setdefault(run_id, set()).add(event)
+        return event
+
+    def unregister(self, run_id: str, event: asyncio.Event) -> None:
+        waiting = self._waiting.get(run_id, set())
+        waiting.discard(event)
+        if not waiting:
+            self._waiting.pop(run_id, None)
+
+    def _wake(self, channel: str, _: str) -> None:
+        for event in self._waiting.get(channel.removeprefix(WAKE_PREFIX), ()):
+            event.set()
+
+    async def aclose(self) -> None:
+        fan_in, self._fan_in = self._fan_in, None
+        if fan_in is not None:
+            await fan_in.aclose()
+
+
 class RedisTrainings:
     """Trainings queued in Redis for ``backprop-lens worker`` processes; progress relayed from their streams."""
 
@@ -202,6 +271,7 @@ class RedisTrainings:
         self._requeue = self._redis.register_script(REQUEUE_SCRIPT)
         self._ttl = ms(settings.training_ttl_seconds)
         self._runs: LRU[str, Training] = LRU(settings.trainings_kept)  # rebuilt runs, not rebuilt each request
+        self._wakeups = Wakeups(url)
 
     def _call(self, command: Callable[[], T]) -> T:
         try:
@@ -212,17 +282,37 @@ class RedisTrainings:
     def _remember(self, run: Training) -> None:
         self._runs.put(run.id, run)
 
-    def add(self, run: Training) -> bool:
-        """Queue ``run`` for a worker (never refused: a training waits for a free worker, in its place)."""
+    def _held(self, mine: str) -> int:
+        """How many of the trainings in the set ``mine`` are queued or training (the others leave the set)."""
+        ids = sorted(str(run_id) for run_id in self._redis.smembers(mine))
+        pipe = self._redis.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hget(Keys(run_id).meta, "state")
+        states = pipe.execute() if ids else []
+        ended = [run_id for run_id, state in zip(ids, states, strict=True) if state not in ("queued", *ACTIVE)]
+        if ended:
+            self._redis.srem(mine, *ended)
+        return len(ids) - len(ended)
+
+    def add(self, run: Training, per_client: int) -> str | None:
+        """Queue ``run`` for a worker (a training waits for a free worker, in its place), unless its client has
+        ``per_client`` trainings queued or training already: each client's are a set, counted over every process."""
         k = Keys(run.id)
         report = run.session.report()
+        mine = client_key(run.client)
+
+        held = self._call(lambda: self._held(mine))
+        if held >= per_client:
+            return client_limit(run.client, held)
 
         def queue() -> None:
             pipe = self._redis.pipeline()
+            pipe.sadd(mine, run.id)
+            pipe.pexpire(mine, self._ttl)
             pipe.set(k.config, run.config.model_dump_json(), px=self._ttl)
             pipe.hset(k.meta, mapping={"state": "queued", "epoch": 0, "batch": 0, "epochs": report.epochs,
                                        "batches_per_epoch": report.batches_per_epoch, "fraction": 0.0,
-                                       "seconds": 0.0})  # fmt: skip
+                                       "seconds": 0.0, "queued_at": time.time()})  # fmt: skip
             pipe.pexpire(k.meta, self._ttl)
             pipe.set(k.heartbeat, "1", px=ms(UNOPENED_SECONDS))  # until the page opens the stream
             pipe.rpush(QUEUE, run.id)
@@ -230,7 +320,7 @@ class RedisTrainings:
 
         self._call(queue)
         self._remember(run)
-        return True
+        return None
 
     def get(self, run_id: str) -> Training:
         run = self._runs.get(run_id)
@@ -251,9 +341,11 @@ class RedisTrainings:
     ) -> AsyncIterator[ServerSentEvent]:
         """Relay the training's events from ``last_event_id`` on (the start without it), ending with `done`.
 
-        While it waits in the queue, `queue` events give its place (1: next). Each poll also renews the
-        heartbeat and looks at the worker's lease: an expired one hands the training to another worker (it
-        waits in the queue again, first), whose events follow in the same stream. A server shutting down ends
+        It reads when the worker says there is news (``Wakeups``), and looks at least every ``RELAY_LOOK_SECONDS``
+        (never polling faster than ``RELAY_MIN_SECONDS``). While it waits in the queue, `queue` events give its
+        place (1: next). Each look also renews the heartbeat and looks at the worker's lease: an expired one hands
+        the training to another worker (it waits in the queue again, first), whose events follow in the same
+        stream. A server shutting down ends
         the relay without `done`: the training goes on in its worker, and the page may follow it from any other
         process.
         ``max_seconds`` is the worker's to enforce.
@@ -277,41 +369,52 @@ class RedisTrainings:
             _, entries, meta, pos, lease, picture, workers = pipe.execute()
             return entries, meta, pos, lease, picture, int(workers)
 
-        while not closing.is_set():
-            try:
-                entries, meta, pos, lease, picture, workers = await asyncio.to_thread(poll)
-            except redis.RedisError:
-                return  # Redis lost mid-stream: the page reconnects (and gets a 503 until it is back)
-            for _, items in entries or []:
-                for entry_id, fields in items:
-                    last = entry_id
-                    data = fields["data"]
-                    if fields["event"] == "progress" and picture:
-                        data = with_picture(data, picture)
-                    yield ServerSentEvent(raw_data=data, event=fields["event"], id=entry_id)
-                    if fields["event"] == "done":
-                        return
-            state = meta.get("state")
-            if state is None:
-                yield lost_event()  # expired or evicted: nothing more will come, and the page says why
-                return
-            if state == "queued" and pos is not None and (pos + 1 != place or (workers == 0) != no_worker):
-                place, no_worker = pos + 1, workers == 0
-                said = {"position": place, "message": NO_WORKER if no_worker else None}
-                yield ServerSentEvent(data=said, event="queue")
-            if state != "queued":
-                place = None  # if it is handed over, its place in the queue is news again
-            now = time.monotonic()
-            unlisted = (unlisted or now) if state == "queued" and pos is None and not lease else None
-            dead = state in ACTIVE and not lease
-            if dead or (unlisted is not None and now - unlisted >= self.settings.training_lease_seconds):
-                unlisted = None
+        look = min(RELAY_LOOK_SECONDS, self.settings.training_heartbeat_seconds / 3)
+        news = self._wakeups.register(run.id)
+        try:
+            while not closing.is_set():
+                news.clear()  # before the read: news that comes while it reads wakes the next wait
+                read_at = time.monotonic()
                 try:
-                    await asyncio.to_thread(partial(self._requeue, keys=[k.meta, k.lease, QUEUE], args=[run.id]))
+                    entries, meta, pos, lease, picture, workers = await asyncio.to_thread(poll)
                 except redis.RedisError:
+                    return  # Redis lost mid-stream: the page reconnects (and gets a 503 until it is back)
+                for _, items in entries or []:
+                    for entry_id, fields in items:
+                        last = entry_id
+                        data = fields["data"]
+                        if fields["event"] == "progress" and picture:
+                            data = with_picture(data, picture)
+                        yield ServerSentEvent(raw_data=data, event=fields["event"], id=entry_id)
+                        if fields["event"] == "done":
+                            return
+                state = meta.get("state")
+                if state is None:
+                    yield lost_event()  # expired or evicted: nothing more will come, and the page says why
                     return
-                continue  # its place in the queue is said on the next poll
-            await asyncio.sleep(RELAY_POLL_SECONDS)
+                if state == "queued" and pos is not None and (pos + 1 != place or (workers == 0) != no_worker):
+                    place, no_worker = pos + 1, workers == 0
+                    said = {"position": place, "message": NO_WORKER if no_worker else None}
+                    yield ServerSentEvent(data=said, event="queue")
+                if state != "queued":
+                    place = None  # if it is handed over, its place in the queue is news again
+                now = time.monotonic()
+                unlisted = (unlisted or now) if state == "queued" and pos is None and not lease else None
+                dead = state in ACTIVE and not lease
+                if dead or (unlisted is not None and now - unlisted >= self.settings.training_lease_seconds):
+                    unlisted = None
+                    try:
+                        args = [run.id, time.time()]
+                        await asyncio.to_thread(partial(self._requeue, keys=[k.meta, k.lease, QUEUE], args=args))
+                    except redis.RedisError:
+                        return
+                    continue  # its place in the queue is said on the next look
+                if entries:
+                    continue  # more than one read's worth may be waiting
+                await wait_for_news(news, closing, look)
+                await asyncio.sleep(max(0.0, read_at + RELAY_MIN_SECONDS - time.monotonic()))
+        finally:
+            self._wakeups.unregister(run.id, news)
 
     def control(self, run: Training, action: Action) -> bool:
         """Tell the worker (it looks after each poll of its session); whether the training is paused now."""
@@ -373,6 +476,22 @@ class RedisTrainings:
                 counts[state] = counts.get(state, 0) + 1
         return counts
 
+    def oldest_wait(self) -> float:
+        """Seconds the longest-waiting of the queue's first ``OLDEST_LOOKED_AT`` trainings has waited (0: none).
+
+        New trainings join at the back and handed-over ones at the front, so the longest wait is among the first.
+        """
+
+        def read() -> list[str | None]:
+            ids = self._redis.lrange(QUEUE, 0, OLDEST_LOOKED_AT - 1)
+            pipe = self._redis.pipeline(transaction=False)
+            for run_id in ids:
+                pipe.hget(Keys(str(run_id)).meta, "queued_at")
+            return list(pipe.execute()) if ids else []
+
+        since = [float(t) for t in self._call(read) if t is not None]
+        return max(0.0, time.time() - min(since)) if since else 0.0
+
     def ready(self) -> list[str]:
         """The workers' part of readiness: one must be alive; Redis itself is the shared state's to report."""
         try:
@@ -380,5 +499,6 @@ class RedisTrainings:
         except redis.RedisError:
             return []
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        await self._wakeups.aclose()
         self._redis.close()

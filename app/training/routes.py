@@ -100,7 +100,7 @@ async def training_stream_slot(request: Request, run: RunDep) -> AsyncIterator[S
     """
     pool: StreamSlots = request.app.state.streams
     per_client: int = request.app.state.settings.max_training_streams_per_client
-    slot = pool.acquire(client_of(request), per_client, "max_training_streams_per_client")
+    slot = pool.acquire(client_of(request), per_client, "max_training_streams_per_client", kind="training")
     try:
         yield slot
     finally:
@@ -180,21 +180,24 @@ def page(request: Request, settings: SettingsDep) -> HTMLResponse:
     operation_id="create_training",
     response_class=HTMLResponse,
     include_in_schema=False,
-    responses={**HTML_ERRORS, 429: {"description": "Too many trainings are running; the form says so."}},
+    responses={
+        **HTML_ERRORS,
+        429: {"description": "Too many trainings are running, or this client has too many; the form says which."},
+    },
     summary="Create a training run",
 )
 def create_run(request: Request, fields: Form, trainings: Trainings, settings: SettingsDep) -> HTMLResponse:
     """Validate the form, build the data set and the network, keep the run; training starts with its stream."""
     form = {name: text.strip() for name, text in fields.items()}
     try:
-        run = build_training(secrets.token_urlsafe(12), TrainConfig.model_validate(form))
+        run = build_training(secrets.token_urlsafe(12), TrainConfig.model_validate(form), client_of(request))
     except ValidationError as exc:
         return _form_error(request, form, form_errors(exc), 422, settings)
     except ValueError as exc:
         return _form_error(request, form, {form_field(str(exc)): labelled(str(exc), FORM_LABELS)}, 422, settings)
-    if not trainings.add(run):
-        message = f"training: {settings.max_trainings} trainings are running already; try again when one ends"
-        return _form_error(request, form, {"form": message}, 429, settings)
+    refused = trainings.add(run, settings.max_queued_trainings_per_client)
+    if refused is not None:
+        return _form_error(request, form, {"form": refused}, 429, settings)
     if is_htmx(request):
         # The run's region, and the form again without the errors of an earlier attempt (swapped by its id).
         run_html = templates_of(request).get_template("train/_run.html").render(_run_context(run, settings))

@@ -62,18 +62,30 @@ class Training:
     created: float
     bounds: tuple[float, float, float, float] | None
     maps: bool = False  # whether the hidden neurons are drawn over the plane (within max_neuron_maps)
+    client: str = ""  # the address that created it (max_queued_trainings_per_client)
     drawn_at: list[float] = field(default_factory=lambda: [-math.inf])  # when its events last carried drawings
 
     @property
     def busy(self) -> bool:
-        """Holding (or about to hold) a training thread."""
+        """Holding (or about to hold) a training thread: not once it was told to stop."""
         state = self.session.report().state
+        if self.session.stopping:
+            return False
         fresh = time.monotonic() - self.created < UNOPENED_SECONDS
         return state in ("running", "paused") or (state == "ready" and fresh)
 
 
-def build_training(run_id: str, config: TrainConfig) -> Training:
-    """The run ``config`` describes; ValidationError or ValueError (naming the field) when it cannot be built."""
+def client_limit(client: str, held: int) -> str:
+    """The 429's sentence when ``client`` has ``held`` trainings queued or training, its whole share."""
+    return (
+        f"training: this address ({client}) has {held} trainings queued or training, the most one client may have "
+        "(max_queued_trainings_per_client); stop one or wait for one to end"
+    )
+
+
+def build_training(run_id: str, config: TrainConfig, client: str = "") -> Training:
+    """The run ``config`` describes (``client`` made it); ValidationError or ValueError (naming the field) when it
+    cannot be built."""
     data = config.build_dataset()
     net = config.build_network(data)
     session = TrainingSession(
@@ -82,7 +94,7 @@ def build_training(run_id: str, config: TrainConfig) -> Training:
     )  # fmt: skip
     plane = data.is_2d and data.n_outputs == 1  # one output a^L_1 to draw over the plane
     maps = plane and 0 < sum(config.hidden) <= int(limit("max_neuron_maps"))
-    return Training(run_id, config, data, session, time.monotonic(), data.bounds() if plane else None, maps)
+    return Training(run_id, config, data, session, time.monotonic(), data.bounds() if plane else None, maps, client)
 
 
 def progress_event(run: Training, report: Report, history: list[EpochRecord]) -> ProgressEvent:
@@ -151,13 +163,17 @@ class TrainingStore:
         )
         self._lock = Lock()  # the count of busy runs and the adding of one are one step
 
-    def add(self, run: Training) -> bool:
-        """Keep ``run``; False when too many are training already."""
+    def add(self, run: Training, per_client: int) -> str | None:
+        """Keep ``run``; why not when too many are training already, or too many of its client's."""
         with self._lock:
-            if sum(r.busy for r in self._runs.values()) >= self.running:
-                return False
+            busy = [r for r in self._runs.values() if r.busy]
+            if len(busy) >= self.running:
+                return f"training: {self.running} trainings are running already; try again when one ends"
+            held = sum(r.client == run.client for r in busy)
+            if held >= per_client:
+                return client_limit(run.client, held)
             self._runs.put(run.id, run)
-            return True
+            return None
 
     def get(self, run_id: str) -> Training:
         run = self._runs.peek(run_id)  # order of start, not of use: the oldest training goes first
@@ -237,8 +253,11 @@ class TrainingStore:
             counts[state] = counts.get(state, 0) + 1
         return counts
 
+    def oldest_wait(self) -> float:
+        return 0.0  # no queue: a training past max_trainings is refused, not queued
+
     def ready(self) -> list[str]:
         return []  # trainings run in this process's threads
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Nothing to let go of: the threads are daemons and stop with their streams."""

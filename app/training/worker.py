@@ -104,7 +104,7 @@ class Worker:
         self._redis.close()
 
     def _finish(self, k: Keys, state: str, data: str) -> None:
-        args: list[str | int] = [state, data, self.settings.training_events_kept, self._ttl, self.name]
+        args: list[str | int] = [state, data, self.settings.training_events_kept, self._ttl, self.name, k.wake]
         self._end(keys=[k.meta, k.events, k.lease], args=args)
 
     def train(self, run_id: str) -> None:
@@ -196,6 +196,7 @@ class Worker:
                 pipe.xadd(k.events, {"event": "progress", "data": event.model_dump_json(exclude=set(PICTURE))},
                           maxlen=self.settings.training_events_kept, approximate=True)  # fmt: skip
                 pipe.pexpire(k.events, self._ttl)
+                pipe.publish(k.wake, "progress")  # wakes the relays waiting for it
                 pipe.hset(k.meta, mapping={"state": "paused" if report.state == "paused" else "running",
                                            "epoch": report.epoch, "batch": report.batch, "streamed": seen,
                                            "fraction": report.fraction, "seconds": report.seconds})  # fmt: skip
@@ -248,7 +249,7 @@ class Worker:
                     pipe.set(k.checkpoint, json.dumps(checkpoint.to_dict()), px=self._ttl)
                 pipe.delete(k.lease)
                 pipe.execute()
-                if self._requeue(keys=[k.meta, k.lease, QUEUE], args=[run.id]):
+                if self._requeue(keys=[k.meta, k.lease, QUEUE], args=[run.id, time.time()]):
                     log.info("training %s handed over at epoch %d: its worker is shutting down", run.id, report.epoch)
                     return
                 shut_down = True  # not running any more (it ended meanwhile): end it as before

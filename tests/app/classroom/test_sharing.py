@@ -145,7 +145,7 @@ def test_one_address_holds_its_share_of_follow_streams() -> None:
             r = mine.get(f"/sessions/{s['code']}/events")
             assert r.status_code == 429 and r.headers["retry-after"] == "5"
             assert r.json()["message"] == (
-                "streams: this address (testclient) has 2 streams open, the most one client may hold "
+                "streams: this address (testclient) has 2 follow streams open, the most one client may hold "
                 "(max_follow_streams_per_client); close one (another tab?) or try again shortly"
             )
             with follow(other, s["code"]) as c:

@@ -51,7 +51,7 @@ def test_responses_latency_streams_sessions_and_trainings_are_counted() -> None:
         assert after[api] - before.get(api, 0.0) == 5
         assert after[("backprop_lens_sessions_limit", ())] == 7
         assert after[("backprop_lens_sessions_in_use", ())] == 0
-        assert after[("backprop_lens_open_streams", (("kind", "steps"),))] == 0
+        assert after[("backprop_lens_open_streams", (("kind", "step"),))] == 0
 
         run_id = page.text.split('data-run-id="', 1)[1].split('"', 1)[0]
         shared = c.post("/sessions", data={"run_id": run_id, "step": "0"})

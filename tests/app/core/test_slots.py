@@ -255,7 +255,7 @@ def test_one_address_may_not_take_the_room() -> None:
     with TestClient(app, client=("10.0.0.7", 5000)) as greedy, TestClient(app, client=("10.0.0.8", 5000)) as other:
         r = greedy.get(f"/runs/{run_id}/stream?interval_ms=100")
         assert r.status_code == 429 and r.headers["retry-after"] == "5"
-        assert r.json()["message"].startswith("streams: this address (10.0.0.7) has 2 streams open")
+        assert r.json()["message"].startswith("streams: this address (10.0.0.7) has 2 step streams open")
         assert "max_streams_per_client" in r.json()["message"]
         assert greedy.post("/api/trace/stream", json=WORKED_EXAMPLE).status_code == 429  # the API's streams too
         assert other.get(f"/runs/{run_id}/stream?interval_ms=100").status_code == 200  # another client still may

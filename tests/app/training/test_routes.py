@@ -24,6 +24,7 @@ from backprop_lens.bench.baseline import backprop_per_example
 from backprop_lens.engine import Network
 from backprop_lens.engine.datasets import digits, generated
 from backprop_lens.engine.sgd import SGD
+from tests.app.core.test_metrics import scrape
 
 FORM: dict[str, str] = {
     "dataset": "xor",
@@ -737,7 +738,9 @@ def test_training_streams_count_against_the_stream_slots_and_a_clients_share() -
         with c.stream("GET", f"/train/runs/{first}/events") as r:
             lines = r.iter_lines()  # kept: a dropped iterator closes the response
             assert r.status_code == 200 and next(lines).startswith("event:")
-            assert pool.open == 1
+            assert pool.open == 1 and pool.by_kind() == {"training": 1} and pool.held_by("testclient", "training") == 1
+            metric = ("backprop_lens_open_streams", (("kind", "training"),))
+            assert scrape(c)[metric] == 1
             refused = c.get(f"/train/runs/{second}/events")
             assert refused.status_code == 429 and "max_training_streams_per_client" in refused.json()["message"]
             assert refused.headers["retry-after"] == "5"
@@ -746,4 +749,19 @@ def test_training_streams_count_against_the_stream_slots_and_a_clients_share() -
         assert trainings(c).get(first).session.report().state == "stopped"
         events = read_events(c, second)
         assert events[-1][0] == "done" and events[-1][1]["state"] == "finished"
-        assert pool.open == 0 and pool.held_by("testclient") == 0
+        assert pool.open == 0 and pool.held_by("testclient", "training") == 0
+
+
+def test_one_address_may_have_so_many_trainings_and_another_still_trains() -> None:
+    """Without Redis a training counts from its creation until it ends: past max_queued_trainings_per_client the
+    form is a 429 naming the limit; another address still trains; a stopped one frees its place."""
+    app = create_app(Settings(max_queued_trainings_per_client=2, max_trainings=10))
+    with TestClient(app, client=("10.0.0.7", 5000)) as greedy, TestClient(app, client=("10.0.0.8", 5000)) as other:
+        mine = [start(greedy, epochs="10000", delay_ms="20") for _ in range(2)]
+        refused = greedy.post("/train/runs", data=FORM, headers=HX)
+        assert refused.status_code == 429
+        expected = "this address (10.0.0.7) has 2 trainings queued or training, the most one client may have "
+        assert expected + "(max_queued_trainings_per_client)" in unescape(refused.text)
+        assert read_events(other, start(other, epochs="2"))[-1][1]["state"] == "finished"
+        greedy.post(f"/train/runs/{mine[0]}/controls/stop")
+        assert read_events(greedy, start(greedy, epochs="2"))[-1][1]["state"] == "finished"

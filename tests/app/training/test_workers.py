@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,13 @@ from backprop_lens.app.cli import REDIS_URL_VARIABLE
 from backprop_lens.app.cli import main as cli_main
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.main import create_app
-from backprop_lens.app.training.redis_store import LOST, NO_WORKER, PICTURE, Keys
+from backprop_lens.app.training.redis_store import LOST, NO_WORKER, PICTURE, Keys, failed_event
 from backprop_lens.app.training.schemas import TrainConfig
-from backprop_lens.app.training.store import build_training
+from backprop_lens.app.training.store import build_training, client_limit
 from backprop_lens.engine import Network
 from backprop_lens.engine.datasets import generated
 from backprop_lens.engine.sgd import SGD
+from tests.app.core.test_metrics import scrape
 from tests.app.training.test_routes import cost_after_one_step, inspected_costs
 from tests.processes import RedisServer, environment, free_port, start_worker, stop
 
@@ -91,7 +93,10 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     server = RedisServer()
     server.start()
-    settings = Settings(redis_url=server.url, training_heartbeat_seconds=HEARTBEAT, training_lease_seconds=LEASE)
+    settings = Settings(
+        redis_url=server.url, training_heartbeat_seconds=HEARTBEAT, training_lease_seconds=LEASE,
+        max_queued_trainings_per_client=20,  # the tests' one address; its own limit has its own test
+    )  # fmt: skip
     c = Cluster(server, TestClient(create_app(settings)), TestClient(create_app(settings)),
                 tmp_path_factory.mktemp("workers") / "workers.log")  # fmt: skip
     try:
@@ -237,15 +242,43 @@ def test_a_training_waiting_for_a_free_worker_shows_its_place(cluster: Cluster) 
     assert {f0.events[-1][1]["state"], f1.events[-1][1]["state"]} == {"stopped"}
 
 
+def test_one_address_may_queue_so_many_trainings_over_every_process(cluster: Cluster) -> None:
+    """Counted in Redis: two trainings from one address on two processes fill its share, a third gets the form's
+    429 naming the limit while another address still trains; once they end, the address may train again."""
+    cluster.two_workers()
+    settings = Settings(redis_url=cluster.redis.url, max_queued_trainings_per_client=2)
+    app_a, app_b = create_app(settings), create_app(settings)
+    greedy_a, greedy_b = TestClient(app_a, client=("10.0.0.7", 5000)), TestClient(app_b, client=("10.0.0.7", 5001))
+    other = TestClient(app_a, client=("10.0.0.8", 5000))
+    with greedy_a, greedy_b, other:
+        mine = [start(greedy_a, **LONG), start(greedy_b, **LONG)]
+        refused = greedy_a.post("/train/runs", data={**FORM, **LONG}, headers=HX)
+        assert refused.status_code == 429
+        assert client_limit("10.0.0.7", 2).removeprefix("training: ") in unescape(refused.text)
+        theirs = start(other, epochs="2")
+        assert read_events(other, theirs)[-1][1]["state"] == "finished"
+        for run_id in mine:
+            greedy_b.post(f"/train/runs/{run_id}/controls/stop")
+            assert read_events(greedy_a, run_id)[-1][1]["state"] == "stopped"
+        assert read_events(greedy_b, start(greedy_b, epochs="2"))[-1][1]["state"] == "finished"
+
+
 def test_with_no_worker_a_queued_training_says_so_and_starts_when_one_does(cluster: Cluster) -> None:
     for worker in cluster.workers:
         stop(worker)  # SIGTERM: each takes its name off the list of live workers as it exits
     cluster.workers = []
     not_ready = cluster.a.get("/api/ready")
     assert not_ready.status_code == 503 and not_ready.json() == {"status": "not ready", "reasons": [NO_WORKER]}
+    before = time.time()
     run_id = start(cluster.b, epochs="3")
+    after = time.time()
     with Follower(cluster.a, run_id) as f:
         f.wait_for("queue")
+        time.sleep(0.3)  # a wait to measure: the gauge is the queue's oldest wait, in seconds
+        scrape_from, samples, scrape_to = time.time(), scrape(cluster.a), time.time()
+        waited = samples[("backprop_lens_training_queue_oldest_wait_seconds", ())]
+        assert scrape_from - after - 0.05 <= waited <= scrape_to - before + 0.05
+        assert samples[("backprop_lens_trainings", (("state", "queued"),))] == 1
         # a worker is taken for dead WORKER_SILENT_SECONDS (5) after it last said it was alive, and the relay
         # looks every 0.1 s: the page says so within 10 s of the last worker's going
         assert f.events[0][1] == {"position": 1, "message": NO_WORKER}
@@ -425,7 +458,7 @@ def test_redis_keeps_one_picture_per_training_and_every_relayed_event_carries_it
     """The stream in Redis holds each event's epochs without its picture (grid, weights, mean ∂C/∂w, the neurons'
     maps: up to ~200 KB an event); the relay puts the newest picture into every progress event it sends."""
     cluster.two_workers()
-    run_id = start(cluster.a, hidden="3,2", epochs="5")
+    run_id = start(cluster.a, hidden="3,2", epochs="5", delay_ms="20")  # events between the epochs
     events = [e for n, e, _ in read_events(cluster.b, run_id) if n == "progress"]
     assert events
     for e in events:
@@ -476,3 +509,21 @@ def test_one_mini_batch_and_eta_through_redis(cluster: Cluster) -> None:
         f.wait_for("done")
     etas = {h["epoch"]: h["eta"] for _, e, _ in f.events for h in e.get("history", [])}
     assert all(etas[e] == 2.0 for e in etas if e < epoch) and all(etas[e] == 0.25 for e in etas if e > epoch)
+
+
+def test_a_relay_reads_when_the_worker_publishes_and_otherwise_looks_once_a_second(own_redis: RedisServer) -> None:
+    """No polling: over two quiet seconds a relay reads its training's events about twice (it was 20 times at 0.1 s),
+    and an event added and published (as a worker does) reaches the page, here the `done` that ends it."""
+    with TestClient(create_app(Settings(redis_url=own_redis.url))) as a:
+        run_id = start(a)  # queued: no worker runs in this test
+        with Follower(a, run_id) as f, redis.Redis.from_url(own_redis.url, decode_responses=True) as db:
+            f.wait_for("queue")
+            db.config_resetstat()
+            time.sleep(2.0)
+            reads = db.info("commandstats").get("cmdstat_xread", {}).get("calls", 0)
+            assert 1 <= reads <= 4, reads
+            done = failed_event({}, "ended by the test")
+            db.xadd(Keys(run_id).events, {"event": "done", "data": done})
+            db.publish(Keys(run_id).wake, "done")
+            f.wait_for("done")
+        assert f.events[-1][1]["message"] == "ended by the test"
