@@ -46,7 +46,7 @@ from backprop_lens.app.classroom.store import (
     no_session_message,
 )
 from backprop_lens.app.core.fanin import PatternFanIn
-from backprop_lens.app.core.redis_client import async_client
+from backprop_lens.app.core.redis_client import async_client, keeps_working, new_work
 from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError, unavailable
 
 # KEYS: the session's key, the index (codes scored by last change, µs of the server's clock).
@@ -54,7 +54,7 @@ from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError, unav
 # (-1: no limit), the client, the prefix of the sessions' keys.
 # Returns 1 (made), 0 (at the limit), -1 (the code is taken: draw another) or -2 (the client's limit). The
 # client's sessions are counted among the live ones (at most max sessions, a few dozen: no index of its own).
-_CREATE = """
+_CREATE = new_work("""
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
 local ttl = tonumber(ARGV[7])
@@ -75,12 +75,12 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ttl)
 return 1
-"""
+""")
 
 # KEYS: the session's key, the index. ARGV: code, token hash, run id, step, query, time to live (ms), channel, line.
 # Returns the new seq, -1 (no such session) or -2 (not the lecturer's token). The change and its event are one
 # script, so that every process hears the changes in the order they were made.
-_UPDATE = """
+_UPDATE = keeps_working("""
 local token = redis.call('HGET', KEYS[1], 'token')
 if not token then return -1 end
 if token ~= ARGV[2] then return -2 end
@@ -95,11 +95,11 @@ local sid = redis.call('HGET', KEYS[1], 'sid')
 redis.call('PUBLISH', ARGV[7], cjson.encode({run=ARGV[3], step=tonumber(ARGV[4]), line=tonumber(ARGV[8]), seq=seq,
                                              sid=sid}))
 return seq
-"""
+""")
 
 # KEYS: the session's key, the index. ARGV: code, token hash, channel, "operator" (an operator ends it: no token).
 # Returns 1, -1 or -2 as _UPDATE.
-_END = """
+_END = keeps_working("""
 local token = redis.call('HGET', KEYS[1], 'token')
 if not token then return -1 end
 if token ~= ARGV[2] and ARGV[4] ~= 'operator' then return -2 end
@@ -109,19 +109,27 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[3], cjson.encode({ended=true, seq=tonumber(seq), sid=sid}))
 return 1
-"""
+""")
 
 
 # KEYS: the session's followers. ARGV: now (ms), time to live of a place (ms), the limit, the new place.
 # Returns 1 (a place) or 0 (every place is taken). Lapsed places (a killed process's) go first.
-_FOLLOW = """
+_FOLLOW = keeps_working("""
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
-"""
+""")
+
+# KEYS: the session's followers. ARGV: until (ms), time to live (ms), this process's places (XX: a place given back
+# is not brought back).
+_RENEW = keeps_working("""
+for i = 3, #ARGV do redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+""")
 
 
 def _unavailable(e: Exception) -> StateUnavailableError:
@@ -310,8 +318,7 @@ class RedisSessions:
                 pipe = self._client().pipeline(transaction=False)
                 for code, places in list(self._places.items()):
                     if places:
-                        pipe.zadd(self._followers_prefix + code, dict.fromkeys(places, until), xx=True)
-                        pipe.pexpire(self._followers_prefix + code, ttl)
+                        pipe.eval(_RENEW, 1, self._followers_prefix + code, until, ttl, *places)
                 await pipe.execute()
 
     async def failures(self, client: str) -> int:

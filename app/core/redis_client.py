@@ -9,6 +9,11 @@ asyncio ``Retry``: given the synchronous one, redis-py 8.2 warns (and warnings a
 A subscriber (``async_client(url, subscriber=True)``) neither times out while waiting for a message nor retries:
 its owner must see a lost connection, subscribe again and catch up on what it missed.
 
+Work already accepted keeps going when Redis is full (``maxmemory`` reached under the documented ``noeviction``):
+its writes are Lua scripts flagged ``allow-oom`` (``keeps_working``), which Redis runs when it refuses other
+writes; new work (a run, a session, a training) is refused with a 503 saying Redis is full. Each such write
+overwrites a key or appends to a capped stream, so what it adds beyond ``maxmemory`` is bounded.
+
 Left out: what the clients store (the stores say), and Redis Cluster or Sentinel URLs.
 """
 
@@ -25,6 +30,21 @@ COMMAND_TIMEOUT = 2.0  # seconds a command may take before the request gets a 50
 RETRIES = 2  # a failed command tries again this many times, on a new connection
 HEALTH_CHECK_SECONDS = 15  # an idle connection older than this is checked before use
 RETRY_ON = [redis.ConnectionError, redis.TimeoutError]
+
+
+def keeps_working(script: str) -> str:
+    """``script`` flagged to run also when Redis is full (Redis 7's ``allow-oom``; see the module's docstring)."""
+    return "#!lua flags=allow-oom\n" + script.lstrip("\n")
+
+
+def new_work(script: str) -> str:
+    """``script`` refused whole when Redis is full: a flagged script without ``allow-oom`` (one without flags that
+    has written once may write on past ``maxmemory``, to stay atomic)."""
+    return "#!lua\n" + script.lstrip("\n")
+
+
+SET_SCRIPT = keeps_working("return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])")
+"""KEYS: the key. ARGV: its value, its time to live (ms). SET for accepted work: a lease, a heartbeat, a control."""
 
 
 def _backoff() -> ExponentialWithJitterBackoff:

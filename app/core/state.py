@@ -36,7 +36,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from backprop_lens.app.core.lru import LRU
-from backprop_lens.app.core.redis_client import sync_client
+from backprop_lens.app.core.redis_client import keeps_working, new_work, sync_client
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.settings import Settings
 
@@ -108,7 +108,7 @@ class MemoryState:
 # ARGV: id, configuration, time to live (ms), max runs, the prefix of run keys.
 # The server's clock, not the callers': web processes on several machines agree on it. Scores are
 # written with %.0f: Lua's own number-to-text keeps 14 digits, too few for microseconds.
-_PUT = """
+_PUT = new_work("""
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
 local ttl = tonumber(ARGV[3])
@@ -124,10 +124,10 @@ if extra > 0 then
 end
 redis.call('PEXPIRE', KEYS[2], ttl)
 return 1
-"""
+""")
 
-# KEYS: the run's key, the index. ARGV: id, time to live (ms).
-_GET = """
+# KEYS: the run's key, the index. ARGV: id, time to live (ms). A run in use stays in use when Redis is full.
+_GET = keeps_working("""
 local config = redis.call('GET', KEYS[1])
 if not config then
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -139,7 +139,7 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], string.format('%.0f', t[1] * 1000000 + t[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ttl)
 return config
-"""
+""")
 
 
 def redacted(url: str) -> str:

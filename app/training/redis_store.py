@@ -66,7 +66,7 @@ from pydantic import ValidationError
 from backprop_lens.app.core.fanin import PatternFanIn
 from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.lru import LRU
-from backprop_lens.app.core.redis_client import sync_client
+from backprop_lens.app.core.redis_client import SET_SCRIPT, keeps_working, sync_client
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.state import KEY_PREFIX, unavailable
 from backprop_lens.app.training.schemas import ProgressEvent, TrainConfig
@@ -95,19 +95,19 @@ LOST = (
 # KEYS: meta, lease. ARGV: the worker's name, the lease (ms), now (Unix seconds).
 # A worker trains a training it took from the queue only if this returns 1: it is still queued and nobody
 # holds its lease, so a training queued twice (two hand-overs raced a slow worker) is trained once.
-CLAIM_SCRIPT = """
+CLAIM_SCRIPT = keeps_working("""
 if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'started', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return 1
-"""
+""")
 
 # KEYS: meta, lease, queue. ARGV: the training's id, now (Unix seconds: it waits from then).
 # A relay hands a training over when its lease ran out while it was running or paused (its worker died), or
 # when it is queued but no longer in the queue; to the front of the queue, and once, however many relays look.
-REQUEUE_SCRIPT = """
+REQUEUE_SCRIPT = keeps_working("""
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local s = redis.call('HGET', KEYS[1], 'state')
 if s == 'queued' then
@@ -119,13 +119,13 @@ redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'handovers', 1)
 redis.call('LPUSH', KEYS[3], ARGV[1])
 return 1
-"""
+""")
 
 # KEYS: meta, events, lease. ARGV: new state, the done event's data, MAXLEN, time to live (ms), the worker's name,
 # the channel that wakes the relays.
 # A worker's own ending, only while the training is still its own (not handed over since), so a worker that
 # lost its training never ends it and a training sends one `done`.
-END_SCRIPT = """
+END_SCRIPT = keeps_working("""
 local s = redis.call('HGET', KEYS[1], 'state')
 if s ~= 'running' and s ~= 'paused' then return 0 end
 if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[5] then return 0 end
@@ -136,7 +136,25 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('DEL', KEYS[3])
 redis.call('PUBLISH', ARGV[6], 'done')
 return 1
-"""
+""")
+
+# KEYS: picture, events, meta, network, checkpoint. ARGV: the picture, the event, MAXLEN, time to live (ms), the
+# channel, the network ("" to leave it), the checkpoint ("" to leave it), then the meta's fields and values.
+# A worker's progress: the event and its picture land together, and wake the relays.
+PROGRESS_SCRIPT = keeps_working("""
+local ttl = ARGV[4]
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', 'progress', 'data', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('HSET', KEYS[3], unpack(ARGV, 8))
+if ARGV[6] ~= '' then redis.call('SET', KEYS[4], ARGV[6], 'PX', ttl) end
+if ARGV[7] ~= '' then redis.call('SET', KEYS[5], ARGV[7], 'PX', ttl) end
+redis.call('PUBLISH', ARGV[5], 'progress')
+return 1
+""")
+
+# KEYS: the workers' set. ARGV: the worker's name, now (Unix seconds).
+ALIVE_SCRIPT = keeps_working("return redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])")
 
 
 class Keys:
@@ -269,6 +287,7 @@ class RedisTrainings:
         self.settings = settings
         self._redis = sync_client(url)
         self._requeue = self._redis.register_script(REQUEUE_SCRIPT)
+        self._set = self._redis.register_script(SET_SCRIPT)  # the writes of a training under way, also when full
         self._ttl = ms(settings.training_ttl_seconds)
         self._runs: LRU[str, Training] = LRU(settings.trainings_kept)  # rebuilt runs, not rebuilt each request
         self._wakeups = Wakeups(url)
@@ -359,7 +378,7 @@ class RedisTrainings:
 
         def poll() -> tuple[Any, dict[str, str], int | None, int, str | None, int]:
             pipe = self._redis.pipeline(transaction=False)
-            pipe.set(k.heartbeat, "1", px=beat)
+            self._set(keys=[k.heartbeat], args=["1", beat], client=pipe)
             pipe.xread({k.events: last}, count=100)
             pipe.hgetall(k.meta)
             pipe.lpos(QUEUE, run.id)
@@ -404,7 +423,7 @@ class RedisTrainings:
                 if dead or (unlisted is not None and now - unlisted >= self.settings.training_lease_seconds):
                     unlisted = None
                     try:
-                        args = [run.id, time.time()]
+                        args: list[str | float] = [run.id, time.time()]
                         await asyncio.to_thread(partial(self._requeue, keys=[k.meta, k.lease, QUEUE], args=args))
                     except redis.RedisError:
                         return
@@ -420,19 +439,19 @@ class RedisTrainings:
         """Tell the worker (it looks after each poll of its session); whether the training is paused now."""
         k = Keys(run.id)
         if action == "pause":
-            self._call(lambda: self._redis.set(k.paused, "1", px=self._ttl))
+            self._call(lambda: self._set(keys=[k.paused], args=["1", self._ttl]))
         elif action == "resume":
             self._call(lambda: self._redis.delete(k.paused))
         elif action == "step":
-            self._call(lambda: self._redis.set(k.step, "1", px=self._ttl))
+            self._call(lambda: self._set(keys=[k.step], args=["1", self._ttl]))
         else:
-            self._call(lambda: self._redis.set(k.stop, "stopped by you", px=self._ttl))
+            self._call(lambda: self._set(keys=[k.stop], args=["stopped by you", self._ttl]))
         return action in ("pause", "step")
 
     def set_eta(self, run: Training, eta: float) -> None:
         """Tell the worker the new η (it applies it after its next poll)."""
         k = Keys(run.id)
-        self._call(lambda: self._redis.set(k.eta, repr(eta), px=self._ttl))
+        self._call(lambda: self._set(keys=[k.eta], args=[repr(eta), self._ttl]))
 
     def eta(self, run: Training) -> float:
         """The η last set during the run (the worker applies it after its next poll), else the form's."""

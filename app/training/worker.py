@@ -37,16 +37,18 @@ from pydantic import ValidationError
 
 from backprop_lens.app.cli import REDIS_URL_VARIABLE, command, operations_args, redis_from_file
 from backprop_lens.app.core.logs import configure
-from backprop_lens.app.core.redis_client import sync_client
+from backprop_lens.app.core.redis_client import SET_SCRIPT, sync_client
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.state import redacted
 from backprop_lens.app.training.redis_store import (
     ACTIVE,
+    ALIVE_SCRIPT,
     CHECKPOINT_SECONDS,
     CLAIM_SCRIPT,
     END_SCRIPT,
     LOST,
     PICTURE,
+    PROGRESS_SCRIPT,
     QUEUE,
     REQUEUE_SCRIPT,
     WORKERS,
@@ -79,11 +81,14 @@ class Worker:
         self._end = self._redis.register_script(END_SCRIPT)
         self._claim = self._redis.register_script(CLAIM_SCRIPT)
         self._requeue = self._redis.register_script(REQUEUE_SCRIPT)
+        self._progress = self._redis.register_script(PROGRESS_SCRIPT)
+        self._alive = self._redis.register_script(ALIVE_SCRIPT)
+        self._set = self._redis.register_script(SET_SCRIPT)  # a training's writes go on when Redis is full
         self._ttl = ms(settings.training_ttl_seconds)
 
     def alive(self) -> None:
         """Say this worker is alive (readiness, and a queued training's page, count the workers that said so)."""
-        self._redis.zadd(WORKERS, {self.name: time.time()})
+        self._alive(keys=[WORKERS], args=[self.name, time.time()])
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -187,27 +192,30 @@ class Worker:
                 if report.final:
                     if shut_down:
                         event = event.model_copy(update={"state": "failed", "message": shutdown_message(report.epoch)})
-                    self._redis.set(k.network, _json(report), px=self._ttl)
+                    self._set(keys=[k.network], args=[_json(report), self._ttl])
                     self._finish(k, event.state, event.model_dump_json())
                     log.info("training %s ended: %s after %d epochs", run.id, event.state, report.epoch)
                     return
-                pipe = self._redis.pipeline()  # MULTI: the event and its picture land together
-                pipe.set(k.picture, event.model_dump_json(include=set(PICTURE)), px=self._ttl)
-                pipe.xadd(k.events, {"event": "progress", "data": event.model_dump_json(exclude=set(PICTURE))},
-                          maxlen=self.settings.training_events_kept, approximate=True)  # fmt: skip
-                pipe.pexpire(k.events, self._ttl)
-                pipe.publish(k.wake, "progress")  # wakes the relays waiting for it
-                pipe.hset(k.meta, mapping={"state": "paused" if report.state == "paused" else "running",
-                                           "epoch": report.epoch, "batch": report.batch, "streamed": seen,
-                                           "fraction": report.fraction, "seconds": report.seconds})  # fmt: skip
+                network = saved = ""
                 if time.monotonic() >= next_network:
-                    pipe.set(k.network, _json(report), px=self._ttl)
+                    network = _json(report)
                     next_network = time.monotonic() + network_every
                 checkpoint = session.checkpoint()
                 if checkpoint is not None and checkpoint.epoch != checkpointed and time.monotonic() >= next_checkpoint:
-                    pipe.set(k.checkpoint, json.dumps(checkpoint.to_dict()), px=self._ttl)
+                    saved = json.dumps(checkpoint.to_dict())
                     checkpointed, next_checkpoint = checkpoint.epoch, time.monotonic() + CHECKPOINT_SECONDS
-                pipe.execute()
+                meta = {
+                    "state": "paused" if report.state == "paused" else "running",
+                    "epoch": report.epoch,
+                    "batch": report.batch,
+                    "streamed": seen,
+                    "fraction": report.fraction,
+                    "seconds": report.seconds,
+                }
+                args = [event.model_dump_json(include=set(PICTURE)), event.model_dump_json(exclude=set(PICTURE)),
+                        self.settings.training_events_kept, self._ttl, k.wake, network, saved,
+                        *[x for field in meta.items() for x in field]]  # fmt: skip
+                self._progress(keys=[k.picture, k.events, k.meta, k.network, k.checkpoint], args=args)
             now = time.monotonic()
             pipe = self._redis.pipeline(transaction=False)
             pipe.get(k.paused)
@@ -227,7 +235,7 @@ class Worker:
                 session.join()
                 return
             if now >= next_lease:  # after the look at its owner: a lease renewed for another worker would block it
-                self._redis.set(k.lease, self.name, px=ms(self.settings.training_lease_seconds))
+                self._set(keys=[k.lease], args=[self.name, ms(self.settings.training_lease_seconds)])
             if now >= next_alive:
                 self.alive()
                 next_alive = now + ALIVE_EVERY
@@ -246,7 +254,7 @@ class Worker:
                 checkpoint = session.checkpoint()
                 pipe = self._redis.pipeline()
                 if checkpoint is not None:
-                    pipe.set(k.checkpoint, json.dumps(checkpoint.to_dict()), px=self._ttl)
+                    self._set(keys=[k.checkpoint], args=[json.dumps(checkpoint.to_dict()), self._ttl], client=pipe)
                 pipe.delete(k.lease)
                 pipe.execute()
                 if self._requeue(keys=[k.meta, k.lease, QUEUE], args=[run.id, time.time()]):
