@@ -19,7 +19,13 @@ design); the run fails on any error or any change not delivered.
 already running instead, nothing started: the URL the app is served at, its root path included once
 (``https://host/backprop``); the session's URLs come from the server, which writes the root path itself.
 ``--insecure`` accepts a self-signed certificate. Behind nginx with the documented configuration, the
-followers of one client address are bounded by its ``limit_conn`` (600 streams).
+followers of one client address are bounded by its ``limit_conn`` (600 streams), and by the app's
+``BACKPROP_LENS_MAX_FOLLOW_STREAMS_PER_CLIENT`` (every follower here is one address): raise it there for a load
+test. The servers started here get it, and ``BACKPROP_LENS_MAX_FOLLOWERS``, raised to F.
+
+``--lecturer-key-file PATH`` shares with the lecturer key in that file (its first line; a file keeps it out of
+``ps``), as a deployment with ``BACKPROP_LENS_LECTURER_KEY`` set requires; the servers started here are then
+started with that key, so sharing without it would be a 401.
 
 Bounded in count and time; without ``--url`` only 127.0.0.1 is contacted; every process started is stopped
 by its PID.
@@ -119,8 +125,8 @@ def percentile(values: list[float], q: float) -> float:
 class HttpLecturer:
     """The lecturer as follow.js acts: ``POST …/state`` with the token; a change is timed from the request."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
-        self.client, self.url = client, url
+    def __init__(self, client: httpx.AsyncClient, url: str, key: str | None = None) -> None:
+        self.client, self.url, self.key = client, url, key
         self.session: dict[str, str] = {}
         self.run_id = ""
 
@@ -129,7 +135,8 @@ class HttpLecturer:
         if not found:
             raise RuntimeError("the page has no run")
         self.run_id = found.group(1)
-        r = await self.client.post(f"{self.url}/sessions", data={"run_id": self.run_id, "step": "0"})
+        headers = {"X-Lecturer-Key": self.key} if self.key else {}
+        r = await self.client.post(f"{self.url}/sessions", data={"run_id": self.run_id, "step": "0"}, headers=headers)
         if r.status_code != 201:
             raise RuntimeError(f"share: {r.status_code} {r.text[:200]}")
         self.session = r.json()
@@ -162,9 +169,12 @@ class BrowserLecturer:
 
     CHROMIUM = "/usr/bin/chromium"
 
-    def __init__(self, url: str, verify: bool = True) -> None:
+    KEY_ITEM = "backprop-lens:lecturer-key"  # follow.js keeps the key the page asked for here
+
+    def __init__(self, url: str, verify: bool = True, key: str | None = None) -> None:
         self.url = url
         self.verify = verify
+        self.key = key
         self.seq = 1
         self._playwright: Any = None
         self._browser: Any = None
@@ -180,6 +190,10 @@ class BrowserLecturer:
         self.page = await self._browser.new_page(
             viewport={"width": 1024, "height": 768}, ignore_https_errors=not self.verify
         )
+        if self.key:  # as if typed into the page's key form once: in the tab's sessionStorage
+            await self.page.add_init_script(
+                f"sessionStorage.setItem({json.dumps(self.KEY_ITEM)}, {json.dumps(self.key)})"
+            )
         await self.page.goto(f"{self.url}/")
         await self.page.click("#btn-share")
         await self.page.wait_for_selector("#share-card[data-code]")
@@ -203,7 +217,13 @@ class BrowserLecturer:
 
 
 async def run(
-    urls: list[str], followers: int, changes: int, interval: float, browser: bool = False, verify: bool = True
+    urls: list[str],
+    followers: int,
+    changes: int,
+    interval: float,
+    browser: bool = False,
+    verify: bool = True,
+    key: str | None = None,
 ) -> Report:
     report = Report(servers=urls, followers=followers, changes=changes, interval_s=interval,
                     timed_from="the lecturer's key press" if browser else "the lecturer's POST …/state")  # fmt: skip
@@ -213,7 +233,7 @@ async def run(
     timeout = httpx.Timeout(30.0, read=None)
     async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False, verify=verify) as client:
         lecturer: HttpLecturer | BrowserLecturer = (
-            BrowserLecturer(urls[0], verify) if browser else HttpLecturer(client, urls[0])
+            BrowserLecturer(urls[0], verify, key) if browser else HttpLecturer(client, urls[0], key)
         )
         try:
             try:
@@ -280,17 +300,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the lecturer in Chromium, timed from the key press (needs /usr/bin/chromium)",
     )
+    parser.add_argument("--lecturer-key-file", type=Path, help="share with the lecturer key in this file")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
     if not (1 <= args.followers <= 2000 and 1 <= args.changes <= 1000 and 0 <= args.interval <= 10):
         parser.error("bounds: followers 1..2000, changes 1..1000, interval 0..10")
     if args.url and args.redis:
         parser.error("--url drives running servers; --redis starts its own")
-    setup = Setup()
+    key = None
+    if args.lecturer_key_file:
+        try:
+            key = args.lecturer_key_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError) as e:
+            parser.error(f"--lecturer-key-file: cannot read a key from {args.lecturer_key_file}: {e}")
+    many = str(max(args.followers, 1))
+    env = {"BACKPROP_LENS_MAX_FOLLOW_STREAMS_PER_CLIENT": many, "BACKPROP_LENS_MAX_FOLLOWERS": many}
+    setup = Setup(env | ({"BACKPROP_LENS_LECTURER_KEY": key} if key else {}))
     try:
         urls = args.url or start_servers(setup, args.redis)
         shape = (args.followers, args.changes, args.interval, args.browser)
-        report = asyncio.run(run(urls, *shape, verify=not args.insecure))
+        report = asyncio.run(run(urls, *shape, verify=not args.insecure, key=key))
     finally:
         setup.stop()
     text = json.dumps(asdict(report), indent=2)

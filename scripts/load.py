@@ -458,12 +458,13 @@ async def run_class(
 class Setup:
     """The processes a class runs against, started here on free loopback ports and stopped by their PIDs."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.env = env or {}  # settings for every process started (BACKPROP_LENS_…)
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         # Without this environment's own Redis URL: the setup says where the state lives.
-        env = {name: value for name, value in os.environ.items() if name != "BACKPROP_LENS_REDIS_URL"}
+        env = {name: value for name, value in os.environ.items() if name != "BACKPROP_LENS_REDIS_URL"} | self.env
         proc = subprocess.Popen(
             list(args), cwd=ROOT, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

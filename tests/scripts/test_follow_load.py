@@ -24,8 +24,12 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "follow_load.py"
 
 @pytest.mark.parametrize("redis", [False, True])
 def test_every_follower_hears_every_change(tmp_path: Path, redis: bool) -> None:
+    """With Redis, the servers also ask for a lecturer key, which the script shares with from its file."""
     out = tmp_path / "report.json"
     args = ["--followers", "6", "--changes", "3", "--interval", "0.05", "--json", str(out)]
+    if redis:
+        (tmp_path / "key").write_text("a-lecturers-key-for-the-load-test\n", encoding="utf-8")
+        args += ["--lecturer-key-file", str(tmp_path / "key")]
     done = subprocess.run([sys.executable, str(SCRIPT), *args, *(["--redis"] if redis else [])],
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
