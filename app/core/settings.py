@@ -67,10 +67,12 @@ class Settings(BaseSettings):
         128, ge=1, description="Of those, how many one client address may hold (a class behind one NAT shares one)."
     )
     max_queued_trainings_per_client: int = Field(
-        4, ge=1, description="Trainings one client address may have queued or training at once (a 429 past it)."
+        300, ge=1, description="Trainings one client address may have queued or training at once (a 429 past it)."
     )
     max_training_streams_per_client: int = Field(
-        8, ge=1, description="Of those, how many training progress streams one client address may hold (a 429 past it)."
+        128,
+        ge=1,
+        description="Of those, how many training progress streams one client address may hold (a 429 past it).",
     )
     max_runs: int = Field(512, ge=1, description="Runs kept in the run store.")
     run_ttl_seconds: float = Field(3600.0, gt=0, description="How long an unused run is kept.")

@@ -93,10 +93,7 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     server = RedisServer()
     server.start()
-    settings = Settings(
-        redis_url=server.url, training_heartbeat_seconds=HEARTBEAT, training_lease_seconds=LEASE,
-        max_queued_trainings_per_client=20,  # the tests' one address; its own limit has its own test
-    )  # fmt: skip
+    settings = Settings(redis_url=server.url, training_heartbeat_seconds=HEARTBEAT, training_lease_seconds=LEASE)
     c = Cluster(server, TestClient(create_app(settings)), TestClient(create_app(settings)),
                 tmp_path_factory.mktemp("workers") / "workers.log")  # fmt: skip
     try:
