@@ -43,20 +43,23 @@ def free_port() -> int:
 class RedisServer:
     """A throwaway ``redis-server`` in the foreground: ``start()`` returns once it answers PING, ``stop()`` ends it.
 
-    ``start()`` again after ``stop()`` brings it back on the same port, empty (``--save ""``: nothing on disk).
+    ``start()`` again after ``stop()`` brings it back on the same port, empty (``--save ""``: nothing on disk);
+    with ``persist`` (a directory), with what it held: an append-only file there, written at every command.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, persist: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.persist = persist
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         exe = shutil.which("redis-server")
         if exe is None:
             pytest.fail("redis-server is missing: apt-get install -y redis-server")
+        kept = ["--dir", str(self.persist), "--appendonly", "yes", "--appendfsync", "always"] if self.persist else []
         self._proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", *kept],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         client = redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=1)
