@@ -7,9 +7,9 @@ what the route costs beyond the server's floor, and on a body of megabytes it ho
 a tenth of a second or more. ``GradientRoute`` puts a lane in front of it:
 
 1. the body, when it came with ``Content-Length`` and ``Content-Type: application/json``, is validated by
-   ``lean_request``: the same fields, types and strictness as ``GradientRequest``, with the app's limits
-   compiled into pydantic's own constraints (``le``, ``max_length``; no Python call per number), one
-   model per set of limits;
+   ``lean_request_for``: ``GradientRequest`` itself, generated anew by ``app.core.limits.compiled`` with the
+   app's limits as pydantic's own constraints (``le``, ``max_length``; no Python call per number), one model
+   per set of limits, so the lane has no fields, types or strictness of its own to keep equal;
 2. the cross-field rules of ``GradientRequest`` (parameter budget, activations per layer, weights with
    biases, shapes against sizes, examples × width, cross-entropy's targets) are checked on what that gives,
    the shapes by packing the network's [w | b] and the batch as arrays (``engine.network.packed_checked``);
@@ -30,16 +30,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from backprop_lens.app.core.deps import settings_of
-from backprop_lens.app.core.schemas import ActivationName, CostName, ErrorBody, GradientRequest, InitName, NetworkSpec
+from backprop_lens.app.core.limits import compiled
+from backprop_lens.app.core.schemas import ErrorBody, GradientRequest, NetworkSpec
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.slots import client_of
 from backprop_lens.engine.activations import get_activation
@@ -53,40 +53,10 @@ at most on a slow core); above it, in the thread pool."""
 _JSON = b"application/json"
 
 
-class _Strict(BaseModel):
-    # as app.core.schemas.Strict: a JSON `true` is not the integer 1, and "0.5" is not a number
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-
-@lru_cache(maxsize=16)
-def lean_request(max_layers: int, max_width: int, max_abs_value: float, max_batch: int) -> type[BaseModel]:
-    """``GradientRequest``'s fields with these limits as pydantic constraints (checked without Python calls)."""
-    number = Annotated[float, Field(allow_inf_nan=False, ge=-max_abs_value, le=max_abs_value)]
-    row = Annotated[list[number], Field(min_length=1, max_length=max_width)]
-    matrix = Annotated[list[row], Field(min_length=1, max_length=max_width)]
-    width = Annotated[int, Field(ge=1, le=max_width)]
-    layers = Field(min_length=1, max_length=max_layers)
-
-    class LeanNetwork(_Strict):
-        sizes: Annotated[list[width], Field(min_length=2, max_length=max_layers)]
-        activation: ActivationName | Annotated[list[ActivationName], layers] = "sigmoid"
-        weights: Annotated[list[matrix], layers] | None = None
-        biases: Annotated[list[row], layers] | None = None
-        seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
-        init: InitName = "standard"
-
-    class LeanGradientRequest(_Strict):
-        network: LeanNetwork
-        cost_function: CostName = "quadratic"
-        inputs: Annotated[list[row], Field(min_length=1, max_length=max_batch)]
-        targets: Annotated[list[row], Field(min_length=1, max_length=max_batch)]
-        trace: bool = False
-
-    return LeanGradientRequest
-
-
 def lean_request_for(settings: Settings) -> type[BaseModel]:
-    return lean_request(settings.max_layers, settings.max_width, settings.max_abs_value, settings.max_batch)
+    """``GradientRequest`` generated anew with the limits of ``settings`` as pydantic's own constraints, and without
+    its cross-field rules (``checked`` applies them to the arrays); made once per settings."""
+    return compiled(GradientRequest, settings)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,17 @@ values there, so the OpenAPI document of each app states the bounds that app enf
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+import annotated_types
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, GetJsonSchemaHandler, create_model
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
+from typing_extensions import TypeAliasType
 
 from backprop_lens.app.core.settings import Settings, current_settings
 
@@ -103,3 +107,55 @@ def document_limits(schema: Any, settings: Settings) -> None:
     elif isinstance(schema, list):
         for v in schema:
             document_limits(v, settings)
+
+
+def _bounded(marker: Limit, settings: Settings) -> list[Any]:
+    """``marker`` as pydantic's own constraints at the bound ``settings`` give (checked in Rust, no Python call)."""
+    most = marker.bound(settings)
+    if marker.kind == "len":
+        return [annotated_types.MaxLen(int(most))]
+    if marker.kind == "abs":
+        return [annotated_types.Ge(-most), annotated_types.Le(most)]
+    return [annotated_types.Le(most)]
+
+
+def _compiled_type(tp: Any, settings: Settings) -> Any:
+    if isinstance(tp, TypeAliasType):
+        return _compiled_type(tp.__value__, settings)
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        meta = [c for m in tp.__metadata__ for c in (_bounded(m, settings) if isinstance(m, Limit) else [m])]
+        return Annotated[(_compiled_type(args[0], settings), *meta)]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_compiled_type(a, settings) for a in args)]  # noqa: UP007 (built from a tuple)
+    if origin is list:
+        return types.GenericAlias(list, (_compiled_type(args[0], settings),))
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return compiled(tp, settings)
+    return tp  # a plain type or a Literal
+
+
+def compiled(model: type[BaseModel], settings: Settings) -> type[BaseModel]:
+    """``model``'s fields, types, defaults and strictness, with every limit marker turned into pydantic's own
+    constraint at ``settings``' bound, and without the model's validators (nested models alike).
+
+    The same body is accepted by both as far as fields go; a request model's cross-field rules (its validators)
+    are its own to check. Made once per model and settings (``Settings`` is frozen): validating through it costs
+    no Python call per number, which a body of megabytes needs (``app.api.fastlane``).
+    """
+    return _compiled(model, settings)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(model: type[BaseModel], settings: Settings) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        meta = [c for m in field.metadata for c in (_bounded(m, settings) if isinstance(m, Limit) else [m])]
+        annotation = _compiled_type(field.annotation, settings)
+        if meta:
+            annotation = Annotated[(annotation, *meta)]
+        default = ... if field.is_required() else field.default
+        fields[name] = (annotation, default)
+    config = ConfigDict(strict=bool(model.model_config.get("strict")), extra=model.model_config.get("extra"))
+    made: type[BaseModel] = create_model(f"Compiled{model.__name__}", __config__=config, **fields)
+    return made

@@ -12,7 +12,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from typing_extensions import TypeAliasType
 
 from backprop_lens.app.core.limits import at_most, limit, most_items, within
@@ -38,6 +46,18 @@ Init = TypeAliasType("Init", InitName)
 Weights = TypeAliasType("Weights", Annotated[list[Matrix], Field(min_length=1), Layers])
 Biases = TypeAliasType("Biases", Annotated[list[Row], Field(min_length=1), Layers])
 Examples = TypeAliasType("Examples", Annotated[list[Row], Field(min_length=1), most_items("max_batch")])
+Example = TypeAliasType("Example", Row)
+
+
+def one_example(value: Any) -> Any:
+    """A flat list of numbers is one example, as the library takes a 1-D x: ``[x]``; anything else as it is."""
+    if isinstance(value, list) and value and not any(isinstance(item, list) for item in value):
+        return [value]
+    return value
+
+
+ExamplesOrOne = Annotated[Examples, BeforeValidator(one_example, json_schema_input_type=Examples | Example)]
+"""m examples as rows, or one example as a flat list (read as one row)."""
 
 WORKED_EXAMPLE: dict[str, Any] = {
     "network": {
@@ -159,8 +179,12 @@ class GradientRequest(Strict):
     network: NetworkSpec
     # Named for what it is: `cost` is a value of C in every reply.
     cost_function: CostFunction = Field("quadratic", description="The cost function C.")
-    inputs: Examples = Field(description="m examples, each a list of n_1 numbers.")
-    targets: Examples = Field(description="m targets, each a list of n_L numbers.")
+    inputs: ExamplesOrOne = Field(
+        description="m examples, each a list of n_1 numbers; or one example as a flat list of n_1 numbers."
+    )
+    targets: ExamplesOrOne = Field(
+        description="m targets, each a list of n_L numbers; or one target as a flat list of n_L numbers."
+    )
     trace: bool = Field(False, description="Also return z, a, σ'(z) and δ of every layer.")
 
     @model_validator(mode="after")

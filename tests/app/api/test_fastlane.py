@@ -114,6 +114,27 @@ def test_lane_equals_the_documented_route_and_autograd(
         np.testing.assert_allclose(np.array(got), np.array(ref), rtol=1e-9, atol=1e-12 * scale)
 
 
+@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
+def test_one_example_as_a_flat_list_is_one_row_through_the_lane_and_the_route(client: TestClient, cost: str) -> None:
+    """As the library takes a 1-D x: the flat example's reply is the one-row batch's, on both ways in, and both
+    agree with the autograd reference; a flat list of the wrong length is worded as a row's would be."""
+    req = next(r for seed in range(20) if len((r := random_request(seed, cost, True))["inputs"][0]) >= 2)
+    x, y = req["inputs"][0], req["targets"][0]
+    flat = json.dumps({**req, "inputs": x, "targets": y}).encode()
+    rows = json.dumps({**req, "inputs": [x], "targets": [y]}).encode()
+    assert fast_reply(flat, get_settings()) == fast_reply(rows, get_settings()) is not None
+    lane = client.post("/api/gradients", content=flat, headers=LANE)
+    documented = client.post("/api/gradients", content=flat, headers=DOCUMENTED)
+    assert lane.status_code == documented.status_code == 200 and lane.content == documented.content
+    spec = req["network"]
+    c, _, _ = reference_gradients(spec["weights"], spec["biases"], spec["activation"], cost, [x], [y])
+    assert lane.json()["cost"] == pytest.approx(c, rel=1e-12)
+    short = client.post("/api/gradients", json={**req, "inputs": x[:-1], "targets": y})
+    assert short.status_code == 422 and short.json()["message"].startswith("inputs[0]: expected ")
+    traced = client.post("/api/trace", json={**req, "inputs": x, "targets": y})
+    assert traced.status_code == 200 and traced.json()["steps"][0]["values"]["a"] == [x]
+
+
 @pytest.mark.parametrize(("case", "edit", "field"), BAD, ids=[c[0] for c in BAD])
 def test_the_lane_leaves_every_bad_request_to_the_documented_route(case: str, edit: Any, field: str) -> None:
     body = copy.deepcopy(WORKED_EXAMPLE)

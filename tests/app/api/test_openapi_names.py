@@ -65,7 +65,8 @@ def test_component_schemas_are_named_not_numbered(client: TestClient) -> None:
     assert len(requests) >= 10
     for name in requests:
         props = schemas[name]["properties"]
-        assert refs(props["inputs"]) == refs(props["targets"]) == {"Examples"}, name
+        # a batch (rows), or one example as a flat list, as the library takes a 1-D x
+        assert refs(props["inputs"]) == refs(props["targets"]) == {"Examples", "Example"}, name
         assert refs(props["network"]) == {"NetworkSpec"}, name
         assert refs(props["cost_function"]) == {"CostFunction"}, name
         assert "cost" not in props, name
