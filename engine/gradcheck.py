@@ -48,8 +48,8 @@ def numerical_gradient(
     def estimate(param: Array) -> Array:
         nonlocal passes
         grad = np.zeros_like(param)
-        flat = param.reshape(-1)
-        out = grad.reshape(-1)
+        flat = param.reshape(-1, order="A")  # a view in memory order (packed is column-major)
+        out = grad.reshape(-1, order="A")  # the same order: zeros_like keeps the layout
         for j in range(flat.size):
             saved = flat[j]
             flat[j] = saved + epsilon
