@@ -42,10 +42,15 @@ def jupyterlab(tmp_path: Path) -> Iterator[str]:
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
     port = free_port()
+    # JupyterLab would ask whether to fetch its news, in a toast over the screenshot: answered "no" beforehand
+    news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false"}', encoding="utf-8")
     env = {
         **os.environ,
         "JUPYTER_PLATFORM_DIRS": "1",
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),  # no one's settings or workspaces but this test's
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
     }
     proc = subprocess.Popen(
@@ -103,12 +108,21 @@ def test_the_widget_steps_to_bp2_and_shows_mazurs_delta(chromium: Browser, jupyt
             assert float(neuron.get_attribute("data-delta") or "nan") == pytest.approx(delta2[j], rel=1e-12)
             assert f"{delta2[j]:.4g}" in equation
         assert widget.locator(".pulse-back").count() == 4  # δ travels back along the four edges into layer 2
+        # the page's styles, scoped: moving pulses, not the still arrows of reduced motion; one text per scale
+        assert widget.locator(".pulse.cue").count() > 0 and not any(
+            c.is_visible() for c in widget.locator(".pulse.cue").all()
+        )
+        skip = widget.locator(".skip").bounding_box()
+        assert skip is not None and skip["x"] + skip["width"] < 0  # out of sight until the keyboard reaches it
+        for scale in widget.locator(".legend .scale").all():
+            assert [t.is_visible() for t in scale.locator(".scale-short, .scale-text").all()].count(True) == 1
 
-        no_news = page.get_by_role("button", name="No", exact=True)  # JupyterLab's question about its news
-        if no_news.is_visible():
-            no_news.click()
         widget.scroll_into_view_if_needed()
-        page.wait_for_timeout(600)  # a still frame with the pulses on their way (the picture, not the checks)
+        # a frame with the pulses on their way: half way along their edges (the picture, not the checks)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.bpl .pulse-back')].every("
+            "p => p.getAnimations().some(a => a.currentTime % 1100 >= 500 && a.currentTime % 1100 <= 700))"
+        )
         shot = shot_path("jupyterlab.png")
         page.screenshot(path=str(shot))
         shutil.copy(shot, ROOT / "docs" / "screenshots" / "notebook.png")

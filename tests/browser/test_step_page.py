@@ -106,15 +106,18 @@ def test_play_streams_every_step_once_and_stops_at_the_end(tab: Page) -> None:
     page.goto("/")
     at_step(page, 0)
     expect(page.locator("#n-1-1 text")).to_have_text("0.05")
-    page.evaluate("window.seen = []; document.addEventListener('lens:step', e => window.seen.push(e.detail.step))")
+    page.evaluate(
+        "window.seen = []; document.addEventListener('lens:step', e => window.seen.push(e.detail.step));"
+        "window.sseClosed = 0; document.addEventListener('htmx:sse:close', () => window.sseClosed++)"
+    )
     set_speed(page, 100)
     expect(page.locator("#speed-out")).to_have_text("0.1 s")
     page.keyboard.press("Space")
     expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "true")
     at_step(page, STEPS - 1)
     expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false")
-    assert page.evaluate("window.seen") == list(range(1, STEPS))
-    page.wait_for_timeout(1200)  # the finished stream is not reopened and replayed
+    # the finished stream is closed by htmx on its `done` (hx-sse:close), so it is never reopened and replayed
+    page.wait_for_function("() => window.sseClosed === 1")
     assert page.evaluate("window.seen") == list(range(1, STEPS))
     assert len(streams) == 1 and "from=1" in streams[0] and "interval_ms=100" in streams[0]
     expect(page.locator("#status")).to_contain_text(f"step {STEPS} / {STEPS}")
@@ -135,7 +138,11 @@ def test_pause_stops_the_stream_where_it_is(tab: Page) -> None:
     page.click("#btn-play")
     expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false")
     held = step_of(page)
-    page.wait_for_timeout(1400)
+    # stopped: the player that held the stream is replaced by a fresh one without it, so no later event of the
+    # old stream reaches the stage
+    page.wait_for_function("() => !document.getElementById('player').hasAttribute('hx-sse:connect')")
+    assert not page.evaluate("window.lens.playing()")
+    expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false")
     assert step_of(page) == held
 
 
