@@ -18,7 +18,7 @@
 //
 // The stream sends its first step whole (htmx swaps it into #stage) and every
 // later one as a "stage-patch" event: what changed since the step before, which
-// applyPatch puts in place (app/stepper/patch.py says what each operation does).
+// applyPatch puts in place (app/stepper/view/patch.py says what each operation does).
 (() => {
   "use strict";
 
@@ -436,7 +436,7 @@
   });
 
   // The inspector: the numbers of the neuron or edge under the pointer, the focus or a tap.
-  // data-info is written by the server with the page's one number formatter (app/render.py's
+  // data-info is written by the server with the page's one number formatter (app/core/format.py's
   // fmt): this script prints it as it is and never formats a number itself.
   function inspect(e) {
     const item = e.target instanceof Element ? e.target.closest("#diagram [data-info]") : null;

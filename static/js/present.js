@@ -1,7 +1,7 @@
 // backprop-lens: lecture mode on the step-through page, and the step's exports for slides.
 //
 // Lecture mode is a run drawn for a projector (the server lays the diagram out with numbers of at
-// least 21 px, app/stepper/present.py, and the stylesheet hides the configuration, the tables and the
+// least 21 px, app/stepper/view/present.py, and the stylesheet hides the configuration, the tables and the
 // instruments). This file only switches it: the "Present" button or P asks the server for the run in
 // lecture mode (or out of it) at the step shown and swaps #run; F puts the page in full screen (and
 // into lecture mode first); Esc leaves full screen, then lecture mode. Space, ← → and Home/End are
