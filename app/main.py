@@ -69,11 +69,11 @@ def _read_metrics(
     )  # fmt: skip
     metrics.gauge(
         "trainings", "Trainings by state (queued: the whole queue).", ("state",),
-        lambda: [({"state": state}, n) for state, n in trainings.by_state().items()],
+        lambda: [({"state": state}, n) for state, n in trainings.by_state().items()], blocking=True,
     )  # fmt: skip
     metrics.gauge(
         "training_queue_oldest_wait_seconds", "Seconds the training waiting longest for a worker has waited.", (),
-        lambda: [({}, trainings.oldest_wait())],
+        lambda: [({}, trainings.oldest_wait())], blocking=True,
     )  # fmt: skip
     metrics.gauge(
         "sessions_limit", "Class sessions allowed at once (max_sessions).", (), lambda: [({}, settings.max_sessions)]
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Everything an app holds, made from its own settings: two apps in one process share nothing.
     app.state.settings = settings
-    app.state.streams = StreamSlots(settings.max_streams)
+    app.state.streams = StreamSlots(settings.max_streams, per_client_total=settings.max_streams_per_client)
     app.state.gradient_rate = RateLimits(settings.max_gradients_per_second_per_client)
     app.state.shared = state
     app.state.runs = RunStore(

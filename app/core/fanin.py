@@ -55,6 +55,12 @@ class PatternFanIn:
             return False
         return True
 
+    def cancel(self) -> None:
+        """End the subscription's task (on its own loop; from another thread, through ``call_soon_threadsafe``)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+
     async def aclose(self) -> None:
         task, self._task = self._task, None
         if task is not None and not task.done():

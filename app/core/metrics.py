@@ -13,6 +13,7 @@ docs/deploy.md's nginx configuration does), and per-URL labels (their number wou
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 
@@ -39,12 +40,29 @@ def route_group(path: str) -> str:
 class _Gauges(Collector):
     def __init__(self, failed: Callable[[Exception], None]) -> None:
         self.readings: list[tuple[str, str, tuple[str, ...], Reading]] = []
+        self.blocking: set[str] = set()  # readings that wait on Redis: read in a thread before each scrape
+        self.read: dict[str, list[tuple[dict[str, str], float]] | Exception] = {}
         self.failed = failed
+
+    def prefetch(self) -> None:
+        """Read the blocking gauges (in a worker thread: a slow or absent Redis must not hold the event loop)."""
+        for name, _, _, read in self.readings:
+            if name in self.blocking:
+                try:
+                    self.read[name] = list(read())
+                except Exception as e:  # counted when collected
+                    self.read[name] = e
 
     def collect(self) -> Iterator[Metric]:
         for name, documentation, labels, read in self.readings:
             try:
-                samples = list(read())
+                if name in self.blocking:
+                    got = self.read.get(name)  # the last prefetch's
+                    if isinstance(got, Exception):
+                        raise got
+                    samples = got or []
+                else:
+                    samples = list(read())
             except Exception as e:  # Redis away: the other metrics still answer, and the error is counted
                 self.failed(e)
                 continue
@@ -83,9 +101,14 @@ class Metrics:
         """One more Redis error of ``e``'s kind (the error under a StateUnavailableError, when there is one)."""
         self.redis_errors.labels(type(e.__cause__ or e).__name__).inc()
 
-    def gauge(self, name: str, documentation: str, labels: tuple[str, ...], read: Reading) -> None:
-        """A gauge read from the app's objects when scraped."""
+    def gauge(
+        self, name: str, documentation: str, labels: tuple[str, ...], read: Reading, blocking: bool = False
+    ) -> None:
+        """A gauge read from the app's objects when scraped; ``blocking``: its reading waits on Redis, so it is
+        read in a worker thread."""
         self._gauges.readings.append((name, documentation, labels, read))
+        if blocking:
+            self._gauges.blocking.add(name)
 
     async def text(self) -> bytes:
         """Everything, in Prometheus's text format; a reading that fails is left out (its error is counted)."""
@@ -98,6 +121,7 @@ class Metrics:
         extra = b"".join(
             f"# HELP {PREFIX}{n} {d}\n# TYPE {PREFIX}{n} gauge\n{PREFIX}{n} {v}\n".encode() for n, d, v in values
         )
+        await asyncio.to_thread(self._gauges.prefetch)
         return generate_latest(self.registry) + extra
 
 

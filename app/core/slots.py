@@ -52,13 +52,17 @@ class Slot:
 class StreamSlots:
     """A counter of open streams with a hard limit, safe across threads; ``closing`` ends them all."""
 
-    def __init__(self, limit: int, retry_after_seconds: int = 5) -> None:
+    def __init__(self, limit: int, retry_after_seconds: int = 5, per_client_total: int | None = None) -> None:
+        """``per_client_total``: the most streams of every kind together one client may hold, named in its 429 as
+        ``max_streams_per_client`` (each kind's own share is ``acquire``'s)."""
         self.limit = limit
         self.retry_after_seconds = retry_after_seconds
+        self.per_client_total = per_client_total
         self.closing = Closing()
         self._open = 0
         self._by_kind: dict[str, int] = {}
         self._by_client: dict[tuple[str, str], int] = {}
+        self._client_total: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -79,14 +83,20 @@ class StreamSlots:
         self, client: str | None = None, per_client: int | None = None, setting: str = "", kind: str = "step"
     ) -> Slot:
         """A slot, or a 503 that says when to try again; a 429 naming ``setting`` when ``client`` already holds
-        ``per_client`` streams of ``kind`` (one address may not take the room; each kind has its own share)."""
+        ``per_client`` streams of ``kind`` (one address may not take the room; each kind has its own share), or
+        ``per_client_total`` of every kind together."""
         with self._lock:
             held = self._by_client.get((client, kind), 0) if client is not None else 0
+            total = self._client_total.get(client, 0) if client is not None else 0
+            over = None
             if client is not None and per_client is not None and held >= per_client:
+                over = f"{held} {kind} streams open, the most one client may hold ({setting})"
+            elif client is not None and self.per_client_total is not None and total >= self.per_client_total:
+                over = f"{total} streams open, the most one client may hold (max_streams_per_client)"
+            if over is not None:
                 raise HTTPException(
                     429,
-                    f"streams: this address ({client}) has {held} {kind} streams open, the most one client may hold "
-                    f"({setting}); close one (another tab?) or try again shortly",
+                    f"streams: this address ({client}) has {over}; close one (another tab?) or try again shortly",
                     headers={"Retry-After": str(self.retry_after_seconds)},
                 )
             if self._open >= self.limit:
@@ -99,6 +109,7 @@ class StreamSlots:
             self._by_kind[kind] = self._by_kind.get(kind, 0) + 1
             if client is not None:
                 self._by_client[(client, kind)] = held + 1
+                self._client_total[client] = total + 1
         return Slot(self, client, kind)
 
     def _release(self, client: str | None, kind: str) -> None:
@@ -111,6 +122,11 @@ class StreamSlots:
                     self._by_client[(client, kind)] = left
                 else:
                     self._by_client.pop((client, kind), None)
+                total = self._client_total.get(client, 1) - 1
+                if total > 0:
+                    self._client_total[client] = total
+                else:
+                    self._client_total.pop(client, None)
 
 
 class RateLimits:

@@ -56,7 +56,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import redis
 from fastapi import HTTPException
@@ -83,10 +83,12 @@ WORKER_SILENT_SECONDS = 5.0
 NO_WORKER = "no training worker is running; an operator starts one with `backprop-lens worker`"
 WAKE_PREFIX = f"{KEY_PREFIX}training-events:"
 RELAY_LOOK_SECONDS = 1.0  # at most this long between a relay's looks at a training (heartbeat, queue, lease)
+READ_COUNT = 100  # events a relay reads at once
 RELAY_MIN_SECONDS = 0.05  # at least this long between two reads of one training's events (at most 20 a second)
 CHECKPOINT_SECONDS = 1.0  # seconds between a worker's checkpoints (a large network's is ~0.5 MB of JSON)
 ACTIVE = ("running", "paused")
 OLDEST_LOOKED_AT = 20  # of the queue's trainings, from its front, for the oldest wait
+STOPPED_QUEUED = "Stopped by you before a worker took it."
 LOST = (
     "Training lost: its state in Redis is gone (expired or evicted), so no worker can go on with it. "
     "Press Train to start again."
@@ -135,6 +137,19 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('DEL', KEYS[3])
 redis.call('PUBLISH', ARGV[6], 'done')
+return 1
+""")
+
+# KEYS: meta, events, queue. ARGV: the training's id, the done event's data, MAXLEN, time to live (ms), the channel.
+# A training stopped while it waits in the queue ends at once: no worker will take it, and its place is free.
+STOP_QUEUED_SCRIPT = keeps_working("""
+if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'stopped')
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'event', 'done', 'data', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('LREM', KEYS[3], 0, ARGV[1])
+redis.call('PUBLISH', ARGV[5], 'done')
 return 1
 """)
 
@@ -207,11 +222,12 @@ def ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
-def failed_event(meta: dict[Any, Any], message: str) -> str:
-    """The `done` of a training whose worker stopped: where it was, and why it ended."""
+def failed_event(meta: dict[Any, Any], message: str, state: Literal["failed", "stopped"] = "failed") -> str:
+    """The `done` of a training whose worker stopped (or that was stopped before one took it): where it was, and
+    why it ended."""
     epoch = int(meta.get("epoch", 0))
     return ProgressEvent(
-        state="failed",
+        state=state,
         epoch=epoch,
         epochs=int(meta.get("epochs", 1)),
         batch=int(meta.get("batch", 0)),
@@ -257,6 +273,8 @@ class Wakeups:
         """An event set whenever ``run_id`` has news; ``unregister`` it when the relay ends."""
         loop = asyncio.get_running_loop()
         if self._fan_in is None or self._loop is not loop:  # a client's connections belong to the loop
+            if self._fan_in is not None and self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._fan_in.cancel)  # the old loop's subscription ends there
             self._loop = loop
             self._fan_in = PatternFanIn(self.url, WAKE_PREFIX + "*", self._wake)
         self._fan_in.start()
@@ -288,6 +306,7 @@ class RedisTrainings:
         self._redis = sync_client(url)
         self._requeue = self._redis.register_script(REQUEUE_SCRIPT)
         self._set = self._redis.register_script(SET_SCRIPT)  # the writes of a training under way, also when full
+        self._stop_queued = self._redis.register_script(STOP_QUEUED_SCRIPT)
         self._ttl = ms(settings.training_ttl_seconds)
         self._runs: LRU[str, Training] = LRU(settings.trainings_kept)  # rebuilt runs, not rebuilt each request
         self._wakeups = Wakeups(url)
@@ -377,9 +396,17 @@ class RedisTrainings:
         beat = ms(self.settings.training_heartbeat_seconds)
 
         def poll() -> tuple[Any, dict[str, str], int | None, int, str | None, int]:
+            try:
+                return look_once()
+            except redis.exceptions.NoScriptError:  # Redis restarted: its script cache is empty
+                self._redis.script_load(SET_SCRIPT)
+                return look_once()
+
+        def look_once() -> tuple[Any, dict[str, str], int | None, int, str | None, int]:
             pipe = self._redis.pipeline(transaction=False)
-            self._set(keys=[k.heartbeat], args=["1", beat], client=pipe)
-            pipe.xread({k.events: last}, count=100)
+            # EVALSHA itself: a Script object in a pipeline asks SCRIPT EXISTS first, a round trip per look
+            pipe.evalsha(self._set.sha, 1, k.heartbeat, "1", beat)
+            pipe.xread({k.events: last}, count=READ_COUNT)
             pipe.hgetall(k.meta)
             pipe.lpos(QUEUE, run.id)
             pipe.exists(k.lease)
@@ -428,7 +455,7 @@ class RedisTrainings:
                     except redis.RedisError:
                         return
                     continue  # its place in the queue is said on the next look
-                if entries:
+                if sum(len(items) for _, items in entries or []) >= READ_COUNT:
                     continue  # more than one read's worth may be waiting
                 await wait_for_news(news, closing, look)
                 await asyncio.sleep(max(0.0, read_at + RELAY_MIN_SECONDS - time.monotonic()))
@@ -446,6 +473,14 @@ class RedisTrainings:
             self._call(lambda: self._set(keys=[k.step], args=["1", self._ttl]))
         else:
             self._call(lambda: self._set(keys=[k.stop], args=["stopped by you", self._ttl]))
+
+            def stop_queued() -> object:
+                meta = self._redis.hgetall(k.meta)
+                done = failed_event(meta, STOPPED_QUEUED, "stopped")
+                args: list[str | int] = [run.id, done, self.settings.training_events_kept, self._ttl, k.wake]
+                return self._stop_queued(keys=[k.meta, k.events, QUEUE], args=args)
+
+            self._call(stop_queued)  # a training still queued ends now (a running one when its worker looks)
         return action in ("pause", "step")
 
     def set_eta(self, run: Training, eta: float) -> None:
@@ -501,14 +536,15 @@ class RedisTrainings:
         New trainings join at the back and handed-over ones at the front, so the longest wait is among the first.
         """
 
-        def read() -> list[str | None]:
+        def read() -> list[list[str | None]]:
             ids = self._redis.lrange(QUEUE, 0, OLDEST_LOOKED_AT - 1)
             pipe = self._redis.pipeline(transaction=False)
             for run_id in ids:
-                pipe.hget(Keys(str(run_id)).meta, "queued_at")
+                pipe.hmget(Keys(str(run_id)).meta, ["state", "queued_at"])
             return list(pipe.execute()) if ids else []
 
-        since = [float(t) for t in self._call(read) if t is not None]
+        # an entry whose training is no longer queued (a duplicate, left by a hand-over) waits for nothing
+        since = [float(t) for state, t in self._call(read) if state == "queued" and t is not None]
         return max(0.0, time.time() - min(since)) if since else 0.0
 
     def ready(self) -> list[str]:

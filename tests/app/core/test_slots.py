@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
@@ -288,3 +289,25 @@ def test_one_address_may_send_so_many_gradient_requests_a_second() -> None:
         assert r.status_code == 429 and r.headers["retry-after"] == "1"
         assert "max_gradients_per_second_per_client" in r.json()["message"] and "10.0.0.9" not in r.text
         assert other.post("/api/gradients", json=WORKED_EXAMPLE).status_code == 200
+
+
+def test_one_address_holds_its_total_share_over_every_kind() -> None:
+    """Each kind has its own share, and all of an address's streams together are within per_client_total: one
+    address may not take a whole process by mixing kinds; another still gets its streams."""
+    pool = StreamSlots(10, per_client_total=3)
+    mine = [pool.acquire("10.0.0.7", 3, "max_streams_per_client", kind="step") for _ in range(2)]
+    mine.append(pool.acquire("10.0.0.7", 3, "max_training_streams_per_client", kind="training"))
+    with pytest.raises(HTTPException) as refused:
+        pool.acquire("10.0.0.7", 3, "max_training_streams_per_client", kind="training")
+    assert refused.value.status_code == 429
+    assert refused.value.detail == (
+        "streams: this address (10.0.0.7) has 3 streams open, the most one client may hold (max_streams_per_client); "
+        "close one (another tab?) or try again shortly"
+    )
+    other = pool.acquire("10.0.0.8", 3, "max_streams_per_client", kind="training")
+    mine.pop().release()
+    mine.append(pool.acquire("10.0.0.7", 3, "max_training_streams_per_client", kind="training"))
+    assert pool.by_kind() == {"step": 2, "training": 2} and pool.open == 4
+    for slot in [*mine, other]:
+        slot.release()
+    assert pool.open == 0 and pool.by_kind() == {"step": 0, "training": 0}

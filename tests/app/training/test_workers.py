@@ -38,7 +38,15 @@ from backprop_lens.app.cli import REDIS_URL_VARIABLE
 from backprop_lens.app.cli import main as cli_main
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.main import create_app
-from backprop_lens.app.training.redis_store import LOST, NO_WORKER, PICTURE, Keys, failed_event
+from backprop_lens.app.training.redis_store import (
+    LOST,
+    NO_WORKER,
+    PICTURE,
+    QUEUE,
+    STOPPED_QUEUED,
+    Keys,
+    failed_event,
+)
 from backprop_lens.app.training.schemas import TrainConfig
 from backprop_lens.app.training.store import build_training, client_limit
 from backprop_lens.engine import Network
@@ -524,3 +532,19 @@ def test_a_relay_reads_when_the_worker_publishes_and_otherwise_looks_once_a_seco
             db.publish(Keys(run_id).wake, "done")
             f.wait_for("done")
         assert f.events[-1][1]["message"] == "ended by the test"
+
+
+def test_a_training_stopped_while_queued_ends_at_once_and_frees_its_place(own_redis: RedisServer) -> None:
+    """No worker runs: Stop ends the queued training with a `done` in words, takes it out of the queue, and its
+    client's place counts no more."""
+    settings = Settings(redis_url=own_redis.url, max_queued_trainings_per_client=1)
+    with TestClient(create_app(settings)) as a, redis.Redis.from_url(own_redis.url, decode_responses=True) as db:
+        run_id = start(a)
+        assert a.post("/train/runs", data=FORM, headers=HX).status_code == 429  # its one place is taken
+        with Follower(a, run_id) as f:
+            f.wait_for("queue")
+            assert a.post(f"/train/runs/{run_id}/controls/stop").status_code == 200
+            f.wait_for("done", "stopped")
+        assert f.events[-1][1]["message"] == STOPPED_QUEUED
+        assert db.lpos(QUEUE, run_id) is None and db.hget(Keys(run_id).meta, "state") == "stopped"
+        assert start(a) != run_id  # the place is free again
