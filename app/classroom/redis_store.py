@@ -35,8 +35,12 @@ from backprop_lens.app.classroom.codes import MAX_CODE_DRAWS, new_code, token_ha
 from backprop_lens.app.classroom.hub import Hub, SessionState, ended
 from backprop_lens.app.classroom.store import (
     FAILURE_WINDOW_SECONDS,
+    MAX_REACTIONS_KEPT,
     NOT_LECTURER,
+    REACTION_WINDOW_SECONDS,
+    REACTIONS,
     ClientSessionsError,
+    Glance,
     NoSessionError,
     NotLecturerError,
     SessionInfo,
@@ -112,22 +116,52 @@ return 1
 """)
 
 
-# KEYS: the session's followers. ARGV: now (ms), time to live of a place (ms), the limit, the new place.
-# Returns 1 (a place) or 0 (every place is taken). Lapsed places (a killed process's) go first.
+# KEYS: the session's followers, those of them exploring. ARGV: now (ms), time to live of a place (ms), the limit,
+# the new place, "1" when it explores. Returns 1 (a place) or 0 (every place is taken). Lapsed places (a killed
+# process's) go first.
 _FOLLOW = keeps_working("""
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if ARGV[5] == '1' then
+  redis.call('SADD', KEYS[2], ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
 return 1
 """)
 
-# KEYS: the session's followers. ARGV: until (ms), time to live (ms), this process's places (XX: a place given back
-# is not brought back).
+# KEYS: the session's followers, those exploring, then one sorted set per reaction. ARGV: now (ms), the start of
+# the reactions' window (ms). Returns the live places, those exploring, and each reaction's count in the window.
+_GLANCE = """
+local now = tonumber(ARGV[1])
+local exploring = 0
+for _, place in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local until_ = redis.call('ZSCORE', KEYS[1], place)
+  if until_ and tonumber(until_) > now then exploring = exploring + 1 end
+end
+local out = {redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf'), exploring}
+for i = 3, #KEYS do out[#out + 1] = redis.call('ZCOUNT', KEYS[i], '(' .. ARGV[2], '+inf') end
+return out
+"""
+
+# KEYS: the reaction's sorted set. ARGV: now (ms), the start of the window (ms), its length (ms), a random member,
+# the most kept.
+_REACT = keeps_working("""
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[5]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+""")
+
+# KEYS: the session's followers, those exploring. ARGV: until (ms), time to live (ms), this process's places (XX: a
+# place given back is not brought back).
 _RENEW = keeps_working("""
 for i = 3, #ARGV do redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return 1
 """)
 
@@ -165,6 +199,7 @@ class RedisSessions:
         self._channel_prefix = f"{prefix}session-events:"
         self._followers_prefix = f"{prefix}followers:"
         self._failures_prefix = f"{prefix}join-failures:"
+        self._reactions_prefix = f"{prefix}reactions:"
         self._clock = clock  # seconds; the followers' places lapse by it (every process's wall clock)
         self._places: dict[str, set[str]] = {}  # this process's places, by session code, renewed by _renew
         self._renewer: asyncio.Task[None] | None = None
@@ -285,11 +320,15 @@ class RedisSessions:
                                          int(followers), idle))  # fmt: skip
         return sorted(found, key=lambda info: info.idle_seconds)
 
-    async def follow(self, code: str, limit: int) -> str | None:
+    def _exploring(self, code: str) -> str:
+        return self._followers_prefix + code + ":exploring"
+
+    async def follow(self, code: str, limit: int, exploring: bool = False) -> str | None:
         place = secrets.token_hex(8)
-        args: list[str | int] = [round(self._clock() * 1000), round(self.FOLLOWER_TTL_SECONDS * 1000), limit, place]
+        args: list[str | int] = [round(self._clock() * 1000), round(self.FOLLOWER_TTL_SECONDS * 1000), limit, place,
+                                 "1" if exploring else "0"]  # fmt: skip
         try:
-            got = await self._client().eval(_FOLLOW, 1, self._followers_prefix + code, *args)
+            got = await self._client().eval(_FOLLOW, 2, self._followers_prefix + code, self._exploring(code), *args)
         except redis.RedisError as e:
             raise _unavailable(e) from e
         if got != 1:
@@ -306,7 +345,32 @@ class RedisSessions:
             if not places:
                 del self._places[code]
         with contextlib.suppress(redis.RedisError):  # unremoved, the place lapses by itself
-            await self._client().zrem(self._followers_prefix + code, place)
+            pipe = self._client().pipeline(transaction=False)
+            pipe.zrem(self._followers_prefix + code, place)
+            pipe.srem(self._exploring(code), place)
+            await pipe.execute()
+
+    async def glance(self, code: str) -> Glance:
+        now = round(self._clock() * 1000)
+        since = now - round(REACTION_WINDOW_SECONDS * 1000)
+        keys = [self._followers_prefix + code, self._exploring(code), *(self._reaction(code, r) for r in REACTIONS)]
+        try:
+            live, exploring, *counts = await self._client().eval(_GLANCE, len(keys), *keys, now, since)
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        return Glance(int(live) - int(exploring), int(exploring), dict(zip(REACTIONS, map(int, counts), strict=True)))
+
+    async def react(self, code: str, reaction: str) -> None:
+        now = round(self._clock() * 1000)
+        window = round(REACTION_WINDOW_SECONDS * 1000)
+        args: list[str | int] = [now, now - window, window, secrets.token_hex(8), MAX_REACTIONS_KEPT]
+        try:
+            await self._client().eval(_REACT, 1, self._reaction(code, reaction), *args)
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+
+    def _reaction(self, code: str, reaction: str) -> str:
+        return f"{self._reactions_prefix}{code}:{reaction}"
 
     async def _renew(self) -> None:
         """Push this process's places forward while it has any (XX: a place given back is not brought back)."""
@@ -318,7 +382,8 @@ class RedisSessions:
                 pipe = self._client().pipeline(transaction=False)
                 for code, places in list(self._places.items()):
                     if places:
-                        pipe.eval(_RENEW, 1, self._followers_prefix + code, until, ttl, *places)
+                        keys = (self._followers_prefix + code, self._exploring(code))
+                        pipe.eval(_RENEW, 2, *keys, until, ttl, *places)
                 await pipe.execute()
 
     async def failures(self, client: str) -> int:

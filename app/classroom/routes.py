@@ -27,11 +27,11 @@ redirect; ``static/js/follow.js`` loads each new step or run into it.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import segno
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -55,6 +55,7 @@ router = APIRouter(tags=["classroom"])
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
 TOKEN_HEADER = "X-Lecturer-Token"
+STUDENT_HEADER = "X-Student"
 MAX_STEP = 100_000
 MAX_LINE = 10_000  # as a step-through URL's line= (a step has far fewer)
 
@@ -193,6 +194,7 @@ async def panel_context(request: Request, state: SessionState, token: str | None
         "state_url": f"{root}/sessions/{state.code}/state",
         "session_url": f"{root}/sessions/{state.code}",
         "token": token,
+        "glance": (await classroom_of(request).sessions.glance(state.code)).public(),
         "error": None,
     }
 
@@ -374,8 +376,13 @@ async def follow_session(
     request: Request,
     code: str,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
+    mode: Annotated[
+        Literal["following", "exploring"],
+        Query(description="exploring: the student explores on their own (the lecturer counts them apart)."),
+    ] = "following",
 ) -> Response:
-    """The follow stream: the lecturer's state at once, then each change."""
+    """The follow stream: the lecturer's state at once, then each change. A student who explores on their own
+    opens it again with ``mode=exploring`` (and ``following`` to follow again)."""
     found = read_code(code)
     if found is None:
         return error(404, not_a_code(code))
@@ -389,7 +396,72 @@ async def follow_session(
         return error(404, no_session(found))
     await find_run(request, state.run_id, state.query)  # a followed run stays alive
     closing = request.app.state.streams.closing
-    return await classroom.follow_stream(found, client_of(request), closing, parse_event_id(last_event_id))
+    last = parse_event_id(last_event_id)
+    return await classroom.follow_stream(found, client_of(request), closing, last, mode == "exploring")
+
+
+@router.get("/sessions/{code}/glance", responses=RESPONSES)
+async def session_glance(
+    request: Request, code: str, token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None
+) -> JSONResponse:
+    """The class at a glance, for the lecturer: students following and exploring (over every process), and the
+    reactions of the last minute, with the words the lecturer's page shows."""
+    found = read_code(code)
+    if found is None:
+        return error(404, not_a_code(code))
+    sessions = classroom_of(request).sessions
+    too_many = await throttled(request)
+    if too_many is not None:
+        return error(429, too_many, RETRY_AFTER_THROTTLE)
+    if await find_session(request, found) is None:
+        return error(404, no_session(found))
+    if not token:
+        return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer sees the class")
+    if not await sessions.is_lecturer(found, token):
+        return error(403, NOT_LECTURER)
+    return JSONResponse((await sessions.glance(found)).public(), headers={"Cache-Control": "no-store"})
+
+
+class ReactionBody(BaseModel):
+    """A student's reaction, anonymous: the lecturer sees only how many of each came in the last minute."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    reaction: Literal["lost", "slower", "got_it"] = Field(description="lost, slower or got_it.")
+
+
+@router.post("/sessions/{code}/reactions", status_code=204, responses=RESPONSES)
+async def react(
+    request: Request,
+    code: str,
+    body: ReactionBody,
+    student: Annotated[str, Header(alias=STUDENT_HEADER, pattern=r"^[A-Za-z0-9_-]{8,64}$")],
+) -> Response:
+    """A student's reaction to the lecture (*lost*, *slower*, *got it*). ``X-Student`` is a random id the page
+    draws once per tab, so each student's rate is bounded (``max_reactions_per_minute_per_student``) without
+    telling who they are; each address's too (``max_reactions_per_minute_per_client``)."""
+    found = read_code(code)
+    if found is None:
+        return error(404, not_a_code(code))
+    classroom = classroom_of(request)
+    settings = settings_of(request)
+    client = client_of(request)
+    if not classroom.student_reactions.allow(f"{found}:{student}"):
+        most = settings.max_reactions_per_minute_per_student
+        message = (f"reactions: this page sent {most} reactions within a minute, the most one student may "
+                   "(max_reactions_per_minute_per_student); try again in a few seconds")  # fmt: skip
+        return error(429, message, {"Retry-After": "10"})
+    if not classroom.client_reactions.allow(client):
+        most = settings.max_reactions_per_minute_per_client
+        message = (f"reactions: this address ({client}) sent {most} reactions within a minute, the most one client "
+                   "may (max_reactions_per_minute_per_client); try again shortly")  # fmt: skip
+        return error(429, message, {"Retry-After": "10"})
+    too_many = await throttled(request)
+    if too_many is not None:
+        return error(429, too_many, RETRY_AFTER_THROTTLE)
+    if await find_session(request, found) is None:
+        return error(404, no_session(found))
+    await classroom.sessions.react(found, body.reaction)
+    return Response(status_code=204)
 
 
 def join_page(request: Request, code: str = "", message: str = "", status_code: int = 200) -> HTMLResponse:

@@ -23,6 +23,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -61,6 +62,31 @@ class NotLecturerError(SessionError):
 
 
 FAILURE_WINDOW_SECONDS = 60.0  # the join throttle counts a client's unknown codes per minute
+REACTION_WINDOW_SECONDS = 60.0  # the lecturer sees the reactions of the last minute
+REACTIONS: dict[str, str] = {"lost": "lost", "slower": "slower", "got_it": "got it"}
+"""What a student may send the lecturer, and how the lecturer's toolbar names it."""
+MAX_REACTIONS_KEPT = 10_000  # a session's reactions of the last minute, at most (each student's rate is bounded)
+
+
+@dataclass(frozen=True)
+class Glance:
+    """The class at a glance, over every process: students following the lecturer, students exploring on their
+    own (their page still hears the lecturer), and each reaction's count over the last minute."""
+
+    following: int
+    exploring: int
+    reactions: dict[str, int]
+
+    def public(self) -> dict[str, object]:
+        """The JSON the lecturer's page reads: the counts, and the words it shows (the server writes every text)."""
+        said = " · ".join(f"{REACTIONS[r]} {self.reactions.get(r, 0)}" for r in REACTIONS)
+        return {
+            "following": self.following,
+            "exploring": self.exploring,
+            "reactions": {r: self.reactions.get(r, 0) for r in REACTIONS},
+            "text": f"{self.following} following · {self.exploring} exploring",
+            "reactions_text": f"{said} (last minute)",
+        }
 
 
 @dataclass(frozen=True)
@@ -107,11 +133,18 @@ class Sessions(Protocol):
     async def close(self, code: str) -> bool:
         """An operator ends the session, whoever leads it (its followers hear ``ended``); False if there is none."""
 
-    async def follow(self, code: str, limit: int) -> str | None:
-        """A place among the session's followers (over every process), or None when ``limit`` are taken."""
+    async def follow(self, code: str, limit: int, exploring: bool = False) -> str | None:
+        """A place among the session's followers (over every process), or None when ``limit`` are taken;
+        ``exploring``: the student explores on their own (their stream still hears the lecturer)."""
 
     async def unfollow(self, code: str, place: str) -> None:
         """Give back a place ``follow`` gave."""
+
+    async def glance(self, code: str) -> Glance:
+        """Followers and explorers now, and the reactions of the last ``REACTION_WINDOW_SECONDS``."""
+
+    async def react(self, code: str, reaction: str) -> None:
+        """Count one ``reaction`` (a key of ``REACTIONS``; the routes check it and the rates)."""
 
     async def failures(self, client: str) -> int:
         """Unknown join codes ``client`` tried in the current minute."""
@@ -143,7 +176,8 @@ class MemorySessions:
         self.hub = Hub()
         self._clock = clock
         self._sessions: dict[str, _Kept] = {}
-        self._followers: dict[str, set[str]] = {}
+        self._followers: dict[str, dict[str, bool]] = {}  # places by session code, each with whether it explores
+        self._reactions: dict[str, deque[tuple[float, str]]] = {}
         self._failures = LRU[str, tuple[float, int]](
             MAX_CLIENTS_THROTTLED, ttl_seconds=FAILURE_WINDOW_SECONDS, clock=clock
         )
@@ -223,22 +257,47 @@ class MemorySessions:
             self.hub.publish(replace(kept.state, ended=True))
         return kept is not None
 
-    async def follow(self, code: str, limit: int) -> str | None:
+    async def follow(self, code: str, limit: int, exploring: bool = False) -> str | None:
         with self._lock:
-            places = self._followers.setdefault(code, set())
+            places = self._followers.setdefault(code, {})
             if len(places) >= limit:
                 return None
             place = secrets.token_hex(8)
-            places.add(place)
+            places[place] = exploring
             return place
 
     async def unfollow(self, code: str, place: str) -> None:
         with self._lock:
             places = self._followers.get(code)
             if places is not None:
-                places.discard(place)
+                places.pop(place, None)
                 if not places:
                     del self._followers[code]
+
+    async def glance(self, code: str) -> Glance:
+        with self._lock:
+            places = self._followers.get(code, {})
+            exploring = sum(places.values())
+            counts: dict[str, int] = {}
+            for _, reaction in self._recent(code):
+                counts[reaction] = counts.get(reaction, 0) + 1
+            return Glance(len(places) - exploring, exploring, counts)
+
+    async def react(self, code: str, reaction: str) -> None:
+        with self._lock:
+            recent = self._recent(code)
+            recent.append((self._clock(), reaction))
+            self._reactions[code] = recent
+
+    def _recent(self, code: str) -> deque[tuple[float, str]]:
+        """The session's reactions of the last minute (older ones dropped); call with the lock held."""
+        recent = self._reactions.get(code, deque(maxlen=MAX_REACTIONS_KEPT))
+        cutoff = self._clock() - REACTION_WINDOW_SECONDS
+        while recent and recent[0][0] <= cutoff:
+            recent.popleft()
+        if not recent:
+            self._reactions.pop(code, None)
+        return recent
 
     async def failures(self, client: str) -> int:
         window = self._failures.peek(client)
@@ -271,6 +330,7 @@ class MemorySessions:
         cutoff = self._clock() - self.ttl_seconds
         for code in [c for c, k in self._sessions.items() if k.used <= cutoff]:
             kept = self._sessions.pop(code)
+            self._reactions.pop(code, None)
             self.hub.publish(replace(kept.state, ended=True))
 
 

@@ -34,7 +34,7 @@ from backprop_lens.app.classroom.store import MemorySessions, Sessions
 from backprop_lens.app.core.lifecycle import Closing
 from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.settings import Settings
-from backprop_lens.app.core.slots import Slot, SlottedEventStream, StreamSlots, sse
+from backprop_lens.app.core.slots import RateLimits, Slot, SlottedEventStream, StreamSlots, sse
 
 PING_SECONDS = 15.0  # a comment this often keeps proxies from closing an idle stream and checks the session
 RETRY_MS = 1000  # EventSource's pause before it opens a closed stream again
@@ -122,18 +122,25 @@ class Classroom:
         self.max_followers = settings.max_followers
         self.twins = Twins(TWINS_KEPT)
         self.streams = StreamSlots(settings.max_sessions * settings.max_followers)  # this process's follow streams
+        per_student, per_client = (
+            settings.max_reactions_per_minute_per_student,
+            settings.max_reactions_per_minute_per_client,
+        )
+        self.student_reactions = RateLimits(per_student / 60, burst=per_student)  # keyed by session and student
+        self.client_reactions = RateLimits(per_client / 60, burst=per_client)
 
     async def follow_stream(
-        self, code: str, client: str, closing: Closing, last: tuple[str, int] | None
+        self, code: str, client: str, closing: Closing, last: tuple[str, int] | None, exploring: bool = False
     ) -> SlottedEventStream:
         """The follow stream of ``client``: a 429 past its own share of streams, a 503 that says so when the
-        session's ``max_followers`` places (over every process) are taken."""
+        session's ``max_followers`` places (over every process) are taken. ``exploring``: the student explores on
+        their own, and the stream only keeps their page told (the lecturer counts them apart)."""
         self.streams.closing = closing  # the server's shutdown ends these streams as it ends the others
         slot = self.streams.acquire(
             client, self.settings.max_follow_streams_per_client, "max_follow_streams_per_client", kind="follow"
         )
         try:
-            place = await self.sessions.follow(code, self.max_followers)
+            place = await self.sessions.follow(code, self.max_followers, exploring)
         except BaseException:
             slot.release()
             raise

@@ -145,6 +145,14 @@ class Settings(BaseSettings):
     max_follow_streams_per_client: int = Field(
         400, ge=1, description="Follow streams one client address may hold on one process (a class behind one NAT)."
     )
+    max_reactions_per_minute_per_student: int = Field(
+        6, ge=1, description="Reactions (lost, slower, got it) one student may send a minute, on one process."
+    )
+    max_reactions_per_minute_per_client: int = Field(
+        600,
+        ge=1,
+        description="Reactions one client address may send a minute, on one process (a class behind one NAT).",
+    )
     max_failed_joins_per_minute: int = Field(
         20, ge=1, description="Unknown join codes one client address may try a minute (then a 429 for the minute)."
     )

@@ -130,15 +130,19 @@ class StreamSlots:
 
 
 class RateLimits:
-    """A token bucket per client address: ``per_second`` requests a second, in bursts of as many; thread-safe.
+    """A token bucket per client (an address, or any key): ``per_second`` requests a second, in bursts of
+    ``burst`` (default: as many as a second's); thread-safe.
 
-    The buckets of at most ``KEPT`` addresses are kept (the least recently seen go; a returning one starts full).
+    The buckets of at most ``KEPT`` clients are kept (the least recently seen go; a returning one starts full).
     """
 
     KEPT = 10_000
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, per_second: float, clock: Callable[[], float] = time.monotonic, burst: float | None = None
+    ) -> None:
         self.per_second = per_second
+        self.burst = max(1.0, per_second if burst is None else burst)
         self._clock = clock
         self._buckets: LRU[str, list[float]] = LRU(self.KEPT)  # tokens, when last counted
         self._lock = threading.Lock()
@@ -149,9 +153,9 @@ class RateLimits:
         with self._lock:
             bucket = self._buckets.get(client)
             if bucket is None:
-                bucket = [self.per_second, now]
+                bucket = [self.burst, now]
                 self._buckets.put(client, bucket)
-            tokens = min(self.per_second, bucket[0] + (now - bucket[1]) * self.per_second)
+            tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.per_second)
             bucket[1] = now
             if tokens < 1.0:
                 bucket[0] = tokens

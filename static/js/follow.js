@@ -12,7 +12,14 @@
 // On a student's page (?follow=CODE, from the join URL), one EventSource follows the session: each "state"
 // loads the lecturer's step into #stage (and marks the lecturer's line), or the lecturer's run into #run
 // with its configuration, while the student follows. "Explore on my own" (or stepping, playing or configuring on one's own) detaches:
-// events are then only noted in the bar; "Follow again" loads the lecturer's current state.
+// events are then only noted in the bar; "Follow again" loads the lecturer's current state. Either opens the stream
+// again with its mode (?mode=exploring or following), so that the lecturer's count tells the two apart. The bar's
+// reaction buttons (lost, slower, got it) post to the session, anonymously: the page's random id (X-Student, kept
+// in the tab) only bounds each student's rate.
+//
+// While the lecturer's tab drives a session, it asks the server for the class at a glance every few seconds
+// (GET …/glance with the token): following and exploring over every process, and the last minute's reactions,
+// in the server's words.
 //
 // The step on screen and the person's own steps come from lens.js (window.lens, "lens:step", "lens:own").
 // Every URL comes from #classroom's data-* attributes, which the server writes under the app's root path.
@@ -24,6 +31,8 @@
   const tokenKey = (code) => `backprop-lens:lead:${code}`;
   const LEADING = "backprop-lens:leading"; // the code of the session this tab drives, across its page loads
   const KEY = "backprop-lens:lecturer-key"; // the lecturer key this tab shares with, once the server asked for it
+  const STUDENT = "backprop-lens:student"; // this tab's random id for its reactions (no name, no account)
+  const GLANCE_MS = 2000; // the lecturer's count is at most this old
 
   function onScreen() {
     const shown = window.lens?.current();
@@ -94,6 +103,33 @@
     lead = { code, token, stateUrl: card.dataset.stateUrl, sessionUrl: card.dataset.sessionUrl };
     box()?.classList.add("sharing");
     if (fresh) send();
+    watchClass();
+  }
+
+  // The class at a glance: asked again every GLANCE_MS while this tab drives a session and is visible.
+  let glanceTimer = null;
+  function watchClass() {
+    clearTimeout(glanceTimer);
+    const line = $("share-glance");
+    if (!lead || !line) return;
+    const session = lead;
+    const again = () => {
+      if (lead === session) glanceTimer = setTimeout(watchClass, GLANCE_MS);
+    };
+    if (document.hidden) return again();
+    fetch(line.dataset.glanceUrl, { headers: { "X-Lecturer-Token": session.token }, cache: "no-store" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((g) => {
+        const shown = $("share-glance");
+        if (!g || !shown || lead !== session) return;
+        shown.querySelector(".glance-count").textContent = g.text;
+        shown.querySelector(".glance-reactions").textContent = g.reactions_text;
+        shown.dataset.following = String(g.following);
+        shown.dataset.exploring = String(g.exploring);
+        shown.classList.toggle("has-lost", g.reactions.lost > 0);
+      })
+      .catch(() => {})
+      .finally(again);
   }
 
   function send() {
@@ -131,6 +167,7 @@
   });
 
   function stopped(message) {
+    clearTimeout(glanceTimer);
     if (lead) sessionStorage.removeItem(tokenKey(lead.code));
     sessionStorage.removeItem(LEADING);
     lead = null;
@@ -244,19 +281,20 @@
   }
 
   function connect() {
-    const url = `${box().dataset.sessionsUrl}/${code}/events`;
-    source = new EventSource(url);
-    source.addEventListener("state", (e) => {
+    const url = `${box().dataset.sessionsUrl}/${code}/events?mode=${following ? "following" : "exploring"}`;
+    const opened = new EventSource(url);
+    source = opened;
+    opened.addEventListener("state", (e) => {
       retries.reset();
       lecturer = JSON.parse(e.data);
       $("follow-bar")?.classList.remove("lost");
       showState();
       apply();
     });
-    source.addEventListener("ended", ended);
-    source.addEventListener("error", () => {
+    opened.addEventListener("ended", ended);
+    opened.addEventListener("error", () => {
       // Open: EventSource reconnects by itself (with Last-Event-ID). Closed: the server refused the stream.
-      if (!source || source.readyState !== EventSource.CLOSED) return;
+      if (source !== opened || opened.readyState !== EventSource.CLOSED) return;
       source = null;
       fetch(url, { method: "GET", headers: { Accept: "text/event-stream" } })
         .then((r) => {
@@ -276,16 +314,55 @@
     });
   }
 
+  // The stream again, in the new mode (its first event is the lecturer's current state).
+  function reconnect() {
+    if (!source) return; // lost or ended: nothing to tell
+    source.close();
+    connect();
+  }
+
   function detach() {
     if (!following) return;
     following = false;
     showState();
+    reconnect();
   }
 
   function followAgain() {
     following = true;
     showState();
     apply();
+    reconnect();
+  }
+
+  function studentId() {
+    let id = sessionStorage.getItem(STUDENT);
+    if (!id) {
+      const bytes = crypto.getRandomValues(new Uint8Array(12));
+      id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      sessionStorage.setItem(STUDENT, id);
+    }
+    return id;
+  }
+
+  function react(button) {
+    const status = $("react-status");
+    const said = (text, isError) => {
+      if (!status) return;
+      status.textContent = text;
+      status.classList.toggle("error", Boolean(isError));
+    };
+    fetch(`${box().dataset.sessionsUrl}/${code}/reactions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "X-Student": studentId() },
+      body: JSON.stringify({ reaction: button.dataset.reaction }),
+    })
+      .then(async (r) => {
+        if (r.ok) return said(`Sent: “${button.textContent}”`);
+        const body = await r.json().catch(() => ({}));
+        said(body.message || `Not sent (${r.status}).`, true);
+      })
+      .catch(() => said("Not sent: the server did not answer.", true));
   }
 
   // Stepping, playing or configuring one's own way is exploring: the page stops following. lens.js says when
@@ -303,6 +380,7 @@
       if (button?.id === "btn-hide-share") return toggleCard(button);
       if (button?.id === "btn-detach") return detach();
       if (button?.id === "btn-follow") return followAgain();
+      if (button?.dataset.reaction && code) return react(button);
       const own =
         (button && (OWN_BUTTONS.includes(button.id) || (button.matches("#run [hx-post]") && !button.closest("#instruments-slot")))) ||
         el.closest("#scrubber a");

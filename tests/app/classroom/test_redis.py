@@ -15,6 +15,8 @@ from backprop_lens.app.classroom.redis_store import RedisSessions
 from backprop_lens.app.cli import REDIS_URL_VARIABLE, main
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.main import create_app
+from tests.app.classroom.test_glance import counts_become, glance, react
+from tests.app.classroom.test_glance import follow as follow_in
 from tests.app.classroom.test_routes import drive, end, example_id, follow, new_run, share
 from tests.processes import RedisServer, Stream, serving
 
@@ -170,3 +172,23 @@ def test_an_operator_lists_and_ends_sessions_from_the_command_line(
         end(client, second)
     assert main(["sessions", "list"]) == 2
     assert "sessions live in the server's memory, and they cannot be listed or ended" in capsys.readouterr().err
+
+
+def test_the_class_at_a_glance_is_counted_over_both_apps(two_apps: tuple[TestClient, TestClient]) -> None:
+    """Followers and explorers on two processes, reactions sent to either: the lecturer's glance on either app
+    counts them all (Redis holds the places, the explorers and the reactions)."""
+    a, b = two_apps
+    s = share(a, example_id(a))
+    with follow_in(a, s["code"]), follow_in(b, s["code"]), follow_in(b, s["code"], "exploring"):
+        assert counts_become(a, s, 2, 1)["text"] == "2 following · 1 exploring"
+        assert glance(b, s).json()["text"] == "2 following · 1 exploring"
+        assert react(a, s["code"], "lost", "student-one").status_code == 204
+        assert react(b, s["code"], "lost", "student-two").status_code == 204
+        assert react(b, s["code"], "got_it", "student-two").status_code == 204
+        assert (
+            glance(a, s).json()["reactions"]
+            == glance(b, s).json()["reactions"]
+            == {"lost": 2, "slower": 0, "got_it": 1}
+        )
+    assert counts_become(b, s, 0, 0)["text"] == "0 following · 0 exploring"
+    end(a, s)

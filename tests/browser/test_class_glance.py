@@ -1,0 +1,76 @@
+"""The class at a glance in Chromium: a lecturer and three students (one on a phone at 390×844).
+
+The lecturer's share panel counts who follows and who explores as students join, detach and follow again, and
+shows the reactions of the last minute; a student on the phone reacts with a thumb. In lecture mode the count
+stays on the one line the panel keeps. Screenshots of the lecturer's panel and the phone's bar go to
+artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import OpenPage, shot_path
+from tests.browser.test_classroom import sharing
+
+pytestmark = pytest.mark.browser
+
+COUNT_MS = 10_000  # the lecturer's page asks every 2 s: a bound only
+
+
+def counts(lecturer: Page, text: str) -> None:
+    expect(lecturer.locator("#share-glance .glance-count")).to_have_text(text, timeout=COUNT_MS)
+
+
+def test_the_lecturer_sees_the_class_follow_explore_and_react(open_page: OpenPage) -> None:
+    lecturer, code = sharing(open_page, 1400, 900)
+    counts(lecturer, "0 following · 0 exploring")
+    expect(lecturer.locator("#share-reactions")).to_have_text("lost 0 · slower 0 · got it 0 (last minute)")
+
+    students = [open_page(1024, 768), open_page(1024, 768), open_page(390, 844)]
+    for page in students:
+        page.goto(f"/join/{code}")
+        expect(page.locator("#follow-text")).to_have_text("Following the lecturer")
+    counts(lecturer, "3 following · 0 exploring")
+
+    explorer = students[1]
+    explorer.click("#btn-detach")
+    counts(lecturer, "2 following · 1 exploring")
+    explorer.keyboard.press("ArrowRight")  # its own step: still exploring, still hearing the lecturer
+    lecturer.keyboard.press("ArrowRight")
+    expect(explorer.locator("#follow-text")).to_have_text("Exploring on my own · the lecturer is at step 2")
+    explorer.click("#btn-follow")
+    counts(lecturer, "3 following · 0 exploring")
+    expect(explorer.locator("#run")).to_have_attribute("data-step", "1")
+
+    phone = students[2]
+    lost = phone.get_by_role("button", name="I'm lost")
+    box = lost.bounding_box()
+    assert box is not None and box["height"] >= 34  # a thumb's target
+    lost.click()
+    expect(phone.locator("#react-status")).to_have_text("Sent: “I'm lost”")
+    students[0].get_by_role("button", name="Got it").click()
+    expect(students[0].locator("#react-status")).to_have_text("Sent: “Got it”")
+    expect(lecturer.locator("#share-reactions")).to_have_text(
+        "lost 1 · slower 0 · got it 1 (last minute)", timeout=COUNT_MS
+    )
+    expect(lecturer.locator("#share-glance")).to_have_class("share-glance has-lost")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # the bar wraps on the phone
+    phone.locator("#follow-bar").screenshot(path=shot_path("classroom-react-phone.png"), caret="initial")
+    lecturer.locator("#share-card").screenshot(path=shot_path("classroom-glance-1400.png"), caret="initial")
+
+    # Lecture mode keeps the count on the panel's one line, at a size a projector shows.
+    lecturer.keyboard.press("p")
+    expect(lecturer.locator("#run")).to_have_class("run present")
+    glance = lecturer.locator("#share-glance")
+    expect(glance).to_be_visible()
+    assert float(glance.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 16
+    students[0].close()
+    counts(lecturer, "2 following · 0 exploring")
+    lecturer.screenshot(path=shot_path("classroom-glance-present-1400.png"), caret="initial")
+
+    lecturer.keyboard.press("p")
+    lecturer.click("#btn-stop-share")
+    expect(phone.locator("#follow-text")).to_have_text("The lecturer stopped sharing: the page is yours")
+    expect(phone.get_by_role("button", name="I'm lost")).to_be_hidden()
