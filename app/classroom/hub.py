@@ -21,7 +21,7 @@ from typing import Any
 @dataclass(frozen=True)
 class SessionState:
     """What a follower needs: the lecturer's run, step and line (from 1; 0 when lecture mode shows every line at
-    once, or outside it), in the order of the changes (``sid``, ``seq``)."""
+    once, or outside it) and what the lecturer points at, in the order of the changes (``sid``, ``seq``)."""
 
     code: str
     run_id: str
@@ -31,6 +31,7 @@ class SessionState:
     sid: str  # random per session: a code used again later is another session, whose seq starts again
     ended: bool = False
     line: int = 0
+    point: str = ""  # what the lecturer points at: a neuron's or an edge's id, "line:3" (from 1), or nothing
 
     @property
     def event_id(self) -> str:
@@ -41,7 +42,8 @@ class SessionState:
 
     def public(self) -> dict[str, Any]:
         """The event's data: no configuration (the page fetches the run by its id), no token."""
-        return {"code": self.code, "run_id": self.run_id, "step": self.step, "line": self.line, "seq": self.seq}
+        said = {"code": self.code, "run_id": self.run_id, "step": self.step, "line": self.line, "seq": self.seq}
+        return {**said, "point": self.point} if self.point else said
 
 
 def parse_event_id(text: str | None) -> tuple[str, int] | None:

@@ -81,7 +81,8 @@ redis.call('PEXPIRE', KEYS[2], ttl)
 return 1
 """)
 
-# KEYS: the session's key, the index. ARGV: code, token hash, run id, step, query, time to live (ms), channel, line.
+# KEYS: the session's key, the index. ARGV: code, token hash, run id, step, query, time to live (ms), channel, line,
+# point.
 # Returns the new seq, -1 (no such session) or -2 (not the lecturer's token). The change and its event are one
 # script, so that every process hears the changes in the order they were made.
 _UPDATE = keeps_working("""
@@ -89,14 +90,15 @@ local token = redis.call('HGET', KEYS[1], 'token')
 if not token then return -1 end
 if token ~= ARGV[2] then return -2 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('HSET', KEYS[1], 'run', ARGV[3], 'step', ARGV[4], 'query', ARGV[5], 'line', ARGV[8])
+redis.call('HSET', KEYS[1], 'run', ARGV[3], 'step', ARGV[4], 'query', ARGV[5], 'line', ARGV[8], 'point', ARGV[9])
 local ttl = tonumber(ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ttl)
 local t = redis.call('TIME')
 redis.call('ZADD', KEYS[2], string.format('%.0f', t[1] * 1000000 + t[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ttl)
 local sid = redis.call('HGET', KEYS[1], 'sid')
-redis.call('PUBLISH', ARGV[7], cjson.encode({run=ARGV[3], step=tonumber(ARGV[4]), line=tonumber(ARGV[8]), seq=seq,
+redis.call('PUBLISH', ARGV[7], cjson.encode({run=ARGV[3], step=tonumber(ARGV[4]), line=tonumber(ARGV[8]),
+                                             point=ARGV[9], seq=seq,
                                              sid=sid}))
 return seq
 """)
@@ -262,10 +264,14 @@ class RedisSessions:
             int(fields["seq"]),
             fields["sid"],
             line=int(fields.get("line", 0)),
+            point=fields.get("point", ""),
         )
 
-    async def update(self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0) -> SessionState:
-        args: list[str | int] = [code, token_hash(token), run_id, step, query, self.ttl_ms, self._channel(code), line]
+    async def update(
+        self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0, point: str = ""
+    ) -> SessionState:
+        args: list[str | int] = [code, token_hash(token), run_id, step, query, self.ttl_ms, self._channel(code), line,
+                                 point]  # fmt: skip
         try:
             seq = await self._client().eval(_UPDATE, 2, self._key(code), self._index, *args)
         except redis.RedisError as e:
@@ -274,7 +280,7 @@ class RedisSessions:
         state = await self.get(code)
         if state is None:  # ended between the two commands
             raise NoSessionError(no_session_message(code))
-        return replace(state, run_id=run_id, step=step, query=query, line=line, seq=int(seq))
+        return replace(state, run_id=run_id, step=step, query=query, line=line, point=point, seq=int(seq))
 
     async def is_lecturer(self, code: str, token: str) -> bool:
         try:
@@ -452,6 +458,7 @@ class RedisSessions:
                 str(event["sid"]),
                 ended=bool(event.get("ended", False)),
                 line=int(event.get("line", 0)),
+                point=str(event.get("point", "")),
             )
         except (ValueError, KeyError, TypeError):
             return None

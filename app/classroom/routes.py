@@ -58,6 +58,7 @@ TOKEN_HEADER = "X-Lecturer-Token"
 STUDENT_HEADER = "X-Student"
 MAX_STEP = 100_000
 MAX_LINE = 10_000  # as a step-through URL's line= (a step has far fewer)
+POINT_PATTERN = r"^(|[ne](-[0-9]{1,4}){2,3}|line:[0-9]{1,5})$"  # the diagram's neuron and edge ids, an equation line
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERRORS,
@@ -104,13 +105,19 @@ async def find_session(request: Request, code: str) -> SessionState | None:
 
 
 class StateBody(BaseModel):
-    """The run, step and line on the lecturer's screen."""
+    """The run, step and line on the lecturer's screen, and what the lecturer points at."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     run_id: str = Field(pattern=RUN_ID_PATTERN, description="The run's id (``#run``'s ``data-run-id``).")
     step: int = Field(ge=0, le=MAX_STEP, description="The step shown, from 0.")
     line: int = Field(
         0, ge=0, le=MAX_LINE, description="The line of the equation lecture mode shows, from 1; 0: every line."
+    )
+    point: str = Field(
+        "",
+        pattern=POINT_PATTERN,
+        description="What the lecturer points at: a neuron's or an edge's id on the diagram (n-2-1, e-3-1-2), "
+        "an equation line (line:3, from 1), or nothing.",
     )
 
 
@@ -342,7 +349,7 @@ async def drive_session(
         return error(422, problem or "run_id: unknown")
     run = await anyio.to_thread.run_sync(for_students, request, run)
     try:
-        state = await sessions.update(found, token, run.id, body.step, run.page.query(), body.line)
+        state = await sessions.update(found, token, run.id, body.step, run.page.query(), body.line, body.point)
     except SessionError as e:
         return error(e.status, e.message)
     return JSONResponse({**state.public(), "followers_here": classroom_of(request).followers(found)})

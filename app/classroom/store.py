@@ -115,8 +115,10 @@ class Sessions(Protocol):
     async def get(self, code: str) -> SessionState | None:
         """The session's current state; None when unknown or expired."""
 
-    async def update(self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0) -> SessionState:
-        """The lecturer's new run, step and line, told to every follower; NoSessionError, NotLecturerError."""
+    async def update(
+        self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0, point: str = ""
+    ) -> SessionState:
+        """The lecturer's new run, step, line and point, told to every follower; NoSessionError, NotLecturerError."""
 
     async def is_lecturer(self, code: str, token: str) -> bool:
         """Whether ``token`` is the lecturer's of a session that is there (it changes nothing)."""
@@ -212,10 +214,14 @@ class MemorySessions:
             kept = self._sessions.get(code)
             return None if kept is None else kept.state
 
-    async def update(self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0) -> SessionState:
+    async def update(
+        self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0, point: str = ""
+    ) -> SessionState:
         with self._lock:
             kept = self._lecturers(code, token)
-            kept.state = replace(kept.state, run_id=run_id, step=step, query=query, line=line, seq=kept.state.seq + 1)
+            kept.state = replace(
+                kept.state, run_id=run_id, step=step, query=query, line=line, point=point, seq=kept.state.seq + 1
+            )
             kept.used = self._clock()
             state = kept.state
         self.hub.publish(state)

@@ -46,9 +46,11 @@
     let busy = false;
     let waiting = false;
     let wanted;
+    const settling = []; // who waits for the last one to be done
     function next() {
       if (!waiting) {
         idle();
+        settling.splice(0).forEach((resolve) => resolve());
         return;
       }
       waiting = false;
@@ -70,6 +72,10 @@
       },
       get busy() {
         return busy;
+      },
+      // resolves once nothing is being sent and nothing waits to be
+      settled() {
+        return busy || waiting ? new Promise((resolve) => settling.push(resolve)) : Promise.resolve();
       },
     };
   }

@@ -36,9 +36,10 @@
 
   function onScreen() {
     const shown = window.lens?.current();
-    return shown?.runId ? { run_id: shown.runId, step: shown.step, line: window.lens.line() } : null;
+    if (!shown?.runId) return null;
+    return { run_id: shown.runId, step: shown.step, line: window.lens.line(), point: window.lens.pointing() };
   }
-  const keyOf = (s) => `${s?.run_id}:${s?.step}:${s?.line ?? 0}`;
+  const keyOf = (s) => `${s?.run_id}:${s?.step}:${s?.line ?? 0}:${s?.point ?? ""}`;
 
   // --- the lecturer ------------------------------------------------------------------------------
 
@@ -87,7 +88,7 @@
     if (card.dataset.token) {
       sessionStorage.setItem(tokenKey(code), card.dataset.token);
       card.removeAttribute("data-token");
-      posted = keyOf({ ...onScreen(), line: 0 }); // the session was made on the run and step on screen
+      posted = keyOf({ ...onScreen(), line: 0, point: "" }); // the session was made on the run and step on screen
     }
     const token = sessionStorage.getItem(tokenKey(code));
     const link = $("lead-link");
@@ -166,9 +167,9 @@
       });
   });
 
-  function stopped(message) {
+  function stopped(message, session = lead) {
     clearTimeout(glanceTimer);
-    if (lead) sessionStorage.removeItem(tokenKey(lead.code));
+    if (session) sessionStorage.removeItem(tokenKey(session.code));
     sessionStorage.removeItem(LEADING);
     lead = null;
     posted = null;
@@ -188,9 +189,12 @@
   function stopSharing() {
     const session = lead;
     if (!session) return;
-    fetch(session.sessionUrl, { method: "DELETE", headers: { "X-Lecturer-Token": session.token } })
+    lead = null; // nothing more is sent; the position on its way lands first, then the session ends
+    positions
+      .settled()
+      .then(() => fetch(session.sessionUrl, { method: "DELETE", headers: { "X-Lecturer-Token": session.token } }))
       .catch(() => {})
-      .finally(() => stopped("Sharing stopped: the class's pages are their own now."));
+      .finally(() => stopped("Sharing stopped: the class's pages are their own now.", session));
   }
 
   function toggleCard(button) {
@@ -251,6 +255,7 @@
     const shown = window.lens?.current();
     const { run_id: runId, step } = lecturer;
     const line = lecturer.line ?? 0;
+    window.lens.point(lecturer.point ?? ""); // marked now, and again once the lecturer's step has arrived
     if (shown?.runId === runId) {
       // the step, at the lecturer's line (lens.js loads the step and marks the line on the page's own layout)
       if (shown.step !== step || window.lens.line() !== line) window.lens.goto(step, line);
@@ -324,6 +329,7 @@
   function detach() {
     if (!following) return;
     following = false;
+    window.lens?.point(""); // the lecturer's pointer belongs to the lecturer's page
     showState();
     reconnect();
   }
@@ -400,6 +406,7 @@
   });
   document.addEventListener("lens:step", () => send());
   document.addEventListener("lens:line", () => send());
+  document.addEventListener("lens:point", () => send());
   document.addEventListener("htmx:after:swap", (e) => {
     const card = $("share-card");
     if (card && (card.dataset.token || lead?.code !== card.dataset.code)) adopt(); // a panel arrived

@@ -117,6 +117,7 @@
     all.forEach((el) => el.classList.toggle("current-line", el === shown));
     document.querySelectorAll("#diagram .line-mark").forEach((el) => el.classList.remove("line-mark"));
     for (const id of (shown?.dataset.highlight ?? "").split(" ")) if (id) $(id)?.classList.add("line-mark");
+    markPoint();
     const out = $("line-of");
     if (out) {
       out.hidden = !(walking() && line);
@@ -166,8 +167,10 @@
     }
     if (r.dataset.runId !== syncedRun) {
       syncedRun = r.dataset.runId;
+      pointing = "";
       line = num(r, "line"); // a run's page opens at the line its address names
     } else if (changed) {
+      pointing = ""; // what was pointed at belongs to the step before
       line = following ?? 0; // a new step starts at its first line (or the line a follower was sent to)
       following = null;
       if (r.dataset.present === "1") r.dataset.walk = "pending";
@@ -435,6 +438,26 @@
     }
   });
 
+  // Pointing. What the person points at (the neuron or edge inspected, or an equation line) is "lens:point" on
+  // #run (detail: {point}: the item's id, "line:3", or ""): the lecturer's page tells the class. On a student's
+  // page, window.lens.point(p) marks what the lecturer points at (.pointed), again after each step arrives.
+  let pointing = ""; // this page's own
+  let pointed = ""; // the lecturer's, on a follower's page
+  function pointAt(p) {
+    if (p === pointing) return;
+    pointing = p;
+    run()?.dispatchEvent(new CustomEvent("lens:point", { bubbles: true, detail: { point: p } }));
+  }
+  function markPoint() {
+    document.querySelectorAll(".pointed").forEach((el) => el.classList.remove("pointed"));
+    if (!pointed) return;
+    const n = pointed.startsWith("line:") ? Number(pointed.slice(5)) : 0;
+    const item = n ? eqLines()[n - 1] : document.querySelector(`#diagram [id="${pointed}"]`);
+    if (!item) return;
+    item.classList.add("pointed");
+    for (const id of n ? (item.dataset.highlight ?? "").split(" ") : []) if (id) $(id)?.classList.add("pointed");
+  }
+
   // The inspector: the numbers of the neuron or edge under the pointer, the focus or a tap.
   // data-info is written by the server with the page's one number formatter (app/core/format.py's
   // fmt): this script prints it as it is and never formats a number itself.
@@ -445,6 +468,7 @@
     document.querySelectorAll("#diagram .inspected").forEach((el) => el.classList.remove("inspected"));
     item.classList.add("inspected");
     out.textContent = item.dataset.info;
+    if (item.id) pointAt(item.id);
   }
   document.addEventListener("mouseover", inspect);
   document.addEventListener("focusin", inspect);
@@ -456,6 +480,7 @@
     document.querySelectorAll("#diagram .highlight").forEach((el) => el.classList.remove("highlight"));
     if (!line) return;
     for (const id of line.dataset.highlight.split(" ")) $(id)?.classList.add("highlight");
+    pointAt(`line:${eqLines().indexOf(line) + 1}`);
   }
   document.addEventListener("mouseover", highlight);
   document.addEventListener("focusin", highlight);
@@ -638,5 +663,11 @@
     play: () => play(),
     pause: stop,
     playing: () => playing,
+    // what the person points at, and point(p): mark what the lecturer points at (a follower's page)
+    pointing: () => pointing,
+    point: (p) => {
+      pointed = p || "";
+      markPoint();
+    },
   });
 })();

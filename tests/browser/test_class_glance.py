@@ -8,6 +8,8 @@ artifacts/screenshots/.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -43,6 +45,20 @@ def test_the_lecturer_sees_the_class_follow_explore_and_react(open_page: OpenPag
     explorer.click("#btn-follow")
     counts(lecturer, "3 following · 0 exploring")
     expect(explorer.locator("#run")).to_have_attribute("data-step", "1")
+
+    # Pointing: the neuron the lecturer points at, then an equation line, is marked on every follower's screen.
+    lecturer.hover("#n-2-1")
+    for page in students:
+        expect(page.locator("#n-2-1")).to_have_class(re.compile(r"\bpointed\b"))
+    line = lecturer.locator("#equation .eq-line").nth(1)
+    line.hover()
+    marked = line.get_attribute("data-highlight") or ""
+    follower = students[0]
+    expect(follower.locator("#equation .eq-line").nth(1)).to_have_class(re.compile(r"\bpointed\b"))
+    for item in marked.split():  # and the neurons and edges the line is about, nothing else
+        expect(follower.locator(f"#{item}")).to_have_class(re.compile(r"\bpointed\b"))
+    expect(follower.locator("#diagram .pointed")).to_have_count(len(marked.split()))
+    follower.locator("#run").screenshot(path=shot_path("classroom-pointed-1024.png"), caret="initial")
 
     phone = students[2]
     lost = phone.get_by_role("button", name="I'm lost")

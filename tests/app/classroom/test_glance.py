@@ -122,3 +122,24 @@ def test_a_reaction_counts_for_sixty_seconds_by_the_stores_clock() -> None:
         return seen
 
     assert asyncio.run(run()) == [{"lost": 1, "got_it": 1}, {"got_it": 1}, {}]
+
+
+def test_what_the_lecturer_points_at_reaches_every_follower() -> None:
+    with TestClient(create_app(Settings())) as c:
+        run_id = example_id(c)
+        s = share(c, run_id)
+        headers = {"X-Lecturer-Token": s["token"]}
+
+        def point(at: str, step: int = 1) -> Any:
+            return c.post(s["state_url"], json={"run_id": run_id, "step": step, "point": at}, headers=headers)
+
+        with follow(c, s["code"]) as events:
+            assert point("n-2-1").status_code == 200
+            assert events.next()[1] == {"code": s["code"], "run_id": run_id, "step": 1, "line": 0, "seq": 2,
+                                        "point": "n-2-1"}  # fmt: skip
+            assert point("line:2").json()["point"] == "line:2"
+            assert events.next()[1]["point"] == "line:2"
+            assert point("", 2).status_code == 200
+            assert "point" not in events.next()[1]  # nothing pointed at: said by leaving it out
+        bad = point("<script>")
+        assert bad.status_code == 422 and bad.json()["message"].startswith("point: ")

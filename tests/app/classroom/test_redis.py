@@ -191,4 +191,9 @@ def test_the_class_at_a_glance_is_counted_over_both_apps(two_apps: tuple[TestCli
             == {"lost": 2, "slower": 0, "got_it": 1}
         )
     assert counts_become(b, s, 0, 0)["text"] == "0 following · 0 exploring"
+    run_id = example_id(a)
+    with follow_in(b, s["code"]) as events:  # what the lecturer points at, through Redis to the other app
+        body = {"run_id": run_id, "step": 1, "point": "e-3-1-2"}
+        assert a.post(s["state_url"], json=body, headers={"X-Lecturer-Token": s["token"]}).status_code == 200
+        assert events.next()[1]["point"] == "e-3-1-2"
     end(a, s)
