@@ -35,6 +35,7 @@ from backprop_lens.app.classroom.codes import MAX_CODE_DRAWS, new_code, token_ha
 from backprop_lens.app.classroom.hub import Hub, SessionState, ended
 from backprop_lens.app.classroom.store import (
     FAILURE_WINDOW_SECONDS,
+    MAX_OUTLINE,
     MAX_REACTIONS_KEPT,
     NOT_LECTURER,
     REACTION_WINDOW_SECONDS,
@@ -43,6 +44,7 @@ from backprop_lens.app.classroom.store import (
     Glance,
     NoSessionError,
     NotLecturerError,
+    Recap,
     SessionInfo,
     SessionsFullError,
     client_full_message,
@@ -55,7 +57,8 @@ from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError, unav
 
 # KEYS: the session's key, the index (codes scored by last change, µs of the server's clock).
 # ARGV: code, token hash, run id, step, query, sid, time to live (ms), max sessions, sessions one client may hold
-# (-1: no limit), the client, the prefix of the sessions' keys.
+# (-1: no limit), the client, the prefix of the sessions' keys, the outline's first entry. KEYS[3], KEYS[4]: the
+# session's outline and the recap of an ended session with this code (which keeps the code taken).
 # Returns 1 (made), 0 (at the limit), -1 (the code is taken: draw another) or -2 (the client's limit). The
 # client's sessions are counted among the live ones (at most max sessions, a few dozen: no index of its own).
 _CREATE = new_work("""
@@ -63,7 +66,7 @@ local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
 local ttl = tonumber(ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - ttl * 1000))
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 local per_client = tonumber(ARGV[9])
 if per_client >= 0 then
   local held = 0
@@ -78,11 +81,16 @@ redis.call('HSET', KEYS[1], 'token', ARGV[2], 'run', ARGV[3], 'step', ARGV[4], '
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('DEL', KEYS[3])
+if ARGV[12] ~= '' then
+  redis.call('RPUSH', KEYS[3], ARGV[12])
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
 return 1
 """)
 
-# KEYS: the session's key, the index. ARGV: code, token hash, run id, step, query, time to live (ms), channel, line,
-# point.
+# KEYS: the session's key, the index, its outline. ARGV: code, token hash, run id, step, query, time to live (ms),
+# channel, line, point, the outline's entry ("" for none; not added again after itself), the entries kept.
 # Returns the new seq, -1 (no such session) or -2 (not the lecturer's token). The change and its event are one
 # script, so that every process hears the changes in the order they were made.
 _UPDATE = keeps_working("""
@@ -96,6 +104,11 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 local t = redis.call('TIME')
 redis.call('ZADD', KEYS[2], string.format('%.0f', t[1] * 1000000 + t[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ttl)
+if ARGV[10] ~= '' and redis.call('LINDEX', KEYS[3], -1) ~= ARGV[10] then
+  redis.call('RPUSH', KEYS[3], ARGV[10])
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[11]), -1)
+end
+redis.call('PEXPIRE', KEYS[3], ttl)
 local sid = redis.call('HGET', KEYS[1], 'sid')
 redis.call('PUBLISH', ARGV[7], cjson.encode({run=ARGV[3], step=tonumber(ARGV[4]), line=tonumber(ARGV[8]),
                                              point=ARGV[9], seq=seq,
@@ -103,8 +116,9 @@ redis.call('PUBLISH', ARGV[7], cjson.encode({run=ARGV[3], step=tonumber(ARGV[4])
 return seq
 """)
 
-# KEYS: the session's key, the index. ARGV: code, token hash, channel, "operator" (an operator ends it: no token).
-# Returns 1, -1 or -2 as _UPDATE.
+# KEYS: the session's key, the index, its outline, its recap, when it ended. ARGV: code, token hash, channel,
+# "operator" (an operator ends it: no token), the recap's time to live (ms), now (Unix seconds).
+# Returns 1, -1 or -2 as _UPDATE. The outline becomes the recap.
 _END = keeps_working("""
 local token = redis.call('HGET', KEYS[1], 'token')
 if not token then return -1 end
@@ -113,6 +127,14 @@ local seq = redis.call('HGET', KEYS[1], 'seq')
 local sid = redis.call('HGET', KEYS[1], 'sid')
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('RENAME', KEYS[3], KEYS[4])
+else
+  redis.call('DEL', KEYS[4])
+  redis.call('RPUSH', KEYS[4], '')
+end
+redis.call('PEXPIRE', KEYS[4], ARGV[5])
+redis.call('SET', KEYS[5], ARGV[6], 'PX', ARGV[5])
 redis.call('PUBLISH', ARGV[3], cjson.encode({ended=true, seq=tonumber(seq), sid=sid}))
 return 1
 """)
@@ -202,6 +224,7 @@ class RedisSessions:
         self._followers_prefix = f"{prefix}followers:"
         self._failures_prefix = f"{prefix}join-failures:"
         self._reactions_prefix = f"{prefix}reactions:"
+        self._recap_prefix = f"{prefix}recap:"
         self._clock = clock  # seconds; the followers' places lapse by it (every process's wall clock)
         self._places: dict[str, set[str]] = {}  # this process's places, by session code, renewed by _renew
         self._renewer: asyncio.Task[None] | None = None
@@ -225,8 +248,15 @@ class RedisSessions:
     def _channel(self, code: str) -> str:
         return self._channel_prefix + code
 
+    def _outline(self, code: str) -> str:
+        return f"{self._key_prefix}{code}:outline"
+
+    def _recap(self, code: str) -> tuple[str, str]:
+        """The recap's keys: its entries, and when the session ended."""
+        return f"{self._recap_prefix}{code}", f"{self._recap_prefix}{code}:ended"
+
     async def create(
-        self, run_id: str, step: int, query: str, client: str = "", per_client: int | None = None
+        self, run_id: str, step: int, query: str, client: str = "", per_client: int | None = None, entry: str = ""
     ) -> tuple[SessionState, str]:
         redis_client = self._client()
         token = secrets.token_urlsafe(24)
@@ -235,9 +265,10 @@ class RedisSessions:
         for _ in range(MAX_CODE_DRAWS):
             code = new_code()
             args: list[str | int] = [code, token_hash(token), run_id, step, query, sid, self.ttl_ms, self.max_sessions,
-                                     limit, client, self._key_prefix]  # fmt: skip
+                                     limit, client, self._key_prefix, entry]  # fmt: skip
+            keys = [self._key(code), self._index, self._outline(code), self._recap(code)[0]]
             try:
-                made = await redis_client.eval(_CREATE, 2, self._key(code), self._index, *args)
+                made = await redis_client.eval(_CREATE, len(keys), *keys, *args)
             except redis.RedisError as e:
                 raise _unavailable(e) from e
             if made == 0:
@@ -268,12 +299,13 @@ class RedisSessions:
         )
 
     async def update(
-        self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0, point: str = ""
+        self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0, point: str = "", entry: str = ""
     ) -> SessionState:
         args: list[str | int] = [code, token_hash(token), run_id, step, query, self.ttl_ms, self._channel(code), line,
-                                 point]  # fmt: skip
+                                 point, entry, MAX_OUTLINE]  # fmt: skip
+        keys = [self._key(code), self._index, self._outline(code)]
         try:
-            seq = await self._client().eval(_UPDATE, 2, self._key(code), self._index, *args)
+            seq = await self._client().eval(_UPDATE, len(keys), *keys, *args)
         except redis.RedisError as e:
             raise _unavailable(e) from e
         self._refuse(code, int(seq))
@@ -296,11 +328,25 @@ class RedisSessions:
         return await self._end(code, "", "operator") == 1
 
     async def _end(self, code: str, hashed: str, operator: str) -> int:
-        args = [code, hashed, self._channel(code), operator]
+        args: list[str | int | float] = [code, hashed, self._channel(code), operator, self.ttl_ms, self._clock()]
+        keys = [self._key(code), self._index, self._outline(code), *self._recap(code)]
         try:
-            return int(await self._client().eval(_END, 2, self._key(code), self._index, *args))
+            return int(await self._client().eval(_END, len(keys), *keys, *args))
         except redis.RedisError as e:
             raise _unavailable(e) from e
+
+    async def recap(self, code: str) -> Recap | None:
+        entries_key, ended_key = self._recap(code)
+        try:
+            pipe = self._client().pipeline(transaction=False)
+            pipe.lrange(entries_key, 0, -1)
+            pipe.get(ended_key)
+            entries, ended = await pipe.execute()
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        if ended is None:
+            return None
+        return Recap(code, [str(e) for e in entries if e], float(ended))
 
     async def listing(self) -> list[SessionInfo]:
         client = self._client()

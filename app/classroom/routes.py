@@ -27,6 +27,7 @@ redirect; ``static/js/follow.js`` loads each new step or run into it.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -40,7 +41,7 @@ from backprop_lens.app.classroom.addresses import JoinBase, is_loopback, join_ba
 from backprop_lens.app.classroom.codes import read_code, spaced
 from backprop_lens.app.classroom.hub import SessionState
 from backprop_lens.app.classroom.keys import KEY_HEADER
-from backprop_lens.app.classroom.store import FAILURE_WINDOW_SECONDS, NOT_LECTURER, SessionError
+from backprop_lens.app.classroom.store import FAILURE_WINDOW_SECONDS, NOT_LECTURER, Recap, SessionError
 from backprop_lens.app.classroom.stream import Classroom, parse_event_id
 from backprop_lens.app.core.deps import is_htmx, settings_of
 from backprop_lens.app.core.errors import ERRORS
@@ -266,7 +267,9 @@ async def create_session(
     classroom = classroom_of(request)
     per_client = None if classroom.keys.required else settings_of(request).max_sessions_per_client
     try:
-        state, token = await classroom.sessions.create(run.id, step, run.page.query(), client_of(request), per_client)
+        state, token = await classroom.sessions.create(
+            run.id, step, run.page.query(), client_of(request), per_client, outline_entry(run, step)
+        )
     except SessionError as e:
         return panel_error(request, e.status, e.message)
     context = await panel_context(request, state, token)
@@ -275,6 +278,27 @@ async def create_session(
     body = {k: context[k] for k in ("code", "join_url", "join_warning", "lead_url", "state_url", "token")}
     body["events_url"] = f"{root_of(request)}/sessions/{state.code}/events"
     return JSONResponse(body, status_code=201)
+
+
+def outline_entry(run: Run, step: int) -> str:
+    """A step the lecturer showed, as its recap keeps it: the permalink's query (configuration, iteration, step),
+    the step's equation and title."""
+    shown = run.trace.steps[step]
+    entry = {"query": run.page.query(step=step), "step": step, "title": shown.title, "equation": shown.equation,
+             "iteration": run.page.iteration}  # fmt: skip
+    return json.dumps(entry, sort_keys=True, ensure_ascii=False)
+
+
+def recap_context(request: Request, recap: Recap, absolute: bool = False) -> dict[str, Any]:
+    """The recap's links (absolute in the file a student keeps), and when the session ended."""
+    base = str(request.base_url).rstrip("/") if absolute else root_of(request)
+    items = []
+    for text in recap.entries:
+        entry = json.loads(text)
+        items.append({**entry, "step": int(entry["step"]) + 1, "href": f"{base}/?{entry['query']}"})
+    ended = datetime.fromtimestamp(recap.ended, UTC).strftime("%Y-%m-%d %H:%M")
+    download = None if absolute else f"{root_of(request)}/join/{recap.code}/recap.html"
+    return {"spaced_code": spaced(recap.code), "items": items, "ended": ended, "download": download}
 
 
 def not_a_code(text: str) -> str:
@@ -349,7 +373,8 @@ async def drive_session(
         return error(422, problem or "run_id: unknown")
     run = await anyio.to_thread.run_sync(for_students, request, run)
     try:
-        state = await sessions.update(found, token, run.id, body.step, run.page.query(), body.line, body.point)
+        entry = outline_entry(run, body.step)
+        state = await sessions.update(found, token, run.id, body.step, run.page.query(), body.line, body.point, entry)
     except SessionError as e:
         return error(e.status, e.message)
     return JSONResponse({**state.public(), "followers_here": classroom_of(request).followers(found)})
@@ -488,8 +513,15 @@ async def _to_page(request: Request, text: str, role: str) -> Response:
                          "check the code and try again in a minute (max_failed_joins_per_minute).", 429)  # fmt: skip
         page.headers.update(RETRY_AFTER_THROTTLE)
         return page
-    state = await find_session(request, code)
+    sessions = classroom_of(request).sessions
+    state = await sessions.get(code)
     if state is None:
+        recap = await sessions.recap(code) if role == "follow" else None
+        if recap is not None:  # the lecturer stopped sharing: what the session showed
+            return templates_of(request).TemplateResponse(
+                request, "classroom/recap.html", recap_context(request, recap)
+            )
+        await sessions.fail(client_of(request))
         message = f"No class session has the code {spaced(code)}; it may have ended."
         return join_page(request, spaced(code), message, 404)
     run = await find_run(request, state.run_id, state.query)
@@ -498,6 +530,25 @@ async def _to_page(request: Request, text: str, role: str) -> Response:
     step = min(state.step, run.steps - 1)
     line = f"line={state.line}&" if state.line else ""  # the page writes its full address (with the configuration)
     return RedirectResponse(f"{root_of(request)}/runs/{run.id}/steps/{step}?{line}{role}={code}", status_code=303)
+
+
+@router.get("/join/{code}/recap.html", response_class=HTMLResponse, include_in_schema=False)
+async def download_recap(request: Request, code: str) -> Response:
+    """The recap of an ended session as a file to keep: one page without script or stylesheet, links absolute."""
+    found = read_code(code)
+    if found is None:
+        return error(404, not_a_code(code))
+    too_many = await throttled(request)
+    if too_many is not None:
+        return error(429, too_many, RETRY_AFTER_THROTTLE)
+    sessions = classroom_of(request).sessions
+    recap = await sessions.recap(found)
+    if recap is None:
+        await sessions.fail(client_of(request))
+        return error(404, f"code: no ended class session with the code {spaced(found)} has a recap (kept for a while)")
+    html = templates_of(request).get_template("classroom/recap_file.html").render(recap_context(request, recap, True))
+    disposition = f'attachment; filename="backprop-lens-recap-{found}.html"'
+    return HTMLResponse(html, headers={"Content-Disposition": disposition})
 
 
 @router.get("/join", response_class=HTMLResponse, include_in_schema=False)

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from backprop_lens.app.classroom.codes import MAX_CODE_DRAWS, new_code, spaced, token_hash
@@ -68,6 +68,19 @@ REACTIONS: dict[str, str] = {"lost": "lost", "slower": "slower", "got_it": "got 
 MAX_REACTIONS_KEPT = 10_000  # a session's reactions of the last minute, at most (each student's rate is bounded)
 
 
+MAX_OUTLINE = 500  # the steps a session's recap keeps (the newest)
+
+
+@dataclass(frozen=True)
+class Recap:
+    """What a session showed, kept after the lecturer stopped sharing: each step as its outline entry (JSON from
+    the routes: the permalink's query, the step's equation and title, the iteration), oldest first."""
+
+    code: str
+    entries: list[str]
+    ended: float  # Unix seconds
+
+
 @dataclass(frozen=True)
 class Glance:
     """The class at a glance, over every process: students following the lecturer, students exploring on their
@@ -107,24 +120,29 @@ class Sessions(Protocol):
     hub: Hub
 
     async def create(
-        self, run_id: str, step: int, query: str, client: str = "", per_client: int | None = None
+        self, run_id: str, step: int, query: str, client: str = "", per_client: int | None = None, entry: str = ""
     ) -> tuple[SessionState, str]:
         """A new session on the lecturer's run and step, and the lecturer's token, opened by ``client``;
-        SessionsFullError at the limit, ClientSessionsError when ``client`` holds ``per_client`` already."""
+        SessionsFullError at the limit, ClientSessionsError when ``client`` holds ``per_client`` already. ``entry``
+        begins its outline."""
 
     async def get(self, code: str) -> SessionState | None:
         """The session's current state; None when unknown or expired."""
 
     async def update(
-        self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0, point: str = ""
+        self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0, point: str = "", entry: str = ""
     ) -> SessionState:
-        """The lecturer's new run, step, line and point, told to every follower; NoSessionError, NotLecturerError."""
+        """The lecturer's new run, step, line and point, told to every follower; NoSessionError, NotLecturerError.
+        ``entry`` goes on the session's outline unless it is the last one there (a new line of the same step)."""
 
     async def is_lecturer(self, code: str, token: str) -> bool:
         """Whether ``token`` is the lecturer's of a session that is there (it changes nothing)."""
 
     async def end(self, code: str, token: str) -> None:
-        """The lecturer ends the session; its followers hear ``ended``."""
+        """The lecturer ends the session; its followers hear ``ended``; its outline becomes its recap."""
+
+    async def recap(self, code: str) -> Recap | None:
+        """The recap of a session that ended within ``ttl_seconds`` (its code is not given to another meanwhile)."""
 
     async def count(self) -> int:
         """Sessions open now."""
@@ -133,7 +151,8 @@ class Sessions(Protocol):
         """Every session open now, the most recently changed first."""
 
     async def close(self, code: str) -> bool:
-        """An operator ends the session, whoever leads it (its followers hear ``ended``); False if there is none."""
+        """An operator ends the session, whoever leads it (its followers hear ``ended``, it leaves a recap); False if
+        there is none."""
 
     async def follow(self, code: str, limit: int, exploring: bool = False) -> str | None:
         """A place among the session's followers (over every process), or None when ``limit`` are taken;
@@ -167,6 +186,12 @@ class _Kept:
     token_hash: str
     used: float
     client: str = ""
+    outline: list[str] = field(default_factory=list)
+
+    def add(self, entry: str) -> None:
+        if entry and (not self.outline or self.outline[-1] != entry):
+            self.outline.append(entry)
+            del self.outline[:-MAX_OUTLINE]
 
 
 class MemorySessions:
@@ -180,13 +205,15 @@ class MemorySessions:
         self._sessions: dict[str, _Kept] = {}
         self._followers: dict[str, dict[str, bool]] = {}  # places by session code, each with whether it explores
         self._reactions: dict[str, deque[tuple[float, str]]] = {}
+        self._recaps = LRU[str, Recap](max_sessions * 4, ttl_seconds=ttl_seconds, clock=clock)
+        self._wall = time.time  # a recap says when it ended in Unix seconds
         self._failures = LRU[str, tuple[float, int]](
             MAX_CLIENTS_THROTTLED, ttl_seconds=FAILURE_WINDOW_SECONDS, clock=clock
         )
         self._lock = threading.Lock()
 
     async def create(
-        self, run_id: str, step: int, query: str, client: str = "", per_client: int | None = None
+        self, run_id: str, step: int, query: str, client: str = "", per_client: int | None = None, entry: str = ""
     ) -> tuple[SessionState, str]:
         token = secrets.token_urlsafe(24)
         with self._lock:
@@ -199,13 +226,15 @@ class MemorySessions:
                 raise SessionsFullError(full_message(self.max_sessions))
             code = new_code()
             for _ in range(MAX_CODE_DRAWS):
-                if code not in self._sessions:
+                if code not in self._sessions and self._recaps.peek(code) is None:
                     break
                 code = new_code()
             else:
                 raise SessionsFullError("sessions: no free join code was found; try again")
             state = SessionState(code, run_id, step, query, seq=1, sid=secrets.token_hex(4))
-            self._sessions[code] = _Kept(state, token_hash(token), self._clock(), client)
+            kept = _Kept(state, token_hash(token), self._clock(), client)
+            kept.add(entry)
+            self._sessions[code] = kept
         return state, token
 
     async def get(self, code: str) -> SessionState | None:
@@ -215,10 +244,11 @@ class MemorySessions:
             return None if kept is None else kept.state
 
     async def update(
-        self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0, point: str = ""
+        self, code: str, token: str, run_id: str, step: int, query: str, line: int = 0, point: str = "", entry: str = ""
     ) -> SessionState:
         with self._lock:
             kept = self._lecturers(code, token)
+            kept.add(entry)
             kept.state = replace(
                 kept.state, run_id=run_id, step=step, query=query, line=line, point=point, seq=kept.state.seq + 1
             )
@@ -237,7 +267,15 @@ class MemorySessions:
         with self._lock:
             kept = self._lecturers(code, token)
             del self._sessions[code]
+            self._keep_recap(kept)
         self.hub.publish(replace(kept.state, ended=True))
+
+    async def recap(self, code: str) -> Recap | None:
+        with self._lock:
+            return self._recaps.peek(code)  # kept ttl_seconds from its end, however often it is read
+
+    def _keep_recap(self, kept: _Kept) -> None:
+        self._recaps.put(kept.state.code, Recap(kept.state.code, list(kept.outline), self._wall()))
 
     async def count(self) -> int:
         with self._lock:
@@ -259,6 +297,8 @@ class MemorySessions:
         with self._lock:
             self._expire()
             kept = self._sessions.pop(code, None)
+            if kept is not None:
+                self._keep_recap(kept)
         if kept is not None:
             self.hub.publish(replace(kept.state, ended=True))
         return kept is not None

@@ -167,6 +167,15 @@
       });
   });
 
+  // A link to what the session showed (/join/CODE shows its recap once sharing stopped).
+  function recapLink(sessionCode, id) {
+    const a = document.createElement("a");
+    a.id = id;
+    a.href = `${box().dataset.joinUrl}${sessionCode}`;
+    a.textContent = "What the session showed";
+    return a;
+  }
+
   function stopped(message, session = lead) {
     clearTimeout(glanceTimer);
     if (session) sessionStorage.removeItem(tokenKey(session.code));
@@ -182,6 +191,7 @@
       p.id = "share-ended";
       p.setAttribute("role", "status");
       p.textContent = message;
+      if (session) p.append(" ", recapLink(session.code, "lead-recap"));
       panel.append(p);
     }
   }
@@ -278,6 +288,7 @@
     source = null;
     following = false;
     setBar("The lecturer stopped sharing: the page is yours");
+    if (!$("follow-recap")) $("follow-state")?.append(" · ", recapLink(code, "follow-recap"));
     $("follow-bar")?.classList.add("ended");
     for (const id of ["btn-detach", "btn-follow"]) {
       const b = $(id);

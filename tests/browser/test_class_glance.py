@@ -90,3 +90,15 @@ def test_the_lecturer_sees_the_class_follow_explore_and_react(open_page: OpenPag
     lecturer.click("#btn-stop-share")
     expect(phone.locator("#follow-text")).to_have_text("The lecturer stopped sharing: the page is yours")
     expect(phone.get_by_role("button", name="I'm lost")).to_be_hidden()
+
+    # A recap that lasts: the link in the bar (and under the lecturer's "Sharing stopped") opens what it showed.
+    expect(lecturer.locator("#lead-recap")).to_have_attribute("href", f"/join/{code}")
+    phone.click("#follow-recap")
+    expect(phone.locator("#recap-title")).to_have_text(f"What session {code[:3]} {code[3:]} showed")
+    steps = phone.locator("#recap-steps li a")
+    expect(steps.first).to_have_text("step 1 · Input: set a¹ = x")
+    assert steps.count() == 2  # step 1 (shared), step 2 (the lecturer's →): lines and pointing add no entry
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.screenshot(path=shot_path("classroom-recap-phone.png"), caret="initial")
+    steps.nth(1).click()
+    expect(phone.locator("#run")).to_have_attribute("data-step", "1")

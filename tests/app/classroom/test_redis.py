@@ -17,6 +17,7 @@ from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.main import create_app
 from tests.app.classroom.test_glance import counts_become, glance, react
 from tests.app.classroom.test_glance import follow as follow_in
+from tests.app.classroom.test_recap import lecture, recap_links
 from tests.app.classroom.test_routes import drive, end, example_id, follow, new_run, share
 from tests.processes import RedisServer, Stream, serving
 
@@ -44,7 +45,8 @@ def test_a_student_on_another_app_follows_the_lecturer(two_apps: tuple[TestClien
         assert drive(student, s, first, 0, token="guess").status_code == 403  # any app checks the token
         end(lecturer, s)
         assert events.next()[:2] == ("ended", {"code": s["code"]})
-    assert student.get(f"/join/{s['code']}").status_code == 404
+    recap = student.get(f"/join/{s['code']}")  # what the session showed, from the other app, through Redis
+    assert recap.status_code == 200 and 'id="recap"' in recap.text
 
 
 def test_the_limit_on_sessions_is_counted_across_apps(two_apps: tuple[TestClient, TestClient]) -> None:
@@ -166,7 +168,7 @@ def test_an_operator_lists_and_ends_sessions_from_the_command_line(
             assert main(["sessions", "end", *spoken.split(), "--redis", own_redis.url]) == 0
             assert capsys.readouterr().out == f"ended the class session {first['code'][:3]} {first['code'][3:]}\n"
             assert events.next()[:2] == ("ended", {"code": first["code"]})  # the student's page hears it
-        assert client.get(f"/join/{first['code']}").status_code == 404
+        assert 'id="recap"' in client.get(f"/join/{first['code']}").text  # an operator's end leaves a recap too
         assert main(["sessions", "end", first["code"], "--redis", own_redis.url]) == 1
         assert "no class session has the code" in capsys.readouterr().err
         end(client, second)
@@ -197,3 +199,15 @@ def test_the_class_at_a_glance_is_counted_over_both_apps(two_apps: tuple[TestCli
         assert a.post(s["state_url"], json=body, headers={"X-Lecturer-Token": s["token"]}).status_code == 200
         assert events.next()[1]["point"] == "e-3-1-2"
     end(a, s)
+
+
+def test_a_recap_outlives_the_web_process_that_kept_the_session(redis_url: str) -> None:
+    """Kept in Redis: an app started after the session ended (a restart) shows its recap, with every step."""
+    settings = Settings(redis_url=redis_url, max_sessions_per_client=4)
+    with TestClient(create_app(settings)) as first:
+        s, _, _ = lecture(first)
+        before = first.get(f"/join/{s['code']}").text
+    with TestClient(create_app(settings)) as restarted:
+        after = restarted.get(f"/join/{s['code']}")
+        assert after.status_code == 200 and recap_links(after.text) == recap_links(before)
+        assert [step for _, step, _ in recap_links(after.text)] == [1, 3, 4, 1]

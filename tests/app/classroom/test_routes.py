@@ -185,8 +185,11 @@ def test_joining_opens_the_lecturers_run_at_the_lecturers_step(client: TestClien
     plain = client.get(f"/runs/{run_id}/steps/3")
     assert 'id="btn-share"' in plain.text and 'id="follow-bar"' not in plain.text
     end(client, s)
-    gone = client.get(f"/join/{s['code']}")
-    assert gone.status_code == 404 and f"No class session has the code {s['code'][:3]} {s['code'][3:]}" in gone.text
+    ended = client.get(f"/join/{s['code']}")  # the recap, for a while (test_recap.py)
+    assert ended.status_code == 200 and 'id="recap"' in ended.text
+    assert client.get(f"/lead/{s['code']}").status_code == 404  # nobody drives it again
+    gone = client.get("/join/ABCDEF")
+    assert gone.status_code == 404 and "No class session has the code ABC DEF" in gone.text
     typo = client.get("/join?code=ABC0O1")
     assert typo.status_code == 404 and "is not a join code" in typo.text
     form = client.get("/join")
