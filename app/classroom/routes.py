@@ -546,7 +546,7 @@ async def download_recap(request: Request, code: str) -> Response:
     if recap is None:
         await sessions.fail(client_of(request))
         return error(404, f"code: no ended class session with the code {spaced(found)} has a recap (kept for a while)")
-    html = templates_of(request).get_template("classroom/recap_file.html").render(recap_context(request, recap, True))
+    html = templates_of(request).get_template("classroom/_recap_file.html").render(recap_context(request, recap, True))
     disposition = f'attachment; filename="backprop-lens-recap-{found}.html"'
     return HTMLResponse(html, headers={"Content-Disposition": disposition})
 

@@ -260,11 +260,11 @@ def test_one_address_may_queue_so_many_trainings_over_every_process(cluster: Clu
         refused = greedy_a.post("/train/runs", data={**FORM, **LONG}, headers=HX)
         assert refused.status_code == 429
         assert client_limit("10.0.0.7", 2).removeprefix("training: ") in unescape(refused.text)
-        theirs = start(other, epochs="2")
-        assert read_events(other, theirs)[-1][1]["state"] == "finished"
+        theirs = start(other, epochs="2")  # taken (queued: both workers train the greedy address's)
         for run_id in mine:
             greedy_b.post(f"/train/runs/{run_id}/controls/stop")
             assert read_events(greedy_a, run_id)[-1][1]["state"] == "stopped"
+        assert read_events(other, theirs)[-1][1]["state"] == "finished"
         assert read_events(greedy_b, start(greedy_b, epochs="2"))[-1][1]["state"] == "finished"
 
 
