@@ -280,6 +280,33 @@ async def create_session(
     return JSONResponse(body, status_code=201)
 
 
+async def a_code(request: Request, code: str) -> str | JSONResponse:
+    """``code`` read as a join code, unless it is none (404) or the client is throttled for guessing (429)."""
+    found = read_code(code)
+    if found is None:
+        return error(404, not_a_code(code))
+    too_many = await throttled(request)
+    if too_many is not None:
+        return error(429, too_many, RETRY_AFTER_THROTTLE)
+    return found
+
+
+async def as_lecturer(request: Request, code: str, token: str | None, doing: str) -> str | JSONResponse:
+    """The session's code when ``token`` is its lecturer's; else the error, checked in this order: the code and the
+    session (404; unknown codes count against the client's throttle, a 429), the token (403). ``doing`` completes
+    "only the lecturer …" in the 403 without a token."""
+    found = await a_code(request, code)
+    if isinstance(found, JSONResponse):
+        return found
+    if await find_session(request, found) is None:
+        return error(404, no_session(found))
+    if not token:
+        return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer {doing}")
+    if not await classroom_of(request).sessions.is_lecturer(found, token):
+        return error(403, NOT_LECTURER)
+    return found
+
+
 def outline_entry(run: Run, step: int) -> str:
     """A step the lecturer showed, as its recap keeps it: the permalink's query (configuration, iteration, step),
     the step's equation and title."""
@@ -353,19 +380,10 @@ async def drive_session(
 ) -> JSONResponse:
     """The lecturer's new run, step and line (body: ``run_id``, ``step``, ``line``); every follower hears it. Only
     the lecturer's token may. Checked in this order: the session (404), the token (403), the body (422)."""
-    found = read_code(code)
-    if found is None:
-        return error(404, not_a_code(code))
+    found = await as_lecturer(request, code, token, "drives a session")
+    if isinstance(found, JSONResponse) or token is None:
+        return found if isinstance(found, JSONResponse) else error(403, NOT_LECTURER)
     sessions = classroom_of(request).sessions
-    too_many = await throttled(request)
-    if too_many is not None:
-        return error(429, too_many, RETRY_AFTER_THROTTLE)
-    if await find_session(request, found) is None:
-        return error(404, no_session(found))
-    if not token:
-        return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer drives a session")
-    if not await sessions.is_lecturer(found, token):
-        return error(403, NOT_LECTURER)
     body = await state_body(request)
     run = await find_run(request, body.run_id)
     problem = run_problem(run, body.step)
@@ -438,20 +456,11 @@ async def session_glance(
 ) -> JSONResponse:
     """The class at a glance, for the lecturer: students following and exploring (over every process), and the
     reactions of the last minute, with the words the lecturer's page shows."""
-    found = read_code(code)
-    if found is None:
-        return error(404, not_a_code(code))
-    sessions = classroom_of(request).sessions
-    too_many = await throttled(request)
-    if too_many is not None:
-        return error(429, too_many, RETRY_AFTER_THROTTLE)
-    if await find_session(request, found) is None:
-        return error(404, no_session(found))
-    if not token:
-        return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer sees the class")
-    if not await sessions.is_lecturer(found, token):
-        return error(403, NOT_LECTURER)
-    return JSONResponse((await sessions.glance(found)).public(), headers={"Cache-Control": "no-store"})
+    found = await as_lecturer(request, code, token, "sees the class")
+    if isinstance(found, JSONResponse):
+        return found
+    glance = await classroom_of(request).sessions.glance(found)
+    return JSONResponse(glance.public(), headers={"Cache-Control": "no-store"})
 
 
 class ReactionBody(BaseModel):
@@ -535,12 +544,9 @@ async def _to_page(request: Request, text: str, role: str) -> Response:
 @router.get("/join/{code}/recap.html", response_class=HTMLResponse, include_in_schema=False)
 async def download_recap(request: Request, code: str) -> Response:
     """The recap of an ended session as a file to keep: one page without script or stylesheet, links absolute."""
-    found = read_code(code)
-    if found is None:
-        return error(404, not_a_code(code))
-    too_many = await throttled(request)
-    if too_many is not None:
-        return error(429, too_many, RETRY_AFTER_THROTTLE)
+    found = await a_code(request, code)
+    if isinstance(found, JSONResponse):
+        return found
     sessions = classroom_of(request).sessions
     recap = await sessions.recap(found)
     if recap is None:

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_subpath import NGINX, main_config, wait_until_served
 from tests.processes import RedisServer, environment, free_port, serving, start_worker, stop, stop_group
@@ -46,6 +46,18 @@ server {{
     }}
 }}
 """
+
+
+def paused_training(page: Page, epochs: int) -> None:
+    """XOR trained for ``epochs`` at 20 ms an epoch from the training page, paused once it has made progress."""
+    page.goto("/train")
+    page.select_option("#f-dataset", "xor")
+    page.select_option("#f-delay", "20")
+    page.fill("#f-epochs", str(epochs))
+    page.click("#train-start")
+    page.wait_for_function("() => document.getElementById('train-progress')?.value > 0")
+    page.click("#train-pause")
+    expect(page.locator("#train-state")).to_have_text("paused")
 
 
 class Proxied:
@@ -91,14 +103,7 @@ def test_the_page_follows_its_training_to_the_other_process_after_sigterm(
     context.set_default_timeout(WAIT_MS)
     try:
         page = context.new_page()
-        page.goto("/train")
-        page.select_option("#f-dataset", "xor")
-        page.select_option("#f-delay", "20")
-        page.fill("#f-epochs", str(EPOCHS))
-        page.click("#train-start")
-        page.wait_for_function("() => document.getElementById('train-progress')?.value > 0")
-        page.click("#train-pause")
-        expect(page.locator("#train-state")).to_have_text("paused")  # it cannot finish before the cut
+        paused_training(page, EPOCHS)  # it cannot finish before the cut
 
         os.kill(proxied.first.pid, signal.SIGTERM)
         proxied.first.wait(WAIT_MS / 1000)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.browser.test_cluster_browser import paused_training
 from tests.processes import RedisServer, environment, serving, start_worker, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster]
@@ -54,14 +55,7 @@ def test_the_training_page_rides_out_a_redis_outage(chromium: Browser, deploymen
     context.set_default_timeout(WAIT_MS)
     try:
         page = context.new_page()
-        page.goto("/train")
-        page.select_option("#f-dataset", "xor")
-        page.select_option("#f-delay", "20")
-        page.fill("#f-epochs", str(EPOCHS))
-        page.click("#train-start")
-        page.wait_for_function("() => document.getElementById('train-progress')?.value > 0")
-        page.click("#train-pause")
-        expect(page.locator("#train-state")).to_have_text("paused")  # it cannot finish during the outage
+        paused_training(page, EPOCHS)  # it cannot finish during the outage
 
         deployment.redis.stop()
         page.wait_for_function("() => document.getElementById('train-run-panel').dataset.resumes !== undefined")
