@@ -170,8 +170,8 @@ for i = 3, #KEYS do out[#out + 1] = redis.call('ZCOUNT', KEYS[i], '(' .. ARGV[2]
 return out
 """
 
-# KEYS: the reaction's sorted set. ARGV: now (ms), the start of the window (ms), its length (ms), a random member,
-# the most kept.
+# KEYS: the reaction's sorted set. ARGV: now (ms), the start of the window (ms), its length (ms), who sent it (one
+# member a student: the count is of students), the most kept.
 _REACT = keeps_working("""
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
@@ -412,10 +412,10 @@ class RedisSessions:
             raise _unavailable(e) from e
         return Glance(int(live) - int(exploring), int(exploring), dict(zip(REACTIONS, map(int, counts), strict=True)))
 
-    async def react(self, code: str, reaction: str) -> None:
+    async def react(self, code: str, reaction: str, who: str) -> None:
         now = round(self._clock() * 1000)
         window = round(REACTION_WINDOW_SECONDS * 1000)
-        args: list[str | int] = [now, now - window, window, secrets.token_hex(8), MAX_REACTIONS_KEPT]
+        args: list[str | int] = [now, now - window, window, who, MAX_REACTIONS_KEPT]
         try:
             await self._client().eval(_REACT, 1, self._reaction(code, reaction), *args)
         except redis.RedisError as e:

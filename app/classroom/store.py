@@ -88,7 +88,7 @@ class Glance:
 
     following: int
     exploring: int
-    reactions: dict[str, int]
+    reactions: dict[str, int]  # students who sent each in the last minute
 
     def public(self) -> dict[str, object]:
         """The JSON the lecturer's page reads: the counts, and the words it shows (the server writes every text)."""
@@ -98,7 +98,7 @@ class Glance:
             "exploring": self.exploring,
             "reactions": {r: self.reactions.get(r, 0) for r in REACTIONS},
             "text": f"{self.following} following · {self.exploring} exploring",
-            "reactions_text": f"{said} (last minute)",
+            "reactions_text": f"{said} (students, last minute)",
         }
 
 
@@ -164,8 +164,9 @@ class Sessions(Protocol):
     async def glance(self, code: str) -> Glance:
         """Followers and explorers now, and the reactions of the last ``REACTION_WINDOW_SECONDS``."""
 
-    async def react(self, code: str, reaction: str) -> None:
-        """Count one ``reaction`` (a key of ``REACTIONS``; the routes check it and the rates)."""
+    async def react(self, code: str, reaction: str, who: str) -> None:
+        """Count ``who`` (an opaque id of one student's page) as having sent ``reaction`` now (a key of
+        ``REACTIONS``; the routes check it and the rates): the glance counts students, not presses."""
 
     async def failures(self, client: str) -> int:
         """Unknown join codes ``client`` tried in the current minute."""
@@ -204,7 +205,7 @@ class MemorySessions:
         self._clock = clock
         self._sessions: dict[str, _Kept] = {}
         self._followers: dict[str, dict[str, bool]] = {}  # places by session code, each with whether it explores
-        self._reactions: dict[str, deque[tuple[float, str]]] = {}
+        self._reactions: dict[str, deque[tuple[float, str, str]]] = {}  # when, which, who
         self._recaps = LRU[str, Recap](max_sessions * 4, ttl_seconds=ttl_seconds, clock=clock)
         self._wall = time.time  # a recap says when it ended in Unix seconds
         self._failures = LRU[str, tuple[float, int]](
@@ -325,17 +326,17 @@ class MemorySessions:
             places = self._followers.get(code, {})
             exploring = sum(places.values())
             counts: dict[str, int] = {}
-            for _, reaction in self._recent(code):
+            for reaction, _ in {(reaction, who) for _, reaction, who in self._recent(code)}:
                 counts[reaction] = counts.get(reaction, 0) + 1
             return Glance(len(places) - exploring, exploring, counts)
 
-    async def react(self, code: str, reaction: str) -> None:
+    async def react(self, code: str, reaction: str, who: str) -> None:
         with self._lock:
             recent = self._recent(code)
-            recent.append((self._clock(), reaction))
+            recent.append((self._clock(), reaction, who))
             self._reactions[code] = recent
 
-    def _recent(self, code: str) -> deque[tuple[float, str]]:
+    def _recent(self, code: str) -> deque[tuple[float, str, str]]:
         """The session's reactions of the last minute (older ones dropped); call with the lock held."""
         recent = self._reactions.get(code, deque(maxlen=MAX_REACTIONS_KEPT))
         cutoff = self._clock() - REACTION_WINDOW_SECONDS

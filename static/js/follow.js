@@ -102,7 +102,9 @@
     sessionStorage.setItem(LEADING, code);
     const fresh = !lead || lead.code !== code;
     lead = { code, token, stateUrl: card.dataset.stateUrl, sessionUrl: card.dataset.sessionUrl };
+    const moveFocus = focused("btn-share");
     box()?.classList.add("sharing");
+    if (moveFocus) $("join-code")?.focus(); // the share button hides: the code to read out takes the focus
     if (fresh) send();
     watchClass();
   }
@@ -177,6 +179,7 @@
   }
 
   function stopped(message, session = lead) {
+    const moveFocus = focused("btn-stop-share"); // the panel with the button goes
     clearTimeout(glanceTimer);
     if (session) sessionStorage.removeItem(tokenKey(session.code));
     sessionStorage.removeItem(LEADING);
@@ -192,7 +195,9 @@
       p.setAttribute("role", "status");
       p.textContent = message;
       if (session) p.append(" ", recapLink(session.code, "lead-recap"));
+      p.tabIndex = -1;
       panel.append(p);
+      if (moveFocus) p.focus();
     }
   }
 
@@ -337,17 +342,24 @@
     connect();
   }
 
+  // A button that hides itself when pressed hands the focus to what takes its place, not to the page.
+  const focused = (id) => document.activeElement?.id === id;
+
   function detach() {
     if (!following) return;
+    const moveFocus = focused("btn-detach");
     following = false;
     window.lens?.point(""); // the lecturer's pointer belongs to the lecturer's page
     showState();
+    if (moveFocus) $("btn-follow")?.focus();
     reconnect();
   }
 
   function followAgain() {
+    const moveFocus = focused("btn-follow");
     following = true;
     showState();
+    if (moveFocus) $("btn-detach")?.focus();
     apply();
     reconnect();
   }
@@ -362,12 +374,29 @@
     return id;
   }
 
+  let reactTimer = null;
   function react(button) {
     const status = $("react-status");
     const said = (text, isError) => {
       if (!status) return;
       status.textContent = text;
       status.classList.toggle("error", Boolean(isError));
+      status.classList.remove("sent");
+      if (!isError) {
+        void status.offsetWidth; // a second press of the same button flashes again
+        status.classList.add("sent");
+      }
+    };
+    // Past the rate, the buttons rest for the server's Retry-After (the 429's message, with its setting, is the
+    // API's; a student reads a sentence).
+    const rest = (seconds) => {
+      const buttons = document.querySelectorAll("#follow-bar .react-btn");
+      buttons.forEach((b) => (b.disabled = true));
+      clearTimeout(reactTimer);
+      reactTimer = setTimeout(() => {
+        buttons.forEach((b) => (b.disabled = false));
+        said("");
+      }, seconds * 1000);
     };
     fetch(`${box().dataset.sessionsUrl}/${code}/reactions`, {
       method: "POST",
@@ -376,6 +405,10 @@
     })
       .then(async (r) => {
         if (r.ok) return said(`Sent: “${button.textContent}”`);
+        if (r.status === 429) {
+          rest(Number(r.headers.get("Retry-After")) || 10);
+          return said("That is a lot of reactions: wait a few seconds.", true);
+        }
         const body = await r.json().catch(() => ({}));
         said(body.message || `Not sent (${r.status}).`, true);
       })

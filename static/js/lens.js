@@ -484,6 +484,13 @@
   }
   document.addEventListener("mouseover", highlight);
   document.addEventListener("focusin", highlight);
+  // Pointing at nothing (the pointer or the focus left the diagram's items and the equation's lines) is said too.
+  function pointAway(e) {
+    const el = e.target instanceof Element ? e.target : null;
+    if (!el?.closest("#diagram [data-info], .eq-line[data-highlight]")) pointAt("");
+  }
+  document.addEventListener("mouseover", pointAway);
+  document.addEventListener("focusin", pointAway);
 
   // The cost chart: the iteration nearest the pointer's x, any of 0 … n (past 100 iterations the dots are
   // thinned; the line and the read-outs are not). The server prints the numbers (#history-chart's

@@ -28,21 +28,24 @@ def counts(lecturer: Page, text: str) -> None:
 def test_the_lecturer_sees_the_class_follow_explore_and_react(open_page: OpenPage) -> None:
     lecturer, code = sharing(open_page, 1400, 900)
     counts(lecturer, "0 following · 0 exploring")
-    expect(lecturer.locator("#share-reactions")).to_have_text("lost 0 · slower 0 · got it 0 (last minute)")
+    expect(lecturer.locator("#share-reactions")).to_have_text("lost 0 · slower 0 · got it 0 (students, last minute)")
 
-    students = [open_page(1024, 768), open_page(1024, 768), open_page(390, 844)]
+    students = [open_page(1024, 768), open_page(1024, 768), open_page(390, 844, expected=(429,))]
     for page in students:
         page.goto(f"/join/{code}")
         expect(page.locator("#follow-text")).to_have_text("Following the lecturer")
     counts(lecturer, "3 following · 0 exploring")
 
     explorer = students[1]
-    explorer.click("#btn-detach")
+    explorer.focus("#btn-detach")
+    explorer.keyboard.press("Enter")
+    expect(explorer.locator("#btn-follow")).to_be_focused()  # the button that took the pressed one's place
     counts(lecturer, "2 following · 1 exploring")
     explorer.keyboard.press("ArrowRight")  # its own step: still exploring, still hearing the lecturer
     lecturer.keyboard.press("ArrowRight")
     expect(explorer.locator("#follow-text")).to_have_text("Exploring on my own · the lecturer is at step 2")
-    explorer.click("#btn-follow")
+    explorer.keyboard.press("Enter")
+    expect(explorer.locator("#btn-detach")).to_be_focused()
     counts(lecturer, "3 following · 0 exploring")
     expect(explorer.locator("#run")).to_have_attribute("data-step", "1")
 
@@ -59,6 +62,8 @@ def test_the_lecturer_sees_the_class_follow_explore_and_react(open_page: OpenPag
         expect(follower.locator(f"#{item}")).to_have_class(re.compile(r"\bpointed\b"))
     expect(follower.locator("#diagram .pointed")).to_have_count(len(marked.split()))
     follower.locator("#run").screenshot(path=shot_path("classroom-pointed-1024.png"), caret="initial")
+    lecturer.hover("#iteration")  # pointing at nothing is told too
+    expect(follower.locator(".pointed")).to_have_count(0)
 
     phone = students[2]
     lost = phone.get_by_role("button", name="I'm lost")
@@ -69,9 +74,20 @@ def test_the_lecturer_sees_the_class_follow_explore_and_react(open_page: OpenPag
     students[0].get_by_role("button", name="Got it").click()
     expect(students[0].locator("#react-status")).to_have_text("Sent: “Got it”")
     expect(lecturer.locator("#share-reactions")).to_have_text(
-        "lost 1 · slower 0 · got it 1 (last minute)", timeout=COUNT_MS
+        "lost 1 · slower 0 · got it 1 (students, last minute)", timeout=COUNT_MS
     )
     expect(lecturer.locator("#share-glance")).to_have_class("share-glance has-lost")
+    # Students are counted, not presses; past a student's rate the buttons rest, with a sentence.
+    slower = phone.get_by_role("button", name="Slower, please")
+    for _ in range(5):  # six in all within the minute: the default rate
+        slower.click()
+        expect(phone.locator("#react-status")).to_have_class(re.compile(r"\bsent\b"))
+    slower.click()
+    expect(phone.locator("#react-status")).to_have_text("That is a lot of reactions: wait a few seconds.")
+    expect(slower).to_be_disabled()
+    expect(lecturer.locator("#share-reactions")).to_have_text(
+        "lost 1 · slower 1 · got it 1 (students, last minute)", timeout=COUNT_MS
+    )
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # the bar wraps on the phone
     phone.locator("#follow-bar").screenshot(path=shot_path("classroom-react-phone.png"), caret="initial")
     lecturer.locator("#share-card").screenshot(path=shot_path("classroom-glance-1400.png"), caret="initial")
