@@ -42,7 +42,13 @@ from backprop_lens.app.classroom.addresses import JoinBase, is_loopback, join_ba
 from backprop_lens.app.classroom.codes import read_code, spaced
 from backprop_lens.app.classroom.hub import SessionState
 from backprop_lens.app.classroom.keys import KEY_HEADER
-from backprop_lens.app.classroom.store import FAILURE_WINDOW_SECONDS, NOT_LECTURER, Recap, SessionError
+from backprop_lens.app.classroom.store import (
+    FAILURE_WINDOW_SECONDS,
+    NOT_LECTURER,
+    ClientSessionsError,
+    Recap,
+    SessionError,
+)
 from backprop_lens.app.classroom.stream import Classroom, parse_event_id
 from backprop_lens.app.core.deps import is_htmx, settings_of
 from backprop_lens.app.core.errors import ERRORS
@@ -271,6 +277,10 @@ async def create_session(
         state, token = await classroom.sessions.create(
             run.id, step, run.page.query(), client_of(request), per_client, outline_entry(run, step)
         )
+    except ClientSessionsError as e:  # sessions of a closed tab, which nobody can stop any more: offer to end them
+        if is_htmx(request):
+            return panel(request, {"error": e.message, "release_url": f"{root_of(request)}/sessions/release"}, 429)
+        return error(e.status, e.message)
     except SessionError as e:
         return panel_error(request, e.status, e.message)
     context = await panel_context(request, state, token)
@@ -327,6 +337,25 @@ def recap_context(request: Request, recap: Recap, absolute: bool = False) -> dic
     ended = datetime.fromtimestamp(recap.ended, UTC).strftime("%Y-%m-%d %H:%M")
     download = None if absolute else f"{root_of(request)}/join/{recap.code}/recap.html"
     return {"spaced_code": spaced(recap.code), "items": items, "ended": ended, "download": download}
+
+
+@router.post("/sessions/release", responses=RESPONSES, include_in_schema=False)
+async def release_sessions(request: Request) -> Response:
+    """End the sessions this client address opened, when the server asks for no lecturer key: a lecturer who
+    closed the tabs that held them can share again (without a key the address is who shared, as the per-client
+    limit already counts it). With a key, a 403: each session is its own lecturer's to end."""
+    classroom = classroom_of(request)
+    if classroom.keys.required:
+        return panel_error(request, 403, "sessions: with lecturer keys, only a session's own lecturer link ends it")
+    client = client_of(request)
+    ended = [info.code for info in await classroom.sessions.listing() if info.client == client]
+    for code in ended:
+        await classroom.sessions.close(code)  # each leaves its recap, and its students hear that it ended
+    message = f"Ended {len(ended)} class session{'s' if len(ended) != 1 else ''} this address had open."
+    if is_htmx(request):
+        html = templates_of(request).get_template("classroom/_released.html").render({"message": message})
+        return HTMLResponse(html)
+    return JSONResponse({"ended": ended, "message": message})
 
 
 def not_a_code(text: str) -> str:

@@ -118,3 +118,21 @@ def test_the_lecturer_sees_the_class_follow_explore_and_react(open_page: OpenPag
     phone.screenshot(path=shot_path("classroom-recap-phone.png"), caret="initial")
     steps.nth(1).click()
     expect(phone.locator("#run")).to_have_attribute("data-step", "1")
+
+
+def test_a_lecturer_whose_tabs_closed_ends_their_sessions_and_shares_again(open_page: OpenPage) -> None:
+    """Without a lecturer key one address holds two sessions; tabs closed without Stop sharing keep theirs. The
+    third share's panel offers to end them, and then sharing works."""
+    assert open_page().request.post("/sessions/release").ok  # none left by other tests on this server
+    for _ in range(2):
+        page, _ = sharing(open_page, 1024, 768)
+        page.close()  # the tab that held the lecturer link is gone
+    page = open_page(1024, 768, expected=(429,))
+    page.goto("/")
+    page.click("#btn-share")
+    expect(page.locator("#share-error")).to_contain_text("max_sessions_per_client")
+    page.click("#btn-release")
+    expect(page.locator("#share-ended")).to_contain_text("this address had open")
+    page.click("#btn-share")
+    expect(page.locator("#join-code")).to_be_visible()
+    page.click("#btn-stop-share")

@@ -193,3 +193,27 @@ def test_the_share_panel_form_asks_for_the_key_without_inline_script() -> None:
         form = re.search(r'<form id="key-form".*?</form>', html, flags=re.S)
         assert form and not re.search(r"\son\w+=|style=", form.group(0))
         assert "action=" not in form.group(0)  # follow.js sends it; the key never goes into a URL
+
+
+def test_an_address_at_its_limit_may_end_the_sessions_it_opened_when_no_key_is_asked() -> None:
+    """Tabs closed without Stop sharing leave sessions nobody can stop: the 429 panel offers to end this address's
+    own (each leaves its recap, its students hear it ended); another address's stay. With keys, a 403."""
+    with app_and_clients(Settings(max_sessions_per_client=2)) as (_, mine, other):
+        run_id = example_id(mine)
+        made = [mine.post("/sessions", data={"run_id": run_id, "step": "0"}).json() for _ in range(2)]
+        theirs = other.post("/sessions", data={"run_id": run_id, "step": "0"}).json()
+        full = mine.post("/sessions", data={"run_id": run_id, "step": "0"}, headers={"HX-Request": "true"})
+        assert (
+            full.status_code == 429 and 'id="btn-release"' in full.text and 'hx-post="/sessions/release"' in full.text
+        )
+        with follow(mine, made[0]["code"]) as events:
+            events.next()
+            released = mine.post("/sessions/release", headers={"HX-Request": "true"})
+            assert released.status_code == 200 and "Ended 2 class sessions this address had open." in released.text
+            assert events.next()[:2] == ("ended", {"code": made[0]["code"]})
+        assert all('id="recap"' in mine.get(f"/join/{m['code']}").text for m in made)
+        assert other.get(f"/join/{theirs['code']}", follow_redirects=False).status_code == 303  # still live
+        assert mine.post("/sessions", data={"run_id": run_id, "step": "0"}).status_code == 201
+    with app_and_clients(Settings(lecturer_key="a-key-of-the-lecturers")) as (_, mine, _):
+        refused = mine.post("/sessions/release")
+        assert refused.status_code == 403 and "lecturer link" in refused.json()["message"]
