@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 from urllib.parse import urlencode
 
+import numpy as np
 from pydantic import ValidationError
 
 from backprop_lens.app.core.errors import clean_errors, unknown_name, validation_message
@@ -166,6 +167,25 @@ def read_position(form: Mapping[str, str], steps: int) -> tuple[int, int]:
             raise ValueError(f"{name}: a whole number from {least} to {most}, got {text[:20]!r}")
         found.append(int(text) if text else 0)
     return found[0], found[1]
+
+
+NEW_NUMBERS_DIGITS = 2  # x and y are drawn as numbers a student copies onto paper
+MAX_SEED = 2**31 - 1
+
+
+def with_new_numbers(form: Mapping[str, str], seed: int) -> dict[str, str]:
+    """The form with the same architecture (sizes, activations, cost, η, initialisation, scale) and new numbers:
+    weights drawn from ``seed``, and x and y drawn from it too, uniform in [0, 1) at two decimals, written out so
+    that the permalink holds them. Sizes that do not read are left for ``parse_form`` to word."""
+    new = dict(form)
+    tokens = _sizes(form.get("sizes", ""))
+    new.update(seed=str(seed), weights="", biases="", previous_sizes="")
+    if len(tokens) >= 2 and all(t.isdigit() for t in tokens):
+        rng = np.random.default_rng(seed)
+        x = np.round(rng.uniform(0.0, 1.0, int(tokens[0])), NEW_NUMBERS_DIGITS)
+        y = np.round(rng.uniform(0.0, 1.0, int(tokens[-1])), NEW_NUMBERS_DIGITS)
+        new.update(x=", ".join(f"{v:g}" for v in x), y=", ".join(f"{v:g}" for v in y))
+    return new
 
 
 def has_configuration(form: Mapping[str, str]) -> bool:

@@ -16,6 +16,7 @@ presentation from ``app.stepper.view``.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,7 +32,15 @@ from backprop_lens.app.core.forms import Form, ascii_minus
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.core.templating import root_of, templates_of
-from backprop_lens.app.stepper.form import FormError, PageRequest, has_configuration, parse_form, read_position
+from backprop_lens.app.stepper.form import (
+    MAX_SEED,
+    FormError,
+    PageRequest,
+    has_configuration,
+    parse_form,
+    read_position,
+    with_new_numbers,
+)
 from backprop_lens.app.stepper.history import chart
 from backprop_lens.app.stepper.runs import Run, RunStore, Store
 from backprop_lens.app.stepper.stage_cache import StageCache
@@ -181,7 +190,10 @@ def _found(request: Request, store: RunStore, settings: Settings, run_id: str) -
 
 @router.post("/runs", response_class=HTMLResponse, responses=PAGE_RESPONSES)
 def create_run(request: Request, store: Store, form: Form, settings: SettingsDep) -> Response:
-    """A new run from the form: its region for htmx, a redirect to its permalink otherwise."""
+    """A new run from the form: its region for htmx, a redirect to its permalink otherwise. *New numbers*
+    (``numbers=new``) keeps the architecture and draws a fresh seed for the weights, x and y."""
+    if form.get("numbers") == "new":
+        form = with_new_numbers(form, secrets.randbelow(MAX_SEED + 1))
     try:
         run = _new_run(store, _parse(settings, form))
     except FormError as e:

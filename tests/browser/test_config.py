@@ -159,3 +159,20 @@ def test_a_permalink_with_iteration_50_is_labelled_iteration_50(tab: Page) -> No
     page.click("#btn-next")
     expect(page.locator("#iteration")).to_have_text("iteration 1")
     assert "iteration=1" in (page.get_attribute("#permalink", "href") or "")
+
+
+def test_new_numbers_give_an_example_of_ones_own_that_the_address_keeps(open_page: OpenPage) -> None:
+    page = open_page(1024, 768)
+    page.goto("/")
+    open_config(page)
+    x_before = page.input_value("#f-x")
+    page.click("#btn-new-numbers")
+    expect(page.locator("#f-seed")).not_to_have_value("0")
+    expect(page.locator("#f-weights")).to_have_value("")  # drawn from the new seed
+    assert page.input_value("#f-sizes") == "2, 2, 2" and page.input_value("#f-x") != x_before
+    address = page.url
+    assert "seed=" in address and "x=" in address and "weights=" not in address
+    shown = page.eval_on_selector_all("#numbers [data-q][data-value]", "els => els.map(e => e.dataset.value)")
+    page.goto(address)  # the permalink holds it: the same numbers again
+    assert page.eval_on_selector_all("#numbers [data-q][data-value]", "els => els.map(e => e.dataset.value)") == shown
+    no_sideways_scrolling(page)
