@@ -52,6 +52,7 @@ from backprop_lens.app.classroom.store import (
     no_session_message,
 )
 from backprop_lens.app.core.fanin import PatternFanIn
+from backprop_lens.app.core.lifecycle import cancel_and_wait
 from backprop_lens.app.core.redis_client import async_client, keeps_working, new_work
 from backprop_lens.app.core.state import KEY_PREFIX, StateUnavailableError, unavailable
 
@@ -471,10 +472,7 @@ class RedisSessions:
 
     async def aclose(self) -> None:
         renewer, self._renewer = self._renewer, None
-        if renewer is not None and not renewer.done():
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await renewer
+        await cancel_and_wait(renewer)
         fan_in, client = self._fan_in, self._redis
         self._fan_in = self._redis = None
         if fan_in is not None:

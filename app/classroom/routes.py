@@ -302,10 +302,10 @@ async def a_code(request: Request, code: str) -> str | JSONResponse:
     return found
 
 
-async def as_lecturer(request: Request, code: str, token: str | None, doing: str) -> str | JSONResponse:
-    """The session's code when ``token`` is its lecturer's; else the error, checked in this order: the code and the
-    session (404; unknown codes count against the client's throttle, a 429), the token (403). ``doing`` completes
-    "only the lecturer …" in the 403 without a token."""
+async def as_lecturer(request: Request, code: str, token: str | None, doing: str) -> tuple[str, str] | JSONResponse:
+    """The session's code and the token when the token is its lecturer's; else the error, checked in this order: the
+    code and the session (404; unknown codes count against the client's throttle, a 429), the token (403).
+    ``doing`` completes "only the lecturer …" in the 403 without a token."""
     found = await a_code(request, code)
     if isinstance(found, JSONResponse):
         return found
@@ -315,7 +315,7 @@ async def as_lecturer(request: Request, code: str, token: str | None, doing: str
         return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer {doing}")
     if not await classroom_of(request).sessions.is_lecturer(found, token):
         return error(403, NOT_LECTURER)
-    return found
+    return found, token
 
 
 def outline_entry(run: Run, step: int) -> str:
@@ -410,9 +410,10 @@ async def drive_session(
 ) -> JSONResponse:
     """The lecturer's new run, step and line (body: ``run_id``, ``step``, ``line``); every follower hears it. Only
     the lecturer's token may. Checked in this order: the session (404), the token (403), the body (422)."""
-    found = await as_lecturer(request, code, token, "drives a session")
-    if isinstance(found, JSONResponse) or token is None:
-        return found if isinstance(found, JSONResponse) else error(403, NOT_LECTURER)
+    lecturer = await as_lecturer(request, code, token, "drives a session")
+    if isinstance(lecturer, JSONResponse):
+        return lecturer
+    found, token = lecturer  # the token is the lecturer's from here on
     sessions = classroom_of(request).sessions
     body = await state_body(request)
     run = await find_run(request, body.run_id)
@@ -486,10 +487,10 @@ async def session_glance(
 ) -> JSONResponse:
     """The class at a glance, for the lecturer: students following and exploring (over every process), and the
     reactions of the last minute, with the words the lecturer's page shows."""
-    found = await as_lecturer(request, code, token, "sees the class")
-    if isinstance(found, JSONResponse):
-        return found
-    glance = await classroom_of(request).sessions.glance(found)
+    lecturer = await as_lecturer(request, code, token, "sees the class")
+    if isinstance(lecturer, JSONResponse):
+        return lecturer
+    glance = await classroom_of(request).sessions.glance(lecturer[0])
     return JSONResponse(glance.public(), headers={"Cache-Control": "no-store"})
 
 

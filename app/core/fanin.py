@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 import redis
 
+from backprop_lens.app.core.lifecycle import cancel_and_wait
 from backprop_lens.app.core.redis_client import async_client
 from backprop_lens.app.core.state import StateUnavailableError
 
@@ -63,10 +64,7 @@ class PatternFanIn:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         failures = 0

@@ -20,7 +20,7 @@ import asyncio
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any
 
@@ -92,3 +92,11 @@ def closing_on_signals(
         for sig, (theirs, ours) in installed.items():
             if signal.getsignal(sig) is ours:
                 signal.signal(sig, theirs)
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a background task of this loop and wait until it has ended (its loop may be closing: nothing raised)."""
+    if task is not None and not task.done():
+        task.cancel()
+        with suppress(asyncio.CancelledError, RuntimeError):
+            await task

@@ -135,6 +135,7 @@ def _compiled_type(tp: Any, settings: Settings) -> Any:
     return tp  # a plain type or a Literal
 
 
+@functools.lru_cache(maxsize=32)
 def compiled(model: type[BaseModel], settings: Settings) -> type[BaseModel]:
     """``model``'s fields, types, defaults and strictness, with every limit marker turned into pydantic's own
     constraint at ``settings``' bound, and without the model's validators (nested models alike).
@@ -143,11 +144,6 @@ def compiled(model: type[BaseModel], settings: Settings) -> type[BaseModel]:
     are its own to check. Made once per model and settings (``Settings`` is frozen): validating through it costs
     no Python call per number, which a body of megabytes needs (``app.api.fastlane``).
     """
-    return _compiled(model, settings)
-
-
-@functools.lru_cache(maxsize=32)
-def _compiled(model: type[BaseModel], settings: Settings) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         meta = [c for m in field.metadata for c in (_bounded(m, settings) if isinstance(m, Limit) else [m])]

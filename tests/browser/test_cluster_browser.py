@@ -60,6 +60,14 @@ def paused_training(page: Page, epochs: int) -> None:
     expect(page.locator("#train-state")).to_have_text("paused")
 
 
+def finished_with_every_epoch(page: Page, epochs: int) -> None:
+    """The training ends finished, its cost chart has every epoch once, in order, and no connection was given up."""
+    expect(page.locator("#train-state")).to_have_text("finished")
+    drawn = page.get_attribute("#train-cost-line", "data-epochs") or ""
+    assert [int(e) for e in drawn.split()] == list(range(1, epochs + 1))
+    assert "connection to the server was lost" not in page.inner_text("#train-run-panel")
+
+
 class Proxied:
     def __init__(self, url: str, first: subprocess.Popen[bytes]) -> None:
         self.url, self.first = url, first
@@ -110,9 +118,6 @@ def test_the_page_follows_its_training_to_the_other_process_after_sigterm(
         page.wait_for_function("() => document.getElementById('train-run-panel').dataset.resumes !== undefined")
 
         page.click("#train-resume")  # through nginx to the second process: the worker gets it from Redis
-        expect(page.locator("#train-state")).to_have_text("finished")
-        drawn = page.get_attribute("#train-cost-line", "data-epochs") or ""
-        assert [int(e) for e in drawn.split()] == list(range(1, EPOCHS + 1))
-        assert "connection to the server was lost" not in page.inner_text("#train-run-panel")
+        finished_with_every_epoch(page, EPOCHS)
     finally:
         context.close()

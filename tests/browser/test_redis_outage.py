@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.test_cluster_browser import paused_training
+from tests.browser.test_cluster_browser import finished_with_every_epoch, paused_training
 from tests.processes import RedisServer, environment, serving, start_worker, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster]
@@ -69,9 +69,6 @@ def test_the_training_page_rides_out_a_redis_outage(chromium: Browser, deploymen
 
         deployment.redis.start()
         page.click("#train-resume")  # the stream opens again from its last event; the worker resumes it
-        expect(page.locator("#train-state")).to_have_text("finished")
-        drawn = page.get_attribute("#train-cost-line", "data-epochs") or ""
-        assert [int(e) for e in drawn.split()] == list(range(1, EPOCHS + 1))
-        assert "connection to the server was lost" not in page.inner_text("#train-run-panel")
+        finished_with_every_epoch(page, EPOCHS)
     finally:
         context.close()
