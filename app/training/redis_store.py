@@ -383,10 +383,8 @@ class RedisTrainings:
         (never polling faster than ``RELAY_MIN_SECONDS``). While it waits in the queue, `queue` events give its
         place (1: next). Each look also renews the heartbeat and looks at the worker's lease: an expired one hands
         the training to another worker (it waits in the queue again, first), whose events follow in the same
-        stream. A server shutting down ends
-        the relay without `done`: the training goes on in its worker, and the page may follow it from any other
-        process.
-        ``max_seconds`` is the worker's to enforce.
+        stream. A server shutting down ends the relay without `done`: the training goes on in its worker, and the
+        page may follow it from any other process. ``max_seconds`` is the worker's to enforce.
         """
         k = Keys(run.id)
         last = last_event_id or "0-0"
