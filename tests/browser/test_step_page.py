@@ -263,6 +263,26 @@ def test_step_back_and_forth_with_buttons_keys_and_the_scrubber(tab: Page) -> No
     assert {"z", "a", "σ′(z)", "δ"} <= set(labels)
 
 
+def test_the_last_mark_clicked_wins_when_an_earlier_answer_comes_late(tab: Page) -> None:
+    """Two steps picked on the scrubber in quick succession: the page ends at the second, even when the
+    server answers the first one later (the first request is replaced, not swapped in after)."""
+    page = tab
+    page.goto("/")
+    page.wait_for_function("() => window.lens !== undefined")
+
+    def late(route: Route) -> None:
+        page.wait_for_timeout(600)
+        route.continue_()
+
+    page.route(re.compile(r"/steps/2$"), late)
+    page.click("#mark-2")
+    page.click("#mark-4")
+    at_step(page, 4)
+    page.wait_for_timeout(900)  # past the slow answer's arrival: nothing swaps step 2 back in
+    at_step(page, 4)
+    page.unroute(re.compile(r"/steps/2$"))
+
+
 def fill_config(page: Page, fields: dict[str, str]) -> None:
     if page.get_attribute("#config-panel", "open") is None:
         page.click("#config-panel summary")
