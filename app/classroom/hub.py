@@ -32,6 +32,7 @@ class SessionState:
     ended: bool = False
     line: int = 0
     point: str = ""  # what the lecturer points at: a neuron's or an edge's id, "line:3" (from 1), or nothing
+    question: str = ""  # the class's question: "n:key:phase" (phase open, shown or revealed), or none asked yet
 
     @property
     def event_id(self) -> str:
@@ -42,8 +43,19 @@ class SessionState:
 
     def public(self) -> dict[str, Any]:
         """The event's data: no configuration (the page fetches the run by its id), no token."""
-        said = {"code": self.code, "run_id": self.run_id, "step": self.step, "line": self.line, "seq": self.seq}
-        return {**said, "point": self.point} if self.point else said
+        said: dict[str, Any] = {
+            "code": self.code,
+            "run_id": self.run_id,
+            "step": self.step,
+            "line": self.line,
+            "seq": self.seq,
+        }
+        if self.point:
+            said["point"] = self.point
+        if self.question:
+            n, key, phase = self.question.split(":")
+            said["question"] = {"n": int(n), "key": key, "phase": phase}
+        return said
 
 
 def parse_event_id(text: str | None) -> tuple[str, int] | None:

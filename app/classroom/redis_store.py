@@ -40,15 +40,21 @@ from backprop_lens.app.classroom.store import (
     NOT_LECTURER,
     REACTION_WINDOW_SECONDS,
     REACTIONS,
+    AnswersFullError,
     ClientSessionsError,
     Glance,
+    NoQuestionError,
     NoSessionError,
     NotLecturerError,
+    QuestionClosedError,
     Recap,
     SessionInfo,
     SessionsFullError,
+    answers_full_message,
     client_full_message,
+    closed_message,
     full_message,
+    no_question_message,
     no_session_message,
 )
 from backprop_lens.app.core.fanin import PatternFanIn
@@ -112,9 +118,84 @@ end
 redis.call('PEXPIRE', KEYS[3], ttl)
 local sid = redis.call('HGET', KEYS[1], 'sid')
 redis.call('PUBLISH', ARGV[7], cjson.encode({run=ARGV[3], step=tonumber(ARGV[4]), line=tonumber(ARGV[8]),
-                                             point=ARGV[9], seq=seq,
-                                             sid=sid}))
+                                             point=ARGV[9], seq=seq, sid=sid,
+                                             question=redis.call('HGET', KEYS[1], 'question') or ''}))
 return seq
+""")
+
+# The event of a question's change, as _UPDATE's (KEYS[1] the session's key, ARGV[3] the channel; seq and q set).
+_QUESTION_EVENT = """
+local f = redis.call('HMGET', KEYS[1], 'run', 'step', 'line', 'point', 'sid')
+redis.call('PUBLISH', ARGV[3], cjson.encode({run=f[1], step=tonumber(f[2]), line=tonumber(f[3]) or 0,
+                                             point=f[4] or '', seq=seq, sid=f[5], question=q}))
+"""
+
+# KEYS: the session's key. ARGV: token hash, time to live (ms), channel, the quantity's key, the record, the prefix of
+# the session's question keys. Returns {seq, n} or -1, -2 as _UPDATE. The question's record is kept at prefix .. n,
+# its answers (a hash by student) at prefix .. n .. ':a'.
+_ASK = keeps_working(
+    """
+local token = redis.call('HGET', KEYS[1], 'token')
+if not token then return -1 end
+if token ~= ARGV[1] then return -2 end
+local n = redis.call('HINCRBY', KEYS[1], 'questions', 1)
+redis.call('SET', ARGV[6] .. n, ARGV[5], 'PX', ARGV[2])
+local q = n .. ':' .. ARGV[4] .. ':open'
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSET', KEYS[1], 'question', q)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+    + _QUESTION_EVENT
+    + """
+return {seq, n}
+"""
+)
+
+# KEYS: the session's key, its outline. ARGV: token hash, time to live (ms), channel, n, the phase, the outline's
+# entry ("" for none), the entries kept, the prefix of the question keys. Returns seq, -1, -2 or -3 (n is not the
+# current question).
+_PHASE = keeps_working(
+    """
+local token = redis.call('HGET', KEYS[1], 'token')
+if not token then return -1 end
+if token ~= ARGV[1] then return -2 end
+local n, key = string.match(redis.call('HGET', KEYS[1], 'question') or '', '^(%d+):([^:]+):')
+if n ~= ARGV[4] then return -3 end
+local q = n .. ':' .. key .. ':' .. ARGV[5]
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSET', KEYS[1], 'question', q)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', ARGV[8] .. n, ARGV[2])
+redis.call('PEXPIRE', ARGV[8] .. n .. ':a', ARGV[2])
+if ARGV[6] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[6])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[7]), -1)
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+"""
+    + _QUESTION_EVENT
+    + """
+return seq
+"""
+)
+
+# KEYS: the session's key, the question's answers. ARGV: n, who, the value, the most answers, time to live (ms).
+# Returns the answers' count, or -1 (no session), -3 (no such question), -4 (revealed or replaced), -5 (full).
+# One hash field per student: an answer changed is counted once, whichever process took it.
+_ANSWER = keeps_working("""
+local n, phase = string.match(redis.call('HGET', KEYS[1], 'question') or '', '^(%d+):[^:]+:(%a+)$')
+if not n then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+  return -3
+end
+if tonumber(ARGV[1]) > tonumber(n) then return -3 end
+if ARGV[1] ~= n or phase == 'revealed' then return -4 end
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then
+  return -5
+end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return redis.call('HLEN', KEYS[2])
 """)
 
 # KEYS: the session's key, the index, its outline, its recap, when it ended. ARGV: code, token hash, channel,
@@ -297,6 +378,7 @@ class RedisSessions:
             fields["sid"],
             line=int(fields.get("line", 0)),
             point=fields.get("point", ""),
+            question=fields.get("question", ""),
         )
 
     async def update(
@@ -403,7 +485,7 @@ class RedisSessions:
             pipe.srem(self._exploring(code), place)
             await pipe.execute()
 
-    async def glance(self, code: str) -> Glance:
+    async def glance(self, code: str, question: int = 0) -> Glance:
         now = round(self._clock() * 1000)
         since = now - round(REACTION_WINDOW_SECONDS * 1000)
         keys = [self._followers_prefix + code, self._exploring(code), *(self._reaction(code, r) for r in REACTIONS)]
@@ -411,7 +493,77 @@ class RedisSessions:
             live, exploring, *counts = await self._client().eval(_GLANCE, len(keys), *keys, now, since)
         except redis.RedisError as e:
             raise _unavailable(e) from e
-        return Glance(int(live) - int(exploring), int(exploring), dict(zip(REACTIONS, map(int, counts), strict=True)))
+        answers = None
+        if question:
+            try:
+                answers = int(await self._client().hlen(self._answers(code, question)))
+            except redis.RedisError as e:
+                raise _unavailable(e) from e
+        reactions = dict(zip(REACTIONS, map(int, counts), strict=True))
+        return Glance(int(live) - int(exploring), int(exploring), reactions, answers)
+
+    def _questions(self, code: str) -> str:
+        """The prefix of a session's question keys: the record of question n at prefix + n."""
+        return f"{self._key_prefix}{code}:q:"
+
+    def _answers(self, code: str, n: int) -> str:
+        return f"{self._questions(code)}{n}:a"
+
+    async def ask(self, code: str, token: str, key: str, record: str) -> SessionState:
+        args: list[str | int] = [token_hash(token), self.ttl_ms, self._channel(code), key, record,
+                                 self._questions(code)]  # fmt: skip
+        try:
+            done = await self._client().eval(_ASK, 1, self._key(code), *args)
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        if not isinstance(done, list):
+            self._refuse(code, int(done))
+        return await self._current(code)
+
+    async def set_phase(self, code: str, token: str, n: int, phase: str, entry: str = "") -> SessionState:
+        args: list[str | int] = [token_hash(token), self.ttl_ms, self._channel(code), n, phase, entry, MAX_OUTLINE,
+                                 self._questions(code)]  # fmt: skip
+        try:
+            seq = int(await self._client().eval(_PHASE, 2, self._key(code), self._outline(code), *args))
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        if seq == -3:
+            raise NoQuestionError(no_question_message(n))
+        self._refuse(code, seq)
+        return await self._current(code)
+
+    async def _current(self, code: str) -> SessionState:
+        state = await self.get(code)
+        if state is None:  # ended between the two commands
+            raise NoSessionError(no_session_message(code))
+        return state
+
+    async def answer(self, code: str, n: int, who: str, value: float, most: int) -> int:
+        args: list[str | int] = [n, who, repr(value), most, self.ttl_ms]
+        try:
+            count = int(await self._client().eval(_ANSWER, 2, self._key(code), self._answers(code, n), *args))
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        if count == -3:
+            raise NoQuestionError(no_question_message(n))
+        if count == -4:
+            raise QuestionClosedError(closed_message(n))
+        if count == -5:
+            raise AnswersFullError(answers_full_message(most))
+        self._refuse(code, count)
+        return count
+
+    async def question(self, code: str, n: int) -> tuple[str, dict[str, float]] | None:
+        try:
+            pipe = self._client().pipeline(transaction=False)
+            pipe.get(f"{self._questions(code)}{n}")
+            pipe.hgetall(self._answers(code, n))
+            record, answers = await pipe.execute()
+        except redis.RedisError as e:
+            raise _unavailable(e) from e
+        if record is None:
+            return None
+        return str(record), {str(k): float(v) for k, v in answers.items()}
 
     async def react(self, code: str, reaction: str, who: str) -> None:
         now = round(self._clock() * 1000)
@@ -503,6 +655,7 @@ class RedisSessions:
                 ended=bool(event.get("ended", False)),
                 line=int(event.get("line", 0)),
                 point=str(event.get("point", "")),
+                question=str(event.get("question", "")),
             )
         except (ValueError, KeyError, TypeError):
             return None

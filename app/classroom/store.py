@@ -61,6 +61,27 @@ class NotLecturerError(SessionError):
     status = 403
 
 
+class NoQuestionError(SessionError):
+    status = 404
+
+
+class QuestionClosedError(SessionError):
+    """The question was revealed: its answers are final."""
+
+    status = 409
+
+
+class AnswersFullError(SessionError):
+    """The question holds ``max_answers_per_question`` answers (a student who answered may still change theirs)."""
+
+    status = 429
+
+
+PHASES = ("open", "shown", "revealed")
+"""A question's phases: answers come in; the histogram is shown (answers still come in); the value is revealed."""
+MAX_QUESTIONS = 200  # the questions a session keeps (the newest)
+
+
 FAILURE_WINDOW_SECONDS = 60.0  # the join throttle counts a client's unknown codes per minute
 REACTION_WINDOW_SECONDS = 60.0  # the lecturer sees the reactions of the last minute
 REACTIONS: dict[str, str] = {"lost": "lost", "slower": "slower", "got_it": "got it"}
@@ -89,16 +110,24 @@ class Glance:
     following: int
     exploring: int
     reactions: dict[str, int]  # students who sent each in the last minute
+    answers: int | None = None  # answers to the current question, when one is asked
 
     def public(self) -> dict[str, object]:
         """The JSON the lecturer's page reads: the counts, and the words it shows (the server writes every text)."""
         said = " · ".join(f"{REACTIONS[r]} {self.reactions.get(r, 0)}" for r in REACTIONS)
+        answers: dict[str, object] = {}
+        if self.answers is not None:
+            answers = {
+                "answers": self.answers,
+                "answers_text": f"{self.answers} answer{'' if self.answers == 1 else 's'}",
+            }
         return {
             "following": self.following,
             "exploring": self.exploring,
             "reactions": {r: self.reactions.get(r, 0) for r in REACTIONS},
             "text": f"{self.following} following · {self.exploring} exploring",
             "reactions_text": f"{said} (students, last minute)",
+            **answers,
         }
 
 
@@ -161,12 +190,28 @@ class Sessions(Protocol):
     async def unfollow(self, code: str, place: str) -> None:
         """Give back a place ``follow`` gave."""
 
-    async def glance(self, code: str) -> Glance:
-        """Followers and explorers now, and the reactions of the last ``REACTION_WINDOW_SECONDS``."""
+    async def glance(self, code: str, question: int = 0) -> Glance:
+        """Followers and explorers now, the reactions of the last ``REACTION_WINDOW_SECONDS``, and the answers to
+        question ``question`` (0: none)."""
 
     async def react(self, code: str, reaction: str, who: str) -> None:
         """Count ``who`` (an opaque id of one student's page) as having sent ``reaction`` now (a key of
         ``REACTIONS``; the routes check it and the rates): the glance counts students, not presses."""
+
+    async def ask(self, code: str, token: str, key: str, record: str) -> SessionState:
+        """The lecturer asks the class for quantity ``key``: a new question, numbered after the last, open for
+        answers; ``record`` (JSON from the routes: the run, step, symbol, value and mistakes) is kept with it."""
+
+    async def set_phase(self, code: str, token: str, n: int, phase: str, entry: str = "") -> SessionState:
+        """Question ``n`` (the current one, else NoQuestionError) moves to ``phase``; ``entry`` goes on the outline
+        (the results, at the reveal)."""
+
+    async def answer(self, code: str, n: int, who: str, value: float, most: int) -> int:
+        """``who``'s answer to question ``n``, replacing theirs; the count of answers after it. NoQuestionError,
+        QuestionClosedError once revealed, AnswersFullError when ``most`` others answered."""
+
+    async def question(self, code: str, n: int) -> tuple[str, dict[str, float]] | None:
+        """Question ``n``'s record and its answers by student, or None."""
 
     async def failures(self, client: str) -> int:
         """Unknown join codes ``client`` tried in the current minute."""
@@ -188,6 +233,7 @@ class _Kept:
     used: float
     client: str = ""
     outline: list[str] = field(default_factory=list)
+    questions: dict[int, tuple[str, dict[str, float]]] = field(default_factory=dict)  # record, answers by student
 
     def add(self, entry: str) -> None:
         if entry and (not self.outline or self.outline[-1] != entry):
@@ -321,14 +367,67 @@ class MemorySessions:
                 if not places:
                     del self._followers[code]
 
-    async def glance(self, code: str) -> Glance:
+    async def glance(self, code: str, question: int = 0) -> Glance:
         with self._lock:
             places = self._followers.get(code, {})
             exploring = sum(places.values())
             counts: dict[str, int] = {}
             for reaction, _ in {(reaction, who) for _, reaction, who in self._recent(code)}:
                 counts[reaction] = counts.get(reaction, 0) + 1
-            return Glance(len(places) - exploring, exploring, counts)
+            kept = self._sessions.get(code)
+            asked = kept.questions.get(question) if kept is not None and question else None
+            return Glance(len(places) - exploring, exploring, counts, None if asked is None else len(asked[1]))
+
+    async def ask(self, code: str, token: str, key: str, record: str) -> SessionState:
+        with self._lock:
+            kept = self._lecturers(code, token)
+            n = max(kept.questions, default=0) + 1
+            kept.questions[n] = (record, {})
+            for old in sorted(kept.questions)[:-MAX_QUESTIONS]:
+                del kept.questions[old]
+            state = self._changed(kept, question=f"{n}:{key}:open")
+        self.hub.publish(state)
+        return state
+
+    async def set_phase(self, code: str, token: str, n: int, phase: str, entry: str = "") -> SessionState:
+        with self._lock:
+            kept = self._lecturers(code, token)
+            number, key, _ = (kept.state.question or "0::").split(":")
+            if int(number) != n:
+                raise NoQuestionError(no_question_message(n))
+            kept.add(entry)
+            state = self._changed(kept, question=f"{n}:{key}:{phase}")
+        self.hub.publish(state)
+        return state
+
+    async def answer(self, code: str, n: int, who: str, value: float, most: int) -> int:
+        with self._lock:
+            self._expire()
+            kept = self._sessions.get(code)
+            if kept is None:
+                raise NoSessionError(no_session_message(code))
+            asked = kept.questions.get(n)
+            if asked is None:
+                raise NoQuestionError(no_question_message(n))
+            if kept.state.question.split(":")[0] != str(n) or kept.state.question.endswith(":revealed"):
+                raise QuestionClosedError(closed_message(n))
+            answers = asked[1]
+            if who not in answers and len(answers) >= most:
+                raise AnswersFullError(answers_full_message(most))
+            answers[who] = value
+            return len(answers)
+
+    async def question(self, code: str, n: int) -> tuple[str, dict[str, float]] | None:
+        with self._lock:
+            kept = self._sessions.get(code)
+            asked = kept.questions.get(n) if kept is not None else None
+            return None if asked is None else (asked[0], dict(asked[1]))
+
+    def _changed(self, kept: _Kept, **change: str) -> SessionState:
+        """The session's state after a change of the lecturer's, with the next seq (call with the lock held)."""
+        kept.state = replace(kept.state, **change, seq=kept.state.seq + 1)  # type: ignore[arg-type]
+        kept.used = self._clock()
+        return kept.state
 
     async def react(self, code: str, reaction: str, who: str) -> None:
         with self._lock:
@@ -393,6 +492,19 @@ def client_full_message(client: str, held: int) -> str:
         f"sessions: this address ({client}) has {held} class sessions open, the most one client may hold "
         "(max_sessions_per_client); stop sharing one first, or ask the server's operator for a lecturer key"
     )
+
+
+def no_question_message(n: int) -> str:
+    return f"question: this session has no question {n} open; it may have been replaced by a newer one"
+
+
+def closed_message(n: int) -> str:
+    return f"question: question {n} was revealed (or replaced by a newer one); its answers are final"
+
+
+def answers_full_message(most: int) -> str:
+    return (f"answers: this question has {most} answers, the most one question takes (max_answers_per_question); "
+            "a student who answered may still change their answer")  # fmt: skip
 
 
 def no_session_message(code: str) -> str:

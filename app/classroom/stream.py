@@ -128,6 +128,10 @@ class Classroom:
         )
         self.student_reactions = RateLimits(per_student / 60, burst=per_student)  # keyed by session and student
         self.client_reactions = RateLimits(per_client / 60, burst=per_client)
+        per_student = settings.max_answers_per_minute_per_student
+        per_client = settings.max_answers_per_minute_per_client
+        self.student_answers = RateLimits(per_student / 60, burst=per_student)  # keyed by session and student
+        self.client_answers = RateLimits(per_client / 60, burst=per_client)
 
     async def follow_stream(
         self, code: str, client: str, closing: Closing, last: tuple[str, int] | None, exploring: bool = False

@@ -153,6 +153,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Reactions one client address may send a minute, on one process (a class behind one NAT).",
     )
+    max_answers_per_question: int = Field(
+        1000, ge=1, description="Students who may answer one question of a class session (each may change theirs)."
+    )
+    max_answers_per_minute_per_student: int = Field(
+        20, ge=1, description="Answers (and changes of answer) one student may send a minute, on one process."
+    )
+    max_answers_per_minute_per_client: int = Field(
+        1200,
+        ge=1,
+        description="Answers one client address may send a minute, on one process (a class behind one NAT).",
+    )
     max_failed_joins_per_minute: int = Field(
         20, ge=1, description="Unknown join codes one client address may try a minute (then a 429 for the minute)."
     )

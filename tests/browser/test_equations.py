@@ -118,14 +118,14 @@ def test_the_update_step_lists_every_layer(open_page: OpenPage) -> None:
         for j in range(2):
             for k in range(2):
                 q = f"{layer}-{j + 1}-{k + 1}"
-                before, after = page.locator(f'[data-q="w-{q}"]'), page.locator(f'[data-q="w_new-{q}"]')
+                before, after = page.locator(f'td[data-q="w-{q}"]'), page.locator(f'td[data-q="w_new-{q}"]')
                 expect(after).to_be_visible()
                 assert float(before.get_attribute("data-value") or "nan") == weights[layer - 2][j][k]
                 expected = weights[layer - 2][j][k] - 0.5 * nabla_w[layer - 2][j][k]
                 assert float(after.get_attribute("data-value") or "nan") == pytest.approx(expected, rel=1e-12)
-    expect(page.locator('[data-q="w-2-1-1"]')).to_have_text("0.15")
-    expect(page.locator('[data-q="w_new-2-1-1"]')).to_have_text("0.149781")
-    assert float(page.get_attribute('[data-q="w_new-2-1-1"]', "data-value") or "nan") == pytest.approx(
+    expect(page.locator('td[data-q="w-2-1-1"]')).to_have_text("0.15")
+    expect(page.locator('td[data-q="w_new-2-1-1"]')).to_have_text("0.149781")
+    assert float(page.get_attribute('td[data-q="w_new-2-1-1"]', "data-value") or "nan") == pytest.approx(
         MAZUR_W2_11_AFTER, abs=1e-9
     )
     expect(page.locator("#equation .eq-line").last).to_have_text(re.compile(r"^C:\s0\.298371\s?→\s?0\.2"))

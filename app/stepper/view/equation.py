@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from functools import partial
 
 import numpy as np
+from markupsafe import Markup
 from numpy.typing import NDArray
 
 from backprop_lens.app.core.format import SIG_DETAIL, fmt, pretty, sup, tex
@@ -116,13 +117,14 @@ class _Lines:
         self.limit = limit
         self.every = every
         self.inputs = inputs if inputs is not None else limit if every else 3  # BP4's inputs k written per neuron
-        self.lines: list[tuple[list[str], str]] = []
+        self.lines: list[tuple[list[str], str, str]] = []  # pieces, the ids of its items, the quantity's key
         self.more = ""
         self.left_out: list[tuple[str, str]] = []  # (TeX, words): what ``every`` lines still leave out
 
-    def add(self, pieces: list[str], *ids: str) -> None:
-        """One line, and the ids of the neurons and edges it is about (pointing at it marks them)."""
-        self.lines.append((pieces, " ".join(ids)))
+    def add(self, pieces: list[str], *ids: str, q: str = "") -> None:
+        """One line, the ids of the neurons and edges it is about (pointing at it marks them), and the key of the
+        quantity it computes (``app.stepper.view.quantities``; a question hides its result)."""
+        self.lines.append((pieces, " ".join(ids), q))
 
     def calc(
         self,
@@ -131,6 +133,7 @@ class _Lines:
         combine: Combine,
         result: tuple[float, int],
         *ids: str,
+        q: str = "",
     ) -> None:
         """One line of arithmetic: ``operands`` (value, digits on the panel) combine into ``result``.
 
@@ -146,7 +149,7 @@ class _Lines:
         texts = [tex(v, s) for v, s in operands]
         finite = all(math.isfinite(v) for v, _ in [*operands, result])
         if not self.every or not finite:
-            self.add(shape(texts, _value(value, sig)), *ids)
+            self.add(shape(texts, _value(value, sig)), *ids, q=q)
             return
         want = _printed(value, sig)
         try:
@@ -158,10 +161,10 @@ class _Lines:
                     if got == want or all(d == MAX_SIG for d in digits):
                         break
         except ArithmeticError:  # an exp past Decimal's range (|z| in the millions): as the panel prints it
-            self.add(shape(texts, _value(value, sig)), *ids)
+            self.add(shape(texts, _value(value, sig)), *ids, q=q)
             return
         texts = [tex(v, d) for (v, _), d in zip(operands, digits, strict=True)]
-        self.add(shape(texts, _value(value if got == want else float(got), sig)), *ids)
+        self.add(shape(texts, _value(value if got == want else float(got), sig)), *ids, q=q)
 
     def neurons(self, n: int, layer: int = 0) -> range:
         """The first ``limit`` neurons of a layer of n; the rest are in the numbers table, and ``more`` says so."""
@@ -213,7 +216,8 @@ def _input(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[list[str]
     """The input layer: a¹ = x."""
     symbolic = ["a^{1} = x"]
     for j in lines.neurons(r.sizes[0], 1):
-        lines.add([f"a^{{1}}_{{{j + 1}}} = x_{{{j + 1}}} =", _value(float(r.a[1][j]))], f"n-1-{j + 1}")
+        x = _value(float(r.a[1][j]))
+        lines.add([f"a^{{1}}_{{{j + 1}}} = x_{{{j + 1}}} =", x], f"n-1-{j + 1}", q=f"a-1-{j + 1}")
     words = "The input layer simply holds the example x: its activations are the input."
     return symbolic, words
 
@@ -240,7 +244,10 @@ def _feedforward(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[lis
         def z_sum(ops: Sequence[Decimal], combine: Combine = combine) -> Decimal:
             return combine(ops) + ops[-1]
 
-        lines.calc(z_shape, [*operands, (float(r.b[layer][j]), 4)], z_sum, (z, 4), f"n-{layer}-{j + 1}", *into)
+        lines.calc(
+            z_shape, [*operands, (float(r.b[layer][j]), 4)], z_sum, (z, 4), f"n-{layer}-{j + 1}", *into,
+            q=f"z-{layer}-{j + 1}",
+        )  # fmt: skip
         lhs = f"a^{{{layer}}}_{{{j + 1}}} ="
         lines.calc(
             partial(_fill, [lhs, _activation_tex(act, "§b0") + " =", "§r"]),
@@ -248,6 +255,7 @@ def _feedforward(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[lis
             lambda ops: _activation_decimal(act, ops[0]),
             (float(r.a[layer][j]), 4),
             f"n-{layer}-{j + 1}",
+            q=f"a-{layer}-{j + 1}",
         )
     words = (
         f"Eq. 25: each neuron of layer {layer} adds up its inputs a^{layer - 1} weighted by w^{layer}, "
@@ -282,6 +290,7 @@ def _output_error(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[li
                 lambda ops: ops[0] - ops[1],
                 result,
                 f"n-{L}-{j + 1}",
+                q=f"delta-{L}-{j + 1}",
             )
         elif quadratic:
             lines.calc(
@@ -290,6 +299,7 @@ def _output_error(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[li
                 lambda ops: (ops[0] - ops[1]) * ops[2],
                 result,
                 f"n-{L}-{j + 1}",
+                q=f"delta-{L}-{j + 1}",
             )
         else:
             lines.calc(
@@ -298,6 +308,7 @@ def _output_error(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[li
                 lambda ops: ops[0] * ops[1],
                 result,
                 f"n-{L}-{j + 1}",
+                q=f"delta-{L}-{j + 1}",
             )
     cost_text = fmt(r.t.cost_before, 6)
     if cancels:
@@ -349,6 +360,7 @@ def _backpropagate(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[l
             f"n-{layer}-{j + 1}",
             *out,
             *(f"n-{layer + 1}-{q + 1}" for q in range(r.sizes[layer])),
+            q=f"delta-{layer}-{j + 1}",
         )
     words = (
         f"BP2: the error of layer {layer + 1} travels backward through the transposed weights, and each "
@@ -370,7 +382,7 @@ def _gradients(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[list[
     for j in shown:
         d = float(r.delta[layer][j])
         bias = f"\\frac{{\\partial C}}{{\\partial b^{{{layer}}}_{{{j + 1}}}}} ="
-        lines.add([bias, _value(d)], f"n-{layer}-{j + 1}")
+        lines.add([bias, _value(d)], f"n-{layer}-{j + 1}", q=f"nabla_b-{layer}-{j + 1}")
         for i in range(inputs):
             weight = f"\\frac{{\\partial C}}{{\\partial w^{{{layer}}}_{{{j + 1}{i + 1}}}}} ="
             lines.calc(
@@ -381,6 +393,7 @@ def _gradients(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[list[
                 f"e-{layer}-{j + 1}-{i + 1}",
                 f"n-{layer - 1}-{i + 1}",
                 f"n-{layer}-{j + 1}",
+                q=f"nabla_w-{layer}-{j + 1}-{i + 1}",
             )
     if inputs < n_in:
         lines.more = f"{lines.more} Every ∂C/∂w{sup(layer)} is in its table below.".strip()
@@ -409,13 +422,14 @@ def _update(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[list[str
         "b^{l} \\rightarrow b^{l} - \\eta \\frac{\\partial C}{\\partial b^{l}}",
     ]
 
-    def step_line(name: str, old: float, grad: float, new: float, *ids: str) -> None:
+    def step_line(name: str, old: float, grad: float, new: float, *ids: str, q: str) -> None:
         lines.calc(
             partial(_fill, [f"{name} =", "§0 - §1 \\times", "§2 =", "§r"]),
             [(old, SIG_DETAIL), (eta, 4), (grad, 4)],
             lambda ops: ops[0] - ops[1] * ops[2],
             (new, SIG_DETAIL),
             *ids,
+            q=q,
         )
 
     # The panel: one weight and one bias of every layer, so the first layers are seen to learn too;
@@ -428,9 +442,9 @@ def _update(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[list[str
         for j in rows:
             for i in range(cols):
                 w = (float(r.w[m][j, i]), float(r.nabla_w[m][j, i]), float(r.w_new[m][j, i]))
-                step_line(f"w^{{{m}}}_{{{j + 1}{i + 1}}}", *w, f"e-{m}-{j + 1}-{i + 1}")
+                step_line(f"w^{{{m}}}_{{{j + 1}{i + 1}}}", *w, f"e-{m}-{j + 1}-{i + 1}", q=f"w_new-{m}-{j + 1}-{i + 1}")
             b = (float(r.b[m][j]), float(r.nabla_b[m][j]), float(r.b_new[m][j]))
-            step_line(f"b^{{{m}}}_{{{j + 1}}}", *b, f"n-{m}-{j + 1}")
+            step_line(f"b^{{{m}}}_{{{j + 1}}}", *b, f"n-{m}-{j + 1}", q=f"b_new-{m}-{j + 1}")
         left += (n_out * n_in + n_out) - len(rows) * (cols + 1)
     if lines.every and left:
         words = f"the other {left} weights and biases are in the page's tables"
@@ -471,6 +485,10 @@ def equation_at(r: RunView, step: Step, k: int, limit: int = 4, *, lecture: bool
     more = lines.more
     if lecture and more and "tables below" in more:  # lecture mode hides the tables: say where they are
         more = more.replace("in the tables below", "in the page's tables (Esc leaves lecture mode)")
-    return Equation(
-        [mathml(s) for s in symbolic], [(mathml_line(p), ids) for p, ids in lines.lines], pretty(words), more
-    )
+    numeric = [(_with_result(p) if q else mathml_line(p), ids) for p, ids, q in lines.lines]
+    return Equation([mathml(s) for s in symbolic], numeric, pretty(words), more, [q for _, _, q in lines.lines])
+
+
+def _with_result(pieces: list[str]) -> Markup:
+    """A line whose result a question or practice hides: the result in its own ``.eq-result``."""
+    return Markup('{} <span class="eq-result">{}</span>').format(mathml_line(pieces[:-1]), mathml_line(pieces[-1:]))

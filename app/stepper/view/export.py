@@ -203,7 +203,7 @@ def equation_tex(t: Trace, k: int, permalink: str, max_neurons: int) -> str:
     step = t.steps[k]
     lines = _Lines(max_neurons, every=True)
     symbolic, words = _KINDS[step.kind](r, step, step.layer or r.L, lines)
-    numeric = [_wrapped(pieces) for pieces, _ in lines.lines]
+    numeric = [_wrapped(pieces) for pieces, _, _ in lines.lines]
     said = lines.left_out
     numeric += [text for text, _ in said]
     body = " \\\\\n".join([*symbolic, *numeric])

@@ -226,6 +226,7 @@ class Equation:
     numeric: list[tuple[Markup, str]]  # each line with the ids of the diagram's items it is about
     words: str
     more: str = ""
+    quantities: list[str] = field(default_factory=list)  # each line's quantity (its key), "" where none
 
 
 @dataclass(frozen=True)

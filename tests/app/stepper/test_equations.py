@@ -178,14 +178,14 @@ def test_a_wide_layers_update_table_starts_folded(client: TestClient) -> None:
     for layer, count in ((2, 12 * 4 + 12), (3, 3 * 12 + 3)):
         folded = re.search(rf'<details class="folded" id="update-{layer}-details"[^>]*>', update)
         assert folded is not None and "open" not in folded.group(0)
-        assert len(re.findall(rf'data-q="[wb]_new-{layer}-', update)) == count
+        assert len(re.findall(rf'<td data-q="[wb]_new-{layer}-', update)) == count
 
 
 def test_a_huge_layers_update_table_lists_a_bounded_number(client: TestClient) -> None:
     update = step(client, page(client, sizes="30, 300, 2", x=", ".join(["0.1"] * 30), y="0, 1", weights="",
                                 biases=""), 7)  # fmt: skip
-    assert len(re.findall(r'data-q="w_new-2-', update)) == 256
-    assert len(re.findall(r'data-q="b_new-2-', update)) == 64
+    assert len(re.findall(r'<td data-q="w_new-2-', update)) == 256
+    assert len(re.findall(r'<td data-q="b_new-2-', update)) == 64
     assert "320 of 9300 listed; the trace JSON has every one." in update
     assert len(update) < 600_000
 
