@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backprop_lens import __version__
 from backprop_lens.app.api import docs
 from backprop_lens.app.api import routes as api
+from backprop_lens.app.classroom import questions
 from backprop_lens.app.classroom import routes as classroom
 from backprop_lens.app.classroom.stream import Classroom
 from backprop_lens.app.core.errors import InputError, on_http_error, on_input_error, on_validation_error
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         instruments_page.router,
         training.router,
         classroom.router,
+        questions.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

@@ -54,6 +54,10 @@ ALLOWED = {
     # A class session names the lecturer's run: the classroom checks it, keeps it alive and stores it again
     # from its configuration if it expired. The student's page is the step-through's own (a redirect to it).
     ("classroom", "app.stepper.runs"),
+    # A question asks for a quantity of the lecturer's step: the classroom checks answers with the step-through's
+    # own list of what a step computes, and its usual mistakes (pure view code).
+    ("classroom", "app.stepper.view.model"),
+    ("classroom", "app.stepper.view.quantities"),
 }
 
 

@@ -483,14 +483,17 @@ async def follow_session(
 
 @router.get("/sessions/{code}/glance", responses=RESPONSES)
 async def session_glance(
-    request: Request, code: str, token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None
+    request: Request,
+    code: str,
+    token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None,
+    question: Annotated[int, Query(ge=0, le=1_000_000, description="Also count this question's answers.")] = 0,
 ) -> JSONResponse:
-    """The class at a glance, for the lecturer: students following and exploring (over every process), and the
-    reactions of the last minute, with the words the lecturer's page shows."""
+    """The class at a glance, for the lecturer: students following and exploring (over every process), the
+    reactions of the last minute, with the words the lecturer's page shows, and the answers to ``question``."""
     lecturer = await as_lecturer(request, code, token, "sees the class")
     if isinstance(lecturer, JSONResponse):
         return lecturer
-    glance = await classroom_of(request).sessions.glance(lecturer[0])
+    glance = await classroom_of(request).sessions.glance(lecturer[0], question)
     return JSONResponse(glance.public(), headers={"Cache-Control": "no-store"})
 
 
@@ -532,9 +535,13 @@ async def react(
         return error(429, too_many, RETRY_AFTER_THROTTLE)
     if await find_session(request, found) is None:
         return error(404, no_session(found))
-    who = hashlib.sha256(f"{found}:{student}".encode()).hexdigest()[:16]  # the page's id is not kept as it came
-    await classroom.sessions.react(found, body.reaction, who)
+    await classroom.sessions.react(found, body.reaction, student_of(found, student))
     return Response(status_code=204)
+
+
+def student_of(code: str, student: str) -> str:
+    """Who a student is to the session: a hash of the code and the page's random id (not kept as it came)."""
+    return hashlib.sha256(f"{code}:{student}".encode()).hexdigest()[:16]
 
 
 def join_page(request: Request, code: str = "", message: str = "", status_code: int = 200) -> HTMLResponse:

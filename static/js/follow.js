@@ -21,6 +21,8 @@
 // (GET …/glance with the token): following and exploring over every process, and the last minute's reactions,
 // in the server's words.
 //
+// A state that carries the lecturer's question is passed on as "lens:question" (static/js/ask.js).
+//
 // The step on screen and the person's own steps come from lens.js (window.lens, "lens:step", "lens:own").
 // Every URL comes from #classroom's data-* attributes, which the server writes under the app's root path.
 (() => {
@@ -311,6 +313,8 @@
       $("follow-bar")?.classList.remove("lost");
       showState();
       apply();
+      // ask.js shows the lecturer's question (following or exploring: a question is for the whole class)
+      document.dispatchEvent(new CustomEvent("lens:question", { detail: { code, question: lecturer.question ?? null } }));
     });
     opened.addEventListener("ended", ended);
     opened.addEventListener("error", () => {
@@ -474,6 +478,12 @@
       startLeading(sessionStorage.getItem(LEADING));
     }
   }
+
+  // For ask.js: the session this tab drives (its code, token and URL), and this tab's random student id.
+  window.lensFollow = Object.freeze({
+    lead: () => (lead ? { code: lead.code, token: lead.token, sessionUrl: lead.sessionUrl } : null),
+    student: studentId,
+  });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
