@@ -17,6 +17,7 @@ from backprop_lens.app.core.settings import Settings
 from backprop_lens.app.main import create_app
 from tests.app.classroom.test_glance import counts_become, glance, react
 from tests.app.classroom.test_glance import follow as follow_in
+from tests.app.classroom.test_questions import BP2_STEP, HAND, answer, ask, lecturer
 from tests.app.classroom.test_recap import lecture, recap_links
 from tests.app.classroom.test_routes import drive, end, example_id, follow, new_run, share
 from tests.processes import RedisServer, Stream, serving
@@ -211,3 +212,41 @@ def test_a_recap_outlives_the_web_process_that_kept_the_session(redis_url: str) 
         after = restarted.get(f"/join/{s['code']}")
         assert after.status_code == 200 and recap_links(after.text) == recap_links(before)
         assert [step for _, step, _ in recap_links(after.text)] == [1, 3, 4, 1]
+
+
+def test_questions_and_answers_are_shared_and_counted_once_over_both_apps(
+    two_apps: tuple[TestClient, TestClient],
+) -> None:
+    """Asked on one app, answered on both (a student's change on the other app replaces their answer), counted
+    once; the followers on the other app hear the question and its phases; a newer question closes the older on
+    both; the results join the recap, which an app started later shows."""
+    a, b = two_apps
+    rid = example_id(a)
+    s = share(a, rid, BP2_STEP)
+    code = s["code"]
+    with follow_in(b, code) as heard:
+        assert ask(a, s, rid).status_code == 201
+        assert heard.next()[1]["question"] == {"n": 1, "key": "delta-2-1", "phase": "open"}
+        assert answer(a, code, 1, f"{HAND['value']:.6f}", 1).status_code == 200
+        assert answer(b, code, 1, "12", 2).status_code == 200
+        assert answer(a, code, 1, f"{HAND['σ′ left out']:.6f}", 2).json()["answers"] == 2  # changed on a: once
+        assert answer(b, code, 1, f"{HAND['previous δ']:.6f}", 3).json()["answers"] == 3
+        for app in (a, b):
+            assert app.get(f"/sessions/{code}/glance?question=1", headers=lecturer(s)).json()["answers"] == 3
+        assert b.post(f"/sessions/{code}/questions/1/show", headers=lecturer(s)).status_code == 200
+        assert heard.next()[1]["question"]["phase"] == "shown"
+        assert a.post(f"/sessions/{code}/questions/1/reveal", headers=lecturer(s)).status_code == 200
+        assert heard.next()[1]["question"]["phase"] == "revealed"
+    assert answer(b, code, 1, "1", 4).status_code == 409  # revealed: final on every process
+    res = b.get(f"/sessions/{code}/questions/1/results").json()
+    assert (res["answers"], res["right"], res["other"]) == (3, 1, 0)
+    assert res["value"] == pytest.approx(HAND["value"], rel=1e-12)
+    bins = {m["mistake"]: m["answers"] for m in res["mistakes"]}
+    assert bins["σ′(z²₁) left out"] == 1 and bins["the previous layer's δ³₁ used unchanged"] == 1
+    assert ask(b, s, rid, "delta-2-2").json()["n"] == 2
+    assert answer(a, code, 1, "1", 5).status_code == 409 and answer(a, code, 2, "1", 5).status_code == 200
+    end(a, s)
+    settings = Settings(redis_url=a.app.state.settings.redis_url)
+    with TestClient(create_app(settings)) as later:
+        recap = later.get(f"/join/{code}").text
+        assert "what is δ²₁" in recap and "33% right" in recap
