@@ -215,7 +215,7 @@ def test_a_recap_outlives_the_web_process_that_kept_the_session(redis_url: str) 
 
 
 def test_questions_and_answers_are_shared_and_counted_once_over_both_apps(
-    two_apps: tuple[TestClient, TestClient],
+    two_apps: tuple[TestClient, TestClient], redis_url: str
 ) -> None:
     """Asked on one app, answered on both (a student's change on the other app replaces their answer), counted
     once; the followers on the other app hear the question and its phases; a newer question closes the older on
@@ -246,7 +246,6 @@ def test_questions_and_answers_are_shared_and_counted_once_over_both_apps(
     assert ask(b, s, rid, "delta-2-2").json()["n"] == 2
     assert answer(a, code, 1, "1", 5).status_code == 409 and answer(a, code, 2, "1", 5).status_code == 200
     end(a, s)
-    settings = Settings(redis_url=a.app.state.settings.redis_url)
-    with TestClient(create_app(settings)) as later:
+    with TestClient(create_app(Settings(redis_url=redis_url))) as later:
         recap = later.get(f"/join/{code}").text
         assert "what is δ²₁" in recap and "33% right" in recap
