@@ -7,8 +7,8 @@ answers and reveals the value with the share that was right and the usual mistak
   answers. Its value, factors and mistakes are computed once and kept with it (the run may change meanwhile).
 * ``POST …/questions/{n}/answers`` (``X-Student``, the page's random id; JSON ``answer``, the number as typed): a
   student's answer, which replaces theirs until the reveal. The same rules read it as the page does.
-* ``POST …/questions/{n}/show`` and ``…/reveal`` (the token): the histogram for everyone; then the value, the share
-  within the tolerance and the mistakes' bins, which also go on the session's recap.
+* ``POST …/questions/{n}/show`` and ``…/reveal`` (the token): the histogram for everyone; then the value,
+  the share within the tolerance and the mistakes' bins, which also go on the session's recap.
 * ``GET …/questions/{n}/panel``: the question as the lecturer (token) or a student (``X-Student``: their own answer,
   marked at the reveal) sees it; ``GET …/questions/{n}/results`` the results as JSON, ``…/answers.csv`` as CSV.
 
@@ -314,28 +314,6 @@ async def _move(request: Request, code: str, n: int, token: str | None, phase: s
     return JSONResponse({"n": n, "phase": _phase(state.question, n)})
 
 
-@router.post("/sessions/{code}/questions/{n}/show", responses=RESPONSES)
-async def show_answers(
-    request: Request,
-    code: str,
-    n: Annotated[int, Path(ge=1, le=MAX_QUESTION)],
-    token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None,
-) -> JSONResponse:
-    """Show everyone the histogram of the answers (students may still answer and change theirs)."""
-    return await _move(request, code, n, token, "shown")
-
-
-@router.post("/sessions/{code}/questions/{n}/reveal", responses=RESPONSES)
-async def reveal(
-    request: Request,
-    code: str,
-    n: Annotated[int, Path(ge=1, le=MAX_QUESTION)],
-    token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None,
-) -> JSONResponse:
-    """Reveal the value to everyone, with the results; the answers are final, and the results join the recap."""
-    return await _move(request, code, n, token, "revealed")
-
-
 @router.post("/sessions/{code}/questions/{n}/answers", responses=RESPONSES)
 async def answer(
     request: Request,
@@ -379,6 +357,28 @@ async def answer(
         return _refused(e)
     said = f"Sent: {fmt(value, 6)}. You may change it until the lecturer reveals the answer."
     return JSONResponse({"n": n, "value": value, "answers": count, "text": said})
+
+
+@router.post("/sessions/{code}/questions/{n}/show", responses=RESPONSES)
+async def show_answers(
+    request: Request,
+    code: str,
+    n: Annotated[int, Path(ge=1, le=MAX_QUESTION)],
+    token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None,
+) -> JSONResponse:
+    """Everyone sees the histogram of the answers (students may still answer and change theirs)."""
+    return await _move(request, code, n, token, "shown")
+
+
+@router.post("/sessions/{code}/questions/{n}/reveal", responses=RESPONSES)
+async def reveal(
+    request: Request,
+    code: str,
+    n: Annotated[int, Path(ge=1, le=MAX_QUESTION)],
+    token: Annotated[str | None, Header(alias=TOKEN_HEADER, max_length=200)] = None,
+) -> JSONResponse:
+    """Everyone sees the value and the results; the answers are final, and the results join the recap."""
+    return await _move(request, code, n, token, "revealed")
 
 
 @router.get("/sessions/{code}/questions/{n}/panel", response_class=HTMLResponse, include_in_schema=False)
