@@ -46,7 +46,7 @@ from backprop_lens.app.classroom.routes import (
     run_problem,
     student_of,
 )
-from backprop_lens.app.classroom.store import PHASES, SessionError
+from backprop_lens.app.classroom.store import SessionError
 from backprop_lens.app.core.deps import settings_of
 from backprop_lens.app.core.format import fmt, pretty
 from backprop_lens.app.core.slots import client_of
@@ -59,7 +59,6 @@ from backprop_lens.app.stepper.view.quantities import (
     Quantity,
     askable,
     check,
-    close,
     parse_answer,
 )
 
@@ -410,11 +409,11 @@ async def question_panel(
         "n": n, "q": q, "record": record, "phase": phase, "lecturer": lecturer, "count": len(answers),
         "histogram": histogram(list(answers.values()), q.value if revealed else None) if phase != "open" else None,
         "results": results(q, list(answers.values())) if revealed else None,
-        "mine": mine, "verdict": check(q, mine) if revealed and mine is not None else None,
+        "verdict": check(q, mine) if revealed and mine is not None else None,
         "value": fmt(q.value, 6), "mine_text": None if mine is None else fmt(mine, 6),
         "answers_url": f"{root_of(request)}/sessions/{found}/questions/{n}/answers",
         "base_url": f"{root_of(request)}/sessions/{found}/questions/{n}",
-        "max_chars": MAX_ANSWER_CHARS, "phases": PHASES,
+        "max_chars": MAX_ANSWER_CHARS,
     }  # fmt: skip
     html = templates_of(request).get_template("classroom/_question.html").render(context)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
@@ -468,7 +467,7 @@ async def answers_csv(
     for value in sorted(answers.values()):
         verdict = check(q, value)
         mistake = verdict.mistake.name if verdict.mistake else ""
-        writer.writerow([n, q.symbol, repr(q.value), repr(value), "yes" if close(value, q.value) else "no", mistake])
+        writer.writerow([n, q.symbol, repr(q.value), repr(value), "yes" if verdict.right else "no", mistake])
     disposition = f'attachment; filename="backprop-lens-{lecturer[0]}-question-{n}.csv"'
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})  # fmt: skip

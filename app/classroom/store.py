@@ -77,8 +77,6 @@ class AnswersFullError(SessionError):
     status = 429
 
 
-PHASES = ("open", "shown", "revealed")
-"""A question's phases: answers come in; the histogram is shown (answers still come in); the value is revealed."""
 MAX_QUESTIONS = 200  # the questions a session keeps (the newest)
 
 
