@@ -53,18 +53,19 @@ from backprop_lens.app.core.slots import client_of
 from backprop_lens.app.core.templating import root_of, templates_of
 from backprop_lens.app.stepper.view.model import RunView
 from backprop_lens.app.stepper.view.quantities import (
+    KEY_PATTERN,
     MAX_ANSWER_CHARS,
     AnswerError,
     Mistake,
     Quantity,
     askable,
     check,
+    find,
     parse_answer,
 )
 
 router = APIRouter(tags=["classroom"])
 
-KEY_PATTERN = r"^(z|a|delta|nabla_b|b_new)-[0-9]{1,4}-[0-9]{1,4}$|^(nabla_w|w_new)-[0-9]{1,4}-[0-9]{1,4}-[0-9]{1,4}$"
 STUDENT = r"^[A-Za-z0-9_-]{8,64}$"
 MAX_QUESTION = 1_000_000
 
@@ -267,11 +268,11 @@ async def ask(
     if problem is not None or run is None:
         return error(422, problem or "run_id: unknown")
     step = run.trace.steps[body.step]
-    quantities = await anyio.to_thread.run_sync(lambda: askable(RunView(run.trace), step))
-    q = next((q for q in quantities if q.key == body.key), None)
+    q = await anyio.to_thread.run_sync(lambda: find(RunView(run.trace), step, body.key))
     if q is None:
+        offered = await anyio.to_thread.run_sync(lambda: askable(RunView(run.trace), step))
         return error(422, f"key: step {body.step + 1} ({step.title}) does not compute {body.key}; "
-                          f"it computes {', '.join(x.key for x in quantities) or 'nothing to ask'}")  # fmt: skip
+                          f"it computes {', '.join(x.key for x in offered) or 'nothing to ask'}")  # fmt: skip
     record = record_of(q, run.id, run.page.query(step=body.step), body.step, pretty(step.title))
     try:
         state = await classroom_of(request).sessions.ask(found, token, q.key, record)

@@ -51,7 +51,7 @@ from backprop_lens.app.classroom.store import (
 )
 from backprop_lens.app.classroom.stream import Classroom, parse_event_id
 from backprop_lens.app.core.deps import is_htmx, settings_of
-from backprop_lens.app.core.errors import ERRORS
+from backprop_lens.app.core.errors import ERRORS, error_response
 from backprop_lens.app.core.forms import Form
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.slots import client_of
@@ -83,8 +83,7 @@ def classroom_of(request: Request) -> Classroom:
     return classroom
 
 
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(ErrorBody(message=message, detail=message).model_dump(), status_code=status, headers=headers)
+error = error_response
 
 
 RETRY_AFTER_THROTTLE = {"Retry-After": str(round(FAILURE_WINDOW_SECONDS))}

@@ -31,6 +31,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 """The error statuses of a JSON route, for its OpenAPI ``responses``."""
 
 
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A JSON error whose message names the problem in words (and the field first, where there is one)."""
+    return JSONResponse(ErrorBody(message=message, detail=message).model_dump(), status_code=status, headers=headers)
+
+
 class InputError(Exception):
     """A request that validated but that the engine cannot compute (e.g. overflow)."""
 

@@ -33,11 +33,11 @@ from typing import Protocol, TypeVar
 
 import redis
 from fastapi import Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
+from backprop_lens.app.core.errors import error_response
 from backprop_lens.app.core.lru import LRU
 from backprop_lens.app.core.redis_client import keeps_working, new_work, sync_client
-from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.settings import Settings
 
 T = TypeVar("T")
@@ -237,4 +237,4 @@ async def on_state_unavailable(request: Request, exc: Exception) -> Response:
             message=message, root=request.scope.get("root_path", "")
         )
         return HTMLResponse(page, status_code=503, headers=headers)
-    return JSONResponse(ErrorBody(message=message, detail=message).model_dump(), status_code=503, headers=headers)
+    return error_response(503, message, headers)

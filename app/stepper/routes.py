@@ -7,7 +7,9 @@ the trace, keeps it in the run store and returns the run's region. Stepping is
 ``GET /runs/{id}/steps/{k}``: the trace already exists (a process that lacks it
 recomputes it from the run's configuration), so the server only renders. The
 same URL gives the full page to a browser without htmx (``Vary: HX-Request``).
-Playing is ``app.stepper.stream``. The app's limits come from the ``SettingsDep`` dependency.
+Playing is ``app.stepper.stream``. Practice posts one line's result, worked by hand, to
+``/runs/{id}/steps/{k}/check`` (JSON), checked as a class's answers are (``app.stepper.view.quantities``).
+The app's limits come from the ``SettingsDep`` dependency.
 
 Left out: anything computed here. Numbers come from the engine, their
 presentation from ``app.stepper.view``.
@@ -24,10 +26,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
 
 from backprop_lens.app.core.compute import run_replay
 from backprop_lens.app.core.deps import SettingsDep, is_htmx
-from backprop_lens.app.core.errors import InputError
+from backprop_lens.app.core.errors import InputError, error_response
 from backprop_lens.app.core.forms import Form, ascii_minus
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.settings import Settings
@@ -46,8 +49,16 @@ from backprop_lens.app.stepper.runs import Run, RunStore, Store
 from backprop_lens.app.stepper.stage_cache import StageCache
 from backprop_lens.app.stepper.view import step_view
 from backprop_lens.app.stepper.view.export import SVG_CSP, diagram_svg, equation_tex
-from backprop_lens.app.stepper.view.model import StepView
+from backprop_lens.app.stepper.view.model import RunView, StepView
 from backprop_lens.app.stepper.view.present import present_view
+from backprop_lens.app.stepper.view.quantities import (
+    KEY_PATTERN,
+    MAX_ANSWER_CHARS,
+    AnswerError,
+    check,
+    find,
+    parse_answer,
+)
 from backprop_lens.engine import Trace
 
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -94,6 +105,7 @@ def _context(settings: Settings, run: Run, k: int, **extra: Any) -> dict[str, An
         "history": chart(list(run.history)),
         "history_note": extra.pop("history_note", ""),
         "max_iterations": settings.max_page_iterations,
+        "max_answer_chars": MAX_ANSWER_CHARS,
         **extra,
     }
 
@@ -383,3 +395,41 @@ def download_trace(request: Request, run_id: str, store: Store) -> Response:
         **run.trace.to_dict(),
     }
     return JSONResponse(body, headers={"Content-Disposition": f'attachment; filename="trace-{run.id[:8]}.json"'})
+
+
+class CheckBody(BaseModel):
+    """One line of a step worked by hand: the quantity it computes and the number as typed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    key: str = Field(pattern=KEY_PATTERN, description="The line's quantity, as its data-q: delta-3-1, nabla_w-3-1-2.")
+    answer: str = Field(max_length=MAX_ANSWER_CHARS, description="The number as typed: −0.0123, −0,0123, -1.2e-2.")
+
+
+@router.post("/runs/{run_id}/steps/{k}/check", responses=PAGE_RESPONSES)
+def check_line(request: Request, run_id: str, k: int, body: CheckBody, store: Store, settings: SettingsDep) -> Response:
+    """Practice: a person's result for one line of step k, checked as the class's answers are (the value's 4
+    significant digits or 1%), and when wrong, the usual mistake it matches with its first wrong factor named.
+    JSON ``{key, symbol, right, mistake, text}``; an unknown run whose URL carries its configuration is made again."""
+    run = _found(request, store, settings, run_id)
+    if run is None:
+        return error_response(404, "run_id: this run is unknown or has expired; reload the page to practise on it")
+    if not 0 <= k < run.steps:
+        return error_response(404, f"k: this run has steps 1 to {run.steps}; there is no step {k + 1}")
+    quantity = find(RunView(run.trace), run.trace.steps[k], body.key)
+    if quantity is None:
+        return error_response(422, f"key: step {k + 1} computes no {body.key}")
+    try:
+        answer = parse_answer(body.answer)
+    except AnswerError as e:
+        return error_response(422, f"answer: {e}")
+    verdict = check(quantity, answer)
+    return JSONResponse(
+        {
+            "key": quantity.key,
+            "symbol": quantity.symbol,
+            "right": verdict.right,
+            "mistake": verdict.mistake.name if verdict.mistake else None,
+            "text": verdict.text,
+        },
+        headers={"Cache-Control": "no-store"},
+    )

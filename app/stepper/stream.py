@@ -30,12 +30,13 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.sse import format_sse_event
 from fastapi.templating import Jinja2Templates
 from starlette.types import Message, Send
 
 from backprop_lens.app.core.deps import SettingsDep
+from backprop_lens.app.core.errors import error_response
 from backprop_lens.app.core.middleware import INLINE_BYTES, accepted_encoding, compressor
 from backprop_lens.app.core.schemas import ErrorBody
 from backprop_lens.app.core.slots import FINAL_EVENT, Slot, SlottedEventStream, sse, stream_slot
@@ -153,7 +154,7 @@ def stream_run(
         return not_found(request)
     if start >= run.steps:
         message = f"from: this run has steps 0 to {run.steps - 1}, got {start}"
-        return JSONResponse(ErrorBody(message=message, detail=message).model_dump(), status_code=422)
+        return error_response(422, message)
     slot = stream_slot(request)  # 503 with Retry-After when all are in use; 429 past the client's share
     first = first_step(start, last_event_id)
     cache = stage_cache_of(request, settings)

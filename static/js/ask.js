@@ -12,8 +12,7 @@
 // The answer may change until the reveal, when the card shows the value, the results and the student's own mark.
 //
 // The hidden value: until the reveal, the quantity's table cells read "?", its equation line's result is hidden,
-// and its neuron or edge on the diagram loses its value, its colour and its read-out. Steps swapped in and patches
-// applied are hidden again before they are painted (a MutationObserver runs before the next paint).
+// and its neuron or edge on the diagram loses its value, its colour and its read-out (static/js/conceal.js).
 (() => {
   "use strict";
 
@@ -21,66 +20,9 @@
   const COUNT_MS = 1000; // the lecturer's count is at most this old
   const HIDDEN_INFO = "its numbers are hidden until the lecturer reveals the answer";
 
-  // --- the hidden value -----------------------------------------------------------------------------
+  // --- the hidden value (conceal.js hides it everywhere) ------------------------------------------------
 
-  let hidden = null; // the key of the quantity hidden on this page ("delta-3-1"), or null
-
-  // The diagram's item a quantity lives on: an edge for a weight's, else its neuron.
-  function itemOf(key) {
-    const [, ...index] = key.split("-");
-    return index.length === 3 ? $(`e-${index.join("-")}`) : $(`n-${index.join("-")}`);
-  }
-
-  function restore(el) {
-    if ("concealedText" in el.dataset) el.textContent = el.dataset.concealedText;
-    if ("concealedTitle" in el.dataset) el.setAttribute("title", el.dataset.concealedTitle);
-    if ("concealedInfo" in el.dataset) {
-      el.dataset.info = el.dataset.concealedInfo;
-      if (el.hasAttribute("aria-label")) el.setAttribute("aria-label", el.dataset.concealedInfo);
-    }
-    for (const name of ["concealed", "concealedText", "concealedTitle", "concealedInfo"]) delete el.dataset[name];
-    el.classList.remove("concealed");
-  }
-
-  function hide(el, key) {
-    if (el.dataset.concealed === key) return; // already: changing nothing keeps the observer quiet
-    el.dataset.concealed = key;
-    el.classList.add("concealed");
-    if (el.tagName === "TD") {
-      el.dataset.concealedText = el.textContent;
-      el.textContent = "?";
-      if (el.hasAttribute("title")) {
-        el.dataset.concealedTitle = el.getAttribute("title");
-        el.removeAttribute("title");
-      }
-    }
-    if (el.dataset.info !== undefined) {
-      el.dataset.concealedInfo = el.dataset.info;
-      const name = (el.dataset.info.split(":")[0] || "").split(",")[0];
-      el.dataset.info = `${name}: ${HIDDEN_INFO}`;
-      if (el.hasAttribute("aria-label")) el.setAttribute("aria-label", el.dataset.info);
-    }
-  }
-
-  function applyHidden() {
-    document.querySelectorAll("[data-concealed]").forEach((el) => {
-      if (el.dataset.concealed !== hidden) restore(el);
-    });
-    if (!hidden) return;
-    const key = CSS.escape(hidden);
-    document.querySelectorAll(`td[data-q="${key}"], .eq-line[data-q="${key}"]`).forEach((el) => hide(el, hidden));
-    const item = itemOf(hidden);
-    if (item) hide(item, hidden);
-  }
-
-  function setHidden(key) {
-    hidden = key;
-    applyHidden();
-  }
-
-  new MutationObserver(() => {
-    if (hidden || document.querySelector("[data-concealed]")) applyHidden();
-  }).observe(document.documentElement, { childList: true, subtree: true, characterData: true });
+  const setHidden = (key) => window.lensConceal.set("question", key ? [key] : [], HIDDEN_INFO);
 
   // --- the lecturer -----------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ example). Screenshots go to artifacts/screenshots/ask-*.png.
 
 from __future__ import annotations
 
-import math
 import re
 
 import pytest
@@ -19,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import OpenPage, shot_path
 from tests.browser.test_classroom import sharing
+from tests.worked import BACK2, D2
 
 pytestmark = pytest.mark.browser
 
@@ -26,22 +26,7 @@ BP2 = 4  # the worked example's BP2 at layer 2
 SOON = 10_000
 
 
-def by_hand() -> dict[str, float]:
-    """δ²₁ of the worked example (Mazur's 2-2-2) and its σ′-left-out mistake, in plain Python."""
-    w2, b2, w3, b3 = [[0.15, 0.2], [0.25, 0.3]], [0.35, 0.35], [[0.4, 0.45], [0.5, 0.55]], [0.6, 0.6]
-    x, y = [0.05, 0.1], [0.01, 0.99]
-
-    def s(z: float) -> float:
-        return 1 / (1 + math.exp(-z))
-
-    a2 = [s(sum(w2[j][k] * x[k] for k in range(2)) + b2[j]) for j in range(2)]
-    a3 = [s(sum(w3[j][k] * a2[k] for k in range(2)) + b3[j]) for j in range(2)]
-    d3 = [(a3[j] - y[j]) * a3[j] * (1 - a3[j]) for j in range(2)]
-    back = w3[0][0] * d3[0] + w3[1][0] * d3[1]
-    return {"value": back * a2[0] * (1 - a2[0]), "no σ′": back}
-
-
-HAND = by_hand()
+HAND = {"value": D2[0], "no σ′": BACK2[0]}  # δ²₁ and its σ′-left-out mistake, by hand (tests/worked.py)
 
 
 def hidden_everywhere(page: Page) -> None:

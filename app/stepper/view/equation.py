@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from backprop_lens.app.core.format import SIG_DETAIL, fmt, pretty, sup, tex
 from backprop_lens.app.core.mathml import mathml, mathml_line
 from backprop_lens.app.stepper.view.model import MAX_DRAWN, Equation, RunView
+from backprop_lens.app.stepper.view.quantities import symbol_of
 from backprop_lens.engine import Step
 
 Array = NDArray[np.float64]
@@ -217,7 +218,7 @@ def _input(r: RunView, step: Step, layer: int, lines: _Lines) -> tuple[list[str]
     symbolic = ["a^{1} = x"]
     for j in lines.neurons(r.sizes[0], 1):
         x = _value(float(r.a[1][j]))
-        lines.add([f"a^{{1}}_{{{j + 1}}} = x_{{{j + 1}}} =", x], f"n-1-{j + 1}", q=f"a-1-{j + 1}")
+        lines.add([f"a^{{1}}_{{{j + 1}}} = x_{{{j + 1}}} =", x], f"n-1-{j + 1}")  # given, not computed: no q
     words = "The input layer simply holds the example x: its activations are the input."
     return symbolic, words
 
@@ -486,7 +487,9 @@ def equation_at(r: RunView, step: Step, k: int, limit: int = 4, *, lecture: bool
     if lecture and more and "tables below" in more:  # lecture mode hides the tables: say where they are
         more = more.replace("in the tables below", "in the page's tables (Esc leaves lecture mode)")
     numeric = [(_with_result(p) if q else mathml_line(p), ids) for p, ids, q in lines.lines]
-    return Equation([mathml(s) for s in symbolic], numeric, pretty(words), more, [q for _, _, q in lines.lines])
+    keys = [q for _, _, q in lines.lines]
+    symbols = [symbol_of(q) if q else "" for q in keys]
+    return Equation([mathml(s) for s in symbolic], numeric, pretty(words), more, keys, symbols)
 
 
 def _with_result(pieces: list[str]) -> Markup:

@@ -227,6 +227,7 @@ class Equation:
     words: str
     more: str = ""
     quantities: list[str] = field(default_factory=list)  # each line's quantity (its key), "" where none
+    symbols: list[str] = field(default_factory=list)  # each line's quantity's symbol ("δ³₁"), "" where none
 
 
 @dataclass(frozen=True)

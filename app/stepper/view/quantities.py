@@ -38,6 +38,8 @@ MAX_INPUTS_ASKED = 4
 """BP4 and the update offer the weights from a neuron's first 4 inputs; the tables hold the others."""
 MAX_ANSWER_CHARS = 40
 """An answer longer than this is not a number anyone typed."""
+KEY_PATTERN = r"^(z|a|delta|nabla_b|b_new)-[0-9]{1,4}-[0-9]{1,4}$|^(nabla_w|w_new)-[0-9]{1,4}-[0-9]{1,4}-[0-9]{1,4}$"
+"""A quantity's key as the routes accept it: "delta-3-1", "nabla_w-3-1-2"."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,17 @@ class Verdict:
     right: bool
     mistake: Mistake | None
     text: str  # one sentence for the person who answered
+
+
+_NAMES = {"z": "z", "a": "a", "delta": "δ", "nabla_b": "∂C/∂b", "nabla_w": "∂C/∂w", "b_new": "b", "w_new": "w"}
+
+
+def symbol_of(key: str) -> str:
+    """A quantity's symbol from its key: "delta-3-1" → "δ³₁", "nabla_w-3-1-2" → "∂C/∂w³₁₂", "w_new-2-1-1" →
+    "w²₁₁ after the update"; KeyError or ValueError for a key no step computes."""
+    name, layer, *index = key.split("-")
+    symbol = f"{_NAMES[name]}{sup(int(layer))}{sub(*(int(i) for i in index))}"
+    return f"{symbol} after the update" if name.endswith("_new") else symbol
 
 
 def _rounded(v: float) -> float:
@@ -143,7 +156,7 @@ def _feedforward(r: RunView, layer: int, j: int) -> list[Quantity]:
     wa = float(sum(float(w[j, k]) * float(a_in[k]) for k in range(n_in)))
     z, a = float(r.z[layer][j]), float(r.a[layer][j])
     lj, prev = f"{sup(layer)}{sub(j + 1)}", sup(layer - 1)
-    z_sym, a_sym = f"z{lj}", f"a{lj}"
+    z_key, a_key = f"z-{layer}-{j + 1}", f"a-{layer}-{j + 1}"
     zs: list[Mistake] = []
     if w.shape[0] == w.shape[1]:
         wt = float(sum(float(w[k, j]) * float(a_in[k]) for k in range(n_in)))
@@ -165,9 +178,9 @@ def _feedforward(r: RunView, layer: int, j: int) -> list[Quantity]:
         ))  # fmt: skip
     ids = (f"n-{layer}-{j + 1}", *(f"e-{layer}-{j + 1}-{k + 1}" for k in range(n_in)))
     return [
-        Quantity(f"z-{layer}-{j + 1}", z_sym, z, ids, (f"w{sup(layer)}a{prev} at neuron {j + 1}", f"b{lj}"),
+        Quantity(z_key, symbol_of(z_key), z, ids, (f"w{sup(layer)}a{prev} at neuron {j + 1}", f"b{lj}"),
                  _kept(z, zs)),
-        Quantity(f"a-{layer}-{j + 1}", a_sym, a, (f"n-{layer}-{j + 1}",), (f"z{lj}",), _kept(a, as_)),
+        Quantity(a_key, symbol_of(a_key), a, (f"n-{layer}-{j + 1}",), (f"z{lj}",), _kept(a, as_)),
     ]  # fmt: skip
 
 
@@ -175,7 +188,8 @@ def _output_error(r: RunView, j: int, y: float) -> list[Quantity]:
     L = r.L
     lj = f"{sup(L)}{sub(j + 1)}"
     a, sp, delta = float(r.a[L][j]), float(r.sp[L][j]), float(r.delta[L][j])
-    sym = f"δ{lj}"
+    key = f"delta-{L}-{j + 1}"
+    sym = symbol_of(key)
     sp_sym = f"σ′(z{lj})"
     ms: list[Mistake]
     if r.t.cost == "cross_entropy" and r.acts[-1] == "sigmoid":
@@ -206,7 +220,7 @@ def _output_error(r: RunView, j: int, y: float) -> list[Quantity]:
                     f"{sp_sym} = {_n(sp)} is right; {g_sym} is not: you used y{sub(j + 1)} − a{lj}.",
                 )
             )
-    return [Quantity(f"delta-{L}-{j + 1}", sym, delta, (f"n-{L}-{j + 1}",), factors, _kept(delta, ms))]
+    return [Quantity(key, sym, delta, (f"n-{L}-{j + 1}",), factors, _kept(delta, ms))]
 
 
 def _backpropagate(r: RunView, layer: int, j: int) -> list[Quantity]:
@@ -235,54 +249,62 @@ def _backpropagate(r: RunView, layer: int, j: int) -> list[Quantity]:
             f"the previous layer's δ{up}{sub(j + 1)} used unchanged", float(d_up[j]),
             f"δ{lj} is not δ{up}{sub(j + 1)}: BP2 carries δ{up} back through (w{up})ᵀ and multiplies by {sp_sym}.",
         ))  # fmt: skip
-    return [Quantity(f"delta-{layer}-{j + 1}", f"δ{lj}", delta, (f"n-{layer}-{j + 1}",), (back, sp_sym),
+    key = f"delta-{layer}-{j + 1}"
+    return [Quantity(key, symbol_of(key), delta, (f"n-{layer}-{j + 1}",), (back, sp_sym),
                      _kept(delta, ms))]  # fmt: skip
 
 
-def _gradients(r: RunView, layer: int, j: int) -> list[Quantity]:
-    lj, up, prev = f"{sup(layer)}{sub(j + 1)}", sup(layer + 1), sup(layer - 1)
-    delta = float(r.delta[layer][j])
+def _gradients(r: RunView, layer: int, j: int, inputs: int = MAX_INPUTS_ASKED) -> list[Quantity]:
+    """BP3's ∂C/∂b of neuron j, then BP4's ∂C/∂w from its first ``inputs`` inputs."""
+    lj, up = f"{sup(layer)}{sub(j + 1)}", sup(layer + 1)
     above = r.delta.get(layer + 1)
     bs: list[Mistake] = []
     if above is not None and j < len(above):
         bs.append(Mistake(f"the previous layer's δ{up}{sub(j + 1)} used", float(above[j]),
                           f"∂C/∂b{lj} is this layer's δ{lj} (BP3), not δ{up}{sub(j + 1)}."))  # fmt: skip
-    out = [Quantity(f"nabla_b-{layer}-{j + 1}", f"∂C/∂b{lj}", float(r.nabla_b[layer][j]), (f"n-{layer}-{j + 1}",),
+    b_key = f"nabla_b-{layer}-{j + 1}"
+    out = [Quantity(b_key, symbol_of(b_key), float(r.nabla_b[layer][j]), (f"n-{layer}-{j + 1}",),
                     (f"δ{lj}",), _kept(float(r.nabla_b[layer][j]), bs))]  # fmt: skip
+    return out + [_weight_gradient(r, layer, j, k) for k in range(min(len(r.a[layer - 1]), inputs))]
+
+
+def _weight_gradient(r: RunView, layer: int, j: int, k: int) -> Quantity:
+    """BP4's ∂C/∂w of the edge from neuron k of layer − 1 to neuron j."""
+    lj, up, prev = f"{sup(layer)}{sub(j + 1)}", sup(layer + 1), sup(layer - 1)
+    delta = float(r.delta[layer][j])
+    above = r.delta.get(layer + 1)
     a_in = r.a[layer - 1]
     n_out = len(r.delta[layer])
-    for k in range(min(len(a_in), MAX_INPUTS_ASKED)):
-        a_k = float(a_in[k])
-        ljk = f"{sup(layer)}{sub(j + 1, k + 1)}"
-        value = float(r.nabla_w[layer][j, k])
-        ms: list[Mistake] = []
-        if layer - 1 >= 2:
-            z_k = float(r.z[layer - 1][k])
-            ms.append(Mistake(
-                f"z{prev}{sub(k + 1)} used for a{prev}{sub(k + 1)}", z_k * delta,
-                f"δ{lj} = {_n(delta)} is right; a{prev}{sub(k + 1)} is not: you used z{prev}{sub(k + 1)} = "
-                f"{_n(z_k)} where a{prev}{sub(k + 1)} = {_n(a_k)} belongs.",
-            ))  # fmt: skip
-        if j < len(a_in) and k < n_out:
-            swapped = float(a_in[j]) * float(r.delta[layer][k])
-            ms.append(Mistake(
-                f"j and k swapped: a{prev}ⱼδ{sup(layer)}ₖ where a{prev}ₖδ{sup(layer)}ⱼ belongs", swapped,
-                f"∂C/∂w{ljk} is a{prev}{sub(k + 1)}δ{lj}: you used a{prev}{sub(j + 1)}δ{sup(layer)}{sub(k + 1)}, "
-                f"as if w{sup(layer)} were transposed.",
-            ))  # fmt: skip
-        if above is not None and j < len(above):
-            ms.append(Mistake(
-                f"the previous layer's δ{up}{sub(j + 1)} used", a_k * float(above[j]),
-                f"a{prev}{sub(k + 1)} = {_n(a_k)} is right; δ{lj} is not: you used δ{up}{sub(j + 1)} = "
-                f"{_n(float(above[j]))}.",
-            ))  # fmt: skip
-        ids = (f"e-{layer}-{j + 1}-{k + 1}", f"n-{layer - 1}-{k + 1}", f"n-{layer}-{j + 1}")
-        out.append(Quantity(f"nabla_w-{layer}-{j + 1}-{k + 1}", f"∂C/∂w{ljk}", value, ids,
-                            (f"a{prev}{sub(k + 1)}", f"δ{lj}"), _kept(value, ms)))  # fmt: skip
-    return out
+    a_k = float(a_in[k])
+    ljk = f"{sup(layer)}{sub(j + 1, k + 1)}"
+    value = float(r.nabla_w[layer][j, k])
+    ms: list[Mistake] = []
+    if layer - 1 >= 2:
+        z_k = float(r.z[layer - 1][k])
+        ms.append(Mistake(
+            f"z{prev}{sub(k + 1)} used for a{prev}{sub(k + 1)}", z_k * delta,
+            f"δ{lj} = {_n(delta)} is right; a{prev}{sub(k + 1)} is not: you used z{prev}{sub(k + 1)} = "
+            f"{_n(z_k)} where a{prev}{sub(k + 1)} = {_n(a_k)} belongs.",
+        ))  # fmt: skip
+    if j < len(a_in) and k < n_out:
+        swapped = float(a_in[j]) * float(r.delta[layer][k])
+        ms.append(Mistake(
+            f"j and k swapped: a{prev}ⱼδ{sup(layer)}ₖ where a{prev}ₖδ{sup(layer)}ⱼ belongs", swapped,
+            f"∂C/∂w{ljk} is a{prev}{sub(k + 1)}δ{lj}: you used a{prev}{sub(j + 1)}δ{sup(layer)}{sub(k + 1)}, "
+            f"as if w{sup(layer)} were transposed.",
+        ))  # fmt: skip
+    if above is not None and j < len(above):
+        ms.append(Mistake(
+            f"the previous layer's δ{up}{sub(j + 1)} used", a_k * float(above[j]),
+            f"a{prev}{sub(k + 1)} = {_n(a_k)} is right; δ{lj} is not: you used δ{up}{sub(j + 1)} = "
+            f"{_n(float(above[j]))}.",
+        ))  # fmt: skip
+    ids = (f"e-{layer}-{j + 1}-{k + 1}", f"n-{layer - 1}-{k + 1}", f"n-{layer}-{j + 1}")
+    w_key = f"nabla_w-{layer}-{j + 1}-{k + 1}"
+    return Quantity(w_key, symbol_of(w_key), value, ids, (f"a{prev}{sub(k + 1)}", f"δ{lj}"), _kept(value, ms))
 
 
-def _updated(name: str, key: str, symbol: str, old: float, grad: float, eta: float, new: float,
+def _updated(name: str, key: str, old: float, grad: float, eta: float, new: float,
              ids: tuple[str, ...]) -> Quantity:  # fmt: skip
     ms = [
         Mistake("η left out", old - grad,
@@ -292,22 +314,27 @@ def _updated(name: str, key: str, symbol: str, old: float, grad: float, eta: flo
                 f"η∂C/∂{name} = {_n(eta * grad)} is right; its sign is not: the step goes against the gradient, "
                 f"{name} − η∂C/∂{name}."),
     ]  # fmt: skip
-    return Quantity(key, symbol, new, ids, (name, f"η∂C/∂{name}"), _kept(new, ms))
+    return Quantity(key, symbol_of(key), new, ids, (name, f"η∂C/∂{name}"), _kept(new, ms))
+
+
+def _updated_w(r: RunView, m: int, j: int, k: int) -> Quantity:
+    w = f"w{sup(m)}{sub(j + 1, k + 1)}"
+    return _updated(w, f"w_new-{m}-{j + 1}-{k + 1}", float(r.w[m][j, k]), float(r.nabla_w[m][j, k]), r.t.eta,
+                    float(r.w_new[m][j, k]), (f"e-{m}-{j + 1}-{k + 1}",))  # fmt: skip
+
+
+def _updated_b(r: RunView, m: int, j: int) -> Quantity:
+    b = f"b{sup(m)}{sub(j + 1)}"
+    return _updated(b, f"b_new-{m}-{j + 1}", float(r.b[m][j]), float(r.nabla_b[m][j]), r.t.eta,
+                    float(r.b_new[m][j]), (f"n-{m}-{j + 1}",))  # fmt: skip
 
 
 def _update(r: RunView) -> list[Quantity]:
     out: list[Quantity] = []
-    eta = r.t.eta
     for m in range(2, r.L + 1):
         for j in (i for i in drawn(r.sizes[m - 1])[:2] if i is not None):
-            for k in range(min(r.sizes[m - 2], MAX_INPUTS_ASKED)):
-                w = f"w{sup(m)}{sub(j + 1, k + 1)}"
-                out.append(_updated(w, f"w_new-{m}-{j + 1}-{k + 1}", f"{w} after the update", float(r.w[m][j, k]),
-                                    float(r.nabla_w[m][j, k]), eta, float(r.w_new[m][j, k]),
-                                    (f"e-{m}-{j + 1}-{k + 1}",)))  # fmt: skip
-            b = f"b{sup(m)}{sub(j + 1)}"
-            out.append(_updated(b, f"b_new-{m}-{j + 1}", f"{b} after the update", float(r.b[m][j]),
-                                float(r.nabla_b[m][j]), eta, float(r.b_new[m][j]), (f"n-{m}-{j + 1}",)))  # fmt: skip
+            out += [_updated_w(r, m, j, k) for k in range(min(r.sizes[m - 2], MAX_INPUTS_ASKED))]
+            out.append(_updated_b(r, m, j))
     return out
 
 
@@ -332,5 +359,34 @@ def askable(r: RunView, step: Step) -> list[Quantity]:
 
 
 def find(r: RunView, step: Step, key: str) -> Quantity | None:
-    """The quantity ``key`` of step ``step``, or None when the step does not compute it."""
-    return next((q for q in askable(r, step) if q.key == key), None)
+    """The quantity ``key`` of step ``step`` (any neuron or weight it computes, not only those ``askable`` offers),
+    or None when the step does not compute it."""
+    try:
+        name, layer_text, *index_text = key.split("-")
+        layer, index = int(layer_text), [int(i) - 1 for i in index_text]
+    except ValueError:
+        return None
+    weight = name in ("nabla_w", "w_new")
+    if len(index) != 1 + weight or not 2 <= layer <= r.L or not 0 <= index[0] < r.sizes[layer - 1]:
+        return None
+    if weight and not 0 <= index[1] < r.sizes[layer - 2]:
+        return None
+    j = index[0]
+    if step.kind == "update" or name in ("w_new", "b_new"):
+        if step.kind != "update" or name not in ("w_new", "b_new"):
+            return None
+        return _updated_w(r, layer, j, index[1]) if weight else _updated_b(r, layer, j)
+    if layer != (step.layer or r.L):
+        return None
+    found: list[Quantity] = []
+    if step.kind == "feedforward":
+        found = _feedforward(r, layer, j)
+    elif step.kind == "output_error":
+        y = step.values["y"]
+        assert not isinstance(y, tuple)
+        found = _output_error(r, j, float(y[0, j]))
+    elif step.kind == "backpropagate":
+        found = _backpropagate(r, layer, j)
+    elif step.kind == "gradients":
+        found = [_weight_gradient(r, layer, j, index[1])] if weight else _gradients(r, layer, j, inputs=0)
+    return next((q for q in found if q.key == key), None)

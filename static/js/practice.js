@@ -1,0 +1,192 @@
+// backprop-lens: practice, one person working a step's lines by hand.
+//
+// "Practice" (#btn-practice) hides the result of every equation line that computes a quantity (.eq-line[data-q]),
+// and the same value in the tables and the diagram (conceal.js), and puts a field on each line
+// (templates/page/_practice.html). "Check" reads the number by the class's rules (lensCommon.parseAnswer: a
+// sentence under the field, nothing sent, when it is not a number) and posts it to …/steps/{k}/check, which
+// answers right within the tolerance, or names the usual mistake and its first wrong factor. A right answer, or
+// "Show", gives the line its result back. What was typed and answered is kept per run, step and line while the
+// page lives, so stepping back finds it again; practice itself stays on across steps, runs and reloads (this tab's
+// sessionStorage). Lecture mode has no practice: a class is asked instead (ask.js).
+//
+// Left out: the checking itself (the server's app/stepper/view/quantities.py), hiding values (conceal.js).
+(() => {
+  "use strict";
+
+  const { $, parseAnswer } = window.lensCommon;
+  const STORED = "lens.practice";
+  const WHY = "its value is hidden while you practise";
+
+  let on = false;
+  try {
+    on = sessionStorage.getItem(STORED) === "1";
+  } catch {
+    on = false; // storage refused (a private window): practice lasts as long as the page
+  }
+  const worked = new Map(); // "run|step|key" → { typed, state: "right" | "wrong" | "shown" | "", text }
+
+  const run = () => $("run");
+  const active = () => on && run() !== null && !run().classList.contains("present");
+  const lines = () => [...document.querySelectorAll("#equation .eq-line[data-q]")];
+  const where = (key) => `${run()?.dataset.runId}|${$("step-meta")?.dataset.step}|${key}`;
+  const entry = (key) => worked.get(where(key)) || { typed: "", state: "", text: "" };
+  const seen = (e) => e.state === "right" || e.state === "shown";
+
+  function fieldOf(line) {
+    const template = $("practice-template");
+    const form = template.content.firstElementChild.cloneNode(true);
+    const id = `practice-${line.dataset.q}`;
+    const input = form.querySelector("input");
+    input.id = id;
+    input.setAttribute("aria-describedby", `${id}-verdict`);
+    const label = form.querySelector("label");
+    label.htmlFor = id;
+    label.textContent = `Your ${line.dataset.symbol}`;
+    form.querySelector(".practice-verdict").id = `${id}-verdict`;
+    form.querySelector(".practice-show").setAttribute("aria-label", `Show ${line.dataset.symbol}`);
+    form.dataset.q = line.dataset.q;
+    return form;
+  }
+
+  function paint(form, e) {
+    const input = form.querySelector("input");
+    if (document.activeElement !== input && input.value !== e.typed) input.value = e.typed;
+    const verdict = form.querySelector(".practice-verdict");
+    if (verdict.textContent !== e.text) verdict.textContent = e.text;
+    verdict.classList.toggle("error", e.state === "error");
+    form.classList.toggle("right", e.state === "right");
+    form.classList.toggle("wrong", e.state === "wrong");
+    input.setAttribute("aria-invalid", e.state === "wrong" || e.state === "error" ? "true" : "false");
+    const show = form.querySelector(".practice-show");
+    if (show.hidden !== seen(e)) show.hidden = seen(e);
+  }
+
+  // Everything practice puts on the page, made to match `on` (changing nothing once it does: the observer below
+  // calls this after every change, its own included).
+  function sync() {
+    const button = $("btn-practice");
+    if (button && button.getAttribute("aria-pressed") !== String(on)) button.setAttribute("aria-pressed", String(on));
+    const r = run();
+    if (r && r.classList.contains("practising") !== active()) r.classList.toggle("practising", active());
+    const count = $("practice-count");
+    if (!active()) {
+      document.querySelectorAll(".practice-form").forEach((f) => f.remove());
+      window.lensConceal.set("practice", []);
+      if (count && !count.hidden) count.hidden = true;
+      return;
+    }
+    const all = lines();
+    const hidden = [];
+    let right = 0;
+    for (const line of all) {
+      const key = line.dataset.q;
+      let form = line.querySelector(":scope > .practice-form");
+      if (!form || form.dataset.q !== key) {
+        form?.remove();
+        form = fieldOf(line);
+        line.append(form);
+      }
+      const e = entry(key);
+      paint(form, e);
+      if (e.state === "right") right += 1;
+      if (!seen(e)) hidden.push(key);
+    }
+    window.lensConceal.set("practice", hidden, WHY);
+    if (count) {
+      const text = all.length ? `${right} of ${all.length} right on this step` : "nothing to work out on this step";
+      if (count.textContent !== text) count.textContent = text;
+      if (count.hidden) count.hidden = false;
+    }
+  }
+
+  function toggle() {
+    on = !on;
+    try {
+      sessionStorage.setItem(STORED, on ? "1" : "0");
+    } catch {
+      // storage refused: practice lasts as long as the page
+    }
+    sync();
+    if (on) lines()[0]?.querySelector(".practice-form input")?.focus();
+  }
+
+  function remember(key, change) {
+    worked.set(where(key), { ...entry(key), ...change });
+    sync();
+  }
+
+  // After a right answer: the next line still to work out, if any.
+  function next(after) {
+    const all = lines();
+    const rest = [...all.slice(all.indexOf(after) + 1), ...all.slice(0, all.indexOf(after))];
+    rest.find((line) => !seen(entry(line.dataset.q)))?.querySelector(".practice-form input")?.focus();
+  }
+
+  function checkLine(form) {
+    const line = form.closest(".eq-line[data-q]");
+    const input = form.querySelector("input");
+    const r = run();
+    const step = $("step-meta")?.dataset.step;
+    if (!line || !r || step === undefined) return;
+    const key = line.dataset.q;
+    const read = parseAnswer(input.value);
+    if (read.error) return remember(key, { typed: input.value, state: "error", text: read.error });
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    const url = `${r.dataset.stepUrl}${step}/check?${r.dataset.query}`;
+    const asked = where(key);
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key, answer: input.value }),
+    })
+      .then(async (response) => {
+        const body = await response.json().catch(() => ({}));
+        const state = response.ok ? (body.right ? "right" : "wrong") : "error";
+        const text = body.text || body.message || `Not checked: the server answered ${response.status}.`;
+        worked.set(asked, { typed: input.value, state, text });
+        sync();
+        if (state === "right" && where(key) === asked) next(line);
+      })
+      .catch(() => {
+        const text = "Not checked: the server did not answer. Try again.";
+        remember(key, { typed: input.value, state: "error", text });
+      })
+      .finally(() => {
+        button.disabled = false;
+      });
+  }
+
+  function show(form) {
+    const line = form.closest(".eq-line[data-q]");
+    if (!line) return;
+    const e = entry(line.dataset.q);
+    const text = e.state === "right" ? e.text : `Shown: ${line.dataset.symbol} is the line's result.`;
+    remember(line.dataset.q, { typed: form.querySelector("input").value, state: "shown", text });
+  }
+
+  document.addEventListener("click", (e) => {
+    const el = e.target instanceof Element ? e.target : null;
+    if (el?.closest("#btn-practice")) return toggle();
+    const showing = el?.closest(".practice-show");
+    if (showing) show(showing.closest(".practice-form"));
+  });
+
+  document.addEventListener("submit", (e) => {
+    if (!(e.target instanceof HTMLFormElement) || !e.target.classList.contains("practice-form")) return;
+    e.preventDefault();
+    checkLine(e.target);
+  });
+
+  // What is typed is kept, so that a step swapped in (or a patch) finds it again.
+  document.addEventListener("input", (e) => {
+    const form = e.target instanceof Element ? e.target.closest(".practice-form") : null;
+    if (form?.dataset.q) worked.set(where(form.dataset.q), { ...entry(form.dataset.q), typed: e.target.value });
+  });
+
+  new MutationObserver(() => {
+    if (on || document.querySelector(".practice-form, #run.practising")) sync();
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
+  sync();
+})();
