@@ -27,6 +27,16 @@ test. The servers started here get it, and ``BACKPROP_LENS_MAX_FOLLOWERS``, rais
 ``ps``), as a deployment with ``BACKPROP_LENS_LECTURER_KEY`` set requires; the servers started here are then
 started with that key, so sharing without it would be a 401.
 
+``--answers`` adds a question after the steps (the HTTP lecturer only): the lecturer steps to BP2 and asks for
+δ²₁ (``POST …/questions``); every student answers once within ``--answer-seconds`` (10), each on its own
+process in turn, at evenly spread moments, as people type numbers (a decimal comma, U+2212, ×10⁻ⁿ); a tenth of
+them first send a wrong number and change it later. Meanwhile the lecturer reads the count as its page does
+(``GET …/glance?question=n`` every 0.5 s, on the first process). It reports each answer's latency, how far the
+lecturer's count was behind each answer (from the answer's acceptance to the first count that includes it: its
+p50, p99 and maximum), and when every follower had heard the question. Then the lecturer reveals, and the results
+(``GET …/questions/n/results``) must count every student exactly once: the answers, the right ones and each
+usual mistake's bin equal what the students last sent, worked out here by hand (δ²₁ of the worked example).
+
 Bounded in count and time; without ``--url`` only 127.0.0.1 is contacted; every process started is stopped
 by its PID.
 The client shares the machine with the servers: on a small machine its own reading adds to the delays.
@@ -36,7 +46,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import math
 import re
 import statistics
 import sys
@@ -73,6 +85,7 @@ class Report:
     undelivered: int = 0
     last_follower_ms: dict[str, float] = field(default_factory=dict)
     every_follower_ms: dict[str, float] = field(default_factory=dict)
+    answering: dict[str, Any] = field(default_factory=dict)
 
 
 class Follower:
@@ -82,11 +95,14 @@ class Follower:
         self.seen: dict[int, float] = {}
         self.newest = 0
         self.changed = asyncio.Event()
+        self.questions: dict[int, float] = {}  # question n → when this follower first heard it asked
 
-    def saw(self, seq: int, at: float) -> None:
+    def saw(self, seq: int, at: float, question: dict[str, Any] | None = None) -> None:
         self.seen.setdefault(seq, at)
         self.newest = max(self.newest, seq)
         self.changed.set()
+        if question:
+            self.questions.setdefault(int(question["n"]), at)
 
     def when(self, seq: int) -> float | None:
         """When the follower first had ``seq`` or a newer state (a newer one covers a skipped change)."""
@@ -105,7 +121,8 @@ async def follow(client: httpx.AsyncClient, url: str, follower: Follower, errors
                 if line.startswith("event:"):
                     name = line[6:].strip()
                 elif line.startswith("data:") and name == "state":
-                    follower.saw(int(json.loads(line[5:])["seq"]), time.perf_counter())
+                    state = json.loads(line[5:])
+                    follower.saw(int(state["seq"]), time.perf_counter(), state.get("question"))
                 elif line == "":
                     name = ""
     except httpx.HTTPError as e:
@@ -151,6 +168,19 @@ class HttpLecturer:
         if r.status_code != 200:
             raise RuntimeError(f"state: {r.status_code} {r.text[:200]}")
         return sent, int(r.json()["seq"])
+
+    async def goto(self, step: int) -> None:
+        body = {"run_id": self.run_id, "step": step}
+        headers = {"X-Lecturer-Token": self.session["token"]}
+        r = await self.client.post(f"{origin(self.url)}{self.session['state_url']}", json=body, headers=headers)
+        if r.status_code != 200:
+            raise RuntimeError(f"state: {r.status_code} {r.text[:200]}")
+
+    async def lecturer(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A lecturer's request on a path of the session's (``/questions``, ``/glance`` …)."""
+        headers = {"X-Lecturer-Token": self.session["token"]}
+        return await self.client.request(method, f"{self.url}/sessions/{self.session['code']}{path}",
+                                         headers=headers, **kwargs)  # fmt: skip
 
     async def stop(self) -> None:
         headers = {"X-Lecturer-Token": self.session["token"]}
@@ -216,6 +246,174 @@ class BrowserLecturer:
             await self._playwright.stop()
 
 
+QUESTION_STEP, QUESTION_KEY = 4, "delta-2-1"  # the worked example's BP2 at layer 2: δ²₁
+COUNT_EVERY_S = 0.5  # static/js/ask.js's COUNT_MS: how often the lecturer's page reads the count
+
+
+def by_hand() -> dict[str, float]:
+    """δ²₁ of the worked example (Mazur's 2-2-2, sigmoid, quadratic) and two usual mistakes on it, worked out here
+    from its weights, x and y alone: what the students send, and what the results must count."""
+    w2, b2, w3, b3 = [[0.15, 0.2], [0.25, 0.3]], [0.35, 0.35], [[0.4, 0.45], [0.5, 0.55]], [0.6, 0.6]
+    x, y = [0.05, 0.1], [0.01, 0.99]
+
+    def s(z: float) -> float:
+        return 1 / (1 + math.exp(-z))
+
+    a2 = [s(sum(w2[j][k] * x[k] for k in range(2)) + b2[j]) for j in range(2)]
+    a3 = [s(sum(w3[j][k] * a2[k] for k in range(2)) + b3[j]) for j in range(2)]
+    d3 = [(a3[j] - y[j]) * a3[j] * (1 - a3[j]) for j in range(2)]
+    sp = a2[0] * (1 - a2[0])
+    back = w3[0][0] * d3[0] + w3[1][0] * d3[1]
+    return {
+        "right": back * sp,
+        "σ′(z²₁) left out": back,
+        "w³ not transposed": (w3[0][0] * d3[0] + w3[0][1] * d3[1]) * sp,
+    }
+
+
+def typed(v: float, i: int) -> str:
+    """``v`` as the i-th student types it: a decimal point, a decimal comma with U+2212, or ×10⁻ⁿ."""
+    if i % 3 == 1:
+        return f"{v:.5g}".replace(".", ",").replace("-", "\u2212")
+    if i % 3 == 2:
+        mantissa, exponent = f"{v:.4e}".split("e")
+        return mantissa + "×10" + str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{v:.5g}"
+
+
+def plan(students: int) -> list[tuple[str, str | None]]:
+    """What each student sends last (a bin: "right", a mistake's, "other") and, for a tenth, what they send first."""
+    out: list[tuple[str, str | None]] = []
+    for i in range(students):
+        last = ("right",) * 6 + ("σ′(z²₁) left out",) * 2 + ("w³ not transposed", "other")
+        out.append((last[i % 10], "other" if i % 10 == 3 else None))
+    return out
+
+
+async def answering(
+    client: httpx.AsyncClient, urls: list[str], lecturer: HttpLecturer, flock: list[Follower], seconds: float
+) -> dict[str, Any]:
+    """The question, the students' answers within ``seconds``, the lecturer's count read as its page reads it, the
+    reveal and the results checked against what was sent; the figures, and ``errors`` (empty when all is well)."""
+    errors: list[str] = []
+    hand = by_hand()
+    await lecturer.goto(QUESTION_STEP)
+    body = {"run_id": lecturer.run_id, "step": QUESTION_STEP, "key": QUESTION_KEY}
+    asked_at = time.perf_counter()
+    r = await lecturer.lecturer("POST", "/questions", json=body)
+    if r.status_code != 201:
+        return {"errors": [f"ask: {r.status_code} {r.text[:200]}"]}
+    n = int(r.json()["n"])
+    code = lecturer.session["code"]
+    students = len(flock)
+    wanted = plan(students)
+    value_of = {"other": 0.5, **hand}
+    accepted: list[float] = []  # when each student's first answer was accepted
+    latency: list[float] = []
+    counts: list[tuple[float, int]] = []  # (when the lecturer's page had the count, the count)
+    done = asyncio.Event()
+
+    async def send(i: int, bin_: str, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        url = f"{urls[i % len(urls)]}/sessions/{code}/questions/{n}/answers"
+        headers = {"X-Student": f"load-student-{i:05d}"}
+        sent = time.perf_counter()
+        try:
+            reply = await client.post(url, json={"answer": typed(value_of[bin_], i)}, headers=headers)
+        except httpx.HTTPError as e:
+            errors.append(f"answer {i}: {type(e).__name__}")
+            return
+        now = time.perf_counter()
+        if reply.status_code != 200:
+            errors.append(f"answer {i}: {reply.status_code} {reply.text[:200]}")
+            return
+        latency.append(now - sent)
+
+    async def student(i: int, start: float) -> None:
+        last, first = wanted[i]
+        at = start + seconds * i / students
+        if first is None:
+            await send(i, last, at)
+            accepted.append(time.perf_counter())
+            return
+        await send(i, first, at)
+        accepted.append(time.perf_counter())
+        await send(i, last, min(start + seconds, at + 0.3 * seconds))
+
+    async def count() -> None:
+        while not done.is_set():
+            reply = await lecturer.lecturer("GET", "/glance", params={"question": n})
+            if reply.status_code == 200:
+                counts.append((time.perf_counter(), int(reply.json()["answers"])))
+            else:
+                errors.append(f"glance: {reply.status_code} {reply.text[:200]}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), COUNT_EVERY_S)
+
+    start = time.perf_counter() + 0.2
+    counter = asyncio.create_task(count())
+    await asyncio.gather(*(student(i, start) for i in range(students)))
+    sending_s = time.perf_counter() - start
+    deadline = time.perf_counter() + 5
+    while (not counts or counts[-1][1] < students) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    done.set()
+    await counter
+    behind: list[float] = []
+    for i, at in enumerate(sorted(accepted), start=1):
+        seen = next((t for t, c in counts if c >= i and t >= at), None)
+        if seen is None:
+            errors.append(f"the lecturer's count never reached {i}")
+            break
+        behind.append(seen - at)
+    heard = [f.questions[n] - asked_at for f in flock if n in f.questions]
+    if len(heard) < students:
+        errors.append(f"{students - len(heard)} followers never heard question {n} asked")
+
+    r = await lecturer.lecturer("POST", f"/questions/{n}/reveal")
+    if r.status_code != 200:
+        errors.append(f"reveal: {r.status_code} {r.text[:200]}")
+    results = (await lecturer.lecturer("GET", f"/questions/{n}/results")).json()
+    expected = {b: sum(1 for last, _ in wanted if last == b) for b in value_of}
+    bins = {m["mistake"]: m["answers"] for m in results.get("mistakes", [])}
+    got = {
+        "right": results.get("right"),
+        "σ′(z²₁) left out": next((c for name, c in bins.items() if name.startswith("σ′(z²₁) left out")), 0),
+        "w³ not transposed": next((c for name, c in bins.items() if name.startswith("w³ not transposed")), 0),
+        "other": results.get("other"),
+    }
+    if results.get("answers") != students or got != expected:
+        errors.append(f"counted {results.get('answers')} answers, {got}; sent {students} students' answers, {expected}")
+
+    def ms(v: float) -> float:
+        return round(v * 1000, 1)
+
+    return {
+        "question": f"{n}: {QUESTION_KEY} at step {QUESTION_STEP + 1}",
+        "students": students,
+        "changed": sum(1 for _, first in wanted if first),
+        "answers_sent": students + sum(1 for _, first in wanted if first),
+        "answers_accepted": len(latency),
+        "sent_within_s": round(sending_s, 2),
+        "counted": results.get("answers"),
+        "results": got,
+        "expected": expected,
+        "answer_ms": {"p50": ms(statistics.median(latency)), "p99": ms(percentile(latency, 0.99))} if latency else {},
+        "count_behind_ms": (
+            {"p50": ms(statistics.median(behind)), "p99": ms(percentile(behind, 0.99)), "max": ms(max(behind))}
+            if behind
+            else {}
+        ),
+        "question_heard_ms": (
+            {"p50": ms(statistics.median(heard)), "p99": ms(percentile(heard, 0.99)), "max": ms(max(heard))}
+            if heard
+            else {}
+        ),
+        "count_read_every_s": COUNT_EVERY_S,
+        "errors": errors,
+    }
+
+
 async def run(
     urls: list[str],
     followers: int,
@@ -224,6 +422,7 @@ async def run(
     browser: bool = False,
     verify: bool = True,
     key: str | None = None,
+    answer_seconds: float | None = None,
 ) -> Report:
     report = Report(servers=urls, followers=followers, changes=changes, interval_s=interval,
                     timed_from="the lecturer's key press" if browser else "the lecturer's POST …/state")  # fmt: skip
@@ -269,6 +468,12 @@ async def run(
                 if delays:
                     last.append(max(delays))
                     every.extend(delays)
+            if answer_seconds is not None and not report.errors and isinstance(lecturer, HttpLecturer):
+                try:
+                    report.answering = await answering(client, urls, lecturer, flock, answer_seconds)
+                except (RuntimeError, httpx.HTTPError, ValueError) as e:
+                    report.answering = {"errors": [f"{type(e).__name__}: {e}"]}
+                report.errors += [f"answering: {e}" for e in report.answering.get("errors", [])]
             await lecturer.stop()
             await asyncio.wait(tasks, timeout=10)
             for task in tasks:
@@ -301,10 +506,16 @@ def main(argv: list[str] | None = None) -> int:
         help="the lecturer in Chromium, timed from the key press (needs /usr/bin/chromium)",
     )
     parser.add_argument("--lecturer-key-file", type=Path, help="share with the lecturer key in this file")
+    parser.add_argument("--answers", action="store_true", help="then ask a question every student answers")
+    parser.add_argument("--answer-seconds", type=float, default=10.0, help="the window the answers arrive in (10)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
     if not (1 <= args.followers <= 2000 and 1 <= args.changes <= 1000 and 0 <= args.interval <= 10):
         parser.error("bounds: followers 1..2000, changes 1..1000, interval 0..10")
+    if not 0 < args.answer_seconds <= 120:
+        parser.error("bounds: answer-seconds 0..120")
+    if args.answers and args.browser:
+        parser.error("--answers asks with the HTTP lecturer; leave out --browser")
     if args.url and args.redis:
         parser.error("--url drives running servers; --redis starts its own")
     key = None
@@ -319,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         urls = args.url or start_servers(setup, args.redis)
         shape = (args.followers, args.changes, args.interval, args.browser)
-        report = asyncio.run(run(urls, *shape, verify=not args.insecure, key=key))
+        answer_seconds = args.answer_seconds if args.answers else None
+        report = asyncio.run(run(urls, *shape, verify=not args.insecure, key=key, answer_seconds=answer_seconds))
     finally:
         setup.stop()
     text = json.dumps(asdict(report), indent=2)

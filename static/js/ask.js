@@ -17,7 +17,7 @@
   "use strict";
 
   const { $, parseAnswer } = window.lensCommon;
-  const COUNT_MS = 1000; // the lecturer's count is at most this old
+  const COUNT_MS = 500; // the lecturer's count is read this often: at most this old, and the request's time
   const HIDDEN_INFO = "its numbers are hidden until the lecturer reveals the answer";
 
   // --- the hidden value (conceal.js hides it everywhere) ------------------------------------------------

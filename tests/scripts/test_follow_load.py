@@ -1,4 +1,5 @@
-"""The follow load script runs end to end on a tiny load, on one process and on Redis with two (figures unasserted),
+"""The follow load script runs end to end on a tiny load, on one process and on Redis with two (figures unasserted;
+the answers' counts are asserted: each student once, in the bin of what they last sent),
 and with ``--url`` against a deployment already running: one web process behind nginx with the documented
 configuration at https://…/backprop, whose root path the script writes once.
 
@@ -26,7 +27,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "follow_load.py"
 def test_every_follower_hears_every_change(tmp_path: Path, redis: bool) -> None:
     """With Redis, the servers also ask for a lecturer key, which the script shares with from its file."""
     out = tmp_path / "report.json"
-    args = ["--followers", "6", "--changes", "3", "--interval", "0.05", "--json", str(out)]
+    args = ["--followers", "10", "--changes", "3", "--interval", "0.05", "--json", str(out)]
+    args += ["--answers", "--answer-seconds", "0.5"]
     if redis:
         (tmp_path / "key").write_text("a-lecturers-key-for-the-load-test\n", encoding="utf-8")
         args += ["--lecturer-key-file", str(tmp_path / "key")]
@@ -35,9 +37,19 @@ def test_every_follower_hears_every_change(tmp_path: Path, redis: bool) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["errors"] == [] and report["undelivered"] == 0
-    assert (report["followers"], report["changes"], len(report["servers"])) == (6, 3, 2 if redis else 1)
+    assert (report["followers"], report["changes"], len(report["servers"])) == (10, 3, 2 if redis else 1)
     assert set(report["last_follower_ms"]) == {"p50", "p99", "max"}
     assert report["last_follower_ms"]["p50"] <= report["last_follower_ms"]["max"]
+    # Then a question the 10 students answer, one of them changing theirs: each counted once, in its bin.
+    answering = report["answering"]
+    assert answering["errors"] == [] and answering["counted"] == 10
+    assert (answering["answers_sent"], answering["answers_accepted"], answering["changed"]) == (11, 11, 1)
+    assert (
+        answering["results"]
+        == answering["expected"]
+        == {"right": 6, "σ′(z²₁) left out": 2, "w³ not transposed": 1, "other": 1}
+    )
+    assert set(answering["count_behind_ms"]) == {"p50", "p99", "max"}
 
 
 @pytest.mark.browser
