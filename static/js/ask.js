@@ -141,6 +141,8 @@
         if (!g || !count || asked !== mine) return;
         const text = `${g.answers_text} · ${g.text}`;
         if (count.textContent !== text) count.textContent = text;
+        const glance = $("share-glance")?.querySelector(".glance-count"); // the same counts, read more often here
+        if (glance && glance.textContent !== g.text) glance.textContent = g.text;
         count.dataset.answers = String(g.answers);
       })
       .catch(() => {})
@@ -187,6 +189,23 @@
     setHidden(null);
     panel()?.replaceChildren();
     $("btn-ask")?.focus();
+  }
+
+  // A page of the lecturer's loaded while a question is open (a reload, the lecturer link in another window): its
+  // card, its count and the hidden value come back.
+  function resume() {
+    const p = panel();
+    const question = p?.dataset.question;
+    const button = $("btn-ask");
+    if (!question || !button || !lead()) return;
+    delete p.dataset.question;
+    if (asked) return;
+    const [n, key, phase] = question.split(":");
+    asked = { n: Number(n), key, phase, baseUrl: `${button.dataset.questionsUrl}/${n}` };
+    setHidden(key);
+    loadCard()
+      .then(watchAnswers)
+      .catch(() => problem("The open question did not load: the server did not answer."));
   }
 
   // --- a student ------------------------------------------------------------------------------------
@@ -261,6 +280,7 @@
   // --- events ---------------------------------------------------------------------------------------------
 
   document.addEventListener("lens:question", (e) => studentCard(e.detail.code, e.detail.question));
+  document.addEventListener("htmx:after:swap", resume); // after follow.js's own listener: the session is adopted
 
   document.addEventListener(
     "click",

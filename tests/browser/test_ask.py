@@ -110,3 +110,46 @@ def test_a_lecturer_asks_three_students_answer_and_the_answer_is_revealed(open_p
         lecturer.click("#btn-q-csv")
     rows = download.value.path().read_text(encoding="utf-8").splitlines()
     assert rows[0] == "question,quantity,value,answer,right,mistake" and len(rows) == 4
+
+
+def test_in_lecture_mode_the_lecturer_asks_by_the_line_in_focus_and_a_reload_keeps_the_question(
+    open_page: OpenPage,
+) -> None:
+    """A projector at 1024×768: lecture mode walks BP2 line by line; the lecturer asks by the line on screen. A
+    reload of the lecturer's page (or the lecturer link in another window) brings back the open question's card,
+    its count and the hidden value."""
+    lecturer, code = sharing(open_page, 1024, 768)
+    student = open_page(390, 844)
+    student.goto(f"/join/{code}")
+    expect(student.locator("#follow-text")).to_have_text("Following the lecturer")
+    lecturer.click(f"#mark-{BP2}")
+    expect(lecturer.locator("#run")).to_have_attribute("data-step", str(BP2))
+    lecturer.click("#btn-present")
+    expect(lecturer.locator("#run.present")).to_be_visible()
+    expect(lecturer.locator("#run")).to_have_attribute("data-step", str(BP2))
+    expect(student.locator("#run")).to_have_attribute("data-step", str(BP2), timeout=SOON)
+
+    lecturer.click("#btn-ask")
+    expect(lecturer.locator("#ask-form")).to_be_visible()
+    lecturer.locator('#equation .eq-line[data-q="delta-2-1"]').click()  # the line lecture mode shows first
+    expect(lecturer.get_by_role("radio", name="δ²₁")).to_be_checked()
+    lecturer.click("#btn-ask-send")
+    expect(lecturer.locator("#q-count")).to_have_text("0 answers · 1 following · 0 exploring", timeout=SOON)
+    for page in (lecturer, student):
+        hidden_everywhere(page)
+    lecturer.screenshot(path=shot_path("ask-lecture-mode-1024.png"), caret="initial")
+    answer(student, f"{HAND['value']:.5g}")
+    expect(student.locator("#answer-status")).to_contain_text("Sent:")
+
+    lecturer.reload()
+    expect(lecturer.locator("#question-card")).to_be_visible(timeout=SOON)
+    expect(lecturer.locator("#q-count")).to_have_text("1 answer · 1 following · 0 exploring", timeout=SOON)
+    hidden_everywhere(lecturer)
+    lecturer.click("#btn-q-reveal")
+    for page in (lecturer, student):
+        expect(page.locator("#q-share")).to_have_text("100% right", timeout=SOON)
+        expect(page.locator('#numbers td[data-q="delta-2-1"]')).not_to_have_text("?")
+    lecturer.reload()  # revealed: the card does not come back, nothing stays hidden
+    expect(lecturer.locator("#btn-ask")).to_be_visible(timeout=SOON)
+    expect(lecturer.locator("#question-card")).to_have_count(0)
+    expect(lecturer.locator("[data-concealed]")).to_have_count(0)
