@@ -40,6 +40,15 @@ def hidden_everywhere(page: Page) -> None:
         assert line.locator(".eq-result").evaluate("el => getComputedStyle(el).visibility") == "hidden"
 
 
+def stop_sharing(lecturer: Page) -> None:
+    """The session ends (a client address may hold only 2 live sessions: the next tests share too)."""
+    if lecturer.locator("#run.present").count():
+        lecturer.keyboard.press("Escape")
+        expect(lecturer.locator("#run.present")).to_have_count(0)
+    lecturer.click("#btn-stop-share")
+    expect(lecturer.locator("#share-ended")).to_contain_text("Sharing stopped")
+
+
 def answer(page: Page, text: str) -> None:
     page.fill("#f-answer", text)
     page.click("#btn-answer")
@@ -110,6 +119,7 @@ def test_a_lecturer_asks_three_students_answer_and_the_answer_is_revealed(open_p
         lecturer.click("#btn-q-csv")
     rows = download.value.path().read_text(encoding="utf-8").splitlines()
     assert rows[0] == "question,quantity,value,answer,right,mistake" and len(rows) == 4
+    stop_sharing(lecturer)
 
 
 def test_in_lecture_mode_the_lecturer_asks_by_the_line_in_focus_and_a_reload_keeps_the_question(
@@ -153,3 +163,4 @@ def test_in_lecture_mode_the_lecturer_asks_by_the_line_in_focus_and_a_reload_kee
     expect(lecturer.locator("#btn-ask")).to_be_visible(timeout=SOON)
     expect(lecturer.locator("#question-card")).to_have_count(0)
     expect(lecturer.locator("[data-concealed]")).to_have_count(0)
+    stop_sharing(lecturer)
