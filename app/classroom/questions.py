@@ -88,13 +88,15 @@ class AnswerBody(BaseModel):
 
 def quantity_of(record: dict[str, Any]) -> Quantity:
     mistakes = tuple(Mistake(name, value, sentence) for name, value, sentence in record["mistakes"])
-    return Quantity(record["key"], record["symbol"], record["value"], (), tuple(record["factors"]), mistakes)
+    factors = tuple(record["factors"])
+    return Quantity(record["key"], record["symbol"], record["value"], (), factors, mistakes, record.get("scale"))
 
 
 def record_of(q: Quantity, run_id: str, query: str, step: int, title: str) -> str:
     return json.dumps({
         "key": q.key, "symbol": q.symbol, "value": q.value, "factors": list(q.factors),
-        "mistakes": [[m.name, m.value, m.sentence] for m in q.mistakes], "run_id": run_id, "query": query,
+        "mistakes": [[m.name, m.value, m.sentence] for m in q.mistakes], "scale": q.scale, "run_id": run_id,
+        "query": query,
         "step": step, "title": title,
     }, ensure_ascii=False)  # fmt: skip
 

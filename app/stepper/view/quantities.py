@@ -60,6 +60,7 @@ class Quantity:
     ids: tuple[str, ...]  # the diagram's items it is about: a neuron, or an edge and its neurons
     factors: tuple[str, ...]  # the factors its line combines, in words ("(w³)ᵀδ³ at neuron 1", "σ′(z²₁)")
     mistakes: tuple[Mistake, ...]
+    scale: float | None = None  # the 1% is of this when smaller than the value: the update's step η∂C/∂w
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,17 @@ def _rounded(v: float) -> float:
     return float(f"{v:.{SIGNIFICANT - 1}e}")
 
 
-def close(answer: float, value: float) -> bool:
-    """Whether ``answer`` is ``value`` within the tolerance: its 4 significant digits, or 1% of it."""
+def close(answer: float, value: float, scale: float | None = None) -> bool:
+    """Whether ``answer`` is ``value`` within the tolerance: its 4 significant digits, or 1% of it.
+
+    ``scale``: the 1% is of this when it is smaller than the value. An updated weight is the old one minus a step
+    often far below 1% of it: the 1% is of the step then, so that a weight left unchanged is not right."""
     if not (math.isfinite(answer) and math.isfinite(value)):
         return answer == value
     if value == 0:
         return abs(answer) <= ZERO
-    return abs(answer - value) <= RELATIVE * abs(value) or _rounded(answer) == _rounded(value)
+    size = abs(value) if scale is None else min(abs(value), abs(scale))
+    return abs(answer - value) <= RELATIVE * size or _rounded(answer) == _rounded(value)
 
 
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
@@ -127,21 +132,23 @@ def parse_answer(text: str) -> float:
 
 def check(q: Quantity, answer: float) -> Verdict:
     """Right within the tolerance; else the usual mistake it matches, named; else wrong, with where to look."""
-    if close(answer, q.value):
+    if close(answer, q.value, q.scale):
         return Verdict(True, None, f"Right: {q.symbol} = {fmt(q.value, 4)}.")
     for m in q.mistakes:
-        if close(answer, m.value):
+        if close(answer, m.value, q.scale):
             return Verdict(False, m, f"Not quite: {m.sentence}")
     factors = " and ".join(q.factors)
     hint = f" Work out {factors} again, one at a time." if factors else ""
     return Verdict(False, None, f"Not right: {fmt(answer, 4)} is none of the usual mistakes either.{hint}")
 
 
-def _kept(value: float, candidates: list[Mistake]) -> tuple[Mistake, ...]:
+def _kept(value: float, candidates: list[Mistake], scale: float | None = None) -> tuple[Mistake, ...]:
     """The mistakes a student's number can tell apart: finite, not the right value, not an earlier mistake's."""
     out: list[Mistake] = []
     for m in candidates:
-        if math.isfinite(m.value) and not close(m.value, value) and not any(close(m.value, o.value) for o in out):
+        if not math.isfinite(m.value) or close(m.value, value, scale):
+            continue
+        if not any(close(m.value, o.value, scale) for o in out):
             out.append(m)
     return tuple(out)
 
@@ -314,7 +321,8 @@ def _updated(name: str, key: str, old: float, grad: float, eta: float, new: floa
                 f"η∂C/∂{name} = {_n(eta * grad)} is right; its sign is not: the step goes against the gradient, "
                 f"{name} − η∂C/∂{name}."),
     ]  # fmt: skip
-    return Quantity(key, symbol_of(key), new, ids, (name, f"η∂C/∂{name}"), _kept(new, ms))
+    step = eta * grad
+    return Quantity(key, symbol_of(key), new, ids, (name, f"η∂C/∂{name}"), _kept(new, ms, step), step)
 
 
 def _updated_w(r: RunView, m: int, j: int, k: int) -> Quantity:

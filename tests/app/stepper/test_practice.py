@@ -22,7 +22,7 @@ from backprop_lens.app.main import create_app
 from backprop_lens.app.stepper.form import default_form
 from backprop_lens.app.stepper.view.model import RunView
 from backprop_lens.app.stepper.view.quantities import askable, find, symbol_of
-from tests.worked import A2, A3, B2, D2, D3, ETA, W3, Z2, Y
+from tests.worked import A2, A3, B2, D2, D3, ETA, W2, W3, Z2, X, Y
 
 HX = {"HX-Request": "true"}
 
@@ -158,6 +158,15 @@ def test_right_answers_and_planted_mistakes_on_the_worked_example(app_client: Te
     no_eta = check(app_client, rid, 7, "w_new-3-1-1", f"{W3[0][0] - A2[0] * D3[0]:.5g}")
     assert no_eta["mistake"] == "η left out" and "η = 0.5 is missing" in no_eta["text"]
     assert check(app_client, rid, 7, "w_new-3-1-1", f"{W3[0][0] - ETA * A2[0] * D3[0]:.5g}")["right"]
+
+    # w²₁₁ moves by η∂C/∂w²₁₁ = 0.00022, 0.15% of it: the 1% is of the step, so the weight left unchanged is
+    # wrong, the value's 4 significant digits are right, and η left out is a mistake of its own
+    step = ETA * X[0] * D2[0]
+    assert check(app_client, rid, 7, "w_new-2-1-1", f"{W2[0][0] - step:.4g}")["right"]
+    assert check(app_client, rid, 7, "w_new-2-1-1", f"{W2[0][0] - step * 1.009:.9f}")["right"]
+    assert not check(app_client, rid, 7, "w_new-2-1-1", "0.15")["right"]
+    assert not check(app_client, rid, 7, "w_new-2-1-1", f"{W2[0][0] - step * 1.5:.9f}")["right"]
+    assert check(app_client, rid, 7, "w_new-2-1-1", f"{W2[0][0] - X[0] * D2[0]:.5g}")["mistake"] == "η left out"
 
     other = check(app_client, rid, 6, "nabla_b-2-1", "7")
     assert other["mistake"] is None and "none of the usual mistakes" in other["text"]

@@ -192,6 +192,7 @@ class Expected:
     key: str
     value: float
     planted: tuple[Planted, ...]  # in the order the line's mistakes are listed
+    scale: float | None = None  # the 1% is of this when smaller than the value: the update's step η ∂C/∂v
 
 
 def feedforward(ref: Reference, layer: int) -> list[Expected]:
@@ -290,6 +291,7 @@ def updated(key: str, old: float, grad: float, eta: float) -> Expected:
             Planted(ETA, old - grad, (old, grad, eta), ("η", "missing")),
             Planted(SIGN_UPDATE, old + eta * grad, (eta * grad,), ("sign", "against the gradient")),
         ),
+        eta * grad,
     )
 
 
@@ -384,11 +386,13 @@ def same(got: float, want: float) -> bool:
     return math.isclose(got, want, rel_tol=1e-12, abs_tol=0.0)
 
 
-def near(answer: float, value: float) -> bool:
-    """The tolerance as stated: 4 significant digits or 1%; |answer| ≤ 1e-9 around 0."""
+def near(answer: float, value: float, scale: float | None = None) -> bool:
+    """The tolerance as stated: 4 significant digits or 1% (of the smaller of the value and the update's step, for
+    an updated parameter); |answer| ≤ 1e-9 around 0."""
     if value == 0:
         return abs(answer) <= ZERO
-    return abs(answer - value) <= 0.01 * abs(value) or f"{answer:.3e}" == f"{value:.3e}"
+    size = abs(value) if scale is None else min(abs(value), abs(scale))
+    return abs(answer - value) <= 0.01 * size or f"{answer:.3e}" == f"{value:.3e}"
 
 
 def quotes(sentence: str, number: float) -> bool:
@@ -410,7 +414,7 @@ def verify(q: Quantity, e: Expected, where: str) -> set[str]:
     kept: list[Planted] = []
     for p in e.planted:
         assert math.isfinite(p.value)
-        if not near(p.value, e.value) and not any(near(p.value, o.value) for o in kept):
+        if not near(p.value, e.value, e.scale) and not any(near(p.value, o.value, e.scale) for o in kept):
             kept.append(p)
     names = [m.name for m in q.mistakes]
     assert len(q.mistakes) == len(kept), f"{where}: {q.key}: bins {names}, expected {[p.kind for p in kept]}"
@@ -428,7 +432,9 @@ def verify(q: Quantity, e: Expected, where: str) -> set[str]:
         assert m.sentence in verdict.text
 
     offs = [e.value * f for f in (1.05, 0.95, 1.1, 0.9, 1.2)] if e.value != 0 else [1e-6, -1e-6, 1e-3, -1e-3]
-    off = next(v for v in offs if not near(v, e.value) and not any(near(v, p.value) for p in e.planted))
+    off = next(
+        v for v in offs if not near(v, e.value, e.scale) and not any(near(v, p.value, e.scale) for p in e.planted)
+    )
     wrong = check(q, off)
     assert not wrong.right and wrong.mistake is None, f"{where}: {q.key}: {off!r} gave {wrong}"
     assert wrong.text.startswith("Not right")
