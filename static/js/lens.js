@@ -55,7 +55,9 @@
   // makes the run again from that query. A student's ?follow=CODE and a lecturer's ?lead=CODE stay (follow.js
   // reads them). #permalink and "Copy link" follow too (data-permalink: /?configuration, + step and line).
   // A new configuration or iteration is a new entry in the history, so that Back returns to the one before
-  // (popstate reloads that address); steps, lines and lecture mode replace the entry.
+  // (popstate reloads that address); steps, lines and lecture mode replace the entry, keeping its fragment: the
+  // lecturer link's token is there until follow.js takes it, which may be after a swap has already run (a script
+  // still downloading while the instruments' request comes back).
   let addressedConfig = null;
   const withView = (base, step, line) => {
     const url = new URL(base, location.href);
@@ -86,7 +88,7 @@
     const target = url.pathname + url.search;
     if (target === location.pathname + location.search) return;
     if (fresh) history.pushState({ lens: true }, "", target);
-    else history.replaceState(history.state, "", target);
+    else history.replaceState(history.state, "", target + location.hash); // the lecturer link's token: follow.js's
   }
   window.addEventListener("popstate", () => location.reload());
 

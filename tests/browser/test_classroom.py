@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import OpenPage, shot_path
 from tests.processes import environment, serving
@@ -214,6 +215,34 @@ def test_the_share_panel_on_a_phone_and_the_lecturer_link_in_another_tab(open_pa
         code,
     )
     assert status == 403
+    other.click("#btn-stop-share")
+    expect(student.locator("#follow-text")).to_have_text("The lecturer stopped sharing: the page is yours")
+
+
+def test_the_lecturer_link_keeps_its_token_when_a_swap_runs_before_follow_js(open_page: OpenPage) -> None:
+    """On a busy machine a script may still be downloading when the instruments' request comes back and lens.js
+    writes the address: the lecturer link's token (its fragment) must still be there for follow.js."""
+    lecturer, code = sharing(open_page, 1024, 768)
+    lead = lecturer.get_attribute("#lead-link", "href") or ""
+    other = open_page(1024, 768)
+    arrived: list[str] = []
+
+    def slow_follow_js(route: Route) -> None:
+        time.sleep(0.8)  # the instruments' request comes back and is swapped in meanwhile
+        route.continue_()
+
+    other.route("**/static/js/follow.js", slow_follow_js)
+    other.on("response", lambda r: arrived.append(r.url) if "/instruments/" in r.url else None)
+    other.goto(lead)
+    expect(other.locator("#share-card")).to_have_attribute("data-code", code)
+    assert arrived, "the instruments' request did not come back before follow.js ran: the test tests nothing"
+    expect(other.locator("#lead-link")).to_be_visible()  # hidden when the tab does not hold the token
+    student = open_page(1024, 768)
+    student.goto(f"/join/{code}")
+    expect(student.locator("#follow-text")).to_have_text("Following the lecturer")
+    other.keyboard.press("ArrowRight")
+    lecturer_at(other, 1)
+    follows(student, other)
     other.click("#btn-stop-share")
     expect(student.locator("#follow-text")).to_have_text("The lecturer stopped sharing: the page is yours")
 
