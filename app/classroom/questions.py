@@ -242,7 +242,10 @@ async def ask_form(
     problem = run_problem(run, step)
     if problem is not None or run is None:
         return error(422, problem or "run_id: unknown")
-    quantities = await anyio.to_thread.run_sync(lambda: askable(RunView(run.trace), run.trace.steps[step]))
+    lecture = run.page.present  # lecture mode's lines: every neuron drawn and each of its inputs, to pick from
+    quantities = await anyio.to_thread.run_sync(
+        lambda: askable(RunView(run.trace), run.trace.steps[step], lecture=lecture)
+    )
     title = pretty(run.trace.steps[step].title)
     html = (
         templates_of(request)

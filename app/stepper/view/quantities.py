@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from backprop_lens.app.core.format import fmt, sub, sup
-from backprop_lens.app.stepper.view.model import RunView, drawn
+from backprop_lens.app.stepper.view.model import MAX_DRAWN, RunView, drawn
 from backprop_lens.engine import Step
 
 RELATIVE = 0.01
@@ -346,11 +346,17 @@ def _update(r: RunView) -> list[Quantity]:
     return out
 
 
-def askable(r: RunView, step: Step) -> list[Quantity]:
+def askable(r: RunView, step: Step, *, lecture: bool = False) -> list[Quantity]:
     """What step ``step`` computes that can be asked, in the order of its lines: every neuron drawn, BP4's and the
-    update's weights from each neuron's first ``MAX_INPUTS_ASKED`` inputs. The input layer computes nothing."""
+    update's weights from each neuron's first ``MAX_INPUTS_ASKED`` inputs. The input layer computes nothing.
+
+    ``lecture``: what lecture mode's lines show (``app.stepper.view.equation``): the first ``MAX_DRAWN`` neurons of a
+    layer, and BP4's weights from as many of their inputs."""
     layer = step.layer or r.L
-    neurons = [j for j in drawn(r.sizes[layer - 1]) if j is not None]
+    if lecture:
+        neurons, inputs = list(range(min(r.sizes[layer - 1], MAX_DRAWN))), MAX_DRAWN
+    else:
+        neurons, inputs = [j for j in drawn(r.sizes[layer - 1]) if j is not None], MAX_INPUTS_ASKED
     if step.kind == "feedforward":
         return [q for j in neurons for q in _feedforward(r, layer, j)]
     if step.kind == "output_error":
@@ -360,7 +366,7 @@ def askable(r: RunView, step: Step) -> list[Quantity]:
     if step.kind == "backpropagate":
         return [q for j in neurons for q in _backpropagate(r, layer, j)]
     if step.kind == "gradients":
-        return [q for j in neurons for q in _gradients(r, layer, j)]
+        return [q for j in neurons for q in _gradients(r, layer, j, inputs)]
     if step.kind == "update":
         return _update(r)
     return []

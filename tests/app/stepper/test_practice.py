@@ -91,8 +91,9 @@ def test_every_line_that_computes_a_quantity_is_one_the_check_accepts(app_client
 
 
 def test_find_builds_every_line_of_its_step_and_nothing_another_step_computes() -> None:
-    """One level down: ``find`` gives each line's quantity of its own step (every input of BP4 in lecture mode, not
-    only those the class's picker offers), the same quantity ``askable`` lists, and None for any other step's."""
+    """One level down: ``find`` gives each line's quantity of its own step (every input of BP4 in lecture mode),
+    the same quantity ``askable`` lists, and None for any other step's; the picker offers every line lecture mode
+    shows (``askable(..., lecture=True)``)."""
     from backprop_lens.app.core.compute import run_replay
     from backprop_lens.app.stepper.form import parse_form
     from backprop_lens.app.stepper.view import step_view
@@ -107,6 +108,9 @@ def test_find_builds_every_line_of_its_step_and_nothing_another_step_computes() 
             shown = {
                 q for lecture in (False, True) for q in step_view("x", trace, k, lecture=lecture).equation.quantities
             }
+            lecture = {q.key for q in askable(r, step, lecture=True)}
+            lines_in_lecture = set(step_view("x", trace, k, lecture=True).equation.quantities) - {""}
+            assert lines_in_lecture <= lecture, "a lecture-mode line the class's picker does not offer"
             for key in shown - {""}:
                 line = find(r, step, key)
                 assert line is not None and line.key == key and line.symbol == symbol_of(key), (k, key)
