@@ -4,10 +4,14 @@
 // result (.eq-line[data-q] .eq-result) and on its neuron or edge in the diagram (label, fill, read-out). Two scripts
 // hide values: ask.js while a class answers a question, practice.js while one person works a step's lines by hand.
 // Each names the keys it hides, set(owner, keys, why); a value stays hidden while any owner hides it, and `why`
-// replaces its read-out (data-info, aria-label). Steps swapped in and patches applied are hidden again before they
-// are painted: a MutationObserver runs before the next paint.
+// replaces its read-out (data-info, aria-label). What would give a hidden value away is hidden with it: a line or
+// cell that shows it as an operand (operandOf: a = σ(z) shows z; BP4's line shows δ = ∂C/∂b), the read-outs of the
+// edges at a hidden neuron, and (lens.css, under html.concealing) the legend's ranges and the instruments. Steps
+// swapped in and patches applied are hidden again before they are painted: a MutationObserver runs before the
+// next paint.
 //
 //   window.lensConceal.set(owner, keys, why)   hide these keys for this owner (no keys: stop hiding for it)
+//   window.lensConceal.operandOf(key)          the key a line of ``key`` shows among its operands, or null
 //
 // Left out: the look of a hidden value (lens.css: .concealed), what is asked and checked (ask.js, practice.js).
 (() => {
@@ -22,6 +26,18 @@
     return index.length === 3 ? $(`e-${index.join("-")}`) : $(`n-${index.join("-")}`);
   }
 
+  // The quantity a line (or table cell) shows among its operands, which gives that quantity away: a = σ(z) shows
+  // z; BP4's ∂C/∂w_jk = a_k δ_j shows δ_j, which is ∂C/∂b_j (BP3). Null for the others.
+  function operandOf(key) {
+    const [name, layer, j] = key.split("-");
+    if (name === "a") return `z-${layer}-${j}`;
+    if (name === "nabla_w") return `nabla_b-${layer}-${j}`;
+    return null;
+  }
+
+  const MODES = ["info", "value", "line"]; // a read-out only; the value; the whole line, operands too
+  const CLASSES = { info: ["concealed-info"], value: ["concealed"], line: ["concealed", "concealed-line"] };
+
   function restore(el) {
     if ("concealedText" in el.dataset) el.textContent = el.dataset.concealedText;
     if ("concealedTitle" in el.dataset) el.setAttribute("title", el.dataset.concealedTitle);
@@ -30,14 +46,15 @@
       if (el.hasAttribute("aria-label")) el.setAttribute("aria-label", el.dataset.concealedInfo);
     }
     for (const name of ["concealed", "concealedText", "concealedTitle", "concealedInfo"]) delete el.dataset[name];
-    el.classList.remove("concealed");
+    el.classList.remove("concealed", "concealed-line", "concealed-info");
   }
 
-  function hide(el, why) {
-    if (el.dataset.concealed) return; // already: changing nothing keeps the observer quiet
-    el.dataset.concealed = "1";
-    el.classList.add("concealed");
-    if (el.tagName === "TD") {
+  function hide(el, why, mode) {
+    if (el.dataset.concealed === mode) return; // already: changing nothing keeps the observer quiet
+    if (el.dataset.concealed) restore(el);
+    el.dataset.concealed = mode;
+    el.classList.add(...CLASSES[mode]);
+    if (el.tagName === "TD" && mode !== "info") {
       el.dataset.concealedText = el.textContent;
       el.textContent = "?";
       if (el.hasAttribute("title")) {
@@ -54,18 +71,42 @@
   }
 
   function apply() {
-    const wanted = new Map(); // element → why
-    for (const { keys, why } of owners.values()) {
-      for (const key of keys) {
-        const q = CSS.escape(key);
-        const els = [...document.querySelectorAll(`td[data-q="${q}"], .eq-line[data-q="${q}"]`), itemOf(key)];
-        for (const el of els) if (el && !wanted.has(el)) wanted.set(el, why);
-      }
+    const hidden = new Map(); // key → why
+    for (const { keys, why } of owners.values()) for (const key of keys) if (!hidden.has(key)) hidden.set(key, why);
+    const wanted = new Map(); // element → { why, mode }
+    const mark = (el, why, mode) => {
+      if (!el) return;
+      const had = wanted.get(el);
+      if (!had || MODES.indexOf(mode) > MODES.indexOf(had.mode)) wanted.set(el, { why, mode });
+    };
+    hidden.forEach((why, key) => {
+      const q = CSS.escape(key);
+      document.querySelectorAll(`td[data-q="${q}"], .eq-line[data-q="${q}"]`).forEach((el) => mark(el, why, "value"));
+      mark(itemOf(key), why, "value");
+    });
+    if (hidden.size) {
+      // what shows a hidden value as an operand: its cells and items hidden, its lines whole
+      document.querySelectorAll("td[data-q], .eq-line[data-q]").forEach((el) => {
+        const operand = operandOf(el.dataset.q);
+        if (!operand || !hidden.has(operand)) return;
+        const why = hidden.get(operand);
+        mark(el, why, el.classList.contains("eq-line") ? "line" : "value");
+        mark(itemOf(el.dataset.q), why, "value");
+      });
+      // an edge's read-out names the activation and δ at its ends: none of a hidden neuron's
+      const neurons = new Set([...wanted.keys()].filter((el) => el.id?.startsWith("n-")).map((el) => el.id));
+      document.querySelectorAll("#net [id^='e-'][data-info]").forEach((edge) => {
+        const [, layer, j, k] = edge.id.split("-").map(Number);
+        const ends = [`n-${layer}-${j}`, `n-${layer - 1}-${k}`].filter((id) => neurons.has(id));
+        if (ends.length) mark(edge, wanted.get($(ends[0])).why, "info");
+      });
     }
     document.querySelectorAll("[data-concealed]").forEach((el) => {
       if (!wanted.has(el)) restore(el);
     });
-    wanted.forEach((why, el) => hide(el, why));
+    wanted.forEach(({ why, mode }, el) => hide(el, why, mode));
+    const root = document.documentElement;
+    if (root.classList.contains("concealing") !== hidden.size > 0) root.classList.toggle("concealing", hidden.size > 0);
   }
 
   function set(owner, keys, why = "its value is hidden") {
@@ -84,5 +125,5 @@
     attributeFilter: ["data-concealed"],
   });
 
-  window.lensConceal = Object.freeze({ set });
+  window.lensConceal = Object.freeze({ set, operandOf });
 })();

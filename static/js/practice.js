@@ -23,14 +23,31 @@
   } catch {
     on = false; // storage refused (a private window): practice lasts as long as the page
   }
-  const worked = new Map(); // "run|step|key" → { typed, state: "right" | "wrong" | "shown" | "", text }
+  // "run|step|key" → { typed, state: "right" | "wrong" | "error" | "shown" | "", text, revealed }: revealed stays
+  // once the line was right or shown, whatever is checked after. Kept in this tab's sessionStorage (the newest
+  // MAX_KEPT lines), so that a reload finds it.
+  const WORKED = "lens.practice.worked";
+  const MAX_KEPT = 400;
+  const worked = new Map();
+  try {
+    for (const [k, v] of JSON.parse(sessionStorage.getItem(WORKED) || "[]")) worked.set(k, v);
+  } catch {
+    worked.clear(); // unreadable or refused: start afresh
+  }
+  function keep() {
+    try {
+      sessionStorage.setItem(WORKED, JSON.stringify([...worked].slice(-MAX_KEPT)));
+    } catch {
+      // storage refused or full: what was worked lasts as long as the page
+    }
+  }
 
   const run = () => $("run");
   const active = () => on && run() !== null && !run().classList.contains("present");
   const lines = () => [...document.querySelectorAll("#equation .eq-line[data-q]")];
   const where = (key) => `${run()?.dataset.runId}|${$("step-meta")?.dataset.step}|${key}`;
-  const entry = (key) => worked.get(where(key)) || { typed: "", state: "", text: "" };
-  const seen = (e) => e.state === "right" || e.state === "shown";
+  const entry = (key) => worked.get(where(key)) || { typed: "", state: "", text: "", revealed: false };
+  const seen = (e) => Boolean(e.revealed);
 
   function fieldOf(line) {
     const template = $("practice-template");
@@ -43,9 +60,29 @@
     label.htmlFor = id;
     label.textContent = `Your ${line.dataset.symbol}`;
     form.querySelector(".practice-verdict").id = `${id}-verdict`;
+    input.placeholder = `${line.dataset.symbol} = ?`;
     form.querySelector(".practice-show").setAttribute("aria-label", `Show ${line.dataset.symbol}`);
     form.dataset.q = line.dataset.q;
     return form;
+  }
+
+  // A line that shows another line's result among its operands (a = σ(z) shows z) waits for that line.
+  function lockOf(line, all) {
+    const operand = window.lensConceal.operandOf(line.dataset.q);
+    const before = operand && all.find((l) => l.dataset.q === operand);
+    return before && !seen(entry(operand)) ? before : null;
+  }
+
+  function lockNote(line, before) {
+    let note = line.querySelector(":scope > .practice-locked");
+    if (!before) return note?.remove();
+    const text = `${line.dataset.symbol}: work out ${before.dataset.symbol} first, this line uses it.`;
+    if (!note) {
+      note = document.createElement("span");
+      note.className = "practice-locked";
+      line.append(note);
+    }
+    if (note.textContent !== text) note.textContent = text;
   }
 
   function paint(form, e) {
@@ -70,7 +107,7 @@
     if (r && r.classList.contains("practising") !== active()) r.classList.toggle("practising", active());
     const count = $("practice-count");
     if (!active()) {
-      document.querySelectorAll(".practice-form").forEach((f) => f.remove());
+      document.querySelectorAll(".practice-form, .practice-locked").forEach((el) => el.remove());
       window.lensConceal.set("practice", []);
       if (count && !count.hidden) count.hidden = true;
       return;
@@ -88,6 +125,9 @@
       }
       const e = entry(key);
       paint(form, e);
+      const before = lockOf(line, all);
+      lockNote(line, before);
+      if (form.hidden !== Boolean(before)) form.hidden = Boolean(before);
       if (e.state === "right") right += 1;
       if (!seen(e)) hidden.push(key);
     }
@@ -110,16 +150,22 @@
     if (on) lines()[0]?.querySelector(".practice-form input")?.focus();
   }
 
-  function remember(key, change) {
-    worked.set(where(key), { ...entry(key), ...change });
+  function remember(key, change, at = where(key)) {
+    const was = worked.get(at) || { typed: "", state: "", text: "", revealed: false };
+    const now = { ...was, ...change };
+    now.revealed = Boolean(was.revealed || now.state === "right" || now.state === "shown");
+    worked.delete(at); // the newest last: the oldest go first past MAX_KEPT
+    worked.set(at, now);
+    keep();
     sync();
   }
 
-  // After a right answer: the next line still to work out, if any.
+  // After a right answer or Show: the next line still to work out (or, with none left, this line's field).
   function next(after) {
     const all = lines();
     const rest = [...all.slice(all.indexOf(after) + 1), ...all.slice(0, all.indexOf(after))];
-    rest.find((line) => !seen(entry(line.dataset.q)))?.querySelector(".practice-form input")?.focus();
+    const todo = rest.find((line) => !seen(entry(line.dataset.q)));
+    (todo || after).querySelector(".practice-form input")?.focus();
   }
 
   function checkLine(form) {
@@ -144,8 +190,7 @@
         const body = await response.json().catch(() => ({}));
         const state = response.ok ? (body.right ? "right" : "wrong") : "error";
         const text = body.text || body.message || `Not checked: the server answered ${response.status}.`;
-        worked.set(asked, { typed: input.value, state, text });
-        sync();
+        remember(key, { typed: input.value, state, text }, asked);
         if (state === "right" && where(key) === asked) next(line);
       })
       .catch(() => {
@@ -160,9 +205,10 @@
   function show(form) {
     const line = form.closest(".eq-line[data-q]");
     if (!line) return;
-    const e = entry(line.dataset.q);
-    const text = e.state === "right" ? e.text : `Shown: ${line.dataset.symbol} is the line's result.`;
+    const value = line.querySelector(".eq-result")?.textContent.trim();
+    const text = `Shown: ${line.dataset.symbol} = ${value}. Work the line through with it.`;
     remember(line.dataset.q, { typed: form.querySelector("input").value, state: "shown", text });
+    next(line); // the button is gone: the focus goes to the next line still to work out
   }
 
   document.addEventListener("click", (e) => {

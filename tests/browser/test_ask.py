@@ -35,6 +35,11 @@ def hidden_everywhere(page: Page) -> None:
     label = page.get_attribute("#n-2-1", "aria-label") or ""
     assert "hidden until" in label and "δ" not in label
     assert page.locator("#n-2-1 .value").evaluate("el => getComputedStyle(el).visibility") == "hidden"
+    # the legend's δ range ends at the layer's largest |δ|, the instruments list every δ: hidden too
+    for scale in page.locator("#legend .scale:not(.scale-w)").all():
+        for text in scale.locator(".scale-text, .scale-short").all():
+            expect(text).to_be_hidden()
+    expect(page.locator("#instruments-slot")).to_be_hidden()
     line = page.locator('#equation .eq-line[data-q="delta-2-1"]')
     if line.count():
         assert line.locator(".eq-result").evaluate("el => getComputedStyle(el).visibility") == "hidden"

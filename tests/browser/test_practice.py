@@ -112,6 +112,25 @@ def test_every_kind_of_line_is_checked_and_its_mistake_named(open_page: OpenPage
             _, *index = key.split("-")
             item = page.locator(f"#{'e' if len(index) == 3 else 'n'}-{'-'.join(index)}")
             expect(item).to_have_class(re.compile(r"\bconcealed\b"))
+        if step == 1:  # a²₁ = σ(z²₁) shows z²₁: its line waits, whole, until z²₁ is worked out
+            locked = page.locator('#equation .eq-line[data-q="a-2-1"]')
+            expect(locked.locator(".practice-locked")).to_have_text("a²₁: work out z²₁ first, this line uses it.")
+            expect(locked.locator(".practice-form")).to_be_hidden()
+            expect(locked.locator("math").first).to_be_hidden()
+            expect(page.locator('#numbers td[data-q="a-2-1"]').first).to_have_text("?")
+        if step == 3:  # an edge's read-out names δ at its end: not while δ³₁ is hidden
+            assert "hidden" in (page.get_attribute("#e-3-1-1", "aria-label") or "")
+            assert f"{D3[0]:.4f}"[:6] not in (page.get_attribute("#e-3-1-1", "data-info") or "")
+        if step == 5:  # BP4's line shows δ³₁ = ∂C/∂b³₁: it waits for that line, here shown
+            expect(page.locator('.practice-form[data-q="nabla_w-3-1-1"]')).to_be_hidden()
+            page.locator('.practice-form[data-q="nabla_b-3-1"] .practice-show').click()
+            expect(page.locator('.practice-form[data-q="nabla_b-3-1"] .practice-verdict')).to_have_text(
+                f"Shown: ∂C/∂b³₁ = {four(D3[0])}. Work the line through with it."
+            )
+            expect(page.locator('.practice-form[data-q="nabla_w-3-1-1"] input')).to_be_focused()
+        # The instruments and the legend's ranges would give values away: hidden, and the page says so.
+        expect(page.locator("#instruments-slot")).to_be_hidden()
+        expect(page.locator("#concealed-note")).to_be_visible()
         for line in (line for line in LINES if line.step == step):
             work(page, line, checks)
         done = sum(1 for line in LINES if line.step == step)
@@ -125,36 +144,50 @@ def test_every_kind_of_line_is_checked_and_its_mistake_named(open_page: OpenPage
     page.locator('.practice-form[data-q="delta-2-2"] .practice-show').click()
     expect(page.locator('#equation .eq-line[data-q="delta-2-2"] .eq-result')).to_be_visible()
     expect(page.locator("#practice-count")).to_have_text("1 of 2 right on this step")
+    # A right line stays shown whatever is checked after it.
+    field = page.locator('.practice-form[data-q="delta-2-1"] input')
+    field.fill("abc")
+    field.press("Enter")
+    expect(page.locator('.practice-form[data-q="delta-2-1"] .practice-verdict')).to_contain_text("is not a number")
+    expect(page.locator('#equation .eq-line[data-q="delta-2-1"] .eq-result')).to_be_visible()
 
-    # A reload keeps practice on; turning it off gives every value back.
+    # A reload keeps practice on, and what was worked; turning it off gives every value back.
     page.reload()
     expect(page.locator("#btn-practice")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator('#equation .eq-line[data-q="delta-2-2"] .eq-result')).to_be_visible()  # shown before
+    expect(page.locator("#practice-count")).to_have_text("0 of 2 right on this step")  # δ²₁'s last check: "abc"
     go_to(page, 3)
     still_hidden(page, "delta-3-2")
     page.click("#btn-practice")
     expect(page.locator(".practice-form")).to_have_count(0)
     expect(page.locator("[data-concealed]")).to_have_count(0)
     expect(page.locator('#equation .eq-line[data-q="delta-3-2"] .eq-result')).to_be_visible()
+    expect(page.locator("#instruments-slot")).to_be_visible()
+    expect(page.locator("#concealed-note")).to_be_hidden()
 
 
 def test_a_phone_practises_without_scrolling_sideways(open_page: OpenPage) -> None:
     page = open_page(390, 844)
     page.goto("/?step=6")
     page.click("#btn-practice")
+    bias = page.locator('.practice-form[data-q="nabla_b-2-1"]')
+    bias.locator("input").fill(f"{D3[0]:.5g}")
+    bias.locator("button[type=submit]").click()
+    expect(bias.locator(".practice-verdict")).to_contain_text("not δ³₁")
+    expect(page.locator('.practice-form[data-q="nabla_w-2-1-2"]')).to_be_hidden()  # it shows δ²₁: it waits
+    bias.locator("input").fill(f"{D2[0]:.5g}")
+    bias.locator("button[type=submit]").click()
+    expect(bias.locator(".practice-verdict")).to_have_text(f"Right: ∂C/∂b²₁ = {four(D2[0])}.")
     line = next(line for line in LINES if line.key == "nabla_w-2-1-2")
     form = page.locator(f'.practice-form[data-q="{line.key}"]')
     form.locator("input").fill(f"{line.value:.5g}")
     form.locator("button[type=submit]").click()
     expect(form.locator(".practice-verdict")).to_have_text(f"Right: {line.symbol} = {four(line.value)}.")
-    wrong = page.locator('.practice-form[data-q="nabla_b-2-1"]')
-    wrong.locator("input").fill(f"{D3[0]:.5g}")
-    wrong.locator("button[type=submit]").click()
-    expect(wrong.locator(".practice-verdict")).to_contain_text("not δ³₁")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    for el in page.locator(".practice-form input, .practice-form button:not([hidden])").all():
+    for el in page.locator(".practice-form:not([hidden]) :is(input, button:not([hidden]))").all():
         box = el.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["height"] >= 24
-    wrong.scroll_into_view_if_needed()
+    bias.scroll_into_view_if_needed()
     page.screenshot(path=shot_path("practice-phone.png"))
 
 

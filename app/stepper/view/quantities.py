@@ -138,8 +138,8 @@ def check(q: Quantity, answer: float) -> Verdict:
         if close(answer, m.value, q.scale):
             return Verdict(False, m, f"Not quite: {m.sentence}")
     factors = " and ".join(q.factors)
-    hint = f" Work out {factors} again, one at a time." if factors else ""
-    return Verdict(False, None, f"Not right: {fmt(answer, 4)} is none of the usual mistakes either.{hint}")
+    hint = f" Go over {factors} and how the line combines them." if factors else ""
+    return Verdict(False, None, f"Not right, nor one of the usual mistakes on this line: {fmt(answer, 4)}.{hint}")
 
 
 def _kept(value: float, candidates: list[Mistake], scale: float | None = None) -> tuple[Mistake, ...]:
@@ -320,6 +320,8 @@ def _updated(name: str, key: str, old: float, grad: float, eta: float, new: floa
         Mistake("the update's sign wrong: + η∂C/∂… where − belongs", old + eta * grad,
                 f"η∂C/∂{name} = {_n(eta * grad)} is right; its sign is not: the step goes against the gradient, "
                 f"{name} − η∂C/∂{name}."),
+        Mistake(f"{name} not updated: the step η∂C/∂{name} left out", old,
+                f"{name} = {_n(old)} is where the update starts; it moves by −η∂C/∂{name} = {_n(-eta * grad)}."),
     ]  # fmt: skip
     step = eta * grad
     return Quantity(key, symbol_of(key), new, ids, (name, f"η∂C/∂{name}"), _kept(new, ms, step), step)
