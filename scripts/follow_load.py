@@ -27,15 +27,15 @@ test. The servers started here get it, and ``BACKPROP_LENS_MAX_FOLLOWERS``, rais
 ``ps``), as a deployment with ``BACKPROP_LENS_LECTURER_KEY`` set requires; the servers started here are then
 started with that key, so sharing without it would be a 401.
 
-``--answers`` adds a question after the steps (the HTTP lecturer only): the lecturer steps to BP2 and asks for
-δ²₁ (``POST …/questions``); every student answers once within ``--answer-seconds`` (10), each on its own
-process in turn, at evenly spread moments, as people type numbers (a decimal comma, U+2212, ×10⁻ⁿ); a tenth of
-them first send a wrong number and change it later. Meanwhile the lecturer reads the count as its page does
-(``GET …/glance?question=n`` every 0.5 s, on the first process). It reports each answer's latency, how far the
-lecturer's count was behind each answer (from the answer's acceptance to the first count that includes it: its
-p50, p99 and maximum), and when every follower had heard the question. Then the lecturer reveals, and the results
-(``GET …/questions/n/results``) must count every student exactly once: the answers, the right ones and each
-usual mistake's bin equal what the students last sent, worked out here by hand (δ²₁ of the worked example).
+``--answers`` adds a question after the steps (the HTTP lecturer only): the lecturer steps to BP2 and asks for δ²₁
+(``POST …/questions``); every student answers once within ``--answer-seconds`` (10), each on its own process in
+turn, at evenly spread moments, as people type numbers (a decimal comma, U+2212, ×10⁻ⁿ); a tenth of them first send
+a wrong number and change it later, through the other process. Meanwhile the lecturer reads the count as its page
+does (``GET …/glance?question=n`` every 0.5 s, on the first process). It reports each answer's latency, how far the
+lecturer's count was behind each answer (from the answer's acceptance to the first count that includes it: its p50,
+p99 and maximum), and when every follower had heard the question. Then the lecturer reveals, and the results (``GET
+…/questions/n/results``) must count every student exactly once: the answers, the right ones and each usual
+mistake's bin equal what the students last sent, worked out here by hand (δ²₁ of the worked example).
 
 Bounded in count and time; without ``--url`` only 127.0.0.1 is contacted; every process started is stopped
 by its PID.
@@ -313,9 +313,9 @@ async def answering(
     counts: list[tuple[float, int]] = []  # (when the lecturer's page had the count, the count)
     done = asyncio.Event()
 
-    async def send(i: int, bin_: str, at: float) -> None:
+    async def send(i: int, bin_: str, at: float, process: int) -> None:
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        url = f"{urls[i % len(urls)]}/sessions/{code}/questions/{n}/answers"
+        url = f"{urls[process % len(urls)]}/sessions/{code}/questions/{n}/answers"
         headers = {"X-Student": f"load-student-{i:05d}"}
         sent = time.perf_counter()
         try:
@@ -333,12 +333,13 @@ async def answering(
         last, first = wanted[i]
         at = start + seconds * i / students
         if first is None:
-            await send(i, last, at)
+            await send(i, last, at, i)
             accepted.append(time.perf_counter())
             return
-        await send(i, first, at)
+        await send(i, first, at, i)
         accepted.append(time.perf_counter())
-        await send(i, last, min(start + seconds, at + 0.3 * seconds))
+        # the change goes to the other process: it must replace the first answer there too, not add one
+        await send(i, last, min(start + seconds, at + 0.3 * seconds), i + 1)
 
     async def count() -> None:
         while not done.is_set():

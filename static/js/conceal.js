@@ -12,6 +12,7 @@
 //
 //   window.lensConceal.set(owner, keys, why)   hide these keys for this owner (no keys: stop hiding for it)
 //   window.lensConceal.operandOf(key)          the key a line of ``key`` shows among its operands, or null
+//   window.lensConceal.keysOf(owner)           the keys this owner hides (a class's question: practice leaves it)
 //
 // Left out: the look of a hidden value (lens.css: .concealed), what is asked and checked (ask.js, practice.js).
 (() => {
@@ -38,20 +39,37 @@
   const MODES = ["info", "value", "line"]; // a read-out only; the value; the whole line, operands too
   const CLASSES = { info: ["concealed-info"], value: ["concealed"], line: ["concealed", "concealed-line"] };
 
+  // A stream's patch (lens.js) or a morph may rewrite a hidden element in place: its text, data-info or class
+  // are then the new step's, and what was kept to put back is older than what is there.
+  function stale(el) {
+    if ("concealedAs" in el.dataset && el.dataset.info !== el.dataset.concealedAs) return true;
+    return "concealedText" in el.dataset && el.textContent !== "?";
+  }
+
+  const KEPT = ["concealed", "concealedText", "concealedTitle", "concealedInfo", "concealedAs"];
+
+  function forget(el) {
+    for (const name of KEPT) delete el.dataset[name];
+    el.classList.remove("concealed", "concealed-line", "concealed-info");
+  }
+
   function restore(el) {
+    if (stale(el)) return forget(el); // what is there is newer than what was kept
     if ("concealedText" in el.dataset) el.textContent = el.dataset.concealedText;
     if ("concealedTitle" in el.dataset) el.setAttribute("title", el.dataset.concealedTitle);
     if ("concealedInfo" in el.dataset) {
       el.dataset.info = el.dataset.concealedInfo;
       if (el.hasAttribute("aria-label")) el.setAttribute("aria-label", el.dataset.concealedInfo);
     }
-    for (const name of ["concealed", "concealedText", "concealedTitle", "concealedInfo"]) delete el.dataset[name];
-    el.classList.remove("concealed", "concealed-line", "concealed-info");
+    forget(el);
   }
 
   function hide(el, why, mode) {
-    if (el.dataset.concealed === mode) return; // already: changing nothing keeps the observer quiet
-    if (el.dataset.concealed) restore(el);
+    if (el.dataset.concealed) {
+      const whole = el.dataset.concealed === mode && CLASSES[mode].every((c) => el.classList.contains(c));
+      if (whole && !stale(el)) return; // already: changing nothing keeps the observer quiet
+      restore(el);
+    }
     el.dataset.concealed = mode;
     el.classList.add(...CLASSES[mode]);
     if (el.tagName === "TD" && mode !== "info") {
@@ -66,13 +84,15 @@
       el.dataset.concealedInfo = el.dataset.info;
       const name = (el.dataset.info.split(":")[0] || "").split(",")[0];
       el.dataset.info = `${name}: ${why}`;
+      el.dataset.concealedAs = el.dataset.info;
       if (el.hasAttribute("aria-label")) el.setAttribute("aria-label", el.dataset.info);
     }
   }
 
   function apply() {
     const hidden = new Map(); // key → why
-    for (const { keys, why } of owners.values()) for (const key of keys) if (!hidden.has(key)) hidden.set(key, why);
+    const first = [...owners.entries()].sort(([a], [b]) => (a === "question" ? -1 : b === "question" ? 1 : 0));
+    for (const [, { keys, why }] of first) for (const key of keys) if (!hidden.has(key)) hidden.set(key, why);
     const wanted = new Map(); // element → { why, mode }
     const mark = (el, why, mode) => {
       if (!el) return;
@@ -121,9 +141,11 @@
     childList: true,
     subtree: true,
     characterData: true,
-    attributes: true, // a morph that keeps an element may still drop its marks
-    attributeFilter: ["data-concealed"],
+    attributes: true, // a patch or a morph that keeps an element may rewrite its class or read-out
+    attributeFilter: ["data-concealed", "class", "data-info"],
   });
 
-  window.lensConceal = Object.freeze({ set, operandOf });
+  const keysOf = (owner) => owners.get(owner)?.keys ?? [];
+
+  window.lensConceal = Object.freeze({ set, operandOf, keysOf });
 })();

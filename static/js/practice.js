@@ -112,7 +112,11 @@
       if (count && !count.hidden) count.hidden = true;
       return;
     }
-    const all = lines();
+    const asked = window.lensConceal.keysOf("question"); // the class's question is answered on its card
+    const all = lines().filter((line) => !asked.includes(line.dataset.q));
+    document.querySelectorAll("#equation .eq-line[data-q]").forEach((line) => {
+      if (asked.includes(line.dataset.q)) line.querySelector(":scope > .practice-form")?.remove();
+    });
     const hidden = [];
     let right = 0;
     for (const line of all) {
@@ -175,27 +179,28 @@
     const step = $("step-meta")?.dataset.step;
     if (!line || !r || step === undefined) return;
     const key = line.dataset.q;
-    const read = parseAnswer(input.value);
-    if (read.error) return remember(key, { typed: input.value, state: "error", text: read.error });
+    const sent = input.value; // what the verdict is about, whatever is typed meanwhile
+    const read = parseAnswer(sent);
+    if (read.error) return remember(key, { typed: sent, state: "error", text: read.error });
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     const url = `${r.dataset.stepUrl}${step}/check?${r.dataset.query}`;
-    const asked = where(key);
+    const asked = where(key); // the run and step it was asked on, whatever is shown when the answer comes
     fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ key, answer: input.value }),
+      body: JSON.stringify({ key, answer: sent }),
     })
       .then(async (response) => {
         const body = await response.json().catch(() => ({}));
         const state = response.ok ? (body.right ? "right" : "wrong") : "error";
         const text = body.text || body.message || `Not checked: the server answered ${response.status}.`;
-        remember(key, { typed: input.value, state, text }, asked);
+        remember(key, { typed: sent, state, text }, asked);
         if (state === "right" && where(key) === asked) next(line);
       })
       .catch(() => {
         const text = "Not checked: the server did not answer. Try again.";
-        remember(key, { typed: input.value, state: "error", text });
+        remember(key, { typed: sent, state: "error", text }, asked);
       })
       .finally(() => {
         button.disabled = false;

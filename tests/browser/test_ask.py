@@ -153,6 +153,12 @@ def test_in_lecture_mode_the_lecturer_asks_by_the_line_in_focus_and_a_reload_kee
     for page in (lecturer, student):
         hidden_everywhere(page)
     lecturer.screenshot(path=shot_path("ask-lecture-mode-1024.png"), caret="initial")
+    # Practice on a student's page leaves the class's question to its card: no field there, one on the other line.
+    student.click("#btn-practice")
+    expect(student.locator('.practice-form[data-q="delta-2-2"]')).to_have_count(1)
+    expect(student.locator('.practice-form[data-q="delta-2-1"]')).to_have_count(0)
+    student.click("#btn-practice")
+    hidden_everywhere(student)  # practice off: the question still hides its value
     answer(student, f"{HAND['value']:.5g}")
     expect(student.locator("#answer-status")).to_contain_text("Sent:")
 

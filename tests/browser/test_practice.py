@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import OpenPage, shot_path
+from tests.browser.test_step_page import set_speed
 from tests.worked import A2, A3, B3, D2, D3, ETA, SP2, SP3, W2, W3, Z2, X, Y, four
 
 pytestmark = pytest.mark.browser
@@ -208,3 +209,42 @@ def test_a_projector_sees_practice_nowhere_and_a_wide_screen_sees_it_beside_the_
     page.keyboard.press("Escape")
     expect(page.locator("#run.present")).to_have_count(0)
     expect(page.locator('.practice-form[data-q="delta-2-1"]')).to_have_count(1)  # back on the page, still on
+
+
+def test_playing_with_practice_on_keeps_every_step_hidden(open_page: OpenPage) -> None:
+    """Played, the steps after the first arrive as patches that rewrite elements in place (their text, class and
+    read-out): each step's values are hidden again, with the new step's read-outs kept to put back after."""
+    page = open_page(1024, 768)
+    page.goto("/")
+    page.click("#btn-practice")
+    page.evaluate(
+        """() => {
+          window.leaks = [];
+          window.seen = 0;
+          const item = (key) => {
+            const [, ...i] = key.split("-");
+            return document.getElementById(`${i.length === 3 ? "e" : "n"}-${i.join("-")}`);
+          };
+          document.addEventListener("lens:step", (e) => {
+            setTimeout(() => {  // after the observers that hide, before the next step
+              window.seen += 1;
+              for (const line of document.querySelectorAll("#equation .eq-line[data-q]")) {
+                const key = line.dataset.q;
+                for (const td of document.querySelectorAll(`td[data-q="${key}"]`))
+                  if (td.textContent !== "?") window.leaks.push(`step ${e.detail.step}: ${key} cell ${td.textContent}`);
+                const el = item(key);
+                if (el && !(el.classList.contains("concealed") && el.dataset.info.includes("hidden")))
+                  window.leaks.push(`${e.detail.step}: ${key} item ${el.getAttribute("class")} ${el.dataset.info}`);
+              }
+            }, 0);
+          });
+        }"""
+    )
+    set_speed(page, 100)
+    page.click("#btn-play")
+    page.wait_for_function("() => window.seen >= 7", timeout=60_000)
+    expect(page.locator("#btn-play")).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate("window.leaks") == []
+    page.click("#btn-practice")  # off: the last step's read-outs are its own, not an earlier step's
+    info = page.get_attribute("#n-3-1", "data-info") or ""
+    assert "hidden" not in info and "not yet computed" not in info, info

@@ -60,7 +60,7 @@ class Quantity:
     ids: tuple[str, ...]  # the diagram's items it is about: a neuron, or an edge and its neurons
     factors: tuple[str, ...]  # the factors its line combines, in words ("(w³)ᵀδ³ at neuron 1", "σ′(z²₁)")
     mistakes: tuple[Mistake, ...]
-    scale: float | None = None  # the 1% is of this when smaller than the value: the update's step η∂C/∂w
+    scale: float | None = None  # an updated parameter's step η∂C/∂w: the tolerance is of the step (see ``close``)
 
 
 @dataclass(frozen=True)
@@ -88,14 +88,18 @@ def _rounded(v: float) -> float:
 def close(answer: float, value: float, scale: float | None = None) -> bool:
     """Whether ``answer`` is ``value`` within the tolerance: its 4 significant digits, or 1% of it.
 
-    ``scale``: the 1% is of this when it is smaller than the value. An updated weight is the old one minus a step
-    often far below 1% of it: the 1% is of the step then, so that a weight left unchanged is not right."""
+    ``scale``: for an updated weight or bias, the step it moved by (``value + scale`` is where it started). A step
+    is often far below 1% of the weight: the 1% is then of the step, and 4 significant digits count only where they
+    tell the new weight from the old, so that a weight left unchanged is not right."""
     if not (math.isfinite(answer) and math.isfinite(value)):
         return answer == value
     if value == 0:
         return abs(answer) <= ZERO
     size = abs(value) if scale is None else min(abs(value), abs(scale))
-    return abs(answer - value) <= RELATIVE * size or _rounded(answer) == _rounded(value)
+    if abs(answer - value) <= RELATIVE * size:
+        return True
+    digits_tell = scale is None or _rounded(value) != _rounded(value + scale)
+    return digits_tell and _rounded(answer) == _rounded(value)
 
 
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
@@ -391,7 +395,8 @@ def find(r: RunView, step: Step, key: str) -> Quantity | None:
     if step.kind == "update" or name in ("w_new", "b_new"):
         if step.kind != "update" or name not in ("w_new", "b_new"):
             return None
-        return _updated_w(r, layer, j, index[1]) if weight else _updated_b(r, layer, j)
+        q = _updated_w(r, layer, j, index[1]) if weight else _updated_b(r, layer, j)
+        return q if q.key == key else None  # "w_new-02-1-1" names no line
     if layer != (step.layer or r.L):
         return None
     found: list[Quantity] = []

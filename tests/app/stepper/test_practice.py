@@ -171,6 +171,8 @@ def test_right_answers_and_planted_mistakes_on_the_worked_example(app_client: Te
     assert not check(app_client, rid, 7, "w_new-2-1-1", "0.15")["right"]
     assert not check(app_client, rid, 7, "w_new-2-1-1", f"{W2[0][0] - step * 1.5:.9f}")["right"]
     assert check(app_client, rid, 7, "w_new-2-1-1", f"{W2[0][0] - X[0] * D2[0]:.5g}")["mistake"] == "η left out"
+    r = app_client.post(f"/runs/{rid}/steps/7/check", json={"key": "w_new-02-01-001", "answer": "0.15"})
+    assert r.status_code == 422 and r.json()["message"] == "key: step 8 computes no w_new-02-01-001"
 
     other = check(app_client, rid, 6, "nabla_b-2-1", "7")
     assert other["mistake"] is None

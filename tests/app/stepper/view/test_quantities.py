@@ -390,12 +390,15 @@ def same(got: float, want: float) -> bool:
 
 
 def near(answer: float, value: float, scale: float | None = None) -> bool:
-    """The tolerance as stated: 4 significant digits or 1% (of the smaller of the value and the update's step, for
-    an updated parameter); |answer| ≤ 1e-9 around 0."""
+    """The tolerance as stated: 4 significant digits or 1%; for an updated parameter, 1% of the smaller of the
+    value and the update's step, and the digits only where they tell it from the parameter before; |answer| ≤ 1e-9
+    around 0."""
     if value == 0:
         return abs(answer) <= ZERO
     size = abs(value) if scale is None else min(abs(value), abs(scale))
-    return abs(answer - value) <= 0.01 * size or f"{answer:.3e}" == f"{value:.3e}"
+    # 4 significant digits count for an updated parameter only where they tell it from where it started
+    digits = scale is None or f"{value:.3e}" != f"{value + scale:.3e}"
+    return abs(answer - value) <= 0.01 * size or (digits and f"{answer:.3e}" == f"{value:.3e}")
 
 
 def quotes(sentence: str, number: float) -> bool:
@@ -626,3 +629,13 @@ def test_parse_answer_refuses_with_a_sentence(text: str) -> None:
         assert "41" in message and "40" in message
     else:
         assert f"“{text}”" in message
+
+
+def test_an_updated_weight_left_unchanged_is_never_right() -> None:
+    """The update's step may be far below the weight's 4th significant digit: then those digits cannot tell the new
+    weight from the old, and only 1% of the step is right."""
+    assert not close(0.5, 0.49999, 1e-5) and not close(-0.5, -0.49999, -1e-5)
+    assert close(0.49999, 0.49999, 1e-5) and close(0.4999900999, 0.49999, 1e-5)
+    assert not close(0.4999902, 0.49999, 1e-5)
+    assert close(0.1498, 0.149781, 0.000219) and not close(0.15, 0.149781, 0.000219)  # the digits tell them apart
+    assert close(-0.0456, -0.045621, 1.048)  # a step larger than the value: 1% of the value, or its digits
