@@ -333,3 +333,15 @@ def test_every_value_of_the_steps_own_layer_is_drawn(open_page: OpenPage, width:
             check_screen(page, width, height)
             freeze(page)
             page.screenshot(path=shot_path(f"present-deep-own-{width}-s{k + 1}.png"))
+
+
+def test_a_phone_in_lecture_mode_never_scrolls_sideways(open_page: OpenPage) -> None:
+    """Lecture mode is for a projector, but a student's phone may open a lecture link: at every step the page
+    stays 390 px wide (the legend's scales wrap; the diagram scrolls inside its own box)."""
+    page = open_page(390, 844)
+    page.goto("/?present=1")
+    steps = int(page.get_attribute("#run", "data-steps") or 0)
+    for k in range(steps):
+        page.goto(f"/?present=1&step={k}")
+        expect(page.locator("#run")).to_have_attribute("data-step", str(k))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"step {k + 1}"
