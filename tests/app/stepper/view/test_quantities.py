@@ -613,8 +613,10 @@ def test_parse_answer_reads_what_people_type(text: str, value: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "   ", "abc", "1,2.3", "1..2", "--1", "1e", "×10⁻³", "1" * 41, "1,2,3", "0x10", "1e999", "nan", "inf"]
-)
+    "text",
+    ["", "   ", "abc", "1,2.3", "1..2", "--1", "1e", "×10⁻³", "1" * 41, "1,2,3", "0x10", "1e999", "nan", "inf",
+     "١٫٥", "１２", "1e١"],  # other scripts' digits: the page's parser (common.js) reads 0–9 only
+)  # fmt: skip
 def test_parse_answer_refuses_with_a_sentence(text: str) -> None:
     """Anything else raises AnswerError with one sentence a person reads: it ends with a full stop, and names
     what was typed or what is wrong with it."""
