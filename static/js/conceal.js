@@ -5,8 +5,8 @@
 // hide values: ask.js while a class answers a question, practice.js while one person works a step's lines by hand.
 // Each names the keys it hides, set(owner, keys, why); a value stays hidden while any owner hides it, and `why`
 // replaces its read-out (data-info, aria-label). What would give a hidden value away is hidden with it: a line or
-// cell that shows it as an operand (operandOf: a = σ(z) shows z; BP4's line shows δ = ∂C/∂b), the read-outs of the
-// edges at a hidden neuron, and (lens.css, under html.concealing) the legend's ranges and the instruments. Steps
+// cell that shows it as an operand (operandOf: a = σ(z) shows z), the read-outs of the edges at a hidden neuron,
+// and (lens.css, under html.concealing) the legend's ranges and the instruments. Steps
 // swapped in and patches applied are hidden again before they are painted: a MutationObserver runs before the
 // next paint.
 //
@@ -27,13 +27,12 @@
     return index.length === 3 ? $(`e-${index.join("-")}`) : $(`n-${index.join("-")}`);
   }
 
-  // The quantity a line (or table cell) shows among its operands, which gives that quantity away: a = σ(z) shows
-  // z; BP4's ∂C/∂w_jk = a_k δ_j shows δ_j, which is ∂C/∂b_j (BP3). Null for the others.
+  // The quantity a line (or table cell) shows among its operands, which gives that quantity away: a = σ(z) shows z
+  // (and z follows from a). Null for the others: BP4's line shows δ, which is ∂C/∂b (BP3), but δ is in the tables
+  // from BP1 or BP2 on, and BP3's point is that very identity.
   function operandOf(key) {
     const [name, layer, j] = key.split("-");
-    if (name === "a") return `z-${layer}-${j}`;
-    if (name === "nabla_w") return `nabla_b-${layer}-${j}`;
-    return null;
+    return name === "a" ? `z-${layer}-${j}` : null;
   }
 
   const MODES = ["info", "value", "line"]; // a read-out only; the value; the whole line, operands too
@@ -83,7 +82,7 @@
     if (el.dataset.info !== undefined) {
       el.dataset.concealedInfo = el.dataset.info;
       const name = (el.dataset.info.split(":")[0] || "").split(",")[0];
-      el.dataset.info = `${name}: ${why}`;
+      el.dataset.info = mode === "info" ? `${name}: the values at its ends are hidden` : `${name}: ${why}`;
       el.dataset.concealedAs = el.dataset.info;
       if (el.hasAttribute("aria-label")) el.setAttribute("aria-label", el.dataset.info);
     }

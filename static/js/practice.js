@@ -5,9 +5,11 @@
 // (templates/page/_practice.html). "Check" reads the number by the class's rules (lensCommon.parseAnswer: a
 // sentence under the field, nothing sent, when it is not a number) and posts it to …/steps/{k}/check, which
 // answers right within the tolerance, or names the usual mistake and its first wrong factor. A right answer, or
-// "Show", gives the line its result back. What was typed and answered is kept per run, step and line while the
-// page lives, so stepping back finds it again; practice itself stays on across steps, runs and reloads (this tab's
-// sessionStorage). Lecture mode has no practice: a class is asked instead (ask.js).
+// "Show", gives the line its result back for good. A line that shows another's result among its operands
+// (a = σ(z)) waits for that line to be right or shown. The instruments (every step's gradients) are hidden while
+// practising. What was typed and answered is kept per run, step and line in this tab's sessionStorage, so that
+// stepping back or a reload finds it; practice itself stays on across steps, runs and reloads. Lecture mode has
+// no practice, and a class's open question gets no field: the class answers it on its card (ask.js).
 //
 // Left out: the checking itself (the server's app/stepper/view/quantities.py), hiding values (conceal.js).
 (() => {
@@ -60,7 +62,7 @@
     label.htmlFor = id;
     label.textContent = `Your ${line.dataset.symbol}`;
     form.querySelector(".practice-verdict").id = `${id}-verdict`;
-    input.placeholder = `${line.dataset.symbol} = ?`;
+    input.placeholder = line.dataset.symbol.length <= 10 ? `${line.dataset.symbol} = ?` : "= ?";
     form.querySelector(".practice-show").setAttribute("aria-label", `Show ${line.dataset.symbol}`);
     form.dataset.q = line.dataset.q;
     return form;
@@ -132,7 +134,7 @@
       const before = lockOf(line, all);
       lockNote(line, before);
       if (form.hidden !== Boolean(before)) form.hidden = Boolean(before);
-      if (e.state === "right") right += 1;
+      if (e.solved) right += 1;
       if (!seen(e)) hidden.push(key);
     }
     window.lensConceal.set("practice", hidden, WHY);
@@ -158,6 +160,7 @@
     const was = worked.get(at) || { typed: "", state: "", text: "", revealed: false };
     const now = { ...was, ...change };
     now.revealed = Boolean(was.revealed || now.state === "right" || now.state === "shown");
+    now.solved = Boolean(was.solved || now.state === "right"); // counted right once, whatever is checked after
     worked.delete(at); // the newest last: the oldest go first past MAX_KEPT
     worked.set(at, now);
     keep();
@@ -182,8 +185,8 @@
     const sent = input.value; // what the verdict is about, whatever is typed meanwhile
     const read = parseAnswer(sent);
     if (read.error) return remember(key, { typed: sent, state: "error", text: read.error });
-    const button = form.querySelector('button[type="submit"]');
-    button.disabled = true;
+    if (form.getAttribute("aria-busy") === "true") return; // one check at a time (the button keeps the focus)
+    form.setAttribute("aria-busy", "true");
     const url = `${r.dataset.stepUrl}${step}/check?${r.dataset.query}`;
     const asked = where(key); // the run and step it was asked on, whatever is shown when the answer comes
     fetch(url, {
@@ -202,9 +205,7 @@
         const text = "Not checked: the server did not answer. Try again.";
         remember(key, { typed: sent, state: "error", text }, asked);
       })
-      .finally(() => {
-        button.disabled = false;
-      });
+      .finally(() => form.removeAttribute("aria-busy"));
   }
 
   function show(form) {

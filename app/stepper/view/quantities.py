@@ -141,8 +141,10 @@ def check(q: Quantity, answer: float) -> Verdict:
     for m in q.mistakes:
         if close(answer, m.value, q.scale):
             return Verdict(False, m, f"Not quite: {m.sentence}")
-    factors = " and ".join(q.factors)
-    hint = f" Go over {factors} and how the line combines them." if factors else ""
+    if len(q.factors) > 1:
+        hint = f" Go over {' and '.join(q.factors)} and how the line combines them."
+    else:
+        hint = f" Go over the line again from {q.factors[0]}." if q.factors else ""
     return Verdict(False, None, f"Not right, nor one of the usual mistakes on this line: {fmt(answer, 4)}.{hint}")
 
 
