@@ -123,7 +123,15 @@
     };
     if (document.hidden) return again();
     fetch(line.dataset.glanceUrl, { headers: { "X-Lecturer-Token": session.token }, cache: "no-store" })
-      .then((r) => (r.ok ? r.json() : null))
+      .then(async (r) => {
+        if ((r.status === 404 || r.status === 403) && lead === session) {
+          // ended from another window (the lecturer link), or expired: this tab stops asking and says so
+          const body = await r.json().catch(() => ({}));
+          stopped(body.message || "The session has ended.");
+          return null;
+        }
+        return r.ok ? r.json() : null;
+      })
       .then((g) => {
         const shown = $("share-glance");
         if (!g || !shown || lead !== session) return;

@@ -183,7 +183,8 @@ def test_the_share_panel_on_a_phone_at_the_machines_network_address(open_page: O
 
 
 def test_the_share_panel_on_a_phone_and_the_lecturer_link_in_another_tab(open_page: OpenPage) -> None:
-    lecturer = open_page(390, 844)
+    # the other window ends the session: this tab's next look at the class is a 404, and it says the session ended
+    lecturer = open_page(390, 844, expected={404})
     lecturer.goto("/")
     lecturer.click("#btn-share")
     expect(lecturer.locator("#join-code")).to_be_visible()
@@ -222,7 +223,11 @@ def test_the_share_panel_on_a_phone_and_the_lecturer_link_in_another_tab(open_pa
 def test_the_lecturer_link_keeps_its_token_when_a_swap_runs_before_follow_js(open_page: OpenPage) -> None:
     """On a busy machine a script may still be downloading when the instruments' request comes back and lens.js
     writes the address: the lecturer link's token (its fragment) must still be there for follow.js."""
-    lecturer, code = sharing(open_page, 1024, 768)
+    lecturer = open_page(1024, 768, expected={404})  # its look at the class after the other window ended it
+    lecturer.goto("/")
+    lecturer.click("#btn-share")
+    expect(lecturer.locator("#join-code")).to_be_visible()
+    code = lecturer.get_attribute("#share-card", "data-code") or ""
     lead = lecturer.get_attribute("#lead-link", "href") or ""
     other = open_page(1024, 768)
     arrived: list[str] = []
@@ -245,6 +250,8 @@ def test_the_lecturer_link_keeps_its_token_when_a_swap_runs_before_follow_js(ope
     follows(student, other)
     other.click("#btn-stop-share")
     expect(student.locator("#follow-text")).to_have_text("The lecturer stopped sharing: the page is yours")
+    # the first window hears it at its next look at the class, and stops asking
+    expect(lecturer.locator("#share-ended")).to_be_visible(timeout=10_000)
 
 
 def test_the_join_page_takes_a_typed_code(open_page: OpenPage) -> None:
