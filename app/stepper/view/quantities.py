@@ -197,6 +197,17 @@ def _feedforward(r: RunView, layer: int, j: int) -> list[Quantity]:
     ]  # fmt: skip
 
 
+def _sigma_prime_mistakes(known: str, value: float, lj: str, sp: float, a: float) -> list[Mistake]:
+    """BP1's and BP2's mistakes on σ′(z) when the factor before it (``known``: its words and value) is right: σ′
+    left out, and σ(z) used for σ′(z)."""
+    sp_sym = f"σ′(z{lj})"
+    return [
+        Mistake(f"{sp_sym} left out", value, f"{known} is right; {sp_sym} = {_n(sp)} is missing: you left it out."),
+        Mistake(f"σ(z{lj}) used for {sp_sym}", value * a,
+                f"{known} is right; {sp_sym} is not: you used σ(z{lj}) = {_n(a)} where {sp_sym} = {_n(sp)} belongs."),
+    ]  # fmt: skip
+
+
 def _output_error(r: RunView, j: int, y: float) -> list[Quantity]:
     L = r.L
     lj = f"{sup(L)}{sub(j + 1)}"
@@ -218,13 +229,7 @@ def _output_error(r: RunView, j: int, y: float) -> list[Quantity]:
         grad = a - y if r.t.cost == "quadratic" else float(r.nabla_a[j])
         g_sym = f"a{lj} − y{sub(j + 1)}" if r.t.cost == "quadratic" else f"∂C/∂a{lj}"
         factors = (g_sym, sp_sym)
-        ms = [
-            Mistake(f"{sp_sym} left out", grad,
-                    f"{g_sym} = {_n(grad)} is right; {sp_sym} = {_n(sp)} is missing: you left it out."),
-            Mistake(f"σ(z{lj}) used for {sp_sym}", grad * a,
-                    f"{g_sym} = {_n(grad)} is right; {sp_sym} is not: you used σ(z{lj}) = {_n(a)} where "
-                    f"{sp_sym} = {_n(sp)} belongs."),
-        ]  # fmt: skip
+        ms = _sigma_prime_mistakes(f"{g_sym} = {_n(grad)}", grad, lj, sp, a)
         if r.t.cost == "quadratic":
             ms.append(
                 Mistake(
@@ -243,13 +248,7 @@ def _backpropagate(r: RunView, layer: int, j: int) -> list[Quantity]:
     sp, a, delta = float(r.sp[layer][j]), float(r.a[layer][j]), float(r.delta[layer][j])
     lj, up = f"{sup(layer)}{sub(j + 1)}", sup(layer + 1)
     back, sp_sym = f"(w{up})ᵀδ{up}", f"σ′(z{lj})"
-    ms = [
-        Mistake(f"{sp_sym} left out", s,
-                f"{back} = {_n(s)} at neuron {j + 1} is right; {sp_sym} = {_n(sp)} is missing: you left it out."),
-        Mistake(f"σ(z{lj}) used for {sp_sym}", s * a,
-                f"{back} = {_n(s)} at neuron {j + 1} is right; {sp_sym} is not: you used σ(z{lj}) = {_n(a)} "
-                f"where {sp_sym} = {_n(sp)} belongs."),
-    ]  # fmt: skip
+    ms = _sigma_prime_mistakes(f"{back} = {_n(s)} at neuron {j + 1}", s, lj, sp, a)
     if w_up.shape[0] == w_up.shape[1]:
         t = float(sum(float(w_up[j, q]) * float(d_up[q]) for q in range(n_up)))
         ms.append(Mistake(
