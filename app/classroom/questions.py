@@ -39,7 +39,6 @@ from backprop_lens.app.classroom.routes import (
     a_code,
     as_lecturer,
     classroom_of,
-    error,
     find_run,
     find_session,
     no_session,
@@ -48,6 +47,7 @@ from backprop_lens.app.classroom.routes import (
 )
 from backprop_lens.app.classroom.store import SessionError
 from backprop_lens.app.core.deps import settings_of
+from backprop_lens.app.core.errors import error_response
 from backprop_lens.app.core.format import fmt, pretty
 from backprop_lens.app.core.slots import client_of
 from backprop_lens.app.core.templating import root_of, templates_of
@@ -213,17 +213,17 @@ async def _question(request: Request, code: str, n: int) -> tuple[dict[str, Any]
     sessions = classroom_of(request).sessions
     state = await find_session(request, code)
     if state is None:
-        return error(404, no_session(code))
+        return error_response(404, no_session(code))
     kept = await sessions.question(code, n)
     if kept is None:
-        return error(404, f"question: this session has no question {n}")
+        return error_response(404, f"question: this session has no question {n}")
     phase = _phase(state.question, n) or "revealed"
     return json.loads(kept[0]), kept[1], phase
 
 
 def _refused(e: SessionError) -> JSONResponse:
     headers = {"Retry-After": "10"} if e.status == 429 else None
-    return error(e.status, e.message, headers)
+    return error_response(e.status, e.message, headers)
 
 
 @router.get("/sessions/{code}/ask", response_class=HTMLResponse, responses=RESPONSES, include_in_schema=False)
@@ -241,7 +241,7 @@ async def ask_form(
     run = await find_run(request, run_id)
     problem = run_problem(run, step)
     if problem is not None or run is None:
-        return error(422, problem or "run_id: unknown")
+        return error_response(422, problem or "run_id: unknown")
     lecture = run.page.present  # lecture mode's lines: every neuron drawn and each of its inputs, to pick from
     quantities = await anyio.to_thread.run_sync(
         lambda: askable(RunView(run.trace), run.trace.steps[step], lecture=lecture)
@@ -271,12 +271,12 @@ async def ask(
     run = await find_run(request, body.run_id)
     problem = run_problem(run, body.step)
     if problem is not None or run is None:
-        return error(422, problem or "run_id: unknown")
+        return error_response(422, problem or "run_id: unknown")
     step = run.trace.steps[body.step]
     q = await anyio.to_thread.run_sync(lambda: find(RunView(run.trace), step, body.key))
     if q is None:
         offered = await anyio.to_thread.run_sync(lambda: askable(RunView(run.trace), step))
-        return error(422, f"key: step {body.step + 1} ({step.title}) does not compute {body.key}; "
+        return error_response(422, f"key: step {body.step + 1} ({step.title}) does not compute {body.key}; "
                           f"it computes {', '.join(x.key for x in offered) or 'nothing to ask'}")  # fmt: skip
     record = record_of(q, run.id, run.page.query(step=body.step), body.step, pretty(step.title))
     try:
@@ -306,7 +306,7 @@ async def _move(request: Request, code: str, n: int, token: str | None, phase: s
     if phase == "revealed":
         kept = await sessions.question(found, n)
         if kept is None:
-            return error(404, f"question: this session has no question {n}")
+            return error_response(404, f"question: this session has no question {n}")
         record = json.loads(kept[0])
         done = results(quantity_of(record), list(kept[1].values()))
         entry = json.dumps({"question": record["symbol"], "value": record["value"], "query": record["query"],
@@ -336,7 +336,7 @@ async def answer(
     settings = settings_of(request)
     if not classroom.student_answers.allow(f"{found}:{student}"):
         most = settings.max_answers_per_minute_per_student
-        return error(
+        return error_response(
             429,
             f"answers: this page sent {most} answers within a minute, the most one student may "
             "(max_answers_per_minute_per_student); try again in a few seconds",
@@ -345,7 +345,7 @@ async def answer(
     client = client_of(request)
     if not classroom.client_answers.allow(client):
         most = settings.max_answers_per_minute_per_client
-        return error(
+        return error_response(
             429,
             f"answers: this address ({client}) sent {most} answers within a minute, the most one "
             "client may (max_answers_per_minute_per_client); try again shortly",
@@ -354,7 +354,7 @@ async def answer(
     try:
         value = parse_answer(body.answer)
     except AnswerError as e:
-        return error(422, f"answer: {e}")
+        return error_response(422, f"answer: {e}")
     try:
         count = await classroom.sessions.answer(found, n, student_of(found, student), value,
                                                 settings.max_answers_per_question)  # fmt: skip

@@ -83,9 +83,6 @@ def classroom_of(request: Request) -> Classroom:
     return classroom
 
 
-error = error_response
-
-
 RETRY_AFTER_THROTTLE = {"Retry-After": str(round(FAILURE_WINDOW_SECONDS))}
 
 
@@ -223,7 +220,7 @@ def panel_error(request: Request, status_code: int, message: str, headers: dict[
         response = panel(request, {"error": message}, status_code)
         response.headers.update(headers or {})
         return response
-    return error(status_code, message, headers)
+    return error_response(status_code, message, headers)
 
 
 def panel_key(request: Request, message: str) -> Response:
@@ -233,7 +230,7 @@ def panel_key(request: Request, message: str) -> Response:
         response = panel(request, {"error": message, "ask_key": True}, 401)
         response.headers.update(headers)
         return response
-    return error(401, message, headers)
+    return error_response(401, message, headers)
 
 
 async def lecturer_refused(request: Request, key: str | None) -> Response | None:
@@ -279,7 +276,7 @@ async def create_session(
     except ClientSessionsError as e:  # sessions of a closed tab, which nobody can stop any more: offer to end them
         if is_htmx(request):
             return panel(request, {"error": e.message, "release_url": f"{root_of(request)}/sessions/release"}, 429)
-        return error(e.status, e.message)
+        return error_response(e.status, e.message)
     except SessionError as e:
         return panel_error(request, e.status, e.message)
     context = await panel_context(request, state, token)
@@ -294,10 +291,10 @@ async def a_code(request: Request, code: str) -> str | JSONResponse:
     """``code`` read as a join code, unless it is none (404) or the client is throttled for guessing (429)."""
     found = read_code(code)
     if found is None:
-        return error(404, not_a_code(code))
+        return error_response(404, not_a_code(code))
     too_many = await throttled(request)
     if too_many is not None:
-        return error(429, too_many, RETRY_AFTER_THROTTLE)
+        return error_response(429, too_many, RETRY_AFTER_THROTTLE)
     return found
 
 
@@ -309,11 +306,11 @@ async def as_lecturer(request: Request, code: str, token: str | None, doing: str
     if isinstance(found, JSONResponse):
         return found
     if await find_session(request, found) is None:
-        return error(404, no_session(found))
+        return error_response(404, no_session(found))
     if not token:
-        return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer {doing}")
+        return error_response(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer {doing}")
     if not await classroom_of(request).sessions.is_lecturer(found, token):
-        return error(403, NOT_LECTURER)
+        return error_response(403, NOT_LECTURER)
     return found, token
 
 
@@ -418,13 +415,13 @@ async def drive_session(
     run = await find_run(request, body.run_id)
     problem = run_problem(run, body.step)
     if problem is not None or run is None:
-        return error(422, problem or "run_id: unknown")
+        return error_response(422, problem or "run_id: unknown")
     run = await anyio.to_thread.run_sync(for_students, request, run)
     try:
         entry = outline_entry(run, body.step)
         state = await sessions.update(found, token, run.id, body.step, run.page.query(), body.line, body.point, entry)
     except SessionError as e:
-        return error(e.status, e.message)
+        return error_response(e.status, e.message)
     return JSONResponse({**state.public(), "followers_here": classroom_of(request).followers(found)})
 
 
@@ -435,13 +432,15 @@ async def end_session(
     """The lecturer stops sharing: followers hear ``ended`` and their pages become their own."""
     found = read_code(code)
     if found is None:
-        return error(404, not_a_code(code))
+        return error_response(404, not_a_code(code))
     if not token:
-        return error(403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer ends a session")
+        return error_response(
+            403, f"token: send the lecturer's token in {TOKEN_HEADER}; only the lecturer ends a session"
+        )
     try:
         await classroom_of(request).sessions.end(found, token)
     except SessionError as e:
-        return error(e.status, e.message)
+        return error_response(e.status, e.message)
     return Response(status_code=204)
 
 
@@ -465,15 +464,15 @@ async def follow_session(
     opens it again with ``mode=exploring`` (and ``following`` to follow again)."""
     found = read_code(code)
     if found is None:
-        return error(404, not_a_code(code))
+        return error_response(404, not_a_code(code))
     classroom = classroom_of(request)
     too_many = await throttled(request)
     if too_many is not None:
-        return error(429, too_many, RETRY_AFTER_THROTTLE)
+        return error_response(429, too_many, RETRY_AFTER_THROTTLE)
     await classroom.sessions.ready()  # this process hears every change before the current state is read
     state = await find_session(request, found)
     if state is None:
-        return error(404, no_session(found))
+        return error_response(404, no_session(found))
     await find_run(request, state.run_id, state.query)  # a followed run stays alive
     closing = request.app.state.streams.closing
     last = parse_event_id(last_event_id)
@@ -515,7 +514,7 @@ async def react(
     telling who they are; each address's too (``max_reactions_per_minute_per_client``)."""
     found = read_code(code)
     if found is None:
-        return error(404, not_a_code(code))
+        return error_response(404, not_a_code(code))
     classroom = classroom_of(request)
     settings = settings_of(request)
     client = client_of(request)
@@ -523,17 +522,17 @@ async def react(
         most = settings.max_reactions_per_minute_per_student
         message = (f"reactions: this page sent {most} reactions within a minute, the most one student may "
                    "(max_reactions_per_minute_per_student); try again in a few seconds")  # fmt: skip
-        return error(429, message, {"Retry-After": "10"})
+        return error_response(429, message, {"Retry-After": "10"})
     if not classroom.client_reactions.allow(client):
         most = settings.max_reactions_per_minute_per_client
         message = (f"reactions: this address ({client}) sent {most} reactions within a minute, the most one client "
                    "may (max_reactions_per_minute_per_client); try again shortly")  # fmt: skip
-        return error(429, message, {"Retry-After": "10"})
+        return error_response(429, message, {"Retry-After": "10"})
     too_many = await throttled(request)
     if too_many is not None:
-        return error(429, too_many, RETRY_AFTER_THROTTLE)
+        return error_response(429, too_many, RETRY_AFTER_THROTTLE)
     if await find_session(request, found) is None:
-        return error(404, no_session(found))
+        return error_response(404, no_session(found))
     await classroom.sessions.react(found, body.reaction, student_of(found, student))
     return Response(status_code=204)
 
@@ -589,7 +588,9 @@ async def download_recap(request: Request, code: str) -> Response:
     recap = await sessions.recap(found)
     if recap is None:
         await sessions.fail(client_of(request))
-        return error(404, f"code: no ended class session with the code {spaced(found)} has a recap (kept for a while)")
+        return error_response(
+            404, f"code: no ended class session with the code {spaced(found)} has a recap (kept for a while)"
+        )
     html = templates_of(request).get_template("classroom/_recap_file.html").render(recap_context(request, recap, True))
     disposition = f'attachment; filename="backprop-lens-recap-{found}.html"'
     return HTMLResponse(html, headers={"Content-Disposition": disposition})
