@@ -36,7 +36,8 @@
   function lecturerFetch(url, options = {}) {
     const session = lead();
     if (!session) return Promise.reject(new Error("not leading"));
-    return fetch(url, { ...options, headers: { ...(options.headers || {}), "X-Lecturer-Token": session.token } });
+    const headers = { ...(options.headers || {}), "X-Lecturer-Token": session.token };
+    return window.lensFollow.asLecturer(fetch(url, { ...options, headers }));
   }
 
   async function said(r) {

@@ -111,6 +111,19 @@
     watchClass();
   }
 
+  // What this tab asks as the lecturer (the glance, the question's count): Stop sharing waits for it, so no
+  // request reaches a session that has just ended and comes back a 404.
+  const asking = new Set();
+  function asLecturer(request) {
+    const done = request.then(
+      () => {},
+      () => {},
+    );
+    asking.add(done);
+    done.finally(() => asking.delete(done));
+    return request;
+  }
+
   // The class at a glance: asked again every GLANCE_MS while this tab drives a session and is visible.
   let glanceTimer = null;
   function watchClass() {
@@ -122,7 +135,7 @@
       if (lead === session) glanceTimer = setTimeout(watchClass, GLANCE_MS);
     };
     if (document.hidden) return again();
-    fetch(line.dataset.glanceUrl, { headers: { "X-Lecturer-Token": session.token }, cache: "no-store" })
+    asLecturer(fetch(line.dataset.glanceUrl, { headers: { "X-Lecturer-Token": session.token }, cache: "no-store" }))
       .then(async (r) => {
         if ((r.status === 404 || r.status === 403) && lead === session) {
           // ended from another window (the lecturer link), or expired: this tab stops asking and says so
@@ -214,9 +227,9 @@
   function stopSharing() {
     const session = lead;
     if (!session) return;
-    lead = null; // nothing more is sent; the position on its way lands first, then the session ends
-    positions
-      .settled()
+    lead = null; // nothing more is sent or asked; what is on its way lands first, then the session ends
+    clearTimeout(glanceTimer);
+    Promise.all([positions.settled(), ...asking])
       .then(() => fetch(session.sessionUrl, { method: "DELETE", headers: { "X-Lecturer-Token": session.token } }))
       .catch(() => {})
       .finally(() => stopped("Sharing stopped: the class's pages are their own now.", session));
@@ -490,6 +503,7 @@
   // For ask.js: the session this tab drives (its code, token and URL), and this tab's random student id.
   window.lensFollow = Object.freeze({
     lead: () => (lead ? { code: lead.code, token: lead.token, sessionUrl: lead.sessionUrl } : null),
+    asLecturer,
     student: studentId,
   });
 

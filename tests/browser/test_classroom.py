@@ -254,6 +254,32 @@ def test_the_lecturer_link_keeps_its_token_when_a_swap_runs_before_follow_js(ope
     expect(lecturer.locator("#share-ended")).to_be_visible(timeout=10_000)
 
 
+def test_stop_sharing_waits_for_the_look_at_the_class_on_its_way(open_page: OpenPage) -> None:
+    """A look at the class still on its way when the lecturer presses Stop sharing lands first (a 200, not a 404
+    from the session just ended); only then does the session end. The look is held here until the test lets it go."""
+    lecturer, _ = sharing(open_page, 1024, 768)
+    held: list[Route] = []
+    glance = re.compile(r".*/sessions/[^/]+/glance$")
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    lecturer.route(glance, hold)
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        lecturer.wait_for_timeout(100)  # the tab looks every 2 s
+    assert held, "the tab did not look at the class"
+    ended: list[str] = []
+    lecturer.on("request", lambda r: ended.append(r.url) if r.method == "DELETE" else None)
+    lecturer.click("#btn-stop-share")
+    lecturer.wait_for_timeout(400)
+    assert ended == []  # the session is not ended while the look is on its way
+    expect(lecturer.locator("#share-ended")).to_have_count(0)
+    held[0].continue_()
+    expect(lecturer.locator("#share-ended")).to_contain_text("Sharing stopped")
+    assert len(ended) == 1
+
+
 def test_the_join_page_takes_a_typed_code(open_page: OpenPage) -> None:
     lecturer, code = sharing(open_page, 1400, 900)
     expect(lecturer.locator("#share-warning")).to_contain_text("Start the server with --host 0.0.0.0")
