@@ -107,7 +107,7 @@
         if (!r.ok) return problem(await said(r));
         const q = await r.json();
         picking = false;
-        asked = { n: q.n, key: q.key, baseUrl: q.panel_url.replace(/\/panel$/, "") };
+        asked = { n: q.n, key: q.key, baseUrl: `${button.dataset.questionsUrl}/${q.n}` }; // as resume() has it
         setHidden(q.key);
         await loadCard();
         watchAnswers();

@@ -31,6 +31,7 @@
   const WORKED = "lens.practice.worked";
   const MAX_KEPT = 400;
   const worked = new Map();
+  const UNWORKED = Object.freeze({ typed: "", state: "", text: "", revealed: false, solved: false });
   try {
     for (const [k, v] of JSON.parse(sessionStorage.getItem(WORKED) || "[]")) worked.set(k, v);
   } catch {
@@ -48,7 +49,7 @@
   const active = () => on && run() !== null && !run().classList.contains("present");
   const lines = () => [...document.querySelectorAll("#equation .eq-line[data-q]")];
   const where = (key) => `${run()?.dataset.runId}|${$("step-meta")?.dataset.step}|${key}`;
-  const entry = (key) => worked.get(where(key)) || { typed: "", state: "", text: "", revealed: false };
+  const entry = (key) => worked.get(where(key)) || UNWORKED;
   const seen = (e) => Boolean(e.revealed);
 
   function fieldOf(line) {
@@ -115,8 +116,9 @@
       return;
     }
     const asked = window.lensConceal.keysOf("question"); // the class's question is answered on its card
-    const all = lines().filter((line) => !asked.includes(line.dataset.q));
-    document.querySelectorAll("#equation .eq-line[data-q]").forEach((line) => {
+    const every = lines();
+    const all = every.filter((line) => !asked.includes(line.dataset.q));
+    every.forEach((line) => {
       if (asked.includes(line.dataset.q)) line.querySelector(":scope > .practice-form")?.remove();
     });
     const hidden = [];
@@ -157,7 +159,7 @@
   }
 
   function remember(key, change, at = where(key)) {
-    const was = worked.get(at) || { typed: "", state: "", text: "", revealed: false };
+    const was = worked.get(at) || UNWORKED;
     const now = { ...was, ...change };
     now.revealed = Boolean(was.revealed || now.state === "right" || now.state === "shown");
     now.solved = Boolean(was.solved || now.state === "right"); // counted right once, whatever is checked after
